@@ -1,0 +1,31 @@
+/**
+ * `roo-sync`: the command-line entry point. Each sub-command lives in cli/commands/ and is a
+ * thin shell around core/ and server/.
+ */
+import { Command, CommanderError } from 'commander';
+import { registerServerCommand } from './commands/server';
+import { registerDbCommands } from './commands/db';
+
+export function buildProgram(): Command {
+  const program = new Command('roo-sync')
+    .description('Sync AI coding assistant task history across devices; run and administer the relay.')
+    .version(process.env.ROO_SYNC_VERSION ?? '0.1.0')
+    .showHelpAfterError();
+  registerServerCommand(program);
+  registerDbCommands(program);
+  return program;
+}
+
+if (require.main === module) {
+  buildProgram()
+    .parseAsync(process.argv)
+    .catch((err: unknown) => {
+      if (err instanceof CommanderError) {
+        process.exitCode = err.exitCode;
+        return;
+      }
+      const code = (err as { code?: string }).code;
+      console.error(`roo-sync: ${code ? `[${code}] ` : ''}${(err as Error).message ?? String(err)}`);
+      process.exitCode = 1;
+    });
+}

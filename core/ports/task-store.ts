@@ -1,0 +1,48 @@
+/**
+ * Port: one assistant's task store on disk (Roo Code, Zoo Code, Kilo Code or Cline layout).
+ * The Node implementation is in core/node/stores; tests may use an in-memory one.
+ */
+import type { TaskId } from '../ids';
+import type { TaskSource } from '../model/changes';
+
+/** A HistoryItem: the assistant's task metadata. Unknown fields pass through untouched. */
+export type HistoryItem = Record<string, unknown> & { id: string };
+
+/** Everything of one task that syncs. */
+export interface TaskSnapshot {
+  source: TaskSource;
+  taskId: TaskId;
+  /** Entries of ui_messages.json, in file order. */
+  ui: unknown[];
+  /** Entries of api_conversation_history.json (or legacy claude_messages.json), in file order. */
+  api: unknown[];
+  /** The task's HistoryItem; rebuilt from the messages when no index has it. */
+  historyItem: HistoryItem | null;
+}
+
+/** A problem found while reading a store; the file is left as it is. */
+export interface StoreProblem {
+  code: string;
+  path: string;
+  reason: string;
+}
+
+export interface TaskStore {
+  readonly source: TaskSource;
+  /** The folder that holds `tasks/`. */
+  readonly basePath: string;
+  /** Ids of every task folder (temp, lock, `_`/`.` folders skipped). */
+  listTaskIds(): Promise<TaskId[]>;
+  /**
+   * The task as on disk, or null when its folder is gone. A corrupt or truncated file throws a
+   * SyncError (code STORE_CORRUPT_JSON) naming the path; the file is never rewritten with less.
+   */
+  readTask(taskId: TaskId): Promise<TaskSnapshot | null>;
+  /**
+   * Writes the task in the assistant's own format: atomic replace of each changed file,
+   * waiting for a live `.lock` directory, then history_item.json and the index.
+   */
+  writeTask(task: TaskSnapshot): Promise<void>;
+  /** Removes the task folder and its index entry (an explicit delete, never an absence). */
+  deleteTask(taskId: TaskId): Promise<void>;
+}

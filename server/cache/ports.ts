@@ -1,0 +1,25 @@
+/**
+ * Ports: key/value cache and pub/sub. Adapters: Redis through ioredis, and in-process (the
+ * embedded default, and the fallback that keeps a relay serving when Redis is gone).
+ */
+export interface Cache {
+  get(key: string): Promise<string | null>;
+  /** Stores `value` for `ttlSeconds`. */
+  set(key: string, value: string, ttlSeconds: number): Promise<void>;
+  del(...keys: string[]): Promise<void>;
+  /** True while the backing service answers. */
+  healthy(): boolean;
+  /** Idempotent. */
+  close(): Promise<void>;
+}
+
+export type Unsubscribe = () => Promise<void>;
+
+export interface PubSub {
+  publish(channel: string, message: string): Promise<void>;
+  /** Resolves once the subscription is active. */
+  subscribe(channel: string, listener: (message: string) => void): Promise<Unsubscribe>;
+  healthy(): boolean;
+  /** Idempotent. */
+  close(): Promise<void>;
+}
