@@ -1,0 +1,146 @@
+/**
+ * One user's change log as the protocol defines it (DESIGN.md "Ordering, idempotency,
+ * cursors"): numbers 1, 2, 3... per user, idempotent by (deviceId, clientSeq), base-version
+ * conflicts for entities that do not merge, pages by cursor, compaction that keeps the latest
+ * change of every entity.
+ */
+import type { DeviceId } from '../ids';
+import { entityKeyOf, isMergeable, type ClientChange, type ServerChange } from '../model/changes';
+import type { AcceptedChange, ChangeConflict } from '../protocol/messages';
+
+/** What one push did to the log. */
+export interface PushResult {
+  /** Every change now in the log under its (deviceId, clientSeq): new ones and replays, in push order. */
+  accepted: AcceptedChange[];
+  /** Changes refused because their `baseSeq` was stale. */
+  conflicts: ChangeConflict[];
+  /** Changes this push added to the log (not replays), in seq order: what live fan-out sends. */
+  committed: ServerChange[];
+}
+
+export interface LogPage {
+  changes: ServerChange[];
+  /** Seq of the last change in the page; the request cursor when the page is empty. */
+  cursor: number;
+  hasMore: boolean;
+}
+
+export class ChangeLog {
+  private head = 0;
+  /** Stored changes in seq order (gaps where compaction removed some). */
+  private readonly entries: ServerChange[] = [];
+  private readonly latestByEntity = new Map<string, ServerChange>();
+  /** `${deviceId}\n${clientSeq}` -> seq; kept through compaction so replays stay idempotent. */
+  private readonly seqByClientKey = new Map<string, number>();
+  private maxRemovedSeq = 0;
+
+  /** Highest seq ever given out (0 when empty). */
+  get serverCursor(): number {
+    return this.head;
+  }
+
+  /** Highest seq removed by compaction (0 when none): a cursor below it missed something for good. */
+  get compactedThrough(): number {
+    return this.maxRemovedSeq;
+  }
+
+  /** Number of changes stored. */
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /**
+   * True when a device at `cursor` cannot catch up by pulling from it: compaction removed a
+   * change after it, or the cursor is ahead of this log (it came from a log that is gone).
+   */
+  needsResync(cursor: number): boolean {
+    return cursor < this.maxRemovedSeq || cursor > this.head;
+  }
+
+  /** The latest change of an entity, if any. */
+  latest(entity: string): ServerChange | undefined {
+    return this.latestByEntity.get(entity);
+  }
+
+  /**
+   * Applies a push from one device. Changes are taken in order: a known (deviceId, clientSeq)
+   * is answered with its original seq; a non-mergeable change whose `baseSeq` is not the
+   * entity's latest seq (null = no version) is a conflict; every other change gets the next seq.
+   * `changes` are copied; the caller may reuse them.
+   */
+  push(deviceId: DeviceId, changes: readonly ClientChange[]): PushResult {
+    const result: PushResult = { accepted: [], conflicts: [], committed: [] };
+    for (const change of changes) {
+      const clientKey = `${deviceId}\n${change.clientSeq}`;
+      const known = this.seqByClientKey.get(clientKey);
+      if (known !== undefined) {
+        result.accepted.push({ clientSeq: change.clientSeq, seq: known });
+        continue;
+      }
+      const entity = entityKeyOf(change.body);
+      const current = this.latestByEntity.get(entity);
+      // A baseSeq naming a version this log never had, with no version at all, loses nothing: accept.
+      if (!isMergeable(change.body) && current !== undefined && change.baseSeq !== current.seq) {
+        result.conflicts.push({ clientSeq: change.clientSeq, entity, current });
+        continue;
+      }
+      const stored: ServerChange = {
+        seq: ++this.head,
+        deviceId,
+        entity,
+        clientSeq: change.clientSeq,
+        baseSeq: change.baseSeq,
+        body: structuredClone(change.body),
+      };
+      this.entries.push(stored);
+      this.latestByEntity.set(entity, stored);
+      this.seqByClientKey.set(clientKey, stored.seq);
+      result.accepted.push({ clientSeq: change.clientSeq, seq: stored.seq });
+      result.committed.push(stored);
+    }
+    return result;
+  }
+
+  /** Up to `limit` changes with `seq > cursor`, in seq order. */
+  pull(cursor: number, limit: number): LogPage {
+    const start = this.firstIndexAfter(cursor);
+    const end = Math.min(this.entries.length, start + Math.max(1, limit));
+    const changes = this.entries.slice(start, end);
+    return {
+      changes,
+      cursor: changes.length > 0 ? changes[changes.length - 1]!.seq : cursor,
+      hasMore: end < this.entries.length,
+    };
+  }
+
+  /**
+   * Removes every change with `seq < olderThanSeq` that is not the latest of its entity.
+   * Returns how many were removed.
+   */
+  compact(olderThanSeq: number): number {
+    let kept = 0;
+    let removed = 0;
+    for (const entry of this.entries) {
+      const keep = entry.seq >= olderThanSeq || this.latestByEntity.get(entry.entity) === entry;
+      if (keep) {
+        this.entries[kept++] = entry;
+      } else {
+        removed++;
+        this.maxRemovedSeq = Math.max(this.maxRemovedSeq, entry.seq);
+      }
+    }
+    this.entries.length = kept;
+    return removed;
+  }
+
+  private firstIndexAfter(cursor: number): number {
+    let lo = 0;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.entries[mid]!.seq <= cursor) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
