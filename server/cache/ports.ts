@@ -9,6 +9,11 @@ export interface Cache {
   del(...keys: string[]): Promise<void>;
   /** True while the backing service answers. */
   healthy(): boolean;
+  /**
+   * Calls `listener` whenever `healthy()` flips (for /readyz, the redis_up gauge and logs).
+   * Returns the remover. Optional: an adapter that is always healthy may omit it.
+   */
+  onHealthChange?(listener: (healthy: boolean) => void): () => void;
   /** Idempotent. */
   close(): Promise<void>;
 }
@@ -20,6 +25,8 @@ export interface PubSub {
   /** Resolves once the subscription is active. */
   subscribe(channel: string, listener: (message: string) => void): Promise<Unsubscribe>;
   healthy(): boolean;
+  /** Same contract as `Cache.onHealthChange`. */
+  onHealthChange?(listener: (healthy: boolean) => void): () => void;
   /** Idempotent. */
   close(): Promise<void>;
 }
