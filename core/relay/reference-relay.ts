@@ -331,8 +331,13 @@ export class ReferenceRelay {
     } catch (error) {
       const code = isSyncError(error) ? error.code : 'PROTOCOL_INVALID_MESSAGE';
       const text = error instanceof Error ? error.message : 'invalid message';
-      this.sendError(connection, code, text, requestIdOf(raw));
       // Before hello nothing can go on: the device has not said who it is.
+      if (!connection.device && isSyncError(error) && error.details?.field === 'token') {
+        this.sendError(connection, RelayErrorCode.InvalidToken, 'missing or malformed token');
+        this.closeConnection(connection, CloseCode.Unauthorized, RelayErrorCode.InvalidToken);
+        return;
+      }
+      this.sendError(connection, code, text, requestIdOf(raw));
       if (!connection.device) this.closeConnection(connection, CloseCode.ProtocolError, code);
       return;
     }

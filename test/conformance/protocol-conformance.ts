@@ -1,0 +1,534 @@
+/**
+ * The protocol conformance suite: what any relay must do on the wire (DESIGN.md "Wire
+ * protocol", "Ordering, idempotency, cursors", "Server"). It speaks raw frames over a real
+ * WebSocket and knows nothing of a relay's internals, so the in-memory reference relay (behind
+ * its ws host) and the real relay (server/) run the very same tests:
+ *
+ *   runProtocolConformance('ReferenceRelay over ws', async (options) => startMyRelay(options));
+ *
+ * Every test makes its own users, so one relay serves the whole suite.
+ */
+import assert from 'node:assert/strict';
+import { CloseCode } from '../../core/protocol/close-codes';
+import { FrameCodec } from '../../core/protocol/frame';
+import type { CodecName, ServerMessage } from '../../core/protocol/messages';
+import { RawWsClient, WAIT_MS } from './raw-ws-client';
+
+/** Limits the suite asks the relay under test to run with. */
+export interface ConformanceOptions {
+  /** Close with HelloTimeout (4408) when no hello arrived within this time. */
+  helloTimeoutMs: number;
+  /** Largest frame accepted; a larger one closes with FrameTooLarge (4413). */
+  maxFrameBytes: number;
+  /** Largest inflated frame body; a larger one is an error and closes with FrameTooLarge. */
+  maxInflatedBytes: number;
+}
+
+/** A running relay, seen only through its URL and its admin operations. */
+export interface RelayUnderTest {
+  /** `ws://127.0.0.1:<port>/v1/sync`. */
+  url: string;
+  createUser(): Promise<string>;
+  createDevice(userId: string): Promise<{ deviceId: string; token: string }>;
+  /** Revokes a device; its open sockets must close with Forbidden (4403). */
+  revokeDevice(deviceId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const CONFORMANCE_OPTIONS: ConformanceOptions = {
+  helloTimeoutMs: 300,
+  maxFrameBytes: 256 * 1024,
+  maxInflatedBytes: 1024 * 1024,
+};
+
+interface Device {
+  deviceId: string;
+  token: string;
+}
+
+const HASH = 'a'.repeat(64);
+
+function put(clientSeq: number, taskId: string, ts: number, text = 'hello') {
+  return {
+    clientSeq,
+    baseSeq: null,
+    body: { type: 'stream.put', source: 'roo-code', taskId, stream: 'ui', key: `${ts}:0`, hash: HASH, entry: { ts, say: 'text', text } },
+  };
+}
+
+function meta(clientSeq: number, taskId: string, baseSeq: number | null, title: string) {
+  return {
+    clientSeq,
+    baseSeq,
+    body: {
+      type: 'task.meta',
+      source: 'roo-code',
+      taskId,
+      fields: { task: title },
+      clocks: { task: `${String(Date.now()).padStart(15, '0')}-000000-dev` },
+    },
+  };
+}
+
+function codeOf(message: ServerMessage): string | undefined {
+  return message.type === 'error' ? message.code : undefined;
+}
+
+export function runProtocolConformance(
+  label: string,
+  setup: (options: ConformanceOptions) => Promise<RelayUnderTest>,
+): void {
+  describe(`protocol conformance: ${label}`, function () {
+    this.timeout(20_000);
+    let relay: RelayUnderTest;
+    const clients: RawWsClient[] = [];
+
+    before(async () => {
+      relay = await setup(CONFORMANCE_OPTIONS);
+    });
+    afterEach(async () => {
+      await Promise.all(clients.splice(0).map((c) => c.close()));
+    });
+    after(async () => {
+      await relay?.close();
+    });
+
+    async function open(): Promise<RawWsClient> {
+      const client = await RawWsClient.open(relay.url);
+      clients.push(client);
+      return client;
+    }
+
+    async function newUser(devices: number): Promise<{ userId: string; devices: Device[] }> {
+      const userId = await relay.createUser();
+      const list: Device[] = [];
+      for (let i = 0; i < devices; i++) list.push(await relay.createDevice(userId));
+      return { userId, devices: list };
+    }
+
+    /** Opens a socket, says hello and waits for the welcome. */
+    async function connect(
+      device: Device,
+      opts: { cursor?: number; codecs?: string[] } = {},
+    ): Promise<{ client: RawWsClient; welcome: Extract<ServerMessage, { type: 'welcome' }> }> {
+      const client = await open();
+      client.send({
+        type: 'hello',
+        protocolVersions: [1],
+        codecs: opts.codecs ?? ['none'],
+        token: device.token,
+        deviceId: device.deviceId,
+        cursor: opts.cursor ?? 0,
+      });
+      const welcome = await client.waitFor((m) => m.type === 'welcome', 'welcome');
+      assert.equal(welcome.type, 'welcome');
+      client.useCodec(welcome.codec);
+      return { client, welcome };
+    }
+
+    /** Sends a ping and waits for its pong: everything the relay sent before it has arrived. */
+    async function roundTrip(client: RawWsClient): Promise<void> {
+      const pong = await client.request({ type: 'ping' });
+      assert.equal(pong.type, 'pong');
+    }
+
+    async function push(client: RawWsClient, changes: unknown[]): Promise<ServerMessage> {
+      return client.request({ type: 'push', changes });
+    }
+
+    async function pullAll(client: RawWsClient, cursor = 0, limit = 1000): Promise<Array<{ seq: number; clientSeq: number; deviceId: string }>> {
+      const all: Array<{ seq: number; clientSeq: number; deviceId: string }> = [];
+      for (;;) {
+        const page = await client.request({ type: 'pull', cursor, limit });
+        assert.equal(page.type, 'changes');
+        if (page.type !== 'changes') return all;
+        all.push(...page.changes);
+        cursor = page.cursor;
+        if (!page.hasMore) return all;
+      }
+    }
+
+    describe('hello', () => {
+      it('answers hello with a welcome naming the device, version and codec', async () => {
+        const { userId, devices } = await newUser(1);
+        const { welcome } = await connect(devices[0]!);
+        assert.equal(welcome.type === 'welcome' && welcome.protocolVersion, 1);
+        assert.equal(welcome.deviceId, devices[0]!.deviceId);
+        assert.equal(welcome.userId, userId);
+        assert.equal(welcome.serverCursor, 0);
+        assert.equal(welcome.resync, false);
+        assert.equal(welcome.codec, 'none');
+      });
+
+      it('picks a codec both sides speak and ignores codec names it does not know', async () => {
+        const { devices } = await newUser(2);
+        const { client: a, welcome } = await connect(devices[0]!, { codecs: ['x-unknown', 'deflate', 'none'] });
+        assert.ok(['deflate', 'none'].includes(welcome.codec), `codec ${welcome.codec}`);
+        const { client: b } = await connect(devices[1]!, { codecs: ['deflate'] });
+        // Big enough to be compressed by any threshold: it must survive both directions.
+        const text = 'the quick brown fox jumps over the lazy dog '.repeat(200);
+        const ack = await push(a, [put(1, 't1', 1000, text)]);
+        assert.equal(ack.type, 'ack');
+        const live = await b.waitFor((m) => m.type === 'changes' && m.replyTo === undefined, 'live changes');
+        assert.equal(live.type === 'changes' && (live.changes[0]!.body as { entry: { text: string } }).entry.text, text);
+        assert.deepEqual([a.undecodable, b.undecodable], [[], []]);
+      });
+
+      it('closes with Unauthorized (4401) for a missing or bad token', async () => {
+        const { devices } = await newUser(1);
+        const bad = await open();
+        bad.send({ type: 'hello', protocolVersions: [1], codecs: ['none'], token: 'not-a-token', deviceId: devices[0]!.deviceId, cursor: 0 });
+        assert.equal((await bad.waitClosed()).code, CloseCode.Unauthorized);
+        const missing = await open();
+        missing.send({ type: 'hello', protocolVersions: [1], codecs: ['none'], deviceId: devices[0]!.deviceId, cursor: 0 });
+        assert.equal((await missing.waitClosed()).code, CloseCode.Unauthorized);
+      });
+
+      it('closes with Forbidden (4403) when the token belongs to another device', async () => {
+        const { devices } = await newUser(2);
+        const client = await open();
+        client.send({ type: 'hello', protocolVersions: [1], codecs: ['none'], token: devices[1]!.token, deviceId: devices[0]!.deviceId, cursor: 0 });
+        assert.equal((await client.waitClosed()).code, CloseCode.Forbidden);
+      });
+
+      it('closes with UnsupportedVersion (4406) when no version is shared', async () => {
+        const { devices } = await newUser(1);
+        const client = await open();
+        client.send({ type: 'hello', protocolVersions: [999], codecs: ['none'], token: devices[0]!.token, deviceId: devices[0]!.deviceId, cursor: 0 });
+        assert.equal((await client.waitClosed()).code, CloseCode.UnsupportedVersion);
+      });
+
+      it('closes with HelloTimeout (4408) when hello never comes', async () => {
+        const client = await open();
+        const started = Date.now();
+        const closed = await client.waitClosed(CONFORMANCE_OPTIONS.helloTimeoutMs + WAIT_MS);
+        assert.equal(closed.code, CloseCode.HelloTimeout);
+        assert.ok(Date.now() - started >= CONFORMANCE_OPTIONS.helloTimeoutMs - 50);
+      });
+
+      it('closes with ProtocolError (4400) when the first message is not hello', async () => {
+        const client = await open();
+        client.send({ type: 'ping', id: 'p1' });
+        assert.equal((await client.waitClosed()).code, CloseCode.ProtocolError);
+      });
+    });
+
+    describe('push and pull', () => {
+      it('acks a push naming its id, with consecutive seqs in push order', async () => {
+        const { devices } = await newUser(1);
+        const { client } = await connect(devices[0]!);
+        const first = await push(client, [put(1, 't1', 1), put(2, 't1', 2), put(3, 't1', 3)]);
+        assert.equal(first.type, 'ack');
+        assert.deepEqual(first.type === 'ack' && first.accepted, [
+          { clientSeq: 1, seq: 1 },
+          { clientSeq: 2, seq: 2 },
+          { clientSeq: 3, seq: 3 },
+        ]);
+        const second = await push(client, [put(4, 't1', 4)]);
+        assert.deepEqual(second.type === 'ack' && second.accepted, [{ clientSeq: 4, seq: 4 }]);
+      });
+
+      it('answers a replayed push with the original seqs and stores it once', async () => {
+        const { devices } = await newUser(1);
+        const { client } = await connect(devices[0]!);
+        const batch = [put(1, 't1', 1), put(2, 't1', 2)];
+        const first = await push(client, batch);
+        const replay = await push(client, [...batch, put(3, 't1', 3)]);
+        assert.equal(replay.type, 'ack');
+        assert.deepEqual(replay.type === 'ack' && replay.accepted, [
+          ...(first.type === 'ack' ? first.accepted : []),
+          { clientSeq: 3, seq: 3 },
+        ]);
+        assert.deepEqual((await pullAll(client)).map((c) => c.seq), [1, 2, 3]);
+      });
+
+      it('keeps one gapless order per user while two devices push concurrently', async () => {
+        const { devices } = await newUser(2);
+        const { client: a } = await connect(devices[0]!);
+        const { client: b } = await connect(devices[1]!);
+        const batches = 15;
+        const pushes: Array<Promise<ServerMessage>> = [];
+        for (let i = 0; i < batches; i++) {
+          pushes.push(push(a, [put(2 * i + 1, 'ta', 10 * i), put(2 * i + 2, 'ta', 10 * i + 1)]));
+          pushes.push(push(b, [put(2 * i + 1, 'tb', 10 * i), put(2 * i + 2, 'tb', 10 * i + 1)]));
+        }
+        const replies = await Promise.all(pushes);
+        const seqs: number[] = [];
+        for (const reply of replies) {
+          assert.equal(reply.type, 'ack');
+          if (reply.type !== 'ack') continue;
+          assert.equal(reply.accepted[1]!.seq, reply.accepted[0]!.seq + 1, 'one push gets consecutive seqs');
+          seqs.push(...reply.accepted.map((x) => x.seq));
+        }
+        const count = batches * 4;
+        assert.deepEqual([...seqs].sort((x, y) => x - y), Array.from({ length: count }, (_, i) => i + 1));
+        const log = await pullAll(b);
+        assert.deepEqual(log.map((c) => c.seq), Array.from({ length: count }, (_, i) => i + 1));
+        const fromA = log.filter((c) => c.deviceId === devices[0]!.deviceId).map((c) => c.clientSeq);
+        assert.deepEqual(fromA, Array.from({ length: batches * 2 }, (_, i) => i + 1), "a device's changes keep its order");
+      });
+
+      it('pages a pull by cursor with hasMore', async () => {
+        const { devices } = await newUser(1);
+        const { client } = await connect(devices[0]!);
+        await push(client, Array.from({ length: 25 }, (_, i) => put(i + 1, 't1', i)));
+        const pages: Array<[number, number, boolean]> = [];
+        let cursor = 0;
+        for (let guard = 0; guard < 10; guard++) {
+          const page = await client.request({ type: 'pull', cursor, limit: 10 });
+          assert.equal(page.type, 'changes');
+          if (page.type !== 'changes') break;
+          pages.push([page.changes.length, page.cursor, page.hasMore]);
+          cursor = page.cursor;
+          if (!page.hasMore) break;
+        }
+        assert.deepEqual(pages, [
+          [10, 10, true],
+          [10, 20, true],
+          [5, 25, false],
+        ]);
+        const { welcome } = await connect(devices[0]!, { cursor: 25 });
+        assert.equal(welcome.serverCursor, 25);
+      });
+
+      it('sends live changes to the other devices of the user only, never back to the sender', async () => {
+        const { devices } = await newUser(2);
+        const stranger = (await newUser(1)).devices[0]!;
+        const { client: a } = await connect(devices[0]!);
+        const { client: b } = await connect(devices[1]!);
+        const { client: c } = await connect(stranger);
+        await push(a, [put(1, 't1', 1), put(2, 't1', 2)]);
+        const live = await b.waitFor((m) => m.type === 'changes' && m.replyTo === undefined, 'live changes');
+        assert.equal(live.type, 'changes');
+        if (live.type === 'changes') {
+          assert.deepEqual(live.changes.map((x) => [x.seq, x.deviceId, x.entity]), [
+            [1, devices[0]!.deviceId, 'stream/roo-code/t1/ui/1:0'],
+            [2, devices[0]!.deviceId, 'stream/roo-code/t1/ui/2:0'],
+          ]);
+          assert.equal(live.cursor, 2);
+        }
+        await roundTrip(a);
+        await roundTrip(c);
+        assert.equal(a.received.filter((m) => m.type === 'changes').length, 0, 'no echo to the sender');
+        assert.equal(c.received.filter((m) => m.type === 'changes').length, 0, 'nothing to another user');
+      });
+
+      it('returns a conflict with the current version when a non-mergeable baseSeq is stale', async () => {
+        const { devices } = await newUser(2);
+        const { client: a } = await connect(devices[0]!);
+        const { client: b } = await connect(devices[1]!);
+        const created = await push(a, [meta(1, 't1', null, 'first')]);
+        assert.deepEqual(created.type === 'ack' && created.accepted, [{ clientSeq: 1, seq: 1 }]);
+        const updated = await push(a, [meta(2, 't1', 1, 'second')]);
+        assert.deepEqual(updated.type === 'ack' && updated.accepted, [{ clientSeq: 2, seq: 2 }]);
+        const stale = await push(b, [meta(1, 't1', 1, 'other'), put(2, 't1', 5)]);
+        assert.equal(stale.type, 'conflict');
+        if (stale.type !== 'conflict') return;
+        assert.deepEqual(stale.accepted, [{ clientSeq: 2, seq: 3 }]);
+        assert.equal(stale.conflicts.length, 1);
+        assert.equal(stale.conflicts[0]!.clientSeq, 1);
+        assert.equal(stale.conflicts[0]!.entity, 'task/roo-code/t1');
+        assert.equal(stale.conflicts[0]!.current.seq, 2);
+        assert.deepEqual((stale.conflicts[0]!.current.body as { fields: unknown }).fields, { task: 'second' });
+      });
+
+      it("never shows one user's data to another", async () => {
+        const mine = await newUser(1);
+        const theirs = await newUser(1);
+        const { client: a } = await connect(mine.devices[0]!);
+        await push(a, [put(1, 'secret', 1)]);
+        const { client: c, welcome } = await connect(theirs.devices[0]!);
+        assert.equal(welcome.serverCursor, 0);
+        assert.deepEqual(await pullAll(c), []);
+        const reply = await c.request({ type: 'command.send', targetDeviceId: mine.devices[0]!.deviceId, command: { kind: 'task.start', text: 'x' } });
+        assert.equal(codeOf(reply), 'COMMAND_TARGET_UNKNOWN');
+      });
+    });
+
+    describe('bad input', () => {
+      it('answers an unknown message type with a coded error and keeps serving', async () => {
+        const { devices } = await newUser(1);
+        const { client } = await connect(devices[0]!);
+        const reply = await client.request({ type: 'no.such.type' });
+        assert.equal(codeOf(reply), 'PROTOCOL_UNKNOWN_TYPE');
+        const invalid = await client.request({ type: 'pull', cursor: -5, limit: 10 });
+        assert.equal(codeOf(invalid), 'PROTOCOL_INVALID_FIELD');
+        await roundTrip(client);
+      });
+
+      it('answers a frame that is not valid JSON with a coded error or closes with ProtocolError', async () => {
+        const { devices } = await newUser(2);
+        const { client } = await connect(devices[0]!);
+        const frame = new FrameCodec({ codec: 'none' }).encode({ type: 'ping', id: 'xx' });
+        frame.fill(0x7b, 1); // '{{{{...': broken JSON behind a valid header
+        client.sendBytes(frame);
+        const outcome = await Promise.race([
+          client.waitFor((m) => m.type === 'error', 'error frame').then((m) => codeOf(m)),
+          client.closed.then((c) => c.code),
+        ]);
+        if (typeof outcome === 'string') assert.match(outcome, /^PROTOCOL_/);
+        else assert.equal(outcome, CloseCode.ProtocolError);
+        const { client: other } = await connect(devices[1]!);
+        await roundTrip(other);
+      });
+
+      it('refuses a frame with an unknown header', async () => {
+        const { devices } = await newUser(1);
+        const { client } = await connect(devices[0]!);
+        const frame = new FrameCodec({ codec: 'none' }).encode({ type: 'ping', id: 'xx' });
+        frame[0] = 0xff;
+        client.sendBytes(frame);
+        const outcome = await Promise.race([
+          client.waitFor((m) => m.type === 'error', 'error frame').then((m) => codeOf(m)),
+          client.closed.then((c) => c.code),
+        ]);
+        if (typeof outcome === 'string') assert.match(outcome, /^PROTOCOL_/);
+        else assert.equal(outcome, CloseCode.ProtocolError);
+      });
+
+      it('closes with FrameTooLarge (4413) for an oversize frame and keeps serving others', async () => {
+        const { devices } = await newUser(2);
+        const { client } = await connect(devices[0]!);
+        const { client: other } = await connect(devices[1]!);
+        client.sendBytes(new Uint8Array(CONFORMANCE_OPTIONS.maxFrameBytes + 1024).fill(0x20));
+        assert.equal((await client.waitClosed()).code, CloseCode.FrameTooLarge);
+        await roundTrip(other);
+      });
+
+      it('refuses a deflate bomb with a coded error or FrameTooLarge and keeps serving others', async () => {
+        const { devices } = await newUser(2);
+        const { client } = await connect(devices[0]!, { codecs: ['deflate', 'none'] });
+        const { client: other } = await connect(devices[1]!);
+        const bomb = new FrameCodec({ codec: 'deflate', compressThreshold: 0, maxFrameBytes: 1 << 30, maxInflatedBytes: 1 << 30 }).encode({
+          type: 'ping',
+          id: 'bomb',
+          pad: ' '.repeat(CONFORMANCE_OPTIONS.maxInflatedBytes * 4),
+        });
+        assert.ok(bomb.length < CONFORMANCE_OPTIONS.maxFrameBytes, 'the bomb itself is small');
+        client.sendBytes(bomb);
+        const outcome = await Promise.race([
+          client.waitFor((m) => m.type === 'error', 'error frame').then((m) => codeOf(m)),
+          client.closed.then((c) => c.code),
+        ]);
+        if (typeof outcome === 'string') assert.match(outcome, /^PROTOCOL_/);
+        else assert.equal(outcome, CloseCode.FrameTooLarge);
+        assert.equal(client.received.filter((m) => m.type === 'pong').length, 0);
+        await roundTrip(other);
+      });
+
+      it('refuses text frames with a coded error or ProtocolError', async () => {
+        const { devices } = await newUser(1);
+        const { client } = await connect(devices[0]!);
+        client.sendText(JSON.stringify({ type: 'ping', id: 'text' }));
+        const outcome = await Promise.race([
+          client.waitFor((m) => m.type === 'error', 'error frame').then((m) => codeOf(m)),
+          client.closed.then((c) => c.code),
+        ]);
+        if (typeof outcome === 'string') assert.match(outcome, /^PROTOCOL_/);
+        else assert.equal(outcome, CloseCode.ProtocolError);
+      });
+    });
+
+    describe('remote commands', () => {
+      it('queues a command for an offline device, delivers it when it connects and reports the result', async () => {
+        const { devices } = await newUser(2);
+        const [sender, target] = devices as [Device, Device];
+        const { client: a } = await connect(sender);
+        const queued = await a.request({ type: 'command.send', targetDeviceId: target.deviceId, command: { kind: 'task.start', text: 'build it' } });
+        assert.equal(queued.type, 'command.queued');
+        if (queued.type !== 'command.queued') return;
+        assert.ok(queued.expiresAt > Date.now() - 1000);
+        const { client: b } = await connect(target);
+        const delivered = await b.waitFor((m) => m.type === 'command.deliver', 'command.deliver');
+        assert.equal(delivered.type, 'command.deliver');
+        if (delivered.type !== 'command.deliver') return;
+        assert.equal(delivered.commandId, queued.commandId);
+        assert.equal(delivered.fromDeviceId, sender.deviceId);
+        assert.deepEqual(delivered.command, { kind: 'task.start', text: 'build it' });
+        b.send({ type: 'command.response', id: b.id(), commandId: delivered.commandId, status: 'delivered' });
+        b.send({ type: 'command.response', id: b.id(), commandId: delivered.commandId, status: 'done', result: { taskId: 't9' } });
+        const done = await a.waitFor((m) => m.type === 'command.result' && m.status === 'done', 'done result');
+        assert.deepEqual(done, { type: 'command.result', commandId: queued.commandId, targetDeviceId: target.deviceId, status: 'done', result: { taskId: 't9' } });
+        assert.ok(a.received.some((m) => m.type === 'command.result' && m.status === 'delivered'));
+      });
+
+      it('redelivers an unanswered command after the target reconnects', async () => {
+        const { devices } = await newUser(2);
+        const [sender, target] = devices as [Device, Device];
+        const { client: a } = await connect(sender);
+        const { client: b } = await connect(target);
+        const queued = await a.request({ type: 'command.send', targetDeviceId: target.deviceId, command: { kind: 'task.cancel', taskId: 't1' } });
+        const first = await b.waitFor((m) => m.type === 'command.deliver', 'first delivery');
+        await b.close();
+        const { client: again } = await connect(target);
+        const second = await again.waitFor((m) => m.type === 'command.deliver', 'redelivery');
+        assert.equal(second.type === 'command.deliver' && second.commandId, queued.type === 'command.queued' && queued.commandId);
+        assert.ok(second.type === 'command.deliver' && first.type === 'command.deliver' && second.attempt > first.attempt);
+      });
+
+      it('tells the sender when a command expired undelivered', async () => {
+        const { devices } = await newUser(2);
+        const [sender, target] = devices as [Device, Device];
+        const { client: a } = await connect(sender);
+        const queued = await a.request({ type: 'command.send', targetDeviceId: target.deviceId, command: { kind: 'task.start', text: 'x', ttlMs: 200 } });
+        assert.equal(queued.type, 'command.queued');
+        const expired = await a.waitFor((m) => m.type === 'command.result' && m.status === 'expired', 'expired result');
+        assert.equal(expired.type === 'command.result' && expired.commandId, queued.type === 'command.queued' && queued.commandId);
+        const { client: b } = await connect(target);
+        await roundTrip(b);
+        assert.equal(b.received.filter((m) => m.type === 'command.deliver').length, 0);
+      });
+
+      it('refuses a command for a task busy with another device command (COMMAND_TASK_BUSY)', async () => {
+        const { devices } = await newUser(3);
+        const [first, second, target] = devices as [Device, Device, Device];
+        const { client: a } = await connect(first);
+        const { client: b } = await connect(second);
+        const ok = await a.request({ type: 'command.send', targetDeviceId: target.deviceId, command: { kind: 'task.message', taskId: 't1', text: 'go on' } });
+        assert.equal(ok.type, 'command.queued');
+        const busy = await b.request({ type: 'command.send', targetDeviceId: target.deviceId, command: { kind: 'task.cancel', taskId: 't1' } });
+        assert.equal(codeOf(busy), 'COMMAND_TASK_BUSY');
+        const other = await b.request({ type: 'command.send', targetDeviceId: target.deviceId, command: { kind: 'task.cancel', taskId: 't2' } });
+        assert.equal(other.type, 'command.queued');
+      });
+
+      it('answers unknown target devices with COMMAND_TARGET_UNKNOWN', async () => {
+        const { devices } = await newUser(1);
+        const { client } = await connect(devices[0]!);
+        const reply = await client.request({ type: 'command.send', targetDeviceId: 'no-such-device', command: { kind: 'task.start' } });
+        assert.equal(codeOf(reply), 'COMMAND_TARGET_UNKNOWN');
+      });
+    });
+
+    describe('presence', () => {
+      it('tells the other devices when a device comes, changes state and goes', async () => {
+        const { devices } = await newUser(2);
+        const [one, two] = devices as [Device, Device];
+        const { client: a } = await connect(one);
+        const { client: b } = await connect(two);
+        await a.waitFor((m) => m.type === 'presence' && m.deviceId === two.deviceId && m.state === 'online', 'online');
+        b.send({ type: 'presence.update', state: 'busy', activeTaskId: 't1' });
+        const busy = await a.waitFor((m) => m.type === 'presence' && m.state === 'busy', 'busy');
+        assert.deepEqual(busy, { type: 'presence', deviceId: two.deviceId, state: 'busy', activeTaskId: 't1' });
+        await b.close();
+        await a.waitFor((m) => m.type === 'presence' && m.deviceId === two.deviceId && m.state === 'offline', 'offline');
+        assert.equal(a.received.filter((m) => m.type === 'presence' && m.deviceId === one.deviceId).length, 0, 'no presence about itself');
+      });
+    });
+
+    describe('revocation', () => {
+      it('closes the sockets of a revoked device with Forbidden and refuses its token', async () => {
+        const { devices } = await newUser(2);
+        const { client } = await connect(devices[0]!);
+        const { client: other } = await connect(devices[1]!);
+        await relay.revokeDevice(devices[0]!.deviceId);
+        assert.equal((await client.waitClosed()).code, CloseCode.Forbidden);
+        const again = await open();
+        again.send({ type: 'hello', protocolVersions: [1], codecs: ['none'], token: devices[0]!.token, deviceId: devices[0]!.deviceId, cursor: 0 });
+        const closed = await again.waitClosed();
+        assert.ok([CloseCode.Forbidden, CloseCode.Unauthorized].includes(closed.code as 4403 | 4401), `close ${closed.code}`);
+        await roundTrip(other);
+      });
+    });
+  });
+}
