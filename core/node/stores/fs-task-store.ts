@@ -1,0 +1,247 @@
+/**
+ * FsTaskStore: the TaskStore port over an assistant's task folder on disk, in the Roo Code /
+ * Zoo Code / Kilo Code layout or Cline's classic one (shared/reference/task-stores.md).
+ *
+ * Reading tolerates what real stores hold: legacy `claude_messages.json`, all three task-id
+ * eras, temp and lock leftovers, missing indexes (the HistoryItem is then rebuilt from the
+ * messages). A corrupt file is reported with its path and reason and is never replaced with
+ * less. Writing uses the assistant's own format: compact JSON, atomic replace, its `.lock`
+ * directories, only changed files, then `history_item.json` and the index.
+ */
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isSyncError } from '../../errors';
+import type { TaskId } from '../../ids';
+import type { TaskSource } from '../../model/changes';
+import type { HistoryItem, StoreProblem, TaskSnapshot } from '../../ports/task-store';
+import { rebuildHistoryItem } from '../../stores/history-item';
+import { layoutOf, STORE_FILES, type TaskStoreLayout } from '../../stores/layouts';
+import { checkSnapshot, checkTaskId } from '../../stores/snapshot';
+import {
+  STORE_ERROR_CODES,
+  type HistoryItemOrigin,
+  type ScannableTaskStore,
+  type ScannedTask,
+  type ScanOptions,
+  type TaskStoreScan,
+} from '../../stores/store-scan';
+import { isTaskFolderName } from '../../stores/task-ids';
+import { withFileLock, type FileLockOptions } from './file-lock';
+import { expectArray, expectObject, isErrnoCode, parseStoreJson, readFileIfExists, readStoreJson, writeFileAtomic } from './json-file';
+import { taskIndexFileFor, type TaskIndexFile } from './task-index-files';
+
+export interface FsTaskStoreOptions {
+  source: TaskSource;
+  /** The folder that holds `tasks/` (the custom storage path, or the extension's globalStorage). */
+  basePath: string;
+  /** Defaults to the layout table's row for `source`. */
+  layout?: TaskStoreLayout;
+  /** Lock timings (defaults: the assistants' 31 s staleness, 10 s wait). */
+  lock?: Partial<FileLockOptions>;
+  /** Clock for `_index.json`'s `updatedAt` and corrupt-copy names. */
+  now?: () => number;
+}
+
+interface ResolvedHistoryItem {
+  item: HistoryItem | null;
+  origin: HistoryItemOrigin;
+}
+
+export class FsTaskStore implements ScannableTaskStore {
+  readonly source: TaskSource;
+  readonly basePath: string;
+  readonly layout: TaskStoreLayout;
+  private readonly lock: Partial<FileLockOptions>;
+  private readonly now: () => number;
+  private readonly index: TaskIndexFile | null;
+
+  constructor(options: FsTaskStoreOptions) {
+    this.source = options.source;
+    this.basePath = options.basePath;
+    this.layout = options.layout ?? layoutOf(options.source);
+    this.lock = options.lock ?? {};
+    this.now = options.now ?? Date.now;
+    this.index = taskIndexFileFor(this.layout, this.basePath, { lock: this.lock, now: this.now });
+  }
+
+  /** `<base>/tasks`. */
+  get tasksDir(): string {
+    return join(this.basePath, STORE_FILES.tasksDir);
+  }
+
+  /** The folder of one task. */
+  taskDir(taskId: string): string {
+    return join(this.tasksDir, checkTaskId(taskId));
+  }
+
+  async listTaskIds(): Promise<TaskId[]> {
+    let entries;
+    try {
+      entries = await readdir(this.tasksDir, { withFileTypes: true });
+    } catch (error) {
+      if (isErrnoCode(error, 'ENOENT')) return [];
+      throw error;
+    }
+    return entries
+      .filter((e) => e.isDirectory() && isTaskFolderName(e.name))
+      .map((e) => checkTaskId(e.name))
+      .sort();
+  }
+
+  async readTask(taskId: TaskId): Promise<TaskSnapshot | null> {
+    const dir = this.taskDir(taskId);
+    if (!(await isDirectory(dir))) return null;
+    const ui = await this.readUi(dir);
+    const api = await this.readApi(dir);
+    const { item } = await this.resolveHistoryItem(taskId, dir, async () => ui, []);
+    return { source: this.source, taskId, ui, api, historyItem: item };
+  }
+
+  /**
+   * Every task with its HistoryItem and every problem found, without throwing on bad data.
+   * Shallow by default: message files are parsed only when a HistoryItem must be rebuilt.
+   */
+  async scan(options: ScanOptions = {}): Promise<TaskStoreScan> {
+    const problems: StoreProblem[] = [];
+    if (this.index) {
+      try {
+        await this.index.entries();
+      } catch (error) {
+        problems.push(problemOf(error, this.index.path));
+      }
+    }
+    const tasks: ScannedTask[] = [];
+    for (const taskId of await this.listTaskIds()) {
+      const dir = this.taskDir(taskId);
+      let ui: unknown[] | null = null;
+      const loadUi = async () => (ui ??= await this.readUi(dir));
+      try {
+        if (options.deep) {
+          await loadUi();
+          await this.readApi(dir);
+        }
+        const resolved = await this.resolveHistoryItem(taskId, dir, loadUi, problems);
+        tasks.push({ taskId, historyItem: resolved.item, origin: resolved.origin });
+      } catch (error) {
+        problems.push(problemOf(error, dir));
+        tasks.push({ taskId, historyItem: null, origin: 'none' });
+      }
+    }
+    return { tasks, problems };
+  }
+
+  async writeTask(task: TaskSnapshot): Promise<void> {
+    checkSnapshot(task, this.source);
+    await this.index?.assertWritable();
+    const dir = this.taskDir(task.taskId);
+    await mkdir(dir, { recursive: true });
+    await this.replaceJson(join(dir, STORE_FILES.ui), task.ui);
+    await this.replaceJson(join(dir, STORE_FILES.api), task.api);
+    const item = task.historyItem ?? (await this.rebuild(task.taskId, dir, task.ui));
+    if (item === null) return;
+    if (this.layout.kind === 'roo') await this.replaceJson(join(dir, STORE_FILES.historyItem), item);
+    await this.index?.update(task.taskId, item);
+  }
+
+  async deleteTask(taskId: TaskId): Promise<void> {
+    const dir = this.taskDir(taskId);
+    // Index first: a task listed without a folder is dropped by the assistant, a folder without
+    // an entry would come back on its next rebuild.
+    await this.index?.assertWritable();
+    await this.index?.update(taskId, null);
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  private async readUi(dir: string): Promise<unknown[]> {
+    return ((await readStoreJson(join(dir, STORE_FILES.ui), expectArray)) as unknown[] | null) ?? [];
+  }
+
+  /** api_conversation_history.json, else the legacy claude_messages.json, else empty. */
+  private async readApi(dir: string): Promise<unknown[]> {
+    const current = (await readStoreJson(join(dir, STORE_FILES.api), expectArray)) as unknown[] | null;
+    if (current !== null) return current;
+    return ((await readStoreJson(join(dir, STORE_FILES.legacyApi), expectArray)) as unknown[] | null) ?? [];
+  }
+
+  /**
+   * history_item.json (Roo layout), else the index entry, else rebuilt from the ui messages.
+   * A corrupt history_item.json throws; a corrupt or mismatched index is a problem, not an error.
+   */
+  private async resolveHistoryItem(
+    taskId: TaskId,
+    dir: string,
+    loadUi: () => Promise<unknown[]>,
+    problems: StoreProblem[],
+  ): Promise<ResolvedHistoryItem> {
+    if (this.layout.kind === 'roo') {
+      const path = join(dir, STORE_FILES.historyItem);
+      const item = (await readStoreJson(path, expectObject)) as HistoryItem | null;
+      if (item !== null) {
+        if (item.id === taskId) return { item, origin: 'history_item' };
+        problems.push({ code: STORE_ERROR_CODES.historyItemMismatch, path, reason: `names task ${JSON.stringify(item.id)}, not its folder ${taskId}` });
+      }
+    }
+    if (this.index) {
+      try {
+        const entry = (await this.index.entries())?.get(taskId);
+        if (entry) return { item: entry, origin: 'index' };
+      } catch {
+        // Reported once by scan(); a corrupt index must not make single tasks unreadable.
+      }
+    }
+    const item = await this.rebuild(taskId, dir, await loadUi());
+    return item ? { item, origin: 'rebuilt' } : { item: null, origin: 'none' };
+  }
+
+  private async rebuild(taskId: string, dir: string, ui: readonly unknown[]): Promise<HistoryItem | null> {
+    const size = (await fileSize(join(dir, STORE_FILES.ui))) + (await fileSize(join(dir, STORE_FILES.api)));
+    const extra: Record<string, unknown> = this.layout.kind === 'roo' ? { number: 0, size } : { size };
+    return rebuildHistoryItem(taskId, ui, extra);
+  }
+
+  /**
+   * Replaces `path` with `value` as compact JSON under the file's lock, unless it already holds
+   * exactly that. A corrupt file in the way is kept beside it (`<name>.corrupt-<ts>`), not lost.
+   */
+  private async replaceJson(path: string, value: unknown): Promise<void> {
+    const text = JSON.stringify(value);
+    await withFileLock(path, this.lock, async () => {
+      const existing = await readFileIfExists(path);
+      if (existing !== null) {
+        if (existing.length === Buffer.byteLength(text) && existing.equals(Buffer.from(text))) return;
+        try {
+          parseStoreJson(path, existing);
+        } catch (error) {
+          if (!isSyncError(error, STORE_ERROR_CODES.corruptJson)) throw error;
+          await rename(path, `${path}.corrupt-${this.now()}`);
+        }
+      }
+      await writeFileAtomic(path, text);
+    });
+  }
+}
+
+function problemOf(error: unknown, path: string): StoreProblem {
+  if (isSyncError(error)) {
+    const details = error.details ?? {};
+    return { code: error.code, path: typeof details['path'] === 'string' ? details['path'] : path, reason: typeof details['reason'] === 'string' ? details['reason'] : error.message };
+  }
+  return { code: STORE_ERROR_CODES.io, path, reason: error instanceof Error ? error.message : String(error) };
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch (error) {
+    if (isErrnoCode(error, 'ENOENT') || isErrnoCode(error, 'ENOTDIR')) return false;
+    throw error;
+  }
+}
+
+async function fileSize(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Reading and atomically writing the JSON files of a task store. Reading tells a missing file
+ * (null) from a corrupt or truncated one (SyncError STORE_CORRUPT_JSON with the path and the
+ * reason); writing goes through a temp file, fsync and rename, so a crash leaves either the old
+ * or the new file, never half of one.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { SyncError } from '../../errors';
+
+/** Code of a file that exists but does not hold the JSON it should. */
+export const STORE_CORRUPT_JSON = 'STORE_CORRUPT_JSON';
+
+export function isErrnoCode(error: unknown, code: string): boolean {
+  return typeof error === 'object' && error !== null && (error as NodeJS.ErrnoException).code === code;
+}
+
+/** The file's bytes, or null when it does not exist. */
+export async function readFileIfExists(path: string): Promise<Buffer | null> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    if (isErrnoCode(error, 'ENOENT')) return null;
+    throw error;
+  }
+}
+
+/** Why `text` is not JSON, worded for a person: truncated, empty, or the parser's message. */
+export function describeJsonFailure(text: string, error: unknown): string {
+  const trimmed = text.trim();
+  if (trimmed.length === 0) return 'empty file';
+  if (trimmed.includes('\u0000')) return 'file contains NUL bytes (interrupted write)';
+  const message = error instanceof Error ? error.message : String(error);
+  const last = trimmed[trimmed.length - 1];
+  if (/end of (JSON )?input|Unterminated/i.test(message) || (last !== ']' && last !== '}' && /^[[{]/.test(trimmed))) {
+    return `truncated JSON (${text.length} bytes): ${message}`;
+  }
+  return `invalid JSON: ${message}`;
+}
+
+/**
+ * Parses a store file's bytes. Throws STORE_CORRUPT_JSON (details `{path, reason}`) when they
+ * are not JSON or `check` refuses the value (`check` returns the reason, or null when fine).
+ */
+export function parseStoreJson(path: string, bytes: Buffer, check?: (value: unknown) => string | null): unknown {
+  let text = bytes.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    const reason = describeJsonFailure(text, error);
+    throw new SyncError(STORE_CORRUPT_JSON, `${path}: ${reason}`, { path, reason }, { cause: error });
+  }
+  const problem = check?.(value) ?? null;
+  if (problem !== null) throw new SyncError(STORE_CORRUPT_JSON, `${path}: ${problem}`, { path, reason: problem });
+  return value;
+}
+
+/** Reads and parses a store file; null when it does not exist. */
+export async function readStoreJson(path: string, check?: (value: unknown) => string | null): Promise<unknown> {
+  const bytes = await readFileIfExists(path);
+  return bytes === null ? null : parseStoreJson(path, bytes, check);
+}
+
+export const expectArray = (value: unknown): string | null => (Array.isArray(value) ? null : `expected a JSON array, found ${describeType(value)}`);
+export const expectObject = (value: unknown): string | null =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) ? null : `expected a JSON object, found ${describeType(value)}`;
+
+function describeType(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+}
+
+/** The temp name the assistants use for a file being replaced: `.<name>.new_<ts>_<rand>.tmp`. */
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.new_${Date.now()}_${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/**
+ * Replaces `path` with `data` atomically: write a temp file beside it, fsync, rename over.
+ * The temp file is removed when anything fails.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const temp = tempPathFor(path);
+  try {
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  await syncDirectory(dirname(path));
+}
+
+/** fsyncs a directory so a rename in it survives a power loss (not possible on Windows: skipped). */
+async function syncDirectory(dir: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  try {
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Some file systems refuse fsync on directories; the rename itself already happened.
+  }
+}
