@@ -1,0 +1,59 @@
+/**
+ * An in-memory Outbox with the same queueing, coalescing, ordering and acknowledgement
+ * semantics as the file journal, minus durability: for the convergence simulation and fast
+ * unit tests. The file journal (core/node/outbox) is the real thing.
+ */
+import { SyncError } from '../errors';
+import type { ClientChange } from '../model/changes';
+import type { Outbox } from '../ports/outbox';
+import { OutboxState, type ChangeInput } from './outbox-state';
+
+export interface MemoryOutboxOptions {
+  /** clientSeqs start after this (default 0: the first change gets 1). */
+  lastSeq?: number;
+}
+
+export class MemoryOutbox implements Outbox {
+  private readonly state: OutboxState;
+  private closed = false;
+
+  constructor(options: MemoryOutboxOptions = {}) {
+    this.state = new OutboxState(options.lastSeq ?? 0);
+  }
+
+  /** Highest clientSeq assigned so far (a restarted simulated device continues after it). */
+  get lastSeq(): number {
+    return this.state.lastSeq;
+  }
+
+  get size(): number {
+    return this.state.size;
+  }
+
+  /** Queues changes; see Outbox.enqueue. Rejects with OUTBOX_CLOSED after close(). */
+  async enqueue(changes: ChangeInput[]): Promise<ClientChange[]> {
+    this.assertOpen();
+    const [planned] = this.state.planEnqueues([changes]);
+    this.state.apply(planned!.record);
+    return planned!.assigned;
+  }
+
+  pending(): ClientChange[] {
+    return this.state.pending();
+  }
+
+  /** Drops acknowledged changes; unknown or already acknowledged seqs are ignored. */
+  async acknowledge(clientSeqs: readonly number[]): Promise<void> {
+    this.assertOpen();
+    const record = this.state.planAck(clientSeqs);
+    if (record) this.state.apply(record);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new SyncError('OUTBOX_CLOSED', 'the outbox is closed');
+  }
+}

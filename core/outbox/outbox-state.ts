@@ -1,0 +1,161 @@
+/**
+ * The queue an outbox holds, as a pure state machine over journal records: both the in-memory
+ * outbox and the file journal plan records here, and the file journal rebuilds itself on open
+ * by applying the records it reads. Applying a record is the only way the state changes.
+ */
+import { SyncError } from '../errors';
+import { entityKeyOf, type ChangeBody, type ClientChange } from '../model/changes';
+import { coalesceChanges } from './coalesce';
+import type { AckRecord, EnqueueRecord, JournalRecord } from './journal-record';
+
+/** What a caller hands to `enqueue`. */
+export interface ChangeInput {
+  body: ChangeBody;
+  baseSeq: number | null;
+}
+
+/** The records one group commit writes, and what each enqueue call gets back. */
+export interface PlannedEnqueue {
+  record: EnqueueRecord;
+  /** One change per input, in input order (a coalesced one carries the merged body). */
+  assigned: ClientChange[];
+}
+
+interface LiveChange {
+  change: ClientChange;
+  entity: string;
+  /** Approximate bytes this change occupies in the journal (for compaction decisions). */
+  bytes: number;
+}
+
+export class OutboxState {
+  /** Highest clientSeq ever assigned (0 before the first). */
+  private seq: number;
+  /** Insertion order is clientSeq order: every new change has a higher seq than all before. */
+  private readonly live = new Map<number, LiveChange>();
+  /** Live seqs of each entity, ascending (usually one; two only when they could not coalesce). */
+  private readonly byEntity = new Map<string, number[]>();
+  private bytes = 0;
+
+  constructor(lastSeq = 0) {
+    this.seq = lastSeq;
+  }
+
+  /** Highest clientSeq assigned so far. */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  /** Approximate journal bytes the live changes occupy. */
+  get liveBytes(): number {
+    return this.bytes;
+  }
+
+  has(clientSeq: number): boolean {
+    return this.live.has(clientSeq);
+  }
+
+  /** Queued changes in clientSeq order. */
+  pending(): ClientChange[] {
+    const out: ClientChange[] = [];
+    for (const { change } of this.live.values()) out.push(change);
+    return out;
+  }
+
+  /**
+   * Plans the enqueue records for several calls committed together, in call order, without
+   * changing the state: seqs continue from `lastSeq`, and each change coalesces with the latest
+   * queued change of its entity (including ones planned earlier in the same group). Seqs in
+   * `gone` (acknowledged in the same group) are treated as no longer queued.
+   */
+  planEnqueues(calls: ReadonlyArray<readonly ChangeInput[]>, gone: ReadonlySet<number> = new Set()): PlannedEnqueue[] {
+    let seq = this.seq;
+    /** Latest change per entity as planned so far in this group (null: planned away). */
+    const latest = new Map<string, ClientChange | null>();
+    const latestOf = (entity: string): ClientChange | null => {
+      if (latest.has(entity)) return latest.get(entity)!;
+      const seqs = this.byEntity.get(entity)?.filter((s) => !gone.has(s));
+      return seqs?.length ? this.live.get(seqs[seqs.length - 1]!)!.change : null;
+    };
+    return calls.map((inputs) => {
+      const changes: ClientChange[] = [];
+      const drop: number[] = [];
+      const assigned: ClientChange[] = [];
+      for (const input of inputs) {
+        const fresh: ClientChange = { clientSeq: ++seq, baseSeq: input.baseSeq, body: input.body };
+        const entity = entityKeyOf(input.body);
+        const previous = latestOf(entity);
+        const merged = previous ? coalesceChanges(previous, fresh) : null;
+        if (previous && merged) {
+          const inThisCall = changes.indexOf(previous);
+          if (inThisCall >= 0) changes.splice(inThisCall, 1);
+          else drop.push(previous.clientSeq);
+        }
+        const queued = merged ?? fresh;
+        changes.push(queued);
+        assigned.push(queued);
+        latest.set(entity, queued);
+      }
+      return { record: { kind: 'enqueue', changes, drop }, assigned };
+    });
+  }
+
+  /** Plans an ack record for the seqs that are still queued, or null when none is. */
+  planAck(clientSeqs: readonly number[]): AckRecord | null {
+    const seqs = [...new Set(clientSeqs)].filter((s) => this.live.has(s));
+    return seqs.length ? { kind: 'ack', seqs } : null;
+  }
+
+  /**
+   * Applies one record. `bytes` is the record's size in the journal, spread over its changes.
+   * Throws OUTBOX_CORRUPT when the record breaks the journal's invariants (a head after the
+   * start, or a clientSeq that does not increase).
+   */
+  apply(record: JournalRecord, bytes = 0): void {
+    switch (record.kind) {
+      case 'head':
+        if (this.live.size > 0 || record.lastSeq < this.seq) {
+          throw new SyncError('OUTBOX_CORRUPT', 'journal head record out of place', { lastSeq: record.lastSeq });
+        }
+        this.seq = record.lastSeq;
+        return;
+      case 'ack':
+        for (const s of record.seqs) this.remove(s);
+        return;
+      case 'enqueue': {
+        for (const s of record.drop) this.remove(s);
+        const each = record.changes.length ? bytes / record.changes.length : 0;
+        for (const change of record.changes) {
+          if (change.clientSeq <= this.seq) {
+            throw new SyncError('OUTBOX_CORRUPT', 'journal clientSeq does not increase', {
+              clientSeq: change.clientSeq,
+              lastSeq: this.seq,
+            });
+          }
+          this.seq = change.clientSeq;
+          const entity = entityKeyOf(change.body);
+          this.live.set(change.clientSeq, { change, entity, bytes: each });
+          this.bytes += each;
+          const seqs = this.byEntity.get(entity);
+          if (seqs) seqs.push(change.clientSeq);
+          else this.byEntity.set(entity, [change.clientSeq]);
+        }
+        return;
+      }
+    }
+  }
+
+  private remove(clientSeq: number): void {
+    const entry = this.live.get(clientSeq);
+    if (!entry) return;
+    this.live.delete(clientSeq);
+    this.bytes -= entry.bytes;
+    const seqs = this.byEntity.get(entry.entity)!;
+    seqs.splice(seqs.indexOf(clientSeq), 1);
+    if (seqs.length === 0) this.byEntity.delete(entry.entity);
+  }
+}
