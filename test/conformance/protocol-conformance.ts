@@ -366,7 +366,7 @@ export function runProtocolConformance(
           client.waitFor((m) => m.type === 'error', 'error frame').then((m) => codeOf(m)),
           client.closed.then((c) => c.code),
         ]);
-        if (typeof outcome === 'string') assert.match(outcome, /^PROTOCOL_/);
+        if (typeof outcome === 'string') assert.match(outcome, /^(PROTOCOL|FRAME)_/);
         else assert.equal(outcome, CloseCode.ProtocolError);
         const { client: other } = await connect(devices[1]!);
         await roundTrip(other);
@@ -382,7 +382,7 @@ export function runProtocolConformance(
           client.waitFor((m) => m.type === 'error', 'error frame').then((m) => codeOf(m)),
           client.closed.then((c) => c.code),
         ]);
-        if (typeof outcome === 'string') assert.match(outcome, /^PROTOCOL_/);
+        if (typeof outcome === 'string') assert.match(outcome, /^(PROTOCOL|FRAME)_/);
         else assert.equal(outcome, CloseCode.ProtocolError);
       });
 
@@ -410,7 +410,7 @@ export function runProtocolConformance(
           client.waitFor((m) => m.type === 'error', 'error frame').then((m) => codeOf(m)),
           client.closed.then((c) => c.code),
         ]);
-        if (typeof outcome === 'string') assert.match(outcome, /^PROTOCOL_/);
+        if (typeof outcome === 'string') assert.match(outcome, /^(PROTOCOL|FRAME)_/);
         else assert.equal(outcome, CloseCode.FrameTooLarge);
         assert.equal(client.received.filter((m) => m.type === 'pong').length, 0);
         await roundTrip(other);
@@ -424,7 +424,7 @@ export function runProtocolConformance(
           client.waitFor((m) => m.type === 'error', 'error frame').then((m) => codeOf(m)),
           client.closed.then((c) => c.code),
         ]);
-        if (typeof outcome === 'string') assert.match(outcome, /^PROTOCOL_/);
+        if (typeof outcome === 'string') assert.match(outcome, /^(PROTOCOL|FRAME)_/);
         else assert.equal(outcome, CloseCode.ProtocolError);
       });
     });

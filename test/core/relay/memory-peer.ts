@@ -22,6 +22,11 @@ export class MemoryPeer {
     });
   }
 
+  /** The close code the relay ended the connection with, if it did. */
+  closeCode(): number | undefined {
+    return this.closedWith?.code;
+  }
+
   send(message: unknown): void {
     this.connection.receive(message);
   }

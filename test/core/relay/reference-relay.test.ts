@@ -35,25 +35,25 @@ describe('ReferenceRelay', () => {
       assert.equal(welcome.protocolVersion, 1);
       assert.equal(welcome.codec, 'none');
       assert.equal(welcome.resync, false);
-      assert.equal(peer.closedWith, null);
+      assert.equal(peer.closeCode(), undefined);
     });
 
     it('closes with Unauthorized for an unknown token and Forbidden for another device token', () => {
       const { relay, a, b } = setup();
       const bad = new MemoryPeer(relay);
       bad.hello(a.deviceId, 'nope');
-      assert.equal(bad.closedWith?.code, CloseCode.Unauthorized);
+      assert.equal(bad.closeCode(), CloseCode.Unauthorized);
       assert.equal(bad.ofType('error')[0]!.code, 'AUTH_INVALID_TOKEN');
       const wrong = new MemoryPeer(relay);
       wrong.hello(a.deviceId, b.token);
-      assert.equal(wrong.closedWith?.code, CloseCode.Forbidden);
+      assert.equal(wrong.closeCode(), CloseCode.Forbidden);
     });
 
     it('closes with ProtocolError when the first message is not hello', () => {
       const { relay } = setup();
       const peer = new MemoryPeer(relay);
       peer.send({ type: 'ping', id: 'p1' });
-      assert.equal(peer.closedWith?.code, CloseCode.ProtocolError);
+      assert.equal(peer.closeCode(), CloseCode.ProtocolError);
       assert.equal(peer.ofType('error')[0]!.code, 'PROTOCOL_EXPECTED_HELLO');
       assert.equal(peer.ofType('error')[0]!.replyTo, 'p1');
     });
@@ -62,16 +62,16 @@ describe('ReferenceRelay', () => {
       const { relay, scheduler } = setup();
       const peer = new MemoryPeer(relay);
       scheduler.advance(999);
-      assert.equal(peer.closedWith, null);
+      assert.equal(peer.closeCode(), undefined);
       scheduler.advance(1);
-      assert.equal(peer.closedWith?.code, CloseCode.HelloTimeout);
+      assert.equal(peer.closeCode(), CloseCode.HelloTimeout);
     });
 
     it('closes with UnsupportedVersion when no version is shared', () => {
       const { relay, a } = setup();
       const peer = new MemoryPeer(relay);
       peer.send({ type: 'hello', protocolVersions: [99], codecs: ['none'], token: a.token, deviceId: a.deviceId, cursor: 0 });
-      assert.equal(peer.closedWith?.code, CloseCode.UnsupportedVersion);
+      assert.equal(peer.closeCode(), CloseCode.UnsupportedVersion);
     });
 
     it('answers invalid messages after hello with a coded error and keeps the connection', () => {
@@ -83,7 +83,7 @@ describe('ReferenceRelay', () => {
       assert.equal((peer.replyTo('q1') as { code: string }).code, 'PROTOCOL_INVALID_FIELD');
       assert.equal((peer.replyTo('q2') as { code: string }).code, 'PROTOCOL_UNKNOWN_TYPE');
       assert.equal(peer.replyTo('q3').type, 'pong');
-      assert.equal(peer.closedWith, null);
+      assert.equal(peer.closeCode(), undefined);
     });
 
     it('accepts a token rotated through auth and refuses a bad one', () => {
@@ -92,7 +92,7 @@ describe('ReferenceRelay', () => {
       peer.send({ type: 'auth', id: 'x1', token: relay.issueToken(a.deviceId) });
       assert.equal(peer.replyTo('x1').type, 'auth.ok');
       peer.send({ type: 'auth', id: 'x2', token: 'bogus' });
-      assert.equal(peer.closedWith?.code, CloseCode.Unauthorized);
+      assert.equal(peer.closeCode(), CloseCode.Unauthorized);
     });
   });
 
@@ -168,9 +168,9 @@ describe('ReferenceRelay', () => {
       const pa = online(a);
       relay.revokeDevice(a.deviceId);
       relay.revokeDevice(a.deviceId);
-      assert.equal(pa.closedWith?.code, CloseCode.Forbidden);
+      assert.equal(pa.closeCode(), CloseCode.Forbidden);
       const again = online(a);
-      assert.equal(again.closedWith?.code, CloseCode.Forbidden);
+      assert.equal(again.closeCode(), CloseCode.Forbidden);
     });
   });
 
@@ -264,7 +264,7 @@ describe('ReferenceRelay', () => {
       const pa = online(a);
       relay.close();
       relay.close();
-      assert.equal(pa.closedWith?.code, CloseCode.GoingAway);
+      assert.equal(pa.closeCode(), CloseCode.GoingAway);
       assert.equal(scheduler.pendingTimers, 0);
     });
   });

@@ -1,0 +1,601 @@
+/**
+ * RooCloudClient: a device's WebSocket link to the relay (`ws`), implementing SyncTransport.
+ *
+ * It connects, says hello, correlates requests with replies (each with a timeout), reconnects
+ * with exponential backoff and jitter for as long as it lives (status turns `offline` after a
+ * few failures, and retries go on slowly; only a final close code or `close()` stops them,
+ * and both are visible in `status`), drains the outbox on every (re)connect, and hands live
+ * changes, remote commands, command results and presence to listeners.
+ *
+ * Error codes of rejected calls:
+ * - CLIENT_TIMEOUT: no reply within `requestTimeoutMs`;
+ * - CLIENT_DISCONNECTED: not connected, or the connection ended before the reply;
+ * - CLIENT_CLOSED: `close()` was called;
+ * - any code of the relay's `error` reply (e.g. COMMAND_TARGET_UNKNOWN).
+ */
+import WebSocket from 'ws';
+import { SyncError } from '../../errors';
+import { asRequestId, type CommandId, type DeviceId, type TaskId } from '../../ids';
+import type { ClientChange, ServerChange } from '../../model/changes';
+import type { Outbox } from '../../ports/outbox';
+import type { PullPage, PushOutcome, SyncTransport } from '../../ports/sync-transport';
+import { CloseCode, FINAL_CLOSE_CODES } from '../../protocol/close-codes';
+import { FrameCodec } from '../../protocol/frame';
+import {
+  PROTOCOL_VERSIONS,
+  type ChangeConflict,
+  type ClientMessage,
+  type CodecName,
+  type CommandDeliverMessage,
+  type CommandResultMessage,
+  type CommandResultStatus,
+  type PresenceMessage,
+  type PresenceState,
+  type RemoteCommand,
+  type ServerMessage,
+  type WelcomeMessage,
+} from '../../protocol/messages';
+import { parseServerMessage } from '../../protocol/validate';
+import { nodeCodecRegistry } from '../protocol/node-codecs';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from '../../client/backoff';
+import { Listeners } from '../../client/listeners';
+
+export type ClientState = 'connecting' | 'online' | 'offline';
+
+export interface ClientStatus {
+  state: ClientState;
+  /** When the next connection attempt starts (ms since epoch); null when none is scheduled. */
+  nextRetryAt: number | null;
+  /** Connection attempts that failed in a row (0 once a welcome arrives). */
+  failures: number;
+  /** Why the last attempt failed or the last connection ended; null when none did. */
+  lastError: { code: string; message: string } | null;
+  /** True after `close()` or a final close code: the client will not reconnect on its own. */
+  stopped: boolean;
+}
+
+export type { BackoffOptions } from '../../client/backoff';
+
+export interface RooCloudClientOptions {
+  /** `ws(s)://host:port/v1/sync`. */
+  url: string;
+  deviceId: DeviceId | string;
+  /** The current access token; asked before every connection attempt. */
+  getToken(): Promise<string>;
+  /** The highest seq this device has applied; sent in hello. */
+  getCursor(): number;
+  /** Drained on every (re)connect and on `flush()`. Owned by the caller (not closed here). */
+  outbox?: Outbox;
+  /** Codecs offered, in order of preference. Default: brotli, deflate, none. */
+  codecs?: readonly CodecName[];
+  /** Per-request reply timeout, also the hello/welcome timeout. Default 15 s. */
+  requestTimeoutMs?: number;
+  backoff?: Partial<BackoffOptions>;
+  /** Consecutive failures after which status says `offline`. Default 3. */
+  offlineAfterFailures?: number;
+  /** Outbox changes per push while draining. Default 200. */
+  drainBatchSize?: number;
+  /** Ping period that detects a dead connection; 0 turns it off. Default 30 s. */
+  pingIntervalMs?: number;
+  /** Largest frame accepted from the relay. Default 16 MiB; inflated bodies up to 4x that. */
+  maxFrameBytes?: number;
+  /** Random source in [0, 1) for jitter (tests pin it). Default Math.random. */
+  random?: () => number;
+}
+
+/** What `sendCommand` resolves to. */
+export interface QueuedCommand {
+  commandId: CommandId;
+  expiresAt: number;
+}
+
+/** Conflicts the relay returned while draining the outbox, with the outbox changes they refer to. */
+export interface DrainConflicts {
+  conflicts: ChangeConflict[];
+  changes: ClientChange[];
+}
+
+interface PendingRequest {
+  resolve(message: ServerMessage): void;
+  reject(error: SyncError): void;
+  timer: NodeJS.Timeout;
+}
+
+interface Session {
+  socket: WebSocket;
+  encoder: FrameCodec;
+  decoder: FrameCodec;
+  welcome: WelcomeMessage | null;
+  pingTimer?: NodeJS.Timeout;
+  welcomeTimer?: NodeJS.Timeout;
+  /** Outbox changes that conflicted while nobody listened: not pushed again on this session. */
+  heldConflicts: Set<number>;
+}
+
+/** Remembers this many command ids so a redelivered command reaches listeners once. */
+const SEEN_COMMANDS_LIMIT = 1000;
+
+export class RooCloudClient implements SyncTransport {
+  private readonly options: RooCloudClientOptions;
+  private readonly backoff: BackoffOptions;
+  private readonly requestTimeoutMs: number;
+  private readonly codecRegistry = nodeCodecRegistry();
+  private session: Session | null = null;
+  private readonly pending = new Map<string, PendingRequest>();
+  private nextRequest = 1;
+  private retryTimer?: NodeJS.Timeout;
+  private started = false;
+  private closed = false;
+  private closing?: Promise<void>;
+  private currentStatus: ClientStatus = { state: 'offline', nextRetryAt: null, failures: 0, lastError: null, stopped: false };
+  private draining?: Promise<void>;
+  private drainAgain = false;
+  private presence: { state: PresenceState; activeTaskId?: TaskId } | null = null;
+  private readonly seenCommands = new Set<string>();
+
+  private readonly statusListeners = new Listeners<[ClientStatus]>();
+  private readonly connectedListeners = new Listeners<[WelcomeMessage]>();
+  private readonly liveListeners = new Listeners<[ServerChange[]]>();
+  private readonly commandListeners = new Listeners<[CommandDeliverMessage]>();
+  private readonly resultListeners = new Listeners<[CommandResultMessage]>();
+  private readonly presenceListeners = new Listeners<[PresenceMessage]>();
+  private readonly conflictListeners = new Listeners<[DrainConflicts]>();
+
+  constructor(options: RooCloudClientOptions) {
+    this.options = options;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
+    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+  }
+
+  // ------------------------------------------------------------ lifecycle and status
+
+  /** Starts connecting (and reconnecting) in the background. Idempotent. */
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    void this.connect();
+  }
+
+  get status(): ClientStatus {
+    return { ...this.currentStatus };
+  }
+
+  /** True while a welcomed connection is open. */
+  get isOnline(): boolean {
+    return this.session?.welcome != null;
+  }
+
+  /** Status changes. Returns its remover. */
+  onStatus(listener: (status: ClientStatus) => void): () => void {
+    return this.statusListeners.add(listener);
+  }
+
+  /** Every welcome (first connect and reconnects); check `resync`. Returns its remover. */
+  onConnected(listener: (welcome: WelcomeMessage) => void): () => void {
+    return this.connectedListeners.add(listener);
+  }
+
+  /**
+   * Stops reconnecting, fails pending requests with CLIENT_DISCONNECTED, closes the socket.
+   * Does not close the outbox (its owner does). Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+      const session = this.session;
+      this.setStatus({ state: 'offline', nextRetryAt: null, stopped: true });
+      if (session) {
+        const ended = new Promise<void>((resolve) => session.socket.once('close', () => resolve()));
+        this.endSession(session, { code: 'CLIENT_CLOSED', message: 'the client was closed' });
+        session.socket.close(CloseCode.Normal, 'client closed');
+        const cut = setTimeout(() => session.socket.terminate(), 1000);
+        cut.unref();
+        await ended;
+        clearTimeout(cut);
+      }
+      await this.draining?.catch(() => undefined);
+    })();
+    return this.closing;
+  }
+
+  // ------------------------------------------------------------ SyncTransport
+
+  async push(changes: ClientChange[]): Promise<PushOutcome> {
+    const reply = await this.request({ type: 'push', changes });
+    if (reply.type === 'ack') return { accepted: reply.accepted, conflicts: [] };
+    if (reply.type === 'conflict') return { accepted: reply.accepted, conflicts: reply.conflicts };
+    throw unexpected(reply);
+  }
+
+  async pull(cursor: number, limit: number): Promise<PullPage> {
+    const reply = await this.request({ type: 'pull', cursor, limit });
+    if (reply.type !== 'changes') throw unexpected(reply);
+    return { changes: reply.changes, cursor: reply.cursor, hasMore: reply.hasMore };
+  }
+
+  onLiveChanges(listener: (changes: ServerChange[]) => void): () => void {
+    return this.liveListeners.add(listener);
+  }
+
+  // ------------------------------------------------------------ remote commands and presence
+
+  /**
+   * Commands sent to this device. The client answers `delivered` on its own when a listener
+   * took the command, and gives each command to listeners once even when the relay redelivers
+   * it; the listener reports progress and the outcome with `sendCommandResponse`. With no
+   * listener, a command is left for the relay to redeliver.
+   */
+  onCommand(listener: (delivery: CommandDeliverMessage) => void): () => void {
+    return this.commandListeners.add(listener);
+  }
+
+  /** Asks the relay to deliver a command to another device of this user. */
+  async sendCommand(targetDeviceId: DeviceId | string, command: RemoteCommand): Promise<QueuedCommand> {
+    const reply = await this.request({ type: 'command.send', targetDeviceId: targetDeviceId as DeviceId, command });
+    if (reply.type !== 'command.queued') throw unexpected(reply);
+    return { commandId: reply.commandId, expiresAt: reply.expiresAt };
+  }
+
+  /**
+   * Reports on a command this device received. Resolves once the frame is handed to the
+   * socket (the relay replies only with an error, which goes to `status.lastError`).
+   */
+  async sendCommandResponse(
+    commandId: CommandId | string,
+    status: Exclude<CommandResultStatus, 'expired'>,
+    result?: unknown,
+    error?: { code: string; message: string },
+  ): Promise<void> {
+    const message: ClientMessage = {
+      type: 'command.response',
+      id: this.newRequestId(),
+      commandId: commandId as CommandId,
+      status,
+      ...(result === undefined ? {} : { result }),
+      ...(error === undefined ? {} : { error }),
+    };
+    this.sendNow(message);
+  }
+
+  /** What became of commands this device sent. Returns its remover. */
+  onCommandResult(listener: (result: CommandResultMessage) => void): () => void {
+    return this.resultListeners.add(listener);
+  }
+
+  /** Other devices of the user coming, going and changing state. Returns its remover. */
+  onPresence(listener: (presence: PresenceMessage) => void): () => void {
+    return this.presenceListeners.add(listener);
+  }
+
+  /** Announces this device's state; repeated after every reconnect. */
+  updatePresence(state: PresenceState, activeTaskId?: TaskId): void {
+    this.presence = activeTaskId === undefined ? { state } : { state, activeTaskId };
+    if (this.isOnline) this.sendNow({ type: 'presence.update', ...this.presence });
+  }
+
+  /** Sends a fresh token (from `getToken`) on the live connection before the old one expires. */
+  async reauthenticate(): Promise<void> {
+    const token = await this.options.getToken();
+    const reply = await this.request({ type: 'auth', token });
+    if (reply.type !== 'auth.ok') throw unexpected(reply);
+  }
+
+  // ------------------------------------------------------------ outbox
+
+  /**
+   * Conflicts met while draining the outbox. The listener must take over the conflicting
+   * changes (resolve and enqueue the result); once it returns they are acknowledged in the
+   * outbox. With no listener they stay queued and are pushed again on the next connection.
+   */
+  onDrainConflicts(listener: (conflicts: DrainConflicts) => void): () => void {
+    return this.conflictListeners.add(listener);
+  }
+
+  /**
+   * Pushes everything in the outbox now (in clientSeq order, in batches) and acknowledges what
+   * the relay accepted. Resolves when the outbox is drained or the connection is gone; never
+   * rejects. Runs on its own after every welcome.
+   */
+  flush(): Promise<void> {
+    if (!this.options.outbox || !this.isOnline) return Promise.resolve();
+    if (this.draining) {
+      this.drainAgain = true;
+      return this.draining;
+    }
+    this.draining = this.drainLoop().finally(() => {
+      this.draining = undefined;
+    });
+    return this.draining;
+  }
+
+  private async drainLoop(): Promise<void> {
+    const outbox = this.options.outbox!;
+    const batchSize = Math.max(1, this.options.drainBatchSize ?? 200);
+    do {
+      this.drainAgain = false;
+      for (;;) {
+        const session = this.session;
+        if (!session?.welcome || this.closed) return;
+        const batch = outbox
+          .pending()
+          .filter((change) => !session.heldConflicts.has(change.clientSeq))
+          .slice(0, batchSize);
+        if (batch.length === 0) break;
+        let outcome: PushOutcome;
+        try {
+          outcome = await this.push(batch);
+        } catch (error) {
+          this.noteError(error);
+          return; // Retried on the next connection.
+        }
+        const done = outcome.accepted.map((a) => a.clientSeq);
+        if (outcome.conflicts.length > 0) {
+          const conflictSeqs = new Set(outcome.conflicts.map((c) => c.clientSeq));
+          const changes = batch.filter((change) => conflictSeqs.has(change.clientSeq));
+          if (this.conflictListeners.size > 0) {
+            this.conflictListeners.emit({ conflicts: outcome.conflicts, changes });
+            done.push(...conflictSeqs);
+          } else {
+            for (const seq of conflictSeqs) session.heldConflicts.add(seq);
+          }
+        }
+        if (done.length > 0) await outbox.acknowledge(done);
+      }
+    } while (this.drainAgain);
+  }
+
+  // ------------------------------------------------------------ connection
+
+  private async connect(): Promise<void> {
+    if (this.closed) return;
+    this.setStatus({ state: this.currentStatus.failures >= this.offlineAfter ? 'offline' : 'connecting', nextRetryAt: null });
+    let token: string;
+    try {
+      token = await this.options.getToken();
+    } catch (error) {
+      this.attemptFailed({ code: 'CLIENT_TOKEN_UNAVAILABLE', message: errorText(error) });
+      return;
+    }
+    if (this.closed) return;
+    const maxFrameBytes = this.options.maxFrameBytes ?? 16 * 1024 * 1024;
+    const codecFor = (codec: CodecName) =>
+      new FrameCodec({ codec, codecs: this.codecRegistry, maxFrameBytes, maxInflatedBytes: maxFrameBytes * 4 });
+    const socket = new WebSocket(this.options.url, {
+      perMessageDeflate: false,
+      handshakeTimeout: this.requestTimeoutMs,
+      maxPayload: maxFrameBytes,
+    });
+    socket.binaryType = 'nodebuffer';
+    const session: Session = { socket, encoder: codecFor('none'), decoder: codecFor('none'), welcome: null, heldConflicts: new Set() };
+    this.session = session;
+    let failure: { code: string; message: string } | null = null;
+
+    socket.on('open', () => {
+      const offered = (this.options.codecs ?? (['brotli', 'deflate', 'none'] as const)).filter((name) => this.codecRegistry.get(name) !== undefined);
+      this.sendOn(session, {
+        type: 'hello',
+        protocolVersions: [...PROTOCOL_VERSIONS],
+        codecs: offered.length > 0 ? offered : ['none'],
+        token,
+        deviceId: this.options.deviceId as DeviceId,
+        cursor: this.options.getCursor(),
+      });
+    });
+    session.welcomeTimer = setTimeout(() => {
+      failure = { code: 'CLIENT_TIMEOUT', message: 'no welcome from the relay in time' };
+      socket.terminate();
+    }, this.requestTimeoutMs);
+    session.welcomeTimer.unref();
+
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      let message: ServerMessage;
+      try {
+        if (!isBinary) throw new SyncError('PROTOCOL_TEXT_FRAME', 'the relay sent a text frame');
+        message = parseServerMessage(session.decoder.decode(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)));
+      } catch (error) {
+        // A relay that sends garbage is broken; start over rather than guess.
+        failure = { code: codeOf(error, 'PROTOCOL_MALFORMED'), message: errorText(error) };
+        socket.close(CloseCode.ProtocolError, 'bad frame from relay');
+        return;
+      }
+      if (message.type === 'welcome') {
+        this.welcomed(session, message, codecFor);
+        return;
+      }
+      if (message.type === 'error' && !message.replyTo) {
+        failure = { code: message.code, message: message.message };
+        this.noteError(new SyncError(message.code, message.message));
+      }
+      this.dispatch(session, message);
+    });
+    socket.on('error', (error) => {
+      failure ??= { code: 'CLIENT_CONNECT_FAILED', message: errorText(error) };
+    });
+    socket.on('close', (code, reasonBuffer) => {
+      const reason = reasonBuffer.toString();
+      const wasOnline = session.welcome !== null;
+      this.endSession(session, { code: 'CLIENT_DISCONNECTED', message: `connection closed (${code})` });
+      if (this.closed) return;
+      const lastError = failure ?? { code: closeCodeName(code), message: reason || `closed with ${code}` };
+      if (FINAL_CLOSE_CODES.has(code)) {
+        this.setStatus({ state: 'offline', nextRetryAt: null, stopped: true, lastError });
+        return;
+      }
+      if (wasOnline) this.currentStatus.failures = 0;
+      this.attemptFailed(lastError);
+    });
+  }
+
+  private welcomed(session: Session, welcome: WelcomeMessage, codecFor: (codec: CodecName) => FrameCodec): void {
+    if (session.welcome || this.session !== session) return;
+    clearTimeout(session.welcomeTimer);
+    session.welcome = welcome;
+    session.encoder = codecFor(welcome.codec);
+    this.setStatus({ state: 'online', nextRetryAt: null, failures: 0, lastError: null });
+    const pingMs = this.options.pingIntervalMs ?? 30_000;
+    if (pingMs > 0) {
+      session.pingTimer = setInterval(() => {
+        this.request({ type: 'ping' }).catch((error: unknown) => {
+          if (codeOf(error, '') === 'CLIENT_TIMEOUT' && this.session === session) session.socket.terminate();
+        });
+      }, pingMs);
+      session.pingTimer.unref();
+    }
+    if (this.presence && this.presence.state !== 'online') this.sendOn(session, { type: 'presence.update', ...this.presence });
+    this.connectedListeners.emit(welcome);
+    void this.flush();
+  }
+
+  private dispatch(session: Session, message: ServerMessage): void {
+    if ('replyTo' in message && message.replyTo !== undefined) {
+      const pending = this.pending.get(message.replyTo);
+      if (!pending) {
+        // The relay refused a message nobody waits for (a command response): keep it visible.
+        if (message.type === 'error') this.noteError(new SyncError(message.code, message.message));
+        return;
+      }
+      this.pending.delete(message.replyTo);
+      clearTimeout(pending.timer);
+      if (message.type === 'error') pending.reject(new SyncError(message.code, message.message, { requestId: message.replyTo }));
+      else pending.resolve(message);
+      return;
+    }
+    switch (message.type) {
+      case 'changes':
+        this.liveListeners.emit(message.changes);
+        return;
+      case 'command.deliver':
+        this.delivered(session, message);
+        return;
+      case 'command.result':
+        this.resultListeners.emit(message);
+        return;
+      case 'presence':
+        this.presenceListeners.emit(message);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private delivered(session: Session, delivery: CommandDeliverMessage): void {
+    if (this.commandListeners.size === 0) return;
+    this.sendOn(session, { type: 'command.response', id: this.newRequestId(), commandId: delivery.commandId, status: 'delivered' });
+    if (this.seenCommands.has(delivery.commandId)) return;
+    this.seenCommands.add(delivery.commandId);
+    if (this.seenCommands.size > SEEN_COMMANDS_LIMIT) {
+      this.seenCommands.delete(this.seenCommands.values().next().value!);
+    }
+    this.commandListeners.emit(delivery);
+  }
+
+  private attemptFailed(lastError: { code: string; message: string }): void {
+    if (this.closed) return;
+    const failures = this.currentStatus.failures + 1;
+    const delay = backoffDelay(failures, this.backoff, (this.options.random ?? Math.random)());
+    this.setStatus({
+      state: failures >= this.offlineAfter ? 'offline' : 'connecting',
+      nextRetryAt: Date.now() + delay,
+      failures,
+      lastError,
+    });
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.connect();
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  private endSession(session: Session, error: { code: string; message: string }): void {
+    clearTimeout(session.welcomeTimer);
+    clearInterval(session.pingTimer);
+    if (this.session !== session) return;
+    this.session = null;
+    for (const [id, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      pending.reject(new SyncError(error.code === 'CLIENT_CLOSED' ? 'CLIENT_DISCONNECTED' : error.code, error.message, { requestId: id }));
+    }
+    this.pending.clear();
+  }
+
+  // ------------------------------------------------------------ requests and frames
+
+  private get offlineAfter(): number {
+    return Math.max(1, this.options.offlineAfterFailures ?? 3);
+  }
+
+  private newRequestId() {
+    return asRequestId(`q${this.nextRequest++}`);
+  }
+
+  /** Sends a request with a fresh id; resolves with the reply, rejects with its error code. */
+  private request(message: DistributiveOmit<Extract<ClientMessage, { id: unknown }>, 'id'>): Promise<ServerMessage> {
+    if (this.closed) return Promise.reject(new SyncError('CLIENT_CLOSED', 'the client was closed'));
+    const session = this.session;
+    if (!session?.welcome) return Promise.reject(new SyncError('CLIENT_DISCONNECTED', 'not connected to the relay'));
+    const id = this.newRequestId();
+    return new Promise<ServerMessage>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new SyncError('CLIENT_TIMEOUT', `no reply to ${message.type} in ${this.requestTimeoutMs} ms`, { requestId: id }));
+      }, this.requestTimeoutMs);
+      timer.unref();
+      this.pending.set(id, { resolve, reject, timer });
+      try {
+        this.sendOn(session, { ...message, id } as ClientMessage);
+      } catch (error) {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(error instanceof SyncError ? error : new SyncError('CLIENT_DISCONNECTED', errorText(error)));
+      }
+    });
+  }
+
+  /** Sends on the current welcomed connection or throws CLIENT_DISCONNECTED / CLIENT_CLOSED. */
+  private sendNow(message: ClientMessage): void {
+    if (this.closed) throw new SyncError('CLIENT_CLOSED', 'the client was closed');
+    const session = this.session;
+    if (!session?.welcome) throw new SyncError('CLIENT_DISCONNECTED', 'not connected to the relay');
+    this.sendOn(session, message);
+  }
+
+  private sendOn(session: Session, message: ClientMessage): void {
+    if (session.socket.readyState !== WebSocket.OPEN) throw new SyncError('CLIENT_DISCONNECTED', 'the connection is not open');
+    session.socket.send(session.encoder.encode(message));
+  }
+
+  private setStatus(patch: Partial<ClientStatus>): void {
+    const next = { ...this.currentStatus, ...patch };
+    const same = (Object.keys(next) as Array<keyof ClientStatus>).every((k) => next[k] === this.currentStatus[k]);
+    this.currentStatus = next;
+    if (!same) this.statusListeners.emit({ ...next });
+  }
+
+  private noteError(error: unknown): void {
+    this.currentStatus.lastError = { code: codeOf(error, 'CLIENT_ERROR'), message: errorText(error) };
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+function unexpected(reply: ServerMessage): SyncError {
+  return new SyncError('PROTOCOL_UNEXPECTED_REPLY', `unexpected reply ${reply.type}`);
+}
+
+function codeOf(error: unknown, fallback: string): string {
+  return error instanceof SyncError ? error.code : fallback;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A readable code for a close without a failure of our own. */
+function closeCodeName(code: number): string {
+  for (const [name, value] of Object.entries(CloseCode)) {
+    if (value === code) return `CLOSE_${name.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}`;
+  }
+  return `CLOSE_${code}`;
+}

@@ -1,0 +1,192 @@
+/**
+ * Serves a ReferenceRelay over a real WebSocket server (`ws`) at `/v1/sync`, so the core,
+ * the RooCloudClient and the conformance suite meet a relay on the wire.
+ *
+ * Per connection: binary frames only; each frame is size-checked, decoded by its own
+ * FrameCodec (the header names the codec, the inflated size is capped) and handed to the
+ * relay as a plain value; the relay validates it. Replies are encoded with codec `none` until
+ * the welcome has chosen one. Bad frames get a coded `error` frame, and a close when the
+ * connection cannot go on; no frame can crash the process.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { isSyncError } from '../../errors';
+import { CloseCode } from '../../protocol/close-codes';
+import { FrameCodec } from '../../protocol/frame';
+import type { CodecName, ServerMessage } from '../../protocol/messages';
+import type { ReferenceRelay, RelayConnection } from '../../relay/reference-relay';
+import { nodeCodecRegistry } from '../protocol/node-codecs';
+
+export interface WsRelayHostOptions {
+  relay: ReferenceRelay;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0 (any free port). Pass a port to restart a host where clients expect it. */
+  port?: number;
+  /** Default `/v1/sync`. */
+  path?: string;
+  /** Largest frame accepted; a larger one closes with FrameTooLarge. Default 16 MiB. */
+  maxFrameBytes?: number;
+  /** Largest inflated frame body; a larger one is an error and closes with FrameTooLarge. Default 64 MiB. */
+  maxInflatedBytes?: number;
+  /** Codecs offered to devices, in order of preference. Default brotli, deflate, none. */
+  codecs?: readonly CodecName[];
+  /** Bodies at least this large are compressed. Default: FrameCodec's. */
+  compressThreshold?: number;
+}
+
+/** Error codes the host sends in `error` frames. */
+export const HostErrorCode = {
+  /** A text frame: the protocol speaks binary frames only. */
+  TextFrame: 'PROTOCOL_TEXT_FRAME',
+  /** A frame over `maxFrameBytes` (sent as the close reason). */
+  FrameTooLarge: 'PROTOCOL_FRAME_TOO_LARGE',
+} as const;
+
+const DEFAULT_MAX_FRAME = 16 * 1024 * 1024;
+const DEFAULT_MAX_INFLATED = 64 * 1024 * 1024;
+
+export class WsRelayHost {
+  private closing?: Promise<void>;
+  private readonly sockets = new Set<WebSocket>();
+
+  private constructor(
+    private readonly options: WsRelayHostOptions,
+    private readonly server: Server,
+    private readonly wss: WebSocketServer,
+    /** The port the host listens on. */
+    readonly port: number,
+  ) {}
+
+  /** `ws://host:port/v1/sync`. */
+  get url(): string {
+    return `ws://${this.options.host ?? '127.0.0.1'}:${this.port}${this.options.path ?? '/v1/sync'}`;
+  }
+
+  /** Starts listening; resolves once the port is bound. */
+  static async start(options: WsRelayHostOptions): Promise<WsRelayHost> {
+    const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME;
+    const server = createServer((_req, res) => {
+      res.writeHead(404).end();
+    });
+    // ws refuses (1009) only frames far past our limit; we close just-too-large ones with 4413 ourselves.
+    const wss = new WebSocketServer({
+      server,
+      path: options.path ?? '/v1/sync',
+      maxPayload: maxFrameBytes * 2 + 1024,
+      perMessageDeflate: false,
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const host = new WsRelayHost(options, server, wss, (server.address() as AddressInfo).port);
+    wss.on('connection', (socket) => host.accept(socket));
+    wss.on('error', () => undefined);
+    return host;
+  }
+
+  /** Closes every socket (GoingAway) and stops listening. Does not close the relay. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const socket of this.sockets) socket.close(CloseCode.GoingAway, 'host closing');
+      await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+      // Sockets that do not finish the closing handshake promptly are cut.
+      for (const socket of this.sockets) socket.terminate();
+      this.server.closeAllConnections?.();
+      await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    })();
+    return this.closing;
+  }
+
+  private accept(socket: WebSocket): void {
+    if (this.closing) {
+      socket.close(CloseCode.GoingAway, 'host closing');
+      return;
+    }
+    this.sockets.add(socket);
+    const maxFrameBytes = this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME;
+    const maxInflatedBytes = this.options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED;
+    const registry = nodeCodecRegistry();
+    const offered = this.options.codecs ?? (['brotli', 'deflate', 'none'] as const);
+    const codecFor = (codec: CodecName) =>
+      new FrameCodec({ codec, codecs: registry, maxFrameBytes, maxInflatedBytes, compressThreshold: this.options.compressThreshold });
+    const decoder = codecFor('none');
+    let encoder = codecFor('none');
+    let open = true;
+
+    const sendRaw = (message: ServerMessage) => {
+      if (!open || socket.readyState !== socket.OPEN) return;
+      try {
+        socket.send(encoder.encode(message));
+      } catch {
+        // An unencodable reply is the relay's bug; the connection goes on without it.
+      }
+    };
+    const closeSocket = (code: number, reason: string) => {
+      if (!open) return;
+      open = false;
+      socket.close(code, reason.slice(0, 120));
+    };
+
+    const connection: RelayConnection = this.options.relay.connect(
+      {
+        send: (message) => {
+          sendRaw(message);
+          if (message.type === 'welcome') encoder = codecFor(message.codec);
+        },
+        close: closeSocket,
+      },
+      { codecs: offered.filter((name) => registry.get(name) !== undefined) },
+    );
+
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      if (!open) return;
+      const bytes = toBytes(data);
+      if (bytes.length > maxFrameBytes) {
+        sendRaw({ type: 'error', code: HostErrorCode.FrameTooLarge, message: `frame over ${maxFrameBytes} bytes` });
+        connection.closed();
+        closeSocket(CloseCode.FrameTooLarge, HostErrorCode.FrameTooLarge);
+        return;
+      }
+      if (!isBinary) {
+        sendRaw({ type: 'error', code: HostErrorCode.TextFrame, message: 'binary frames only' });
+        return;
+      }
+      let value: unknown;
+      try {
+        value = decoder.decode(bytes);
+      } catch (error) {
+        const code = isSyncError(error) ? error.code : 'PROTOCOL_BAD_FRAME';
+        sendRaw({ type: 'error', code, message: error instanceof Error ? error.message : 'bad frame' });
+        if (isTooLarge(code)) {
+          connection.closed();
+          closeSocket(CloseCode.FrameTooLarge, code);
+        }
+        return;
+      }
+      connection.receive(value);
+    });
+    socket.on('close', () => {
+      open = false;
+      this.sockets.delete(socket);
+      connection.closed();
+    });
+    socket.on('error', () => undefined);
+  }
+}
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Decode errors about size end the connection: FrameTooLarge. */
+function isTooLarge(code: string): boolean {
+  return /TOO_LARGE|LIMIT|BOMB/.test(code);
+}
