@@ -64,9 +64,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return new JsonLogger(options.level ?? 'info', sink, options.clock ?? (() => new Date()), options.fields ?? {});
 }
 
-/** A logger that drops everything (library defaults, quiet tests). */
-export const silentLogger: Logger = createLogger({ level: 'silent', sink: { write: () => undefined } });
-
 class JsonLogger implements Logger {
   private readonly threshold: number;
 
@@ -110,3 +107,6 @@ class JsonLogger implements Logger {
     this.sink.write(`${text}\n`);
   }
 }
+
+/** A logger that drops everything (library defaults, quiet tests). */
+export const silentLogger: Logger = createLogger({ level: 'silent', sink: { write: () => undefined } });
