@@ -1,6 +1,11 @@
 /**
  * Port: the relay's database. Two adapters: PostgreSQL through `pg` (postgres-database.ts)
- * and PGlite in-process (pglite-database.ts), the embedded default. Both run the same SQL.
+ * and PGlite in-process (pglite-database.ts), the embedded default. Both run the same SQL
+ * (PostgreSQL 13+) and return the same JS values: int8 -> number, numeric -> string,
+ * json/jsonb -> parsed value, timestamptz -> Date.
+ *
+ * Failures are `SyncError`s with the codes in db-errors.ts (DB_UNAVAILABLE, DB_QUERY_FAILED,
+ * DB_TIMEOUT, DB_CLOSED); their messages never carry parameter values.
  */
 export interface QueryResult<Row> {
   rows: Row[];
@@ -12,19 +17,53 @@ export interface Queryable {
   query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>>;
 }
 
+/**
+ * A connection that can also run a script of several statements without parameters
+ * (migration files). Everything `transaction` and `withAdvisoryLock` hand to their callback is one.
+ */
+export interface Session extends Queryable {
+  /** Runs `sql`, which may hold several `;`-separated statements and takes no parameters. */
+  exec(sql: string): Promise<void>;
+}
+
+/** A session that holds an advisory lock and may open transactions on its own connection. */
+export interface LockedSession extends Session {
+  /** Runs `fn` in one transaction on the locked connection: COMMIT when it resolves, ROLLBACK when it throws. */
+  transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T>;
+}
+
 export interface DatabaseHealth {
   ok: boolean;
   latencyMs: number;
   detail?: string;
+  /** PostgreSQL adapter only: connections in the pool right now. */
+  pool?: { total: number; idle: number; waiting: number };
 }
 
-export interface Database extends Queryable {
+export interface Database extends Session {
   readonly kind: 'postgres' | 'pglite';
   /** Runs `fn` in one transaction on one connection: COMMIT when it resolves, ROLLBACK when it throws. */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
-  /** Runs `fn` on one connection while holding a session advisory lock on `key`. */
-  withAdvisoryLock<T>(key: number, fn: (db: Queryable) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` on one connection while holding a session advisory lock on `key`; waits for the
+   * lock when another holder (in this process or another server) has it.
+   */
+  withAdvisoryLock<T>(key: number, fn: (db: LockedSession) => Promise<T>): Promise<T>;
+  /** Round trip to the database; never throws (a failure is `ok: false` with a detail). */
   health(): Promise<DatabaseHealth>;
   /** Idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * Observes every statement (both adapters). `sql` is the statement text with its `$n`
+ * placeholders: parameter values are never passed to hooks, so they never reach a log.
+ */
+export interface QueryObserver {
+  /** Called after every statement, successful or not (metrics). */
+  onQuery?: (durationMs: number, sql: string) => void;
+  /** Statements slower than this many ms also go to `onSlowQuery`. Default: 500. */
+  slowQueryMs?: number;
+  /** The slow-query log. */
+  onSlowQuery?: (info: { durationMs: number; sql: string }) => void;
 }

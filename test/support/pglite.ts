@@ -1,0 +1,40 @@
+/**
+ * PGlite for tests. Creating a PGlite data directory runs initdb (5-10 s here); loading a
+ * dumped one takes about 1 s. So the first call on a machine dumps a freshly initialised
+ * data directory to a template file in the OS temp dir, and every later call starts from it.
+ * Share one instance per suite and reset between tests (`resetDatabase`, `wipeSchema`).
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PgliteDatabase, type PgliteDatabaseOptions } from '../../server/db/pglite-database';
+
+export { resetDatabase, wipeSchema } from './postgres';
+
+const PGLITE_VERSION: string = (
+  JSON.parse(readFileSync(join(dirname(require.resolve('@electric-sql/pglite')), '..', 'package.json'), 'utf8')) as {
+    version: string;
+  }
+).version;
+const TEMPLATE = join(tmpdir(), `roo-sync-pglite-template-${PGLITE_VERSION}.tar`);
+
+let template: Promise<Blob> | undefined;
+
+/** A fresh, empty in-memory PGlite database (no migrations applied). The caller closes it. */
+export async function openTestPglite(options: Omit<PgliteDatabaseOptions, 'dataDir' | 'loadDataDir'> = {}): Promise<PgliteDatabase> {
+  template ??= loadTemplate();
+  return PgliteDatabase.open({ ...options, loadDataDir: await template });
+}
+
+async function loadTemplate(): Promise<Blob> {
+  if (!existsSync(TEMPLATE)) {
+    const pg = await PGlite.create();
+    const dump = await pg.dumpDataDir('none');
+    await pg.close();
+    const partial = `${TEMPLATE}.${process.pid}.partial`;
+    writeFileSync(partial, new Uint8Array(await dump.arrayBuffer()));
+    renameSync(partial, TEMPLATE);
+  }
+  return new Blob([readFileSync(TEMPLATE)]);
+}
