@@ -43,6 +43,8 @@ export const STORE_ERROR_CODES = {
   invalidSnapshot: 'STORE_INVALID_SNAPSHOT',
   /** A file of the store could not be read (permissions, I/O); scan problem only, reason has the OS error. */
   io: 'STORE_IO',
+  /** An editor settings.json that could not be read or parsed (discovery problem; defaults still used). */
+  settingsUnreadable: 'STORE_SETTINGS_UNREADABLE',
   /** history_item.json names another task than its folder (scan problem only). */
   historyItemMismatch: 'STORE_HISTORY_ITEM_MISMATCH',
 } as const;

@@ -9,6 +9,8 @@
  * `legacyRequest`), so a 20 MB file takes ~20,000 messages (~10,000 with `legacyRequest`);
  * generating 6,000 messages takes well under a second.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ApiContentBlock, ApiMessage, ClineMessage } from '../../core/stores/messages';
 import { createRng, type Rng } from './rng';
 
@@ -495,4 +497,38 @@ function imageBlock(dataUrl: string): ApiContentBlock {
   const comma = dataUrl.indexOf(',');
   const mediaType = dataUrl.slice(5, dataUrl.indexOf(';'));
   return { type: 'image', source: { type: 'base64', media_type: mediaType, data: dataUrl.slice(comma + 1) } };
+}
+
+export interface FixtureStoreOptions {
+  /** Write the index (`tasks/_index.json` or Cline's `state/taskHistory.json`). Default true. */
+  index?: boolean;
+  /** Roo layout: write `history_item.json` in each folder (v3.49+). Default true. */
+  historyItemFiles?: boolean;
+  /** Save the api history under the legacy name `claude_messages.json`. Default false. */
+  legacyApiName?: boolean;
+}
+
+/**
+ * Writes generated tasks as an assistant would have left them in the store at `basePath`
+ * (`roo`: Roo Code / Zoo Code / Kilo Code; `cline`: Cline's classic layout), without going
+ * through FsTaskStore, so tests read real-shaped stores. Compact JSON, like the assistants.
+ */
+export async function writeFixtureStore(basePath: string, layout: 'roo' | 'cline', tasks: readonly GeneratedTask[], options: FixtureStoreOptions = {}): Promise<void> {
+  const tasksDir = join(basePath, 'tasks');
+  await mkdir(tasksDir, { recursive: true });
+  for (const task of tasks) {
+    const dir = join(tasksDir, task.taskId);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'ui_messages.json'), JSON.stringify(task.ui));
+    await writeFile(join(dir, options.legacyApiName ? 'claude_messages.json' : 'api_conversation_history.json'), JSON.stringify(task.api));
+    if (layout === 'roo' && (options.historyItemFiles ?? true)) await writeFile(join(dir, 'history_item.json'), JSON.stringify(task.historyItem));
+  }
+  if (options.index === false) return;
+  if (layout === 'roo') {
+    const entries = tasks.map((t) => t.historyItem).sort((a, b) => Number(b['ts']) - Number(a['ts']));
+    await writeFile(join(tasksDir, '_index.json'), JSON.stringify({ version: 1, updatedAt: Date.UTC(2026, 0, 1), entries }));
+  } else {
+    await mkdir(join(basePath, 'state'), { recursive: true });
+    await writeFile(join(basePath, 'state', 'taskHistory.json'), JSON.stringify(tasks.map((t) => t.historyItem)));
+  }
 }
