@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { CloseCode } from '../../core/protocol/close-codes';
 import { FrameCodec } from '../../core/protocol/frame';
-import type { CodecName, ServerMessage } from '../../core/protocol/messages';
+import type { ClientMessage, ServerMessage } from '../../core/protocol/messages';
 import { RawWsClient, WAIT_MS } from './raw-ws-client';
 
 /** Limits the suite asks the relay under test to run with. */
@@ -359,7 +359,7 @@ export function runProtocolConformance(
       it('answers a frame that is not valid JSON with a coded error or closes with ProtocolError', async () => {
         const { devices } = await newUser(2);
         const { client } = await connect(devices[0]!);
-        const frame = new FrameCodec({ codec: 'none' }).encode({ type: 'ping', id: 'xx' });
+        const frame = new FrameCodec({ codec: 'none' }).encode({ type: 'ping', id: 'xx' } as ClientMessage);
         frame.fill(0x7b, 1); // '{{{{...': broken JSON behind a valid header
         client.sendBytes(frame);
         const outcome = await Promise.race([
@@ -375,7 +375,7 @@ export function runProtocolConformance(
       it('refuses a frame with an unknown header', async () => {
         const { devices } = await newUser(1);
         const { client } = await connect(devices[0]!);
-        const frame = new FrameCodec({ codec: 'none' }).encode({ type: 'ping', id: 'xx' });
+        const frame = new FrameCodec({ codec: 'none' }).encode({ type: 'ping', id: 'xx' } as ClientMessage);
         frame[0] = 0xff;
         client.sendBytes(frame);
         const outcome = await Promise.race([
@@ -399,11 +399,11 @@ export function runProtocolConformance(
         const { devices } = await newUser(2);
         const { client } = await connect(devices[0]!, { codecs: ['deflate', 'none'] });
         const { client: other } = await connect(devices[1]!);
-        const bomb = new FrameCodec({ codec: 'deflate', compressThreshold: 0, maxFrameBytes: 1 << 30, maxInflatedBytes: 1 << 30 }).encode({
+        const bomb = new FrameCodec({ codec: 'deflate', context: false, compressThreshold: 0, maxFrameBytes: 1 << 30, maxInflatedBytes: 1 << 30 }).encode({
           type: 'ping',
           id: 'bomb',
           pad: ' '.repeat(CONFORMANCE_OPTIONS.maxInflatedBytes * 4),
-        });
+        } as unknown as ClientMessage);
         assert.ok(bomb.length < CONFORMANCE_OPTIONS.maxFrameBytes, 'the bomb itself is small');
         client.sendBytes(bomb);
         const outcome = await Promise.race([

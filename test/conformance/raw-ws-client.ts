@@ -5,7 +5,8 @@
  */
 import WebSocket from 'ws';
 import { FrameCodec } from '../../core/protocol/frame';
-import type { CodecName, ServerMessage } from '../../core/protocol/messages';
+import { nodeCodecRegistry } from '../../core/node/protocol/node-codecs';
+import type { ClientMessage, CodecName, ServerMessage } from '../../core/protocol/messages';
 import { parseServerMessage } from '../../core/protocol/validate';
 
 export interface CloseInfo {
@@ -23,8 +24,13 @@ export class RawWsClient {
   readonly undecodable: string[] = [];
   /** Resolves when the socket closes. */
   readonly closed: Promise<CloseInfo>;
-  private encoder = new FrameCodec({ codec: 'none' });
-  private readonly decoder = new FrameCodec({ codec: 'none', maxFrameBytes: 64 * 1024 * 1024, maxInflatedBytes: 256 * 1024 * 1024 });
+  /** One per connection, both directions: it keeps the compression context. */
+  private readonly frames = new FrameCodec({
+    codec: 'none',
+    codecs: nodeCodecRegistry(),
+    maxFrameBytes: 64 * 1024 * 1024,
+    maxInflatedBytes: 256 * 1024 * 1024,
+  });
   private waiters: Array<() => void> = [];
   private nextId = 1;
   closeInfo: CloseInfo | null = null;
@@ -33,7 +39,7 @@ export class RawWsClient {
     socket.binaryType = 'nodebuffer';
     socket.on('message', (data: Buffer) => {
       try {
-        this.received.push(parseServerMessage(this.decoder.decode(new Uint8Array(data))));
+        this.received.push(parseServerMessage(this.frames.decode(new Uint8Array(data))));
       } catch (error) {
         this.undecodable.push(String(error));
       }
@@ -67,12 +73,12 @@ export class RawWsClient {
 
   /** Encodes later frames with this codec (after a welcome chose it). */
   useCodec(codec: CodecName): void {
-    this.encoder = new FrameCodec({ codec });
+    this.frames.setCodec(codec);
   }
 
   /** Sends one message through the frame codec. */
   send(message: unknown): void {
-    this.socket.send(this.encoder.encode(message));
+    this.socket.send(this.frames.encode(message as ClientMessage));
   }
 
   /** Sends raw bytes as one binary frame. */

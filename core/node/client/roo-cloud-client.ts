@@ -103,8 +103,8 @@ interface PendingRequest {
 
 interface Session {
   socket: WebSocket;
-  encoder: FrameCodec;
-  decoder: FrameCodec;
+  /** One per connection, both directions: it keeps the compression context. */
+  frames: FrameCodec;
   welcome: WelcomeMessage | null;
   pingTimer?: NodeJS.Timeout;
   welcomeTimer?: NodeJS.Timeout;
@@ -360,15 +360,14 @@ export class RooCloudClient implements SyncTransport {
     }
     if (this.closed) return;
     const maxFrameBytes = this.options.maxFrameBytes ?? 16 * 1024 * 1024;
-    const codecFor = (codec: CodecName) =>
-      new FrameCodec({ codec, codecs: this.codecRegistry, maxFrameBytes, maxInflatedBytes: maxFrameBytes * 4 });
     const socket = new WebSocket(this.options.url, {
       perMessageDeflate: false,
       handshakeTimeout: this.requestTimeoutMs,
       maxPayload: maxFrameBytes,
     });
     socket.binaryType = 'nodebuffer';
-    const session: Session = { socket, encoder: codecFor('none'), decoder: codecFor('none'), welcome: null, heldConflicts: new Set() };
+    const frames = new FrameCodec({ codec: 'none', codecs: this.codecRegistry, maxFrameBytes, maxInflatedBytes: maxFrameBytes * 4 });
+    const session: Session = { socket, frames, welcome: null, heldConflicts: new Set() };
     this.session = session;
     let failure: { code: string; message: string } | null = null;
 
@@ -393,7 +392,7 @@ export class RooCloudClient implements SyncTransport {
       let message: ServerMessage;
       try {
         if (!isBinary) throw new SyncError('PROTOCOL_TEXT_FRAME', 'the relay sent a text frame');
-        message = parseServerMessage(session.decoder.decode(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)));
+        message = parseServerMessage(session.frames.decode(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)));
       } catch (error) {
         // A relay that sends garbage is broken; start over rather than guess.
         failure = { code: codeOf(error, 'PROTOCOL_MALFORMED'), message: errorText(error) };
@@ -401,7 +400,7 @@ export class RooCloudClient implements SyncTransport {
         return;
       }
       if (message.type === 'welcome') {
-        this.welcomed(session, message, codecFor);
+        this.welcomed(session, message);
         return;
       }
       if (message.type === 'error' && !message.replyTo) {
@@ -428,11 +427,18 @@ export class RooCloudClient implements SyncTransport {
     });
   }
 
-  private welcomed(session: Session, welcome: WelcomeMessage, codecFor: (codec: CodecName) => FrameCodec): void {
+  private welcomed(session: Session, welcome: WelcomeMessage): void {
     if (session.welcome || this.session !== session) return;
     clearTimeout(session.welcomeTimer);
     session.welcome = welcome;
-    session.encoder = codecFor(welcome.codec);
+    try {
+      session.frames.setCodec(welcome.codec);
+    } catch (error) {
+      // The relay chose a codec this client never offered.
+      session.socket.close(CloseCode.ProtocolError, 'unknown codec');
+      this.noteError(error);
+      return;
+    }
     this.setStatus({ state: 'online', nextRetryAt: null, failures: 0, lastError: null });
     const pingMs = this.options.pingIntervalMs ?? 30_000;
     if (pingMs > 0) {
@@ -563,7 +569,7 @@ export class RooCloudClient implements SyncTransport {
 
   private sendOn(session: Session, message: ClientMessage): void {
     if (session.socket.readyState !== WebSocket.OPEN) throw new SyncError('CLIENT_DISCONNECTED', 'the connection is not open');
-    session.socket.send(session.encoder.encode(message));
+    session.socket.send(session.frames.encode(message));
   }
 
   private setStatus(patch: Partial<ClientStatus>): void {

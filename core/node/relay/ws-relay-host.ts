@@ -3,17 +3,19 @@
  * the RooCloudClient and the conformance suite meet a relay on the wire.
  *
  * Per connection: binary frames only; each frame is size-checked, decoded by its own
- * FrameCodec (the header names the codec, the inflated size is capped) and handed to the
- * relay as a plain value; the relay validates it. Replies are encoded with codec `none` until
- * the welcome has chosen one. Bad frames get a coded `error` frame, and a close when the
- * connection cannot go on; no frame can crash the process.
+ * FrameCodec (one per connection: it keeps the compression context; the inflated size is
+ * capped) and handed to the relay as a plain value; the relay validates it. Replies use codec
+ * `none` until the welcome has chosen one. A frame that does not decode gets a coded `error`
+ * frame and a close (ProtocolError, or FrameTooLarge for size), since the compression contexts
+ * may be out of step after it; a text frame gets an error and the connection goes on. No frame
+ * can crash the process.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { isSyncError } from '../../errors';
 import { CloseCode } from '../../protocol/close-codes';
-import { FrameCodec } from '../../protocol/frame';
+import { decodeHelloFrame, FrameCodec } from '../../protocol/frame';
 import type { CodecName, ServerMessage } from '../../protocol/messages';
 import type { ReferenceRelay, RelayConnection } from '../../relay/reference-relay';
 import { nodeCodecRegistry } from '../protocol/node-codecs';
@@ -113,16 +115,20 @@ export class WsRelayHost {
     const maxInflatedBytes = this.options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED;
     const registry = nodeCodecRegistry();
     const offered = this.options.codecs ?? (['brotli', 'deflate', 'none'] as const);
-    const codecFor = (codec: CodecName) =>
-      new FrameCodec({ codec, codecs: registry, maxFrameBytes, maxInflatedBytes, compressThreshold: this.options.compressThreshold });
-    const decoder = codecFor('none');
-    let encoder = codecFor('none');
+    const frames = new FrameCodec({
+      codec: 'none',
+      codecs: registry,
+      maxFrameBytes,
+      maxInflatedBytes,
+      ...(this.options.compressThreshold === undefined ? {} : { compressThreshold: this.options.compressThreshold }),
+    });
+    let helloSeen = false;
     let open = true;
 
     const sendRaw = (message: ServerMessage) => {
       if (!open || socket.readyState !== socket.OPEN) return;
       try {
-        socket.send(encoder.encode(message));
+        socket.send(frames.encode(message));
       } catch {
         // An unencodable reply is the relay's bug; the connection goes on without it.
       }
@@ -137,20 +143,24 @@ export class WsRelayHost {
       {
         send: (message) => {
           sendRaw(message);
-          if (message.type === 'welcome') encoder = codecFor(message.codec);
+          // The welcome goes out uncompressed; frames after it use the codec it names.
+          if (message.type === 'welcome') frames.setCodec(message.codec);
         },
         close: closeSocket,
       },
       { codecs: offered.filter((name) => registry.get(name) !== undefined) },
     );
+    const refuse = (code: string, text: string, closeCode: number) => {
+      sendRaw({ type: 'error', code, message: text });
+      connection.closed();
+      closeSocket(closeCode, code);
+    };
 
     socket.on('message', (data: RawData, isBinary: boolean) => {
       if (!open) return;
       const bytes = toBytes(data);
       if (bytes.length > maxFrameBytes) {
-        sendRaw({ type: 'error', code: HostErrorCode.FrameTooLarge, message: `frame over ${maxFrameBytes} bytes` });
-        connection.closed();
-        closeSocket(CloseCode.FrameTooLarge, HostErrorCode.FrameTooLarge);
+        refuse(HostErrorCode.FrameTooLarge, `frame over ${maxFrameBytes} bytes`, CloseCode.FrameTooLarge);
         return;
       }
       if (!isBinary) {
@@ -159,16 +169,16 @@ export class WsRelayHost {
       }
       let value: unknown;
       try {
-        value = decoder.decode(bytes);
+        // The first frame comes before authentication: small and uncompressed only.
+        value = helloSeen ? frames.decode(bytes) : decodeHelloFrame(bytes);
       } catch (error) {
-        const code = isSyncError(error) ? error.code : 'PROTOCOL_BAD_FRAME';
-        sendRaw({ type: 'error', code, message: error instanceof Error ? error.message : 'bad frame' });
-        if (isTooLarge(code)) {
-          connection.closed();
-          closeSocket(CloseCode.FrameTooLarge, code);
-        }
+        // After a bad frame the compression contexts may be out of step: the connection ends.
+        const code = isSyncError(error) ? error.code : 'FRAME_CORRUPT';
+        const tooLarge = code === 'FRAME_TOO_LARGE' || code === 'FRAME_INFLATE_LIMIT';
+        refuse(code, error instanceof Error ? error.message : 'bad frame', tooLarge ? CloseCode.FrameTooLarge : CloseCode.ProtocolError);
         return;
       }
+      helloSeen = true;
       connection.receive(value);
     });
     socket.on('close', () => {
@@ -184,9 +194,4 @@ function toBytes(data: RawData): Uint8Array {
   if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-}
-
-/** Decode errors about size end the connection: FrameTooLarge. */
-function isTooLarge(code: string): boolean {
-  return /TOO_LARGE|LIMIT|BOMB/.test(code);
 }

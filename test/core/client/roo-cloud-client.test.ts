@@ -1,0 +1,259 @@
+import assert from 'node:assert/strict';
+import { WebSocketServer } from 'ws';
+import { isSyncError } from '../../../core/errors';
+import { asDeviceId, asTaskId, asUserId } from '../../../core/ids';
+import type { ServerChange } from '../../../core/model/changes';
+import type { ClientStatus, RooCloudClient } from '../../../core/node/client/roo-cloud-client';
+import { MemoryOutbox } from '../../../core/outbox/memory-outbox';
+import { FrameCodec } from '../../../core/protocol/frame';
+import type { CommandDeliverMessage, CommandResultMessage, PresenceMessage } from '../../../core/protocol/messages';
+import { ClientHarness, unusedPort, waitUntil } from './client-harness';
+
+const HASH = 'b'.repeat(64);
+const putBody = (ts: number) => ({
+  type: 'stream.put' as const,
+  source: 'roo-code' as const,
+  taskId: asTaskId('t1'),
+  stream: 'ui' as const,
+  key: `${ts}:0`,
+  hash: HASH,
+  entry: { ts, say: 'text' },
+});
+
+async function rejectsWithCode(promise: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => isSyncError(error, code));
+}
+
+/** A ws server that welcomes every hello and then never answers: for timeouts and drops. */
+async function silentRelay(): Promise<{ url: string; dropAll(): void; close(): Promise<void> }> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/v1/sync' });
+  await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+  const codec = new FrameCodec({ codec: 'none' });
+  wss.on('connection', (socket) => {
+    socket.once('message', () => {
+      socket.send(
+        codec.encode({
+          type: 'welcome',
+          protocolVersion: 1,
+          codec: 'none',
+          userId: asUserId('u'),
+          deviceId: asDeviceId('d'),
+          serverCursor: 0,
+          resync: false,
+        }),
+      );
+    });
+  });
+  const { port } = wss.address() as { port: number };
+  return {
+    url: `ws://127.0.0.1:${port}/v1/sync`,
+    dropAll: () => wss.clients.forEach((s) => s.terminate()),
+    close: () =>
+      new Promise<void>((resolve) => {
+        wss.clients.forEach((s) => s.terminate());
+        wss.close(() => resolve());
+      }),
+  };
+}
+
+describe('RooCloudClient', () => {
+  let harness: ClientHarness;
+
+  beforeEach(async () => {
+    harness = await new ClientHarness().start();
+  });
+  afterEach(async () => {
+    await harness.close();
+  });
+
+  describe('#start', () => {
+    it('goes from connecting to online and reports the welcome', async () => {
+      const states: string[] = [];
+      const device = harness.device();
+      const client = harness.client({}, device);
+      client.onStatus((s) => states.push(s.state));
+      let welcomed: string | undefined;
+      client.onConnected((w) => (welcomed = w.deviceId));
+      await harness.online(client);
+      assert.equal(welcomed, device.deviceId);
+      assert.equal(states.at(-1), 'online');
+      assert.equal(client.status.failures, 0);
+    });
+  });
+
+  describe('#push and #pull', () => {
+    it('pushes, pulls, and delivers live changes to the other device', async () => {
+      const a = await harness.online(harness.client());
+      const b = await harness.online(harness.client());
+      const live: ServerChange[] = [];
+      b.onLiveChanges((changes) => live.push(...changes));
+      const outcome = await a.push([{ clientSeq: 1, baseSeq: null, body: putBody(1) }]);
+      assert.deepEqual(outcome, { accepted: [{ clientSeq: 1, seq: 1 }], conflicts: [] });
+      await waitUntil(() => live.length === 1, 'live change');
+      const page = await b.pull(0, 10);
+      assert.deepEqual([page.changes.map((c) => c.seq), page.cursor, page.hasMore], [[1], 1, false]);
+    });
+
+    it('rejects with the relay error code', async () => {
+      const a = await harness.online(harness.client());
+      await rejectsWithCode(a.sendCommand('nobody', { kind: 'task.start' }), 'COMMAND_TARGET_UNKNOWN');
+    });
+
+    it('rejects with CLIENT_DISCONNECTED when not connected', async () => {
+      const client = harness.client({ url: `ws://127.0.0.1:${await unusedPort()}/v1/sync` });
+      await rejectsWithCode(client.pull(0, 10), 'CLIENT_DISCONNECTED');
+    });
+  });
+
+  describe('timeouts and drops', () => {
+    let silent: Awaited<ReturnType<typeof silentRelay>>;
+    beforeEach(async () => {
+      silent = await silentRelay();
+    });
+    afterEach(async () => {
+      await silent.close();
+    });
+
+    it('rejects with CLIENT_TIMEOUT when no reply comes', async () => {
+      const client = await harness.online(harness.client({ url: silent.url, requestTimeoutMs: 100 }));
+      await rejectsWithCode(client.pull(0, 10), 'CLIENT_TIMEOUT');
+    });
+
+    it('rejects pending requests with CLIENT_DISCONNECTED when the connection drops', async () => {
+      const client = await harness.online(harness.client({ url: silent.url }));
+      const pending = client.pull(0, 10);
+      silent.dropAll();
+      await rejectsWithCode(pending, 'CLIENT_DISCONNECTED');
+    });
+  });
+
+  describe('reconnect', () => {
+    it('comes back online after the host restarts on the same port', async () => {
+      const client = await harness.online(harness.client());
+      const states: string[] = [];
+      client.onStatus((s) => states.push(s.state));
+      await harness.host.close();
+      await waitUntil(() => client.status.state !== 'online', 'client noticed');
+      await harness.restartHost();
+      await harness.online(client);
+      assert.ok(states.includes('connecting'), `states ${states.join(',')}`);
+      assert.deepEqual((await client.push([{ clientSeq: 1, baseSeq: null, body: putBody(1) }])).accepted, [{ clientSeq: 1, seq: 1 }]);
+    });
+
+    it('backs off exponentially, turns offline after failures and keeps retrying at the cap', async () => {
+      const statuses: ClientStatus[] = [];
+      const client = harness.client({
+        url: `ws://127.0.0.1:${await unusedPort()}/v1/sync`,
+        backoff: { initialMs: 10, maxMs: 40, jitter: 0 },
+        offlineAfterFailures: 2,
+      });
+      const delays: number[] = [];
+      client.onStatus((s) => {
+        statuses.push(s);
+        if (s.nextRetryAt !== null) delays.push(s.nextRetryAt - Date.now());
+      });
+      await waitUntil(() => client.status.failures >= 5, 'five failures');
+      const byFailures = new Map(statuses.filter((s) => s.nextRetryAt !== null).map((s) => [s.failures, s] as const));
+      assert.equal(byFailures.get(1)!.state, 'connecting');
+      assert.equal(byFailures.get(2)!.state, 'offline');
+      assert.equal(byFailures.get(5)!.state, 'offline');
+      assert.equal(byFailures.get(5)!.stopped, false, 'never gives up');
+      assert.equal(byFailures.get(1)!.lastError?.code, 'CLIENT_CONNECT_FAILED');
+      // 10, 20, 40, 40 ms: allow for the time between scheduling and the listener's clock read.
+      assert.ok(delays[0]! <= 10 && delays[0]! >= 5, `delays ${delays.join(',')}`);
+      assert.ok(delays.slice(2, 4).every((d) => d <= 40 && d >= 30), `delays ${delays.join(',')}`);
+    });
+
+    it('stops reconnecting after a final close code and says why', async () => {
+      const device = harness.device();
+      const client = await harness.online(harness.client({}, device));
+      harness.relay.revokeDevice(device.deviceId);
+      await waitUntil(() => client.status.stopped, 'client stopped');
+      assert.equal(client.status.state, 'offline');
+      assert.equal(client.status.lastError?.code, 'CLOSE_FORBIDDEN');
+      assert.equal(client.status.nextRetryAt, null);
+    });
+  });
+
+  describe('outbox drain', () => {
+    it('drains the outbox in clientSeq order in batches on connect and acknowledges it', async () => {
+      const outbox = new MemoryOutbox();
+      await outbox.enqueue(Array.from({ length: 5 }, (_, i) => ({ body: putBody(i + 1), baseSeq: null })));
+      const client = harness.client({ outbox, drainBatchSize: 2 });
+      await waitUntil(() => outbox.size === 0, 'outbox drained');
+      assert.equal(harness.relay.serverCursor(harness.userId), 5);
+      const page = await client.pull(0, 10);
+      assert.deepEqual(page.changes.map((c) => [c.seq, c.clientSeq]), [[1, 1], [2, 2], [3, 3], [4, 4], [5, 5]]);
+    });
+
+    it('drains what was queued while offline after a reconnect', async () => {
+      const outbox = new MemoryOutbox();
+      const client = await harness.online(harness.client({ outbox }));
+      await harness.host.close();
+      await waitUntil(() => client.status.state !== 'online', 'offline');
+      await outbox.enqueue([{ body: putBody(7), baseSeq: null }]);
+      await harness.restartHost();
+      await waitUntil(() => outbox.size === 0, 'outbox drained after reconnect');
+      assert.equal(harness.relay.serverCursor(harness.userId), 1);
+    });
+
+    it('hands conflicts to the listener and acknowledges them', async () => {
+      const a = await harness.online(harness.client());
+      const meta = (title: string) => ({
+        type: 'task.meta' as const,
+        source: 'roo-code' as const,
+        taskId: asTaskId('t1'),
+        fields: { task: title },
+        clocks: { task: '000000000000001-000000-x' },
+      });
+      await a.push([{ clientSeq: 1, baseSeq: null, body: meta('a') }]);
+      const outbox = new MemoryOutbox();
+      await outbox.enqueue([{ body: meta('b'), baseSeq: null }]);
+      const client = harness.client({ outbox });
+      const seen: number[] = [];
+      client.onDrainConflicts(({ conflicts }) => seen.push(...conflicts.map((c) => c.current.seq)));
+      await waitUntil(() => outbox.size === 0, 'conflict acknowledged');
+      assert.deepEqual(seen, [1]);
+    });
+  });
+
+  describe('remote commands and presence', () => {
+    it('delivers a command once, acknowledges it, and reports results to the sender', async () => {
+      const a = await harness.online(harness.client());
+      const bDevice = harness.device();
+      const b = await harness.online(harness.client({}, bDevice));
+      const results: CommandResultMessage[] = [];
+      a.onCommandResult((r) => results.push(r));
+      const commands: CommandDeliverMessage[] = [];
+      b.onCommand((c) => commands.push(c));
+      const queued = await a.sendCommand(bDevice.deviceId, { kind: 'task.start', text: 'go' });
+      await waitUntil(() => commands.length === 1, 'command delivered');
+      assert.equal(commands[0]!.commandId, queued.commandId);
+      await b.sendCommandResponse(queued.commandId, 'done', { ok: true });
+      await waitUntil(() => results.some((r) => r.status === 'done'), 'done result');
+      assert.deepEqual(results.map((r) => r.status), ['delivered', 'done']);
+      assert.equal(commands.length, 1);
+    });
+
+    it('reports presence of the other devices', async () => {
+      const a = await harness.online(harness.client());
+      const seen: PresenceMessage[] = [];
+      a.onPresence((p) => seen.push(p));
+      const bDevice = harness.device();
+      const b = await harness.online(harness.client({}, bDevice));
+      b.updatePresence('busy', asTaskId('t1'));
+      await waitUntil(() => seen.some((p) => p.state === 'busy'), 'busy presence');
+      assert.deepEqual(seen.at(-1), { type: 'presence', deviceId: asDeviceId(bDevice.deviceId), state: 'busy', activeTaskId: 't1' });
+    });
+  });
+
+  describe('#close', () => {
+    it('is idempotent and fails later calls with CLIENT_CLOSED', async () => {
+      const client: RooCloudClient = await harness.online(harness.client());
+      await Promise.all([client.close(), client.close()]);
+      await client.close();
+      assert.equal(client.status.stopped, true);
+      await rejectsWithCode(client.pull(0, 1), 'CLIENT_CLOSED');
+    });
+  });
+});
