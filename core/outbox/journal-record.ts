@@ -17,11 +17,14 @@ import { SyncError } from '../errors';
 import type { ChangeBody, ClientChange } from '../model/changes';
 import { crc32 } from './crc32';
 
-/** First record of every journal file: the format and the highest clientSeq assigned before it. */
+/** First record of every journal file: the format and the highest clientSeq assigned so far. */
 export interface HeadRecord {
   kind: 'head';
   format: 1;
-  /** clientSeqs in this file are all greater than this (it survives compaction). */
+  /**
+   * Highest clientSeq assigned when the file was written (compaction keeps it, so seqs keep
+   * increasing even when every change was acknowledged). New changes get higher seqs.
+   */
   lastSeq: number;
 }
 

@@ -31,6 +31,8 @@ interface LiveChange {
 export class OutboxState {
   /** Highest clientSeq ever assigned (0 before the first). */
   private seq: number;
+  /** clientSeq of the last change applied: changes must arrive in increasing order. */
+  private lastApplied = 0;
   /** Insertion order is clientSeq order: every new change has a higher seq than all before. */
   private readonly live = new Map<number, LiveChange>();
   /** Live seqs of each entity, ascending (usually one; two only when they could not coalesce). */
@@ -118,7 +120,7 @@ export class OutboxState {
   apply(record: JournalRecord, bytes = 0): void {
     switch (record.kind) {
       case 'head':
-        if (this.live.size > 0 || record.lastSeq < this.seq) {
+        if (this.live.size > 0 || this.lastApplied > 0 || record.lastSeq < this.seq) {
           throw new SyncError('OUTBOX_CORRUPT', 'journal head record out of place', { lastSeq: record.lastSeq });
         }
         this.seq = record.lastSeq;
@@ -130,13 +132,14 @@ export class OutboxState {
         for (const s of record.drop) this.remove(s);
         const each = record.changes.length ? bytes / record.changes.length : 0;
         for (const change of record.changes) {
-          if (change.clientSeq <= this.seq) {
+          if (change.clientSeq <= this.lastApplied) {
             throw new SyncError('OUTBOX_CORRUPT', 'journal clientSeq does not increase', {
               clientSeq: change.clientSeq,
-              lastSeq: this.seq,
+              previous: this.lastApplied,
             });
           }
-          this.seq = change.clientSeq;
+          this.lastApplied = change.clientSeq;
+          this.seq = Math.max(this.seq, change.clientSeq);
           const entity = entityKeyOf(change.body);
           this.live.set(change.clientSeq, { change, entity, bytes: each });
           this.bytes += each;

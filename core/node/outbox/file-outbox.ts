@@ -78,6 +78,7 @@ export class FileOutbox implements Outbox {
   /** After a failed compaction, do not retry before this much garbage has accrued. */
   private compactRetryAtGarbage = 0;
   private compactions = 0;
+  private commits = 0;
 
   private constructor(
     /** Absolute path of the journal file. */
@@ -185,9 +186,9 @@ export class FileOutbox implements Outbox {
     return this.fileBytes;
   }
 
-  /** How many compactions this instance has done. */
-  get compactionCount(): number {
-    return this.compactions;
+  /** Counters since open: group commits written (one write + fsync each) and compactions. */
+  get stats(): { commits: number; compactions: number } {
+    return { commits: this.commits, compactions: this.compactions };
   }
 
   /** The last compaction failure (compaction is retried later; the journal stays valid). */
@@ -355,6 +356,7 @@ export class FileOutbox implements Outbox {
       return this.fail(ioError('cannot fsync the outbox journal', this.path, err));
     }
     this.fileBytes += bytes.length;
+    this.commits++;
     return null;
   }
 
@@ -403,6 +405,8 @@ export class FileOutbox implements Outbox {
       this.lastCompactionError = ioError('cannot write the compacted outbox journal', this.path, err);
       return this.lastCompactionError;
     }
+    const state = new OutboxState();
+    for (const r of encoded) state.apply(r.record, r.bytes.length);
     try {
       await fsp.rename(temp, this.path);
       await fsyncDirectory(dirname(this.path));
@@ -412,8 +416,6 @@ export class FileOutbox implements Outbox {
     } catch (err) {
       return this.fail(ioError('cannot replace the outbox journal with its compacted copy', this.path, err));
     }
-    const state = new OutboxState();
-    for (const r of encoded) state.apply(r.record, r.bytes.length);
     this.state = state;
     this.fileBytes = total;
     this.compactRetryAtGarbage = 0;

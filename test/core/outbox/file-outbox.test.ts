@@ -1,0 +1,266 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isSyncError } from '../../../core/errors';
+import { FileOutbox } from '../../../core/node/outbox/file-outbox';
+import { encodeRecord, RECORD_HEADER_BYTES } from '../../../core/outbox/journal-record';
+import { filePut, inputs, streamPut, taskMeta } from './fixtures';
+import { runOutboxConformance } from './outbox-conformance';
+
+let root: string;
+let counter = 0;
+const opened: FileOutbox[] = [];
+
+before(() => {
+  root = mkdtempSync(join(tmpdir(), 'roo-outbox-'));
+});
+after(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** A fresh journal path (in a folder that does not exist yet). */
+function freshPath(): string {
+  return join(root, `case-${++counter}`, 'outbox.journal');
+}
+
+async function open(path: string, options?: Parameters<typeof FileOutbox.open>[1]): Promise<FileOutbox> {
+  const outbox = await FileOutbox.open(path, options);
+  opened.push(outbox);
+  return outbox;
+}
+
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((o) => o.close()));
+});
+
+runOutboxConformance('FileOutbox', () => open(freshPath()));
+
+describe('FileOutbox', () => {
+  describe('.open', () => {
+    it('replays queued changes, coalescing and acknowledgements after reopening', async () => {
+      const path = freshPath();
+      const first = await open(path);
+      await first.enqueue(inputs(filePut('a', 1), taskMeta('t', { title: 'x' }, 'c1'), filePut('b')));
+      await first.enqueue(inputs(filePut('a', 2), taskMeta('t', { mode: 'ask' }, 'c2')));
+      await first.acknowledge([3]);
+      const before = first.pending();
+      await first.close();
+
+      const second = await open(path);
+      assert.deepEqual(second.pending(), before);
+      assert.deepEqual(
+        before.map((c) => c.clientSeq),
+        [4, 5],
+      );
+      assert.equal(second.lastSeq, 5);
+      assert.equal(second.recovery.defect, null);
+      const [next] = await second.enqueue(inputs(filePut('c')));
+      assert.equal(next!.clientSeq, 6);
+    });
+
+    it('cuts off a torn tail, keeps the valid prefix and appends cleanly after it', async () => {
+      const path = freshPath();
+      const first = await open(path);
+      await first.enqueue(inputs(filePut('a'), filePut('b')));
+      await first.close();
+      const torn = encodeRecord({ kind: 'enqueue', changes: [{ clientSeq: 3, baseSeq: null, body: filePut('c') }], drop: [] });
+      const goodSize = statSync(path).size;
+      appendFileSync(path, torn.subarray(0, torn.length - 5));
+
+      const second = await open(path);
+      assert.equal(second.recovery.defect?.kind, 'torn');
+      assert.equal(second.recovery.discardedBytes, torn.length - 5);
+      assert.equal(statSync(path).size, goodSize);
+      assert.deepEqual(
+        second.pending().map((c) => c.clientSeq),
+        [1, 2],
+      );
+      await second.enqueue(inputs(filePut('d')));
+      await second.close();
+
+      const third = await open(path);
+      assert.equal(third.recovery.defect, null);
+      assert.deepEqual(
+        third.pending().map((c) => c.clientSeq),
+        [1, 2, 3],
+      );
+    });
+
+    it('starts afresh when even the head record never reached the disk', async () => {
+      const path = freshPath();
+      const first = await open(path);
+      await first.close();
+      writeFileSync(path, readFileSync(path).subarray(0, 7));
+      const second = await open(path);
+      assert.equal(second.size, 0);
+      assert.equal(second.recovery.defect?.kind, 'torn');
+    });
+
+    it('refuses a journal damaged in the middle with OUTBOX_CORRUPT', async () => {
+      const path = freshPath();
+      const first = await open(path);
+      await first.enqueue(inputs(filePut('a')));
+      await first.enqueue(inputs(filePut('b')));
+      await first.close();
+      const bytes = readFileSync(path);
+      const head = encodeRecord({ kind: 'head', format: 1, lastSeq: 0 }).length;
+      bytes[head + RECORD_HEADER_BYTES + 3] ^= 0x20;
+      writeFileSync(path, bytes);
+      await assert.rejects(FileOutbox.open(path), (e) => isSyncError(e, 'OUTBOX_CORRUPT') && e.details?.defect === 'PAYLOAD_CHECKSUM');
+      // The refused open released its lock.
+      assert.equal(existsSync(`${path}.lock`), false);
+    });
+
+    it('salvages the valid prefix of a corrupt journal when asked, keeping a copy', async () => {
+      const path = freshPath();
+      const first = await open(path);
+      await first.enqueue(inputs(filePut('a')));
+      await first.enqueue(inputs(filePut('b')));
+      await first.enqueue(inputs(filePut('c')));
+      await first.close();
+      const bytes = readFileSync(path);
+      const head = encodeRecord({ kind: 'head', format: 1, lastSeq: 0 }).length;
+      bytes[head + RECORD_HEADER_BYTES + 3] ^= 0x20; // inside the first enqueue record
+      const damaged = Buffer.from(bytes);
+      writeFileSync(path, bytes);
+      const salvaged = await open(path, { onCorrupt: 'salvage' });
+      assert.equal(salvaged.recovery.defect?.kind, 'corrupt');
+      assert.equal(salvaged.size, 0);
+      assert.deepEqual(readFileSync(salvaged.recovery.salvagedCopy!), damaged);
+      await salvaged.enqueue(inputs(filePut('d')));
+      await salvaged.close();
+      const reopened = await open(path);
+      assert.equal(reopened.recovery.defect, null);
+      assert.equal(reopened.size, 1);
+    });
+
+    it('refuses a second owner with OUTBOX_LOCKED while the first is open', async () => {
+      const path = freshPath();
+      await open(path);
+      await assert.rejects(FileOutbox.open(path), (e) => isSyncError(e, 'OUTBOX_LOCKED'));
+    });
+
+    it('refuses a lock held by another live process', async () => {
+      const path = freshPath();
+      (await open(path)).close();
+      await opened.pop()!.close();
+      writeFileSync(`${path}.lock`, JSON.stringify({ pid: process.ppid, host: hostname(), token: 'x' }));
+      await assert.rejects(FileOutbox.open(path), (e) => isSyncError(e, 'OUTBOX_LOCKED') && e.details?.pid === process.ppid);
+    });
+
+    it('takes over the lock of a process that died', async () => {
+      const path = freshPath();
+      const child = spawn(process.execPath, ['-e', '0']);
+      await once(child, 'exit');
+      const first = await open(path);
+      await first.enqueue(inputs(filePut('a')));
+      await first.close();
+      writeFileSync(`${path}.lock`, JSON.stringify({ pid: child.pid, host: hostname(), token: 'dead' }));
+      const second = await open(path);
+      assert.equal(second.size, 1);
+      assert.match(readFileSync(`${path}.lock`, 'utf8'), new RegExp(`"pid":${process.pid}`));
+    });
+
+    it('removes the lock on close and leaves no temp files behind', async () => {
+      const path = freshPath();
+      const outbox = await open(path);
+      await outbox.enqueue(inputs(filePut('a')));
+      await outbox.compact();
+      await outbox.close();
+      assert.deepEqual(readdirSync(join(path, '..')), ['outbox.journal']);
+    });
+
+    it('drops a compaction copy left by a crash', async () => {
+      const path = freshPath();
+      const first = await open(path);
+      await first.enqueue(inputs(filePut('a')));
+      await first.close();
+      writeFileSync(`${path}.compact`, 'half-written');
+      const second = await open(path);
+      assert.equal(second.size, 1);
+      assert.equal(existsSync(`${path}.compact`), false);
+    });
+  });
+
+  describe('#enqueue', () => {
+    it('shares one fsync among concurrent calls (group commit), in call order', async () => {
+      const outbox = await open(freshPath());
+      const results = await Promise.all(Array.from({ length: 200 }, (_, i) => outbox.enqueue(inputs(filePut(`p${i}`)))));
+      assert.deepEqual(
+        results.map(([c]) => c!.clientSeq),
+        Array.from({ length: 200 }, (_, i) => i + 1),
+      );
+      assert.ok(outbox.stats.commits < 20, `commits: ${outbox.stats.commits}`);
+    });
+
+    it('rejects a malformed change with OUTBOX_INVALID_CHANGE and queues nothing', async () => {
+      const outbox = await open(freshPath());
+      const bad = [{ body: { type: 'file.put' }, baseSeq: null }] as unknown as Parameters<FileOutbox['enqueue']>[0];
+      await assert.rejects(outbox.enqueue(bad), (e) => isSyncError(e, 'OUTBOX_INVALID_CHANGE'));
+      assert.equal(outbox.size, 0);
+    });
+  });
+
+  describe('#compact', () => {
+    it('runs by itself after acknowledgements once garbage passes the threshold', async () => {
+      const path = freshPath();
+      const outbox = await open(path, { compactMinGarbageBytes: 16 * 1024 });
+      const queued = await outbox.enqueue(Array.from({ length: 400 }, (_, i) => ({ body: streamPut('t', `${i}:0`, 'x'.repeat(100)), baseSeq: null })));
+      const bigBefore = outbox.journalBytes;
+      await outbox.acknowledge(queued.slice(0, 390).map((c) => c.clientSeq));
+      const live = outbox.pending();
+      // Compaction runs right after the acknowledgement's commit; the next call waits for it.
+      await outbox.enqueue(inputs(filePut('after')));
+      assert.equal(outbox.stats.compactions, 1);
+      assert.ok(outbox.journalBytes < bigBefore / 10, `${outbox.journalBytes} vs ${bigBefore}`);
+      assert.equal(statSync(path).size, outbox.journalBytes);
+      await outbox.close();
+
+      const reopened = await open(path);
+      assert.deepEqual(reopened.pending().slice(0, 10), live);
+      assert.equal(reopened.lastSeq, 401);
+    });
+
+    it('keeps clientSeqs increasing when compaction leaves an empty journal', async () => {
+      const path = freshPath();
+      const outbox = await open(path);
+      const queued = await outbox.enqueue(inputs(filePut('a'), filePut('b')));
+      await outbox.acknowledge(queued.map((c) => c.clientSeq));
+      await outbox.compact();
+      assert.equal(outbox.size, 0);
+      await outbox.close();
+      const reopened = await open(path);
+      const [next] = await reopened.enqueue(inputs(filePut('c')));
+      assert.equal(next!.clientSeq, 3);
+    });
+  });
+
+  describe('replay of a long offline session', () => {
+    it('replays 50,000 queued changes in order after reopening', async function () {
+      this.timeout(60_000);
+      const path = freshPath();
+      const outbox = await open(path);
+      const calls: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 50_000; i += 100) {
+        calls.push(
+          outbox.enqueue(
+            Array.from({ length: 100 }, (_, j) => ({ body: streamPut(`task-${(i + j) % 50}`, `${i + j}:0`, `message ${i + j}`), baseSeq: null })),
+          ),
+        );
+      }
+      await Promise.all(calls);
+      await outbox.close();
+
+      const reopened = await open(path);
+      const pending = reopened.pending();
+      assert.equal(pending.length, 50_000);
+      pending.forEach((c, i) => {
+        assert.equal(c.clientSeq, i + 1);
+        assert.equal(c.body.type === 'stream.put' && c.body.key, `${i}:0`);
+      });
+    });
+  });
+});

@@ -1,0 +1,132 @@
+/**
+ * The Outbox port's conformance suite: every Outbox (in-memory, file journal) must pass it.
+ * `setup` returns a fresh, empty outbox; the suite closes what it opens.
+ */
+import assert from 'node:assert/strict';
+import { isSyncError } from '../../../core/errors';
+import type { Outbox } from '../../../core/ports/outbox';
+import { fileDelete, filePut, inputs, streamPut, streamTruncate, taskMeta } from './fixtures';
+
+export function runOutboxConformance(name: string, setup: () => Promise<Outbox>): void {
+  describe(`${name} (Outbox conformance)`, () => {
+    let outbox: Outbox;
+    beforeEach(async () => {
+      outbox = await setup();
+    });
+    afterEach(async () => {
+      await outbox.close();
+    });
+
+    describe('#enqueue', () => {
+      it('assigns strictly increasing clientSeqs from 1', async () => {
+        const first = await outbox.enqueue(inputs(filePut('a'), filePut('b')));
+        const second = await outbox.enqueue(inputs(filePut('c')));
+        assert.deepEqual(
+          [...first, ...second].map((c) => c.clientSeq),
+          [1, 2, 3],
+        );
+        assert.equal(outbox.size, 3);
+      });
+
+      it('keeps the base version and body it was given', async () => {
+        const [change] = await outbox.enqueue([{ body: filePut('a', 4), baseSeq: 17 }]);
+        assert.deepEqual(change, { clientSeq: 1, baseSeq: 17, body: filePut('a', 4) });
+        assert.deepEqual(outbox.pending(), [change]);
+      });
+
+      it('returns nothing and queues nothing for an empty list', async () => {
+        assert.deepEqual(await outbox.enqueue([]), []);
+        assert.equal(outbox.size, 0);
+      });
+
+      it('replaces a queued change to the same entity and moves it to the newer position', async () => {
+        await outbox.enqueue(inputs(filePut('a', 1), filePut('b', 1)));
+        await outbox.enqueue(inputs(filePut('a', 2)));
+        assert.deepEqual(
+          outbox.pending().map((c) => [c.clientSeq, c.body]),
+          [
+            [2, filePut('b', 1)],
+            [3, filePut('a', 2)],
+          ],
+        );
+      });
+
+      it('coalesces repeated edits inside one call', async () => {
+        const got = await outbox.enqueue(inputs(streamPut('t', '5:0', 'x'), streamPut('t', '5:0', 'xy'), filePut('z')));
+        assert.equal(got.length, 3);
+        assert.deepEqual(
+          outbox.pending().map((c) => c.body),
+          [streamPut('t', '5:0', 'xy'), filePut('z')],
+        );
+      });
+
+      it('merges task metadata fields instead of losing the older ones', async () => {
+        await outbox.enqueue(inputs(taskMeta('t', { title: 'a', tokensIn: 1 }, 'c1')));
+        await outbox.enqueue(inputs(taskMeta('t', { tokensIn: 2 }, 'c2')));
+        const [only] = outbox.pending();
+        assert.equal(outbox.size, 1);
+        assert.deepEqual(only!.body.type === 'task.meta' && only!.body.fields, { title: 'a', tokensIn: 2 });
+      });
+
+      it('keeps both truncations when the newer one drops less', async () => {
+        await outbox.enqueue(inputs(streamTruncate('t', '3:0'), streamTruncate('t', '9:0')));
+        assert.equal(outbox.size, 2);
+        await outbox.enqueue(inputs(streamTruncate('t', null)));
+        assert.deepEqual(
+          outbox.pending().map((c) => c.body),
+          [streamTruncate('t', '3:0'), streamTruncate('t', null)],
+        );
+      });
+
+      it('keeps replay order equal to clientSeq order across coalescing', async () => {
+        // Concurrent calls: a file journal plans them in one group commit.
+        await Promise.all(
+          Array.from({ length: 200 }, (_, i) => outbox.enqueue(inputs(filePut(`f${i % 7}`, i), fileDelete(`d${i % 5}`)))),
+        );
+        const seqs = outbox.pending().map((c) => c.clientSeq);
+        assert.deepEqual(
+          seqs,
+          [...seqs].sort((a, b) => a - b),
+        );
+        assert.equal(outbox.size, 12);
+      });
+    });
+
+    describe('#acknowledge', () => {
+      it('drops acknowledged changes and ignores unknown seqs', async () => {
+        await outbox.enqueue(inputs(filePut('a'), filePut('b'), filePut('c')));
+        await outbox.acknowledge([1, 3, 99]);
+        assert.deepEqual(
+          outbox.pending().map((c) => c.clientSeq),
+          [2],
+        );
+        await outbox.acknowledge([1]);
+        assert.equal(outbox.size, 1);
+      });
+
+      it('does not reuse acknowledged seqs', async () => {
+        await outbox.enqueue(inputs(filePut('a')));
+        await outbox.acknowledge([1]);
+        const [next] = await outbox.enqueue(inputs(filePut('a', 2)));
+        assert.equal(next!.clientSeq, 2);
+      });
+
+      it('does not coalesce a new change into an acknowledged one', async () => {
+        await outbox.enqueue(inputs(taskMeta('t', { title: 'a' }, 'c1')));
+        await outbox.acknowledge([1]);
+        await outbox.enqueue(inputs(taskMeta('t', { mode: 'code' }, 'c2')));
+        const [only] = outbox.pending();
+        assert.deepEqual(only!.body.type === 'task.meta' && only!.body.fields, { mode: 'code' });
+      });
+    });
+
+    describe('#close', () => {
+      it('can be called twice, and calls after it fail with OUTBOX_CLOSED', async () => {
+        await outbox.close();
+        await outbox.close();
+        await assert.rejects(outbox.enqueue(inputs(filePut('a'))), (e) => isSyncError(e, 'OUTBOX_CLOSED'));
+        await assert.rejects(outbox.acknowledge([1]), (e) => isSyncError(e, 'OUTBOX_CLOSED'));
+      });
+    });
+  });
+}
