@@ -1,0 +1,123 @@
+/**
+ * Body codecs of the wire protocol (DESIGN.md "Wire protocol"). A codec's `id` is the low
+ * nibble of the frame header. The pure registry here has `none` and `deflate` (fflate, which
+ * also runs in a browser); Node peers add brotli (core/node/protocol/node-codecs.ts).
+ *
+ * Decompression never trusts the peer: `decompress` stops at `maxBytes` of output and throws
+ * `FRAME_INFLATE_LIMIT` without producing the rest, and throws `FRAME_CORRUPT` for input that
+ * is not a complete stream of its format.
+ */
+import { Inflate, deflateSync } from 'fflate';
+import { SyncError } from '../errors';
+import type { CodecName } from './messages';
+
+export interface Codec {
+  /** Header codec id, 0..15. */
+  readonly id: number;
+  readonly name: CodecName;
+  compress(bytes: Uint8Array): Uint8Array;
+  /** Inflates `bytes`; throws `FRAME_INFLATE_LIMIT` past `maxBytes`, `FRAME_CORRUPT` on bad input. */
+  decompress(bytes: Uint8Array, maxBytes: number): Uint8Array;
+}
+
+/** The codecs one peer can encode and decode, by name and by header id. */
+export interface CodecRegistry {
+  readonly names: readonly CodecName[];
+  get(name: CodecName): Codec | undefined;
+  byId(id: number): Codec | undefined;
+}
+
+export const CODEC_IDS = { none: 0, deflate: 1, brotli: 2 } as const satisfies Record<CodecName, number>;
+/**
+ * Header id of deflate with the connection's context: a raw deflate stream whose preset
+ * dictionary is the last 32 KB of bodies this connection carried (see frame.ts). Every peer
+ * of frame format 1 decodes it (it is pure fflate), so it needs no negotiation.
+ */
+export const CONTEXT_DEFLATE_ID = 3;
+
+export function createCodecRegistry(codecs: readonly Codec[]): CodecRegistry {
+  const byName = new Map(codecs.map((c) => [c.name, c] as const));
+  const byId = new Map(codecs.map((c) => [c.id, c] as const));
+  return {
+    names: codecs.map((c) => c.name),
+    get: (name) => byName.get(name),
+    byId: (id) => byId.get(id),
+  };
+}
+
+export const noneCodec: Codec = {
+  id: CODEC_IDS.none,
+  name: 'none',
+  compress: (bytes) => bytes,
+  decompress: (bytes, maxBytes) => {
+    if (bytes.length > maxBytes) throw inflateLimit(maxBytes);
+    return bytes;
+  },
+};
+
+/** fflate raw deflate. Level 6: levels 1..9 differ by under 1% on chat-log JSON, 6 is fastest here. */
+export function deflateCodec(level: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 = 6): Codec {
+  return {
+    id: CODEC_IDS.deflate,
+    name: 'deflate',
+    compress: (bytes) => deflateSync(bytes, { level }),
+    decompress: (bytes, maxBytes) => inflateCapped(bytes, maxBytes),
+  };
+}
+
+/** Compresses with a preset dictionary (the connection context); see `CONTEXT_DEFLATE_ID`. */
+export function deflateWithDictionary(bytes: Uint8Array, dictionary: Uint8Array, level: 1 | 6 | 9 = 6): Uint8Array {
+  return deflateSync(bytes, dictionary.length > 0 ? { level, dictionary } : { level });
+}
+
+/**
+ * Input is fed to the inflater this many bytes at a time, so one step yields at most
+ * ~1032x as much output (deflate's best ratio): about 4 MB between two checks of the cap.
+ */
+const INFLATE_STEP = 4096;
+
+/**
+ * Raw-deflate inflate that gives up as soon as the output passes `maxBytes`: a 1 KB bomb
+ * of 1 GB costs at most `maxBytes` + one step of memory, never the gigabyte.
+ */
+export function inflateCapped(bytes: Uint8Array, maxBytes: number, dictionary?: Uint8Array): Uint8Array {
+  if (bytes.length === 0) throw new SyncError('FRAME_CORRUPT', 'empty deflate stream');
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  let over = false;
+  const inflater = new Inflate(dictionary && dictionary.length > 0 ? { dictionary } : {}, (chunk) => {
+    total += chunk.length;
+    if (total > maxBytes) over = true;
+    else chunks.push(chunk);
+  });
+  try {
+    for (let offset = 0; offset < bytes.length && !over; offset += INFLATE_STEP) {
+      const end = Math.min(bytes.length, offset + INFLATE_STEP);
+      inflater.push(bytes.subarray(offset, end), end === bytes.length);
+    }
+  } catch (err) {
+    throw new SyncError('FRAME_CORRUPT', 'deflate stream is corrupt or truncated', { reason: (err as Error).message }, { cause: err });
+  }
+  if (over) throw inflateLimit(maxBytes);
+  return concat(chunks, total);
+}
+
+export function inflateLimit(maxBytes: number): SyncError {
+  return new SyncError('FRAME_INFLATE_LIMIT', `frame body inflates past ${maxBytes} bytes`, { maxBytes });
+}
+
+export function concat(chunks: readonly Uint8Array[], total = chunks.reduce((n, c) => n + c.length, 0)): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/** The pure registry: `none` and `deflate`, what every peer has. */
+export function defaultCodecRegistry(): CodecRegistry {
+  return createCodecRegistry([noneCodec, deflateCodec()]);
+}
