@@ -82,15 +82,18 @@ export class FsTaskStore implements ScannableTaskStore {
       if (isErrnoCode(error, 'ENOENT')) return [];
       throw error;
     }
-    return entries
-      .filter((e) => e.isDirectory() && isTaskFolderName(e.name))
-      .map((e) => checkTaskId(e.name))
-      .sort();
+    const ids: TaskId[] = [];
+    for (const entry of entries) {
+      if (entry.isDirectory() && isTaskFolderName(entry.name) && (await hasTaskFiles(join(this.tasksDir, entry.name)))) {
+        ids.push(checkTaskId(entry.name));
+      }
+    }
+    return ids.sort();
   }
 
   async readTask(taskId: TaskId): Promise<TaskSnapshot | null> {
     const dir = this.taskDir(taskId);
-    if (!(await isDirectory(dir))) return null;
+    if (!(await hasTaskFiles(dir))) return null;
     const ui = await this.readUi(dir);
     const api = await this.readApi(dir);
     const { item } = await this.resolveHistoryItem(taskId, dir, async () => ui, []);
@@ -229,9 +232,16 @@ function problemOf(error: unknown, path: string): StoreProblem {
   return { code: STORE_ERROR_CODES.io, path, reason: error instanceof Error ? error.message : String(error) };
 }
 
-async function isDirectory(path: string): Promise<boolean> {
+/** Files whose presence makes a folder a task (one with only checkpoints/ or command-output/ is not). */
+const TASK_FILES = new Set<string>([STORE_FILES.ui, STORE_FILES.api, STORE_FILES.legacyApi, STORE_FILES.historyItem]);
+
+/**
+ * True when `dir` holds a task's files. With a custom storage path, the default folder keeps
+ * `tasks/<id>/checkpoints` only; those folders are not tasks of that store.
+ */
+async function hasTaskFiles(dir: string): Promise<boolean> {
   try {
-    return (await stat(path)).isDirectory();
+    return (await readdir(dir)).some((name) => TASK_FILES.has(name));
   } catch (error) {
     if (isErrnoCode(error, 'ENOENT') || isErrnoCode(error, 'ENOTDIR')) return false;
     throw error;

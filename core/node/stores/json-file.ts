@@ -91,12 +91,29 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     } finally {
       await handle.close();
     }
-    await rename(temp, path);
+    await renameWithRetry(temp, path);
   } catch (error) {
     await unlink(temp).catch(() => undefined);
     throw error;
   }
   await syncDirectory(dirname(path));
+}
+
+/**
+ * rename, retried briefly on the errors Windows gives while another process (the editor, a
+ * virus scanner) has the target open.
+ */
+async function renameWithRetry(from: string, to: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await rename(from, to);
+      return;
+    } catch (error) {
+      const busy = isErrnoCode(error, 'EPERM') || isErrnoCode(error, 'EACCES') || isErrnoCode(error, 'EBUSY');
+      if (!busy || attempt >= 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** attempt));
+    }
+  }
 }
 
 /** fsyncs a directory so a rename in it survives a power loss (not possible on Windows: skipped). */

@@ -159,6 +159,16 @@ describe('FsTaskStore (reading real-shaped stores)', () => {
       assert.equal(scan.tasks[0]!.origin, 'index');
     });
 
+    it('does not list folders that hold only checkpoints (default folder next to a custom path)', async () => {
+      const t = generateTaskHistory({ seed: 81, messages: 10 });
+      await writeFixtureStore(base, 'roo', [t]);
+      await mkdir(join(base, 'tasks', '1733000000000', 'checkpoints', '.git'), { recursive: true });
+      await mkdir(join(base, 'tasks', '1733000000001', 'command-output'), { recursive: true });
+      const store = new FsTaskStore({ source: 'roo-code', basePath: base });
+      assert.deepEqual(await store.listTaskIds(), [t.taskId]);
+      assert.equal(await store.readTask(asTaskId('1733000000000')), null);
+    });
+
     it('returns null for a task whose folder is gone and an empty list when tasks/ is missing', async () => {
       const store = new FsTaskStore({ source: 'zoo-code', basePath: join(base, 'nothing-here') });
       assert.deepEqual(await store.listTaskIds(), []);
