@@ -120,7 +120,7 @@ export const RelayErrorCode = {
   CommandTargetSelf: 'COMMAND_TARGET_SELF',
   /** The task has an unfinished command from another device. */
   CommandTaskBusy: 'COMMAND_TASK_BUSY',
-  /** `command.response` for a command this device was not sent, or that expired. */
+  /** `command.response` for a command this device was not sent, or that already finished or expired. */
   CommandUnknown: 'COMMAND_UNKNOWN',
   /** A queued command's target device was revoked (in the `failed` result's error). */
   CommandTargetRevoked: 'COMMAND_TARGET_REVOKED',
@@ -543,14 +543,8 @@ export class ReferenceRelay {
   private handleCommandResponse(connection: ConnectionState, device: DeviceRecord, message: CommandResponseMessage): void {
     const record = this.commands.get(message.commandId);
     if (!record || record.targetDeviceId !== device.deviceId) {
+      // Unknown, another device's, or already finished or expired (finished commands are forgotten).
       this.sendError(connection, RelayErrorCode.CommandUnknown, 'no such command for this device', message.id);
-      return;
-    }
-    if (record.finished) {
-      // A repeated final answer is harmless; an answer after expiry is too late.
-      if (message.status !== 'done' && message.status !== 'failed') {
-        this.sendError(connection, RelayErrorCode.CommandUnknown, 'the command is finished or expired', message.id);
-      }
       return;
     }
     record.acknowledged = true;
@@ -610,6 +604,7 @@ export class ReferenceRelay {
   private finishCommand(record: CommandRecord, outcome: Omit<CommandResultMessage, 'type' | 'commandId' | 'targetDeviceId'>): void {
     record.finished = true;
     this.clearCommandTimers(record);
+    this.commands.delete(record.commandId);
     this.sendResult(record, outcome);
   }
 

@@ -10,7 +10,9 @@
  */
 import assert from 'node:assert/strict';
 import { CloseCode } from '../../core/protocol/close-codes';
-import { FrameCodec } from '../../core/protocol/frame';
+import { deflateRawSync } from 'node:zlib';
+import { CODEC_IDS } from '../../core/protocol/codecs';
+import { FrameCodec, frameHeaderByte } from '../../core/protocol/frame';
 import type { ClientMessage, ServerMessage } from '../../core/protocol/messages';
 import { RawWsClient, WAIT_MS } from './raw-ws-client';
 
@@ -38,7 +40,7 @@ export interface RelayUnderTest {
 export const CONFORMANCE_OPTIONS: ConformanceOptions = {
   helloTimeoutMs: 300,
   maxFrameBytes: 256 * 1024,
-  maxInflatedBytes: 1024 * 1024,
+  maxInflatedBytes: 512 * 1024,
 };
 
 interface Device {
@@ -68,6 +70,14 @@ function meta(clientSeq: number, taskId: string, baseSeq: number | null, title: 
       clocks: { task: `${String(Date.now()).padStart(15, '0')}-000000-dev` },
     },
   };
+}
+
+/** Every error frame the relay sent names a FRAME_* or PROTOCOL_* code. */
+function assertCodedErrorsOnly(client: RawWsClient): void {
+  assert.deepEqual(client.undecodable, []);
+  for (const message of client.received) {
+    if (message.type === 'error') assert.match(message.code, /^(PROTOCOL|FRAME)_[A-Z0-9_]+$/);
+  }
 }
 
 function codeOf(message: ServerMessage): string | undefined {
@@ -356,34 +366,36 @@ export function runProtocolConformance(
         await roundTrip(client);
       });
 
-      it('answers a frame that is not valid JSON with a coded error or closes with ProtocolError', async () => {
+      it('answers a frame that is not JSON with a coded error and closes with ProtocolError (4400)', async () => {
         const { devices } = await newUser(2);
         const { client } = await connect(devices[0]!);
         const frame = new FrameCodec({ codec: 'none' }).encode({ type: 'ping', id: 'xx' } as ClientMessage);
         frame.fill(0x7b, 1); // '{{{{...': broken JSON behind a valid header
         client.sendBytes(frame);
-        const outcome = await Promise.race([
-          client.waitFor((m) => m.type === 'error', 'error frame').then((m) => codeOf(m)),
-          client.closed.then((c) => c.code),
-        ]);
-        if (typeof outcome === 'string') assert.match(outcome, /^(PROTOCOL|FRAME)_/);
-        else assert.equal(outcome, CloseCode.ProtocolError);
+        assert.equal((await client.waitClosed()).code, CloseCode.ProtocolError);
+        assertCodedErrorsOnly(client);
         const { client: other } = await connect(devices[1]!);
         await roundTrip(other);
       });
 
-      it('refuses a frame with an unknown header', async () => {
+      it('closes with ProtocolError (4400) for a frame with an unknown header', async () => {
         const { devices } = await newUser(1);
         const { client } = await connect(devices[0]!);
         const frame = new FrameCodec({ codec: 'none' }).encode({ type: 'ping', id: 'xx' } as ClientMessage);
         frame[0] = 0xff;
         client.sendBytes(frame);
-        const outcome = await Promise.race([
-          client.waitFor((m) => m.type === 'error', 'error frame').then((m) => codeOf(m)),
-          client.closed.then((c) => c.code),
-        ]);
-        if (typeof outcome === 'string') assert.match(outcome, /^(PROTOCOL|FRAME)_/);
-        else assert.equal(outcome, CloseCode.ProtocolError);
+        assert.equal((await client.waitClosed()).code, CloseCode.ProtocolError);
+        assertCodedErrorsOnly(client);
+      });
+
+      it('closes with ProtocolError (4400) for a compressed hello', async () => {
+        const { devices } = await newUser(1);
+        const hello = { type: 'hello', protocolVersions: [1], codecs: ['deflate'], token: devices[0]!.token, deviceId: devices[0]!.deviceId, cursor: 0 };
+        const client = await open();
+        client.sendBytes(new Uint8Array([frameHeaderByte(CODEC_IDS.deflate), ...deflateRawSync(JSON.stringify(hello))]));
+        const closed = await client.waitClosed();
+        assert.equal(closed.code, CloseCode.ProtocolError);
+        assert.equal(client.received.filter((m) => m.type === 'welcome').length, 0);
       });
 
       it('closes with FrameTooLarge (4413) for an oversize frame and keeps serving others', async () => {
@@ -395,24 +407,17 @@ export function runProtocolConformance(
         await roundTrip(other);
       });
 
-      it('refuses a deflate bomb with a coded error or FrameTooLarge and keeps serving others', async () => {
+      it('closes with FrameTooLarge (4413) for a deflate bomb and keeps serving others', async () => {
         const { devices } = await newUser(2);
         const { client } = await connect(devices[0]!, { codecs: ['deflate', 'none'] });
         const { client: other } = await connect(devices[1]!);
-        const bomb = new FrameCodec({ codec: 'deflate', context: false, compressThreshold: 0, maxFrameBytes: 1 << 30, maxInflatedBytes: 1 << 30 }).encode({
-          type: 'ping',
-          id: 'bomb',
-          pad: ' '.repeat(CONFORMANCE_OPTIONS.maxInflatedBytes * 4),
-        } as unknown as ClientMessage);
-        assert.ok(bomb.length < CONFORMANCE_OPTIONS.maxFrameBytes, 'the bomb itself is small');
+        const body = JSON.stringify({ type: 'ping', id: 'bomb', pad: ' '.repeat(CONFORMANCE_OPTIONS.maxInflatedBytes * 2) });
+        const bomb = new Uint8Array([frameHeaderByte(CODEC_IDS.deflate), ...deflateRawSync(body, { level: 9 })]);
+        assert.ok(bomb.length < CONFORMANCE_OPTIONS.maxFrameBytes / 8, 'the bomb itself is small');
         client.sendBytes(bomb);
-        const outcome = await Promise.race([
-          client.waitFor((m) => m.type === 'error', 'error frame').then((m) => codeOf(m)),
-          client.closed.then((c) => c.code),
-        ]);
-        if (typeof outcome === 'string') assert.match(outcome, /^(PROTOCOL|FRAME)_/);
-        else assert.equal(outcome, CloseCode.FrameTooLarge);
+        assert.equal((await client.waitClosed()).code, CloseCode.FrameTooLarge);
         assert.equal(client.received.filter((m) => m.type === 'pong').length, 0);
+        assertCodedErrorsOnly(client);
         await roundTrip(other);
       });
 

@@ -25,11 +25,13 @@ async function rejectsWithCode(promise: Promise<unknown>, code: string): Promise
 }
 
 /** A ws server that welcomes every hello and then never answers: for timeouts and drops. */
-async function silentRelay(): Promise<{ url: string; dropAll(): void; close(): Promise<void> }> {
+async function silentRelay(): Promise<{ url: string; connections(): number; dropAll(): void; close(): Promise<void> }> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/v1/sync' });
   await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
   const codec = new FrameCodec({ codec: 'none' });
+  let connections = 0;
   wss.on('connection', (socket) => {
+    connections++;
     socket.once('message', () => {
       socket.send(
         codec.encode({
@@ -47,6 +49,7 @@ async function silentRelay(): Promise<{ url: string; dropAll(): void; close(): P
   const { port } = wss.address() as { port: number };
   return {
     url: `ws://127.0.0.1:${port}/v1/sync`,
+    connections: () => connections,
     dropAll: () => wss.clients.forEach((s) => s.terminate()),
     close: () =>
       new Promise<void>((resolve) => {
@@ -119,6 +122,12 @@ describe('RooCloudClient', () => {
       await rejectsWithCode(client.pull(0, 10), 'CLIENT_TIMEOUT');
     });
 
+    it('drops a connection whose pings go unanswered and reconnects', async () => {
+      const client = await harness.online(harness.client({ url: silent.url, requestTimeoutMs: 50, pingIntervalMs: 20 }));
+      assert.equal(client.status.state, 'online');
+      await waitUntil(() => silent.connections() >= 2, 'a second connection');
+    });
+
     it('rejects pending requests with CLIENT_DISCONNECTED when the connection drops', async () => {
       const client = await harness.online(harness.client({ url: silent.url }));
       const pending = client.pull(0, 10);
@@ -179,8 +188,15 @@ describe('RooCloudClient', () => {
     it('drains the outbox in clientSeq order in batches on connect and acknowledges it', async () => {
       const outbox = new MemoryOutbox();
       await outbox.enqueue(Array.from({ length: 5 }, (_, i) => ({ body: putBody(i + 1), baseSeq: null })));
+      const batches: number[][] = [];
+      const acknowledge = outbox.acknowledge.bind(outbox);
+      outbox.acknowledge = async (seqs) => {
+        batches.push([...seqs]);
+        await acknowledge(seqs);
+      };
       const client = harness.client({ outbox, drainBatchSize: 2 });
       await waitUntil(() => outbox.size === 0, 'outbox drained');
+      assert.deepEqual(batches, [[1, 2], [3, 4], [5]]);
       assert.equal(harness.relay.serverCursor(harness.userId), 5);
       const page = await client.pull(0, 10);
       assert.deepEqual(page.changes.map((c) => [c.seq, c.clientSeq]), [[1, 1], [2, 2], [3, 3], [4, 4], [5, 5]]);

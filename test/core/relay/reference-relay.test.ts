@@ -225,6 +225,9 @@ describe('ReferenceRelay', () => {
       assert.deepEqual(pa.ofType('command.result')[0], { type: 'command.result', commandId, targetDeviceId: b.deviceId, status: 'expired' });
       const pb = online(b);
       assert.equal(pb.ofType('command.deliver').length, 0, 'an expired command is never delivered');
+      pb.send({ type: 'command.response', id: 'late', commandId, status: 'done' });
+      assert.equal((pb.replyTo('late') as { code: string }).code, 'COMMAND_UNKNOWN');
+      assert.equal(pa.ofType('command.result').length, 1, 'a late answer does not reach the sender');
     });
 
     it('refuses unknown and other-user targets alike, and a busy task', () => {
