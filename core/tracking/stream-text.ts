@@ -94,21 +94,27 @@ export function parseStreamText(stream: StreamName, text: string, previous?: Par
 }
 
 /**
- * How many leading entries of `previous` lie inside the text shared with `text`, including
- * the character after each (so a value cannot have grown in place, e.g. `12` -> `123`).
+ * How many leading entries of `previous` lie inside the text shared with `text`. The last one
+ * must also be followed by a delimiter in `text`, so a value cannot have grown in place
+ * (`12` -> `123`); objects, arrays and strings end with their own closing character anyway.
  */
 function countReusable(previous: ParsedStream, text: string): number {
   const count = previous.ends.length;
   if (count === 0) return 0;
-  const shared = commonPrefixLength(previous.text, text, Math.min(previous.ends[count - 1]! + 1, text.length));
+  const shared = commonPrefixLength(previous.text, text, Math.min(previous.ends[count - 1]!, text.length));
   let lo = 0;
   let hi = count;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (previous.ends[mid]! < shared) lo = mid + 1;
+    if (previous.ends[mid]! <= shared) lo = mid + 1;
     else hi = mid;
   }
+  if (lo > 0 && !isDelimiter(text.charCodeAt(previous.ends[lo - 1]!))) lo--;
   return lo;
+}
+
+function isDelimiter(c: number): boolean {
+  return c === 0x2c || c === 0x5d || c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 
 const CHUNK = 1 << 16;
