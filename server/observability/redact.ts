@@ -11,6 +11,8 @@ const SECRET_KEY = /token|passw(or)?d|passwd|pwd|secret|authori[sz]ation|cookie|
 /** `scheme://user:password@host` or `scheme://token@host`: the user-info part of any URL. */
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@]*)@/gi;
 const BEARER = /\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+/gi;
+/** `?password=...`, `&access_token=...` in a query string, `password=...` in free text. */
+const SECRET_ASSIGNMENT = /((?:^|[?&\s;,])[^=&\s#;,?]*(?:passw(?:or)?d|pwd|token|secret|sslkey|api[-_]?key|auth)[^=&\s#;,?]*=)[^&\s#;,]*/gi;
 const MAX_DEPTH = 10;
 
 /** True when a field named `key` holds a secret and must never be printed. */
@@ -20,11 +22,12 @@ export function isSecretKey(key: string): boolean {
 
 /**
  * Removes credentials from URLs and bearer/basic credentials from a free-text string.
- * `postgres://app:hunter2@db/x` becomes `postgres://app:***@db/x`.
+ * `postgres://app:hunter2@db/x` becomes `postgres://app:***@db/x`; `?password=x` becomes `?password=***`.
  */
 export function redactString(text: string): string {
-  if (!text.includes('://') && !/bearer|basic/i.test(text)) return text;
+  if (!text.includes('://') && !text.includes('=') && !/bearer|basic/i.test(text)) return text;
   return text
+    .replace(SECRET_ASSIGNMENT, (_match, name: string) => `${name}***`)
     .replace(URL_USERINFO, (_match, scheme: string, userInfo: string) => {
       const colon = userInfo.indexOf(':');
       // A URL with only one user-info part (redis://token@host) may carry the secret there.

@@ -1,0 +1,102 @@
+/**
+ * The relay's configuration: one typed object, every field documented here once, every
+ * default in RELAY_DEFAULTS. Built by `loadRelayConfig` from flags, then environment, then
+ * these defaults (see options.ts for the flag and environment variable of each field).
+ */
+import type { LogLevel } from '../observability/logger';
+
+export interface RelayConfig {
+  readonly http: {
+    /** TCP port of the one HTTP + WebSocket server; 0 picks a free port (tests). */
+    readonly port: number;
+    /** Interface to bind. 127.0.0.1 by default: expose the relay through a reverse proxy on purpose. */
+    readonly host: string;
+    /** Largest JSON request body accepted over HTTP, in bytes. */
+    readonly maxBodyBytes: number;
+    /** Largest blob upload (PUT /v1/blobs/<sha256>), in bytes. */
+    readonly maxBlobBytes: number;
+    /** How long a graceful shutdown waits for requests and sockets to finish before closing them, in ms. */
+    readonly shutdownGraceMs: number;
+  };
+  readonly database: {
+    /** PostgreSQL connection URL (a secret: holds the password). Unset: embedded PGlite in `dataDir`. */
+    readonly url: string | undefined;
+    /** Directory of the embedded PGlite database (made absolute against the working directory when loaded). */
+    readonly dataDir: string;
+    /** Most connections in the PostgreSQL pool. */
+    readonly poolMax: number;
+    /** An idle pooled connection is closed after this many ms. */
+    readonly poolIdleTimeoutMs: number;
+    /** A query waiting this long for a free pool connection fails, in ms. */
+    readonly poolAcquireTimeoutMs: number;
+    /** PostgreSQL statement_timeout for the relay's sessions, in ms. */
+    readonly statementTimeoutMs: number;
+    /** Statements slower than this are logged and counted as slow, in ms. */
+    readonly slowQueryMs: number;
+  };
+  readonly redis: {
+    /** Redis URL (a secret when it holds a password). Unset: in-process cache and pub/sub (one relay process). */
+    readonly url: string | undefined;
+    /** Prefix of every Redis key and channel, one per deployment sharing a Redis. */
+    readonly keyPrefix: string;
+    /** How long to wait for a Redis connection before counting Redis as down, in ms. */
+    readonly connectTimeoutMs: number;
+  };
+  readonly ws: {
+    /** Largest WebSocket frame accepted as received, in bytes. */
+    readonly maxFrameBytes: number;
+    /** Largest frame body after decompression; inflating stops there (decompression bombs), in bytes. */
+    readonly maxInflatedFrameBytes: number;
+    /** Bodies larger than this are compressed when the peer negotiated a codec, in bytes. */
+    readonly compressThresholdBytes: number;
+    /** A connection whose `hello` has not arrived after this many ms is closed (4408). */
+    readonly helloTimeoutMs: number;
+    /** Frames per second one device may send on average before it is closed (4429). */
+    readonly rateLimitPerSecond: number;
+    /** Frames one device may send in a burst above the average. */
+    readonly rateLimitBurst: number;
+  };
+  readonly auth: {
+    /** Lifetime of an access token, in seconds. */
+    readonly accessTokenTtlSeconds: number;
+    /** Lifetime of a refresh token (rotated on every use), in seconds. */
+    readonly refreshTokenTtlSeconds: number;
+  };
+  readonly sync: {
+    /** Default expiry of a remote command that names none, in seconds. */
+    readonly commandTtlSeconds: number;
+    /** Change-log entries and tombstones older than this may be compacted, in seconds. */
+    readonly compactionAgeSeconds: number;
+  };
+  readonly cache: {
+    /** How long a validated session (access token -> device) is cached, in seconds. */
+    readonly sessionTtlSeconds: number;
+    /** How long task list and metadata reads are cached, in seconds. */
+    readonly queryTtlSeconds: number;
+  };
+  readonly log: {
+    /** Least severe level written: trace, debug, info, warn, error, fatal or silent. */
+    readonly level: LogLevel;
+  };
+}
+
+const MIB = 1024 * 1024;
+const DAY = 86_400;
+
+/** Every default, in one place. `database.url` and `redis.url` default to unset (embedded mode). */
+export const RELAY_DEFAULTS: RelayConfig = Object.freeze<RelayConfig>({
+  http: { port: 8787, host: '127.0.0.1', maxBodyBytes: 1 * MIB, maxBlobBytes: 100 * MIB, shutdownGraceMs: 10_000 },
+  database: {
+    url: undefined, dataDir: './.roo-sync/data', poolMax: 10, poolIdleTimeoutMs: 30_000, poolAcquireTimeoutMs: 5_000,
+    statementTimeoutMs: 15_000, slowQueryMs: 200,
+  },
+  redis: { url: undefined, keyPrefix: 'roo-sync:', connectTimeoutMs: 2_000 },
+  ws: {
+    maxFrameBytes: 1 * MIB, maxInflatedFrameBytes: 16 * MIB, compressThresholdBytes: 1024, helloTimeoutMs: 10_000,
+    rateLimitPerSecond: 50, rateLimitBurst: 200,
+  },
+  auth: { accessTokenTtlSeconds: 15 * 60, refreshTokenTtlSeconds: 30 * DAY },
+  sync: { commandTtlSeconds: 60 * 60, compactionAgeSeconds: 30 * DAY },
+  cache: { sessionTtlSeconds: 60, queryTtlSeconds: 300 },
+  log: { level: 'info' },
+});
