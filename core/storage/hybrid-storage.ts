@@ -1,0 +1,347 @@
+/**
+ * HybridStorage: a device's sync engine. It joins the assistants' local task stores (and
+ * synced workspace folders) with the relay: local changes are detected against the sync
+ * state, queued durably in the outbox and pushed; remote changes are pulled from the cursor
+ * and applied with the data-keeping rules of DESIGN.md (no echo, a stale rewrite is not a
+ * deletion, empty is not a deletion, the cursor advances only after applying).
+ *
+ * Every port is injected. One operation runs at a time (a queue), so detection never sees a
+ * half-applied remote change. After any failed operation the sync state is reloaded from its
+ * store before the next one, so memory never runs ahead of what was persisted.
+ */
+import { SyncError } from '../errors';
+import type { DeviceId, TaskId } from '../ids';
+import { ConflictResolver } from '../merge/conflict-resolver';
+import { compareHlc, HybridLogicalClock } from '../model/hlc';
+import type { HlcStamp, StreamName, TaskSource } from '../model/changes';
+import type { BlobStore } from '../ports/blob-store';
+import type { Outbox } from '../ports/outbox';
+import type { SyncTransport } from '../ports/sync-transport';
+import type { TaskSnapshot, TaskStore } from '../ports/task-store';
+import type { ChangeConflict } from '../protocol/messages';
+import { detectFileChanges } from './file-sync';
+import { checkIntegrity, type IntegrityReport } from './integrity';
+import { applyJournal, pullAll, type PullReport } from './pull-cycle';
+import { pushPending, resolveConflicts, type PushReport } from './push-cycle';
+import { StorageErrorCode } from './storage-errors';
+import { loadSyncState, type FileConflictRecord, type SyncState, type SyncStateStore } from './sync-state';
+import type { EngineDeps, SyncContext } from './sync-context';
+import { detectTaskChanges, type PlannedChange } from './task-detect';
+import type { WorkspaceFiles } from './workspace-files';
+
+export interface HybridStorageOptions {
+  deviceId: DeviceId;
+  /** One task store per assistant (source). */
+  stores: readonly TaskStore[];
+  outbox: Outbox;
+  transport: SyncTransport;
+  stateStore: SyncStateStore;
+  /** Content-addressed file contents shared through the relay (`/v1/blobs`). */
+  blobs: BlobStore;
+  /** Local cache of stream entries by hash (restores what a stale rewrite dropped). */
+  entryCache: BlobStore;
+  /** Synced workspace folders. Default none. */
+  workspaces?: readonly WorkspaceFiles[];
+  /** Wall clock in ms. Default Date.now. */
+  now?: () => number;
+  /** Default: a clock of this device over `now`. */
+  clock?: HybridLogicalClock;
+  /** Default: a ConflictResolver of this device. */
+  resolver?: ConflictResolver;
+  /** Changes per pull page. Default 500. */
+  pullPageSize?: number;
+  /** Changes per push. Default 500. */
+  pushBatchSize?: number;
+  /** Push rounds that may end in conflicts before the rest waits for the next sync. Default 5. */
+  maxConflictRounds?: number;
+}
+
+export interface SyncToCloudReport extends PushReport {
+  /** Changes detected and queued by this call. */
+  queued: number;
+  /** Tasks whose files could not be read (left alone), with the error code. */
+  unreadable: Array<{ source: TaskSource; taskId: string; code: string }>;
+}
+
+export type SyncFromCloudReport = PullReport & { pushed: PushReport };
+
+export interface MigrationProgress {
+  phase: 'scan' | 'push';
+  done: number;
+  total: number;
+}
+
+export interface MigrationReport {
+  tasks: number;
+  queued: number;
+  pushed: PushReport;
+}
+
+export class HybridStorage {
+  private readonly deps: EngineDeps;
+  private state: SyncState;
+  private queue: Promise<unknown> = Promise.resolve();
+  private needsReload = false;
+  private closed = false;
+  private readonly clock: HybridLogicalClock;
+
+  private constructor(
+    private readonly options: HybridStorageOptions,
+    state: SyncState,
+  ) {
+    this.state = state;
+    const now = options.now ?? Date.now;
+    this.clock = options.clock ?? new HybridLogicalClock(options.deviceId, now);
+    const self = this;
+    const ctx: SyncContext = {
+      deviceId: options.deviceId,
+      get state() {
+        return self.state;
+      },
+      entryCache: options.entryCache,
+      blobs: options.blobs,
+      now,
+      stamp: () => {
+        const stamp = self.clock.now();
+        self.noteStamp(stamp);
+        return stamp;
+      },
+      observe: (stamp) => {
+        try {
+          self.clock.receive(stamp);
+          self.noteStamp(stamp);
+        } catch {
+          // A malformed stamp from a peer orders as text; it cannot move our clock.
+        }
+      },
+    };
+    const stores = new Map(options.stores.map((s) => [s.source, s]));
+    const workspaces = new Map((options.workspaces ?? []).map((w) => [w.workspaceId as string, w]));
+    this.deps = {
+      ctx,
+      outbox: options.outbox,
+      transport: options.transport,
+      resolver: options.resolver ?? new ConflictResolver({ deviceId: options.deviceId }),
+      stores: options.stores,
+      storeFor: (source) => stores.get(source),
+      workspaces: options.workspaces ?? [],
+      workspaceFor: (id) => workspaces.get(id),
+      saveState: () => options.stateStore.save(self.state.toPersisted()),
+    };
+  }
+
+  /**
+   * Loads the sync state and finishes a page a crash cut short (its journal), so the stores and
+   * the state agree before anything else runs.
+   */
+  static async open(options: HybridStorageOptions): Promise<HybridStorage> {
+    const storage = new HybridStorage(options, await loadSyncState(options.stateStore));
+    await storage.recover();
+    return storage;
+  }
+
+  /** Highest log seq applied here. */
+  get cursor(): number {
+    return this.state.cursor;
+  }
+
+  /** Changes queued and not yet acknowledged. */
+  get pendingCount(): number {
+    return this.options.outbox.size;
+  }
+
+  /** File conflicts that needed a conflict copy (newest last). */
+  get fileConflicts(): readonly FileConflictRecord[] {
+    return this.state.conflicts;
+  }
+
+  /** Calls `listener` when the relay reports changes from other devices (then call syncFromCloud). */
+  onRemoteChanges(listener: (count: number) => void): () => void {
+    return this.options.transport.onLiveChanges((changes) => listener(changes.length));
+  }
+
+  /**
+   * Writes a task stream through the assistant's store (creating the task when new) and queues
+   * the resulting changes; `syncToCloud` pushes them.
+   */
+  async saveMessages(source: TaskSource, taskId: TaskId, stream: StreamName, entries: readonly unknown[]): Promise<void> {
+    await this.run(async () => {
+      const store = this.storeOf(source);
+      const before = await store.readTask(taskId);
+      const snapshot: TaskSnapshot = before ?? { source, taskId, ui: [], api: [], historyItem: null };
+      const next = { ...snapshot, [stream]: [...entries] };
+      await store.writeTask(next);
+      await this.detectAndQueue([{ store, taskId }]);
+    });
+  }
+
+  /** The entries of a task stream as the store holds them ([] when the task does not exist). */
+  async loadMessages(source: TaskSource, taskId: TaskId, stream: StreamName): Promise<unknown[]> {
+    return this.run(async () => (await this.storeOf(source).readTask(taskId))?.[stream] ?? []);
+  }
+
+  /** Deletes a task on purpose: a tombstone every device applies (an absence never deletes). */
+  async deleteTask(source: TaskSource, taskId: TaskId): Promise<void> {
+    await this.run(async () => {
+      const store = this.storeOf(source);
+      const task = this.state.task(source, taskId);
+      const clock = this.deps.ctx.stamp();
+      await this.options.outbox.enqueue([{ body: { type: 'task.delete', source, taskId, clock }, baseSeq: task.metaSeq || null }]);
+      task.deleted = clock;
+      await this.deps.saveState();
+      await store.deleteTask(taskId);
+    });
+  }
+
+  /** Detects local changes in every store and workspace, queues them durably, and pushes the outbox. */
+  async syncToCloud(): Promise<SyncToCloudReport> {
+    return this.run(async () => {
+      const unreadable: SyncToCloudReport['unreadable'] = [];
+      const targets: Array<{ store: TaskStore; taskId: TaskId }> = [];
+      for (const store of this.options.stores) for (const taskId of await store.listTaskIds()) targets.push({ store, taskId });
+      const queued = await this.detectAndQueue(targets, unreadable, true);
+      const pushed = await pushPending(this.deps, this.batchSize, this.maxConflictRounds);
+      return { ...pushed, queued, unreadable };
+    });
+  }
+
+  /**
+   * Pushes what is queued (so no queued change is in doubt), then pulls every page after the
+   * cursor and applies it.
+   */
+  async syncFromCloud(): Promise<SyncFromCloudReport> {
+    return this.run(async () => {
+      const pushed = await pushPending(this.deps, this.batchSize, this.maxConflictRounds);
+      const pulled = await pullAll(this.deps, this.options.pullPageSize ?? 500);
+      return { ...pulled, pushed };
+    });
+  }
+
+  /** Settles conflicts the relay returned for queued changes (RooCloudClient's drain reports them). */
+  async resolveConflicts(conflicts: readonly ChangeConflict[]): Promise<void> {
+    await this.run(() => resolveConflicts(this.deps, conflicts));
+  }
+
+  /**
+   * First upload of a device's existing history: every task of every store is detected and
+   * queued (in slices, saving the state after each), then the outbox is pushed.
+   */
+  async migrateLocalTasksToCloud(onProgress?: (progress: MigrationProgress) => void): Promise<MigrationReport> {
+    return this.run(async () => {
+      const targets: Array<{ store: TaskStore; taskId: TaskId }> = [];
+      for (const store of this.options.stores) for (const taskId of await store.listTaskIds()) targets.push({ store, taskId });
+      let queued = 0;
+      const slice = 50;
+      for (let i = 0; i < targets.length; i += slice) {
+        queued += await this.detectAndQueue(targets.slice(i, i + slice));
+        onProgress?.({ phase: 'scan', done: Math.min(targets.length, i + slice), total: targets.length });
+      }
+      const total = this.options.outbox.size;
+      const pushed: PushReport = { accepted: 0, conflicts: 0, unresolved: 0 };
+      while (this.options.outbox.size > 0) {
+        const before = this.options.outbox.size;
+        const round = await pushPending(this.deps, this.batchSize, this.maxConflictRounds);
+        pushed.accepted += round.accepted;
+        pushed.conflicts += round.conflicts;
+        pushed.unresolved = round.unresolved;
+        onProgress?.({ phase: 'push', done: Math.max(0, total - this.options.outbox.size), total });
+        if (this.options.outbox.size >= before) break;
+      }
+      return { tasks: targets.length, queued, pushed };
+    });
+  }
+
+  /** Compares stores, workspace files, sync state, hashes and caches; reports problems by code. */
+  async validateDataIntegrity(): Promise<IntegrityReport> {
+    return this.run(() => checkIntegrity(this.deps));
+  }
+
+  /** Stops accepting calls and waits for the running one. Closes nothing it was given. Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.queue.catch(() => undefined);
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private get batchSize(): number {
+    return this.options.pushBatchSize ?? 500;
+  }
+
+  private get maxConflictRounds(): number {
+    return this.options.maxConflictRounds ?? 5;
+  }
+
+  private storeOf(source: TaskSource): TaskStore {
+    const store = this.deps.storeFor(source);
+    if (!store) throw new SyncError(StorageErrorCode.UNKNOWN_SOURCE, `no task store for ${source}`, { source });
+    return store;
+  }
+
+  private noteStamp(stamp: HlcStamp): void {
+    if (this.state.clock === null || compareHlc(stamp, this.state.clock) > 0) this.state.clock = stamp;
+  }
+
+  /** Runs one operation after the previous one; reloads the state first when one failed. */
+  private run<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new SyncError(StorageErrorCode.CLOSED, 'HybridStorage is closed'));
+    const result = this.queue.then(async () => {
+      if (this.needsReload) {
+        this.state = await loadSyncState(this.options.stateStore);
+        this.needsReload = false;
+        await this.recover();
+      }
+      try {
+        return await operation();
+      } catch (err) {
+        this.needsReload = true;
+        throw err;
+      }
+    });
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Re-applies a journaled page (a crash cut it short) and advances the cursor past it. */
+  private async recover(): Promise<void> {
+    if (this.state.clock) this.deps.ctx.observe(this.state.clock);
+    const journal = this.state.journal;
+    if (!journal) return;
+    await applyJournal(this.deps, journal);
+    this.state.cursor = Math.max(this.state.cursor, journal.cursor);
+    this.state.journal = null;
+    await this.deps.saveState();
+  }
+
+  /**
+   * Detects changes of the given tasks (and, when `withFiles`, every workspace), queues them
+   * durably, saves the state, then writes back entries a stale rewrite lost.
+   */
+  private async detectAndQueue(
+    targets: ReadonlyArray<{ store: TaskStore; taskId: TaskId }>,
+    unreadable?: SyncToCloudReport['unreadable'],
+    withFiles = false,
+  ): Promise<number> {
+    const planned: PlannedChange[] = [];
+    const rewrites: Array<{ store: TaskStore; snapshot: TaskSnapshot }> = [];
+    for (const { store, taskId } of targets) {
+      let snapshot: TaskSnapshot | null;
+      try {
+        snapshot = await store.readTask(taskId);
+      } catch (err) {
+        // A corrupt file is left as it is (never rewritten with less); integrity reports it.
+        unreadable?.push({ source: store.source, taskId, code: err instanceof SyncError ? err.code : 'UNKNOWN' });
+        continue;
+      }
+      if (!snapshot) continue;
+      const detected = await detectTaskChanges(this.deps.ctx, snapshot, this.state.task(store.source, taskId));
+      planned.push(...detected.changes);
+      if (detected.rewrite) rewrites.push({ store, snapshot: detected.rewrite });
+    }
+    if (withFiles) for (const files of this.deps.workspaces) planned.push(...(await detectFileChanges(this.deps.ctx, files)));
+    if (planned.length > 0) await this.options.outbox.enqueue(planned);
+    await this.deps.saveState();
+    for (const { store, snapshot } of rewrites) await store.writeTask(snapshot);
+    return planned.length;
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * The pull half of a sync: pages of the user's log from the cursor, applied in order.
+ *
+ * Per page: (1) local edits of the affected tasks and files are detected and queued first, so
+ * applying cannot overwrite them; (2) the page is journaled in the sync state; (3) the sync
+ * state is updated in memory and the stores are written (no echo: nothing can detect between
+ * the two, HybridStorage runs one operation at a time); (4) the cursor advances and the state
+ * is saved. A crash in (3) replays the journal on open: applying is idempotent.
+ */
+import { SyncError } from '../errors';
+import { entityKeyOf, compareEntryKeys, type ClientChange, type EntryKey, type ServerChange, type TaskSource } from '../model/changes';
+import type { TaskSnapshot } from '../ports/task-store';
+import { applyFileChanges, detectFileChanges } from './file-sync';
+import { StorageErrorCode } from './storage-errors';
+import { taskStateKey, type ApplyJournal } from './sync-state';
+import type { EngineDeps } from './sync-context';
+import { applyTaskChanges, type PendingIndex } from './task-apply';
+import { detectTaskChanges, type PlannedChange } from './task-detect';
+
+export interface PullReport {
+  /** Changes pulled and applied (or skipped as already held). */
+  applied: number;
+  pages: number;
+  /** Remote paths refused as unsafe. */
+  refusedPaths: string[];
+}
+
+/** A task as read before applying, with whether detection restored entries into it. */
+interface ReadTask {
+  snapshot: TaskSnapshot | null;
+  restored: boolean;
+}
+
+interface PageGroups {
+  tasks: Map<string, { source: TaskSource; taskId: string; changes: ServerChange[] }>;
+  files: Map<string, ServerChange[]>;
+}
+
+/** Pulls and applies every page after the cursor. Throws STORAGE_SYNC_FAILED when the transport fails. */
+export async function pullAll(deps: EngineDeps, pageSize: number): Promise<PullReport> {
+  const report: PullReport = { applied: 0, pages: 0, refusedPaths: [] };
+  for (;;) {
+    let page;
+    try {
+      page = await deps.transport.pull(deps.ctx.state.cursor, pageSize);
+    } catch (err) {
+      throw new SyncError(StorageErrorCode.SYNC_FAILED, 'pull failed; the cursor stays', undefined, { cause: err });
+    }
+    report.pages++;
+    const fresh = page.changes.filter((c) => c.seq > deps.ctx.state.cursor);
+    if (fresh.length > 0 || page.cursor > deps.ctx.state.cursor) {
+      report.refusedPaths.push(...(await applyPage(deps, { changes: fresh, cursor: Math.max(page.cursor, deps.ctx.state.cursor) })));
+      report.applied += fresh.length;
+    }
+    if (!page.hasMore || page.changes.length === 0) return report;
+  }
+}
+
+/** Applies one page: detect first, journal, apply, advance the cursor. */
+export async function applyPage(deps: EngineDeps, journal: ApplyJournal): Promise<string[]> {
+  const groups = groupPage(journal.changes);
+  const snapshots = new Map<string, ReadTask>();
+  const planned: PlannedChange[] = [];
+  for (const [key, group] of groups.tasks) {
+    const store = deps.storeFor(group.source);
+    if (!store) continue;
+    const snapshot = await store.readTask(group.taskId as TaskSnapshot['taskId']);
+    if (!snapshot) {
+      snapshots.set(key, { snapshot, restored: false });
+      continue;
+    }
+    const detected = await detectTaskChanges(deps.ctx, snapshot, deps.ctx.state.task(group.source, snapshot.taskId));
+    planned.push(...detected.changes);
+    snapshots.set(key, { snapshot: detected.rewrite ?? snapshot, restored: detected.rewrite !== null });
+  }
+  for (const [workspaceId, changes] of groups.files) {
+    const files = deps.workspaceFor(workspaceId);
+    if (files) planned.push(...(await detectFileChanges(deps.ctx, files, new Set(changes.map((c) => (c.body as { path: string }).path)))));
+  }
+  if (planned.length > 0) await deps.outbox.enqueue(planned);
+  deps.ctx.state.journal = journal;
+  await deps.saveState();
+  const refused = await applyJournal(deps, journal, snapshots, groups);
+  deps.ctx.state.cursor = Math.max(deps.ctx.state.cursor, journal.cursor);
+  deps.ctx.state.journal = null;
+  await deps.saveState();
+  return refused;
+}
+
+/**
+ * Applies a journaled page to the stores. `snapshots` are the tasks as read (and restored)
+ * just before; without them (crash replay) the tasks are read from disk.
+ */
+export async function applyJournal(
+  deps: EngineDeps,
+  journal: ApplyJournal,
+  snapshots?: ReadonlyMap<string, ReadTask>,
+  groups: PageGroups = groupPage(journal.changes),
+): Promise<string[]> {
+  const pending = pendingIndex(deps.outbox.pending());
+  for (const [key, group] of groups.tasks) {
+    const store = deps.storeFor(group.source);
+    if (!store) continue;
+    const taskId = group.taskId as TaskSnapshot['taskId'];
+    const read = snapshots?.get(key) ?? { snapshot: await store.readTask(taskId), restored: false };
+    const task = deps.ctx.state.task(group.source, taskId);
+    const result = await applyTaskChanges(deps.ctx, read.snapshot, task, group.changes, pending);
+    if (result.delete) await store.deleteTask(taskId);
+    else if (result.write) await store.writeTask(result.write);
+    else if (read.restored && read.snapshot) await store.writeTask(read.snapshot); // entries a stale rewrite lost
+  }
+  const refused: string[] = [];
+  for (const [workspaceId, changes] of groups.files) {
+    const files = deps.workspaceFor(workspaceId);
+    if (files) refused.push(...(await applyFileChanges(deps.ctx, files, changes, pending)));
+  }
+  return refused;
+}
+
+/** What the outbox holds, as applying needs it. */
+export function pendingIndex(pending: readonly ClientChange[]): PendingIndex {
+  const entities = new Set<string>();
+  const truncates = new Map<string, EntryKey | null>();
+  for (const change of pending) {
+    const entity = entityKeyOf(change.body);
+    entities.add(entity);
+    if (change.body.type === 'stream.truncate') {
+      const before = truncates.get(entity);
+      const key = change.body.afterKey;
+      if (before === undefined || key === null || (before !== null && compareEntryKeys(key, before) < 0)) truncates.set(entity, key);
+    }
+  }
+  return { entities, truncates };
+}
+
+function groupPage(changes: readonly ServerChange[]): PageGroups {
+  const groups: PageGroups = { tasks: new Map(), files: new Map() };
+  for (const change of [...changes].sort((a, b) => a.seq - b.seq)) {
+    const body = change.body;
+    if (body.type === 'file.put' || body.type === 'file.delete') {
+      const list = groups.files.get(body.workspaceId) ?? [];
+      list.push(change);
+      groups.files.set(body.workspaceId, list);
+      continue;
+    }
+    const key = taskStateKey(body.source, body.taskId);
+    const group = groups.tasks.get(key) ?? { source: body.source, taskId: body.taskId, changes: [] };
+    group.changes.push(change);
+    groups.tasks.set(key, group);
+  }
+  return groups;
+}

@@ -1,0 +1,141 @@
+/**
+ * The push half of a sync: queued changes go to the relay in clientSeq order; every
+ * acknowledgement is recorded in the sync state (base versions) before the outbox drops the
+ * change, so a crash between the two replays the change and the relay acknowledges it again
+ * (idempotent by (deviceId, clientSeq)). Conflicts are settled and the result queued again.
+ */
+import { SyncError } from '../errors';
+import type { ChangeBody, ClientChange, ServerChange } from '../model/changes';
+import type { ChangeConflict } from '../protocol/messages';
+import { recordFileAck, resolveFileConflict } from './file-sync';
+import { StorageErrorCode } from './storage-errors';
+import type { EngineDeps } from './sync-context';
+import { applyTaskChanges, type PendingIndex } from './task-apply';
+import { detectTaskChanges, type PlannedChange } from './task-detect';
+
+export interface PushReport {
+  /** Changes the relay acknowledged. */
+  accepted: number;
+  /** Conflicts the relay returned (each settled and, when needed, queued again). */
+  conflicts: number;
+  /** Conflicts left for a later sync because the relay kept refusing. */
+  unresolved: number;
+}
+
+const NO_PENDING: PendingIndex = { entities: new Set(), truncates: new Map() };
+
+/** Pushes the whole outbox (in batches). Throws STORAGE_SYNC_FAILED when the transport fails. */
+export async function pushPending(deps: EngineDeps, batchSize: number, maxConflictRounds: number): Promise<PushReport> {
+  const report: PushReport = { accepted: 0, conflicts: 0, unresolved: 0 };
+  let conflictRounds = 0;
+  while (deps.outbox.size > 0) {
+    const batch = deps.outbox.pending().slice(0, batchSize);
+    let outcome;
+    try {
+      outcome = await deps.transport.push(batch);
+    } catch (err) {
+      throw new SyncError(StorageErrorCode.SYNC_FAILED, 'push failed; the changes stay queued', undefined, { cause: err });
+    }
+    const byClientSeq = new Map(batch.map((c) => [c.clientSeq, c]));
+    for (const accepted of outcome.accepted) {
+      const change = byClientSeq.get(accepted.clientSeq);
+      if (change) recordAck(deps, change.body, accepted.seq);
+    }
+    report.accepted += outcome.accepted.length;
+    await deps.saveState();
+    await deps.outbox.acknowledge(outcome.accepted.map((a) => a.clientSeq));
+    if (outcome.conflicts.length > 0) {
+      report.conflicts += outcome.conflicts.length;
+      if (++conflictRounds > maxConflictRounds) {
+        report.unresolved = outcome.conflicts.length;
+        break;
+      }
+      await resolveConflicts(deps, outcome.conflicts, byClientSeq);
+    } else if (outcome.accepted.length === 0) {
+      break; // nothing moved: do not spin
+    }
+  }
+  return report;
+}
+
+/** Records the relay's acceptance of one of this device's changes as its base version. */
+export function recordAck(deps: EngineDeps, body: ChangeBody, seq: number): void {
+  const state = deps.ctx.state;
+  switch (body.type) {
+    case 'stream.put': {
+      const tracked = state.getTask(body.source, body.taskId)?.streams[body.stream].get(body.key);
+      if (tracked && tracked.hash === body.hash && tracked.seq < seq) {
+        tracked.seq = seq;
+        tracked.own = true;
+      }
+      return;
+    }
+    case 'task.meta':
+    case 'task.delete': {
+      const task = state.getTask(body.source, body.taskId);
+      if (task) task.metaSeq = Math.max(task.metaSeq, seq);
+      return;
+    }
+    case 'file.put':
+    case 'file.delete':
+      recordFileAck(deps.ctx, body, seq);
+      return;
+    case 'stream.truncate':
+      return;
+  }
+}
+
+/**
+ * Settles conflicts the relay returned: `ours` maps clientSeq to the refused change (missing
+ * ones are looked up in the outbox). Queues what has to be pushed again, drops the refused
+ * changes, and saves the state.
+ */
+export async function resolveConflicts(
+  deps: EngineDeps,
+  conflicts: readonly ChangeConflict[],
+  ours: ReadonlyMap<number, ClientChange> = new Map(),
+): Promise<void> {
+  const queued = new Map(deps.outbox.pending().map((c) => [c.clientSeq, c]));
+  for (const conflict of conflicts) {
+    const change = ours.get(conflict.clientSeq) ?? queued.get(conflict.clientSeq);
+    if (!change) continue;
+    const planned = await settle(deps, change, conflict.current);
+    if (planned.length > 0) await deps.outbox.enqueue(planned);
+    await deps.saveState();
+    await deps.outbox.acknowledge([conflict.clientSeq]);
+  }
+}
+
+async function settle(deps: EngineDeps, change: ClientChange, current: ServerChange): Promise<PlannedChange[]> {
+  const body = change.body;
+  switch (body.type) {
+    case 'task.meta':
+    case 'task.delete': {
+      const store = deps.storeFor(body.source);
+      if (!store) return [];
+      const task = deps.ctx.state.task(body.source, body.taskId);
+      const planned: PlannedChange[] = [];
+      let snapshot = await store.readTask(body.taskId);
+      if (snapshot) {
+        // Catch edits made since the refused change, so writing the merge cannot lose them.
+        const detected = await detectTaskChanges(deps.ctx, snapshot, task);
+        planned.push(...detected.changes);
+        snapshot = detected.rewrite ?? snapshot;
+      }
+      const applied = await applyTaskChanges(deps.ctx, snapshot, task, [current], NO_PENDING);
+      if (applied.delete) await store.deleteTask(body.taskId);
+      else if (applied.write) await store.writeTask(applied.write);
+      if (current.body.type === 'task.delete' && body.type === 'task.meta') return planned; // the delete stands
+      return [...planned, { body, baseSeq: current.seq }];
+    }
+    case 'file.put':
+    case 'file.delete': {
+      const files = deps.workspaceFor(body.workspaceId);
+      if (!files) return [];
+      return resolveFileConflict(deps.ctx, files, deps.resolver, change, current);
+    }
+    default:
+      // Stream changes merge on the relay and never conflict.
+      return [];
+  }
+}

@@ -1,0 +1,304 @@
+/**
+ * The device's sync state: what it last synced, so that local changes are found by diffing the
+ * store against it (DESIGN.md "Data model") and remote changes are applied in order.
+ *
+ * Kept per device, persisted through a `SyncStateStore` (in memory for tests, a JSON file in
+ * core/node/storage). The persisted form is compact: tuples instead of objects, so thousands of
+ * tasks with thousands of entries each stay a few bytes per entry.
+ */
+import { SyncError } from '../errors';
+import type { TaskId, WorkspaceId } from '../ids';
+import {
+  compareEntryKeys,
+  STREAM_NAMES,
+  TASK_SOURCES,
+  type EntryKey,
+  type HlcStamp,
+  type ServerChange,
+  type StreamName,
+  type TaskSource,
+} from '../model/changes';
+import { StorageErrorCode } from './storage-errors';
+
+/** One synced stream entry: its key, content hash, who contributed it, and its log position. */
+export interface TrackedEntryState {
+  key: EntryKey;
+  /** sha256 of `JSON.stringify(entry)`. */
+  hash: string;
+  /** True when this device contributed (pushed) the current version of the entry. */
+  own: boolean;
+  /** Seq of the version held, 0 while this device's own version is not yet acknowledged. */
+  seq: number;
+}
+
+/** Sync state of one task: both streams, the synced HistoryItem fields and their clocks. */
+export interface TaskSyncState {
+  readonly source: TaskSource;
+  readonly taskId: TaskId;
+  readonly streams: Record<StreamName, Map<EntryKey, TrackedEntryState>>;
+  /** HistoryItem fields as last synced (including this device's own queued edits). */
+  fields: Record<string, unknown>;
+  /** HLC stamp of each field in `fields`. */
+  clocks: Record<string, HlcStamp>;
+  /** Seq of the latest task.meta / task.delete change seen (the base version), 0 for none. */
+  metaSeq: number;
+  /** Tombstone clock when the task was deleted on purpose, else null. */
+  deleted: HlcStamp | null;
+}
+
+/**
+ * Sync state of one workspace file: the manifest entry this device last synced (what local
+ * detection compares the disk against) and the base version (the latest version the relay
+ * accepted that this device knows: the base of a three-way merge and of `baseSeq`).
+ */
+export interface FileSyncState {
+  readonly workspaceId: WorkspaceId;
+  readonly path: string;
+  /** Content hash last seen on disk and synced (queued or applied). */
+  hash: string;
+  size: number;
+  mode: number;
+  mtime: number;
+  binary: boolean;
+  /** True when the file was last synced as deleted. */
+  deleted: boolean;
+  /** Content hash of the base version ('' when none or when the base is a deletion). */
+  baseHash: string;
+  /** Seq of the base version, 0 when none. */
+  baseSeq: number;
+  baseDeleted: boolean;
+}
+
+/** A page of remote changes being applied: replayed on open when a crash cut the apply short. */
+export interface ApplyJournal {
+  changes: ServerChange[];
+  /** The cursor to store once the page is applied. */
+  cursor: number;
+}
+
+/** A file conflict that needed a conflict copy; shown to the user until resolved. */
+export interface FileConflictRecord {
+  workspaceId: WorkspaceId;
+  path: string;
+  /** Where the other version was written. */
+  copyPath: string;
+  /** Content hash kept at `path` and the one written to `copyPath`. */
+  keptHash: string;
+  copyHash: string;
+  kind: 'text' | 'binary';
+  /** Device whose version went into the copy. */
+  copyFrom: string;
+  at: number;
+}
+
+type TrackedTuple = [EntryKey, string, number, number];
+type FileTuple = [string, number, number, number, number, string, number];
+
+/** The persisted, JSON-safe form of the sync state. */
+export interface PersistedSyncState {
+  v: 1;
+  cursor: number;
+  /** key `<source>/<taskId>` */
+  tasks: Record<
+    string,
+    { ui: TrackedTuple[]; api: TrackedTuple[]; f: Record<string, unknown>; c: Record<string, HlcStamp>; ms: number; del: HlcStamp | null }
+  >;
+  /** key `<workspaceId>\n<path>` -> [hash, size, mode, mtime, flags(1 binary, 2 deleted, 4 base deleted), baseHash, baseSeq] */
+  files: Record<string, FileTuple>;
+  conflicts: FileConflictRecord[];
+  /** Latest HLC stamp issued or received, so a restarted clock never goes back. */
+  clock: HlcStamp | null;
+  journal: ApplyJournal | null;
+}
+
+/** Port: where the sync state is kept between runs. `save` is atomic (all or nothing). */
+export interface SyncStateStore {
+  /** The last saved state, or null when none was ever saved. */
+  load(): Promise<PersistedSyncState | null>;
+  save(state: PersistedSyncState): Promise<void>;
+}
+
+/** A SyncStateStore in memory; keeps a serialised copy so later mutations never leak into it. */
+export class MemorySyncStateStore implements SyncStateStore {
+  private text: string | null = null;
+  /** Number of completed saves (tests use it to observe persistence). */
+  saves = 0;
+
+  async load(): Promise<PersistedSyncState | null> {
+    return this.text === null ? null : (JSON.parse(this.text) as PersistedSyncState);
+  }
+
+  async save(state: PersistedSyncState): Promise<void> {
+    this.text = JSON.stringify(state);
+    this.saves++;
+  }
+}
+
+export const taskStateKey = (source: TaskSource, taskId: TaskId | string): string => `${source}/${taskId}`;
+export const fileStateKey = (workspaceId: WorkspaceId | string, path: string): string => `${workspaceId}\n${path}`;
+
+/** The live, mutable sync state of one device. */
+export class SyncState {
+  /** Highest log seq applied locally; pulls continue after it. */
+  cursor = 0;
+  readonly tasks = new Map<string, TaskSyncState>();
+  readonly files = new Map<string, FileSyncState>();
+  readonly conflicts: FileConflictRecord[] = [];
+  /** Latest HLC stamp issued or received. */
+  clock: HlcStamp | null = null;
+  /** The page being applied, persisted before the stores are written. */
+  journal: ApplyJournal | null = null;
+
+  /** The task's state, or undefined when never synced. */
+  getTask(source: TaskSource, taskId: TaskId | string): TaskSyncState | undefined {
+    return this.tasks.get(taskStateKey(source, taskId));
+  }
+
+  /** The task's state, created empty on first use. */
+  task(source: TaskSource, taskId: TaskId): TaskSyncState {
+    const key = taskStateKey(source, taskId);
+    let state = this.tasks.get(key);
+    if (!state) {
+      state = {
+        source,
+        taskId,
+        streams: { ui: new Map(), api: new Map() },
+        fields: {},
+        clocks: {},
+        metaSeq: 0,
+        deleted: null,
+      };
+      this.tasks.set(key, state);
+    }
+    return state;
+  }
+
+  getFile(workspaceId: WorkspaceId | string, path: string): FileSyncState | undefined {
+    return this.files.get(fileStateKey(workspaceId, path));
+  }
+
+  setFile(file: FileSyncState): void {
+    this.files.set(fileStateKey(file.workspaceId, file.path), file);
+  }
+
+  /** Files of one workspace. */
+  filesOf(workspaceId: WorkspaceId): FileSyncState[] {
+    return [...this.files.values()].filter((f) => f.workspaceId === workspaceId);
+  }
+
+  /** The persisted form (a fresh object; later mutations do not change it). */
+  toPersisted(): PersistedSyncState {
+    const tasks: PersistedSyncState['tasks'] = {};
+    for (const [key, t] of this.tasks) {
+      tasks[key] = {
+        ui: trackedList(t, 'ui').map((e) => [e.key, e.hash, e.own ? 1 : 0, e.seq]),
+        api: trackedList(t, 'api').map((e) => [e.key, e.hash, e.own ? 1 : 0, e.seq]),
+        f: structuredClone(t.fields),
+        c: { ...t.clocks },
+        ms: t.metaSeq,
+        del: t.deleted,
+      };
+    }
+    const files: PersistedSyncState['files'] = {};
+    for (const [key, f] of this.files) {
+      const flags = (f.binary ? 1 : 0) | (f.deleted ? 2 : 0) | (f.baseDeleted ? 4 : 0);
+      files[key] = [f.hash, f.size, f.mode, f.mtime, flags, f.baseHash, f.baseSeq];
+    }
+    return {
+      v: 1,
+      cursor: this.cursor,
+      tasks,
+      files,
+      conflicts: structuredClone(this.conflicts),
+      clock: this.clock,
+      journal: this.journal === null ? null : structuredClone(this.journal),
+    };
+  }
+
+  /** Rebuilds the state from its persisted form; throws STORAGE_STATE_CORRUPT on a bad shape. */
+  static fromPersisted(data: unknown): SyncState {
+    const state = new SyncState();
+    if (!isRecord(data) || data.v !== 1 || !isSeq(data.cursor) || !isRecord(data.tasks) || !isRecord(data.files)) {
+      throw corrupt('not a version-1 sync state');
+    }
+    state.cursor = data.cursor;
+    for (const [key, raw] of Object.entries(data.tasks)) {
+      const slash = key.indexOf('/');
+      const source = key.slice(0, slash) as TaskSource;
+      if (slash < 0 || !TASK_SOURCES.includes(source) || !isRecord(raw)) throw corrupt(`bad task ${key}`);
+      const t = state.task(source, key.slice(slash + 1) as TaskId);
+      for (const stream of STREAM_NAMES) {
+        const list = raw[stream];
+        if (!Array.isArray(list)) throw corrupt(`bad ${stream} list of ${key}`);
+        for (const tuple of list as unknown[]) {
+          if (!Array.isArray(tuple) || typeof tuple[0] !== 'string' || typeof tuple[1] !== 'string' || !isSeq(tuple[3])) {
+            throw corrupt(`bad entry in ${key}`);
+          }
+          t.streams[stream].set(tuple[0], { key: tuple[0], hash: tuple[1], own: tuple[2] === 1, seq: tuple[3] });
+        }
+      }
+      if (!isRecord(raw.f) || !isRecord(raw.c) || !isSeq(raw.ms)) throw corrupt(`bad metadata of ${key}`);
+      t.fields = raw.f;
+      t.clocks = raw.c as Record<string, HlcStamp>;
+      t.metaSeq = raw.ms;
+      t.deleted = typeof raw.del === 'string' ? raw.del : null;
+    }
+    for (const [key, tuple] of Object.entries(data.files)) {
+      const nl = key.indexOf('\n');
+      if (nl < 0 || !Array.isArray(tuple) || tuple.length !== 7 || typeof tuple[0] !== 'string' || typeof tuple[5] !== 'string') {
+        throw corrupt(`bad file ${JSON.stringify(key)}`);
+      }
+      const [hash, size, mode, mtime, flags, baseHash, baseSeq] = tuple as FileTuple;
+      state.setFile({
+        workspaceId: key.slice(0, nl) as WorkspaceId,
+        path: key.slice(nl + 1),
+        hash,
+        size,
+        mode,
+        mtime,
+        binary: (flags & 1) !== 0,
+        deleted: (flags & 2) !== 0,
+        baseHash,
+        baseSeq,
+        baseDeleted: (flags & 4) !== 0,
+      });
+    }
+    if (Array.isArray(data.conflicts)) state.conflicts.push(...(data.conflicts as FileConflictRecord[]));
+    state.clock = typeof data.clock === 'string' ? data.clock : null;
+    if (data.journal !== null && data.journal !== undefined) {
+      const journal = data.journal as Partial<ApplyJournal>;
+      if (!isRecord(journal) || !Array.isArray(journal.changes) || !isSeq(journal.cursor)) throw corrupt('bad journal');
+      state.journal = { changes: journal.changes, cursor: journal.cursor };
+    }
+    return state;
+  }
+}
+
+/** A stream's tracked entries in key order (the shape stream diffing takes). */
+export function trackedList(task: TaskSyncState, stream: StreamName): TrackedEntryState[] {
+  return [...task.streams[stream].values()].sort((a, b) => compareEntryKeys(a.key, b.key));
+}
+
+/** Loads the state from a store (an empty state when none was saved). */
+export async function loadSyncState(store: SyncStateStore): Promise<SyncState> {
+  let data: PersistedSyncState | null;
+  try {
+    data = await store.load();
+  } catch (err) {
+    if (err instanceof SyncError) throw err;
+    throw new SyncError(StorageErrorCode.STATE_IO, 'could not read the sync state', undefined, { cause: err });
+  }
+  return data === null ? new SyncState() : SyncState.fromPersisted(data);
+}
+
+function corrupt(reason: string): SyncError {
+  return new SyncError(StorageErrorCode.STATE_CORRUPT, `sync state is corrupt: ${reason}`, { reason });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isSeq(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}

@@ -1,0 +1,162 @@
+/**
+ * Applies remote changes (in log order) to one task: stream puts and truncates, metadata and
+ * tombstones, with the rules that make every device converge on the log's outcome:
+ * - a change this device still has queued for the same entity wins (it will be numbered later);
+ * - a put older than the version held is skipped (same key: last accepted wins);
+ * - a truncate drops entries after its key that are older than it, never newer or queued ones;
+ * - metadata merges per field by HLC (counters take the maximum) in `mergeTaskMeta`.
+ *
+ * The sync state is updated in memory; the caller persists it and writes the returned task.
+ * Running the same changes again over the written result gives the same result (crash replay).
+ */
+import type { ServerChange, StreamName, EntryKey, TaskMetaBody } from '../model/changes';
+import { compareEntryKeys, STREAM_NAMES } from '../model/changes';
+import type { TaskSnapshot, HistoryItem } from '../ports/task-store';
+import { mergeTaskMeta } from '../merge/metadata-merge';
+import { keyEntries, type KeyedEntry } from '../tracking/stream-keys';
+import { cacheEntries, loadCachedEntry } from './entry-cache';
+import type { TaskSyncState } from './sync-state';
+import type { SyncContext } from './sync-context';
+
+/** Queued (unacknowledged) local changes, as apply needs to see them. */
+export interface PendingIndex {
+  /** Entity keys with a queued change (see entityKeyOf). */
+  entities: ReadonlySet<string>;
+  /** Stream entity (`stream/<source>/<task>/<stream>`) -> smallest queued truncate key (null = all). */
+  truncates: ReadonlyMap<string, EntryKey | null>;
+}
+
+export interface TaskApplyResult {
+  /** The task to write, or null when the disk needs no change. */
+  write: TaskSnapshot | null;
+  /** True when a tombstone arrived: remove the task from the store. */
+  delete: boolean;
+}
+
+/**
+ * Applies `changes` (all of one task, seq order) to `snapshot` (the task on disk, or null when
+ * it has no folder) and `task` (its sync state).
+ */
+export async function applyTaskChanges(
+  ctx: SyncContext,
+  snapshot: TaskSnapshot | null,
+  task: TaskSyncState,
+  changes: readonly ServerChange[],
+  pending: PendingIndex,
+): Promise<TaskApplyResult> {
+  const { source, taskId } = task;
+  const streamPrefix = `stream/${source}/${taskId}/`;
+  const entries = {} as Record<StreamName, Map<EntryKey, KeyedEntry>>;
+  let onDisk = snapshot !== null;
+  for (const stream of STREAM_NAMES) {
+    entries[stream] = new Map((snapshot ? keyEntries(stream, snapshot[stream]) : []).map((e) => [e.key, e]));
+  }
+  if (snapshot === null) {
+    // No folder (new here, or deferred until its metadata came): start from what was synced.
+    for (const stream of STREAM_NAMES) {
+      for (const tracked of task.streams[stream].values()) {
+        const cached = await loadCachedEntry(ctx.entryCache, tracked.hash);
+        if (cached) entries[stream].set(tracked.key, { key: tracked.key, hash: tracked.hash, entry: cached.entry });
+      }
+    }
+  }
+  const changedStreams = new Set<StreamName>();
+  let metaChanged = false;
+  let deleted = false;
+  const received: KeyedEntry[] = [];
+
+  for (const change of changes) {
+    const body = change.body;
+    switch (body.type) {
+      case 'stream.put': {
+        if (task.deleted !== null) break;
+        if (pending.entities.has(change.entity) || truncatedByPending(pending, `${streamPrefix}${body.stream}`, body.key)) break;
+        const tracked = task.streams[body.stream].get(body.key);
+        if (tracked && tracked.seq >= change.seq) break;
+        const keyed = { key: body.key, hash: body.hash, entry: body.entry };
+        entries[body.stream].set(body.key, keyed);
+        task.streams[body.stream].set(body.key, { key: body.key, hash: body.hash, own: change.deviceId === ctx.deviceId, seq: change.seq });
+        received.push(keyed);
+        changedStreams.add(body.stream);
+        break;
+      }
+      case 'stream.truncate': {
+        if (task.deleted !== null) break;
+        const tracked = task.streams[body.stream];
+        const current = entries[body.stream];
+        const keys = new Set<EntryKey>([...tracked.keys(), ...current.keys()]);
+        for (const key of keys) {
+          if (body.afterKey !== null && compareEntryKeys(key, body.afterKey) <= 0) continue;
+          if (pending.entities.has(`${streamPrefix}${body.stream}/${key}`)) continue;
+          const seq = tracked.get(key)?.seq;
+          // An entry on disk that is not tracked is a local edit not yet detected: keep it.
+          if (seq === undefined || seq > change.seq) continue;
+          tracked.delete(key);
+          if (current.delete(key)) changedStreams.add(body.stream);
+        }
+        break;
+      }
+      case 'task.meta': {
+        if (task.deleted !== null) break;
+        applyMeta(ctx, task, body);
+        task.metaSeq = Math.max(task.metaSeq, change.seq);
+        metaChanged = true;
+        break;
+      }
+      case 'task.delete': {
+        ctx.observe(body.clock);
+        task.metaSeq = Math.max(task.metaSeq, change.seq);
+        if (task.deleted === null || body.clock > task.deleted) task.deleted = body.clock;
+        deleted = true;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  await cacheEntries(ctx.entryCache, received);
+
+  if (deleted || task.deleted !== null) return { write: null, delete: deleted && onDisk };
+  if (changedStreams.size === 0 && !metaChanged && snapshot !== null) return { write: null, delete: false };
+  const historyItem = buildHistoryItem(snapshot?.historyItem ?? null, task);
+  // A task that is not on disk waits for its metadata, so the store never invents a HistoryItem.
+  if (!onDisk && historyItem === null) return { write: null, delete: false };
+  const ordered = (stream: StreamName): unknown[] =>
+    [...entries[stream].values()].sort((a, b) => compareEntryKeys(a.key, b.key)).map((e) => e.entry);
+  const write: TaskSnapshot = {
+    source,
+    taskId,
+    ui: changedStreams.has('ui') || !snapshot ? ordered('ui') : snapshot.ui,
+    api: changedStreams.has('api') || !snapshot ? ordered('api') : snapshot.api,
+    historyItem,
+  };
+  onDisk = true;
+  return { write, delete: false };
+}
+
+function truncatedByPending(pending: PendingIndex, streamEntity: string, key: EntryKey): boolean {
+  if (!pending.truncates.has(streamEntity)) return false;
+  const afterKey = pending.truncates.get(streamEntity)!;
+  return afterKey === null || compareEntryKeys(key, afterKey) > 0;
+}
+
+function applyMeta(ctx: SyncContext, task: TaskSyncState, body: TaskMetaBody): void {
+  for (const clock of Object.values(body.clocks)) ctx.observe(clock);
+  const merged = mergeTaskMeta({ fields: task.fields, clocks: task.clocks }, { fields: body.fields, clocks: body.clocks });
+  task.fields = merged.fields;
+  task.clocks = merged.clocks;
+}
+
+/** The HistoryItem with the synced fields laid over it (`null` fields removed); null when none is known. */
+export function buildHistoryItem(current: HistoryItem | null, task: TaskSyncState): HistoryItem | null {
+  const names = Object.keys(task.fields);
+  if (current === null && names.length === 0) return null;
+  const item: Record<string, unknown> = current ? { ...current } : {};
+  for (const name of names) {
+    const value = task.fields[name];
+    if (value === null || value === undefined) delete item[name];
+    else item[name] = structuredClone(value);
+  }
+  item.id = task.taskId;
+  return item as HistoryItem;
+}

@@ -1,0 +1,104 @@
+/**
+ * Local change detection for one task: diffs the task as on disk against its sync state and
+ * says what to queue (DESIGN.md "Data model": one small `put` per appended message, never a
+ * re-upload) and what to write back (entries a stale rewrite or an empty file lost).
+ *
+ * The sync state is updated in memory as the changes are planned; the caller queues the
+ * changes durably before it saves the state.
+ */
+import type { TaskSnapshot } from '../ports/task-store';
+import { STREAM_NAMES, compareEntryKeys, type ChangeBody, type EntryKey, type StreamName } from '../model/changes';
+import { diffStream } from '../tracking/stream-diff';
+import { deepEqual, diffHistoryItem } from '../tracking/history-diff';
+import { mergeTaskMeta, stampFields } from '../merge/metadata-merge';
+import { buildHistoryItem } from './task-apply';
+import type { KeyedEntry } from '../tracking/stream-keys';
+import { keyEntries } from '../tracking/stream-keys';
+import { cacheEntries, loadCachedEntry } from './entry-cache';
+import { trackedList, type TaskSyncState } from './sync-state';
+import type { SyncContext } from './sync-context';
+
+/** A change to queue, with the base version it was made on. */
+export interface PlannedChange {
+  body: ChangeBody;
+  baseSeq: number | null;
+}
+
+export interface TaskDetection {
+  changes: PlannedChange[];
+  /** The task with lost entries written back, or null when the disk needs no write. */
+  rewrite: TaskSnapshot | null;
+  /** Synced entries that should be restored but whose content is not in the entry cache. */
+  unrestorable: Array<{ stream: StreamName; key: EntryKey }>;
+}
+
+/** Detects local changes of one task against `task` (updated in memory). */
+export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot, task: TaskSyncState): Promise<TaskDetection> {
+  const result: TaskDetection = { changes: [], rewrite: null, unrestorable: [] };
+  if (task.deleted !== null) return result;
+  const { source, taskId } = snapshot;
+
+  let historyItem = snapshot.historyItem;
+  if (historyItem) {
+    const changed = diffHistoryItem(historyItem, task.fields);
+    if (changed.length > 0) {
+      const local = stampFields(historyItem, changed, ctx.stamp());
+      result.changes.push({
+        body: { type: 'task.meta', source, taskId, fields: structuredClone(local.fields), clocks: local.clocks },
+        baseSeq: task.metaSeq || null,
+      });
+      const merged = mergeTaskMeta({ fields: task.fields, clocks: task.clocks }, local);
+      task.fields = merged.fields;
+      task.clocks = merged.clocks;
+      // A counter edited downwards stays at the merged maximum, as on every other device.
+      if (changed.some((name) => !deepEqual(merged.fields[name] ?? null, local.fields[name] ?? null))) {
+        historyItem = buildHistoryItem(historyItem, task);
+      }
+    }
+  }
+
+  const rewritten: Partial<Record<StreamName, unknown[]>> = {};
+  for (const stream of STREAM_NAMES) {
+    const tracked = task.streams[stream];
+    const diff = diffStream(stream, snapshot[stream], trackedList(task, stream));
+    if (diff.truncateAfter !== undefined) {
+      const afterKey = diff.truncateAfter;
+      result.changes.push({ body: { type: 'stream.truncate', source, taskId, stream, afterKey }, baseSeq: null });
+      for (const key of [...tracked.keys()]) {
+        if (afterKey === null || compareEntryKeys(key, afterKey) > 0) tracked.delete(key);
+      }
+    }
+    for (const put of diff.puts) {
+      result.changes.push({
+        body: { type: 'stream.put', source, taskId, stream, key: put.key, hash: put.hash, entry: put.entry },
+        baseSeq: null,
+      });
+      tracked.set(put.key, { key: put.key, hash: put.hash, own: true, seq: 0 });
+    }
+    await cacheEntries(ctx.entryCache, diff.puts);
+    if (diff.restore.length > 0) {
+      const restored: KeyedEntry[] = [];
+      for (const key of diff.restore) {
+        const entry = tracked.get(key);
+        const cached = entry ? await loadCachedEntry(ctx.entryCache, entry.hash) : undefined;
+        if (entry && cached) restored.push({ key, hash: entry.hash, entry: cached.entry });
+        else result.unrestorable.push({ stream, key });
+      }
+      if (restored.length > 0) {
+        rewritten[stream] = mergeByKey(keyEntries(stream, snapshot[stream]), restored).map((e) => e.entry);
+      }
+    }
+  }
+  if (rewritten.ui || rewritten.api || historyItem !== snapshot.historyItem) {
+    result.rewrite = { ...snapshot, ui: rewritten.ui ?? snapshot.ui, api: rewritten.api ?? snapshot.api, historyItem };
+  }
+  return result;
+}
+
+/** Entries of both lists in key order; `extra` entries are added only for keys `base` lacks. */
+export function mergeByKey(base: readonly KeyedEntry[], extra: readonly KeyedEntry[]): KeyedEntry[] {
+  const byKey = new Map<EntryKey, KeyedEntry>();
+  for (const e of base) byKey.set(e.key, e);
+  for (const e of extra) if (!byKey.has(e.key)) byKey.set(e.key, e);
+  return [...byKey.values()].sort((a, b) => compareEntryKeys(a.key, b.key));
+}
