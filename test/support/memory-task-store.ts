@@ -40,6 +40,8 @@ export class MemoryTaskStore implements ScannableTaskStore {
   async writeTask(task: TaskSnapshot): Promise<void> {
     checkSnapshot(task, this.source);
     const copy = copyJson(task);
+    // No HistoryItem given: keep the stored one (never replace it with less), else rebuild.
+    copy.historyItem ??= this.tasks.get(copy.taskId)?.historyItem ?? null;
     if (copy.historyItem === null) {
       const extra = layoutOf(this.source).kind === 'roo' ? { number: 0 } : {};
       copy.historyItem = rebuildHistoryItem(copy.taskId, copy.ui, extra);

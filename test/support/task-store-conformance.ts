@@ -117,6 +117,16 @@ export function runTaskStoreConformance(name: string, makeStore: () => Promise<S
         }
       });
 
+      it('keeps the stored HistoryItem when a later write gives none', async () => {
+        const task = fixtureSnapshot(store, 17, { messages: 10 });
+        task.historyItem = { ...task.historyItem!, customTitle: 'kept' };
+        await store.writeTask(task);
+        await store.writeTask({ ...task, ui: task.ui.slice(0, 5), historyItem: null });
+        const read = (await store.readTask(task.taskId))!;
+        assert.equal(read.ui.length, 5);
+        assert.deepEqual(read.historyItem, task.historyItem);
+      });
+
       it('replaces a task when it is written again with more messages', async () => {
         const task = fixtureSnapshot(store, 10, { messages: 12 });
         await store.writeTask(task);

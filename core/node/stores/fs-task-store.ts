@@ -140,7 +140,8 @@ export class FsTaskStore implements ScannableTaskStore {
     await mkdir(dir, { recursive: true });
     await this.replaceJson(join(dir, STORE_FILES.ui), task.ui);
     await this.replaceJson(join(dir, STORE_FILES.api), task.api);
-    const item = task.historyItem ?? (await this.rebuild(task.taskId, dir, task.ui));
+    // No HistoryItem given: keep the one the store has (never replace it with less), else rebuild.
+    const item = task.historyItem ?? (await this.existingHistoryItem(task.taskId, dir)) ?? (await this.rebuild(task.taskId, dir, task.ui));
     if (item === null) return;
     if (this.layout.kind === 'roo') await this.replaceJson(join(dir, STORE_FILES.historyItem), item);
     await this.index?.update(task.taskId, item);
@@ -194,6 +195,16 @@ export class FsTaskStore implements ScannableTaskStore {
     }
     const item = await this.rebuild(taskId, dir, await loadUi());
     return item ? { item, origin: 'rebuilt' } : { item: null, origin: 'none' };
+  }
+
+  /** The HistoryItem already in history_item.json or the index, or null (unreadable counts as none). */
+  private async existingHistoryItem(taskId: TaskId, dir: string): Promise<HistoryItem | null> {
+    try {
+      const resolved = await this.resolveHistoryItem(taskId, dir, async () => [], []);
+      return resolved.origin === 'history_item' || resolved.origin === 'index' ? resolved.item : null;
+    } catch {
+      return null;
+    }
   }
 
   private async rebuild(taskId: string, dir: string, ui: readonly unknown[]): Promise<HistoryItem | null> {
