@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { mergeText, splitLines } from '../../../core/merge/text-merge';
+
+const lines = (...xs: string[]) => xs.map((x) => `${x}\n`).join('');
+
+describe('mergeText', () => {
+  const base = lines('one', 'two', 'three', 'four', 'five', 'six', 'seven');
+
+  it('merges edits to different parts of the file', () => {
+    const local = lines('ONE', 'two', 'three', 'four', 'five', 'six', 'seven');
+    const remote = lines('one', 'two', 'three', 'four', 'five', 'six', 'SEVEN', 'eight');
+    assert.deepEqual(mergeText(base, local, remote), { kind: 'clean', text: lines('ONE', 'two', 'three', 'four', 'five', 'six', 'SEVEN', 'eight') });
+  });
+
+  it('reports overlapping edits as a conflict with the number of hunks', () => {
+    const local = lines('one', 'TWO-local', 'three', 'four', 'five', 'SIX-local', 'seven');
+    const remote = lines('one', 'TWO-remote', 'three', 'four', 'five', 'SIX-remote', 'seven');
+    assert.deepEqual(mergeText(base, local, remote), { kind: 'conflict', hunks: 2 });
+  });
+
+  it('treats the same edit on both sides as clean', () => {
+    const both = lines('one', 'two', 'THREE', 'four', 'five', 'six', 'seven');
+    assert.deepEqual(mergeText(base, both, both), { kind: 'clean', text: both });
+    const remote = lines('one', 'two', 'THREE', 'four', 'five', 'six', 'seven', 'eight');
+    assert.deepEqual(mergeText(base, both, remote), { kind: 'clean', text: remote });
+  });
+
+  it('takes the only changed side as it is', () => {
+    const changed = 'completely\r\ndifferent';
+    assert.deepEqual(mergeText(base, base, changed), { kind: 'clean', text: changed });
+    assert.deepEqual(mergeText(base, changed, base), { kind: 'clean', text: changed });
+  });
+
+  it('keeps CRLF line endings and a missing final newline', () => {
+    const crlfBase = 'a\r\nb\r\nc\r\nd\r\ne';
+    const local = 'A\r\nb\r\nc\r\nd\r\ne';
+    const remote = 'a\r\nb\r\nc\r\nd\r\nE';
+    assert.deepEqual(mergeText(crlfBase, local, remote), { kind: 'clean', text: 'A\r\nb\r\nc\r\nd\r\nE' });
+  });
+
+  it('never returns text with conflict markers', () => {
+    const result = mergeText('x\n', 'local\n', 'remote\n');
+    assert.equal(result.kind, 'conflict');
+    assert.equal('text' in result, false);
+  });
+
+  it('merges 50 edits per side in a 5,000-line file', () => {
+    const baseLines = Array.from({ length: 5000 }, (_, i) => `line ${i}\n`);
+    const local = [...baseLines];
+    const remote = [...baseLines];
+    for (let i = 0; i < 50; i++) {
+      local[i * 100 + 10] = `local ${i}\n`;
+      remote[i * 100 + 60] = `remote ${i}\n`;
+    }
+    const result = mergeText(baseLines.join(''), local.join(''), remote.join(''));
+    assert.equal(result.kind, 'clean');
+    const merged = splitLines((result as { text: string }).text);
+    assert.equal(merged[10], 'local 0\n');
+    assert.equal(merged[4960], 'remote 49\n');
+    assert.equal(merged.length, 5000);
+  });
+});
+
+describe('splitLines', () => {
+  it('keeps each line ending with its line', () => {
+    assert.deepEqual(splitLines('a\nb\r\n\nc'), ['a\n', 'b\r\n', '\n', 'c']);
+    assert.deepEqual(splitLines(''), []);
+    assert.deepEqual(splitLines('x\n'), ['x\n']);
+  });
+});
