@@ -73,6 +73,8 @@ export class CachedQuery<T> {
   /** Loads in flight, shared by concurrent callers of the same key; cleared by any invalidation. */
   private readonly inflight = new Map<string, Promise<T>>();
   private readonly removeHealthListener: (() => void) | undefined;
+  /** Bumped by every invalidation here; a load that saw it change does not store its result. */
+  private invalidations = 0;
 
   constructor(options: CachedQueryOptions) {
     this.name = options.name;
@@ -102,6 +104,7 @@ export class CachedQuery<T> {
   /** Drops the entries of `keys`. Never throws: failures are replayed when the backend is back. */
   async invalidate(...keys: string[]): Promise<void> {
     if (keys.length === 0) return;
+    this.invalidations++;
     this.inflight.clear();
     try {
       await this.cache.del(...keys.map((key) => this.entryKey(key)));
@@ -113,6 +116,7 @@ export class CachedQuery<T> {
   /** Drops every entry carrying any of `tags`, in every CachedQuery on this backend. Never throws. */
   async invalidateTags(...tags: string[]): Promise<void> {
     if (tags.length === 0) return;
+    this.invalidations++;
     this.inflight.clear();
     try {
       await this.cache.del(...tags.map(tagKey));
@@ -138,6 +142,7 @@ export class CachedQuery<T> {
   }
 
   private async lookup(key: string, load: () => Promise<T>, options: GetOptions): Promise<T> {
+    const generation = this.invalidations;
     if (this.pendingInvalidations > 0) await this.flushPending();
     if (this.pendingInvalidations > 0) {
       // Stale entries may still sit in the backend: read past it until they are dropped.
@@ -168,7 +173,7 @@ export class CachedQuery<T> {
       return load();
     }
     const value = await load();
-    if (value === undefined) return value;
+    if (value === undefined || generation !== this.invalidations) return value;
     const entry: StoredEntry = { v: value, t: current };
     try {
       await this.cache.set(this.entryKey(key), JSON.stringify(entry), options.ttlSeconds ?? this.ttlSeconds);
