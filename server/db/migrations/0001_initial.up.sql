@@ -95,7 +95,7 @@ CREATE TABLE messages (
   key_major       bigint      NOT NULL,
   key_minor       integer     NOT NULL DEFAULT 0,
   content_hash    text        NOT NULL,
-  content         jsonb       NOT NULL,
+  content         json        NOT NULL,               -- json: kept as sent (its hash covers the text)
   seq             bigint      NOT NULL,             -- log seq of the change that wrote this version
   device_id       uuid,
   created_at      timestamptz NOT NULL DEFAULT now(),
@@ -165,11 +165,14 @@ CREATE TABLE sync_log_heads (
   seq           bigint      NOT NULL DEFAULT 0,
   compacted_seq bigint      NOT NULL DEFAULT 0,
   compacted_at  timestamptz,
+  -- device id -> highest client_seq compacted away: a late replay of one is acknowledged, not re-applied
+  compacted_clients jsonb   NOT NULL DEFAULT '{}'::jsonb,
   updated_at    timestamptz NOT NULL DEFAULT now()
 );
 
 -- The change log itself. status 'superseded': a later change to the same entity exists
 -- (compaction removes those). device_id has no foreign key: the log outlives devices.
+-- body is json, not jsonb: it is sent back byte for byte (key order matters to content hashes).
 CREATE TABLE sync_operations (
   user_id     uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
   seq         bigint      NOT NULL,
@@ -179,7 +182,7 @@ CREATE TABLE sync_operations (
   change_type text        NOT NULL CHECK (change_type IN
                 ('task.meta', 'task.delete', 'stream.put', 'stream.truncate', 'file.put', 'file.delete')),
   base_seq    bigint,
-  body        jsonb       NOT NULL,
+  body        json        NOT NULL,
   status      text        NOT NULL DEFAULT 'applied' CHECK (status IN ('applied', 'superseded')),
   created_at  timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (user_id, seq)
