@@ -12,7 +12,7 @@ import { RELAY_DEFAULTS, type RelayConfig } from './relay-config';
 export interface LoadRelayConfigInput {
   /** Parsed command-line options, keyed by flag name (`database-url`) or its camelCase (`databaseUrl`). Undefined entries are ignored. */
   flags?: Readonly<Record<string, unknown>>;
-  /** Usually `process.env`. Empty strings count as unset (`REDIS_URL=` in a compose file). */
+  /** Default `process.env`. Empty strings count as unset (`REDIS_URL=` in a compose file). */
   env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -32,7 +32,7 @@ export interface ConfigProblem {
  */
 export function loadRelayConfig(input: LoadRelayConfigInput = {}): RelayConfig {
   const flags = input.flags ?? {};
-  const env = input.env ?? {};
+  const env = input.env ?? process.env;
   const problems: ConfigProblem[] = [];
   const config = structuredClone(RELAY_DEFAULTS) as unknown as Record<string, Record<string, unknown>>;
 
