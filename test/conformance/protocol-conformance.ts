@@ -216,6 +216,22 @@ export function runProtocolConformance(
         assert.ok(Date.now() - started >= CONFORMANCE_OPTIONS.helloTimeoutMs - 50);
       });
 
+      it('asks for a resync when the cursor is ahead of the log', async () => {
+        const { devices } = await newUser(1);
+        const { welcome } = await connect(devices[0]!, { cursor: 50 });
+        assert.equal(welcome.serverCursor, 0);
+        assert.equal(welcome.resync, true);
+      });
+
+      it('accepts a valid token in auth and closes with Unauthorized (4401) for a bad one', async () => {
+        const { devices } = await newUser(1);
+        const { client } = await connect(devices[0]!);
+        const ok = await client.request({ type: 'auth', token: devices[0]!.token });
+        assert.equal(ok.type, 'auth.ok');
+        client.send({ type: 'auth', id: client.id(), token: 'not-a-token' });
+        assert.equal((await client.waitClosed()).code, CloseCode.Unauthorized);
+      });
+
       it('closes with ProtocolError (4400) when the first message is not hello', async () => {
         const client = await open();
         client.send({ type: 'ping', id: 'p1' });

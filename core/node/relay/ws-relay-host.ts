@@ -42,6 +42,8 @@ export interface WsRelayHostOptions {
 export const HostErrorCode = {
   /** A text frame: the protocol speaks binary frames only. */
   TextFrame: 'PROTOCOL_TEXT_FRAME',
+  /** A reply that would not fit in one frame (e.g. a pull page: ask for fewer changes). */
+  ReplyTooLarge: 'RELAY_REPLY_TOO_LARGE',
   /** A frame over `maxFrameBytes` (sent as the close reason). */
   FrameTooLarge: 'PROTOCOL_FRAME_TOO_LARGE',
 } as const;
@@ -127,11 +129,15 @@ export class WsRelayHost {
 
     const sendRaw = (message: ServerMessage) => {
       if (!open || socket.readyState !== socket.OPEN) return;
+      let frame: Uint8Array;
       try {
-        socket.send(frames.encode(message));
+        frame = frames.encode(message);
       } catch {
-        // An unencodable reply is the relay's bug; the connection goes on without it.
+        const stand = tooLargeStandIn(message);
+        if (!stand) return;
+        frame = frames.encode(stand);
       }
+      socket.send(frame);
     };
     const closeSocket = (code: number, reason: string) => {
       if (!open) return;
@@ -188,6 +194,21 @@ export class WsRelayHost {
     });
     socket.on('error', () => undefined);
   }
+}
+
+/**
+ * What to send instead of a message too large for one frame: a reply becomes an error naming
+ * the request (RELAY_REPLY_TOO_LARGE: pull a smaller page); live changes become an empty page
+ * with `hasMore` from the last seq before them, so the device pulls them instead of missing them.
+ */
+function tooLargeStandIn(message: ServerMessage): ServerMessage | null {
+  if (message.type === 'changes' && message.replyTo === undefined && message.changes.length > 0) {
+    return { type: 'changes', changes: [], cursor: message.changes[0]!.seq - 1, hasMore: true };
+  }
+  if ('replyTo' in message && message.replyTo !== undefined) {
+    return { type: 'error', replyTo: message.replyTo, code: HostErrorCode.ReplyTooLarge, message: 'the reply exceeds the frame limit' };
+  }
+  return null;
 }
 
 function toBytes(data: RawData): Uint8Array {
