@@ -1,0 +1,218 @@
+/**
+ * Migrator behaviour, run on every adapter (migrator.pglite.test.ts, migrator.postgres.test.ts).
+ * The database handed in may hold anything; the suite wipes its schema before each test.
+ */
+import assert from 'node:assert/strict';
+import { isSyncError } from '../../../core/errors';
+import type { Database } from '../../../server/db/database';
+import { loadMigrations, migrate, rollback, status, validate, type Migration } from '../../../server/db/migrator';
+import { wipeSchema } from '../../support/postgres';
+
+const EXPECTED_TABLES = [
+  'audit_log',
+  'blobs',
+  'command_queue',
+  'conversations',
+  'devices',
+  'file_changes',
+  'file_sync_state',
+  'message_changes',
+  'messages',
+  'offline_operations',
+  'schema_migrations',
+  'sessions',
+  'sync_log_heads',
+  'sync_operations',
+  'users',
+  'workspaces',
+];
+
+/** The real migrations plus two small ones on top, to exercise targets and rollbacks. */
+export function testMigrations(): Migration[] {
+  return loadMigrations({
+    ...Object.fromEntries(loadMigrations().flatMap((m) => [
+      [`${String(m.version).padStart(4, '0')}_${m.name}.up.sql`, m.up],
+      [`${String(m.version).padStart(4, '0')}_${m.name}.down.sql`, m.down],
+    ])),
+    '0900_extra_a.up.sql': 'CREATE TABLE extra_a (id int PRIMARY KEY);',
+    '0900_extra_a.down.sql': 'DROP TABLE extra_a;',
+    '0901_extra_b.up.sql': 'CREATE TABLE extra_b (id int PRIMARY KEY); CREATE INDEX extra_b_idx ON extra_b (id);',
+    '0901_extra_b.down.sql': 'DROP TABLE extra_b;',
+  });
+}
+
+async function tables(db: Database): Promise<string[]> {
+  const { rows } = await db.query<{ tablename: string }>(
+    `SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename`,
+  );
+  return rows.map((r) => r.tablename);
+}
+
+export function migratorSuite(getDb: () => Database): void {
+  const db = () => getDb();
+
+  beforeEach(async () => {
+    await wipeSchema(db());
+  });
+
+  describe('#migrate', () => {
+    it('creates every table on an empty database and records checksums and timings', async () => {
+      const result = await migrate(db());
+      const files = loadMigrations();
+      assert.deepEqual(
+        result.applied.map((r) => r.version),
+        files.map((m) => m.version),
+      );
+      assert.equal(result.current, files[files.length - 1]!.version);
+      assert.deepEqual(await tables(db()), EXPECTED_TABLES);
+      const { rows } = await db().query<{ version: number; checksum: string; execution_ms: number; applied_at: Date }>(
+        'SELECT version, checksum, execution_ms, applied_at FROM schema_migrations ORDER BY version',
+      );
+      assert.equal(rows[0]?.checksum, files[0]?.checksum);
+      assert.match(rows[0]!.checksum, /^[0-9a-f]{64}$/);
+      assert.ok(rows[0]!.execution_ms >= 0);
+      assert.ok(rows[0]!.applied_at instanceof Date);
+    });
+
+    it('does nothing the second time', async () => {
+      await migrate(db());
+      const again = await migrate(db());
+      assert.deepEqual(again.applied, []);
+    });
+
+    it('stops at the version given by `to`', async () => {
+      const migrations = testMigrations();
+      const result = await migrate(db(), { migrations, to: 900 });
+      assert.deepEqual(result.applied.at(-1)?.version, 900);
+      assert.equal(result.current, 900);
+      assert.ok((await tables(db())).includes('extra_a'));
+      assert.ok(!(await tables(db())).includes('extra_b'));
+      const rest = await migrate(db(), { migrations });
+      assert.deepEqual(
+        rest.applied.map((r) => r.version),
+        [901],
+      );
+    });
+
+    it('rejects an unknown target with MIGRATION_UNKNOWN_VERSION', async () => {
+      await assert.rejects(migrate(db(), { to: 777 }), (err: unknown) => isSyncError(err, 'MIGRATION_UNKNOWN_VERSION'));
+    });
+
+    it('rolls a failing migration back whole and records nothing for it (MIGRATION_FAILED)', async () => {
+      const migrations = loadMigrations({
+        '0001_ok.up.sql': 'CREATE TABLE ok_table (id int);',
+        '0001_ok.down.sql': 'DROP TABLE ok_table;',
+        '0002_broken.up.sql': 'CREATE TABLE half_done (id int); SELECT * FROM no_such_table;',
+        '0002_broken.down.sql': 'DROP TABLE half_done;',
+      });
+      await assert.rejects(migrate(db(), { migrations }), (err: unknown) => {
+        assert.ok(isSyncError(err, 'MIGRATION_FAILED'));
+        assert.equal(err.details?.version, 2);
+        return true;
+      });
+      assert.deepEqual(await tables(db()), ['ok_table', 'schema_migrations']);
+      assert.equal((await status(db(), { migrations })).current, 1);
+    });
+  });
+
+  describe('#rollback', () => {
+    it('goes down to a version and back up again', async () => {
+      const migrations = testMigrations();
+      await migrate(db(), { migrations });
+      const down = await rollback(db(), 1, { migrations });
+      assert.deepEqual(
+        down.rolledBack.map((r) => r.version),
+        [901, 900],
+      );
+      assert.equal(down.current, 1);
+      assert.ok(!(await tables(db())).includes('extra_a'));
+      const up = await migrate(db(), { migrations });
+      assert.deepEqual(
+        up.applied.map((r) => r.version),
+        [900, 901],
+      );
+    });
+
+    it('undoes everything with version 0, after which migrate rebuilds the schema', async () => {
+      await migrate(db());
+      await rollback(db(), 0);
+      assert.deepEqual(await tables(db()), ['schema_migrations']);
+      await migrate(db());
+      assert.deepEqual(await tables(db()), EXPECTED_TABLES);
+    });
+
+    it('rejects an unknown version with MIGRATION_UNKNOWN_VERSION', async () => {
+      await migrate(db());
+      for (const version of [5, -1, 1.5]) {
+        await assert.rejects(rollback(db(), version), (err: unknown) => isSyncError(err, 'MIGRATION_UNKNOWN_VERSION'));
+      }
+    });
+  });
+
+  describe('#status', () => {
+    it('lists pending migrations on an empty database without creating anything', async () => {
+      const report = await status(db());
+      assert.equal(report.current, 0);
+      assert.ok(report.entries.every((e) => e.state === 'pending'));
+      assert.deepEqual(await tables(db()), []);
+    });
+
+    it('shows applied, pending, changed and unknown migrations', async () => {
+      const migrations = testMigrations();
+      await migrate(db(), { migrations, to: 900 });
+      await db().query(`UPDATE schema_migrations SET checksum = $1 WHERE version = 900`, ['0'.repeat(64)]);
+      await db().query(
+        `INSERT INTO schema_migrations (version, name, checksum, execution_ms) VALUES (950, 'from_the_future', $1, 1)`,
+        ['f'.repeat(64)],
+      );
+      const report = await status(db(), { migrations });
+      assert.deepEqual(
+        report.entries.map((e) => [e.version, e.state]),
+        [
+          [1, 'applied'],
+          [900, 'changed'],
+          [901, 'pending'],
+          [950, 'unknown'],
+        ],
+      );
+      assert.equal(report.current, 950);
+      assert.equal(report.latest, 901);
+    });
+  });
+
+  describe('#validate', () => {
+    it('passes on an up-to-date database and with pending migrations', async () => {
+      const migrations = testMigrations();
+      await migrate(db(), { migrations, to: 1 });
+      const report = await validate(db(), { migrations });
+      assert.equal(report.current, 1);
+    });
+
+    it('detects checksum drift of an applied migration (MIGRATION_CHECKSUM_MISMATCH), and migrate refuses to run', async () => {
+      await migrate(db());
+      const edited = loadMigrations().map((m) =>
+        m.version === 1 ? { ...m, up: `${m.up}\n-- edited`, checksum: 'e'.repeat(64) } : m,
+      );
+      await assert.rejects(validate(db(), { migrations: edited }), (err: unknown) => {
+        assert.ok(isSyncError(err, 'MIGRATION_CHECKSUM_MISMATCH'));
+        assert.equal(err.details?.version, 1);
+        return true;
+      });
+      await assert.rejects(migrate(db(), { migrations: edited }), (err: unknown) =>
+        isSyncError(err, 'MIGRATION_CHECKSUM_MISMATCH'),
+      );
+      await assert.rejects(rollback(db(), 0, { migrations: edited }), (err: unknown) =>
+        isSyncError(err, 'MIGRATION_CHECKSUM_MISMATCH'),
+      );
+    });
+
+    it('reports an applied version without files as MIGRATION_UNKNOWN_VERSION', async () => {
+      await migrate(db());
+      await db().query(
+        `INSERT INTO schema_migrations (version, name, checksum, execution_ms) VALUES (950, 'from_the_future', $1, 1)`,
+        ['f'.repeat(64)],
+      );
+      await assert.rejects(validate(db()), (err: unknown) => isSyncError(err, 'MIGRATION_UNKNOWN_VERSION'));
+    });
+  });
+}
