@@ -41,7 +41,7 @@ export const STORE_ERROR_CODES = {
   invalidTaskId: 'STORE_INVALID_TASK_ID',
   /** A snapshot handed to writeTask is malformed or for another source (details: taskId, reason). */
   invalidSnapshot: 'STORE_INVALID_SNAPSHOT',
-  /** A file of the store could not be read (permissions, I/O); scan problem only, reason has the OS error. */
+  /** A store file could not be read or written for an OS reason (permissions, disk full) (details: path, reason, errno). */
   io: 'STORE_IO',
   /** An editor settings.json that could not be read or parsed (discovery problem; defaults still used). */
   settingsUnreadable: 'STORE_SETTINGS_UNREADABLE',

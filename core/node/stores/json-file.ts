@@ -16,13 +16,23 @@ export function isErrnoCode(error: unknown, code: string): boolean {
   return typeof error === 'object' && error !== null && (error as NodeJS.ErrnoException).code === code;
 }
 
-/** The file's bytes, or null when it does not exist. */
+/** Code of a store file that could not be read or written for a reason of the OS (permissions, disk full). */
+export const STORE_IO = 'STORE_IO';
+
+/** A SyncError STORE_IO for an OS error on `path` (details `{path, reason, errno}`). */
+export function storeIoError(path: string, action: string, error: unknown): SyncError {
+  const errno = (error as NodeJS.ErrnoException | undefined)?.code;
+  const reason = `${action} failed: ${error instanceof Error ? error.message : String(error)}`;
+  return new SyncError(STORE_IO, `${path}: ${reason}`, { path, reason, ...(errno ? { errno } : {}) }, { cause: error });
+}
+
+/** The file's bytes, or null when it does not exist; other failures are STORE_IO. */
 export async function readFileIfExists(path: string): Promise<Buffer | null> {
   try {
     return await readFile(path);
   } catch (error) {
-    if (isErrnoCode(error, 'ENOENT')) return null;
-    throw error;
+    if (isErrnoCode(error, 'ENOENT') || isErrnoCode(error, 'ENOTDIR')) return null;
+    throw storeIoError(path, 'read', error);
   }
 }
 
@@ -94,7 +104,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     await renameWithRetry(temp, path);
   } catch (error) {
     await unlink(temp).catch(() => undefined);
-    throw error;
+    throw storeIoError(path, 'write', error);
   }
   await syncDirectory(dirname(path));
 }

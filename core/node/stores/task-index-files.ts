@@ -40,7 +40,7 @@ export function taskIndexFileFor(layout: TaskStoreLayout, basePath: string, opti
 
 /** Caches the parsed entries while the file's size and mtime stay the same. */
 abstract class CachedIndexFile implements TaskIndexFile {
-  private cache: { mtimeMs: number; size: number; entries: ReadonlyMap<string, HistoryItem> } | null = null;
+  private cache: { ino: number; mtimeMs: number; size: number; entries: ReadonlyMap<string, HistoryItem> } | null = null;
 
   constructor(
     readonly path: string,
@@ -58,11 +58,13 @@ abstract class CachedIndexFile implements TaskIndexFile {
       if (isErrnoCode(error, 'ENOENT')) return null;
       throw error;
     }
-    if (this.cache && this.cache.mtimeMs === info.mtimeMs && this.cache.size === info.size) return this.cache.entries;
+    // An atomic replace changes the inode, so a rewrite within the mtime resolution is still seen.
+    const c = this.cache;
+    if (c && c.ino === info.ino && c.mtimeMs === info.mtimeMs && c.size === info.size) return c.entries;
     const bytes = await readFileIfExists(this.path);
     if (bytes === null) return null;
     const entries = new Map(this.parse(bytes).map((item) => [item.id, item] as const));
-    this.cache = { mtimeMs: info.mtimeMs, size: info.size, entries };
+    this.cache = { ino: info.ino, mtimeMs: info.mtimeMs, size: info.size, entries };
     return entries;
   }
 

@@ -169,6 +169,18 @@ describe('FsTaskStore (reading real-shaped stores)', () => {
       assert.equal(await store.readTask(asTaskId('1733000000000')), null);
     });
 
+    it('reports an unreadable file as STORE_IO with its path (thrown by readTask, listed by scan)', async () => {
+      const t = generateTaskHistory({ seed: 82, messages: 10 });
+      await writeFixtureStore(base, 'roo', [t], { historyItemFiles: false, index: false });
+      const path = join(base, 'tasks', t.taskId, 'api_conversation_history.json');
+      await rm(path);
+      await mkdir(path); // a folder where a file should be: EISDIR on read
+      const store = new FsTaskStore({ source: 'roo-code', basePath: base });
+      await assert.rejects(store.readTask(asTaskId(t.taskId)), (error: unknown) => isSyncError(error, 'STORE_IO') && error.details?.['path'] === path);
+      const scan = await store.scan({ deep: true });
+      assert.deepEqual(scan.problems.map((p) => [p.code, p.path]), [['STORE_IO', path]]);
+    });
+
     it('returns null for a task whose folder is gone and an empty list when tasks/ is missing', async () => {
       const store = new FsTaskStore({ source: 'zoo-code', basePath: join(base, 'nothing-here') });
       assert.deepEqual(await store.listTaskIds(), []);
