@@ -175,11 +175,12 @@ export class RedisPubSub implements PubSub {
     if (this.closing) return;
     const epoch = ++this.subscriberEpoch;
     const held = [...this.channels.keys()];
+    // Channels may all have been left while disconnected: then there is nothing to wait for.
+    this.resubscribing = held.length > 0;
     if (held.length === 0) {
       this.refreshHealth();
       return;
     }
-    this.resubscribing = true;
     this.refreshHealth();
     try {
       await withTimeout(this.subscriber.subscribe(...held), this.opTimeoutMs, () => new Error('resubscribe timed out'));

@@ -93,4 +93,17 @@ describe('Redis adapters when Redis stops and returns', function () {
     assert.equal(counts.hit, 2);
     tasks.close();
   });
+
+  it('reports healthy after a reconnect when every channel was left while Redis was down', async () => {
+    const unsubscribe = await pubsub.subscribe('short-lived', () => undefined);
+    await server.stop();
+    await waitFor(() => !pubsub.healthy(), 'pub/sub to notice Redis is gone');
+    await unsubscribe();
+    await server.start();
+    await waitFor(() => pubsub.healthy() && cache.healthy(), 'pub/sub to report healthy with no channels to restore');
+    const received: string[] = [];
+    await peer.subscribe('fresh', (message) => received.push(message));
+    await pubsub.publish('fresh', 'works');
+    await waitFor(() => received.length === 1, 'a message on a channel subscribed after recovery');
+  });
 });
