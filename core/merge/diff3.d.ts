@@ -15,3 +15,13 @@ declare module 'diff3' {
   function diff3Merge<T>(a: readonly T[], o: readonly T[], b: readonly T[]): diff3Merge.Block<T>[];
   export = diff3Merge;
 }
+
+/** The package's internal two-way diff (Wu, Manber, Myers O(NP)); used by benchmarks as a baseline. */
+declare module 'diff3/onp' {
+  interface OnpHunk {
+    file1: [number, number];
+    file2: [number, number];
+  }
+  const Onp: new <T>(a: readonly T[], b: readonly T[]) => { compose(): OnpHunk[] };
+  export = Onp;
+}

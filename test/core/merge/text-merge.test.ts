@@ -1,5 +1,18 @@
 import assert from 'node:assert/strict';
-import { mergeText, splitLines } from '../../../core/merge/text-merge';
+import diff3Merge from 'diff3';
+import { mergeText, splitLines, type TextMergeResult } from '../../../core/merge/text-merge';
+import { createRng } from '../../support/rng';
+
+/** diff3 over the whole files at once: what the sync-point shortcut must agree with. */
+function wholeFileMerge(base: string, local: string, remote: string): TextMergeResult {
+  let hunks = 0;
+  const out: string[] = [];
+  for (const block of diff3Merge(splitLines(local), splitLines(base), splitLines(remote))) {
+    if ('ok' in block) out.push(...block.ok);
+    else hunks++;
+  }
+  return hunks ? { kind: 'conflict', hunks } : { kind: 'clean', text: out.join('') };
+}
 
 const lines = (...xs: string[]) => xs.map((x) => `${x}\n`).join('');
 
@@ -58,6 +71,31 @@ describe('mergeText', () => {
     assert.equal(merged[10], 'local 0\n');
     assert.equal(merged[4960], 'remote 49\n');
     assert.equal(merged.length, 5000);
+  });
+});
+
+describe('mergeText against whole-file diff3', () => {
+  it('gives the same result on random edits, repeated lines included (seed 1-600)', () => {
+    for (let seed = 1; seed <= 600; seed++) {
+      const rng = createRng(seed);
+      const base = Array.from({ length: rng.int(1, 60) }, (_, i) =>
+        rng.chance(0.2) ? rng.pick(['}\n', '\n', '  return x;\n', '  }\n']) : `line ${i} ${rng.int(0, 5)}\n`,
+      );
+      const edit = (tag: string) => {
+        const out = [...base];
+        for (let e = rng.int(0, 4); e > 0; e--) {
+          const at = rng.int(0, out.length);
+          const fresh = Array.from({ length: rng.int(1, 3) }, (_, k) => (rng.chance(0.2) ? '}\n' : `${tag} ${e}.${k}\n`));
+          const op = rng.int(0, 2);
+          if (op === 0) out.splice(at, rng.int(1, 2), ...fresh);
+          else if (op === 1) out.splice(at, 0, ...fresh);
+          else out.splice(at, 1);
+        }
+        return out.join('');
+      };
+      const [b, l, r] = [base.join(''), edit('L'), edit('R')];
+      assert.deepEqual(mergeText(b, l, r), wholeFileMerge(b, l, r), `seed ${seed}`);
+    }
   });
 });
 
