@@ -74,6 +74,22 @@ export class FsTaskStore implements ScannableTaskStore {
     return join(this.tasksDir, checkTaskId(taskId));
   }
 
+  /** The paths of one task's files (for watchers): they need not exist. */
+  taskFiles(taskId: string): { dir: string; ui: string; api: string; historyItem: string | null } {
+    const dir = this.taskDir(taskId);
+    return {
+      dir,
+      ui: join(dir, STORE_FILES.ui),
+      api: join(dir, STORE_FILES.api),
+      historyItem: this.layout.kind === 'roo' ? join(dir, STORE_FILES.historyItem) : null,
+    };
+  }
+
+  /** The index file this store keeps up to date (`_index.json` or Cline's `taskHistory.json`), or null. */
+  get indexPath(): string | null {
+    return this.index?.path ?? null;
+  }
+
   async listTaskIds(): Promise<TaskId[]> {
     let entries;
     try {

@@ -194,6 +194,32 @@ describe('FsTaskStore (writing)', () => {
     });
   });
 
+  describe('#writeTask from several writers at once', () => {
+    it('loses no index entry when two stores (two windows) write different tasks concurrently', async () => {
+      for (const [source, shape] of [['roo-code', 'roo'], ['cline', 'cline']] as const) {
+        const dir = join(base, source);
+        const windows = [0, 1].map(() => new FsTaskStore({ source, basePath: dir, lock: { pollMs: 5 } }));
+        const tasks = Array.from({ length: 12 }, (_, i) => generateTaskHistory({ seed: 100 + i, messages: 6, historyShape: shape }));
+        await Promise.all(tasks.map((t, i) => windows[i % 2]!.writeTask(snapshotOf(source, t))));
+        const entries = (shape === 'roo' ? ((await readJson(join(dir, 'tasks', '_index.json'))) as { entries: Array<{ id: string }> }).entries : ((await readJson(join(dir, 'state', 'taskHistory.json'))) as Array<{ id: string }>));
+        assert.deepEqual(entries.map((e) => e.id).sort(), tasks.map((t) => t.taskId).sort(), source);
+      }
+    });
+  });
+
+  describe('#taskFiles / #indexPath', () => {
+    it('names the files a watcher should follow in each layout', () => {
+      const roo = new FsTaskStore({ source: 'roo-code', basePath: base });
+      const files = roo.taskFiles('1733000000000');
+      assert.equal(files.ui, join(base, 'tasks', '1733000000000', 'ui_messages.json'));
+      assert.equal(files.historyItem, join(base, 'tasks', '1733000000000', 'history_item.json'));
+      assert.equal(roo.indexPath, join(base, 'tasks', '_index.json'));
+      const cline = new FsTaskStore({ source: 'cline', basePath: base });
+      assert.equal(cline.taskFiles('1733000000000').historyItem, null);
+      assert.equal(cline.indexPath, join(base, 'state', 'taskHistory.json'));
+    });
+  });
+
   describe('#deleteTask', () => {
     it('removes the folder and the _index.json entry (Roo) or the taskHistory.json entry (Cline)', async () => {
       for (const [source, shape] of [['roo-code', 'roo'], ['cline', 'cline']] as const) {
