@@ -167,6 +167,24 @@ export class RelayMetrics {
     this.frameBytes.inc({ direction, encoding: 'compressed' }, wireBytes);
   }
 
+  /** Records one database statement; `slow` when it passed the slow-query threshold. */
+  recordQuery(op: string, seconds: number, slow = false): void {
+    this.queryDuration.observe({ op }, seconds);
+    if (slow) this.slowQueries.inc({ op });
+  }
+
+  /** Counts one closed WebSocket by its close code, and takes it off the open-connection gauge. */
+  recordClose(code: number): void {
+    this.wsCloses.inc({ code: String(code) });
+    this.wsConnections.dec();
+  }
+
+  /** Counts one accepted WebSocket. */
+  recordOpen(): void {
+    this.wsConnectionsOpened.inc();
+    this.wsConnections.inc();
+  }
+
   /** Counts one finished HTTP request. `route` is the route pattern, never the raw path (cardinality). */
   recordHttp(method: string, route: string, status: number, seconds: number): void {
     this.httpRequests.inc({ method, route, status: String(status) });

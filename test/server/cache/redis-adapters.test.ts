@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
 import { isSyncError } from '../../../core/errors';
+import { CachedQuery } from '../../../server/cache/cached-query';
 import { RedisCache } from '../../../server/cache/redis-cache';
 import { RedisPubSub } from '../../../server/cache/redis-pubsub';
 import { connectTestRedis, deleteKeysWithPrefix, testRedisUrl, uniquePrefix, waitFor } from '../../support/redis';
@@ -140,5 +141,33 @@ describe('RedisPubSub', () => {
       assert.throws(() => new RedisPubSub({ publisher: client }), (error) => isSyncError(error, 'CACHE_INVALID_ARGUMENT'));
       client.disconnect();
     });
+  });
+});
+
+describe('CachedQuery on RedisCache', () => {
+  it('sees a tag invalidated by another relay process sharing the Redis', async () => {
+    const admin = await connectTestRedis();
+    const keyPrefix = uniquePrefix('cached-query');
+    const cacheA = new RedisCache({ url: testRedisUrl(), keyPrefix });
+    const cacheB = new RedisCache({ url: testRedisUrl(), keyPrefix });
+    try {
+      await ready(cacheA);
+      await ready(cacheB);
+      const relayA = new CachedQuery<string[]>({ cache: cacheA, name: 'task-list', ttlSeconds: 60 });
+      const relayB = new CachedQuery<string[]>({ cache: cacheB, name: 'task-list', ttlSeconds: 60 });
+      assert.deepEqual(await relayA.get('user:1', async () => ['t1'], { tags: ['user:1'] }), ['t1']);
+      assert.deepEqual(await relayB.get('user:1', async () => ['never'], { tags: ['user:1'] }), ['t1']);
+      // Relay B takes a write for user 1 and invalidates; relay A must reload.
+      await relayB.invalidateTags('user:1');
+      assert.deepEqual(await relayA.get('user:1', async () => ['t1', 't2'], { tags: ['user:1'] }), ['t1', 't2']);
+      assert.deepEqual(await relayB.get('user:1', async () => ['never'], { tags: ['user:1'] }), ['t1', 't2']);
+      relayA.close();
+      relayB.close();
+    } finally {
+      await cacheA.close();
+      await cacheB.close();
+      await deleteKeysWithPrefix(admin, keyPrefix);
+      admin.disconnect();
+    }
   });
 });

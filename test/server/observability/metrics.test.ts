@@ -33,14 +33,14 @@ describe('RelayMetrics', () => {
   describe('#render', () => {
     it('renders valid Prometheus text with every relay metric', async () => {
       const metrics = new RelayMetrics();
-      metrics.wsConnections.inc();
-      metrics.wsConnectionsOpened.inc();
-      metrics.wsCloses.inc({ code: '4401' });
+      metrics.recordOpen();
+      metrics.recordOpen();
+      metrics.recordClose(4401);
       metrics.recordFrame('in', 2_000, 600);
       metrics.recordFrame('out', 100);
       metrics.syncLatency.observe(0.03);
-      metrics.queryDuration.observe({ op: 'select' }, 0.002);
-      metrics.slowQueries.inc({ op: 'select' });
+      metrics.recordQuery('select', 0.002);
+      metrics.recordQuery('select', 0.4, true);
       metrics.recordHttp('GET', '/v1/blobs/:sha256', 200, 0.01);
       metrics.errors.inc({ code: 'RATE_LIMITED' });
       const stats = metrics.cacheStats();
@@ -77,6 +77,9 @@ describe('RelayMetrics', () => {
       for (const [name, type] of Object.entries(expected)) assert.equal(families.get(name)?.type, type, name);
 
       assert.match(text, /^roo_sync_ws_closes_total\{code="4401"\} 1$/m);
+      assert.match(text, /^roo_sync_ws_connections 1$/m);
+      assert.match(text, /^roo_sync_ws_connections_opened_total 2$/m);
+      assert.match(text, /^roo_sync_db_slow_queries_total\{op="select"\} 1$/m);
       assert.match(text, /^roo_sync_ws_bytes_total\{direction="in",encoding="raw"\} 2000$/m);
       assert.match(text, /^roo_sync_ws_bytes_total\{direction="in",encoding="compressed"\} 600$/m);
       assert.match(text, /^roo_sync_ws_frames_total\{direction="out"\} 1$/m);
