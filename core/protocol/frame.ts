@@ -33,8 +33,9 @@ export const DEFAULT_CONTEXT_COMPRESS_THRESHOLD = 128;
 /**
  * On a brotli connection with context, bodies up to this size use the context (they gain
  * most from what came before); larger ones use brotli, whose larger window wins on them.
+ * Measured (wire benchmark): 64 KiB beats 4 KiB, 16 KiB and "always context".
  */
-export const DEFAULT_CONTEXT_MAX_BYTES = 16 * 1024;
+export const DEFAULT_CONTEXT_MAX_BYTES = 64 * 1024;
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_INFLATED_BYTES = 64 * 1024 * 1024;
 /** The hello frame comes before authentication: keep what a stranger can make us parse small. */
@@ -58,7 +59,7 @@ export interface FrameCodecOptions {
    * brotli. Default true. Decoding id 3 frames is always on.
    */
   context?: boolean;
-  /** Brotli connections with context: bodies above this use brotli. Default 16 KiB. */
+  /** Brotli connections with context: bodies above this use brotli. Default 64 KiB. */
   contextMaxBytes?: number;
 }
 
