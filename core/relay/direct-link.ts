@@ -34,6 +34,7 @@ export class DirectLink implements SyncTransport {
   private welcomeMessage: WelcomeMessage | null = null;
   private closedWith: { code: number; reason: string } | null = null;
   private readonly live = new Listeners<[ServerChange[]]>();
+  private readonly livePages = new Listeners<[PullPage]>();
   private readonly commands = new Listeners<[CommandDeliverMessage]>();
   private readonly results = new Listeners<[CommandResultMessage]>();
   private readonly presence = new Listeners<[PresenceMessage]>();
@@ -92,6 +93,11 @@ export class DirectLink implements SyncTransport {
     return this.live.add(listener);
   }
 
+  /** Live pages as the relay sent them (`hasMore`: pull from `cursor`). Returns its remover. */
+  onLivePage(listener: (page: PullPage) => void): () => void {
+    return this.livePages.add(listener);
+  }
+
   onCommand(listener: (delivery: CommandDeliverMessage) => void): () => void {
     return this.commands.add(listener);
   }
@@ -146,7 +152,8 @@ export class DirectLink implements SyncTransport {
         this.welcomeMessage = message;
         return;
       case 'changes':
-        this.live.emit(message.changes);
+        if (message.changes.length > 0) this.live.emit(message.changes);
+        this.livePages.emit({ changes: message.changes, cursor: message.cursor, hasMore: message.hasMore });
         return;
       case 'command.deliver':
         this.commands.emit(message);

@@ -136,6 +136,7 @@ export class RooCloudClient implements SyncTransport {
   private readonly statusListeners = new Listeners<[ClientStatus]>();
   private readonly connectedListeners = new Listeners<[WelcomeMessage]>();
   private readonly liveListeners = new Listeners<[ServerChange[]]>();
+  private readonly livePageListeners = new Listeners<[PullPage]>();
   private readonly commandListeners = new Listeners<[CommandDeliverMessage]>();
   private readonly resultListeners = new Listeners<[CommandResultMessage]>();
   private readonly presenceListeners = new Listeners<[PresenceMessage]>();
@@ -217,6 +218,14 @@ export class RooCloudClient implements SyncTransport {
 
   onLiveChanges(listener: (changes: ServerChange[]) => void): () => void {
     return this.liveListeners.add(listener);
+  }
+
+  /**
+   * Live pages as the relay sent them. A page with `hasMore` (possibly with no changes: the
+   * relay could not fit them in a frame) means: pull from `cursor` now. Returns its remover.
+   */
+  onLivePage(listener: (page: PullPage) => void): () => void {
+    return this.livePageListeners.add(listener);
   }
 
   // ------------------------------------------------------------ remote commands and presence
@@ -470,7 +479,8 @@ export class RooCloudClient implements SyncTransport {
     }
     switch (message.type) {
       case 'changes':
-        this.liveListeners.emit(message.changes);
+        if (message.changes.length > 0) this.liveListeners.emit(message.changes);
+        this.livePageListeners.emit({ changes: message.changes, cursor: message.cursor, hasMore: message.hasMore });
         return;
       case 'command.deliver':
         this.delivered(session, message);

@@ -35,8 +35,11 @@ export class ClientHarness {
   readonly userId: UserId = this.relay.addUser();
   private readonly clients: RooCloudClient[] = [];
 
-  async start(port = 0): Promise<this> {
-    this.host = await WsRelayHost.start({ relay: this.relay, port });
+  private hostOptions: { maxFrameBytes?: number } = {};
+
+  async start(port = 0, hostOptions: { maxFrameBytes?: number } = {}): Promise<this> {
+    this.hostOptions = hostOptions;
+    this.host = await WsRelayHost.start({ relay: this.relay, port, ...hostOptions });
     return this;
   }
 
@@ -44,7 +47,7 @@ export class ClientHarness {
   async restartHost(): Promise<void> {
     const { port } = this.host;
     await this.host.close();
-    this.host = await WsRelayHost.start({ relay: this.relay, port });
+    this.host = await WsRelayHost.start({ relay: this.relay, port, ...this.hostOptions });
   }
 
   device(): { deviceId: DeviceId; token: string } {

@@ -3,6 +3,7 @@ import { WebSocketServer } from 'ws';
 import { isSyncError } from '../../../core/errors';
 import { asDeviceId, asTaskId, asUserId } from '../../../core/ids';
 import type { ServerChange } from '../../../core/model/changes';
+import type { PullPage } from '../../../core/ports/sync-transport';
 import type { ClientStatus, RooCloudClient } from '../../../core/node/client/roo-cloud-client';
 import { MemoryOutbox } from '../../../core/outbox/memory-outbox';
 import { FrameCodec } from '../../../core/protocol/frame';
@@ -95,6 +96,22 @@ describe('RooCloudClient', () => {
       await waitUntil(() => live.length === 1, 'live change');
       const page = await b.pull(0, 10);
       assert.deepEqual([page.changes.map((c) => c.seq), page.cursor, page.hasMore], [[1], 1, false]);
+    });
+
+    it('passes on a live page too large for a frame as a pull hint', async () => {
+      await harness.close();
+      harness = await new ClientHarness().start(0, { maxFrameBytes: 4096 });
+      const a = await harness.online(harness.client({ codecs: ['deflate'] }));
+      const b = await harness.online(harness.client({ codecs: ['none'] }));
+      const pages: PullPage[] = [];
+      const live: ServerChange[] = [];
+      b.onLivePage((page) => pages.push(page));
+      b.onLiveChanges((changes) => live.push(...changes));
+      await a.push([{ clientSeq: 1, baseSeq: null, body: { ...putBody(1), entry: { ts: 1, text: 'y'.repeat(10_000) } } }]);
+      await waitUntil(() => pages.length === 1, 'live page');
+      assert.deepEqual(pages[0], { changes: [], cursor: 0, hasMore: true });
+      assert.equal(live.length, 0);
+      await rejectsWithCode(b.pull(0, 10), 'RELAY_REPLY_TOO_LARGE');
     });
 
     it('rejects with the relay error code', async () => {
