@@ -98,6 +98,8 @@ export interface ReferenceRelayOptions {
   commandRetryMaxMs?: number;
   /** Deep-copy outgoing messages so peers cannot alias relay state. Default true. */
   isolateMessages?: boolean;
+  /** Told about failures inside the relay (each also ends its connection with InternalError). */
+  onInternalError?: (error: unknown) => void;
   /** Id generator for users, devices, tokens and commands; default random UUIDs. */
   newId?: (kind: 'user' | 'device' | 'token' | 'command') => string;
 }
@@ -185,6 +187,7 @@ export class ReferenceRelay {
   private readonly retryMaxMs: number;
   private readonly isolate: boolean;
   private readonly newId: (kind: 'user' | 'device' | 'token' | 'command') => string;
+  private readonly onInternalError?: (error: unknown) => void;
 
   private readonly users = new Map<UserId, UserRecord>();
   private readonly devices = new Map<DeviceId, DeviceRecord>();
@@ -203,6 +206,7 @@ export class ReferenceRelay {
     this.retryInitialMs = options.commandRetryInitialMs ?? 2_000;
     this.retryMaxMs = options.commandRetryMaxMs ?? 60_000;
     this.isolate = options.isolateMessages ?? true;
+    this.onInternalError = options.onInternalError;
     this.newId = options.newId ?? ((kind) => `${kind}-${globalThis.crypto.randomUUID()}`);
   }
 
@@ -356,7 +360,7 @@ export class ReferenceRelay {
       // A bug here must not take other connections down: report it and end this one.
       this.sendError(connection, RelayErrorCode.Internal, 'the relay failed handling a message', requestIdOf(raw));
       this.closeConnection(connection, CloseCode.InternalError, RelayErrorCode.Internal);
-      void error;
+      this.onInternalError?.(error);
     }
   }
 

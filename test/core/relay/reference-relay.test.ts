@@ -261,6 +261,33 @@ describe('ReferenceRelay', () => {
     });
   });
 
+  describe('internal failures', () => {
+    it('ends only the failing connection with InternalError and reports the error', () => {
+      const failures: unknown[] = [];
+      let n = 0;
+      const relay = new ReferenceRelay({
+        scheduler: new ManualScheduler(),
+        onInternalError: (error) => failures.push(error),
+        newId: (kind) => {
+          if (kind === 'command') throw new Error('id source broken');
+          return `${kind}-${++n}`;
+        },
+      });
+      const user = relay.addUser();
+      const [a, b] = [relay.addDevice(user), relay.addDevice(user)];
+      const pa = new MemoryPeer(relay);
+      pa.hello(a.deviceId, a.token);
+      const pb = new MemoryPeer(relay);
+      pb.hello(b.deviceId, b.token);
+      pa.send({ type: 'command.send', id: 'c1', targetDeviceId: b.deviceId, command: { kind: 'task.start' } });
+      assert.equal((pa.replyTo('c1') as { code: string }).code, 'RELAY_INTERNAL');
+      assert.equal(pa.closeCode(), CloseCode.InternalError);
+      assert.equal(failures.length, 1);
+      pb.send({ type: 'ping', id: 'b1' });
+      assert.equal(pb.replyTo('b1').type, 'pong');
+    });
+  });
+
   describe('#close', () => {
     it('closes every connection with GoingAway and is idempotent', () => {
       const { relay, scheduler, a, online } = setup();
