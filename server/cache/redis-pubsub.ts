@@ -3,7 +3,9 @@
  * changes out to each other's devices. Publishing uses one connection, listening a separate
  * subscriber connection. Channels carry a per-deployment prefix. After a reconnect the
  * adapter resubscribes every channel it holds before it reports healthy again; while Redis is
- * down publish and subscribe fail at once with PUBSUB_UNAVAILABLE.
+ * down publish and subscribe fail at once with PUBSUB_UNAVAILABLE (subscriptions made before
+ * the outage are kept and restored; a caller that failed to subscribe retries when
+ * `onHealthChange` says healthy).
  */
 import type { Redis } from 'ioredis';
 import { SyncError } from '../../core/errors';
@@ -100,19 +102,22 @@ export class RedisPubSub implements PubSub {
     this.checkOpen();
     checkChannel(channel);
     const full = this.channelPrefix + channel;
+    // Fail fast while down, even on a held channel: "resolved" must mean "delivering now".
+    if (!isReady(this.subscriber)) {
+      throw new SyncError(CacheErrorCode.PubSubUnavailable, `redis is not connected (${this.subscriber.status})`, { op: 'subscribe' });
+    }
     let listeners = this.channels.get(full);
     const isNew = listeners === undefined;
     if (isNew) {
-      if (!isReady(this.subscriber)) {
-        throw new SyncError(CacheErrorCode.PubSubUnavailable, `redis is not connected (${this.subscriber.status})`, { op: 'subscribe' });
-      }
       listeners = new Set();
       this.channels.set(full, listeners);
     }
     const set = listeners as Set<Listener>;
     set.add(listener);
     try {
-      await (isNew ? this.subscribeChannel(full) : (this.pending.get(full) ?? Promise.resolve()));
+      // A held channel may not be re-established yet after a reconnect: SUBSCRIBE is idempotent, so ask again.
+      const needed = isNew || this.resubscribing;
+      await (needed ? this.subscribeChannel(full) : (this.pending.get(full) ?? Promise.resolve()));
     } catch (error) {
       set.delete(listener);
       if (set.size === 0 && this.channels.get(full) === set) this.channels.delete(full);

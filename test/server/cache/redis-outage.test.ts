@@ -69,6 +69,7 @@ describe('Redis adapters when Redis stops and returns', function () {
     await assert.rejects(cache.get('anything'), (error) => isSyncError(error, 'CACHE_UNAVAILABLE'));
     await assert.rejects(pubsub.publish('user:1', 'lost'), (error) => isSyncError(error, 'PUBSUB_UNAVAILABLE'));
     await assert.rejects(pubsub.subscribe('user:2', () => undefined), (error) => isSyncError(error, 'PUBSUB_UNAVAILABLE'));
+    await assert.rejects(peer.subscribe('user:1', () => undefined), (error) => isSyncError(error, 'PUBSUB_UNAVAILABLE'));
     assert.deepEqual(await tasks.get('user:1', load), ['task-1', 'load-2']);
     await tasks.invalidate('user:1');
     assert.ok(Date.now() - started < 500, `failing took ${Date.now() - started} ms; it must not wait for Redis`);
