@@ -339,6 +339,7 @@ export class HybridStorage {
       if (detected.rewrite) rewrites.push({ store, snapshot: detected.rewrite });
     }
     if (withFiles) for (const files of this.deps.workspaces) planned.push(...(await detectFileChanges(this.deps.ctx, files)));
+    if (planned.length === 0 && rewrites.length === 0) return 0;
     if (planned.length > 0) await this.options.outbox.enqueue(planned);
     await this.deps.saveState();
     for (const { store, snapshot } of rewrites) await store.writeTask(snapshot);

@@ -191,8 +191,8 @@ export class SyncState {
     const tasks: PersistedSyncState['tasks'] = {};
     for (const [key, t] of this.tasks) {
       tasks[key] = {
-        ui: trackedList(t, 'ui').map((e) => [e.key, e.hash, e.own ? 1 : 0, e.seq]),
-        api: trackedList(t, 'api').map((e) => [e.key, e.hash, e.own ? 1 : 0, e.seq]),
+        ui: toTuples(t, 'ui'),
+        api: toTuples(t, 'api'),
         f: structuredClone(t.fields),
         c: { ...t.clocks },
         ms: t.metaSeq,
@@ -272,6 +272,12 @@ export class SyncState {
     }
     return state;
   }
+}
+
+function toTuples(task: TaskSyncState, stream: StreamName): TrackedTuple[] {
+  const out: TrackedTuple[] = [];
+  for (const e of task.streams[stream].values()) out.push([e.key, e.hash, e.own ? 1 : 0, e.seq]);
+  return out;
 }
 
 /** A stream's tracked entries in key order (the shape stream diffing takes). */

@@ -1,0 +1,233 @@
+/**
+ * The seeded convergence simulation: 3-5 devices on the ReferenceRelay with random task
+ * appends, partial-message rewrites, stale rewrites, "delete from here", metadata edits, text
+ * and binary file edits, random frame delivery, disconnects and crashes (between any two
+ * durable writes). Then the network heals and every device syncs until nothing moves; every
+ * device must then hold exactly what the relay's log describes.
+ *
+ * The same seed always runs the same simulation: `runConvergence(seed)` replays a failure.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { asUserId } from '../../../core/ids';
+import type { ServerChange } from '../../../core/model/changes';
+import { sha256Hex } from '../../../core/model/hash';
+import { isConflictCopy } from '../../../core/merge/conflict-copy';
+import { ReferenceRelay } from '../../../core/relay/reference-relay';
+import { ManualScheduler } from '../../../core/relay/scheduler';
+import { MemoryBlobStore } from '../../../core/storage/memory-blob-store';
+import { createRng, type Rng } from '../rng';
+import { foldLog, type FoldedLog } from './log-fold';
+import { SIM_WORKSPACE, SimDevice } from './sim-device';
+import { SimNetwork } from './sim-network';
+import { SimTransport } from './sim-transport';
+
+export interface ConvergenceOptions {
+  /** Chaos steps before healing, as a range the seed picks from. Default [20, 50]. */
+  steps?: [number, number];
+}
+
+export interface ConvergenceResult {
+  seed: number;
+  devices: number;
+  steps: number;
+  /** Changes in the log at the end. */
+  changes: number;
+  crashes: number;
+  /** File conflicts that produced a conflict copy. */
+  conflictCopies: number;
+  /** Sync rounds the heal phase needed. */
+  healRounds: number;
+}
+
+/** Thrown when a seed does not converge; the message starts with the seed. */
+export class ConvergenceFailure extends Error {
+  constructor(
+    readonly seed: number,
+    detail: string,
+  ) {
+    super(`convergence seed ${seed} failed (replay: CONVERGENCE_SEED=${seed}): ${detail}`);
+  }
+}
+
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const MAX_HEAL_ROUNDS = 25;
+
+export async function runConvergence(seed: number, options: ConvergenceOptions = {}): Promise<ConvergenceResult> {
+  const rng = createRng(seed);
+  const clock = { t: 1_760_000_000_000 };
+  let ids = 0;
+  // Devices never mutate what they receive, so the relay need not copy every frame.
+  const relay = new ReferenceRelay({ scheduler: new ManualScheduler(), newId: (kind) => `${kind}-${++ids}`, isolateMessages: false });
+  const userId = relay.addUser();
+  const network = new SimNetwork(relay, rng.fork());
+  const blobs = new MemoryBlobStore();
+  const deviceCount = rng.int(3, 5);
+  const devices: SimDevice[] = [];
+  for (let i = 0; i < deviceCount; i++) {
+    const { deviceId, token } = relay.addDevice(userId);
+    const skew = rng.int(-2000, 2000);
+    devices.push(new SimDevice(i, deviceId, token, network, blobs, () => clock.t + skew));
+  }
+  for (const device of devices) await device.start();
+
+  let tsCounter = 0;
+  const nextTs = (): number => clock.t * 16 + (tsCounter++ % 16);
+  const steps = rng.int(...(options.steps ?? [20, 50]));
+  const fail = (detail: string): never => {
+    throw new ConvergenceFailure(seed, detail);
+  };
+  const checkFailures = (): void => {
+    for (const d of devices) if (d.failures.length) fail(`device ${d.index} step error: ${describe(d.failures[0])}`);
+  };
+
+  // ---------------------------------------------------------------- chaos
+  for (let step = 0; step < steps; step++) {
+    clock.t += rng.int(1, 40);
+    const device = rng.pick(devices);
+    const roll = rng.next();
+    if (roll < 0.3) await device.assistantAct(rng, nextTs);
+    else if (roll < 0.4) await device.editFile(rng);
+    else if (roll < 0.55) device.startStep(rng.chance(0.5) ? 'to' : 'from');
+    else if (roll < 0.8) for (let n = rng.int(1, 6); n > 0 && network.deliverOne(); n--);
+    else if (roll < 0.85) device.transport?.disconnect();
+    else if (roll < 0.9) device.transport?.connect();
+    else if (roll < 0.94) device.crash(rng.chance(0.7) ? rng.int(0, 8) : undefined);
+    else if (roll < 0.97 && !device.running) await device.start();
+    await settle();
+    for (const d of devices) if (d.crashedMidStep) d.kill();
+    checkFailures();
+  }
+
+  // ---------------------------------------------------------------- heal
+  for (const d of devices) d.transport?.disconnect();
+  await settle();
+  for (const d of devices) {
+    if (d.busy) await d.busy;
+    if (d.crashedMidStep) d.kill();
+    if (!d.running) await d.start();
+    else d.transport!.connect();
+  }
+  checkFailures();
+  const drive = async (d: SimDevice, kind: 'to' | 'from'): Promise<void> => {
+    d.startStep(kind);
+    for (let spins = 0; d.busy; spins++) {
+      if (spins > 10_000) fail(`device ${d.index} step never finished`);
+      while (network.deliverOne());
+      await settle();
+    }
+    if (d.crashedMidStep) {
+      d.kill();
+      await d.start();
+    }
+    checkFailures();
+  };
+  let healRounds = 0;
+  for (;;) {
+    if (++healRounds > MAX_HEAL_ROUNDS) fail(`did not quiesce in ${MAX_HEAL_ROUNDS} rounds`);
+    const before = relay.serverCursor(userId);
+    for (const d of devices) {
+      clock.t += 10;
+      await drive(d, 'to');
+      await drive(d, 'from');
+    }
+    const head = relay.serverCursor(userId);
+    if (process.env.CONVERGENCE_DEBUG) {
+      console.log(`heal ${healRounds}: head ${before}->${head}`, devices.map((d) => [d.outbox.size, d.storage!.cursor, d.outbox.pending().map((c) => `${c.body.type}:${JSON.stringify(c.body).slice(0, 160)} base=${c.baseSeq}`)]));
+    }
+    const quiet = head === before && devices.every((d) => d.outbox.size === 0 && d.storage!.cursor === head);
+    if (quiet) break;
+  }
+
+  // ---------------------------------------------------------------- check
+  const log = await pullLog(relay, userId, network);
+  const folded = foldLog(log);
+  for (const d of devices) await checkDevice(d, folded, log, fail);
+  const first = await snapshotDevice(devices[0]!);
+  for (const d of devices.slice(1)) {
+    const other = await snapshotDevice(d);
+    if (!isDeepStrictEqual(first, other)) fail(`device ${d.index} differs from device 0`);
+  }
+  return {
+    seed,
+    devices: deviceCount,
+    steps,
+    changes: log.length,
+    crashes: devices.reduce((n, d) => n + d.crashes, 0),
+    conflictCopies: devices.reduce((n, d) => n + (d.storage?.fileConflicts.length ?? 0), 0),
+    healRounds,
+  };
+}
+
+/** Reads the whole log through the protocol, as a fresh observer device. */
+async function pullLog(relay: ReferenceRelay, userId: string, network: SimNetwork): Promise<ServerChange[]> {
+  const { deviceId, token } = relay.addDevice(asUserId(userId));
+  const observer = new SimTransport(network, deviceId, token, () => 0);
+  observer.connect();
+  const changes: ServerChange[] = [];
+  let cursor = 0;
+  for (;;) {
+    const request = observer.pull(cursor, 1000);
+    let page: Awaited<typeof request> | undefined;
+    void request.then((p) => (page = p));
+    while (!page) {
+      while (network.deliverOne());
+      await settle();
+    }
+    changes.push(...page.changes);
+    cursor = page.cursor;
+    if (!page.hasMore) break;
+  }
+  observer.disconnect();
+  return changes;
+}
+
+async function checkDevice(d: SimDevice, folded: FoldedLog, log: readonly ServerChange[], fail: (detail: string) => never): Promise<void> {
+  const name = `device ${d.index}`;
+  const taskIds = await d.store.listTaskIds();
+  const expectedTasks = [...folded.tasks].filter(([, t]) => !t.deleted).map(([key]) => key.slice(key.indexOf('/') + 1));
+  if (!isDeepStrictEqual([...taskIds].sort(), expectedTasks.sort())) {
+    fail(`${name} holds tasks ${taskIds.join(',')} but the log has ${expectedTasks.join(',')}`);
+  }
+  for (const taskId of taskIds) {
+    const task = (await d.store.readTask(taskId))!;
+    const expected = folded.tasks.get(`roo-code/${taskId}`)!;
+    for (const stream of ['ui', 'api'] as const) {
+      if (!isDeepStrictEqual(task[stream], expected[stream])) {
+        fail(`${name} task ${taskId} ${stream}: ${JSON.stringify(task[stream])} != log ${JSON.stringify(expected[stream])}`);
+      }
+    }
+    if (!isDeepStrictEqual(task.historyItem, expected.historyItem)) {
+      fail(`${name} task ${taskId} historyItem ${JSON.stringify(task.historyItem)} != log ${JSON.stringify(expected.historyItem)}`);
+    }
+  }
+  const files = new Map<string, string>();
+  for (const path of d.files.paths()) if (!isConflictCopy(path)) files.set(`${SIM_WORKSPACE}/${path}`, sha256Hex(d.files.peek(path)!));
+  if (!isDeepStrictEqual(files, folded.files)) fail(`${name} files ${[...files.keys()]} != log ${[...folded.files.keys()]}`);
+  // No version dropped without a copy: every conflict copy this device made is still there.
+  for (const conflict of d.storage!.fileConflicts) {
+    const copy = d.files.peek(conflict.copyPath);
+    if (!copy || sha256Hex(copy) !== conflict.copyHash) fail(`${name} lost conflict copy ${conflict.copyPath}`);
+  }
+  // Every acceptance the relay reported to this device is in the log under this device.
+  const bySeq = new Map(log.map((c) => [c.seq, c]));
+  for (const ack of d.acknowledged) {
+    const change = bySeq.get(ack.seq);
+    if (!change || change.deviceId !== d.deviceId || change.clientSeq !== ack.clientSeq) fail(`${name} ack ${JSON.stringify(ack)} not in the log`);
+  }
+  const integrity = await d.storage!.validateDataIntegrity();
+  if (!integrity.ok) fail(`${name} integrity: ${JSON.stringify(integrity.problems.slice(0, 3))}`);
+}
+
+async function snapshotDevice(d: SimDevice): Promise<unknown> {
+  const tasks: unknown[] = [];
+  for (const taskId of await d.store.listTaskIds()) tasks.push(await d.store.readTask(taskId));
+  const files = d.files.paths().filter((p) => !isConflictCopy(p)).map((p) => [p, sha256Hex(d.files.peek(p)!)]);
+  return { tasks, files };
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return `${(err as { code?: string }).code ?? err.name}: ${err.message}\n${err.stack ?? ''}`;
+  return String(err);
+}
+
+export type { Rng };

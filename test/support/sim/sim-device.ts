@@ -1,0 +1,232 @@
+/**
+ * One simulated device: its durable parts (task store, outbox, persisted sync state, workspace
+ * files, entry cache) survive a crash; its volatile parts (HybridStorage, connection, the
+ * assistant's in-memory copy of its tasks) do not.
+ */
+import { isSyncError } from '../../../core/errors';
+import { asDeviceId, asTaskId, asWorkspaceId, type DeviceId, type TaskId } from '../../../core/ids';
+import { MemoryOutbox } from '../../../core/outbox/memory-outbox';
+import type { BlobStore } from '../../../core/ports/blob-store';
+import type { TaskSnapshot } from '../../../core/ports/task-store';
+import { HybridStorage } from '../../../core/storage/hybrid-storage';
+import { MemoryBlobStore } from '../../../core/storage/memory-blob-store';
+import { MemorySyncStateStore } from '../../../core/storage/sync-state';
+import { MemoryWorkspaceFiles } from '../../../core/storage/workspace-files';
+import { MemoryTaskStore } from '../memory-task-store';
+import type { Rng } from '../rng';
+import { CRASH_CODE, CrashGate, gatedBlobs, gatedFiles, gatedOutbox, gatedStateStore, gatedTaskStore } from './crash-gate';
+import type { SimNetwork } from './sim-network';
+import { SimTransport } from './sim-transport';
+
+export const SIM_WORKSPACE = asWorkspaceId('ws-sim');
+
+/** Errors a sync step may end with in the simulation without anything being wrong. */
+const EXPECTED_FAILURES = new Set([CRASH_CODE, 'STORAGE_SYNC_FAILED', 'TRANSPORT_OFFLINE', 'TRANSPORT_DISCONNECTED']);
+
+export class SimDevice {
+  readonly deviceId: DeviceId;
+  readonly store = new MemoryTaskStore({ source: 'roo-code' });
+  readonly outbox = new MemoryOutbox();
+  readonly stateStore = new MemorySyncStateStore();
+  readonly files = new MemoryWorkspaceFiles(SIM_WORKSPACE);
+  readonly entryCache = new MemoryBlobStore();
+
+  storage: HybridStorage | null = null;
+  transport: SimTransport | null = null;
+  private gate = new CrashGate();
+  /** The assistant's in-memory copy of tasks (what a stale rewrite writes from). */
+  readonly memory = new Map<string, TaskSnapshot>();
+  /** The sync step in progress, if any. */
+  busy: Promise<void> | null = null;
+  crashes = 0;
+  /** Unexpected errors of sync steps (a bug: the seed fails). */
+  readonly failures: unknown[] = [];
+  /** Every acceptance the relay reported to this device, across restarts. */
+  readonly acknowledged: Array<{ clientSeq: number; seq: number }> = [];
+
+  constructor(
+    readonly index: number,
+    deviceId: string,
+    private readonly token: string,
+    private readonly network: SimNetwork,
+    private readonly relayBlobs: BlobStore,
+    readonly now: () => number,
+  ) {
+    this.deviceId = asDeviceId(deviceId);
+  }
+
+  get running(): boolean {
+    return this.storage !== null;
+  }
+
+  /** (Re)starts the sync engine from the durable parts and connects. */
+  async start(): Promise<void> {
+    this.gate = new CrashGate();
+    const gate = this.gate;
+    this.transport = new SimTransport(this.network, this.deviceId, this.token, () => this.storage?.cursor ?? 0, this.acknowledged);
+    this.storage = await HybridStorage.open({
+      deviceId: this.deviceId,
+      stores: [gatedTaskStore(this.store, gate)],
+      outbox: gatedOutbox(this.outbox, gate),
+      transport: this.transport,
+      stateStore: gatedStateStore(this.stateStore, gate),
+      blobs: gatedBlobs(this.relayBlobs, gate),
+      entryCache: gatedBlobs(this.entryCache, gate),
+      workspaces: [gatedFiles(this.files, gate)],
+      now: this.now,
+      pullPageSize: 25,
+      pushBatchSize: 20,
+    });
+    this.transport.connect();
+  }
+
+  /** The process dies now (or after `afterOperations` more durable writes, mid-step). */
+  crash(afterOperations?: number): void {
+    if (!this.storage) return;
+    if (afterOperations !== undefined && this.busy) {
+      this.gate.arm(afterOperations);
+      return;
+    }
+    this.kill();
+  }
+
+  /** True when an armed crash went off. */
+  get crashedMidStep(): boolean {
+    return this.storage !== null && this.gate.crashed;
+  }
+
+  kill(): void {
+    this.gate.trip();
+    this.transport?.disconnect();
+    this.storage = null;
+    this.transport = null;
+    this.memory.clear();
+    this.crashes++;
+  }
+
+  /** Starts a sync step unless one is running. */
+  startStep(kind: 'to' | 'from'): void {
+    if (!this.storage || this.busy) return;
+    const storage = this.storage;
+    const gate = this.gate;
+    const step = kind === 'to' ? storage.syncToCloud() : storage.syncFromCloud();
+    this.busy = step.then(
+      () => undefined,
+      (err: unknown) => {
+        if (process.env.CONVERGENCE_DEBUG) console.log(`device ${this.index} step ${kind} failed:`, (err as Error).message, (err as Error).cause);
+        if (!(isSyncError(err) && EXPECTED_FAILURES.has(err.code))) this.failures.push(err);
+      },
+    ).finally(() => {
+      this.busy = null;
+      // An armed crash belongs to this step only.
+      gate.disarm();
+    });
+  }
+
+  // ------------------------------------------------------------------ the assistant
+
+  taskId(n: number): TaskId {
+    return asTaskId(`t${this.index}x${n}`);
+  }
+
+  /** Reads a task as the assistant would (fresh from disk), remembering it. */
+  async readFresh(taskId: TaskId): Promise<TaskSnapshot | null> {
+    const task = await this.store.readTask(taskId);
+    if (task) this.memory.set(taskId, task);
+    return task;
+  }
+
+  async write(task: TaskSnapshot): Promise<void> {
+    await this.store.writeTask(task);
+    this.memory.set(task.taskId, structuredClone(task));
+  }
+
+  /** Assistant actions that are not sync steps: for workload generators. */
+  async assistantAct(rng: Rng, nextTs: () => number): Promise<string> {
+    const ids = await this.store.listTaskIds();
+    const roll = rng.next();
+    if (ids.length === 0 || roll < 0.08) {
+      const n = rng.int(0, 9999);
+      const taskId = this.taskId(n);
+      if (ids.includes(taskId)) return 'noop';
+      const ts = nextTs();
+      const text = `task ${n} from device ${this.index}`;
+      await this.write({
+        source: 'roo-code',
+        taskId,
+        ui: [{ ts, type: 'say', say: 'text', text }],
+        api: [{ role: 'user', content: [{ type: 'text', text }] }],
+        historyItem: { id: taskId, number: n, ts, task: text, tokensIn: 0, tokensOut: 0, totalCost: 0, mode: 'code' },
+      });
+      return 'create';
+    }
+    const taskId = rng.pick(ids);
+    const stale = this.memory.get(taskId);
+    const useStale = stale !== undefined && rng.chance(0.25);
+    const task = useStale ? structuredClone(stale) : await this.readFresh(taskId);
+    if (!task) return 'noop';
+    if (roll < 0.35) {
+      task.ui.push({ ts: nextTs(), type: 'say', say: rng.pick(['text', 'reasoning', 'api_req_started']), text: word(rng), partial: rng.chance(0.4) || undefined });
+      await this.write(task);
+      return useStale ? 'stale-append' : 'append-ui';
+    }
+    if (roll < 0.5) {
+      task.api.push({ role: rng.pick(['user', 'assistant']), content: [{ type: 'text', text: word(rng) }] });
+      await this.write(task);
+      return 'append-api';
+    }
+    if (roll < 0.62) {
+      const last = task.ui[task.ui.length - 1] as { text?: string; partial?: boolean } | undefined;
+      if (!last) return 'noop';
+      last.text = `${last.text ?? ''} ${word(rng)}`;
+      if (rng.chance(0.5)) delete last.partial;
+      await this.write(task);
+      return 'rewrite-partial';
+    }
+    if (roll < 0.8) {
+      const item = task.historyItem ?? { id: taskId };
+      const field = rng.pick(['tokensIn', 'tokensOut', 'totalCost', 'task', 'mode', 'status']);
+      if (field === 'tokensIn' || field === 'tokensOut') item[field] = Number(item[field] ?? 0) + rng.int(1, 500);
+      else if (field === 'totalCost') item[field] = Math.round((Number(item[field] ?? 0) + rng.next()) * 1000) / 1000;
+      else if (field === 'mode' && rng.chance(0.3)) delete item.mode;
+      else item[field] = word(rng);
+      task.historyItem = item;
+      await this.write(task);
+      return 'edit-meta';
+    }
+    if (task.ui.length > 2) {
+      task.ui.splice(task.ui.length - rng.int(1, 2));
+      await this.write(task);
+      return 'delete-from-here';
+    }
+    return 'noop';
+  }
+
+  /** Workspace file edits: text (line edits), binary (with NUL bytes), rarely a delete. */
+  async editFile(rng: Rng): Promise<string> {
+    const path = rng.pick(['notes.md', 'src/a.ts', 'docs/readme.txt', 'img.bin']);
+    const existing = await this.files.read(path);
+    if (existing && rng.chance(0.05)) {
+      await this.files.remove(path);
+      return 'delete-file';
+    }
+    if (path.endsWith('.bin')) {
+      const bytes = new Uint8Array(rng.int(4, 24)).map(() => rng.int(0, 255));
+      bytes[0] = 0;
+      await this.files.write(path, bytes, { mode: 0o644, mtime: this.now() });
+      return 'edit-binary';
+    }
+    const lines = existing ? new TextDecoder().decode(existing).split('\n') : ['line 0', 'line 1', 'line 2', 'line 3'];
+    const at = rng.int(0, lines.length - 1);
+    if (rng.chance(0.5)) lines[at] = `${word(rng)} by ${this.index}`;
+    else lines.splice(at, 0, `${word(rng)} added by ${this.index}`);
+    await this.files.write(path, new TextEncoder().encode(lines.join('\n')), { mode: 0o644, mtime: this.now() });
+    return 'edit-text';
+  }
+}
+
+const WORDS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'fox', 'golf', 'hotel', 'india', 'juliet'];
+
+function word(rng: Rng): string {
+  return `${rng.pick(WORDS)}-${rng.int(0, 999)}`;
+}
