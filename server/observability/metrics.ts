@@ -103,7 +103,7 @@ export class RelayMetrics {
     this.redisUp = new Gauge({
       name: `${p}redis_up`, help: '1 while Redis answers, 0 otherwise.', registers,
       async collect() {
-        const up = self.redisProbe ? await self.redisProbe() : undefined;
+        const up = await read(self.redisProbe);
         this.set(up ? 1 : 0);
       },
     });
@@ -116,7 +116,7 @@ export class RelayMetrics {
     this.dbPool = new Gauge({
       name: `${p}db_pool_connections`, help: 'Database pool connections by state.', labelNames: ['state'], registers,
       async collect() {
-        const stats = self.poolProbe ? await self.poolProbe() : undefined;
+        const stats = await read(self.poolProbe);
         if (!stats) return;
         this.set({ state: 'total' }, stats.total);
         this.set({ state: 'idle' }, stats.idle);
@@ -126,7 +126,7 @@ export class RelayMetrics {
     this.commandQueueDepth = new Gauge({
       name: `${p}command_queue_depth`, help: 'Remote commands queued and not yet delivered.', registers,
       async collect() {
-        const depth = self.queueProbe ? await self.queueProbe() : undefined;
+        const depth = await read(self.queueProbe);
         if (depth !== undefined) this.set(depth);
       },
     });
@@ -208,5 +208,15 @@ export class RelayMetrics {
   /** The Content-Type header for `render()`'s output. */
   get contentType(): string {
     return this.registry.contentType;
+  }
+}
+
+/** Reads a probe; a probe that throws has nothing to say (one broken hook must not fail the scrape). */
+async function read<T>(probe: Probe<T> | undefined): Promise<T | undefined> {
+  if (!probe) return undefined;
+  try {
+    return await probe();
+  } catch {
+    return undefined;
   }
 }

@@ -124,6 +124,19 @@ describe('RelayMetrics', () => {
     });
   });
 
+  describe('probes', () => {
+    it('render the rest when a probe throws, and report Redis down', async () => {
+      const metrics = new RelayMetrics();
+      metrics.bindRedisHealth(() => { throw new Error('probe bug'); });
+      metrics.bindDbPool(async () => { throw new Error('pool gone'); });
+      metrics.bindCommandQueueDepth(() => { throw new Error('db down'); });
+      const text = await metrics.render();
+      assert.match(text, /^roo_sync_redis_up 0$/m);
+      assert.match(text, /^roo_sync_command_queue_depth 0$/m);
+      parseExposition(text);
+    });
+  });
+
   describe('#contentType', () => {
     it('is the Prometheus text format', () => {
       assert.match(new RelayMetrics().contentType, /^text\/plain; version=0\.0\.4/);
