@@ -191,7 +191,6 @@ export class FrameCodec {
       if (compressed.length < body.length) {
         codecId = viaContext ? CONTEXT_DEFLATE_ID : this.encoder.id;
         payload = compressed;
-        this.sent.append(body);
       }
     }
     const frame = withHeader(codecId, payload);
@@ -201,6 +200,8 @@ export class FrameCodec {
         limit: this.maxFrameBytes,
       });
     }
+    // Only a frame that is returned (and so sent) may enter the context the peer mirrors.
+    if (codecId !== CODEC_IDS.none) this.sent.append(body);
     this.stats.framesEncoded++;
     this.stats.bodyBytesEncoded += body.length;
     this.stats.wireBytesEncoded += frame.length;

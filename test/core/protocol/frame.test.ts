@@ -14,6 +14,7 @@ import {
 } from '../../../core/protocol/frame';
 import { CODEC_NAMES, type ClientMessage, type HelloMessage } from '../../../core/protocol/messages';
 import { parseClientMessage, parseServerMessage } from '../../../core/protocol/validate';
+import { createRng } from '../../support/rng';
 import { brotliBomb, deflateBomb } from './bombs';
 import { SAMPLE_CLIENT_MESSAGES, SAMPLE_SERVER_MESSAGES } from './sample-messages';
 
@@ -106,6 +107,22 @@ describe('FrameCodec', () => {
       assert.throws(() => small.encode(bigPush), (err: unknown) => isSyncError(err, 'FRAME_TOO_LARGE'));
       const capped = new FrameCodec({ codec: 'deflate', maxInflatedBytes: 1000 });
       assert.throws(() => capped.encode(bigPush), (err: unknown) => isSyncError(err, 'FRAME_TOO_LARGE'));
+    });
+
+    it('keeps both contexts in step when an encode is refused as too large', () => {
+      const { sender, receiver } = pair({ codec: 'deflate', maxFrameBytes: 2000 });
+      const rng = createRng(7);
+      const noise = Array.from({ length: 3000 }, () => String.fromCharCode(rng.int(33, 126))).join('');
+      const ping = (id: string) => ({ type: 'ping', id: id as never }) as const;
+      assert.deepEqual(receiver.decode(sender.encode({ ...ping('r1'), pad: 'warm up the window '.repeat(20) } as never)), {
+        ...ping('r1'),
+        pad: 'warm up the window '.repeat(20),
+      });
+      assert.throws(() => sender.encode({ ...ping('r2'), pad: noise } as never), (err: unknown) => isSyncError(err, 'FRAME_TOO_LARGE'));
+      const next = { ...ping('r3'), pad: 'warm up the window, again '.repeat(20) };
+      const bytes = sender.encode(next as never);
+      assert.equal(bytes[0]! & 0x0f, CONTEXT_DEFLATE_ID);
+      assert.deepEqual(receiver.decode(bytes), next);
     });
 
     it('refuses a codec it does not have with FRAME_UNKNOWN_CODEC', () => {
