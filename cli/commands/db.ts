@@ -1,6 +1,148 @@
-import type { Command } from 'commander';
+/**
+ * `roo-sync db migrate [--to N] | rollback <version> | status | validate`: schema migrations
+ * of the relay's database. PostgreSQL with --database-url (or DATABASE_URL), otherwise the
+ * embedded PGlite database in --data-dir (or DATA_DIR, default ./.roo-sync/data).
+ *
+ * Failures throw SyncError (the entry point prints `[CODE] message` and exits 1):
+ * DB_UNAVAILABLE, DB_CONFIG_INVALID, MIGRATION_CHECKSUM_MISMATCH, MIGRATION_UNKNOWN_VERSION,
+ * MIGRATION_FAILED, MIGRATION_FILES_INVALID.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Database } from '../../server/db/database';
+import { migrate, rollback, status, validate, type MigrationStatus } from '../../server/db/migrator';
+import { DEFAULT_DATA_DIR, describeDatabaseUrl, openDatabase, type DatabaseConfig } from '../../server/db/open-database';
 
-/** `roo-sync db ...`: database migrations (filled in by the relay server work). */
-export function registerDbCommands(program: Command): void {
-  program.command('db').description('Database migrations');
+interface ConnectionOptions {
+  databaseUrl?: string;
+  dataDir: string;
+}
+
+export interface DbCommandDeps {
+  /** Opens the database; default `openDatabase`. */
+  open?: (config: DatabaseConfig) => Promise<Database>;
+}
+
+export function registerDbCommands(program: Command, deps: DbCommandDeps = {}): void {
+  const open = deps.open ?? openDatabase;
+  const db = program
+    .command('db')
+    .description('Database schema migrations (PostgreSQL with --database-url, else the embedded PGlite in --data-dir)');
+
+  withConnectionOptions(
+    db
+      .command('migrate')
+      .description('Apply pending migrations (all, or up to --to), under an advisory lock')
+      .addOption(new Option('--to <version>', 'stop after this version').argParser(parseVersion)),
+  ).action(async (options: ConnectionOptions & { to?: number }, cmd: Command) => {
+    await withDatabase(open, options, cmd, async (database, out) => {
+      const result = await migrate(database, { to: options.to });
+      for (const run of result.applied) out(`applied  ${label(run.version, run.name)}  ${run.durationMs.toFixed(0)} ms`);
+      out(
+        result.applied.length === 0
+          ? `up to date at version ${result.current}`
+          : `now at version ${result.current} (${result.applied.length} applied)`,
+      );
+    });
+  });
+
+  withConnectionOptions(
+    db
+      .command('rollback')
+      .description('Undo applied migrations above <version>, newest first (0 undoes everything)')
+      .argument('<version>', 'the version to go back to', parseVersion),
+  ).action(async (version: number, options: ConnectionOptions, cmd: Command) => {
+    await withDatabase(open, options, cmd, async (database, out) => {
+      const result = await rollback(database, version);
+      for (const run of result.rolledBack) out(`rolled back  ${label(run.version, run.name)}  ${run.durationMs.toFixed(0)} ms`);
+      out(
+        result.rolledBack.length === 0
+          ? `nothing to roll back; at version ${result.current}`
+          : `now at version ${result.current} (${result.rolledBack.length} rolled back)`,
+      );
+    });
+  });
+
+  withConnectionOptions(
+    db.command('status').description('List migrations and whether each is applied').option('--json', 'print JSON'),
+  ).action(async (options: ConnectionOptions & { json?: boolean }, cmd: Command) => {
+    await withDatabase(open, options, cmd, async (database, out) => {
+      const report = await status(database);
+      if (options.json) out(JSON.stringify(report, null, 2));
+      else printStatus(report, out);
+    });
+  });
+
+  withConnectionOptions(
+    db.command('validate').description('Check that applied migrations match their files (checksum drift is an error)'),
+  ).action(async (options: ConnectionOptions, cmd: Command) => {
+    await withDatabase(open, options, cmd, async (database, out) => {
+      const report = await validate(database);
+      const applied = report.entries.filter((e) => e.state === 'applied').length;
+      const pending = report.entries.filter((e) => e.state === 'pending').length;
+      out(`valid: ${applied} applied migration(s) match their files; ${pending} pending`);
+    });
+  });
+}
+
+function withConnectionOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--database-url <url>', 'PostgreSQL URL').env('DATABASE_URL'))
+    .addOption(
+      new Option('--data-dir <dir>', 'embedded PGlite data directory (without --database-url)')
+        .env('DATA_DIR')
+        .default(DEFAULT_DATA_DIR),
+    );
+}
+
+async function withDatabase(
+  open: (config: DatabaseConfig) => Promise<Database>,
+  options: ConnectionOptions,
+  cmd: Command,
+  fn: (db: Database, out: (line: string) => void) => Promise<void>,
+): Promise<void> {
+  const out = writer(cmd);
+  const database = await open({
+    databaseUrl: options.databaseUrl || undefined,
+    dataDir: options.dataDir,
+    pool: { max: 2 },
+  });
+  try {
+    out(`database: ${options.databaseUrl ? describeDatabaseUrl(options.databaseUrl) : `embedded PGlite in ${options.dataDir}`}`);
+    await fn(database, out);
+  } finally {
+    await database.close();
+  }
+}
+
+/** Writes through the root program's output configuration (tests capture it there). */
+function writer(cmd: Command): (line: string) => void {
+  let root = cmd;
+  while (root.parent) root = root.parent;
+  const writeOut = root.configureOutput().writeOut ?? ((text: string) => process.stdout.write(text));
+  return (line) => writeOut(`${line}\n`);
+}
+
+function printStatus(report: MigrationStatus, out: (line: string) => void): void {
+  out(`current version ${report.current}, latest ${report.latest}`);
+  out(['VERSION', 'NAME'.padEnd(24), 'STATE'.padEnd(8), 'APPLIED AT'.padEnd(24), 'MS'].join('  '));
+  for (const entry of report.entries) {
+    out(
+      [
+        String(entry.version).padStart(7),
+        entry.name.padEnd(24),
+        entry.state.padEnd(8),
+        (entry.appliedAt?.toISOString() ?? '-').padEnd(24),
+        entry.executionMs === undefined ? '-' : String(entry.executionMs),
+      ].join('  '),
+    );
+  }
+}
+
+function label(version: number, name: string): string {
+  return `${String(version).padStart(4, '0')}_${name}`;
+}
+
+function parseVersion(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('a version is a whole number (0, 1, 2, ...)');
+  return Number(value);
 }

@@ -16,6 +16,8 @@ export const DbErrorCode = {
   TIMEOUT: 'DB_TIMEOUT',
   /** The Database was used after close(). */
   CLOSED: 'DB_CLOSED',
+  /** Another live process (or this one) already has the PGlite data directory open. */
+  DATA_DIR_LOCKED: 'DB_DATA_DIR_LOCKED',
   /** The database configuration is unusable (bad URL, bad pool option). */
   CONFIG_INVALID: 'DB_CONFIG_INVALID',
 } as const;

@@ -6,7 +6,8 @@
  * PGlite's own `transaction`, which keeps every other caller out until it ends. Advisory locks
  * are an in-process mutex per key: one process is the only user of a PGlite data directory.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { SyncError } from '../../core/errors';
 import type {
@@ -40,16 +41,23 @@ export class PgliteDatabase implements Database {
   private constructor(
     private readonly pg: PGlite,
     private readonly time: StatementTimer,
+    private readonly lockFile: string | undefined,
   ) {}
 
   /** Opens (and on first use initialises) the database; throws DB_UNAVAILABLE when PGlite cannot start. */
   static async open(options: PgliteDatabaseOptions = {}): Promise<PgliteDatabase> {
     const dataDir = options.dataDir && options.dataDir !== 'memory://' ? options.dataDir : undefined;
+    let lockFile: string | undefined;
     try {
-      if (dataDir) mkdirSync(dataDir, { recursive: true });
+      if (dataDir) {
+        mkdirSync(dataDir, { recursive: true });
+        lockFile = lockDataDir(dataDir);
+      }
       const pg = await PGlite.create(dataDir, options.loadDataDir ? { loadDataDir: options.loadDataDir } : {});
-      return new PgliteDatabase(pg, statementTimer(options));
+      return new PgliteDatabase(pg, statementTimer(options), lockFile);
     } catch (err) {
+      if (lockFile) rmSync(lockFile, { force: true });
+      if (err instanceof SyncError) throw err;
       const reason = err instanceof Error ? err.message.split('\n', 1)[0] : String(err);
       throw new SyncError(DbErrorCode.UNAVAILABLE, `cannot open the embedded database: ${reason}`, {
         dataDir: dataDir ?? 'memory://',
@@ -118,7 +126,12 @@ export class PgliteDatabase implements Database {
   }
 
   close(): Promise<void> {
-    this.closing ??= this.pg.close().catch(() => undefined);
+    this.closing ??= this.pg
+      .close()
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.lockFile) rmSync(this.lockFile, { force: true });
+      });
     return this.closing;
   }
 
@@ -159,5 +172,43 @@ async function runExec(runner: Runner, time: StatementTimer, sql: string): Promi
     throw toDbError(err, 'script');
   } finally {
     stop();
+  }
+}
+
+const LOCK_FILE = 'roo-sync.lock';
+
+/**
+ * PGlite has no postmaster.pid: two processes on one data directory would corrupt it. Takes a
+ * lock file holding our pid; a lock whose process is gone is stale and taken over.
+ */
+function lockDataDir(dataDir: string): string {
+  const path = join(dataDir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return path;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(readFileSync(path, 'utf8').trim());
+      if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
+        throw new SyncError(DbErrorCode.DATA_DIR_LOCKED, `the data directory is in use by process ${holder}`, {
+          dataDir,
+          pid: holder,
+        });
+      }
+      rmSync(path, { force: true });
+    }
+  }
+  throw new SyncError(DbErrorCode.DATA_DIR_LOCKED, 'could not lock the data directory', { dataDir });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -23,8 +23,13 @@ let template: Promise<Blob> | undefined;
 
 /** A fresh, empty in-memory PGlite database (no migrations applied). The caller closes it. */
 export async function openTestPglite(options: Omit<PgliteDatabaseOptions, 'dataDir' | 'loadDataDir'> = {}): Promise<PgliteDatabase> {
+  return PgliteDatabase.open({ ...options, loadDataDir: await pgliteTemplate() });
+}
+
+/** A freshly initialised data directory as a tarball (PGlite `loadDataDir`), cached on disk. */
+export function pgliteTemplate(): Promise<Blob> {
   template ??= loadTemplate();
-  return PgliteDatabase.open({ ...options, loadDataDir: await template });
+  return template;
 }
 
 async function loadTemplate(): Promise<Blob> {

@@ -30,12 +30,13 @@ describe('migration files', () => {
     });
 
     it('rejects malformed sets with MIGRATION_FILES_INVALID', () => {
-      for (const files of [
+      const sets: Array<Record<string, string>> = [
         { 'initial.up.sql': 'x', 'initial.down.sql': 'x' },
         { '0001_a.up.sql': 'x' },
         { '0001_a.up.sql': 'x', '0001_a.down.sql': 'x', '0001_b.up.sql': 'x', '0001_b.down.sql': 'x' },
         { '0000_a.up.sql': 'x', '0000_a.down.sql': 'x' },
-      ]) {
+      ];
+      for (const files of sets) {
         assert.throws(() => loadMigrations(files), (err: unknown) => isSyncError(err, 'MIGRATION_FILES_INVALID'));
       }
     });
