@@ -2,8 +2,8 @@
  * Merge of task stream entries: union by key. Used to apply remote changes to a stream and to
  * write the stream file back in key order.
  */
-import { compareEntryKeys, type StreamPutBody, type StreamTruncateBody } from '../model/changes';
-import { keyOrderParts, type KeyedEntry } from '../tracking/stream-keys';
+import type { StreamPutBody, StreamTruncateBody } from '../model/changes';
+import { compareKeys, keyOrderParts, type KeyedEntry } from '../tracking/stream-keys';
 
 /**
  * Applies stream changes to entries and returns the entries in key order.
@@ -26,7 +26,7 @@ export function applyStreamChanges(
     } else if (change.afterKey === null) {
       byKey.clear();
     } else {
-      for (const key of [...byKey.keys()]) if (compareEntryKeys(key, change.afterKey) > 0) byKey.delete(key);
+      for (const key of [...byKey.keys()]) if (compareKeys(key, change.afterKey) > 0) byKey.delete(key);
     }
   }
   return sortEntries([...byKey.values()]);

@@ -6,7 +6,7 @@
  * - api (api_conversation_history.json): the entry's position.
  */
 import { SyncError } from '../errors';
-import { compareEntryKeys, type EntryKey, type StreamName } from '../model/changes';
+import type { EntryKey, StreamName } from '../model/changes';
 import { hashJson } from '../model/hash';
 
 /** One stream entry with its key and content hash (sha256 of `JSON.stringify(entry)`). */
@@ -69,11 +69,40 @@ export function keyOrderParts(keys: readonly EntryKey[]): Float64Array {
   const parts = new Float64Array(keys.length * 2);
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
-    const colon = key.indexOf(':');
-    parts[2 * i] = Number(colon < 0 ? key : key.slice(0, colon));
-    parts[2 * i + 1] = colon < 0 ? 0 : Number(key.slice(colon + 1));
+    parts[2 * i] = keyMajor(key);
+    parts[2 * i + 1] = keyMinor(key);
   }
   return parts;
+}
+
+/** `compareEntryKeys` without allocating (keys are read digit by digit). */
+export function compareKeys(a: EntryKey, b: EntryKey): number {
+  return keyMajor(a) - keyMajor(b) || keyMinor(a) - keyMinor(b);
+}
+
+/** The number before the colon (the ts of a ui key, the position of an api key). */
+function keyMajor(key: string): number {
+  let value = 0;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c === 0x3a /* : */) return value;
+    if (c < 0x30 || c > 0x39) return Number(key.split(':')[0]);
+    value = value * 10 + (c - 0x30);
+  }
+  return value;
+}
+
+/** The number after the colon (the occurrence of a ui key; 0 for api keys). */
+function keyMinor(key: string): number {
+  const colon = key.indexOf(':');
+  if (colon < 0) return 0;
+  let value = 0;
+  for (let i = colon + 1; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return Number(key.slice(colon + 1));
+    value = value * 10 + (c - 0x30);
+  }
+  return value;
 }
 
 /**
@@ -81,11 +110,8 @@ export function keyOrderParts(keys: readonly EntryKey[]): Float64Array {
  * already in order (the usual case) and a sorted copy otherwise.
  */
 export function sortByKey<T extends { key: EntryKey }>(items: readonly T[]): readonly T[] {
-  const parts = keyOrderParts(items.map((item) => item.key));
-  let sorted = true;
-  for (let i = 1; i < items.length && sorted; i++) {
-    const major = parts[2 * i - 2]! - parts[2 * i]!;
-    if (major > 0 || (major === 0 && parts[2 * i - 1]! > parts[2 * i + 1]!)) sorted = false;
+  for (let i = 1; i < items.length; i++) {
+    if (compareKeys(items[i - 1]!.key, items[i]!.key) > 0) return [...items].sort((a, b) => compareKeys(a.key, b.key));
   }
-  return sorted ? items : [...items].sort((a, b) => compareEntryKeys(a.key, b.key));
+  return items;
 }

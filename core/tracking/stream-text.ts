@@ -26,6 +26,8 @@ export interface ParsedStream {
   readonly ends: readonly number[];
   /** How many leading entries were taken over from the previous read without parsing. */
   readonly reused: number;
+  /** ui: the largest ts among entries 0..i (lets an append skip looking for equal ts). */
+  readonly maxTsUpTo: Float64Array;
 }
 
 /**
@@ -77,20 +79,27 @@ export function parseStreamText(stream: StreamName, text: string, previous?: Par
 
   const keyed = reusable > 0 ? previous!.keyed.slice(0, reusable) : [];
   const keyer = new EntryKeyer(stream);
-  if (stream === 'ui' && reusable > 0 && entries.length > reusable) {
-    // Occurrence numbers of the new entries depend on earlier entries with the same ts only.
+  const maxTsUpTo = new Float64Array(stream === 'ui' ? entries.length : 0);
+  if (stream === 'ui' && reusable > 0) {
+    maxTsUpTo.set(previous!.maxTsUpTo.subarray(0, reusable));
+    // Occurrence numbers of the new entries depend on earlier entries with the same ts only;
+    // an append (every new ts above the kept ones) has none.
     const newTs = new Set<number>();
     for (let i = reusable; i < entries.length; i++) newTs.add(uiTimestamp(entries[i], i));
-    for (let i = 0; i < reusable; i++) {
-      const ts = (entries[i] as { ts: number }).ts;
-      if (newTs.has(ts)) keyer.nextTs(ts);
+    const keptMax = maxTsUpTo[reusable - 1]!;
+    if ([...newTs].some((ts) => ts <= keptMax)) {
+      for (let i = 0; i < reusable; i++) {
+        const ts = (entries[i] as { ts: number }).ts;
+        if (newTs.has(ts)) keyer.nextTs(ts);
+      }
     }
   }
   for (let i = reusable; i < entries.length; i++) {
     const entry = entries[i];
     keyed.push({ key: keyer.next(entry, i), hash: hashJson(entry), entry });
+    if (stream === 'ui') maxTsUpTo[i] = Math.max(i > 0 ? maxTsUpTo[i - 1]! : -1, (entry as { ts: number }).ts);
   }
-  return { stream, text, entries, keyed, starts, ends, reused: reusable };
+  return { stream, text, entries, keyed, starts, ends, reused: reusable, maxTsUpTo };
 }
 
 /**
