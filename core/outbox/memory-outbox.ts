@@ -6,6 +6,7 @@
 import { SyncError } from '../errors';
 import type { ClientChange } from '../model/changes';
 import type { Outbox } from '../ports/outbox';
+import { isClientChange } from './journal-record';
 import { OutboxState, type ChangeInput } from './outbox-state';
 
 export interface MemoryOutboxOptions {
@@ -33,6 +34,8 @@ export class MemoryOutbox implements Outbox {
   /** Queues changes; see Outbox.enqueue. Rejects with OUTBOX_CLOSED after close(). */
   async enqueue(changes: ChangeInput[]): Promise<ClientChange[]> {
     this.assertOpen();
+    const invalid = changes.findIndex((c) => !isClientChange({ clientSeq: 1, baseSeq: c?.baseSeq, body: c?.body }));
+    if (invalid >= 0) throw new SyncError('OUTBOX_INVALID_CHANGE', 'not a valid change', { index: invalid });
     const [planned] = this.state.planEnqueues([changes]);
     this.state.apply(planned!.record);
     return planned!.assigned;

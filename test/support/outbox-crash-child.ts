@@ -11,7 +11,7 @@
  * - `{"q":[[seq,"u",path]]}` unique file changes queued (never coalesced)
  * - `{"q":[[seq,"h",taskId,field,value]]}` a metadata field of a hot task queued (coalesced)
  * - `{"ai":[seq,...]}` printed BEFORE acknowledge() is called (those may vanish any time after)
- * - `{"a":[seq,...]}` acknowledge() resolved
+ * - `{"a":[seq,...],"c":n}` acknowledge() resolved; n = compactions this run so far
  */
 import { FileOutbox } from '../../core/node/outbox/file-outbox';
 import { asTaskId, asWorkspaceId } from '../../core/ids';
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     if (seqs.length === 0) return Promise.resolve();
     for (const s of seqs) acking.add(s);
     print({ ai: seqs });
-    return outbox.acknowledge(seqs).then(() => void print({ a: seqs }));
+    return outbox.acknowledge(seqs).then(() => void print({ a: seqs, c: outbox.stats.compactions }));
   };
 
   const pump = (): void => {

@@ -83,11 +83,15 @@ export class FileChangeDetector {
   private work: Promise<void> = Promise.resolve();
   private starting: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
+  /** Settles when close() begins, so a start waiting for chokidar's 'ready' can give up. */
+  private readonly closed: Promise<void>;
+  private markClosed!: () => void;
 
   constructor(root: string, options: FileChangeDetectorOptions = {}) {
     this.root = resolve(root);
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     this.settings = { ...DEFAULTS, ...given };
+    this.closed = new Promise((resolve) => (this.markClosed = resolve));
   }
 
   /** Subscribes to batches; returns the remover. */
@@ -130,6 +134,7 @@ export class FileChangeDetector {
   /** Stops watching, finishes the batch in progress and saves the state. Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.markClosed();
       this.clearDebounce();
       if (this.saveTimer) clearTimeout(this.saveTimer);
       this.saveTimer = null;
@@ -151,6 +156,7 @@ export class FileChangeDetector {
       throw new SyncError('WATCH_ROOT_MISSING', 'the folder to watch does not exist', { root: this.root });
     }
     if (this.settings.statePath) this.manifest = await loadWatchManifest(this.settings.statePath, this.root);
+    if (this.closing) return;
     const watcher = watch(this.root, {
       ignoreInitial: true,
       followSymlinks: false,
@@ -160,7 +166,7 @@ export class FileChangeDetector {
     this.watcher = watcher;
     watcher.on('all', (event, path) => this.note(event, this.toRelative(path)));
     watcher.on('error', (err) => this.report('WATCH_ERROR', 'the file watcher failed', { root: this.root }, err));
-    await new Promise<void>((ready) => watcher.once('ready', ready));
+    await Promise.race([new Promise<void>((ready) => watcher.once('ready', ready)), this.closed]);
     if (this.closing) return;
     // Watch first, then rescan: a change during the rescan is caught by one or the other.
     this.pendingRescan = true;

@@ -196,11 +196,15 @@ describe('FileOutbox', () => {
       assert.ok(outbox.stats.commits < 20, `commits: ${outbox.stats.commits}`);
     });
 
-    it('rejects a malformed change with OUTBOX_INVALID_CHANGE and queues nothing', async () => {
+    it('refuses a change that cannot be written as JSON alone, and commits the others', async () => {
       const outbox = await open(freshPath());
-      const bad = [{ body: { type: 'file.put' }, baseSeq: null }] as unknown as Parameters<FileOutbox['enqueue']>[0];
-      await assert.rejects(outbox.enqueue(bad), (e) => isSyncError(e, 'OUTBOX_INVALID_CHANGE'));
-      assert.equal(outbox.size, 0);
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      const bad = outbox.enqueue([{ body: taskMeta('t', { cyclic }, 'c1'), baseSeq: null }]);
+      const good = outbox.enqueue(inputs(filePut('ok')));
+      await assert.rejects(bad, (e) => isSyncError(e, 'OUTBOX_INVALID_CHANGE'));
+      assert.equal((await good)[0]!.body.type, 'file.put');
+      assert.deepEqual(outbox.pending().map((c) => c.body), [filePut('ok')]);
     });
   });
 

@@ -78,6 +78,12 @@ export function runOutboxConformance(name: string, setup: () => Promise<Outbox>)
         );
       });
 
+      it('rejects a malformed change with OUTBOX_INVALID_CHANGE and queues nothing', async () => {
+        const bad = [{ body: { type: 'file.put' }, baseSeq: null }] as unknown as Parameters<Outbox['enqueue']>[0];
+        await assert.rejects(outbox.enqueue(bad), (e) => isSyncError(e, 'OUTBOX_INVALID_CHANGE'));
+        assert.equal(outbox.size, 0);
+      });
+
       it('keeps replay order equal to clientSeq order across coalescing', async () => {
         // Concurrent calls: a file journal plans them in one group commit.
         await Promise.all(

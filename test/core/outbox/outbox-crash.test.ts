@@ -33,6 +33,8 @@ interface Model {
   acked: Set<number>;
   /** Highest seq any child reported. */
   maxSeq: number;
+  /** Compactions the children reported (summed over runs). */
+  compactions: number;
 }
 
 interface RunResult {
@@ -59,12 +61,14 @@ function runChild(
     let lines = 0;
     let stderr = '';
     let ready = false;
+    let runCompactions = 0;
     const fold = (line: string) => {
       const msg = JSON.parse(line) as {
         ready?: number;
         q?: Array<[number, 'u', string] | [number, 'h', string, string, number]>;
         ai?: number[];
         a?: number[];
+        c?: number;
       };
       if (msg.ready !== undefined) {
         ready = true;
@@ -83,6 +87,7 @@ function runChild(
       }
       for (const s of msg.ai ?? []) model.ackIssued.add(s);
       for (const s of msg.a ?? []) model.acked.add(s);
+      if (msg.c !== undefined) runCompactions = msg.c;
     };
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
@@ -105,7 +110,10 @@ function runChild(
     child.stderr.on('data', (chunk: string) => (stderr += chunk));
     child.on('error', reject);
     // 'close' comes after the process exited and its pipes were drained.
-    child.on('close', (code, signal) => resolve({ lines, stderr, code, signal }));
+    child.on('close', (code, signal) => {
+      model.compactions += runCompactions;
+      resolve({ lines, stderr, code, signal });
+    });
   });
 }
 
@@ -166,7 +174,7 @@ describe('FileOutbox under SIGKILL', function () {
     console.log(`      outbox crash test seed ${seed} (replay: OUTBOX_CRASH_SEED=${seed})`);
     const rng = createRng(seed);
     const journal = join(dir, 'outbox.journal');
-    const model: Model = { unique: new Map(), hot: new Map(), ackIssued: new Set(), acked: new Set(), maxSeq: 0 };
+    const model: Model = { unique: new Map(), hot: new Map(), ackIssued: new Set(), acked: new Set(), maxSeq: 0, compactions: 0 };
     let totalLines = 0;
     for (let run = 1; run <= KILLS; run++) {
       const killAfter = rng.int(1, 150);
@@ -181,6 +189,10 @@ describe('FileOutbox under SIGKILL', function () {
     }
     assert.ok(model.unique.size > 100, `only ${model.unique.size} changes were reported`);
     assert.ok(model.acked.size > 0 && model.hot.size > 0);
-    console.log(`      ${KILLS} kills, ${totalLines} reports, ${model.unique.size} unique changes, ${model.acked.size} acknowledged`);
+    assert.ok(model.compactions > 0, 'the children never compacted: kills did not meet a compaction');
+    console.log(
+      `      ${KILLS} kills, ${totalLines} reports, ${model.unique.size} unique changes, ` +
+        `${model.acked.size} acknowledged, ${model.compactions}+ compactions`,
+    );
   });
 });

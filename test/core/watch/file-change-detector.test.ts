@@ -241,6 +241,15 @@ describe('FileChangeDetector', function () {
       await assert.rejects(d.start(), (e) => isSyncError(e, 'WATCH_CLOSED'));
     });
 
+    it('settles a start that is still waiting for the watcher', async () => {
+      const { root } = fresh();
+      const { d, recorder } = detector(root);
+      const starting = d.start();
+      await d.close();
+      await starting;
+      assert.equal(recorder.batches.length, 0);
+    });
+
     it('is safe before start', async () => {
       const { root } = fresh();
       const { d } = detector(root);
