@@ -9,6 +9,9 @@
  * is for a codec that works. Figure: `wire.compression.reduction_pct` for what two Node peers
  * use by default (brotli + connection context, default thresholds); baseline: stateless
  * per-frame deflate at the 1 KB threshold, what a browser peer without context would get.
+ * Also printed: brotli quality 4/5/6, the figure for the tasks without screenshots, and the
+ * ceiling (the whole replay compressed as one stream, which no frame-by-frame scheme reaches).
+ * `--tasks=N` changes the number of generated tasks (default 12; one in six has images).
  */
 import { constants, brotliCompressSync } from 'node:zlib';
 import { deflateSync } from 'fflate';
@@ -26,10 +29,12 @@ const MIGRATION_BATCH = 200;
 interface Workload {
   migration: PushMessage[];
   live: PushMessage[];
+  /** Pushes of the tasks that carry base64 images (already-compressed bytes). */
+  withImages: Set<PushMessage>;
 }
 
 function buildWorkload(tasks: number): Workload {
-  const workload: Workload = { migration: [], live: [] };
+  const workload: Workload = { migration: [], live: [], withImages: new Set() };
   let clientSeq = 0;
   let request = 0;
   for (let i = 0; i < tasks; i++) {
@@ -56,7 +61,11 @@ function buildWorkload(tasks: number): Workload {
       put('ui', `${entry.ts}:${occurrence}`, entry, entry.ts);
     }
     task.api.forEach((entry, position) => put('api', String(position), entry, (entry as { ts?: number }).ts ?? 0));
-    const push = (list: ClientChange[]): PushMessage => ({ type: 'push', id: asRequestId(`r${++request}`), changes: list });
+    const push = (list: ClientChange[]): PushMessage => {
+      const message: PushMessage = { type: 'push', id: asRequestId(`r${++request}`), changes: list };
+      if (options.images) workload.withImages.add(message);
+      return message;
+    };
     if (i % 2 === 0) {
       for (let at = 0; at < changes.length; at += MIGRATION_BATCH) {
         workload.migration.push(push(changes.slice(at, at + MIGRATION_BATCH).map((c) => c.change)));
@@ -140,6 +149,12 @@ export const benchmark: Benchmark = {
       const rows = [workload.migration, workload.live].map((m) => replay(`q${quality}`, m, { codec: 'brotli', codecs }));
       console.log(fmt(sum(`brotli q${quality} + context`, rows)));
     }
+
+    const textOnly = [workload.migration, workload.live].map((messages) =>
+      replay('text-only', messages.filter((m) => !workload.withImages.has(m)), { codec: 'brotli' }),
+    );
+    console.log('tasks without images only (base64 screenshots do not compress):');
+    console.log(fmt(sum('brotli q5 + connection context (default)', textOnly)));
 
     // What no per-frame scheme can beat: the whole replay compressed as one stream.
     const utf8 = new TextEncoder();
