@@ -67,15 +67,21 @@ export interface ResolveFileInput {
 }
 
 export interface ConflictResolverOptions {
-  /** This device's id: names the conflict copy when the local version is the one kept aside. */
-  deviceId: string;
+  /**
+   * This device's id: names the conflict copy when the local version is the one kept aside
+   * (a binary file whose remote version is newer). Default `local`; pass the real id so every
+   * device names that copy the same.
+   */
+  deviceId?: string;
 }
+
+export { conflictCopyPath, isConflictCopy } from './conflict-copy';
 
 export class ConflictResolver {
   private readonly deviceId: string;
 
-  constructor(options: ConflictResolverOptions) {
-    this.deviceId = options.deviceId;
+  constructor(options: ConflictResolverOptions = {}) {
+    this.deviceId = options.deviceId ?? 'local';
   }
 
   /** Stream entries: see `applyStreamChanges` (changes in relay seq order). */

@@ -4,8 +4,9 @@
  * Follows the data-keeping rules of DESIGN.md "Data model": a stale rewrite is not a deletion,
  * empty is not a deletion, and a truncate is sent only for this device's own "delete from here".
  */
-import type { EntryKey, StreamName } from '../model/changes';
-import { keyEntries, sortByKey, type KeyedEntry } from './stream-keys';
+import type { TaskId } from '../ids';
+import type { EntryKey, StreamName, StreamPutBody, StreamTruncateBody, TaskSource } from '../model/changes';
+import { compareKeys, keyEntries, sortByKey, type KeyedEntry } from './stream-keys';
 
 /** One entry of the last synced state of a stream. */
 export interface TrackedEntry {
@@ -100,3 +101,31 @@ export function diffKeyedStream(current: readonly KeyedEntry[], synced: readonly
   return diff;
 }
 
+
+/** The change bodies for a diff, in the order to send them: the truncate first, then the puts. */
+export function streamChangeBodies(
+  source: TaskSource,
+  taskId: TaskId,
+  stream: StreamName,
+  diff: StreamDiff,
+): Array<StreamPutBody | StreamTruncateBody> {
+  const bodies: Array<StreamPutBody | StreamTruncateBody> = [];
+  if (diff.truncateAfter !== undefined) bodies.push({ type: 'stream.truncate', source, taskId, stream, afterKey: diff.truncateAfter });
+  for (const put of diff.puts) bodies.push({ type: 'stream.put', source, taskId, stream, key: put.key, hash: put.hash, entry: put.entry });
+  return bodies;
+}
+
+/**
+ * The synced state once a diff's changes are sent (key order): keys after the truncate are
+ * gone, every put is this device's own version, restored entries stay as they were.
+ */
+export function syncedAfter(synced: readonly TrackedEntry[], diff: StreamDiff): TrackedEntry[] {
+  const byKey = new Map<EntryKey, TrackedEntry>();
+  for (const entry of synced) {
+    if (diff.truncateAfter === null) break;
+    if (diff.truncateAfter !== undefined && compareKeys(entry.key, diff.truncateAfter) > 0) continue;
+    byKey.set(entry.key, entry);
+  }
+  for (const put of diff.puts) byKey.set(put.key, { key: put.key, hash: put.hash, own: true });
+  return [...sortByKey([...byKey.values()])];
+}

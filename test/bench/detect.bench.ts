@@ -9,8 +9,7 @@
  *   parse, key and hash) is printed too.
  */
 import { asTaskId } from '../../core/ids';
-import type { StreamPutBody, StreamTruncateBody } from '../../core/model/changes';
-import { diffKeyedStream, diffStream, type TrackedEntry } from '../../core/tracking/stream-diff';
+import { diffKeyedStream, diffStream, streamChangeBodies, type TrackedEntry } from '../../core/tracking/stream-diff';
 import { parseStreamText } from '../../core/tracking/stream-text';
 import { createRng } from '../support/rng';
 import { generateTaskHistory, generateUiMessage } from '../support/task-fixtures';
@@ -59,7 +58,7 @@ export const benchmark: Benchmark = {
 
       start = performance.now();
       const parsed = parseStreamText('ui', nextText, previous);
-      const bodies = toBodies(taskId, diffKeyedStream(parsed.keyed, synced));
+      const bodies = streamChangeBodies('roo-code', taskId, 'ui', diffKeyedStream(parsed.keyed, synced));
       detectMs.push(performance.now() - start);
 
       if (run < 3) {
@@ -89,13 +88,6 @@ export const benchmark: Benchmark = {
     ];
   },
 };
-
-function toBodies(taskId: ReturnType<typeof asTaskId>, diff: ReturnType<typeof diffKeyedStream>): Array<StreamPutBody | StreamTruncateBody> {
-  const bodies: Array<StreamPutBody | StreamTruncateBody> = [];
-  if (diff.truncateAfter !== undefined) bodies.push({ type: 'stream.truncate', source: 'roo-code', taskId, stream: 'ui', afterKey: diff.truncateAfter });
-  for (const put of diff.puts) bodies.push({ type: 'stream.put', source: 'roo-code', taskId, stream: 'ui', key: put.key, hash: put.hash, entry: put.entry });
-  return bodies;
-}
 
 function round(n: number): number {
   return Math.round(n * 1000) / 1000;

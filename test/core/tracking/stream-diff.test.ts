@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { asTaskId } from '../../../core/ids';
 import { compareEntryKeys } from '../../../core/model/changes';
-import { diffKeyedStream, diffStream, type TrackedEntry } from '../../../core/tracking/stream-diff';
+import { diffKeyedStream, diffStream, streamChangeBodies, syncedAfter, type TrackedEntry } from '../../../core/tracking/stream-diff';
 import { keyEntries } from '../../../core/tracking/stream-keys';
 import { createRng } from '../../support/rng';
 
@@ -148,5 +149,35 @@ describe('diffStream', () => {
         if (current.length === 0) assert.equal(diff.restore.length, state.length);
       }
     });
+  });
+});
+
+describe('streamChangeBodies', () => {
+  it('puts the truncate before the puts', () => {
+    const diff = diffStream('ui', ui(1, 2, 7), synced(ui(1, 2, 3)));
+    const bodies = streamChangeBodies('roo-code', asTaskId('t'), 'ui', diff);
+    assert.deepEqual(bodies.map((b) => [b.type, b.type === 'stream.put' ? b.key : b.afterKey]), [
+      ['stream.truncate', '2:0'],
+      ['stream.put', '7:0'],
+    ]);
+  });
+});
+
+describe('syncedAfter', () => {
+  it('drops cut keys, marks puts as own and keeps restored entries', () => {
+    const state = synced(ui(1, 2, 3, 4, 5, 6), [3]);
+    // 3 (foreign) vanished and is restored, 5 and 6 (own) were cut, 2 changed, 9 is new.
+    const current = [ui(1)[0]!, { ...ui(2)[0]!, text: 'edited' }, ...ui(4, 9)];
+    const diff = diffStream('ui', current, state);
+    assert.equal(diff.truncateAfter, '4:0');
+    const next = syncedAfter(state, diff);
+    assert.deepEqual(next.map((e) => [e.key, e.own]), [
+      ['1:0', true],
+      ['2:0', true],
+      ['3:0', false],
+      ['4:0', true],
+      ['9:0', true],
+    ]);
+    assert.deepEqual(diffStream('ui', [...current.slice(0, 2), ui(3)[0]!, ...current.slice(2)], next), { puts: [], restore: [] });
   });
 });
