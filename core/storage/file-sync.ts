@@ -132,7 +132,9 @@ export async function applyFileChanges(
     const lastSeen = synced && !synced.deleted ? synced.hash : null;
     if (body.type === 'file.put') {
       if (diskHash !== body.hash) {
-        if (diskHash !== lastSeen) continue; // an edit not yet detected: it will conflict and merge
+        // A local edit not yet queued meets the remote one at the relay and merges there. A missing
+        // file with no queued delete is an absence (empty is not a deletion): take the remote version.
+        if (diskHash !== lastSeen && diskHash !== null) continue;
         const bytes = await ctx.blobs.get(body.hash);
         if (bytes === null) {
           throw new SyncError(StorageErrorCode.BLOB_MISSING, `blob of ${path} is not in the blob store`, { path, hash: body.hash });

@@ -80,19 +80,46 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
     for (const d of devices) if (d.failures.length) fail(`device ${d.index} step error: ${describe(d.failures[0])}`);
   };
 
+  const drive = async (d: SimDevice, kind: 'to' | 'from'): Promise<void> => {
+    d.startStep(kind);
+    for (let spins = 0; d.busy; spins++) {
+      if (spins > 10_000) fail(`device ${d.index} step never finished`);
+      while (network.deliverOne());
+      await settle();
+    }
+    if (d.crashedMidStep) {
+      d.kill();
+      await d.start();
+    }
+    checkFailures();
+  };
+
+  // ---------------------------------------------------------------- warm-up: shared tasks and files
+  const first = devices[0]!;
+  for (let n = rng.int(1, 2); n > 0; n--) await first.assistantAct(rng, nextTs, true);
+  for (let n = rng.int(1, 2); n > 0; n--) await first.editFile(rng);
+  await drive(first, 'to');
+  for (const d of devices) {
+    await drive(d, 'from');
+    for (const taskId of await d.store.listTaskIds()) await d.readFresh(taskId);
+  }
+
   // ---------------------------------------------------------------- chaos
   for (let step = 0; step < steps; step++) {
     clock.t += rng.int(1, 40);
     const device = rng.pick(devices);
     const roll = rng.next();
     if (roll < 0.3) await device.assistantAct(rng, nextTs);
-    else if (roll < 0.4) await device.editFile(rng);
-    else if (roll < 0.55) device.startStep(rng.chance(0.5) ? 'to' : 'from');
-    else if (roll < 0.8) for (let n = rng.int(1, 6); n > 0 && network.deliverOne(); n--);
-    else if (roll < 0.85) device.transport?.disconnect();
-    else if (roll < 0.9) device.transport?.connect();
-    else if (roll < 0.94) device.crash(rng.chance(0.7) ? rng.int(0, 8) : undefined);
-    else if (roll < 0.97 && !device.running) await device.start();
+    else if (roll < 0.38) await device.editFile(rng);
+    else if (roll < 0.48) device.startStep(rng.chance(0.5) ? 'to' : 'from');
+    else if (roll < 0.62) {
+      // A whole sync step while the assistant keeps its (soon stale) copy of the tasks in memory.
+      if (device.running && !device.busy && device.transport?.connected) await drive(device, roll < 0.54 ? 'to' : 'from');
+    } else if (roll < 0.82) for (let n = rng.int(1, 10); n > 0 && network.deliverOne(); n--);
+    else if (roll < 0.86) device.transport?.disconnect();
+    else if (roll < 0.91) device.transport?.connect();
+    else if (roll < 0.96) device.crash(rng.chance(0.7) ? rng.int(0, 8) : undefined);
+    else if (!device.running) await device.start();
     await settle();
     for (const d of devices) if (d.crashedMidStep) d.kill();
     checkFailures();
@@ -108,21 +135,10 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
     else d.transport!.connect();
   }
   checkFailures();
-  const drive = async (d: SimDevice, kind: 'to' | 'from'): Promise<void> => {
-    d.startStep(kind);
-    for (let spins = 0; d.busy; spins++) {
-      if (spins > 10_000) fail(`device ${d.index} step never finished`);
-      while (network.deliverOne());
-      await settle();
-    }
-    if (d.crashedMidStep) {
-      d.kill();
-      await d.start();
-    }
-    checkFailures();
-  };
   let healRounds = 0;
-  for (;;) {
+  let quietRounds = 0;
+  // Quiet means two full rounds in a row in which nobody pushed anything and everyone caught up.
+  while (quietRounds < 2) {
     if (++healRounds > MAX_HEAL_ROUNDS) fail(`did not quiesce in ${MAX_HEAL_ROUNDS} rounds`);
     const before = relay.serverCursor(userId);
     for (const d of devices) {
@@ -135,17 +151,21 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
       console.log(`heal ${healRounds}: head ${before}->${head}`, devices.map((d) => [d.outbox.size, d.storage!.cursor, d.outbox.pending().map((c) => `${c.body.type}:${JSON.stringify(c.body).slice(0, 160)} base=${c.baseSeq}`)]));
     }
     const quiet = head === before && devices.every((d) => d.outbox.size === 0 && d.storage!.cursor === head);
-    if (quiet) break;
+    quietRounds = quiet ? quietRounds + 1 : 0;
   }
 
   // ---------------------------------------------------------------- check
   const log = await pullLog(relay, userId, network);
   const folded = foldLog(log);
+  if (process.env.CONVERGENCE_DEBUG) {
+    for (const c of log) console.log('log', c.seq, c.deviceId, c.clientSeq, c.baseSeq, JSON.stringify(c.body).slice(0, 140));
+    for (const d of devices) console.log('device', d.index, d.deviceId, JSON.stringify(d.stateStore['text']).slice(0, 0), [...d.storage!['state'].files.values()].map((f) => JSON.stringify(f)));
+  }
   for (const d of devices) await checkDevice(d, folded, log, fail);
-  const first = await snapshotDevice(devices[0]!);
+  const reference = await snapshotDevice(devices[0]!);
   for (const d of devices.slice(1)) {
     const other = await snapshotDevice(d);
-    if (!isDeepStrictEqual(first, other)) fail(`device ${d.index} differs from device 0`);
+    if (!isDeepStrictEqual(reference, other)) fail(`device ${d.index} differs from device 0`);
   }
   return {
     seed,

@@ -36,6 +36,8 @@ export class SimDevice {
   private gate = new CrashGate();
   /** The assistant's in-memory copy of tasks (what a stale rewrite writes from). */
   readonly memory = new Map<string, TaskSnapshot>();
+  /** The task the assistant is working on (kept across acts). */
+  private activeTask: TaskId | undefined;
   /** The sync step in progress, if any. */
   busy: Promise<void> | null = null;
   crashes = 0;
@@ -142,10 +144,10 @@ export class SimDevice {
   }
 
   /** Assistant actions that are not sync steps: for workload generators. */
-  async assistantAct(rng: Rng, nextTs: () => number): Promise<string> {
+  async assistantAct(rng: Rng, nextTs: () => number, create = false): Promise<string> {
     const ids = await this.store.listTaskIds();
     const roll = rng.next();
-    if (ids.length === 0 || roll < 0.08) {
+    if (create || ids.length === 0 || (roll < 0.04 && ids.length < 4)) {
       const n = rng.int(0, 9999);
       const taskId = this.taskId(n);
       if (ids.includes(taskId)) return 'noop';
@@ -160,9 +162,12 @@ export class SimDevice {
       });
       return 'create';
     }
-    const taskId = rng.pick(ids);
+    // Devices mostly keep working on one task (often the same one as other devices).
+    if (this.activeTask === undefined || !ids.includes(this.activeTask) || rng.chance(0.15)) this.activeTask = rng.pick(ids);
+    const taskId = this.activeTask;
     const stale = this.memory.get(taskId);
-    const useStale = stale !== undefined && rng.chance(0.25);
+    // Like a real assistant, the active task is usually rewritten from memory, not re-read.
+    const useStale = stale !== undefined && rng.chance(0.7);
     const task = useStale ? structuredClone(stale) : await this.readFresh(taskId);
     if (!task) return 'noop';
     if (roll < 0.35) {
