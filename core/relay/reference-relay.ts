@@ -289,6 +289,12 @@ export class ReferenceRelay {
     return this.devices.get(deviceId as DeviceId)?.connections.size ?? 0;
   }
 
+  /** Delivery state of an unfinished command (undefined once finished or unknown). For tests and tools. */
+  commandState(commandId: CommandId | string): { attempt: number; acknowledged: boolean; expiresAt: number } | undefined {
+    const record = this.commands.get(commandId as CommandId);
+    return record && { attempt: record.attempt, acknowledged: record.acknowledged, expiresAt: record.expiresAt };
+  }
+
   /** Closes every connection with GoingAway and cancels every timer. Idempotent. */
   close(): void {
     if (this.isClosed) return;

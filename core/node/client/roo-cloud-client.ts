@@ -46,6 +46,8 @@ export interface ClientStatus {
   state: ClientState;
   /** When the next connection attempt starts (ms since epoch); null when none is scheduled. */
   nextRetryAt: number | null;
+  /** The backoff delay chosen for that retry (ms); null when none is scheduled. */
+  retryDelayMs: number | null;
   /** Connection attempts that failed in a row (0 once a welcome arrives). */
   failures: number;
   /** Why the last attempt failed or the last connection ended; null when none did. */
@@ -127,7 +129,7 @@ export class RooCloudClient implements SyncTransport {
   private started = false;
   private closed = false;
   private closing?: Promise<void>;
-  private currentStatus: ClientStatus = { state: 'offline', nextRetryAt: null, failures: 0, lastError: null, stopped: false };
+  private currentStatus: ClientStatus = { state: 'offline', nextRetryAt: null, retryDelayMs: null, failures: 0, lastError: null, stopped: false };
   private draining?: Promise<void>;
   private drainAgain = false;
   private presence: { state: PresenceState; activeTaskId?: TaskId } | null = null;
@@ -186,7 +188,7 @@ export class RooCloudClient implements SyncTransport {
       if (this.retryTimer) clearTimeout(this.retryTimer);
       this.retryTimer = undefined;
       const session = this.session;
-      this.setStatus({ state: 'offline', nextRetryAt: null, stopped: true });
+      this.setStatus({ state: 'offline', nextRetryAt: null, retryDelayMs: null, stopped: true });
       if (session) {
         const ended = new Promise<void>((resolve) => session.socket.once('close', () => resolve()));
         this.endSession(session, { code: 'CLIENT_CLOSED', message: 'the client was closed' });
@@ -359,7 +361,7 @@ export class RooCloudClient implements SyncTransport {
 
   private async connect(): Promise<void> {
     if (this.closed) return;
-    this.setStatus({ state: this.currentStatus.failures >= this.offlineAfter ? 'offline' : 'connecting', nextRetryAt: null });
+    this.setStatus({ state: this.currentStatus.failures >= this.offlineAfter ? 'offline' : 'connecting', nextRetryAt: null, retryDelayMs: null });
     let token: string;
     try {
       token = await this.options.getToken();
@@ -428,7 +430,7 @@ export class RooCloudClient implements SyncTransport {
       if (this.closed) return;
       const lastError = failure ?? { code: closeCodeName(code), message: reason || `closed with ${code}` };
       if (FINAL_CLOSE_CODES.has(code)) {
-        this.setStatus({ state: 'offline', nextRetryAt: null, stopped: true, lastError });
+        this.setStatus({ state: 'offline', nextRetryAt: null, retryDelayMs: null, stopped: true, lastError });
         return;
       }
       if (wasOnline) this.currentStatus.failures = 0;
@@ -448,7 +450,7 @@ export class RooCloudClient implements SyncTransport {
       this.noteError(error);
       return;
     }
-    this.setStatus({ state: 'online', nextRetryAt: null, failures: 0, lastError: null });
+    this.setStatus({ state: 'online', nextRetryAt: null, retryDelayMs: null, failures: 0, lastError: null });
     const pingMs = this.options.pingIntervalMs ?? 30_000;
     if (pingMs > 0) {
       session.pingTimer = setInterval(() => {
@@ -514,6 +516,7 @@ export class RooCloudClient implements SyncTransport {
     this.setStatus({
       state: failures >= this.offlineAfter ? 'offline' : 'connecting',
       nextRetryAt: Date.now() + delay,
+      retryDelayMs: delay,
       failures,
       lastError,
     });

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import type { DeviceId, UserId } from '../../../core/ids';
 import { RooCloudClient, type RooCloudClientOptions } from '../../../core/node/client/roo-cloud-client';
 import { WsRelayHost } from '../../../core/node/relay/ws-relay-host';
-import { ReferenceRelay } from '../../../core/relay/reference-relay';
+import { ReferenceRelay, type ReferenceRelayOptions } from '../../../core/relay/reference-relay';
 
 /** Polls `check` until it holds; throws naming `what` after `timeoutMs`. */
 export async function waitUntil(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
@@ -30,10 +30,15 @@ export function unusedPort(): Promise<number> {
 }
 
 export class ClientHarness {
-  readonly relay = new ReferenceRelay();
+  readonly relay: ReferenceRelay;
   host!: WsRelayHost;
-  readonly userId: UserId = this.relay.addUser();
+  readonly userId: UserId;
   private readonly clients: RooCloudClient[] = [];
+
+  constructor(relayOptions: ReferenceRelayOptions = {}) {
+    this.relay = new ReferenceRelay(relayOptions);
+    this.userId = this.relay.addUser();
+  }
 
   private hostOptions: { maxFrameBytes?: number } = {};
 
