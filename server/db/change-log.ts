@@ -236,20 +236,20 @@ export async function pullChanges(db: Queryable, userId: UserId, cursor: number,
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PULL_LIMIT) {
     throw new SyncError(ChangeLogErrorCode.PULL_INVALID, `limit must be an integer in 1..${MAX_PULL_LIMIT}`, { limit });
   }
-  const { rows } = await db.query<LogRow>(
-    `SELECT ${LOG_COLUMNS} FROM sync_operations WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+  // One statement, one snapshot: the page and the compaction point agree. An empty page needs
+  // no check: the newest change of the log is never compacted, so a compacted gap has rows above it.
+  const { rows } = await db.query<LogRow & { compacted_seq: number | null }>(
+    `SELECT ${LOG_COLUMNS}, (SELECT compacted_seq FROM sync_log_heads WHERE user_id = $1) AS compacted_seq
+       FROM sync_operations WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
     [userId, cursor, limit + 1],
   );
-  // Checked after reading: a compaction that ran before the read is seen here.
-  if (cursor > 0) {
-    const head = await logHead(db, userId);
-    if (cursor < head.compactedSeq) {
-      throw new SyncError(
-        ChangeLogErrorCode.CURSOR_COMPACTED,
-        `cursor ${cursor} is older than the log's compaction point ${head.compactedSeq}; pull from 0`,
-        { cursor, compactedSeq: head.compactedSeq },
-      );
-    }
+  const compactedSeq = rows[0]?.compacted_seq ?? 0;
+  if (cursor > 0 && cursor < compactedSeq) {
+    throw new SyncError(
+      ChangeLogErrorCode.CURSOR_COMPACTED,
+      `cursor ${cursor} is older than the log's compaction point ${compactedSeq}; pull from 0`,
+      { cursor, compactedSeq },
+    );
   }
   const hasMore = rows.length > limit;
   const page = (hasMore ? rows.slice(0, limit) : rows).map(toServerChange);
