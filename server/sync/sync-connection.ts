@@ -1,0 +1,413 @@
+/**
+ * One device's WebSocket on `/v1/sync` (DESIGN.md "Wire protocol"): frames in and out through
+ * the connection's own FrameCodec (its compression context; the inflated size is capped),
+ * `hello` within the timeout, validation of every message, the per-device rate limit, and the
+ * protocol's requests answered from the database. Messages of one socket are handled one after
+ * another, in the order they came, so every reply follows what the device sent before it.
+ *
+ * Bad input from the device is data: a coded `error` frame, and a close code when the
+ * connection cannot go on. Nothing a device sends can crash the process.
+ */
+import type { WebSocket, RawData } from 'ws';
+import { isSyncError } from '../../core/errors';
+import type { RequestId, UserId, DeviceId } from '../../core/ids';
+import { CloseCode } from '../../core/protocol/close-codes';
+import { decodeHelloFrame, FrameCodec } from '../../core/protocol/frame';
+import {
+  MAX_PULL_LIMIT,
+  PROTOCOL_VERSIONS,
+  type ClientMessage,
+  type CodecName,
+  type HelloMessage,
+  type PresenceState,
+  type ServerMessage,
+} from '../../core/protocol/messages';
+import { negotiate } from '../../core/protocol/negotiate';
+import { parseClientMessage } from '../../core/protocol/validate';
+import { nodeCodecRegistry } from '../../core/node/protocol/node-codecs';
+import type { CommandService } from '../commands/command-service';
+import { appendChanges, logHead, pullChanges } from '../db/change-log';
+import type { Database } from '../db/database';
+import type { Logger } from '../observability/logger';
+import type { RelayMetrics } from '../observability/metrics';
+import type { DeviceRateLimits, TokenBucket } from './rate-limiter';
+import type { HubConnection, SyncHub } from './sync-hub';
+
+/** Error codes the sync endpoint sends in `error` frames (besides PROTOCOL_*, FRAME_*, COMMAND_* and change-log codes). */
+export const SyncErrorCode = {
+  /** The first message was not `hello`. Closes with ProtocolError. */
+  ExpectedHello: 'PROTOCOL_EXPECTED_HELLO',
+  /** A second `hello` on a connection that already has one. */
+  DuplicateHello: 'PROTOCOL_DUPLICATE_HELLO',
+  /** A text frame: the protocol speaks binary frames only. */
+  TextFrame: 'PROTOCOL_TEXT_FRAME',
+  /** `hello` did not arrive in time (close reason). */
+  HelloTimeout: 'PROTOCOL_HELLO_TIMEOUT',
+  /** A frame over the size limit (close reason). */
+  FrameTooLarge: 'PROTOCOL_FRAME_TOO_LARGE',
+  /** Missing, unknown, expired or revoked token. Closes with Unauthorized. */
+  InvalidToken: 'AUTH_INVALID_TOKEN',
+  /** The token belongs to another device. Closes with Forbidden. */
+  Forbidden: 'AUTH_FORBIDDEN',
+  /** The device sent frames faster than its limit. Closes with RateLimited. */
+  RateLimited: 'RATE_LIMITED',
+  /** A reply that would not fit in one frame (pull a smaller page). */
+  ReplyTooLarge: 'RELAY_REPLY_TOO_LARGE',
+  /** The relay failed handling a message. Closes with InternalError. */
+  Internal: 'RELAY_INTERNAL',
+} as const;
+
+/** Limits and shared parts every connection of an endpoint uses. */
+export interface ConnectionDeps {
+  db: Database;
+  hub: SyncHub;
+  commands: CommandService;
+  sessions: { validateAccessToken(token: string): Promise<{ userId: string; deviceId: string } | null> };
+  rateLimits: DeviceRateLimits;
+  logger: Logger;
+  metrics?: RelayMetrics;
+  maxFrameBytes: number;
+  maxInflatedBytes: number;
+  compressThreshold: number;
+  helloTimeoutMs: number;
+  /** Codecs offered to devices. */
+  codecs: readonly CodecName[];
+  /** Next connection order number. */
+  nextOrder(): number;
+}
+
+/** ws closes an oversize frame with 1009 itself (maxPayload); the protocol names it FrameTooLarge. */
+const WS_MESSAGE_TOO_BIG = 1009;
+
+export class SyncConnection implements HubConnection {
+  readonly order: number;
+  presence: { state: PresenceState; activeTaskId?: string } = { state: 'online' };
+  private auth?: { userId: string; deviceId: string };
+  private readonly frames: FrameCodec;
+  private open = true;
+  private helloSeen = false;
+  private joined = false;
+  private bucket?: TokenBucket;
+  private helloTimer?: NodeJS.Timeout;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly closedListeners = new Set<() => void>();
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly deps: ConnectionDeps,
+  ) {
+    this.order = deps.nextOrder();
+    this.frames = new FrameCodec({
+      codec: 'none',
+      codecs: nodeCodecRegistry(),
+      maxFrameBytes: deps.maxFrameBytes,
+      maxInflatedBytes: deps.maxInflatedBytes,
+      compressThreshold: deps.compressThreshold,
+    });
+    const close = socket.close.bind(socket);
+    socket.close = (code?: number, reason?: string | Buffer) => {
+      if (code === WS_MESSAGE_TOO_BIG) {
+        this.open = false;
+        return close(CloseCode.FrameTooLarge, SyncErrorCode.FrameTooLarge);
+      }
+      return close(code, reason);
+    };
+    deps.metrics?.recordOpen();
+    this.helloTimer = setTimeout(() => {
+      if (this.open && !this.auth) this.close(CloseCode.HelloTimeout, SyncErrorCode.HelloTimeout);
+    }, deps.helloTimeoutMs);
+    this.helloTimer.unref();
+    socket.on('message', (data: RawData, isBinary: boolean) => this.onFrame(data, isBinary));
+    socket.on('close', (code: number) => this.onClosed(code));
+    socket.on('error', () => undefined);
+  }
+
+  get userId(): string {
+    return this.auth?.userId ?? '';
+  }
+
+  get deviceId(): string {
+    return this.auth?.deviceId ?? '';
+  }
+
+  /** Called once when the socket has closed. */
+  onClose(listener: () => void): void {
+    this.closedListeners.add(listener);
+  }
+
+  /** Sends one message (a stand-in when it is too large for a frame). Never throws. */
+  send(message: ServerMessage): void {
+    if (!this.open || this.socket.readyState !== this.socket.OPEN) return;
+    const before = this.frames.stats;
+    const body0 = before.bodyBytesEncoded;
+    const wire0 = before.wireBytesEncoded;
+    let frame: Uint8Array;
+    try {
+      frame = this.frames.encode(message);
+    } catch {
+      const stand = tooLargeStandIn(message);
+      if (!stand) return;
+      try {
+        frame = this.frames.encode(stand);
+      } catch {
+        return;
+      }
+    }
+    this.deps.metrics?.recordFrame('out', this.frames.stats.bodyBytesEncoded - body0, this.frames.stats.wireBytesEncoded - wire0);
+    this.socket.send(frame);
+  }
+
+  /** Ends the connection with a close code. Idempotent. */
+  close(code: number, reason: string): void {
+    if (!this.open) return;
+    this.open = false;
+    this.leave();
+    try {
+      this.socket.close(code, reason.slice(0, 120));
+    } catch {
+      this.socket.terminate();
+    }
+  }
+
+  /** Cuts the TCP connection without a closing handshake (shutdown stragglers). */
+  terminate(): void {
+    this.open = false;
+    this.socket.terminate();
+  }
+
+  // ------------------------------------------------------------ frames
+
+  private onFrame(data: RawData, isBinary: boolean): void {
+    if (!this.open) return;
+    if (this.bucket && !this.bucket.take()) {
+      this.sendError(SyncErrorCode.RateLimited, 'too many frames; slow down');
+      this.close(CloseCode.RateLimited, SyncErrorCode.RateLimited);
+      return;
+    }
+    const bytes = toBytes(data);
+    if (bytes.length > this.deps.maxFrameBytes) {
+      this.refuse(SyncErrorCode.FrameTooLarge, `frame over ${this.deps.maxFrameBytes} bytes`, CloseCode.FrameTooLarge);
+      return;
+    }
+    if (!isBinary) {
+      this.sendError(SyncErrorCode.TextFrame, 'binary frames only');
+      return;
+    }
+    let value: unknown;
+    const stats = this.frames.stats;
+    const body0 = stats.bodyBytesDecoded;
+    const wire0 = stats.wireBytesDecoded;
+    try {
+      // The first frame comes before authentication: small and uncompressed only.
+      value = this.helloSeen ? this.frames.decode(bytes) : decodeHelloFrame(bytes);
+    } catch (error) {
+      // After a bad frame the compression contexts may be out of step: the connection ends.
+      const code = isSyncError(error) ? error.code : 'FRAME_CORRUPT';
+      const tooLarge = code === 'FRAME_TOO_LARGE' || code === 'FRAME_INFLATE_LIMIT';
+      this.refuse(code, error instanceof Error ? error.message : 'bad frame', tooLarge ? CloseCode.FrameTooLarge : CloseCode.ProtocolError);
+      return;
+    }
+    if (this.helloSeen) this.deps.metrics?.recordFrame('in', stats.bodyBytesDecoded - body0, stats.wireBytesDecoded - wire0);
+    else this.deps.metrics?.recordFrame('in', bytes.length - 1, bytes.length);
+    this.helloSeen = true;
+    this.chain = this.chain.then(() => this.handle(value)).catch((error: unknown) => this.internalError(error, value));
+  }
+
+  private refuse(code: string, text: string, closeCode: number): void {
+    this.sendError(code, text);
+    this.close(closeCode, code);
+  }
+
+  private onClosed(code: number): void {
+    this.open = false;
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.helloTimer = undefined;
+    this.leave();
+    this.deps.metrics?.recordClose(code);
+    for (const listener of this.closedListeners) listener();
+    this.closedListeners.clear();
+  }
+
+  private leave(): void {
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.helloTimer = undefined;
+    if (!this.auth || !this.joined) return;
+    this.joined = false;
+    this.deps.rateLimits.release(this.auth.deviceId);
+    this.bucket = undefined;
+    if (this.deps.hub.leave(this)) this.deps.hub.broadcastPresence(this.auth.userId, this.auth.deviceId, { state: 'offline' });
+  }
+
+  private internalError(error: unknown, raw: unknown): void {
+    this.deps.logger.error('sync message failed', { err: error });
+    this.deps.metrics?.errors.inc({ code: SyncErrorCode.Internal });
+    this.sendError(SyncErrorCode.Internal, 'the relay failed handling a message', requestIdOf(raw));
+    this.close(CloseCode.InternalError, SyncErrorCode.Internal);
+  }
+
+  // ------------------------------------------------------------ messages
+
+  private async handle(raw: unknown): Promise<void> {
+    if (!this.open) return;
+    let message: ClientMessage;
+    try {
+      message = parseClientMessage(raw);
+    } catch (error) {
+      const code = isSyncError(error) ? error.code : 'PROTOCOL_INVALID_MESSAGE';
+      const text = error instanceof Error ? error.message : 'invalid message';
+      if (!this.auth && isSyncError(error) && error.details?.field === 'token') {
+        this.refuse(SyncErrorCode.InvalidToken, 'missing or malformed token', CloseCode.Unauthorized);
+        return;
+      }
+      this.sendError(code, text, requestIdOf(raw));
+      if (!this.auth) this.close(CloseCode.ProtocolError, code);
+      return;
+    }
+    if (!this.auth) {
+      if (message.type !== 'hello') {
+        this.refuse(SyncErrorCode.ExpectedHello, 'the first message must be hello', CloseCode.ProtocolError);
+        return;
+      }
+      await this.handleHello(message);
+      return;
+    }
+    try {
+      await this.handleMessage(message, this.auth);
+    } catch (error) {
+      if (!isSyncError(error) || error.code === 'DB_CLOSED') throw error;
+      // Coded failures (bad change, compacted cursor, unknown command, database unavailable)
+      // answer the request; the connection goes on.
+      this.sendError(error.code, error.message, 'id' in message ? message.id : undefined);
+    }
+  }
+
+  private async handleHello(hello: HelloMessage): Promise<void> {
+    let chosen: { protocolVersion: number; codec: CodecName };
+    try {
+      chosen = negotiate(hello, { versions: PROTOCOL_VERSIONS, codecs: this.deps.codecs });
+    } catch (error) {
+      const code = isSyncError(error) ? error.code : 'PROTOCOL_UNSUPPORTED_VERSION';
+      this.refuse(code, 'no protocol version in common', CloseCode.UnsupportedVersion);
+      return;
+    }
+    const auth = await this.deps.sessions.validateAccessToken(hello.token);
+    if (!this.open) return;
+    if (!auth) {
+      this.refuse(SyncErrorCode.InvalidToken, 'the token is invalid, expired or revoked', CloseCode.Unauthorized);
+      return;
+    }
+    if (auth.deviceId !== hello.deviceId) {
+      this.refuse(SyncErrorCode.Forbidden, 'the token does not allow this device', CloseCode.Forbidden);
+      return;
+    }
+    const head = await logHead(this.deps.db, auth.userId as UserId);
+    if (!this.open) return;
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.helloTimer = undefined;
+    this.auth = auth;
+    this.send({
+      type: 'welcome',
+      protocolVersion: chosen.protocolVersion,
+      codec: chosen.codec,
+      userId: auth.userId as UserId,
+      deviceId: auth.deviceId as DeviceId,
+      serverCursor: head.seq,
+      resync: hello.cursor > head.seq || hello.cursor < head.compactedSeq,
+    });
+    // Frames after the welcome use the codec it names.
+    this.frames.setCodec(chosen.codec);
+    this.bucket = this.deps.rateLimits.acquire(auth.deviceId);
+    this.joined = true;
+    // Subscribed before any later message of this socket (a pull) is answered: a change
+    // committed after that is pushed live, one committed before is in the pull.
+    const wasOffline = await this.deps.hub.join(this);
+    if (!this.open) return;
+    if (wasOffline) this.deps.hub.broadcastPresence(auth.userId, auth.deviceId, this.presence);
+    this.deps.hub.introduce(this);
+    await this.deps.commands.deviceConnected(auth.userId, auth.deviceId);
+  }
+
+  private async handleMessage(message: ClientMessage, auth: { userId: string; deviceId: string }): Promise<void> {
+    switch (message.type) {
+      case 'hello':
+        this.sendError(SyncErrorCode.DuplicateHello, 'hello was already received');
+        return;
+      case 'auth': {
+        const next = await this.deps.sessions.validateAccessToken(message.token);
+        if (next && next.deviceId === auth.deviceId && next.userId === auth.userId) {
+          this.send({ type: 'auth.ok', replyTo: message.id });
+          return;
+        }
+        this.sendError(SyncErrorCode.InvalidToken, 'the token is not valid for this device', message.id);
+        this.close(CloseCode.Unauthorized, SyncErrorCode.InvalidToken);
+        return;
+      }
+      case 'ping':
+        this.send({ type: 'pong', replyTo: message.id });
+        return;
+      case 'push': {
+        const receivedAt = Date.now();
+        const result = await appendChanges(this.deps.db, auth.userId as UserId, auth.deviceId as DeviceId, message.changes);
+        this.send(
+          result.conflicts.length > 0
+            ? { type: 'conflict', replyTo: message.id, accepted: result.accepted, conflicts: result.conflicts }
+            : { type: 'ack', replyTo: message.id, accepted: result.accepted },
+        );
+        this.deps.hub.publishChanges(auth.userId, auth.deviceId, result.stored, receivedAt);
+        return;
+      }
+      case 'pull': {
+        const limit = Math.min(Math.max(1, Math.floor(message.limit)), MAX_PULL_LIMIT);
+        const page = await pullChanges(this.deps.db, auth.userId as UserId, message.cursor, limit);
+        this.send({ type: 'changes', replyTo: message.id, ...page });
+        return;
+      }
+      case 'command.send': {
+        const queued = await this.deps.commands.send(auth.userId, auth.deviceId, message);
+        this.send({ type: 'command.queued', replyTo: message.id, commandId: queued.commandId as never, expiresAt: queued.expiresAt });
+        this.deps.commands.route(queued);
+        return;
+      }
+      case 'command.response':
+        await this.deps.commands.respond(auth.userId, auth.deviceId, message);
+        return;
+      case 'presence.update':
+        this.presence = message.activeTaskId === undefined ? { state: message.state } : { state: message.state, activeTaskId: message.activeTaskId };
+        this.deps.hub.broadcastPresence(auth.userId, auth.deviceId, this.presence);
+        return;
+    }
+  }
+
+  private sendError(code: string, message: string, replyTo?: RequestId): void {
+    this.deps.metrics?.errors.inc({ code });
+    this.send(replyTo === undefined ? { type: 'error', code, message } : { type: 'error', replyTo, code, message });
+  }
+}
+
+/**
+ * What to send instead of a message too large for one frame: a reply becomes an error naming
+ * the request; live changes become an empty page with `hasMore` from the seq before them, so
+ * the device pulls them instead of missing them.
+ */
+function tooLargeStandIn(message: ServerMessage): ServerMessage | null {
+  if (message.type === 'changes' && message.replyTo === undefined && message.changes.length > 0) {
+    return { type: 'changes', changes: [], cursor: message.changes[0]!.seq - 1, hasMore: true };
+  }
+  if ('replyTo' in message && message.replyTo !== undefined) {
+    return { type: 'error', replyTo: message.replyTo, code: SyncErrorCode.ReplyTooLarge, message: 'the reply exceeds the frame limit' };
+  }
+  return null;
+}
+
+/** The request id of a (possibly invalid) message, so an error can name it. */
+function requestIdOf(raw: unknown): RequestId | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const id = (raw as { id?: unknown }).id;
+  return typeof id === 'string' && /^[\x21-\x7e]{1,128}$/.test(id) ? (id as RequestId) : undefined;
+}
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
