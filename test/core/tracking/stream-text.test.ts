@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { isSyncError } from '../../../core/errors';
 import type { StreamName } from '../../../core/model/changes';
+import { asTaskId } from '../../../core/ids';
+import { diffKeyedStream, streamChangeBodies } from '../../../core/tracking/stream-diff';
 import { keyEntries } from '../../../core/tracking/stream-keys';
 import { parseStreamText, type ParsedStream } from '../../../core/tracking/stream-text';
 import { createRng } from '../../support/rng';
@@ -50,6 +52,18 @@ describe('parseStreamText', () => {
       assert.equal(second.reused, task.ui.length);
       assert.equal(second.keyed.length, task.ui.length + 1);
       assertSameAsCold('ui', second, next);
+    });
+
+    it('turns one appended message into one put at most twice its size (with the previous read)', () => {
+      const big = generateTaskHistory({ seed: 8, messages: 600 });
+      const first = parseStreamText('ui', JSON.stringify(big.ui));
+      const state = first.keyed.map((e) => ({ key: e.key, hash: e.hash, own: true }));
+      const extra = { ts: (big.ui.at(-1) as { ts: number }).ts + 900, type: 'say', say: 'text', text: 'The build passes now. '.repeat(10), partial: false };
+      const second = parseStreamText('ui', JSON.stringify([...big.ui, extra]), first);
+      const bodies = streamChangeBodies('roo-code', asTaskId(big.taskId), 'ui', diffKeyedStream(second.keyed, state));
+      assert.equal(bodies.length, 1);
+      assert.deepEqual(bodies[0]!.type === 'stream.put' && bodies[0]!.entry, extra);
+      assert.ok(JSON.stringify(bodies).length <= 2 * JSON.stringify(extra).length);
     });
 
     it('parses again only from a rewritten last message', () => {
