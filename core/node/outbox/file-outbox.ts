@@ -54,6 +54,7 @@ type Operation =
   | { kind: 'compact'; resolve: () => void; reject: (e: unknown) => void };
 
 type EnqueueOperation = Extract<Operation, { kind: 'enqueue' }>;
+type CompactOperation = Extract<Operation, { kind: 'compact' }>;
 
 interface EncodedRecord {
   record: JournalRecord;
@@ -270,13 +271,13 @@ export class FileOutbox implements Outbox {
         const batch = this.queue.splice(0);
         try {
           if (this.failure) throw this.failure;
-          const compacts = batch.filter((op) => op.kind === 'compact');
+          const compacts = batch.filter((op): op is CompactOperation => op.kind === 'compact');
           const committed = await this.commit(batch.filter((op) => op.kind !== 'compact'));
           if (compacts.length > 0) {
             const error = await this.compactNow();
             for (const op of compacts) {
               if (error) op.reject(error);
-              else (op.resolve as () => void)();
+              else op.resolve();
             }
           } else if (committed.some((op) => op.kind === 'ack')) {
             await this.compactIfWorthIt();
