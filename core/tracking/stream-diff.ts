@@ -57,6 +57,11 @@ export function diffStream(stream: StreamName, current: readonly unknown[], sync
  *    and own ones missing from the middle) is restored.
  *
  * `current` keys must be unique (as `keyEntries` makes them).
+ *
+ * Limit: api keys are positions, so when a stale rewrite puts a new message of its own at a
+ * position that holds a foreign entry, that is a changed entry (a put that replaces it), not a
+ * vanished one; hashes alone cannot tell it from an edit in place (condensing tags old
+ * messages). ui keys are timestamps and do not have this problem.
  */
 export function diffKeyedStream(current: readonly KeyedEntry[], synced: readonly TrackedEntry[]): StreamDiff {
   const sorted = sortByKey(synced);

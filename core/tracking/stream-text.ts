@@ -6,6 +6,9 @@
  * both reads share from the start is compared (a memory compare, not a parse), every entry that
  * lies wholly inside that shared prefix is taken over with its key and hash, and only the rest
  * is parsed and hashed. Equal text means an equal parsed value, so a reused hash is exact.
+ *
+ * A ParsedStream holds the whole file text: keep one per stream being watched (the tasks that
+ * are being written to), not one per task in the store.
  */
 import { SyncError } from '../errors';
 import type { StreamName } from '../model/changes';

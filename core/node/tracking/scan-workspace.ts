@@ -72,6 +72,7 @@ export async function scanWorkspace(root: string, options: ScanOptions = {}): Pr
     try {
       dirents = await readdir(rel ? join(root, rel) : root, { withFileTypes: true });
     } catch (err) {
+      if (rel === '') throw new SyncError('WORKSPACE_ROOT_MISSING', 'workspace root cannot be listed', { root, code: errorCode(err) }, { cause: err });
       if (errorCode(err) === 'ENOENT') return;
       problem(rel, err);
       keepPrevious(rel, false);
