@@ -41,7 +41,6 @@ import {
   type TaskId,
   type UserId,
 } from '../ids';
-import type { ServerChange } from '../model/changes';
 import { CloseCode } from '../protocol/close-codes';
 import {
   MAX_PULL_LIMIT,

@@ -12,6 +12,10 @@
  * - CLIENT_DISCONNECTED: not connected, or the connection ended before the reply;
  * - CLIENT_CLOSED: `close()` was called;
  * - any code of the relay's `error` reply (e.g. COMMAND_TARGET_UNKNOWN).
+ * Codes only seen in `status.lastError`: CLIENT_CONNECT_FAILED (socket error),
+ * CLIENT_TOKEN_UNAVAILABLE (`getToken` failed), CLIENT_PUSH_UNANSWERED (a drain push left
+ * changes unanswered), CLOSE_<NAME> (the relay closed with that CloseCode, e.g.
+ * CLOSE_FORBIDDEN), or the code of an `error` frame the relay sent before closing.
  */
 import WebSocket from 'ws';
 import { SyncError } from '../../errors';
@@ -353,6 +357,12 @@ export class RooCloudClient implements SyncTransport {
           }
         }
         if (done.length > 0) await outbox.acknowledge(done);
+        const answered = new Set([...done, ...session.heldConflicts]);
+        if (batch.some((change) => !answered.has(change.clientSeq))) {
+          // A relay that leaves changes unanswered would have them pushed forever: stop here.
+          this.noteError(new SyncError('CLIENT_PUSH_UNANSWERED', 'the relay did not answer every change of a push'));
+          return;
+        }
       }
     } while (this.drainAgain);
   }
