@@ -179,7 +179,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
 }
 
 /** Reads the whole log through the protocol, as a fresh observer device. */
-async function pullLog(relay: ReferenceRelay, userId: string, network: SimNetwork): Promise<ServerChange[]> {
+export async function pullLog(relay: ReferenceRelay, userId: string, network: SimNetwork): Promise<ServerChange[]> {
   const { deviceId, token } = relay.addDevice(asUserId(userId));
   const observer = new SimTransport(network, deviceId, token, () => 0);
   observer.connect();

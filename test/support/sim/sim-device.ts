@@ -92,6 +92,16 @@ export class SimDevice {
     this.kill();
   }
 
+  /** Lets `operations` more durable operations through, then crashes (whatever runs then). */
+  armCrash(operations: number): void {
+    this.gate.arm(operations);
+  }
+
+  /** Cancels an armed crash that has not gone off. */
+  disarmCrash(): void {
+    this.gate.disarm();
+  }
+
   /** True when an armed crash went off. */
   get crashedMidStep(): boolean {
     return this.storage !== null && this.gate.crashed;

@@ -1,0 +1,295 @@
+import assert from 'node:assert/strict';
+import { SyncError, isSyncError } from '../../../core/errors';
+import type { TaskId } from '../../../core/ids';
+import type { ServerChange } from '../../../core/model/changes';
+import { isConflictCopy } from '../../../core/merge/conflict-copy';
+import { IntegrityCode } from '../../../core/storage/storage-errors';
+import { pullLog } from '../../support/sim/convergence';
+import type { SimDevice } from '../../support/sim/sim-device';
+import { SimWorld } from '../../support/sim/sim-world';
+
+const enc = (text: string) => new TextEncoder().encode(text);
+const dec = (bytes: Uint8Array | undefined) => (bytes ? new TextDecoder().decode(bytes) : undefined);
+const ui = (ts: number, text: string) => ({ ts, type: 'say', say: 'text', text });
+const item = (id: string, extra: Record<string, unknown> = {}) => ({ id, number: 1, ts: 1, task: 'a task', tokensIn: 0, tokensOut: 0, totalCost: 0, ...extra });
+
+async function log(world: SimWorld): Promise<ServerChange[]> {
+  return pullLog(world.relay, world.userId, world.network);
+}
+
+async function createTask(device: SimDevice, taskId: string, entries: number): Promise<TaskId> {
+  const id = taskId as TaskId;
+  await device.store.writeTask({
+    source: 'roo-code',
+    taskId: id,
+    ui: Array.from({ length: entries }, (_, i) => ui(1000 + i, `m${i}`)),
+    api: [{ role: 'user', content: 'hi' }],
+    historyItem: item(id),
+  });
+  return id;
+}
+
+async function twoDevices(): Promise<{ world: SimWorld; a: SimDevice; b: SimDevice; taskId: TaskId }> {
+  const world = new SimWorld();
+  const a = await world.addDevice();
+  const b = await world.addDevice();
+  const taskId = await createTask(a, 't1', 3);
+  await world.syncAll();
+  return { world, a, b, taskId };
+}
+
+describe('HybridStorage', () => {
+  describe('#syncFromCloud', () => {
+    it('records remote changes before writing them, so nothing is echoed back (no echo)', async () => {
+      const { world, b, taskId } = await twoDevices();
+      const head = world.relay.serverCursor(world.userId);
+      assert.equal((await b.store.readTask(taskId))?.ui.length, 3);
+      const report = await world.run(b.storage!.syncToCloud());
+      assert.equal(report.queued, 0);
+      assert.equal(world.relay.serverCursor(world.userId), head);
+      assert.ok((await log(world)).every((c) => c.deviceId !== b.deviceId));
+    });
+
+    it('advances the cursor only after the page is applied', async () => {
+      const world = new SimWorld();
+      const a = await world.addDevice();
+      const b = await world.addDevice();
+      const taskId = await createTask(a, 't1', 2);
+      await world.run(a.storage!.syncToCloud());
+      const write = b.store.writeTask.bind(b.store);
+      b.store.writeTask = async () => {
+        throw new SyncError('STORE_WRITE_FAILED', 'disk full');
+      };
+      await assert.rejects(world.run(b.storage!.syncFromCloud()), (err: unknown) => isSyncError(err, 'STORE_WRITE_FAILED'));
+      assert.equal(b.storage!.cursor, 0);
+      assert.equal((await b.stateStore.load())?.cursor, 0);
+      b.store.writeTask = write;
+      await world.run(b.storage!.syncFromCloud());
+      assert.equal(b.storage!.cursor, world.relay.serverCursor(world.userId));
+      assert.equal((await b.store.readTask(taskId))?.ui.length, 2);
+    });
+
+    it('finishes a page a crash cut short, at every crash point, without echo or loss', async () => {
+      for (let point = 0; point < 24; point++) {
+        const world = new SimWorld(point);
+        const a = await world.addDevice();
+        const b = await world.addDevice();
+        const taskId = await createTask(a, 't1', 4);
+        await a.files.write('notes.md', enc('one\ntwo\n'), { mode: 0o644, mtime: world.clock.t });
+        await world.run(a.storage!.syncToCloud());
+        b.armCrash(point);
+        await world.run(b.storage!.syncFromCloud()).catch(() => undefined);
+        if (b.crashedMidStep) {
+          b.kill();
+          await b.start();
+        } else b.disarmCrash();
+        await world.syncAll();
+        const expected = await a.store.readTask(taskId);
+        assert.deepEqual(await b.store.readTask(taskId), expected, `crash point ${point}`);
+        assert.equal(dec(b.files.peek('notes.md')), 'one\ntwo\n', `crash point ${point}`);
+        assert.ok((await log(world)).every((c) => c.deviceId !== b.deviceId), `echo at crash point ${point}`);
+      }
+    });
+
+    it('keeps its own newer entry when an older truncate arrives later', async () => {
+      const { world, a, b, taskId } = await twoDevices();
+      // a cuts after the first entry; b (not yet knowing) rewrites entry 3 later: b's put is newer.
+      const taskA = (await a.store.readTask(taskId))!;
+      await a.store.writeTask({ ...taskA, ui: taskA.ui.slice(0, 1) });
+      await world.run(a.storage!.syncToCloud());
+      const taskB = (await b.store.readTask(taskId))!;
+      taskB.ui[2] = { ...(taskB.ui[2] as object), text: 'b was here' };
+      await b.store.writeTask(taskB);
+      await world.run(b.storage!.syncToCloud());
+      await world.syncAll();
+      const ta = (await a.store.readTask(taskId))!;
+      assert.deepEqual(ta, await b.store.readTask(taskId));
+      assert.deepEqual(ta.ui.map((m) => (m as { text: string }).text), ['m0', 'b was here']);
+    });
+  });
+
+  describe('#syncToCloud', () => {
+    it('restores entries from another device that a stale rewrite dropped (a stale rewrite is not a deletion)', async () => {
+      const { world, a, b, taskId } = await twoDevices();
+      const stale = (await b.store.readTask(taskId))!;
+      const taskA = (await a.store.readTask(taskId))!;
+      await a.store.writeTask({ ...taskA, ui: [...taskA.ui, ui(2000, 'from a')] });
+      await world.run(a.storage!.syncToCloud());
+      await world.run(b.storage!.syncFromCloud());
+      await b.store.writeTask({ ...stale, ui: [...stale.ui, ui(3000, 'from b')] });
+      await world.run(b.storage!.syncToCloud());
+      const texts = (await b.store.readTask(taskId))!.ui.map((m) => (m as { text: string }).text);
+      assert.deepEqual(texts, ['m0', 'm1', 'm2', 'from a', 'from b']);
+      assert.ok((await log(world)).every((c) => c.body.type !== 'stream.truncate'));
+      await world.syncAll();
+      assert.deepEqual(await a.store.readTask(taskId), await b.store.readTask(taskId));
+    });
+
+    it('never deletes anything when the store or the task is empty (empty is not a deletion)', async () => {
+      const { world, a, b, taskId } = await twoDevices();
+      const wiped = (await b.store.readTask(taskId))!;
+      await b.store.writeTask({ ...wiped, ui: [], api: [] });
+      await world.run(b.storage!.syncToCloud());
+      assert.ok((await log(world)).every((c) => c.body.type !== 'stream.truncate'));
+      assert.equal((await b.store.readTask(taskId))!.ui.length, 3);
+      // A new device with an empty store deletes nothing either: it just receives everything.
+      const c = await world.addDevice();
+      await world.run(c.storage!.syncToCloud());
+      await world.syncAll();
+      assert.equal((await a.store.readTask(taskId))!.ui.length, 3);
+      assert.deepEqual(await c.store.readTask(taskId), await a.store.readTask(taskId));
+    });
+
+    it('sends a truncate for its own "delete from here", which other devices apply', async () => {
+      const { world, a, b, taskId } = await twoDevices();
+      const task = (await a.store.readTask(taskId))!;
+      await a.store.writeTask({ ...task, ui: task.ui.slice(0, 1) });
+      await world.run(a.storage!.syncToCloud());
+      const truncates = (await log(world)).filter((c) => c.body.type === 'stream.truncate');
+      assert.equal(truncates.length, 1);
+      await world.run(b.storage!.syncFromCloud());
+      assert.deepEqual((await b.store.readTask(taskId))!.ui, task.ui.slice(0, 1));
+    });
+
+    it('replays a change queued before a crash exactly once, wherever the crash falls', async () => {
+      for (let point = 0; point < 12; point++) {
+        const { world, a, taskId } = await twoDevices();
+        await a.storage!.saveMessages('roo-code', taskId, 'ui', [...(await a.store.readTask(taskId))!.ui, ui(5000, 'queued')]);
+        assert.equal(a.outbox.size, 1);
+        a.armCrash(point);
+        await world.run(a.storage!.syncToCloud()).catch(() => undefined);
+        if (a.crashedMidStep) {
+          a.kill();
+          await a.start();
+        } else a.disarmCrash();
+        await world.syncAll();
+        const puts = (await log(world)).filter((c) => c.body.type === 'stream.put' && c.body.key === '5000:0');
+        assert.equal(puts.length, 1, `crash point ${point}`);
+        assert.equal(a.outbox.size, 0);
+      }
+    });
+  });
+
+  describe('metadata', () => {
+    it('merges concurrent edits per field, counters taking the maximum', async () => {
+      const { world, a, b, taskId } = await twoDevices();
+      const ta = (await a.store.readTask(taskId))!;
+      await a.store.writeTask({ ...ta, historyItem: { ...ta.historyItem!, tokensIn: 500, task: 'renamed on a' } });
+      world.tick();
+      const tb = (await b.store.readTask(taskId))!;
+      await b.store.writeTask({ ...tb, historyItem: { ...tb.historyItem!, tokensIn: 200, mode: 'architect' } });
+      await world.run(a.storage!.syncToCloud());
+      await world.run(b.storage!.syncToCloud());
+      await world.syncAll();
+      const ha = (await a.store.readTask(taskId))!.historyItem!;
+      assert.deepEqual(ha, (await b.store.readTask(taskId))!.historyItem);
+      assert.equal(ha.tokensIn, 500);
+      assert.equal(ha.task, 'renamed on a');
+      assert.equal(ha.mode, 'architect');
+    });
+  });
+
+  describe('workspace files', () => {
+    async function withFile(text: string | Uint8Array) {
+      const world = new SimWorld();
+      const a = await world.addDevice();
+      const b = await world.addDevice();
+      const bytes = typeof text === 'string' ? enc(text) : text;
+      await a.files.write('f.txt', bytes, { mode: 0o644, mtime: world.clock.t });
+      await world.syncAll();
+      return { world, a, b };
+    }
+
+    it('merges concurrent edits of different lines of a text file', async () => {
+      const { world, a, b } = await withFile('1\n2\n3\n4\n5\n');
+      await a.files.write('f.txt', enc('1 a\n2\n3\n4\n5\n'), { mode: 0o644, mtime: world.clock.t + 1 });
+      await b.files.write('f.txt', enc('1\n2\n3\n4\n5 b\n'), { mode: 0o644, mtime: world.clock.t + 2 });
+      await world.run(a.storage!.syncToCloud());
+      await world.run(b.storage!.syncToCloud());
+      await world.syncAll();
+      assert.equal(dec(a.files.peek('f.txt')), '1 a\n2\n3\n4\n5 b\n');
+      assert.equal(dec(b.files.peek('f.txt')), '1 a\n2\n3\n4\n5 b\n');
+      assert.equal(b.storage!.fileConflicts.length, 0);
+    });
+
+    it('keeps the local text and the remote version as a conflict copy when edits overlap', async () => {
+      const { world, a, b } = await withFile('1\n2\n3\n');
+      await a.files.write('f.txt', enc('1\nA\n3\n'), { mode: 0o644, mtime: world.clock.t + 1 });
+      await b.files.write('f.txt', enc('1\nB\n3\n'), { mode: 0o644, mtime: world.clock.t + 2 });
+      await world.run(a.storage!.syncToCloud());
+      await world.run(b.storage!.syncToCloud());
+      await world.syncAll();
+      assert.equal(dec(b.files.peek('f.txt')), '1\nB\n3\n');
+      assert.equal(dec(a.files.peek('f.txt')), '1\nB\n3\n');
+      const [conflict] = b.storage!.fileConflicts;
+      assert.ok(conflict && isConflictCopy(conflict.copyPath));
+      assert.equal(dec(b.files.peek(conflict.copyPath)), '1\nA\n3\n');
+      assert.ok(!a.files.paths().some(isConflictCopy), 'conflict copies stay on the device that resolved');
+    });
+
+    it('keeps the newer binary version and the older one as a conflict copy', async () => {
+      const { world, a, b } = await withFile(new Uint8Array([0, 1, 2]));
+      await a.files.write('f.txt', new Uint8Array([0, 9, 9]), { mode: 0o644, mtime: world.clock.t + 50 });
+      await b.files.write('f.txt', new Uint8Array([0, 7, 7]), { mode: 0o644, mtime: world.clock.t + 10 });
+      await world.run(a.storage!.syncToCloud());
+      await world.run(b.storage!.syncToCloud());
+      await world.syncAll();
+      assert.deepEqual([...b.files.peek('f.txt')!], [0, 9, 9]);
+      assert.deepEqual([...a.files.peek('f.txt')!], [0, 9, 9]);
+      const [conflict] = b.storage!.fileConflicts;
+      assert.equal(conflict?.kind, 'binary');
+      assert.deepEqual([...b.files.peek(conflict!.copyPath)!], [0, 7, 7]);
+    });
+  });
+
+  describe('#validateDataIntegrity', () => {
+    it('reports an unsynced edit by code and is clean after syncing', async () => {
+      const { world, a, taskId } = await twoDevices();
+      assert.equal((await world.run(a.storage!.validateDataIntegrity())).ok, true);
+      const task = (await a.store.readTask(taskId))!;
+      task.ui[1] = ui(1001, 'edited');
+      await a.store.writeTask(task);
+      const report = await a.storage!.validateDataIntegrity();
+      assert.equal(report.ok, false);
+      assert.deepEqual(report.problems.map((p) => [p.code, p.key]), [[IntegrityCode.ENTRY_HASH_MISMATCH, '1001:0']]);
+      await world.syncAll();
+      assert.equal((await a.storage!.validateDataIntegrity()).ok, true);
+    });
+  });
+
+  describe('#migrateLocalTasksToCloud', () => {
+    it('uploads every existing task and reports progress', async () => {
+      const world = new SimWorld();
+      const a = await world.addDevice();
+      for (let i = 0; i < 3; i++) await createTask(a, `old${i}`, 2);
+      const progress: string[] = [];
+      const report = await world.run(a.storage!.migrateLocalTasksToCloud((p) => progress.push(`${p.phase}:${p.done}/${p.total}`)));
+      assert.equal(report.tasks, 3);
+      assert.equal(report.pushed.accepted, 3 * 4);
+      assert.deepEqual(progress, ['scan:3/3', 'push:12/12']);
+      const b = await world.addDevice();
+      await world.run(b.storage!.syncFromCloud());
+      assert.deepEqual(await b.store.listTaskIds(), ['old0', 'old1', 'old2']);
+    });
+  });
+
+  describe('#deleteTask', () => {
+    it('deletes the task on every device through a tombstone', async () => {
+      const { world, a, b, taskId } = await twoDevices();
+      await world.run(a.storage!.deleteTask('roo-code', taskId));
+      await world.syncAll();
+      assert.equal(await b.store.readTask(taskId), null);
+      assert.equal(await a.store.readTask(taskId), null);
+    });
+  });
+
+  describe('#close', () => {
+    it('refuses calls after close with STORAGE_CLOSED and can be called twice', async () => {
+      const world = new SimWorld();
+      const a = await world.addDevice();
+      await a.storage!.close();
+      await a.storage!.close();
+      await assert.rejects(a.storage!.syncToCloud(), (err: unknown) => isSyncError(err, 'STORAGE_CLOSED'));
+    });
+  });
+});

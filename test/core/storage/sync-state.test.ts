@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isSyncError } from '../../../core/errors';
+import { asTaskId, asWorkspaceId } from '../../../core/ids';
+import { JsonFileSyncStateStore } from '../../../core/node/storage/json-file-sync-state-store';
+import { loadSyncState, MemorySyncStateStore, SyncState, trackedList } from '../../../core/storage/sync-state';
+
+function sampleState(): SyncState {
+  const state = new SyncState();
+  state.cursor = 42;
+  state.clock = '001760000000000-000001-dev';
+  const task = state.task('roo-code', asTaskId('t1'));
+  task.streams.ui.set('10:0', { key: '10:0', hash: 'a'.repeat(64), own: true, seq: 3 });
+  task.streams.ui.set('9:0', { key: '9:0', hash: 'b'.repeat(64), own: false, seq: 2 });
+  task.streams.api.set('0', { key: '0', hash: 'c'.repeat(64), own: false, seq: 1 });
+  task.fields = { id: 't1', tokensIn: 5, mode: null };
+  task.clocks = { id: '001760000000000-000000-dev', tokensIn: '001760000000000-000001-dev' };
+  task.metaSeq = 7;
+  state.setFile({
+    workspaceId: asWorkspaceId('w'),
+    path: 'src/a.ts',
+    hash: 'd'.repeat(64),
+    size: 3,
+    mode: 0o644,
+    mtime: 5,
+    binary: false,
+    deleted: false,
+    baseHash: 'e'.repeat(64),
+    baseSeq: 9,
+    baseDeleted: false,
+  });
+  state.journal = { changes: [], cursor: 50 };
+  return state;
+}
+
+describe('SyncState', () => {
+  describe('#toPersisted / .fromPersisted', () => {
+    it('round-trips tasks, files, clock and journal', () => {
+      const persisted = sampleState().toPersisted();
+      const back = SyncState.fromPersisted(JSON.parse(JSON.stringify(persisted)));
+      assert.deepEqual(back.toPersisted(), persisted);
+      assert.deepEqual(trackedList(back.getTask('roo-code', 't1')!, 'ui').map((e) => e.key), ['9:0', '10:0']);
+      assert.equal(back.getFile('w', 'src/a.ts')?.baseSeq, 9);
+    });
+
+    it('refuses a state of the wrong shape with STORAGE_STATE_CORRUPT', () => {
+      for (const bad of [null, { v: 2 }, { v: 1, cursor: -1, tasks: {}, files: {} }, { v: 1, cursor: 0, tasks: { 'nope/x': {} }, files: {} }]) {
+        assert.throws(() => SyncState.fromPersisted(bad), (err: unknown) => isSyncError(err, 'STORAGE_STATE_CORRUPT'));
+      }
+    });
+  });
+
+  describe('loadSyncState', () => {
+    it('gives an empty state when nothing was saved, and the saved one after a save', async () => {
+      const store = new MemorySyncStateStore();
+      assert.equal((await loadSyncState(store)).cursor, 0);
+      await store.save(sampleState().toPersisted());
+      assert.equal((await loadSyncState(store)).cursor, 42);
+    });
+  });
+});
+
+describe('JsonFileSyncStateStore', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'roo-sync-state-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('loads null when no file exists, then what was saved, leaving no temp file', async () => {
+    const store = new JsonFileSyncStateStore(join(dir, 'nested', 'state.json'));
+    assert.equal(await store.load(), null);
+    const persisted = sampleState().toPersisted();
+    await store.save(persisted);
+    await store.save(persisted);
+    assert.deepEqual(await store.load(), persisted);
+    assert.deepEqual(await readdir(join(dir, 'nested')), ['state.json']);
+  });
+
+  it('reports a corrupt file with STORAGE_STATE_CORRUPT', async () => {
+    const path = join(dir, 'state.json');
+    await writeFile(path, '{"v":1,"cur');
+    const store = new JsonFileSyncStateStore(path);
+    await assert.rejects(store.load(), (err: unknown) => isSyncError(err, 'STORAGE_STATE_CORRUPT'));
+    await assert.rejects(loadSyncState(store), (err: unknown) => isSyncError(err, 'STORAGE_STATE_CORRUPT'));
+  });
+});
