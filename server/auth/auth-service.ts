@@ -1,0 +1,183 @@
+/**
+ * Sign-in, token refresh with rotation, sign-out and device revocation.
+ *
+ * - login: email + password (+ device name/kind/platform) -> a new device, a short-lived access
+ *   token and a refresh token. Failed attempts are audited and rate-limited per account and
+ *   per address (LoginRateLimit).
+ * - refresh: a refresh token is good once. Using it marks its row rotated and issues a new pair
+ *   in the same family. Presenting a rotated token again is theft: the whole family is revoked,
+ *   the device's sockets are closed, and the answer is AUTH_REFRESH_REUSED.
+ * - logout: revokes the calling device (its sessions end, its sockets close).
+ */
+import { randomUUID } from 'node:crypto';
+import { SyncError } from '../../core/errors';
+import type { Database } from '../db/database';
+import { silentLogger, type Logger } from '../observability/logger';
+import { createDevice, listDevices, revokeDeviceRows, type DeviceInfo, type NewDevice } from '../accounts/devices';
+import { findUserByEmail, normaliseEmail } from '../accounts/users';
+import type { SessionValidator } from './access-tokens';
+import { emailKey, writeAudit, type ClientInfo } from './audit-log';
+import { LOGIN_FAILED_ACTION, LoginRateLimit } from './login-rate-limit';
+import { verifyPassword } from './passwords';
+import { isRefreshTokenShape, newAccessToken, newRefreshToken, tokenHash } from './tokens';
+
+export interface TokenPair {
+  accessToken: string;
+  /** Access token expiry, ISO 8601. */
+  accessTokenExpiresAt: string;
+  refreshToken: string;
+  refreshTokenExpiresAt: string;
+}
+
+export interface LoginResult extends TokenPair {
+  userId: string;
+  deviceId: string;
+}
+
+export interface AuthServiceOptions {
+  db: Database;
+  sessions: SessionValidator;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  rateLimit?: LoginRateLimit;
+  logger?: Logger;
+}
+
+export class AuthService {
+  private readonly db: Database;
+  private readonly logger: Logger;
+  readonly rateLimit: LoginRateLimit;
+
+  constructor(private readonly options: AuthServiceOptions) {
+    this.db = options.db;
+    this.logger = options.logger ?? silentLogger;
+    this.rateLimit = options.rateLimit ?? new LoginRateLimit(options.db);
+  }
+
+  /** AUTH_INVALID_CREDENTIALS (same answer for an unknown email and a wrong password), AUTH_RATE_LIMITED. */
+  async login(input: { email: string; password: string; device: NewDevice }, client: ClientInfo = {}): Promise<LoginResult> {
+    const email = normaliseEmail(input.email);
+    const key = emailKey(email);
+    try {
+      await this.rateLimit.check(key, client.ip);
+    } catch (err) {
+      await writeAudit(this.db, { action: 'auth.login.rate_limited', outcome: 'denied', ...client, metadata: { emailKey: key } }, this.logger);
+      throw err;
+    }
+    const user = await findUserByEmail(this.db, email);
+    const ok = await verifyPassword(input.password, user?.passwordHash);
+    if (!user || !ok || user.disabledAt) {
+      await writeAudit(this.db, { action: LOGIN_FAILED_ACTION, outcome: 'denied', userId: user?.id, ...client, metadata: { emailKey: key } }, this.logger);
+      throw new SyncError('AUTH_INVALID_CREDENTIALS', 'email or password is wrong');
+    }
+    const result = await this.db.transaction(async (tx) => {
+      const deviceId = await createDevice(tx, user.id, input.device);
+      const pair = await this.issue(tx, user.id, deviceId, randomUUID(), client);
+      return { userId: user.id, deviceId, ...pair };
+    });
+    await writeAudit(this.db, { action: 'auth.login', userId: user.id, deviceId: result.deviceId, ...client, metadata: { emailKey: key } }, this.logger);
+    return result;
+  }
+
+  /** AUTH_TOKEN_INVALID (unknown, expired or revoked), AUTH_REFRESH_REUSED (a rotated token again: its family is revoked). */
+  async refresh(refreshToken: unknown, client: ClientInfo = {}): Promise<LoginResult> {
+    if (!isRefreshTokenShape(refreshToken)) throw invalidToken();
+    const hash = tokenHash(refreshToken);
+    const outcome = await this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<{
+        id: string; user_id: string; device_id: string; family_id: string; expires_at: Date;
+        rotated_at: Date | null; revoked_at: Date | null; access_hash: string | null; device_revoked: Date | null;
+      }>(
+        `SELECT s.id, s.user_id, s.device_id, s.family_id, s.expires_at, s.rotated_at, s.revoked_at,
+                s.metadata->>'accessHash' AS access_hash, d.revoked_at AS device_revoked
+           FROM sessions s JOIN devices d ON d.id = s.device_id
+          WHERE s.refresh_token_hash = $1
+          FOR UPDATE OF s`,
+        [hash],
+      );
+      const row = rows[0];
+      if (!row) return { kind: 'invalid' as const };
+      if (row.rotated_at && !row.revoked_at) {
+        const revoked = await tx.query<{ access_hash: string | null }>(
+          `UPDATE sessions SET revoked_at = now(), revoke_reason = 'refresh-reuse'
+            WHERE family_id = $1 AND revoked_at IS NULL RETURNING metadata->>'accessHash' AS access_hash`,
+          [row.family_id],
+        );
+        return { kind: 'reused' as const, row, accessHashes: revoked.rows.map((r) => r.access_hash) };
+      }
+      if (row.revoked_at || row.rotated_at || row.device_revoked || row.expires_at.getTime() <= Date.now()) {
+        return { kind: 'invalid' as const, row };
+      }
+      await tx.query('UPDATE sessions SET rotated_at = now(), last_used_at = now() WHERE id = $1', [row.id]);
+      await tx.query('UPDATE devices SET last_seen_at = now() WHERE id = $1', [row.device_id]);
+      const pair = await this.issue(tx, row.user_id, row.device_id, row.family_id, client);
+      return { kind: 'rotated' as const, row, pair };
+    });
+    if (outcome.kind === 'reused') {
+      const { row } = outcome;
+      await this.options.sessions.forget([...outcome.accessHashes, row.access_hash]);
+      await this.options.sessions.announceRevoked([row.device_id]);
+      await writeAudit(this.db, { action: 'auth.refresh.reuse', outcome: 'denied', userId: row.user_id, deviceId: row.device_id, ...client, metadata: { familyId: row.family_id } }, this.logger);
+      this.logger.warn('rotated refresh token presented again; session family revoked', { userId: row.user_id, deviceId: row.device_id });
+      throw new SyncError('AUTH_REFRESH_REUSED', 'this refresh token was already used; the session has been revoked');
+    }
+    if (outcome.kind === 'invalid') {
+      await writeAudit(this.db, { action: 'auth.refresh', outcome: 'denied', userId: outcome.row?.user_id, deviceId: outcome.row?.device_id, ...client }, this.logger);
+      throw invalidToken();
+    }
+    await this.options.sessions.forget([outcome.row.access_hash]);
+    await writeAudit(this.db, { action: 'auth.refresh', userId: outcome.row.user_id, deviceId: outcome.row.device_id, ...client }, this.logger);
+    return { userId: outcome.row.user_id, deviceId: outcome.row.device_id, ...outcome.pair };
+  }
+
+  /** Signs the calling device out: it is revoked like `revokeDevice`. */
+  async logout(userId: string, deviceId: string, client: ClientInfo = {}): Promise<void> {
+    await this.revoke(userId, deviceId, 'logout', client);
+  }
+
+  /** The user's devices (DeviceInfo[]). */
+  listDevices(userId: string): Promise<DeviceInfo[]> {
+    return listDevices(this.db, userId);
+  }
+
+  /** Revokes one of the user's devices; DEVICE_NOT_FOUND when it is not theirs. Its sockets close on every relay. */
+  async revokeDevice(userId: string, deviceId: string, client: ClientInfo = {}): Promise<void> {
+    await this.revoke(userId, deviceId, 'revoked', client);
+  }
+
+  private async revoke(userId: string, deviceId: string, reason: string, client: ClientInfo): Promise<void> {
+    const { accessHashes } = await this.db.transaction((tx) => revokeDeviceRows(tx, userId, deviceId, reason));
+    await this.options.sessions.forget(accessHashes);
+    await this.options.sessions.announceRevoked([deviceId]);
+    await writeAudit(this.db, { action: reason === 'logout' ? 'auth.logout' : 'device.revoke', userId, deviceId, ...client }, this.logger);
+  }
+
+  /** Stores a new session row (refresh token hash, access token hash and expiry) and returns the tokens. */
+  private async issue(tx: Pick<Database, 'query'>, userId: string, deviceId: string, familyId: string, client: ClientInfo): Promise<TokenPair> {
+    const sessionId = randomUUID();
+    const accessToken = newAccessToken(sessionId);
+    const refreshToken = newRefreshToken();
+    const now = Date.now();
+    const accessExpiresAt = now + this.options.accessTokenTtlSeconds * 1000;
+    const refreshExpiresAt = new Date(now + this.options.refreshTokenTtlSeconds * 1000);
+    await tx.query(
+      `INSERT INTO sessions (id, user_id, device_id, family_id, refresh_token_hash, expires_at, user_agent, ip, metadata)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)`,
+      [
+        sessionId, userId, deviceId, familyId, tokenHash(refreshToken), refreshExpiresAt,
+        client.userAgent ? client.userAgent.slice(0, 256) : null, client.ip ?? null,
+        JSON.stringify({ accessHash: tokenHash(accessToken), accessExpiresAt }),
+      ],
+    );
+    return {
+      accessToken,
+      accessTokenExpiresAt: new Date(accessExpiresAt).toISOString(),
+      refreshToken,
+      refreshTokenExpiresAt: refreshExpiresAt.toISOString(),
+    };
+  }
+}
+
+function invalidToken(): SyncError {
+  return new SyncError('AUTH_TOKEN_INVALID', 'the token is invalid, expired or revoked');
+}

@@ -1,0 +1,24 @@
+/**
+ * What the HTTP handlers need, built once by the composition root (server/relay-server.ts).
+ */
+import type { AuthService } from '../auth/auth-service';
+import type { SessionValidator } from '../auth/access-tokens';
+import type { RelayConfig } from '../config/relay-config';
+import type { Database } from '../db/database';
+import type { Logger } from '../observability/logger';
+import type { RelayMetrics } from '../observability/metrics';
+
+export interface HttpContext {
+  db: Database;
+  sessions: SessionValidator;
+  auth: AuthService;
+  config: RelayConfig;
+  metrics: RelayMetrics;
+  logger: Logger;
+  /** `redis` or `memory`, and whether it answers now (for /readyz). */
+  cache: { kind: 'redis' | 'memory'; healthy(): boolean };
+  /** POST /v1/users creates accounts only when true (`--allow-signup`). */
+  allowSignup: boolean;
+  /** True once shutdown began: /readyz answers 503 so a load balancer stops sending. */
+  shuttingDown(): boolean;
+}

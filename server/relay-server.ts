@@ -1,0 +1,233 @@
+/**
+ * The relay's composition root: one node:http server carrying the HTTP API (server/http) and
+ * the WebSocket endpoint `/v1/sync` (server/sync) on one port, over the Database, Cache and
+ * PubSub ports.
+ *
+ * Start: open the database (PostgreSQL with `database.url`, else embedded PGlite in
+ * `database.dataDir`), run pending migrations under the advisory lock (unless `migrate: false`),
+ * open the cache and pub/sub (Redis with `redis.url`, else in-process), start the session
+ * validator, then listen. Injected `deps` are used as given and not closed by the relay.
+ *
+ * `close()` is ordered and idempotent: stop accepting, report not-ready, close WebSockets,
+ * drain HTTP requests (up to `http.shutdownGraceMs`), stop the retention job, close the
+ * session validator, cache and pub/sub, and last the database. It installs no signal handler:
+ * the CLI does that.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SyncError } from '../core/errors';
+import { AuthService } from './auth/auth-service';
+import { SessionValidator } from './auth/access-tokens';
+import { LoginRateLimit, type LoginRateLimitOptions } from './auth/login-rate-limit';
+import { scheduleCompaction, type CompactionSchedule } from './accounts/retention';
+import { openCache, type CacheBackend } from './cache/open-cache';
+import type { MemoryPubSubHub } from './cache/memory-pubsub';
+import type { Cache, PubSub } from './cache/ports';
+import { describeConfig } from './config/load-config';
+import type { RelayConfig } from './config/relay-config';
+import type { Database } from './db/database';
+import { migrate } from './db/migrator';
+import { describeDatabaseUrl, openDatabase } from './db/open-database';
+import { createHttpHandler } from './http/http-app';
+import { createLogger, type Logger } from './observability/logger';
+import { RelayMetrics } from './observability/metrics';
+import { attachSyncEndpoint, type SyncEndpoint } from './sync/sync-endpoint';
+
+export interface RelayServer {
+  /** `http://127.0.0.1:PORT` (the bound host and port). */
+  readonly url: string;
+  readonly port: number;
+  /** The relay's session validator (tests and embedders revoke through it). */
+  readonly sessions: SessionValidator;
+  readonly db: Database;
+  readonly metrics: RelayMetrics;
+  /** Ordered, idempotent shutdown (see the module comment). */
+  close(): Promise<void>;
+}
+
+export interface RelayServerDeps {
+  db: Database;
+  cache: Cache;
+  pubsub: PubSub;
+  logger: Logger;
+}
+
+/** Relay behaviour beyond RelayConfig (the CLI sets these from its own flags). */
+export interface RelayServerOptions {
+  /** Apply pending migrations at start, under the advisory lock. Default true (`--no-migrate` turns it off). */
+  migrate?: boolean;
+  /** Let anyone create an account with POST /v1/users. Default false. */
+  allowSignup?: boolean;
+  /** How often the change-log retention job runs, ms; 0 disables it. Default one hour. */
+  compactionIntervalMs?: number;
+  loginRateLimit?: LoginRateLimitOptions;
+  /** In-process pub/sub hub shared by several relays in one process (tests without Redis). */
+  memoryHub?: MemoryPubSubHub;
+  /** How long to wait for Redis at start before serving degraded, ms. Default `redis.connectTimeoutMs`. */
+  redisWaitMs?: number;
+}
+
+export const DEFAULT_COMPACTION_INTERVAL_MS = 60 * 60 * 1000;
+
+export async function startRelayServer(
+  config: RelayConfig,
+  deps: Partial<RelayServerDeps> = {},
+  options: RelayServerOptions = {},
+): Promise<RelayServer> {
+  const logger = deps.logger ?? createLogger({ level: config.log.level, fields: { component: 'relay' } });
+  const metrics = new RelayMetrics({ processMetrics: true });
+  const cleanup: Array<() => Promise<void>> = [];
+  const unwind = async (): Promise<void> => {
+    for (const step of cleanup.reverse()) await step().catch((err: unknown) => logger.warn('shutdown step failed', { err }));
+  };
+
+  try {
+    const db = deps.db ?? (await openDatabase({
+      databaseUrl: config.database.url,
+      dataDir: config.database.dataDir,
+      pool: {
+        max: config.database.poolMax,
+        idleTimeoutMs: config.database.poolIdleTimeoutMs,
+        acquireTimeoutMs: config.database.poolAcquireTimeoutMs,
+        statementTimeoutMs: config.database.statementTimeoutMs,
+      },
+      slowQueryMs: config.database.slowQueryMs,
+      onQuery: (ms, sql) => metrics.recordQuery(queryOp(sql), ms / 1000, ms >= config.database.slowQueryMs),
+      onSlowQuery: ({ durationMs, sql }) => logger.warn('slow query', { durationMs: Math.round(durationMs), sql }),
+      onPoolError: (err) => logger.warn('database pool error', { err }),
+    }));
+    if (!deps.db) cleanup.push(() => db.close());
+    const unbindPool = metrics.bindDbPool(async () => (await db.health()).pool);
+    cleanup.push(async () => unbindPool());
+
+    if (options.migrate ?? true) {
+      const result = await migrate(db);
+      if (result.applied.length > 0) logger.info('migrations applied', { versions: result.applied.map((m) => m.version), current: result.current });
+    }
+
+    let backend: Pick<CacheBackend, 'kind' | 'cache' | 'pubsub' | 'healthy'>;
+    if (deps.cache && deps.pubsub) {
+      const { cache, pubsub } = deps;
+      backend = { kind: config.redis.url ? 'redis' : 'memory', cache, pubsub, healthy: () => cache.healthy() && pubsub.healthy() };
+      const unbind = metrics.bindRedisHealth(() => backend.healthy());
+      cleanup.push(async () => unbind());
+    } else {
+      const opened = await openCache({
+        redisUrl: config.redis.url,
+        keyPrefix: config.redis.keyPrefix,
+        connectTimeoutMs: config.redis.connectTimeoutMs,
+        waitForReadyMs: options.redisWaitMs ?? config.redis.connectTimeoutMs,
+        memoryHub: options.memoryHub,
+        logger,
+        metrics,
+      });
+      cleanup.push(() => opened.close());
+      backend = opened;
+    }
+
+    const sessions = await SessionValidator.start({
+      db, cache: backend.cache, pubsub: backend.pubsub, ttlSeconds: config.cache.sessionTtlSeconds, metrics, logger,
+    });
+    cleanup.push(() => sessions.close());
+    const auth = new AuthService({
+      db,
+      sessions,
+      accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
+      refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
+      rateLimit: new LoginRateLimit(db, options.loginRateLimit),
+      logger,
+    });
+
+    let shuttingDown = false;
+    let inFlight = 0;
+    const handler = createHttpHandler({
+      db, sessions, auth, config, metrics, logger,
+      cache: { kind: backend.kind, healthy: () => backend.healthy() },
+      allowSignup: options.allowSignup ?? false,
+      shuttingDown: () => shuttingDown,
+    });
+    const server = createServer((req, res) => {
+      inFlight++;
+      res.once('close', () => { inFlight--; });
+      handler(req, res);
+    });
+    server.requestTimeout = 0; // blob uploads may be long; sockets still time out when idle
+    server.headersTimeout = 30_000;
+    const sync: SyncEndpoint = attachSyncEndpoint(server, {
+      db, cache: backend.cache, pubsub: backend.pubsub, logger, metrics, config, sessions,
+    });
+    await listen(server, config.http.port, config.http.host);
+    const address = server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const url = `http://${host}:${address.port}`;
+
+    const compaction: CompactionSchedule = scheduleCompaction({
+      db,
+      intervalMs: options.compactionIntervalMs ?? DEFAULT_COMPACTION_INTERVAL_MS,
+      ageSeconds: config.sync.compactionAgeSeconds,
+      logger,
+    });
+
+    const embedded = db.kind === 'pglite';
+    logger.info('relay listening', {
+      url,
+      port: address.port,
+      database: embedded ? `embedded PGlite in ${config.database.dataDir}` : describeDatabaseUrl(config.database.url ?? ''),
+      cache: backend.kind === 'redis' ? 'redis' : 'in-process',
+      config: describeConfig(config),
+    });
+    if (embedded || backend.kind === 'memory') {
+      logger.info('embedded mode: single relay process', {
+        database: embedded ? 'PGlite (set DATABASE_URL for PostgreSQL)' : 'postgres',
+        cacheAndPubSub: backend.kind === 'memory' ? 'in-process (set REDIS_URL to run several relays)' : 'redis',
+      });
+    }
+
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      port: address.port,
+      sessions,
+      db,
+      metrics,
+      close() {
+        closing ??= (async () => {
+          shuttingDown = true;
+          logger.info('relay shutting down');
+          const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+          await sync.close().catch((err: unknown) => logger.warn('sync endpoint close failed', { err }));
+          server.closeIdleConnections();
+          const deadline = Date.now() + config.http.shutdownGraceMs;
+          while (inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+          server.closeAllConnections();
+          await stopped;
+          await compaction.stop();
+          await unwind();
+          logger.info('relay stopped');
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void =>
+      reject(new SyncError('SERVER_LISTEN_FAILED', `cannot listen on ${host}:${port} (${err.code ?? err.message})`, { host, port }));
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/** A low-cardinality label for a statement: its first keyword. */
+function queryOp(sql: string): string {
+  const word = /^\s*(\w+)/.exec(sql)?.[1]?.toLowerCase() ?? 'other';
+  return ['select', 'insert', 'update', 'delete', 'with', 'begin', 'commit', 'rollback'].includes(word) ? word : 'other';
+}
