@@ -213,14 +213,19 @@ async function insertChanges(tx: Queryable, userId: UserId, deviceId: DeviceId, 
   );
 }
 
-/** Marks every older version of the entities just written as superseded (compaction removes those). */
+/**
+ * Marks every older version of the entities just written as superseded (compaction removes
+ * those). Truncates are never superseded: an older truncate still removes entries that a newer
+ * one (with a later `afterKey`) would leave, so dropping it would bring deleted entries back.
+ */
 async function markSuperseded(tx: Queryable, userId: UserId, stored: ServerChange[]): Promise<void> {
   const latest = new Map<string, number>();
   for (const s of stored) latest.set(s.entity, s.seq);
   await tx.query(
     `UPDATE sync_operations o SET status = 'superseded'
        FROM json_to_recordset($2::json) AS l(entity text, seq bigint)
-      WHERE o.user_id = $1 AND o.entity = l.entity AND o.seq < l.seq AND o.status = 'applied'`,
+      WHERE o.user_id = $1 AND o.entity = l.entity AND o.seq < l.seq AND o.status = 'applied'
+        AND o.change_type <> 'stream.truncate'`,
     [userId, JSON.stringify([...latest].map(([entity, seq]) => ({ entity, seq })))],
   );
 }

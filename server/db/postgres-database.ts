@@ -174,13 +174,29 @@ export class PostgresDatabase implements Database {
     if (this.closing) throw closedError();
   }
 
+  /**
+   * Checks a client out of the pool. While it is out, a connection error between statements
+   * (the server restarted) is recorded instead of crashing the process, and the client is
+   * destroyed on release rather than returned to the pool.
+   */
   private async connect(): Promise<PoolClient> {
     this.assertOpen();
+    let client: PoolClient;
     try {
-      return await this.pool.connect();
+      client = await this.pool.connect();
     } catch (err) {
       throw toDbError(err, 'connect');
     }
+    let lost: Error | undefined;
+    const onError = (err: Error) => (lost = err);
+    client.on('error', onError);
+    const release = client.release.bind(client);
+    client.release = (destroy?: Error | boolean) => {
+      client.off('error', onError);
+      client.release = release;
+      return release(destroy ?? lost);
+    };
+    return client;
   }
 }
 

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { isSyncError } from '../../../core/errors';
 import type { DeviceId, UserId } from '../../../core/ids';
-import type { ServerChange, TaskMetaBody } from '../../../core/model/changes';
+import { asTaskId } from '../../../core/ids';
+import type { ClientChange, ServerChange, TaskMetaBody } from '../../../core/model/changes';
 import { appendChanges, compactLog, logHead, pullChanges } from '../../../server/db/change-log';
 import type { Database } from '../../../server/db/database';
 import { resetDatabase } from '../../support/postgres';
@@ -265,6 +266,23 @@ export function changeLogSuite(getDb: () => Database): void {
       assert.deepEqual(
         (await pullChanges(db(), user, 0, 10)).changes.map((c) => c.seq),
         [3],
+      );
+    });
+
+    it('keeps every truncate, so entries an older truncate removed stay removed', async () => {
+      const truncate = (clientSeq: number, afterKey: string): ClientChange => ({
+        clientSeq,
+        baseSeq: null,
+        body: { type: 'stream.truncate', source: 'roo-code', taskId: asTaskId('task-1'), stream: 'ui', afterKey },
+      });
+      await appendChanges(db(), user, deviceA, [streamPut(1, '1:0'), streamPut(2, '5:0')]); // seq 1, 2
+      await appendChanges(db(), user, deviceA, [truncate(3, '2:0')]); // seq 3 removes 5:0
+      await appendChanges(db(), user, deviceA, [truncate(4, '8:0')]); // seq 4
+      const result = await compactLog(db(), user, future());
+      assert.equal(result.removed, 0);
+      assert.deepEqual(
+        (await pullChanges(db(), user, 0, 10)).changes.map((c) => c.seq),
+        [1, 2, 3, 4],
       );
     });
 

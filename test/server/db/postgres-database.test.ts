@@ -88,6 +88,23 @@ describe('PostgresDatabase', () => {
     });
   });
 
+  describe('lost connections', () => {
+    it('fails a transaction whose connection was killed with DB_UNAVAILABLE, then recovers', async () => {
+      const db = await open({ url: testDb.url, pool: { max: 1 } });
+      const admin = await open({ url: testDb.url, pool: { max: 1 } });
+      await assert.rejects(
+        db.transaction(async (tx) => {
+          const { rows } = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+          await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+          await tx.query('SELECT 1');
+        }),
+        (err: unknown) => isSyncError(err, 'DB_UNAVAILABLE'),
+      );
+      const { rows } = await db.query<{ v: number }>('SELECT 2 AS v');
+      assert.equal(rows[0]?.v, 2);
+    });
+  });
+
   describe('slow-query log', () => {
     it('reports statements above the threshold with their text only', async () => {
       const slow: string[] = [];
