@@ -75,21 +75,23 @@ describe('mergeText', () => {
 });
 
 describe('mergeText against whole-file diff3', () => {
-  it('gives the same result on random edits, repeated lines included (seed 1-600)', () => {
-    for (let seed = 1; seed <= 600; seed++) {
+  it('gives the same result on random edits: repeated lines, CRLF, no final newline (seed 1-800)', () => {
+    for (let seed = 1; seed <= 800; seed++) {
       const rng = createRng(seed);
-      const base = Array.from({ length: rng.int(1, 60) }, (_, i) =>
-        rng.chance(0.2) ? rng.pick(['}\n', '\n', '  return x;\n', '  }\n']) : `line ${i} ${rng.int(0, 5)}\n`,
+      const eol = () => (rng.chance(0.2) ? '\r\n' : '\n');
+      const base = Array.from({ length: rng.int(0, 50) }, (_, i) =>
+        rng.chance(0.2) ? rng.pick(['}', '', '  return x;']) + eol() : `line ${i % 9} ${rng.int(0, 3)}${eol()}`,
       );
       const edit = (tag: string) => {
         const out = [...base];
         for (let e = rng.int(0, 4); e > 0; e--) {
           const at = rng.int(0, out.length);
-          const fresh = Array.from({ length: rng.int(1, 3) }, (_, k) => (rng.chance(0.2) ? '}\n' : `${tag} ${e}.${k}\n`));
-          const op = rng.int(0, 2);
+          const fresh = Array.from({ length: rng.int(1, 3) }, (_, k) => (rng.chance(0.2) ? '}\n' : `${tag} ${e}.${k}${eol()}`));
+          const op = rng.int(0, 3);
           if (op === 0) out.splice(at, rng.int(1, 2), ...fresh);
           else if (op === 1) out.splice(at, 0, ...fresh);
-          else out.splice(at, 1);
+          else if (op === 2) out.splice(at, 1);
+          else if (out.length) out[out.length - 1] = out[out.length - 1]!.replace(/\r?\n$/, '');
         }
         return out.join('');
       };
