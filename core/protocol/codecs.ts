@@ -16,8 +16,11 @@ export interface Codec {
   readonly id: number;
   readonly name: CodecName;
   compress(bytes: Uint8Array): Uint8Array;
-  /** Inflates `bytes`; throws `FRAME_INFLATE_LIMIT` past `maxBytes`, `FRAME_CORRUPT` on bad input. */
-  decompress(bytes: Uint8Array, maxBytes: number): Uint8Array;
+  /**
+   * Inflates `bytes`; throws `FRAME_INFLATE_LIMIT` past `maxBytes`, `FRAME_CORRUPT` on bad input.
+   * Deflate codecs also take the connection context as a preset `dictionary`.
+   */
+  decompress(bytes: Uint8Array, maxBytes: number, dictionary?: Uint8Array): Uint8Array;
 }
 
 /** The codecs one peer can encode and decode, by name and by header id. */
@@ -61,7 +64,7 @@ export function deflateCodec(level: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 = 6): Code
     id: CODEC_IDS.deflate,
     name: 'deflate',
     compress: (bytes) => deflateSync(bytes, { level }),
-    decompress: (bytes, maxBytes) => inflateCapped(bytes, maxBytes),
+    decompress: (bytes, maxBytes, dictionary) => inflateCapped(bytes, maxBytes, dictionary),
   };
 }
 

@@ -225,7 +225,11 @@ export class FrameCodec {
     const payload = bytes.subarray(1);
     let body: Uint8Array;
     if (codecId === CONTEXT_DEFLATE_ID) {
-      body = inflateCapped(payload, this.maxInflatedBytes, this.received.bytes);
+      // The registry's deflate may be faster than fflate (Node peers use zlib); same format.
+      const deflate = this.codecs.get('deflate');
+      body = deflate
+        ? deflate.decompress(payload, this.maxInflatedBytes, this.received.bytes)
+        : inflateCapped(payload, this.maxInflatedBytes, this.received.bytes);
     } else {
       const codec = this.codecs.byId(codecId);
       if (!codec) throw new SyncError('FRAME_UNKNOWN_CODEC', `codec id ${codecId} is not available here`, { codecId });

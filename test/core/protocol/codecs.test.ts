@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { deflateSync } from 'fflate';
 import { isSyncError } from '../../../core/errors';
-import { brotliCodec, nodeCodecRegistry } from '../../../core/node/protocol/node-codecs';
+import { brotliCodec, nodeCodecRegistry, zlibDeflateCodec } from '../../../core/node/protocol/node-codecs';
 import { createCodecRegistry, defaultCodecRegistry, deflateCodec, inflateCapped, noneCodec } from '../../../core/protocol/codecs';
 
 const text = new TextEncoder().encode(JSON.stringify({ say: 'text', text: 'hello world '.repeat(500) }));
@@ -17,7 +17,7 @@ describe('codecs', () => {
     });
   });
 
-  for (const codec of [deflateCodec(), brotliCodec()]) {
+  for (const codec of [deflateCodec(), zlibDeflateCodec(), brotliCodec()]) {
     describe(`${codec.name}`, () => {
       it('round-trips and shrinks chat-log text', () => {
         const packed = codec.compress(text);
@@ -30,6 +30,25 @@ describe('codecs', () => {
       });
     });
   }
+
+  describe('zlibDeflateCodec (Node peers)', () => {
+    const dictionary = new TextEncoder().encode('{"say":"text","text":"hello world hello world"}');
+
+    it('reads what fflate wrote and fflate reads what it wrote, with and without a dictionary', () => {
+      const pure = deflateCodec();
+      const native = zlibDeflateCodec();
+      assert.deepEqual(Uint8Array.from(native.decompress(pure.compress(text), text.length)), text);
+      assert.deepEqual(Uint8Array.from(pure.decompress(native.compress(text), text.length)), text);
+      const withDictionary = deflateSync(text, { dictionary });
+      assert.deepEqual(Uint8Array.from(native.decompress(withDictionary, text.length, dictionary)), text);
+    });
+
+    it('refuses a 64 MB bomb with FRAME_INFLATE_LIMIT and garbage with FRAME_CORRUPT', () => {
+      const bomb = deflateSync(new Uint8Array(64 * 1024 * 1024));
+      assert.throws(() => zlibDeflateCodec().decompress(bomb, 1 << 20), (err: unknown) => isSyncError(err, 'FRAME_INFLATE_LIMIT'));
+      assert.throws(() => zlibDeflateCodec().decompress(Uint8Array.from([0xff, 0xff, 0xff]), 100), (err: unknown) => isSyncError(err, 'FRAME_CORRUPT'));
+    });
+  });
 
   describe('inflateCapped', () => {
     it('inflates with the preset dictionary the sender used', () => {
