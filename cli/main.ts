@@ -5,6 +5,9 @@
 import { Command, CommanderError } from 'commander';
 import { registerServerCommand } from './commands/server';
 import { registerDbCommands } from './commands/db';
+import { registerDbCompactCommand } from './commands/db-compact';
+import { registerDeviceCommands } from './commands/device';
+import { registerUserCommands } from './commands/user';
 
 export function buildProgram(): Command {
   const program = new Command('roo-sync')
@@ -13,6 +16,9 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerServerCommand(program);
   registerDbCommands(program);
+  registerDbCompactCommand(program);
+  registerUserCommands(program);
+  registerDeviceCommands(program);
   return program;
 }
 

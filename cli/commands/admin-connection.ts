@@ -1,0 +1,106 @@
+/**
+ * Shared plumbing of the administration commands (`user`, `device`, `db compact`): the
+ * database connection options, and the session validator that tells running relays (through
+ * Redis pub/sub) about revoked devices so they close their sockets at once.
+ */
+import { Command, Option } from 'commander';
+import { SessionValidator } from '../../server/auth/access-tokens';
+import { openCache, type CacheBackend } from '../../server/cache/open-cache';
+import type { Database } from '../../server/db/database';
+import { DEFAULT_DATA_DIR, openDatabase, type DatabaseConfig } from '../../server/db/open-database';
+
+export interface AdminConnectionOptions {
+  databaseUrl?: string;
+  dataDir: string;
+  redisUrl?: string;
+  redisKeyPrefix: string;
+}
+
+export interface AdminDeps {
+  /** Opens the database; default `openDatabase`. */
+  open?: (config: DatabaseConfig) => Promise<Database>;
+  /** Reads a secret (password) without echoing it; default: stdin (prompt without echo on a terminal). */
+  readSecret?: (prompt: string) => Promise<string>;
+}
+
+export interface AdminContext {
+  db: Database;
+  sessions: SessionValidator;
+  out(line: string): void;
+}
+
+/** Adds --database-url, --data-dir, --redis-url and --redis-key-prefix (each also from its environment variable). */
+export function withAdminConnection(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--database-url <url>', 'PostgreSQL URL').env('DATABASE_URL'))
+    .addOption(new Option('--data-dir <dir>', 'embedded PGlite data directory (without --database-url)').env('DATA_DIR').default(DEFAULT_DATA_DIR))
+    .addOption(new Option('--redis-url <url>', 'Redis URL: running relays hear about revocations at once').env('REDIS_URL'))
+    .addOption(new Option('--redis-key-prefix <prefix>', 'prefix of Redis keys and channels').env('REDIS_KEY_PREFIX').default('roo-sync:'));
+}
+
+/** Opens the database (and Redis when given), runs `fn`, closes everything. */
+export async function withAdmin(
+  deps: AdminDeps,
+  options: AdminConnectionOptions,
+  cmd: Command,
+  fn: (ctx: AdminContext) => Promise<void>,
+): Promise<void> {
+  const open = deps.open ?? openDatabase;
+  const db = await open({ databaseUrl: options.databaseUrl || undefined, dataDir: options.dataDir, pool: { max: 2 } });
+  let backend: CacheBackend | undefined;
+  let sessions: SessionValidator | undefined;
+  try {
+    backend = await openCache({ redisUrl: options.redisUrl || undefined, keyPrefix: options.redisKeyPrefix, waitForReadyMs: options.redisUrl ? 2_000 : 0 });
+    sessions = await SessionValidator.start({ db, cache: backend.cache, pubsub: backend.pubsub, ttlSeconds: 60 });
+    await fn({ db, sessions, out: writer(cmd) });
+  } finally {
+    await sessions?.close();
+    await backend?.close();
+    await db.close();
+  }
+}
+
+/** Writes through the root program's output configuration (tests capture it there). */
+export function writer(cmd: Command): (line: string) => void {
+  let root = cmd;
+  while (root.parent) root = root.parent;
+  const writeOut = root.configureOutput().writeOut ?? ((text: string) => process.stdout.write(text));
+  return (line) => writeOut(`${line}\n`);
+}
+
+/**
+ * Reads a secret from stdin: the first line when stdin is a pipe, or typed at a prompt (on
+ * stderr) without echo when it is a terminal. Never from argv, so it never shows in `ps`.
+ */
+export async function readSecretFromStdin(prompt: string): Promise<string> {
+  const stdin = process.stdin;
+  if (stdin.isTTY) {
+    process.stderr.write(prompt);
+    return new Promise((resolve, reject) => {
+      let value = '';
+      stdin.setRawMode(true);
+      stdin.resume();
+      stdin.setEncoding('utf8');
+      const onData = (text: string): void => {
+        for (const ch of text) {
+          if (ch === '\r' || ch === '\n') return finish();
+          if (ch === '\u0003') return finish(new Error('cancelled'));
+          if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
+          else value += ch;
+        }
+      };
+      const finish = (err?: Error): void => {
+        stdin.off('data', onData);
+        stdin.setRawMode(false);
+        stdin.pause();
+        process.stderr.write('\n');
+        if (err) reject(err);
+        else resolve(value);
+      };
+      stdin.on('data', onData);
+    });
+  }
+  const parts: Buffer[] = [];
+  for await (const part of stdin) parts.push(part as Buffer);
+  return Buffer.concat(parts).toString('utf8').split(/\r?\n/, 1)[0] ?? '';
+}
