@@ -69,6 +69,14 @@ export async function detectFileChanges(ctx: SyncContext, files: WorkspaceFiles,
   }
   const diff = diffManifest(scanned, synced);
   const changes: PlannedChange[] = [];
+  if (scanned.size === 0) {
+    // Empty is not a deletion: a wiped folder gets its synced files back, as a new device would.
+    for (const entry of synced.values()) {
+      if (paths && !paths.has(entry.path)) continue;
+      const bytes = await ctx.blobs.get(entry.hash);
+      if (bytes !== null) await files.write(entry.path, bytes, { mode: entry.mode, mtime: entry.mtime });
+    }
+  }
   for (const entry of diff.changed) {
     if (paths && !paths.has(entry.path)) continue;
     const bytes = (scanned.get(entry.path)!.bytes ?? (await files.read(entry.path)));

@@ -9,7 +9,7 @@
  * half-applied remote change. After any failed operation the sync state is reloaded from its
  * store before the next one, so memory never runs ahead of what was persisted.
  */
-import { SyncError } from '../errors';
+import { SyncError, isSyncError } from '../errors';
 import type { DeviceId, TaskId } from '../ids';
 import { ConflictResolver } from '../merge/conflict-resolver';
 import { compareHlc, HybridLogicalClock } from '../model/hlc';
@@ -217,6 +217,17 @@ export class HybridStorage {
     });
   }
 
+  /**
+   * Pulls the whole log again at the next syncFromCloud (the relay's welcome says `resync` when
+   * it compacted changes this device never saw). Applying is idempotent, so nothing doubles.
+   */
+  async resync(): Promise<void> {
+    await this.run(async () => {
+      this.state.cursor = 0;
+      await this.deps.saveState();
+    });
+  }
+
   /** Settles conflicts the relay returned for queued changes (RooCloudClient's drain reports them). */
   async resolveConflicts(conflicts: readonly ChangeConflict[]): Promise<void> {
     await this.run(() => resolveConflicts(this.deps, conflicts));
@@ -330,11 +341,20 @@ export class HybridStorage {
         snapshot = await store.readTask(taskId);
       } catch (err) {
         // A corrupt file is left as it is (never rewritten with less); integrity reports it.
-        unreadable?.push({ source: store.source, taskId, code: err instanceof SyncError ? err.code : 'UNKNOWN' });
+        if (!(err instanceof SyncError && err.code.startsWith('STORE_'))) throw err;
+        unreadable?.push({ source: store.source, taskId, code: err.code });
         continue;
       }
       if (!snapshot) continue;
-      const detected = await detectTaskChanges(this.deps.ctx, snapshot, this.state.task(store.source, taskId));
+      let detected;
+      try {
+        detected = await detectTaskChanges(this.deps.ctx, snapshot, this.state.task(store.source, taskId));
+      } catch (err) {
+        // Entries that cannot be keyed (STREAM_ENTRY_INVALID): leave the task alone, report it.
+        if (!isSyncError(err, 'STREAM_ENTRY_INVALID')) throw err;
+        unreadable?.push({ source: store.source, taskId, code: err.code });
+        continue;
+      }
       planned.push(...detected.changes);
       if (detected.rewrite) rewrites.push({ store, snapshot: detected.rewrite });
     }

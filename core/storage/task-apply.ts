@@ -13,6 +13,7 @@ import type { ServerChange, StreamName, EntryKey, TaskMetaBody } from '../model/
 import { compareEntryKeys, STREAM_NAMES } from '../model/changes';
 import type { TaskSnapshot, HistoryItem } from '../ports/task-store';
 import { mergeTaskMeta } from '../merge/metadata-merge';
+import { orderStream } from '../merge/stream-merge';
 import { keyEntries, type KeyedEntry } from '../tracking/stream-keys';
 import { cacheEntries, loadCachedEntry } from './entry-cache';
 import type { TaskSyncState } from './sync-state';
@@ -122,7 +123,7 @@ export async function applyTaskChanges(
   // A task that is not on disk waits for its metadata, so the store never invents a HistoryItem.
   if (!onDisk && historyItem === null) return { write: null, delete: false };
   const ordered = (stream: StreamName): unknown[] =>
-    [...entries[stream].values()].sort((a, b) => compareEntryKeys(a.key, b.key)).map((e) => e.entry);
+    orderStream([...entries[stream].values()]);
   const write: TaskSnapshot = {
     source,
     taskId,

@@ -8,7 +8,8 @@
  */
 import type { TaskSnapshot } from '../ports/task-store';
 import { STREAM_NAMES, compareEntryKeys, type ChangeBody, type EntryKey, type StreamName } from '../model/changes';
-import { diffStream } from '../tracking/stream-diff';
+import { diffKeyedStream } from '../tracking/stream-diff';
+import { sortEntries } from '../merge/stream-merge';
 import { deepEqual, diffHistoryItem } from '../tracking/history-diff';
 import { mergeTaskMeta, stampFields } from '../merge/metadata-merge';
 import { buildHistoryItem } from './task-apply';
@@ -37,6 +38,8 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
   const result: TaskDetection = { changes: [], rewrite: null, unrestorable: [] };
   if (task.deleted !== null) return result;
   const { source, taskId } = snapshot;
+  // Key both streams first: entries that cannot be keyed throw here, before any state changes.
+  const keyed = { ui: keyEntries('ui', snapshot.ui), api: keyEntries('api', snapshot.api) };
 
   let historyItem = snapshot.historyItem;
   if (historyItem) {
@@ -60,7 +63,7 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
   const rewritten: Partial<Record<StreamName, unknown[]>> = {};
   for (const stream of STREAM_NAMES) {
     const tracked = task.streams[stream];
-    const diff = diffStream(stream, snapshot[stream], trackedList(task, stream));
+    const diff = diffKeyedStream(keyed[stream], trackedList(task, stream));
     if (diff.truncateAfter !== undefined) {
       const afterKey = diff.truncateAfter;
       result.changes.push({ body: { type: 'stream.truncate', source, taskId, stream, afterKey }, baseSeq: null });
@@ -85,7 +88,7 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
         else result.unrestorable.push({ stream, key });
       }
       if (restored.length > 0) {
-        rewritten[stream] = mergeByKey(keyEntries(stream, snapshot[stream]), restored).map((e) => e.entry);
+        rewritten[stream] = mergeByKey(keyed[stream], restored).map((e) => e.entry);
       }
     }
   }
@@ -100,5 +103,5 @@ export function mergeByKey(base: readonly KeyedEntry[], extra: readonly KeyedEnt
   const byKey = new Map<EntryKey, KeyedEntry>();
   for (const e of base) byKey.set(e.key, e);
   for (const e of extra) if (!byKey.has(e.key)) byKey.set(e.key, e);
-  return [...byKey.values()].sort((a, b) => compareEntryKeys(a.key, b.key));
+  return sortEntries([...byKey.values()]);
 }
