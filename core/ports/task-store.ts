@@ -3,7 +3,8 @@
  * The Node implementation is in core/node/stores; tests may use an in-memory one.
  */
 import type { TaskId } from '../ids';
-import type { TaskSource } from '../model/changes';
+import type { StreamName, TaskSource } from '../model/changes';
+import type { KeyedEntry } from '../tracking/stream-keys';
 
 /** A HistoryItem: the assistant's task metadata. Unknown fields pass through untouched. */
 export type HistoryItem = Record<string, unknown> & { id: string };
@@ -18,6 +19,12 @@ export interface TaskSnapshot {
   api: unknown[];
   /** The task's HistoryItem; rebuilt from the messages when no index has it. */
   historyItem: HistoryItem | null;
+  /**
+   * The same entries already keyed and hashed, for the streams where the store has them at
+   * hand (FsTaskStore parses incrementally), so change detection need not re-hash a 20 MB
+   * file for one appended message. Read-only; ignored when writing.
+   */
+  keyed?: Partial<Record<StreamName, readonly KeyedEntry[]>>;
 }
 
 /** A problem found while reading a store; the file is left as it is. */

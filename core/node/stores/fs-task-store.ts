@@ -29,6 +29,9 @@ import { isTaskFolderName } from '../../stores/task-ids';
 import { withFileLock, type FileLockOptions } from './file-lock';
 import { expectArray, expectObject, isErrnoCode, parseStoreJson, readFileIfExists, readStoreJson, writeFileAtomic } from './json-file';
 import { taskIndexFileFor, type TaskIndexFile } from './task-index-files';
+import { ParsedStreamCache } from './parsed-stream-cache';
+import { parseStreamText, type ParsedStream } from '../../tracking/stream-text';
+import type { StreamName } from '../../model/changes';
 
 export interface FsTaskStoreOptions {
   source: TaskSource;
@@ -54,6 +57,8 @@ export class FsTaskStore implements ScannableTaskStore {
   private readonly lock: Partial<FileLockOptions>;
   private readonly now: () => number;
   private readonly index: TaskIndexFile | null;
+  /** Last parse of recently read ui/api files: re-reading after an append parses only the new entries. */
+  private readonly parsedStreams = new ParsedStreamCache();
 
   constructor(options: FsTaskStoreOptions) {
     this.source = options.source;
@@ -110,10 +115,37 @@ export class FsTaskStore implements ScannableTaskStore {
   async readTask(taskId: TaskId): Promise<TaskSnapshot | null> {
     const dir = this.taskDir(taskId);
     if (!(await hasTaskFiles(dir))) return null;
-    const ui = await this.readUi(dir);
-    const api = await this.readApi(dir);
-    const { item } = await this.resolveHistoryItem(taskId, dir, async () => ui, []);
-    return { source: this.source, taskId, ui, api, historyItem: item };
+    const ui = await this.readStream('ui', [join(dir, STORE_FILES.ui)]);
+    const api = await this.readStream('api', [join(dir, STORE_FILES.api), join(dir, STORE_FILES.legacyApi)]);
+    const { item } = await this.resolveHistoryItem(taskId, dir, async () => ui.entries, []);
+    const keyed: TaskSnapshot['keyed'] = {};
+    if (ui.parsed) keyed.ui = ui.parsed.keyed;
+    if (api.parsed) keyed.api = api.parsed.keyed;
+    return { source: this.source, taskId, ui: ui.entries, api: api.entries, historyItem: item, keyed };
+  }
+
+  /**
+   * The first of `paths` that exists, parsed incrementally against its last read (entries
+   * keyed and hashed). A file the incremental parser refuses is read the plain way, which
+   * throws STORE_CORRUPT_JSON with path and reason when the file is really broken.
+   */
+  private async readStream(stream: StreamName, paths: readonly string[]): Promise<{ entries: unknown[]; parsed?: ParsedStream }> {
+    for (const path of paths) {
+      const bytes = await readFileIfExists(path);
+      if (bytes === null) {
+        this.parsedStreams.delete(path);
+        continue;
+      }
+      try {
+        const parsed = parseStreamText(stream, bytes.toString('utf8'), this.parsedStreams.get(path));
+        this.parsedStreams.set(path, parsed);
+        return { entries: parsed.entries as unknown[], parsed };
+      } catch {
+        this.parsedStreams.delete(path);
+        return { entries: parseStoreJson(path, bytes, expectArray) as unknown[] };
+      }
+    }
+    return { entries: [] };
   }
 
   /**
