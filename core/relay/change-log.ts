@@ -5,7 +5,7 @@
  * change of every entity.
  */
 import type { DeviceId } from '../ids';
-import { entityKeyOf, isMergeable, type ClientChange, type ServerChange } from '../model/changes';
+import { entityKeyOf, isMergeable, type ClientChange, type ServerChange, type TaskMetaBody } from '../model/changes';
 import type { AcceptedChange, ChangeConflict } from '../protocol/messages';
 
 /** What one push did to the log. */
@@ -114,14 +114,20 @@ export class ChangeLog {
   }
 
   /**
-   * Removes every change with `seq < olderThanSeq` that is not the latest of its entity.
-   * Returns how many were removed.
+   * Removes every change with `seq < olderThanSeq` that is not the latest of its entity,
+   * except truncates: an older truncate still removes entries a newer one (with a later
+   * `afterKey`) leaves, so dropping it would bring deleted entries back. task.meta changes
+   * carry only the fields that changed, so the fields of removed ones are first folded into
+   * the task's latest change (see `foldTaskMeta`). Returns how many were removed.
    */
   compact(olderThanSeq: number): number {
+    const isRemoved = (entry: ServerChange) =>
+      entry.seq < olderThanSeq && entry.body.type !== 'stream.truncate' && this.latestByEntity.get(entry.entity) !== entry;
+    this.foldTaskMeta(isRemoved);
     let kept = 0;
     let removed = 0;
     for (const entry of this.entries) {
-      const keep = entry.seq >= olderThanSeq || this.latestByEntity.get(entry.entity) === entry;
+      const keep = !isRemoved(entry);
       if (keep) {
         this.entries[kept++] = entry;
       } else {
@@ -131,6 +137,31 @@ export class ChangeLog {
     }
     this.entries.length = kept;
     return removed;
+  }
+
+  /**
+   * Replaces the latest task.meta change of every task that is about to lose older task.meta
+   * changes with one carrying all their fields (from the last task.delete on: older fields
+   * described a task that no longer exists), so a device that resyncs still gets every field.
+   */
+  private foldTaskMeta(isRemoved: (entry: ServerChange) => boolean): void {
+    const history = new Map<string, ServerChange[]>();
+    for (const entry of this.entries) {
+      if (entry.body.type !== 'task.meta' && entry.body.type !== 'task.delete') continue;
+      const list = history.get(entry.entity);
+      if (list) list.push(entry);
+      else history.set(entry.entity, [entry]);
+    }
+    for (const [entity, changes] of history) {
+      const latest = changes[changes.length - 1]!;
+      if (latest.body.type !== 'task.meta') continue;
+      if (!changes.some((c) => c.body.type === 'task.meta' && isRemoved(c))) continue;
+      const lastDelete = changes.map((c) => c.body.type).lastIndexOf('task.delete');
+      const metas = changes.slice(lastDelete + 1).map((c) => c.body as TaskMetaBody);
+      const folded: ServerChange = { ...latest, body: foldMetaBodies(metas) };
+      this.entries[this.entries.indexOf(latest)] = folded;
+      this.latestByEntity.set(entity, folded);
+    }
   }
 
   private firstIndexAfter(cursor: number): number {
@@ -143,4 +174,24 @@ export class ChangeLog {
     }
     return lo;
   }
+}
+
+/**
+ * One task.meta body equal to applying `bodies` in order: per field, the value with the
+ * greatest clock; on equal clocks the later change wins. The last body gives the rest.
+ */
+export function foldMetaBodies(bodies: readonly TaskMetaBody[]): TaskMetaBody {
+  const last = bodies[bodies.length - 1]!;
+  const fields: Record<string, unknown> = {};
+  const clocks: Record<string, string> = {};
+  for (const body of bodies) {
+    for (const [field, value] of Object.entries(body.fields)) {
+      const clock = body.clocks[field] ?? '';
+      if (!(field in clocks) || clock >= clocks[field]!) {
+        fields[field] = value;
+        clocks[field] = clock;
+      }
+    }
+  }
+  return { ...last, fields, clocks };
 }

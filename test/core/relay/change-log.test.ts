@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { asDeviceId } from '../../../core/ids';
+import { asDeviceId, asTaskId } from '../../../core/ids';
+import type { ChangeBody } from '../../../core/model/changes';
 import { ChangeLog } from '../../../core/relay/change-log';
 import { change, metaBody, putBody } from './memory-peer';
 
@@ -86,6 +87,57 @@ describe('ChangeLog', () => {
       assert.equal(log.needsResync(6), true, 'a cursor ahead of the log');
       // A replay after compaction is still idempotent.
       assert.deepEqual(log.push(A, [change(1, putBody('t1', '1:0'))]).accepted, [{ clientSeq: 1, seq: 1 }]);
+    });
+
+    it('keeps every truncate, so entries an older truncate removed stay removed after a resync', () => {
+      const log = new ChangeLog();
+      const truncate = (afterKey: string): ChangeBody => ({
+        type: 'stream.truncate',
+        source: 'roo-code',
+        taskId: asTaskId('t1'),
+        stream: 'ui',
+        afterKey,
+      });
+      log.push(A, [change(1, putBody('t1', '1:0')), change(2, putBody('t1', '5:0'))]); // seq 1, 2
+      log.push(A, [change(3, truncate('2:0'))]); // seq 3 removes 5:0
+      log.push(A, [change(4, truncate('8:0'))]); // seq 4 removes nothing
+      log.compact(5);
+      assert.deepEqual(log.pull(0, 100).changes.map((c) => c.seq), [1, 2, 3, 4]);
+    });
+
+    it('folds the fields of removed task metadata changes into the latest one', () => {
+      const log = new ChangeLog();
+      const meta = (fields: Record<string, unknown>, clock: string): ChangeBody => ({
+        type: 'task.meta',
+        source: 'roo-code',
+        taskId: asTaskId('t1'),
+        fields,
+        clocks: Object.fromEntries(Object.keys(fields).map((name) => [name, clock])),
+      });
+      log.push(A, [change(1, meta({ task: 'first', tokensIn: 10 }, '000000000000001-000000-a'))]);
+      log.push(A, [change(2, meta({ tokensIn: 20 }, '000000000000002-000000-a'), 1)]);
+      assert.equal(log.compact(3), 1);
+      const [latest] = log.pull(0, 100).changes;
+      assert.equal(latest!.seq, 2);
+      assert.deepEqual(latest!.body.type === 'task.meta' && latest!.body.fields, { task: 'first', tokensIn: 20 });
+    });
+
+    it('does not fold metadata from before a task deletion', () => {
+      const log = new ChangeLog();
+      const meta = (fields: Record<string, unknown>, clock: string): ChangeBody => ({
+        type: 'task.meta',
+        source: 'roo-code',
+        taskId: asTaskId('t1'),
+        fields,
+        clocks: Object.fromEntries(Object.keys(fields).map((name) => [name, clock])),
+      });
+      log.push(A, [change(1, meta({ task: 'old', tokensIn: 10 }, '000000000000001-000000-a'))]);
+      log.push(A, [change(2, { type: 'task.delete', source: 'roo-code', taskId: asTaskId('t1'), clock: '000000000000002-000000-a' }, 1)]);
+      log.push(A, [change(3, meta({ tokensIn: 5 }, '000000000000003-000000-a'), 2)]);
+      log.compact(4);
+      const changes = log.pull(0, 100).changes;
+      assert.deepEqual(changes.map((c) => c.seq), [3]);
+      assert.deepEqual(changes[0]!.body.type === 'task.meta' && changes[0]!.body.fields, { tokensIn: 5 });
     });
   });
 });
