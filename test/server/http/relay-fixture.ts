@@ -1,0 +1,77 @@
+/**
+ * Test helpers for the relay's HTTP side: a relay on 127.0.0.1 port 0 over a given database,
+ * a small JSON client, and account set-up.
+ */
+import { createUser } from '../../../server/accounts/users';
+import { loadRelayConfig } from '../../../server/config/load-config';
+import type { RelayConfig } from '../../../server/config/relay-config';
+import type { Database } from '../../../server/db/database';
+import { startRelayServer, type RelayServer, type RelayServerOptions } from '../../../server/relay-server';
+import { silentLogger } from '../../../server/observability/logger';
+
+export const PASSWORD = 'correct horse battery';
+
+/** A relay config for tests: port 0, silent logs, plus `flags` (RelayConfig flag names, camelCase). */
+export function testConfig(flags: Record<string, unknown> = {}): RelayConfig {
+  return loadRelayConfig({ flags: { port: 0, logLevel: 'silent', ...flags }, env: {} });
+}
+
+/** Starts a relay over `db` (not owned: the relay leaves it open). */
+export function startTestRelay(db: Database, flags: Record<string, unknown> = {}, options: RelayServerOptions = {}): Promise<RelayServer> {
+  return startRelayServer(testConfig(flags), { db, logger: silentLogger }, { compactionIntervalMs: 0, ...options });
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** One JSON request; `body` may be a string (sent as is) or a value (JSON-encoded). */
+export async function api<T = any>(
+  relay: { url: string },
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  let payload: string | undefined;
+  if (options.body !== undefined) {
+    payload = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(`${relay.url}${path}`, { method, headers, body: payload });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON (metrics)
+  }
+  return { status: res.status, headers: res.headers, body: body as T };
+}
+
+export interface SignedIn {
+  userId: string;
+  deviceId: string;
+  accessToken: string;
+  refreshToken: string;
+}
+
+/** Creates `email` (when new) and signs a device in. */
+export async function signIn(relay: RelayServer, email: string, deviceName = 'laptop', create = true): Promise<SignedIn> {
+  if (create) await createUser(relay.db, { email, password: PASSWORD }).catch((err: { code?: string }) => {
+    if (err.code !== 'USER_EXISTS') throw err;
+  });
+  const res = await api<SignedIn>(relay, 'POST', '/v1/auth/login', {
+    body: { email, password: PASSWORD, device: { name: deviceName, kind: 'vscode', platform: 'linux' } },
+  });
+  if (res.status !== 200) throw new Error(`sign-in failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** Asserts an error answer's status and code. */
+export function errorCode(res: ApiResponse): string | undefined {
+  return (res.body as { error?: { code?: string } } | undefined)?.error?.code;
+}
