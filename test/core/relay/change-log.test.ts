@@ -75,6 +75,15 @@ describe('ChangeLog', () => {
   });
 
   describe('#compact', () => {
+    /** task.meta for t1 setting `fields`, each with `clock`. */
+    const meta = (fields: Record<string, unknown>, clock: string): ChangeBody => ({
+      type: 'task.meta',
+      source: 'roo-code',
+      taskId: asTaskId('t1'),
+      fields,
+      clocks: Object.fromEntries(Object.keys(fields).map((name) => [name, clock])),
+    });
+
     it('keeps the latest change per entity and flags cursors before removed seqs for resync', () => {
       const log = new ChangeLog();
       log.push(A, [change(1, putBody('t1', '1:0')), change(2, metaBody('t1', 'a'))]);
@@ -107,13 +116,6 @@ describe('ChangeLog', () => {
 
     it('folds the fields of removed task metadata changes into the latest one', () => {
       const log = new ChangeLog();
-      const meta = (fields: Record<string, unknown>, clock: string): ChangeBody => ({
-        type: 'task.meta',
-        source: 'roo-code',
-        taskId: asTaskId('t1'),
-        fields,
-        clocks: Object.fromEntries(Object.keys(fields).map((name) => [name, clock])),
-      });
       log.push(A, [change(1, meta({ task: 'first', tokensIn: 10 }, '000000000000001-000000-a'))]);
       log.push(A, [change(2, meta({ tokensIn: 20 }, '000000000000002-000000-a'), 1)]);
       assert.equal(log.compact(3), 1);
@@ -124,13 +126,6 @@ describe('ChangeLog', () => {
 
     it('does not fold metadata from before a task deletion', () => {
       const log = new ChangeLog();
-      const meta = (fields: Record<string, unknown>, clock: string): ChangeBody => ({
-        type: 'task.meta',
-        source: 'roo-code',
-        taskId: asTaskId('t1'),
-        fields,
-        clocks: Object.fromEntries(Object.keys(fields).map((name) => [name, clock])),
-      });
       log.push(A, [change(1, meta({ task: 'old', tokensIn: 10 }, '000000000000001-000000-a'))]);
       log.push(A, [change(2, { type: 'task.delete', source: 'roo-code', taskId: asTaskId('t1'), clock: '000000000000002-000000-a' }, 1)]);
       log.push(A, [change(3, meta({ tokensIn: 5 }, '000000000000003-000000-a'), 2)]);
