@@ -63,6 +63,13 @@ export interface SyncToCloudReport extends PushReport {
   unreadable: Array<{ source: TaskSource; taskId: string; code: string }>;
 }
 
+export interface SyncToCloudOptions {
+  /** Only these tasks (default: every task of every store). */
+  tasks?: ReadonlyArray<{ source: TaskSource; taskId: TaskId }>;
+  /** Scan the workspaces too. Default true. */
+  files?: boolean;
+}
+
 export type SyncFromCloudReport = PullReport & { pushed: PushReport };
 
 export interface MigrationProgress {
@@ -193,13 +200,21 @@ export class HybridStorage {
     });
   }
 
-  /** Detects local changes in every store and workspace, queues them durably, and pushes the outbox. */
-  async syncToCloud(): Promise<SyncToCloudReport> {
+  /**
+   * Detects local changes, queues them durably, and pushes the outbox. By default every task of
+   * every store and every workspace is compared; a watcher that knows what changed passes
+   * `tasks` (only those) and `files: false` to skip the workspace scan.
+   */
+  async syncToCloud(options: SyncToCloudOptions = {}): Promise<SyncToCloudReport> {
     return this.run(async () => {
       const unreadable: SyncToCloudReport['unreadable'] = [];
       const targets: Array<{ store: TaskStore; taskId: TaskId }> = [];
-      for (const store of this.options.stores) for (const taskId of await store.listTaskIds()) targets.push({ store, taskId });
-      const queued = await this.detectAndQueue(targets, unreadable, true);
+      if (options.tasks) {
+        for (const { source, taskId } of options.tasks) targets.push({ store: this.storeOf(source), taskId });
+      } else {
+        for (const store of this.options.stores) for (const taskId of await store.listTaskIds()) targets.push({ store, taskId });
+      }
+      const queued = await this.detectAndQueue(targets, unreadable, options.files ?? true);
       const pushed = await pushPending(this.deps, this.batchSize, this.maxConflictRounds);
       return { ...pushed, queued, unreadable };
     });

@@ -3,7 +3,12 @@ import { SyncError, isSyncError } from '../../../core/errors';
 import type { TaskId } from '../../../core/ids';
 import type { ServerChange } from '../../../core/model/changes';
 import { isConflictCopy } from '../../../core/merge/conflict-copy';
+import { asDeviceId, asWorkspaceId } from '../../../core/ids';
+import { applyFileChanges } from '../../../core/storage/file-sync';
+import { MemoryBlobStore } from '../../../core/storage/memory-blob-store';
 import { IntegrityCode } from '../../../core/storage/storage-errors';
+import { SyncState } from '../../../core/storage/sync-state';
+import { MemoryWorkspaceFiles } from '../../../core/storage/workspace-files';
 import { pullLog } from '../../support/sim/convergence';
 import type { SimDevice } from '../../support/sim/sim-device';
 import { SimWorld } from '../../support/sim/sim-world';
@@ -151,6 +156,17 @@ describe('HybridStorage', () => {
       assert.deepEqual((await b.store.readTask(taskId))!.ui, task.ui.slice(0, 1));
     });
 
+    it('compares only the named tasks when a watcher passes them', async () => {
+      const { world, a, taskId } = await twoDevices();
+      const other = await createTask(a, 't2', 1);
+      const task = (await a.store.readTask(taskId))!;
+      await a.store.writeTask({ ...task, ui: [...task.ui, ui(4000, 'new')] });
+      const report = await world.run(a.storage!.syncToCloud({ tasks: [{ source: 'roo-code', taskId }], files: false }));
+      assert.equal(report.queued, 1);
+      const later = await world.run(a.storage!.syncToCloud());
+      assert.ok(later.queued > 1, `the other task ${other} is found by a full scan`);
+    });
+
     it('replays a change queued before a crash exactly once, wherever the crash falls', async () => {
       for (let point = 0; point < 12; point++) {
         const { world, a, taskId } = await twoDevices();
@@ -239,6 +255,29 @@ describe('HybridStorage', () => {
       const [conflict] = b.storage!.fileConflicts;
       assert.equal(conflict?.kind, 'binary');
       assert.deepEqual([...b.files.peek(conflict!.copyPath)!], [0, 7, 7]);
+    });
+  });
+
+  describe('remote paths', () => {
+    it('refuses a remote file change whose path is not a safe relative path', async () => {
+      const state = new SyncState();
+      const files = new MemoryWorkspaceFiles(asWorkspaceId('w'));
+      const blobs = new MemoryBlobStore();
+      const ctx = { deviceId: asDeviceId('d'), state, entryCache: blobs, blobs, stamp: () => '', observe: () => undefined, now: () => 0 };
+      const change = (path: string, seq: number): ServerChange => ({
+        seq,
+        clientSeq: seq,
+        baseSeq: null,
+        deviceId: asDeviceId('other'),
+        entity: `file/w/${path}`,
+        body: { type: 'file.put', workspaceId: asWorkspaceId('w'), path, hash: 'a'.repeat(64), size: 1, mode: 0o644, mtime: 1, binary: false },
+      });
+      const refused = await applyFileChanges(ctx, files, [change('../escape.txt', 1), change('/etc/passwd', 2), change('a/./b.txt', 3)], {
+        entities: new Set(),
+        truncates: new Map(),
+      });
+      assert.deepEqual(refused, ['../escape.txt', '/etc/passwd', 'a/./b.txt']);
+      assert.deepEqual(files.paths(), []);
     });
   });
 
