@@ -48,7 +48,7 @@ export async function applyTaskChanges(
   const { source, taskId } = task;
   const streamPrefix = `stream/${source}/${taskId}/`;
   const entries = {} as Record<StreamName, Map<EntryKey, KeyedEntry>>;
-  let onDisk = snapshot !== null;
+  const onDisk = snapshot !== null;
   for (const stream of STREAM_NAMES) {
     entries[stream] = new Map((snapshot ? keyEntries(stream, snapshot[stream]) : []).map((e) => [e.key, e]));
   }
@@ -131,7 +131,6 @@ export async function applyTaskChanges(
     api: changedStreams.has('api') || !snapshot ? ordered('api') : snapshot.api,
     historyItem,
   };
-  onDisk = true;
   return { write, delete: false };
 }
 

@@ -158,8 +158,8 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
   const log = await pullLog(relay, userId, network);
   const folded = foldLog(log);
   if (process.env.CONVERGENCE_DEBUG) {
+    // Replaying a failing seed with CONVERGENCE_DEBUG=1 prints the whole log.
     for (const c of log) console.log('log', c.seq, c.deviceId, c.clientSeq, c.baseSeq, JSON.stringify(c.body).slice(0, 140));
-    for (const d of devices) console.log('device', d.index, d.deviceId, JSON.stringify(d.stateStore['text']).slice(0, 0), [...d.storage!['state'].files.values()].map((f) => JSON.stringify(f)));
   }
   for (const d of devices) await checkDevice(d, folded, log, fail);
   const reference = await snapshotDevice(devices[0]!);
