@@ -9,10 +9,11 @@
  * 2. a property value of a constant object of codes: `const XxxErrorCode = { Key: 'CODE' }`
  *    (any `const` whose name ends in `Code`/`Codes`/`CODES`, e.g. `STORE_ERROR_CODES`);
  * 3. a `code: 'CODE'` property (error frames, `{ error: { code } }` bodies, failure objects);
- * 4. the first argument of a call to a helper of the same file whose first parameter is
- *    named `code` (`refuse('PATH_NUL', ...)`, `this.report('WATCH_ERROR', ...)`);
- * 5. the fallback of a conditional whose other branch is `<x>.code`
- *    (`isSyncError(e) ? e.code : 'PROTOCOL_INVALID_MESSAGE'`).
+ * 4. the fallback of a conditional whose other branch is `<x>.code`
+ *    (`isSyncError(e) ? e.code : 'PROTOCOL_INVALID_MESSAGE'`);
+ * 5. an argument of a call to a helper of the same file that takes a code: at a first
+ *    parameter named `code` (`refuse('PATH_NUL', ...)`, `this.report('WATCH_ERROR', ...)`),
+ *    or at a parameter the helper uses as the fallback of 4 (`codeOf(err, 'CLIENT_ERROR')`).
  * Only UPPER_SNAKE literals count, and Node's errno names (ENOENT, ...) never do.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -76,21 +77,43 @@ function isCodeAccess(node: ts.Expression): boolean {
   return ts.isPropertyAccessExpression(node) && node.name.text === 'code';
 }
 
-/** Names of functions, methods and function-valued variables whose first parameter is `code`. */
-function codeHelpers(source: ts.SourceFile): Set<string> {
-  const helpers = new Set<string>();
-  const firstParamIsCode = (params: ts.NodeArray<ts.ParameterDeclaration>) => {
-    const first = params[0];
-    return first !== undefined && ts.isIdentifier(first.name) && first.name.text === 'code';
+/** `a ? x.code : b` or `a ? b : x.code`: the branch that is not the `.code`, else null. */
+function codeFallback(node: ts.ConditionalExpression): ts.Expression | null {
+  if (isCodeAccess(node.whenTrue)) return node.whenFalse;
+  if (isCodeAccess(node.whenFalse)) return node.whenTrue;
+  return null;
+}
+
+/**
+ * Same-file helpers that take a code, by name, with the argument positions that hold it: a
+ * first parameter named `code`, or a parameter used as the fallback of `x.code` (`codeOf(err,
+ * fallback)`). Functions, methods and function-valued variables count.
+ */
+function codeHelpers(source: ts.SourceFile): Map<string, Set<number>> {
+  const helpers = new Map<string, Set<number>>();
+  const positionsOf = (fn: ts.SignatureDeclaration & { body?: ts.Node }): Set<number> => {
+    const positions = new Set<number>();
+    const names = fn.parameters.map((p) => (ts.isIdentifier(p.name) ? p.name.text : null));
+    if (names[0] === 'code') positions.add(0);
+    const visitBody = (node: ts.Node): void => {
+      if (ts.isConditionalExpression(node)) {
+        const other = codeFallback(node);
+        if (other && ts.isIdentifier(other) && names.includes(other.text)) positions.add(names.indexOf(other.text));
+      }
+      ts.forEachChild(node, visitBody);
+    };
+    if (fn.body) visitBody(fn.body);
+    return positions;
+  };
+  const note = (name: string, positions: Set<number>) => {
+    if (positions.size > 0) helpers.set(name, new Set([...(helpers.get(name) ?? []), ...positions]));
   };
   const visit = (node: ts.Node): void => {
     if ((ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node)) && node.name && ts.isIdentifier(node.name)) {
-      if (firstParamIsCode(node.parameters)) helpers.add(node.name.text);
+      note(node.name.text, positionsOf(node));
     } else if (ts.isVariableDeclaration(node) && ts.isIdentifier(node.name) && node.initializer) {
       const init = node.initializer;
-      if ((ts.isArrowFunction(init) || ts.isFunctionExpression(init)) && firstParamIsCode(init.parameters)) {
-        helpers.add(node.name.text);
-      }
+      if (ts.isArrowFunction(init) || ts.isFunctionExpression(init)) note(node.name.text, positionsOf(init));
     }
     ts.forEachChild(node, visit);
   };
@@ -119,7 +142,7 @@ export function scanSourceText(text: string, file: string): CodeSite[] {
       add(literalText(node.arguments?.[0]), node);
     } else if (ts.isCallExpression(node)) {
       const name = calleeName(node);
-      if (name !== null && helpers.has(name)) add(literalText(node.arguments[0]), node);
+      for (const position of (name !== null && helpers.get(name)) || []) add(literalText(node.arguments[position]), node);
     } else if (ts.isVariableDeclaration(node) && ts.isIdentifier(node.name) && /codes?$/i.test(node.name.text)) {
       const object = unwrapObject(node.initializer);
       for (const property of object?.properties ?? []) {
@@ -128,8 +151,7 @@ export function scanSourceText(text: string, file: string): CodeSite[] {
     } else if (ts.isPropertyAssignment(node) && propertyNameText(node.name) === 'code') {
       add(literalText(node.initializer), node);
     } else if (ts.isConditionalExpression(node)) {
-      if (isCodeAccess(node.whenTrue)) add(literalText(node.whenFalse), node);
-      if (isCodeAccess(node.whenFalse)) add(literalText(node.whenTrue), node);
+      add(literalText(codeFallback(node) ?? undefined), node);
     }
     ts.forEachChild(node, visit);
   };

@@ -106,9 +106,12 @@ describe('scanSourceText', () => {
       fail('D_ARROW');
       const code = isSyncError(e) ? e.code : 'E_FALLBACK';
       const other = e.code === 'X' ? 'E_OTHER_BRANCH' : e.code;
+      function codeOf(error: unknown, fallback: string) { return error instanceof SyncError ? error.code : fallback; }
+      note(codeOf(err, 'F_HELPER_FALLBACK'));
     `;
     assert.deepEqual(codesOf(text), [
       'A_THROWN', 'B_OBJECT', 'B_UPPER_OBJECT', 'C_FRAME', 'D_ARROW', 'D_HELPER', 'D_METHOD', 'E_FALLBACK', 'E_OTHER_BRANCH',
+      'F_HELPER_FALLBACK',
     ]);
   });
 
@@ -125,6 +128,8 @@ describe('scanSourceText', () => {
       throw new SyncError(dynamicCode, 'm');
       send({ code: 'lower_case' });
       other('NOT_A_HELPER', 1);
+      function stop(kind: string, code: string) {}
+      stop('torn', 'NOT_FIRST_CODE_PARAM');
     `;
     assert.deepEqual(codesOf(text), []);
   });
