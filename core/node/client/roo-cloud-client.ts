@@ -52,7 +52,10 @@ export interface ClientStatus {
   nextRetryAt: number | null;
   /** The backoff delay chosen for that retry (ms); null when none is scheduled. */
   retryDelayMs: number | null;
-  /** Connection attempts that failed in a row (0 once a welcome arrives). */
+  /**
+   * Connection attempts that failed in a row (0 while a welcomed connection is open). A
+   * connection that ends within `stableAfterMs` of its welcome counts as one more failure.
+   */
   failures: number;
   /** Why the last attempt failed or the last connection ended; null when none did. */
   lastError: { code: string; message: string } | null;
@@ -79,6 +82,12 @@ export interface RooCloudClientOptions {
   backoff?: Partial<BackoffOptions>;
   /** Consecutive failures after which status says `offline`. Default 3. */
   offlineAfterFailures?: number;
+  /**
+   * A connection must last this long after its welcome before the backoff starts over; one
+   * that ends sooner (a relay that welcomes and then closes: rate limit, failing backend)
+   * counts as a failed attempt, so reconnects keep slowing down. Default 10 s.
+   */
+  stableAfterMs?: number;
   /** Outbox changes per push while draining. Default 200. */
   drainBatchSize?: number;
   /** Ping period that detects a dead connection; 0 turns it off. Default 30 s. */
@@ -112,6 +121,9 @@ interface Session {
   /** One per connection, both directions: it keeps the compression context. */
   frames: FrameCodec;
   welcome: WelcomeMessage | null;
+  /** When the welcome arrived (ms since epoch), and the failure count just before it. */
+  welcomedAt?: number;
+  failuresBeforeWelcome?: number;
   pingTimer?: NodeJS.Timeout;
   welcomeTimer?: NodeJS.Timeout;
   /** Outbox changes that conflicted while nobody listened: not pushed again on this session. */
@@ -443,7 +455,10 @@ export class RooCloudClient implements SyncTransport {
         this.setStatus({ state: 'offline', nextRetryAt: null, retryDelayMs: null, stopped: true, lastError });
         return;
       }
-      if (wasOnline) this.currentStatus.failures = 0;
+      if (wasOnline) {
+        const stable = Date.now() - session.welcomedAt! >= (this.options.stableAfterMs ?? 10_000);
+        this.currentStatus.failures = stable ? 0 : session.failuresBeforeWelcome!;
+      }
       this.attemptFailed(lastError);
     });
   }
@@ -452,6 +467,8 @@ export class RooCloudClient implements SyncTransport {
     if (session.welcome || this.session !== session) return;
     clearTimeout(session.welcomeTimer);
     session.welcome = welcome;
+    session.welcomedAt = Date.now();
+    session.failuresBeforeWelcome = this.currentStatus.failures;
     try {
       session.frames.setCodec(welcome.codec);
     } catch (error) {

@@ -185,6 +185,39 @@ describe('RooCloudClient', () => {
       assert.deepEqual([1, 2, 3, 4, 5].map((n) => byFailures.get(n)!.retryDelayMs), [10, 20, 40, 40, 40]);
     });
 
+    it('keeps backing off when the relay ends each connection right after the welcome (rate limit)', async () => {
+      const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/v1/sync' });
+      await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+      const codec = new FrameCodec({ codec: 'none' });
+      wss.on('connection', (socket) => {
+        socket.once('message', () => {
+          const welcome = { type: 'welcome', protocolVersion: 1, codec: 'none', userId: asUserId('u'), deviceId: asDeviceId('d'), serverCursor: 0, resync: false } as const;
+          socket.send(codec.encode(welcome));
+          socket.close(4429, 'rate limited');
+        });
+      });
+      try {
+        const url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/v1/sync`;
+        const statuses: ClientStatus[] = [];
+        const client = harness.client({ url, backoff: { initialMs: 10, maxMs: 80, jitter: 0 } });
+        client.onStatus((s) => statuses.push(s));
+        await waitUntil(() => statuses.filter((s) => s.retryDelayMs !== null).length >= 4, 'four retries');
+        const delays = statuses.filter((s) => s.retryDelayMs !== null).map((s) => s.retryDelayMs);
+        assert.deepEqual(delays.slice(0, 4), [10, 20, 40, 80]);
+        assert.equal(statuses.find((s) => s.retryDelayMs === 80)!.lastError?.code, 'CLOSE_RATE_LIMITED');
+        await client.close();
+        // A connection that lasted stableAfterMs starts the backoff over.
+        const stableStatuses: ClientStatus[] = [];
+        const stable = harness.client({ url, backoff: { initialMs: 10, maxMs: 80, jitter: 0 }, stableAfterMs: 0 });
+        stable.onStatus((s) => stableStatuses.push(s));
+        await waitUntil(() => stableStatuses.filter((s) => s.retryDelayMs !== null).length >= 3, 'three retries');
+        assert.deepEqual(stableStatuses.filter((s) => s.retryDelayMs !== null).map((s) => s.retryDelayMs).slice(0, 3), [10, 10, 10]);
+      } finally {
+        wss.clients.forEach((socket) => socket.terminate());
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+      }
+    });
+
     it('stops reconnecting after a final close code and says why', async () => {
       const device = harness.device();
       const client = await harness.online(harness.client({}, device));
