@@ -33,6 +33,15 @@ export function isBinaryContent(bytes: Uint8Array): boolean {
  * the synced hash without being read again. Conflict copies are left out (never synced).
  */
 export async function scanWorkspace(ctx: SyncContext, files: WorkspaceFiles): Promise<Map<string, ScannedFile>> {
+  if (files.scan) {
+    const previous = new Map<string, ManifestEntry>();
+    for (const f of ctx.state.filesOf(files.workspaceId)) {
+      if (!f.deleted) previous.set(f.path, { path: f.path, hash: f.hash, size: f.size, mode: f.mode, mtime: f.mtime, binary: f.binary });
+    }
+    const scanned = await files.scan(previous);
+    for (const path of scanned.keys()) if (isConflictCopy(path)) scanned.delete(path);
+    return scanned;
+  }
   const out = new Map<string, ScannedFile>();
   for (const info of await files.list()) {
     if (isConflictCopy(info.path)) continue;

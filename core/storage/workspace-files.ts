@@ -4,6 +4,7 @@
  * adapter lives with the file watcher; `MemoryWorkspaceFiles` serves tests and simulations.
  */
 import type { WorkspaceId } from '../ids';
+import type { ManifestEntry } from '../tracking/manifest';
 
 /** One file as listed: enough to tell whether it changed without reading it. */
 export interface WorkspaceFileInfo {
@@ -25,6 +26,11 @@ export interface WorkspaceFiles {
   write(path: string, bytes: Uint8Array, meta: { mode: number; mtime: number }): Promise<void>;
   /** Removes the file; a no-op when it does not exist. */
   remove(path: string): Promise<void>;
+  /**
+   * Optional: the whole manifest with hashes, reusing `previous` hashes of unchanged files (an
+   * adapter with a faster scanner than list-then-read offers it; HybridStorage prefers it).
+   */
+  scan?(previous: ReadonlyMap<string, ManifestEntry>): Promise<Map<string, ManifestEntry>>;
 }
 
 interface MemoryFile {

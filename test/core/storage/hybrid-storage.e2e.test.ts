@@ -3,10 +3,11 @@
  * in a JSON file, and RooCloudClient over a real WebSocket to the reference relay's ws host.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { asTaskId, type DeviceId } from '../../../core/ids';
+import { asTaskId, asWorkspaceId, type DeviceId } from '../../../core/ids';
+import { FsWorkspaceFiles } from '../../../core/node/storage/fs-workspace-files';
 import { RooCloudClient } from '../../../core/node/client/roo-cloud-client';
 import { FileOutbox } from '../../../core/node/outbox/file-outbox';
 import { WsRelayHost } from '../../../core/node/relay/ws-relay-host';
@@ -45,6 +46,7 @@ describe('HybridStorage end to end (FsTaskStore, FileOutbox, RooCloudClient, ws 
 
   async function openDevice(dir: string, deviceId: DeviceId, token: string): Promise<Device> {
     const store = new FsTaskStore({ source: 'roo-code', basePath: join(dir, 'store') });
+    await mkdir(join(dir, 'workspace'), { recursive: true });
     const outbox = await FileOutbox.open(join(dir, 'outbox.journal'));
     let storage: HybridStorage | undefined;
     const client = new RooCloudClient({ url: host.url, deviceId, getToken: async () => token, getCursor: () => storage?.cursor ?? 0 });
@@ -59,6 +61,7 @@ describe('HybridStorage end to end (FsTaskStore, FileOutbox, RooCloudClient, ws 
       stateStore: new JsonFileSyncStateStore(join(dir, 'sync-state.json')),
       blobs,
       entryCache: new MemoryBlobStore(),
+      workspaces: [new FsWorkspaceFiles({ workspaceId: asWorkspaceId('ws'), root: join(dir, 'workspace') })],
     });
     const device: Device = {
       storage,
@@ -73,13 +76,15 @@ describe('HybridStorage end to end (FsTaskStore, FileOutbox, RooCloudClient, ws 
     return device;
   }
 
-  it('syncs a task between two devices and stays quiet after a restart', async () => {
+  it('syncs a task and a workspace file between two devices and stays quiet after a restart', async () => {
     const userId = relay.addUser();
     const creds = [relay.addDevice(userId), relay.addDevice(userId)];
     dirs = [await mkdtemp(join(tmpdir(), 'roo-e2e-a-')), await mkdtemp(join(tmpdir(), 'roo-e2e-b-'))];
     const a = await openDevice(dirs[0]!, creds[0]!.deviceId, creds[0]!.token);
     let b = await openDevice(dirs[1]!, creds[1]!.deviceId, creds[1]!.token);
 
+    await mkdir(join(dirs[0]!, 'workspace', 'src'), { recursive: true });
+    await writeFile(join(dirs[0]!, 'workspace', 'src', 'main.ts'), 'export const x = 1;\n');
     const fixture = generateTaskHistory({ seed: 7, messages: 40 });
     const taskId = asTaskId(fixture.taskId);
     await a.store.writeTask({ source: 'roo-code', taskId, ui: fixture.ui, api: fixture.api, historyItem: fixture.historyItem });
@@ -89,6 +94,7 @@ describe('HybridStorage end to end (FsTaskStore, FileOutbox, RooCloudClient, ws 
 
     await b.storage.syncFromCloud();
     assert.deepEqual(await b.store.readTask(taskId), await a.store.readTask(taskId));
+    assert.equal(await readFile(join(dirs[1]!, 'workspace', 'src', 'main.ts'), 'utf8'), 'export const x = 1;\n');
 
     const more = [...fixture.ui, { ts: (fixture.ui.at(-1) as { ts: number }).ts + 10, type: 'say', say: 'text', text: 'one more' }];
     await a.storage.saveMessages('roo-code', taskId, 'ui', more);
