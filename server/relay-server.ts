@@ -169,6 +169,13 @@ export async function startRelayServer(
     });
 
     const embedded = db.kind === 'pglite';
+    if (embedded || backend.kind === 'memory') {
+      logger.info('embedded mode: single relay process', {
+        database: embedded ? 'PGlite (set DATABASE_URL for PostgreSQL)' : 'postgres',
+        cacheAndPubSub: backend.kind === 'memory' ? 'in-process (set REDIS_URL to run several relays)' : 'redis',
+      });
+    }
+
     logger.info('relay listening', {
       url,
       port: address.port,
@@ -176,12 +183,6 @@ export async function startRelayServer(
       cache: backend.kind === 'redis' ? 'redis' : 'in-process',
       config: describeConfig(config),
     });
-    if (embedded || backend.kind === 'memory') {
-      logger.info('embedded mode: single relay process', {
-        database: embedded ? 'PGlite (set DATABASE_URL for PostgreSQL)' : 'postgres',
-        cacheAndPubSub: backend.kind === 'memory' ? 'in-process (set REDIS_URL to run several relays)' : 'redis',
-      });
-    }
 
     let closing: Promise<void> | undefined;
     return {
