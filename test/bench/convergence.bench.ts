@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- convergence [--seeds N]`: runs the seeded convergence simulation for N
- * seeds (default 10,000), prints progress and every failing seed (replay one with
+ * seeds (default 10,000; `--steps MIN-MAX` for longer runs per seed), prints progress and every failing seed (replay one with
  * CONVERGENCE_SEED=<n> npx mocha test/core/storage/convergence.test.ts), and reports how many
  * passed. Baseline: the number of seeds `npm test` runs.
  */
@@ -9,18 +9,31 @@ import { runConvergence } from '../support/sim/convergence';
 
 const NPM_TEST_SEEDS = 200;
 
+/** The value of `--name V` or `--name=V`. */
+function option(args: readonly string[], name: string): string | undefined {
+  const inline = args.find((a) => a.startsWith(`${name}=`));
+  if (inline) return inline.slice(name.length + 1);
+  const at = args.indexOf(name);
+  return at >= 0 ? args[at + 1] : undefined;
+}
+
 function seedsArg(args: readonly string[]): number {
-  const at = args.indexOf('--seeds');
-  const inline = args.find((a) => a.startsWith('--seeds='));
-  const raw = inline ? inline.slice('--seeds='.length) : at >= 0 ? args[at + 1] : undefined;
+  const raw = option(args, '--seeds');
   const n = raw === undefined ? 10_000 : Number(raw);
   return Number.isInteger(n) && n > 0 ? n : 10_000;
+}
+
+/** `--steps MIN-MAX`: chaos steps per seed (default: the same workload as npm test). */
+function stepsArg(args: readonly string[]): [number, number] | undefined {
+  const match = /^(\d+)-(\d+)$/.exec(option(args, '--steps') ?? '');
+  return match ? [Number(match[1]), Math.max(Number(match[1]), Number(match[2]))] : undefined;
 }
 
 export const benchmark: Benchmark = {
   name: 'convergence',
   async run(args: string[]): Promise<Figure[]> {
     const total = seedsArg(args);
+    const steps = stepsArg(args);
     const started = Date.now();
     let passed = 0;
     let changes = 0;
@@ -29,7 +42,7 @@ export const benchmark: Benchmark = {
     const failed: number[] = [];
     for (let seed = 1; seed <= total; seed++) {
       try {
-        const result = await runConvergence(seed);
+        const result = await runConvergence(seed, steps ? { steps } : {});
         passed++;
         changes += result.changes;
         crashes += result.crashes;

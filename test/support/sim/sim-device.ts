@@ -181,7 +181,10 @@ export class SimDevice {
     const task = useStale ? structuredClone(stale) : await this.readFresh(taskId);
     if (!task) return 'noop';
     if (roll < 0.35) {
-      task.ui.push({ ts: nextTs(), type: 'say', say: rng.pick(['text', 'reasoning', 'api_req_started']), text: word(rng), partial: rng.chance(0.4) || undefined });
+      const last = task.ui[task.ui.length - 1] as { ts?: number } | undefined;
+      // Now and then two messages share a ts (keys then count occurrences).
+      const ts = last?.ts !== undefined && rng.chance(0.08) ? last.ts : nextTs();
+      task.ui.push({ ts, type: 'say', say: rng.pick(['text', 'reasoning', 'api_req_started']), text: word(rng), partial: rng.chance(0.4) || undefined });
       await this.write(task);
       return useStale ? 'stale-append' : 'append-ui';
     }
@@ -208,6 +211,15 @@ export class SimDevice {
       task.historyItem = item;
       await this.write(task);
       return 'edit-meta';
+    }
+    if (roll < 0.82 && this.storage && !this.busy) {
+      // The user deletes the task on purpose: a tombstone (never an absence).
+      const storage = this.storage;
+      await storage.deleteTask('roo-code', taskId).catch((err: unknown) => {
+        if (!(isSyncError(err) && EXPECTED_FAILURES.has(err.code))) this.failures.push(err);
+      });
+      this.memory.delete(taskId);
+      return 'delete-task';
     }
     if (task.ui.length > 2) {
       task.ui.splice(task.ui.length - rng.int(1, 2));
