@@ -14,8 +14,9 @@
  * - any code of the relay's `error` reply (e.g. COMMAND_TARGET_UNKNOWN).
  * Codes only seen in `status.lastError`: CLIENT_CONNECT_FAILED (socket error),
  * CLIENT_TOKEN_UNAVAILABLE (`getToken` failed), CLIENT_PUSH_UNANSWERED (a drain push left
- * changes unanswered), CLOSE_<NAME> (the relay closed with that CloseCode, e.g.
- * CLOSE_FORBIDDEN), or the code of an `error` frame the relay sent before closing.
+ * changes unanswered), CLIENT_CONFLICT_LISTENER_FAILED (a drain conflict listener threw a
+ * non-SyncError), CLOSE_<NAME> (the relay closed with that CloseCode, e.g. CLOSE_FORBIDDEN),
+ * or the code of an `error` frame the relay sent before closing.
  */
 import WebSocket from 'ws';
 import { SyncError } from '../../errors';
@@ -158,7 +159,8 @@ export class RooCloudClient implements SyncTransport {
   private readonly commandListeners = new Listeners<[CommandDeliverMessage]>();
   private readonly resultListeners = new Listeners<[CommandResultMessage]>();
   private readonly presenceListeners = new Listeners<[PresenceMessage]>();
-  private readonly conflictListeners = new Listeners<[DrainConflicts]>();
+  /** Drain conflict listeners; a returned promise is awaited before the conflicts are acknowledged. */
+  private readonly conflictListeners = new Set<(conflicts: DrainConflicts) => unknown>();
 
   constructor(options: RooCloudClientOptions) {
     this.options = options;
@@ -313,11 +315,17 @@ export class RooCloudClient implements SyncTransport {
 
   /**
    * Conflicts met while draining the outbox. The listener must take over the conflicting
-   * changes (resolve and enqueue the result); once it returns they are acknowledged in the
-   * outbox. With no listener they stay queued and are pushed again on the next connection.
+   * changes (resolve and enqueue the result); once it returns (or its promise resolves) they
+   * are acknowledged in the outbox. With no listener, or when a listener throws or rejects,
+   * they stay queued and are pushed again on the next connection.
    */
-  onDrainConflicts(listener: (conflicts: DrainConflicts) => void): () => void {
-    return this.conflictListeners.add(listener);
+  onDrainConflicts(listener: (conflicts: DrainConflicts) => unknown): () => void {
+    // Wrapped so the same function added twice is called twice and removed once per remover.
+    const entry = (conflicts: DrainConflicts) => listener(conflicts);
+    this.conflictListeners.add(entry);
+    return () => {
+      this.conflictListeners.delete(entry);
+    };
   }
 
   /**
@@ -361,8 +369,7 @@ export class RooCloudClient implements SyncTransport {
         if (outcome.conflicts.length > 0) {
           const conflictSeqs = new Set(outcome.conflicts.map((c) => c.clientSeq));
           const changes = batch.filter((change) => conflictSeqs.has(change.clientSeq));
-          if (this.conflictListeners.size > 0) {
-            this.conflictListeners.emit({ conflicts: outcome.conflicts, changes });
+          if (this.conflictListeners.size > 0 && (await this.handOverConflicts({ conflicts: outcome.conflicts, changes }))) {
             done.push(...conflictSeqs);
           } else {
             for (const seq of conflictSeqs) session.heldConflicts.add(seq);
@@ -377,6 +384,15 @@ export class RooCloudClient implements SyncTransport {
         }
       }
     } while (this.drainAgain);
+  }
+
+  /** Gives drain conflicts to every listener; true when all of them took them over. */
+  private async handOverConflicts(conflicts: DrainConflicts): Promise<boolean> {
+    const results = await Promise.allSettled([...this.conflictListeners].map(async (listener) => listener(conflicts)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (!failed) return true;
+    this.noteError(failed.reason instanceof SyncError ? failed.reason : new SyncError('CLIENT_CONFLICT_LISTENER_FAILED', errorText(failed.reason)));
+    return false;
   }
 
   // ------------------------------------------------------------ connection

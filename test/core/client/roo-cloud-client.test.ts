@@ -276,6 +276,45 @@ describe('RooCloudClient', () => {
       await waitUntil(() => outbox.size === 0, 'conflict acknowledged');
       assert.deepEqual(seen, [1]);
     });
+
+    it('keeps a conflicting change queued when the conflict listener fails, and acknowledges it only after an async listener settles', async () => {
+      const a = await harness.online(harness.client());
+      const meta = (title: string) => ({
+        type: 'task.meta' as const,
+        source: 'roo-code' as const,
+        taskId: asTaskId('t1'),
+        fields: { task: title },
+        clocks: { task: '000000000000001-000000-x' },
+      });
+      await a.push([{ clientSeq: 1, baseSeq: null, body: meta('a') }]);
+      const outbox = new MemoryOutbox();
+      await outbox.enqueue([{ body: meta('b'), baseSeq: null }]);
+      const failing = harness.client({ outbox });
+      let calls = 0;
+      const remove = failing.onDrainConflicts(() => {
+        calls++;
+        throw new Error('resolver down');
+      });
+      await harness.online(failing);
+      await waitUntil(() => calls === 1, 'listener called');
+      await failing.flush();
+      assert.equal(outbox.size, 1, 'a change whose conflict was not taken over stays queued');
+      remove();
+      let finish!: () => void;
+      const taken = new Promise<void>((resolve) => (finish = resolve));
+      let started = false;
+      failing.onDrainConflicts(async () => {
+        started = true;
+        await taken;
+      });
+      await harness.host.close();
+      await waitUntil(() => failing.status.state !== 'online', 'offline');
+      await harness.restartHost();
+      await waitUntil(() => started, 'async listener called after the reconnect');
+      assert.equal(outbox.size, 1, 'not acknowledged while the listener works');
+      finish();
+      await waitUntil(() => outbox.size === 0, 'acknowledged once the listener settled');
+    });
   });
 
   describe('remote commands and presence', () => {
