@@ -58,6 +58,8 @@ export interface RelayServerOptions {
   migrate?: boolean;
   /** Let anyone create an account with POST /v1/users. Default false. */
   allowSignup?: boolean;
+  /** Behind a trusted reverse proxy: take client addresses from X-Forwarded-For. Default false. */
+  trustProxy?: boolean;
   /** How often the change-log retention job runs, ms; 0 disables it. Default one hour. */
   compactionIntervalMs?: number;
   loginRateLimit?: LoginRateLimitOptions;
@@ -144,6 +146,7 @@ export async function startRelayServer(
       db, sessions, auth, config, metrics, logger,
       cache: { kind: backend.kind, healthy: () => backend.healthy() },
       allowSignup: options.allowSignup ?? false,
+      trustProxy: options.trustProxy ?? false,
       shuttingDown: () => shuttingDown,
     });
     const server = createServer((req, res) => {

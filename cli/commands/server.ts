@@ -26,6 +26,7 @@ export interface ServerCommandDeps {
 interface ServerFlags extends Record<string, unknown> {
   migrate: boolean;
   allowSignup?: boolean;
+  trustProxy?: boolean;
   compactionIntervalSeconds?: number;
 }
 
@@ -41,17 +42,19 @@ export function registerServerCommand(program: Command, deps: ServerCommandDeps 
   cmd
     .addOption(new Option('--no-migrate', 'do not apply pending migrations at start (env NO_MIGRATE=1)'))
     .addOption(new Option('--allow-signup', 'let anyone create an account with POST /v1/users (env ALLOW_SIGNUP=1)'))
+    .addOption(new Option('--trust-proxy', 'take client addresses from X-Forwarded-For: only behind your own reverse proxy (env TRUST_PROXY=1)'))
     .addOption(
       new Option('--compaction-interval-seconds <n>', `how often the change-log retention job runs, s; 0 = never (env COMPACTION_INTERVAL_SECONDS, default ${DEFAULT_COMPACTION_INTERVAL_MS / 1000})`)
         .argParser(parseSeconds),
     )
     .action(async (flags: ServerFlags) => {
       const env = deps.env ?? process.env;
-      const { migrate, allowSignup, compactionIntervalSeconds, ...configFlags } = flags;
+      const { migrate, allowSignup, trustProxy, compactionIntervalSeconds, ...configFlags } = flags;
       const config = loadRelayConfig({ flags: configFlags, env });
       const options: RelayServerOptions = {
         migrate: migrate !== false && !truthy(env.NO_MIGRATE),
         allowSignup: allowSignup === true || truthy(env.ALLOW_SIGNUP),
+        trustProxy: trustProxy === true || truthy(env.TRUST_PROXY),
         compactionIntervalMs:
           (compactionIntervalSeconds ?? (env.COMPACTION_INTERVAL_SECONDS ? parseSeconds(env.COMPACTION_INTERVAL_SECONDS) : DEFAULT_COMPACTION_INTERVAL_MS / 1000)) * 1000,
       };

@@ -1,6 +1,6 @@
 /**
  * Login rate limit per account and per client address, counted from the failed sign-ins in
- * `audit_log` within a sliding window. The count lives in the database, so every relay
+ * `audit_log` within a sliding window (an account's count restarts at its last successful sign-in). The count lives in the database, so every relay
  * process behind a load balancer sees the same number, and it survives a restart.
  */
 import { SyncError } from '../../core/errors';
@@ -30,11 +30,18 @@ export class LoginRateLimit {
 
   /** Throws AUTH_RATE_LIMITED (details.retryAfterSeconds) when the account or address used up its failures. */
   async check(accountKey: string, ip: string | null | undefined): Promise<void> {
+    // An account's count restarts at its last successful sign-in; an address's does not (one
+    // good account must not unlock guessing at the others).
     const { rows } = await this.db.query<{ by_account: number; by_address: number }>(
-      `SELECT count(*) FILTER (WHERE metadata->>'emailKey' = $1)::int AS by_account,
+      `WITH recent AS (
+         SELECT metadata->>'emailKey' AS email_key, ip, outcome, created_at FROM audit_log
+          WHERE action = $3 AND created_at > now() - make_interval(secs => $4)
+       ), last_ok AS (
+         SELECT max(created_at) AS at FROM recent WHERE outcome = 'ok' AND email_key = $1
+       )
+       SELECT count(*) FILTER (WHERE email_key = $1 AND created_at > coalesce((SELECT at FROM last_ok), '-infinity'))::int AS by_account,
               count(*) FILTER (WHERE $2::text IS NOT NULL AND ip = $2)::int AS by_address
-         FROM audit_log
-        WHERE action = $3 AND outcome = 'denied' AND created_at > now() - make_interval(secs => $4)`,
+         FROM recent WHERE outcome = 'denied'`,
       [accountKey, ip ?? null, LOGIN_FAILED_ACTION, this.windowSeconds],
     );
     const counts = rows[0] ?? { by_account: 0, by_address: 0 };

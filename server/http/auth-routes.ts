@@ -26,12 +26,17 @@ export async function authenticate(ctx: HttpContext, req: IncomingMessage): Prom
   return device;
 }
 
-export function clientInfo(req: IncomingMessage): ClientInfo {
+/** The caller's address (for audit rows and the per-address rate limit) and user agent. */
+export function clientInfoOf(req: IncomingMessage, trustProxy = false): ClientInfo {
   const agent = req.headers['user-agent'];
-  return { ip: req.socket.remoteAddress ?? null, userAgent: typeof agent === 'string' ? agent : null };
+  const forwarded = trustProxy ? req.headers['x-forwarded-for'] : undefined;
+  const first = typeof forwarded === 'string' ? forwarded.split(',')[0]?.trim() : undefined;
+  const ip = first && first.length <= 64 ? first : req.socket.remoteAddress ?? null;
+  return { ip, userAgent: typeof agent === 'string' ? agent : null };
 }
 
 export function registerAuthRoutes(router: Router, ctx: HttpContext): void {
+  const clientInfo = (req: IncomingMessage): ClientInfo => clientInfoOf(req, ctx.trustProxy);
   const body = (req: IncomingMessage): Promise<BodyFields> => readJsonBody(req, ctx.config.http.maxBodyBytes).then((b) => new BodyFields(b));
 
   router.add('POST', '/v1/auth/login', async ({ req, res }: RequestContext) => {

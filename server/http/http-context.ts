@@ -19,6 +19,8 @@ export interface HttpContext {
   cache: { kind: 'redis' | 'memory'; healthy(): boolean };
   /** POST /v1/users creates accounts only when true (`--allow-signup`). */
   allowSignup: boolean;
+  /** Take the client address from the first X-Forwarded-For entry (behind a trusted reverse proxy only). */
+  trustProxy: boolean;
   /** True once shutdown began: /readyz answers 503 so a load balancer stops sending. */
   shuttingDown(): boolean;
 }

@@ -68,6 +68,25 @@ export function relayHttpSuite(setup: RelaySuiteSetup): void {
       await signIn(relay, 'bob@example.com');
     });
 
+    it("restarts an account's count at its successful sign-in", async () => {
+      await signIn(relay, 'ann@example.com');
+      const fail = () => api(relay, 'POST', '/v1/auth/login', { body: { email: 'ann@example.com', password: 'wrong-password' } });
+      assert.equal((await fail()).status, 401);
+      assert.equal((await fail()).status, 401);
+      await signIn(relay, 'ann@example.com', 'laptop', false);
+      assert.equal((await fail()).status, 401);
+      assert.equal((await fail()).status, 401);
+      await signIn(relay, 'ann@example.com', 'laptop', false);
+    });
+
+    it('does not take the client address from X-Forwarded-For unless told to trust a proxy', async () => {
+      await signIn(relay, 'ann@example.com');
+      await api(relay, 'POST', '/v1/auth/login', { body: { email: 'ann@example.com', password: 'wrong-password' }, headers: { 'x-forwarded-for': '203.0.113.9' } });
+      const { rows } = await setup.db().query<{ ip: string }>("SELECT ip FROM audit_log WHERE outcome = 'denied'");
+      assert.equal(rows.length, 1);
+      assert.match(rows[0]!.ip, /127\.0\.0\.1$/);
+    });
+
     it('rate-limits failed sign-ins per address across accounts', async () => {
       for (let i = 0; i < 6; i++) {
         await api(relay, 'POST', '/v1/auth/login', { body: { email: `user${i}@example.com`, password: 'wrong-password' } });
