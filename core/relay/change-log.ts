@@ -30,6 +30,8 @@ export class ChangeLog {
   /** Stored changes in seq order (gaps where compaction removed some). */
   private readonly entries: ServerChange[] = [];
   private readonly latestByEntity = new Map<string, ServerChange>();
+  /** entity -> device -> seq of that device's latest change of it (for the base-version check). */
+  private readonly latestSeqByEntityDevice = new Map<string, Map<DeviceId, number>>();
   /** `${deviceId}\n${clientSeq}` -> seq; kept through compaction so replays stay idempotent. */
   private readonly seqByClientKey = new Map<string, number>();
   private maxRemovedSeq = 0;
@@ -64,8 +66,10 @@ export class ChangeLog {
 
   /**
    * Applies a push from one device. Changes are taken in order: a known (deviceId, clientSeq)
-   * is answered with its original seq; a non-mergeable change whose `baseSeq` is not the
-   * entity's latest seq (null = no version) is a conflict; every other change gets the next seq.
+   * is answered with its original seq; a non-mergeable change is a conflict when ANOTHER
+   * device changed the entity after its `baseSeq` (null = no version seen) — a device's own
+   * queued edits of one entity never conflict with each other; every other change gets the
+   * next seq.
    * `changes` are copied; the caller may reuse them.
    */
   push(deviceId: DeviceId, changes: readonly ClientChange[]): PushResult {
@@ -79,8 +83,7 @@ export class ChangeLog {
       }
       const entity = entityKeyOf(change.body);
       const current = this.latestByEntity.get(entity);
-      // A baseSeq naming a version this log never had, with no version at all, loses nothing: accept.
-      if (!isMergeable(change.body) && current !== undefined && change.baseSeq !== current.seq) {
+      if (!isMergeable(change.body) && current !== undefined && this.latestSeqByOthers(entity, deviceId) > (change.baseSeq ?? 0)) {
         result.conflicts.push({ clientSeq: change.clientSeq, entity, current });
         continue;
       }
@@ -94,11 +97,23 @@ export class ChangeLog {
       };
       this.entries.push(stored);
       this.latestByEntity.set(entity, stored);
+      let byDevice = this.latestSeqByEntityDevice.get(entity);
+      if (!byDevice) this.latestSeqByEntityDevice.set(entity, (byDevice = new Map()));
+      byDevice.set(deviceId, stored.seq);
       this.seqByClientKey.set(clientKey, stored.seq);
       result.accepted.push({ clientSeq: change.clientSeq, seq: stored.seq });
       result.committed.push(stored);
     }
     return result;
+  }
+
+  /** Seq of the latest change of `entity` by a device other than `deviceId` (0 when none). */
+  private latestSeqByOthers(entity: string, deviceId: DeviceId): number {
+    let latest = 0;
+    for (const [device, seq] of this.latestSeqByEntityDevice.get(entity) ?? []) {
+      if (device !== deviceId && seq > latest) latest = seq;
+    }
+    return latest;
   }
 
   /** Up to `limit` changes with `seq > cursor`, in seq order. */

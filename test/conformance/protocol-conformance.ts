@@ -358,6 +358,24 @@ export function runProtocolConformance(
         assert.deepEqual((stale.conflicts[0]!.current.body as { fields: unknown }).fields, { task: 'second' });
       });
 
+      it("accepts a device's own queued edits of one entity without a conflict, and conflicts once another device wrote", async () => {
+        const { devices } = await newUser(2);
+        const { client: a } = await connect(devices[0]!);
+        const { client: b } = await connect(devices[1]!);
+        // Three offline edits queued against the version the device had seen (none, then none again).
+        const queued = await push(a, [meta(1, 't1', null, 'one'), meta(2, 't1', null, 'two'), meta(3, 't1', null, 'three')]);
+        assert.deepEqual(queued.type === 'ack' && queued.accepted, [
+          { clientSeq: 1, seq: 1 },
+          { clientSeq: 2, seq: 2 },
+          { clientSeq: 3, seq: 3 },
+        ]);
+        const other = await push(b, [meta(1, 't1', 3, 'from b')]);
+        assert.deepEqual(other.type === 'ack' && other.accepted, [{ clientSeq: 1, seq: 4 }]);
+        const late = await push(a, [meta(4, 't1', 3, 'four')]);
+        assert.equal(late.type, 'conflict');
+        if (late.type === 'conflict') assert.equal(late.conflicts[0]!.current.seq, 4);
+      });
+
       it("never shows one user's data to another", async () => {
         const mine = await newUser(1);
         const theirs = await newUser(1);
