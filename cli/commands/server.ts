@@ -11,7 +11,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadRelayConfig } from '../../server/config/load-config';
 import { RELAY_OPTIONS } from '../../server/config/options';
 import { RELAY_DEFAULTS, type RelayConfig } from '../../server/config/relay-config';
-import { createLogger } from '../../server/observability/logger';
+import { createLogger, type Logger } from '../../server/observability/logger';
 import { DEFAULT_COMPACTION_INTERVAL_MS, startRelayServer, type RelayServer, type RelayServerOptions } from '../../server/relay-server';
 
 export interface ServerCommandDeps {
@@ -59,34 +59,41 @@ export function registerServerCommand(program: Command, deps: ServerCommandDeps 
           (compactionIntervalSeconds ?? (env.COMPACTION_INTERVAL_SECONDS ? parseSeconds(env.COMPACTION_INTERVAL_SECONDS) : DEFAULT_COMPACTION_INTERVAL_MS / 1000)) * 1000,
       };
       const logger = createLogger({ level: config.log.level, fields: { component: 'relay' } });
-      const relay = deps.start
-        ? await deps.start(config, options)
-        : await startRelayServer(config, { logger }, options);
-      await (deps.stopSignal ?? untilSignal)(relay);
-      await relay.close();
+      // Handlers go in before the relay starts: a signal during start-up stops it once it is up.
+      const signals = deps.stopSignal ? undefined : listenForStopSignal(logger);
+      try {
+        const relay = deps.start ? await deps.start(config, options) : await startRelayServer(config, { logger }, options);
+        await (deps.stopSignal ? deps.stopSignal(relay) : signals!.received);
+        await relay.close();
+      } finally {
+        signals?.remove();
+      }
     });
 }
 
-/** Waits for SIGTERM or SIGINT, then removes its handlers; a repeated signal is only logged. */
-function untilSignal(relay: RelayServer): Promise<void> {
-  return new Promise((resolve) => {
-    let received = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (received) {
-        process.stderr.write(`${JSON.stringify({ level: 'warn', time: new Date().toISOString(), msg: 'already shutting down', signal })}\n`);
-        return;
-      }
-      received = true;
-      process.stdout.write(`${JSON.stringify({ level: 'info', time: new Date().toISOString(), msg: 'signal received; shutting down', signal })}\n`);
-      relay.close().finally(() => {
-        process.off('SIGTERM', onSignal);
-        process.off('SIGINT', onSignal);
-        resolve();
-      });
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+/**
+ * Resolves `received` at the first SIGTERM or SIGINT; a repeated signal is only logged (the
+ * shutdown already under way finishes). `remove()` takes the handlers off again.
+ */
+function listenForStopSignal(logger: Logger): { received: Promise<void>; remove(): void } {
+  let received = false;
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => { resolve = r; });
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (received) logger.warn('already shutting down', { signal });
+    else logger.info('signal received; shutting down', { signal });
+    received = true;
+    resolve();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return {
+    received: promise,
+    remove() {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    },
+  };
 }
 
 function defaultOf(group: keyof RelayConfig, field: string): unknown {
