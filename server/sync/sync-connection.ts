@@ -20,6 +20,7 @@ import {
   type CodecName,
   type HelloMessage,
   type PresenceState,
+  type PushMessage,
   type ServerMessage,
 } from '../../core/protocol/messages';
 import { negotiate } from '../../core/protocol/negotiate';
@@ -76,6 +77,9 @@ export interface ConnectionDeps {
   nextOrder(): number;
 }
 
+/** Most changes of waiting pushes committed in one transaction. */
+const MAX_COALESCED_CHANGES = 2000;
+
 /** ws closes an oversize frame with 1009 itself (maxPayload); the protocol names it FrameTooLarge. */
 const WS_MESSAGE_TOO_BIG = 1009;
 
@@ -89,7 +93,9 @@ export class SyncConnection implements HubConnection {
   private joined = false;
   private bucket?: TokenBucket;
   private helloTimer?: NodeJS.Timeout;
-  private chain: Promise<void> = Promise.resolve();
+  /** Decoded messages waiting to be handled, in arrival order. */
+  private readonly inbox: unknown[] = [];
+  private draining = false;
   private readonly closedListeners = new Set<() => void>();
 
   constructor(
@@ -210,7 +216,85 @@ export class SyncConnection implements HubConnection {
     if (this.helloSeen) this.deps.metrics?.recordFrame('in', stats.bodyBytesDecoded - body0, stats.wireBytesDecoded - wire0);
     else this.deps.metrics?.recordFrame('in', bytes.length - 1, bytes.length);
     this.helloSeen = true;
-    this.chain = this.chain.then(() => this.handle(value)).catch((error: unknown) => this.internalError(error, value));
+    this.inbox.push(value);
+    if (!this.draining) void this.drain();
+  }
+
+  /**
+   * Handles the inbox in order. Consecutive pushes that are already waiting go to the database
+   * as one transaction (each still gets its own reply, in order): a device that pipelines pushes
+   * pays one commit for several of them.
+   */
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.open && this.inbox.length > 0) {
+        const pushes = this.takeCoalescablePushes();
+        if (pushes.length > 1) {
+          try {
+            await this.handlePushes(pushes, this.auth!);
+          } catch (error) {
+            if (!isSyncError(error) || error.code === 'DB_CLOSED') return this.internalError(error, pushes[0]);
+            // Answer each push on its own, so an error names the push that caused it.
+            for (const push of pushes) await this.handleSafely(push);
+          }
+          continue;
+        }
+        await this.handleSafely(pushes[0] ?? this.inbox.shift());
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async handleSafely(raw: unknown): Promise<void> {
+    try {
+      await this.handle(raw);
+    } catch (error) {
+      this.internalError(error, raw);
+    }
+  }
+
+  /** Valid pushes at the head of the inbox with no clientSeq in common, up to MAX_COALESCED_CHANGES changes. */
+  private takeCoalescablePushes(): PushMessage[] {
+    const taken: PushMessage[] = [];
+    if (!this.auth) return taken;
+    const seen = new Set<number>();
+    let count = 0;
+    while (this.inbox.length > 0) {
+      const raw = this.inbox[0] as { type?: unknown; changes?: unknown } | null;
+      if (typeof raw !== 'object' || raw === null || raw.type !== 'push' || !Array.isArray(raw.changes)) break;
+      let push: PushMessage;
+      try {
+        push = parseClientMessage(raw) as PushMessage;
+      } catch {
+        break;
+      }
+      if (taken.length > 0 && (count + push.changes.length > MAX_COALESCED_CHANGES || push.changes.some((c) => seen.has(c.clientSeq)))) break;
+      for (const c of push.changes) seen.add(c.clientSeq);
+      count += push.changes.length;
+      taken.push(push);
+      this.inbox.shift();
+    }
+    return taken;
+  }
+
+  /** Several pushes in one transaction; replies per push, in order; one fan-out. */
+  private async handlePushes(pushes: PushMessage[], auth: { userId: string; deviceId: string }): Promise<void> {
+    const receivedAt = Date.now();
+    const result = await appendChanges(this.deps.db, auth.userId as UserId, auth.deviceId as DeviceId, pushes.flatMap((p) => p.changes));
+    const accepted = new Map(result.accepted.map((a) => [a.clientSeq, a]));
+    const conflicts = new Map(result.conflicts.map((c) => [c.clientSeq, c]));
+    for (const push of pushes) {
+      const mine = push.changes.flatMap((c) => accepted.get(c.clientSeq) ?? []);
+      const theirs = push.changes.flatMap((c) => conflicts.get(c.clientSeq) ?? []);
+      this.send(
+        theirs.length > 0
+          ? { type: 'conflict', replyTo: push.id, accepted: mine, conflicts: theirs }
+          : { type: 'ack', replyTo: push.id, accepted: mine },
+      );
+    }
+    this.deps.hub.publishChanges(auth.userId, auth.deviceId, result.stored, receivedAt);
   }
 
   private refuse(code: string, text: string, closeCode: number): void {

@@ -229,7 +229,8 @@ export class SyncHub {
 
   private publish(userId: string, text: string): void {
     if (this.closed) return;
-    this.options.pubsub.publish(userChannel(userId), text).catch((err: unknown) => {
+    // `<origin>|<json>`: a process skips its own messages without parsing them.
+    this.options.pubsub.publish(userChannel(userId), `${this.origin}|${text}`).catch((err: unknown) => {
       // Devices on other processes catch up by pull; this process's own were served directly.
       this.options.logger.debug('fan-out not published; other relays catch up by pull', { err });
     });
@@ -259,9 +260,11 @@ export class SyncHub {
   }
 
   private receive(userId: string, text: string): void {
+    const bar = text.indexOf('|');
+    if (bar < 0 || text.slice(0, bar) === this.origin) return;
     let envelope: Envelope;
     try {
-      envelope = JSON.parse(text) as Envelope;
+      envelope = JSON.parse(text.slice(bar + 1)) as Envelope;
     } catch {
       this.options.logger.warn('malformed fan-out message ignored');
       return;

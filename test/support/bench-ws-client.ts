@@ -1,0 +1,71 @@
+/**
+ * A lean sync client for relay benchmarks: frames through FrameCodec (every codec a Node peer
+ * has), replies matched to requests by id in a map, no validation of what the relay sends, so
+ * the client's own cost stays small next to the relay's.
+ */
+import WebSocket from 'ws';
+import { FrameCodec } from '../../core/protocol/frame';
+import type { CodecName, ServerMessage } from '../../core/protocol/messages';
+import { nodeCodecRegistry } from '../../core/node/protocol/node-codecs';
+
+export class BenchWsClient {
+  private readonly frames = new FrameCodec({ codec: 'none', codecs: nodeCodecRegistry() });
+  private readonly pending = new Map<string, (message: ServerMessage) => void>();
+  private nextId = 0;
+  /** Called with every message that is not a reply (live changes, presence, commands). */
+  onPush: (message: ServerMessage) => void = () => undefined;
+  readonly closed: Promise<number>;
+
+  private constructor(private readonly socket: WebSocket) {
+    socket.binaryType = 'nodebuffer';
+    socket.on('message', (data: Buffer) => {
+      const message = this.frames.decode(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)) as ServerMessage;
+      const replyTo = (message as { replyTo?: string }).replyTo;
+      const waiter = replyTo === undefined ? undefined : this.pending.get(replyTo);
+      if (waiter) {
+        this.pending.delete(replyTo!);
+        waiter(message);
+      } else {
+        this.onPush(message);
+      }
+    });
+    socket.on('error', () => undefined);
+    this.closed = new Promise((resolve) => socket.on('close', (code) => {
+      for (const waiter of this.pending.values()) waiter({ type: 'error', code: 'CLOSED', message: `closed ${code}` });
+      this.pending.clear();
+      resolve(code);
+    }));
+  }
+
+  /** Connects, says hello and resolves after the welcome. */
+  static async connect(url: string, device: { deviceId: string; token: string }, codecs: CodecName[] = ['brotli', 'deflate', 'none']): Promise<BenchWsClient> {
+    const socket = new WebSocket(url, { perMessageDeflate: false });
+    const client = new BenchWsClient(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('error', reject);
+    });
+    const welcome = await new Promise<ServerMessage>((resolve) => {
+      client.onPush = resolve;
+      socket.send(client.frames.encode({ type: 'hello', protocolVersions: [1], codecs, token: device.token, deviceId: device.deviceId as never, cursor: 0 }));
+    });
+    client.onPush = () => undefined;
+    if (welcome.type !== 'welcome') throw new Error(`no welcome: ${JSON.stringify(welcome).slice(0, 200)}`);
+    client.frames.setCodec(welcome.codec);
+    return client;
+  }
+
+  /** Sends a request and resolves with its reply. */
+  request(message: Record<string, unknown>): Promise<ServerMessage> {
+    const id = `r${++this.nextId}`;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      this.socket.send(this.frames.encode({ ...message, id } as never));
+    });
+  }
+
+  close(): Promise<number> {
+    this.socket.close(1000);
+    return this.closed;
+  }
+}
