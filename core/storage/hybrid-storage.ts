@@ -133,7 +133,7 @@ export class HybridStorage {
       storeFor: (source) => stores.get(source),
       workspaces: options.workspaces ?? [],
       workspaceFor: (id) => workspaces.get(id),
-      saveState: () => options.stateStore.save(self.state.toPersisted()),
+      saveState: () => self.state.saveTo(options.stateStore),
     };
   }
 
@@ -195,6 +195,7 @@ export class HybridStorage {
       const clock = this.deps.ctx.stamp();
       await this.options.outbox.enqueue([{ body: { type: 'task.delete', source, taskId, clock }, baseSeq: task.metaSeq || null }]);
       task.deleted = clock;
+      this.state.markDirty(task);
       await this.deps.saveState();
       await store.deleteTask(taskId);
     });

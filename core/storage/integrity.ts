@@ -7,7 +7,7 @@ import type { TaskId } from '../ids';
 import { STREAM_NAMES, type StreamName, type TaskSource } from '../model/changes';
 import { isSyncError } from '../errors';
 import { diffHistoryItem } from '../tracking/history-diff';
-import { keyEntries } from '../tracking/stream-keys';
+import { keyEntriesStable } from './stable-keys';
 import { scanWorkspace } from './file-sync';
 import { IntegrityCode, type IntegrityCodeValue } from './storage-errors';
 import type { EngineDeps } from './sync-context';
@@ -59,7 +59,7 @@ export async function checkIntegrity(deps: EngineDeps): Promise<IntegrityReport>
         const tracked = task.streams[stream];
         let keyed;
         try {
-          keyed = keyEntries(stream, snapshot[stream]);
+          keyed = keyEntriesStable(stream, snapshot[stream], tracked);
         } catch (err) {
           problems.push({ code: IntegrityCode.TASK_UNREADABLE, ...where, stream, detail: isSyncError(err) ? err.code : String(err) });
           continue;

@@ -67,13 +67,17 @@ export function recordAck(deps: EngineDeps, body: ChangeBody, seq: number): void
       if (tracked && tracked.hash === body.hash && tracked.seq < seq) {
         tracked.seq = seq;
         tracked.own = true;
+        state.markDirty(state.getTask(body.source, body.taskId)!);
       }
       return;
     }
     case 'task.meta':
     case 'task.delete': {
       const task = state.getTask(body.source, body.taskId);
-      if (task) task.metaSeq = Math.max(task.metaSeq, seq);
+      if (task && task.metaSeq < seq) {
+        task.metaSeq = seq;
+        state.markDirty(task);
+      }
       return;
     }
     case 'file.put':

@@ -29,6 +29,11 @@ export interface TrackedEntryState {
   own: boolean;
   /** Seq of the version held, 0 while this device's own version is not yet acknowledged. */
   seq: number;
+  /**
+   * The hash of the version a remote change replaced here, if any: a rewrite that brings it back
+   * is the assistant writing from stale memory, not an edit (see task-detect).
+   */
+  prev?: string;
 }
 
 /** Sync state of one task: both streams, the synced HistoryItem fields and their clocks. */
@@ -91,18 +96,25 @@ export interface FileConflictRecord {
   at: number;
 }
 
-type TrackedTuple = [EntryKey, string, number, number];
+type TrackedTuple = [EntryKey, string, number, number] | [EntryKey, string, number, number, string];
 type FileTuple = [string, number, number, number, number, string, number];
+
+/** The persisted form of one task's sync state. */
+export interface PersistedTask {
+  ui: TrackedTuple[];
+  api: TrackedTuple[];
+  f: Record<string, unknown>;
+  c: Record<string, HlcStamp>;
+  ms: number;
+  del: HlcStamp | null;
+}
 
 /** The persisted, JSON-safe form of the sync state. */
 export interface PersistedSyncState {
   v: 1;
   cursor: number;
   /** key `<source>/<taskId>` */
-  tasks: Record<
-    string,
-    { ui: TrackedTuple[]; api: TrackedTuple[]; f: Record<string, unknown>; c: Record<string, HlcStamp>; ms: number; del: HlcStamp | null }
-  >;
+  tasks: Record<string, PersistedTask>;
   /** key `<workspaceId>\n<path>` -> [hash, size, mode, mtime, flags(1 binary, 2 deleted, 4 base deleted), baseHash, baseSeq] */
   files: Record<string, FileTuple>;
   conflicts: FileConflictRecord[];
@@ -111,25 +123,50 @@ export interface PersistedSyncState {
   journal: ApplyJournal | null;
 }
 
-/** Port: where the sync state is kept between runs. `save` is atomic (all or nothing). */
+/** Everything of the persisted state except the tasks (small: written on every save). */
+export type PersistedHeader = Omit<PersistedSyncState, 'tasks'>;
+
+/**
+ * Port: where the sync state is kept between runs. `save` replaces the whole state atomically.
+ * A store may offer `saveChanges`, which writes only the tasks changed since the last save and
+ * then the header: each task and the header atomically on their own, the header last. (The
+ * engine's writes are idempotent, so a crash between two of them loses nothing.)
+ */
 export interface SyncStateStore {
   /** The last saved state, or null when none was ever saved. */
   load(): Promise<PersistedSyncState | null>;
   save(state: PersistedSyncState): Promise<void>;
+  saveChanges?(header: PersistedHeader, tasks: ReadonlyMap<string, PersistedTask>): Promise<void>;
 }
 
-/** A SyncStateStore in memory; keeps a serialised copy so later mutations never leak into it. */
+/**
+ * A SyncStateStore in memory; keeps serialised copies so later mutations never leak into it.
+ * Offers `saveChanges` like the file store, so simulations exercise incremental saving.
+ */
 export class MemorySyncStateStore implements SyncStateStore {
-  private text: string | null = null;
+  private header: string | null = null;
+  private readonly tasks = new Map<string, string>();
   /** Number of completed saves (tests use it to observe persistence). */
   saves = 0;
 
   async load(): Promise<PersistedSyncState | null> {
-    return this.text === null ? null : (JSON.parse(this.text) as PersistedSyncState);
+    if (this.header === null) return null;
+    const tasks: Record<string, PersistedTask> = {};
+    for (const [key, text] of this.tasks) tasks[key] = JSON.parse(text) as PersistedTask;
+    return { ...(JSON.parse(this.header) as PersistedHeader), tasks };
   }
 
   async save(state: PersistedSyncState): Promise<void> {
-    this.text = JSON.stringify(state);
+    const { tasks, ...header } = state;
+    this.tasks.clear();
+    for (const [key, task] of Object.entries(tasks)) this.tasks.set(key, JSON.stringify(task));
+    this.header = JSON.stringify(header);
+    this.saves++;
+  }
+
+  async saveChanges(header: PersistedHeader, tasks: ReadonlyMap<string, PersistedTask>): Promise<void> {
+    for (const [key, task] of tasks) this.tasks.set(key, JSON.stringify(task));
+    this.header = JSON.stringify(header);
     this.saves++;
   }
 }
@@ -148,6 +185,8 @@ export class SyncState {
   clock: HlcStamp | null = null;
   /** The page being applied, persisted before the stores are written. */
   journal: ApplyJournal | null = null;
+  /** Tasks changed since the last save; null when everything must be written. */
+  private dirty: Set<string> | null = null;
 
   /** The task's state, or undefined when never synced. */
   getTask(source: TaskSource, taskId: TaskId | string): TaskSyncState | undefined {
@@ -169,8 +208,37 @@ export class SyncState {
         deleted: null,
       };
       this.tasks.set(key, state);
+      this.dirty?.add(key);
     }
     return state;
+  }
+
+  /** Notes that a task's state changed, so the next incremental save writes it. */
+  markDirty(task: TaskSyncState): void {
+    this.dirty?.add(taskStateKey(task.source, task.taskId));
+  }
+
+  /** Saves through `store`: only the changed tasks when the store can, else everything. */
+  async saveTo(store: SyncStateStore): Promise<void> {
+    if (!store.saveChanges || this.dirty === null) {
+      const dirty = new Set<string>();
+      await store.save(this.toPersisted());
+      this.dirty = dirty;
+      return;
+    }
+    const changed = new Map<string, PersistedTask>();
+    for (const key of this.dirty) {
+      const task = this.tasks.get(key);
+      if (task) changed.set(key, persistTask(task));
+    }
+    const dirty = this.dirty;
+    this.dirty = new Set();
+    try {
+      await store.saveChanges(this.toPersistedHeader(), changed);
+    } catch (err) {
+      for (const key of dirty) this.dirty.add(key);
+      throw err;
+    }
   }
 
   getFile(workspaceId: WorkspaceId | string, path: string): FileSyncState | undefined {
@@ -189,16 +257,12 @@ export class SyncState {
   /** The persisted form (a fresh object; later mutations do not change it). */
   toPersisted(): PersistedSyncState {
     const tasks: PersistedSyncState['tasks'] = {};
-    for (const [key, t] of this.tasks) {
-      tasks[key] = {
-        ui: toTuples(t, 'ui'),
-        api: toTuples(t, 'api'),
-        f: structuredClone(t.fields),
-        c: { ...t.clocks },
-        ms: t.metaSeq,
-        del: t.deleted,
-      };
-    }
+    for (const [key, t] of this.tasks) tasks[key] = persistTask(t);
+    return { ...this.toPersistedHeader(), tasks };
+  }
+
+  /** The persisted form of everything but the tasks. */
+  toPersistedHeader(): PersistedHeader {
     const files: PersistedSyncState['files'] = {};
     for (const [key, f] of this.files) {
       const flags = (f.binary ? 1 : 0) | (f.deleted ? 2 : 0) | (f.baseDeleted ? 4 : 0);
@@ -207,7 +271,6 @@ export class SyncState {
     return {
       v: 1,
       cursor: this.cursor,
-      tasks,
       files,
       conflicts: structuredClone(this.conflicts),
       clock: this.clock,
@@ -234,7 +297,9 @@ export class SyncState {
           if (!Array.isArray(tuple) || typeof tuple[0] !== 'string' || typeof tuple[1] !== 'string' || !isSeq(tuple[3])) {
             throw corrupt(`bad entry in ${key}`);
           }
-          t.streams[stream].set(tuple[0], { key: tuple[0], hash: tuple[1], own: tuple[2] === 1, seq: tuple[3] });
+          const entry: TrackedEntryState = { key: tuple[0], hash: tuple[1], own: tuple[2] === 1, seq: tuple[3] };
+          if (typeof tuple[4] === 'string') entry.prev = tuple[4];
+          t.streams[stream].set(tuple[0], entry);
         }
       }
       if (!isRecord(raw.f) || !isRecord(raw.c) || !isSeq(raw.ms)) throw corrupt(`bad metadata of ${key}`);
@@ -264,6 +329,7 @@ export class SyncState {
       });
     }
     if (Array.isArray(data.conflicts)) state.conflicts.push(...(data.conflicts as FileConflictRecord[]));
+    state.dirty = new Set();
     state.clock = typeof data.clock === 'string' ? data.clock : null;
     if (data.journal !== null && data.journal !== undefined) {
       const journal = data.journal as Partial<ApplyJournal>;
@@ -274,9 +340,13 @@ export class SyncState {
   }
 }
 
+function persistTask(t: TaskSyncState): PersistedTask {
+  return { ui: toTuples(t, 'ui'), api: toTuples(t, 'api'), f: structuredClone(t.fields), c: { ...t.clocks }, ms: t.metaSeq, del: t.deleted };
+}
+
 function toTuples(task: TaskSyncState, stream: StreamName): TrackedTuple[] {
   const out: TrackedTuple[] = [];
-  for (const e of task.streams[stream].values()) out.push([e.key, e.hash, e.own ? 1 : 0, e.seq]);
+  for (const e of task.streams[stream].values()) out.push(e.prev ? [e.key, e.hash, e.own ? 1 : 0, e.seq, e.prev] : [e.key, e.hash, e.own ? 1 : 0, e.seq]);
   return out;
 }
 

@@ -14,9 +14,10 @@ import { compareEntryKeys, STREAM_NAMES } from '../model/changes';
 import type { TaskSnapshot, HistoryItem } from '../ports/task-store';
 import { mergeTaskMeta } from '../merge/metadata-merge';
 import { orderStream } from '../merge/stream-merge';
-import { keyEntries, type KeyedEntry } from '../tracking/stream-keys';
+import type { KeyedEntry } from '../tracking/stream-keys';
+import { keyEntriesStable } from './stable-keys';
 import { cacheEntries, loadCachedEntry } from './entry-cache';
-import type { TaskSyncState } from './sync-state';
+import type { TaskSyncState, TrackedEntryState } from './sync-state';
 import type { SyncContext } from './sync-context';
 
 /** Queued (unacknowledged) local changes, as apply needs to see them. */
@@ -46,11 +47,12 @@ export async function applyTaskChanges(
   pending: PendingIndex,
 ): Promise<TaskApplyResult> {
   const { source, taskId } = task;
+  if (changes.length > 0) ctx.state.markDirty(task);
   const streamPrefix = `stream/${source}/${taskId}/`;
   const entries = {} as Record<StreamName, Map<EntryKey, KeyedEntry>>;
   const onDisk = snapshot !== null;
   for (const stream of STREAM_NAMES) {
-    entries[stream] = new Map((snapshot ? keyEntries(stream, snapshot[stream]) : []).map((e) => [e.key, e]));
+    entries[stream] = new Map((snapshot ? keyEntriesStable(stream, snapshot[stream], task.streams[stream]) : []).map((e) => [e.key, e]));
   }
   if (snapshot === null) {
     // No folder (new here, or deferred until its metadata came): start from what was synced.
@@ -76,7 +78,10 @@ export async function applyTaskChanges(
         if (tracked && tracked.seq >= change.seq) break;
         const keyed = { key: body.key, hash: body.hash, entry: body.entry };
         entries[body.stream].set(body.key, keyed);
-        task.streams[body.stream].set(body.key, { key: body.key, hash: body.hash, own: change.deviceId === ctx.deviceId, seq: change.seq });
+        const next: TrackedEntryState = { key: body.key, hash: body.hash, own: change.deviceId === ctx.deviceId, seq: change.seq };
+        const prev = tracked && tracked.hash !== body.hash ? tracked.hash : tracked?.prev;
+        if (prev && !next.own) next.prev = prev;
+        task.streams[body.stream].set(body.key, next);
         received.push(keyed);
         changedStreams.add(body.stream);
         break;

@@ -14,7 +14,7 @@ import { deepEqual, diffHistoryItem } from '../tracking/history-diff';
 import { mergeTaskMeta, stampFields } from '../merge/metadata-merge';
 import { buildHistoryItem } from './task-apply';
 import type { KeyedEntry } from '../tracking/stream-keys';
-import { keyEntries } from '../tracking/stream-keys';
+import { keyEntriesStable } from './stable-keys';
 import { cacheEntries, loadCachedEntry } from './entry-cache';
 import { trackedList, type TaskSyncState } from './sync-state';
 import type { SyncContext } from './sync-context';
@@ -39,7 +39,10 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
   if (task.deleted !== null) return result;
   const { source, taskId } = snapshot;
   // Key both streams first: entries that cannot be keyed throw here, before any state changes.
-  const keyed = { ui: keyEntries('ui', snapshot.ui), api: keyEntries('api', snapshot.api) };
+  const keyed = {
+    ui: keyEntriesStable('ui', snapshot.ui, task.streams.ui),
+    api: keyEntriesStable('api', snapshot.api, task.streams.api),
+  };
 
   let historyItem = snapshot.historyItem;
   if (historyItem) {
@@ -64,6 +67,16 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
   for (const stream of STREAM_NAMES) {
     const tracked = task.streams[stream];
     const diff = diffKeyedStream(keyed[stream], trackedList(task, stream));
+    // A rewrite that brings back the version a remote change replaced comes from stale memory:
+    // restore the remote version instead of sending the old one again.
+    const reverted = new Set<EntryKey>();
+    diff.puts = diff.puts.filter((put) => {
+      const before = tracked.get(put.key);
+      const stale = before !== undefined && !before.own && before.prev === put.hash;
+      if (stale) reverted.add(put.key);
+      return !stale;
+    });
+    if (reverted.size > 0) diff.restore = [...diff.restore, ...reverted];
     if (diff.truncateAfter !== undefined) {
       const afterKey = diff.truncateAfter;
       result.changes.push({ body: { type: 'stream.truncate', source, taskId, stream, afterKey }, baseSeq: null });
@@ -88,10 +101,12 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
         else result.unrestorable.push({ stream, key });
       }
       if (restored.length > 0) {
-        rewritten[stream] = mergeByKey(keyed[stream], restored).map((e) => e.entry);
+        const base = reverted.size > 0 ? keyed[stream].filter((e) => !reverted.has(e.key) || !restored.some((r) => r.key === e.key)) : keyed[stream];
+        rewritten[stream] = mergeByKey(base, restored).map((e) => e.entry);
       }
     }
   }
+  if (result.changes.length > 0) ctx.state.markDirty(task);
   if (rewritten.ui || rewritten.api || historyItem !== snapshot.historyItem) {
     result.rewrite = { ...snapshot, ui: rewritten.ui ?? snapshot.ui, api: rewritten.api ?? snapshot.api, historyItem };
   }

@@ -130,6 +130,22 @@ describe('HybridStorage', () => {
       assert.deepEqual(await a.store.readTask(taskId), await b.store.readTask(taskId));
     });
 
+    it('restores a remote rewrite of an entry that a stale rewrite brought back to its old version', async () => {
+      const { world, a, b, taskId } = await twoDevices();
+      const stale = (await b.store.readTask(taskId))!;
+      const taskA = (await a.store.readTask(taskId))!;
+      taskA.ui[2] = { ...(taskA.ui[2] as object), text: 'finished on a' };
+      await a.store.writeTask(taskA);
+      await world.run(a.storage!.syncToCloud());
+      await world.run(b.storage!.syncFromCloud());
+      const head = world.relay.serverCursor(world.userId);
+      await b.store.writeTask(stale);
+      const report = await world.run(b.storage!.syncToCloud());
+      assert.equal(report.queued, 0);
+      assert.equal(world.relay.serverCursor(world.userId), head);
+      assert.equal(((await b.store.readTask(taskId))!.ui[2] as { text: string }).text, 'finished on a');
+    });
+
     it('never deletes anything when the store or the task is empty (empty is not a deletion)', async () => {
       const { world, a, b, taskId } = await twoDevices();
       const wiped = (await b.store.readTask(taskId))!;

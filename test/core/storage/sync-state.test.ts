@@ -62,6 +62,37 @@ describe('SyncState', () => {
   });
 });
 
+describe('SyncState#saveTo', () => {
+  it('writes only the tasks changed since the last save when the store can', async () => {
+    const written: string[][] = [];
+    const inner = new MemorySyncStateStore();
+    const store = {
+      load: () => inner.load(),
+      save: (state: Parameters<MemorySyncStateStore['save']>[0]) => {
+        written.push(Object.keys(state.tasks));
+        return inner.save(state);
+      },
+      saveChanges: (header: Parameters<MemorySyncStateStore['saveChanges']>[0], tasks: Parameters<MemorySyncStateStore['saveChanges']>[1]) => {
+        written.push([...tasks.keys()]);
+        return inner.saveChanges(header, tasks);
+      },
+    };
+    const state = sampleState();
+    state.task('roo-code', asTaskId('t2'));
+    await state.saveTo(store);
+    const t2 = state.getTask('roo-code', 't2')!;
+    t2.metaSeq = 99;
+    state.markDirty(t2);
+    state.cursor = 77;
+    await state.saveTo(store);
+    assert.deepEqual(written, [['roo-code/t1', 'roo-code/t2'], ['roo-code/t2']]);
+    const back = await loadSyncState(inner);
+    assert.equal(back.cursor, 77);
+    assert.equal(back.getTask('roo-code', 't2')?.metaSeq, 99);
+    assert.equal(back.getTask('roo-code', 't1')?.metaSeq, 7);
+  });
+});
+
 describe('JsonFileSyncStateStore', () => {
   let dir: string;
   beforeEach(async () => {

@@ -9,7 +9,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { asUserId } from '../../../core/ids';
-import type { ServerChange } from '../../../core/model/changes';
+import { compareEntryKeys, type ServerChange } from '../../../core/model/changes';
 import { sha256Hex } from '../../../core/model/hash';
 import { isConflictCopy } from '../../../core/merge/conflict-copy';
 import { ReferenceRelay } from '../../../core/relay/reference-relay';
@@ -161,6 +161,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
     // Replaying a failing seed with CONVERGENCE_DEBUG=1 prints the whole log.
     for (const c of log) console.log('log', c.seq, c.deviceId, c.clientSeq, c.baseSeq, JSON.stringify(c.body).slice(0, 140));
   }
+  checkNoEcho(log, fail);
   for (const d of devices) await checkDevice(d, folded, log, fail);
   const reference = await snapshotDevice(devices[0]!);
   for (const d of devices.slice(1)) {
@@ -236,6 +237,24 @@ async function checkDevice(d: SimDevice, folded: FoldedLog, log: readonly Server
   }
   const integrity = await d.storage!.validateDataIntegrity();
   if (!integrity.ok) fail(`${name} integrity: ${JSON.stringify(integrity.problems.slice(0, 3))}`);
+}
+
+/** No echo: no device ever pushed an entry version that was already the latest in the log. */
+function checkNoEcho(log: readonly ServerChange[], fail: (detail: string) => never): void {
+  const latest = new Map<string, string>();
+  for (const change of log) {
+    const body = change.body;
+    if (body.type === 'stream.truncate') {
+      const prefix = `${change.entity}/`;
+      for (const entity of [...latest.keys()]) {
+        const key = entity.slice(prefix.length);
+        if (entity.startsWith(prefix) && (body.afterKey === null || compareEntryKeys(key, body.afterKey) > 0)) latest.delete(entity);
+      }
+    }
+    if (change.body.type !== 'stream.put') continue;
+    if (latest.get(change.entity) === change.body.hash) fail(`echo: seq ${change.seq} from ${change.deviceId} repeats ${change.entity}`);
+    latest.set(change.entity, change.body.hash);
+  }
 }
 
 async function snapshotDevice(d: SimDevice): Promise<unknown> {

@@ -255,5 +255,5 @@ export class SimDevice {
 const WORDS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'fox', 'golf', 'hotel', 'india', 'juliet'];
 
 function word(rng: Rng): string {
-  return `${rng.pick(WORDS)}-${rng.int(0, 999)}`;
+  return `${rng.pick(WORDS)}-${rng.int(0, 999_999_999)}`;
 }
