@@ -9,7 +9,7 @@ import { openTestPglite } from '../../support/pglite';
 import { RedisServerProcess, waitFor } from '../../support/redis';
 import { api, signIn, startTestRelay } from './relay-fixture';
 
-describe('GET /readyz with Redis', () => {
+describe('GET /readyz', () => {
   let db: PgliteDatabase;
   let redis: RedisServerProcess;
   let relay: RelayServer;
@@ -52,5 +52,20 @@ describe('GET /readyz with Redis', () => {
     await other.close();
     await assert.rejects(fetch(`${other.url}/healthz`));
     assert.equal((await db.health()).ok, true, 'an injected database is left open');
+  });
+
+  it('answers 503 unavailable when the database does not answer, while /healthz stays 200', async () => {
+    const own = await openTestPglite();
+    const other = await startTestRelay(own, {}, {});
+    try {
+      await own.close();
+      const res = await api(other, 'GET', '/readyz');
+      assert.equal(res.status, 503);
+      assert.equal(res.body.status, 'unavailable');
+      assert.equal(res.body.database.ok, false);
+      assert.equal((await api(other, 'GET', '/healthz')).status, 200);
+    } finally {
+      await other.close();
+    }
   });
 });
