@@ -1,57 +1,114 @@
 /**
- * SyncStateStore on disk: one JSON file, replaced atomically (write a temp file, fsync it,
- * rename over the old one, fsync the folder), so a crash leaves the old or the new state,
- * never half of one.
+ * SyncStateStore on disk: the header (cursor, files, journal, clock) in one JSON file and each
+ * task's state in its own file in `<path>.d/`, so a save writes only the tasks that changed.
+ * Every file is replaced atomically (temp file, fsync, rename; then the folder is fsynced); the
+ * header is written last. A crash between two files leaves some tasks newer than the header,
+ * which the engine tolerates (its writes are idempotent).
  */
 import { promises as fs } from 'node:fs';
-import { dirname, join, basename } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SyncError } from '../../errors';
-import type { PersistedSyncState, SyncStateStore } from '../../storage/sync-state';
+import type { PersistedHeader, PersistedSyncState, PersistedTask, SyncStateStore } from '../../storage/sync-state';
 import { StorageErrorCode } from '../../storage/storage-errors';
 
+/** Task files written at once. */
+const WRITE_CONCURRENCY = 16;
+
 export class JsonFileSyncStateStore implements SyncStateStore {
-  /** @param path the state file, e.g. `<globalStorage>/roo-sync/sync-state.json`. */
-  constructor(readonly path: string) {}
+  private readonly tasksDir: string;
+
+  /** @param path the header file, e.g. `<globalStorage>/roo-sync/sync-state.json`. */
+  constructor(readonly path: string) {
+    this.tasksDir = `${path}.d`;
+  }
 
   async load(): Promise<PersistedSyncState | null> {
-    let text: string;
+    const header = await this.readJson(this.path);
+    if (header === undefined) return null;
+    if (typeof header !== 'object' || header === null) throw corrupt(this.path, 'not an object');
+    const state = header as PersistedSyncState;
+    const tasks: Record<string, PersistedTask> = { ...(state.tasks ?? {}) };
+    let names: string[] = [];
     try {
-      text = await fs.readFile(this.path, 'utf8');
+      names = await fs.readdir(this.tasksDir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new SyncError(StorageErrorCode.STATE_IO, `cannot read ${this.path}`, { path: this.path }, { cause: err });
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw io(this.tasksDir, err);
     }
-    try {
-      return JSON.parse(text) as PersistedSyncState;
-    } catch (err) {
-      throw new SyncError(StorageErrorCode.STATE_CORRUPT, `sync state ${this.path} is not valid JSON`, { path: this.path }, { cause: err });
+    for (const name of names) {
+      if (!name.endsWith('.json')) continue; // temp files of an interrupted save
+      const task = await this.readJson(join(this.tasksDir, name));
+      if (task !== undefined) tasks[decodeURIComponent(name.slice(0, -'.json'.length))] = task as PersistedTask;
     }
+    return { ...state, tasks };
   }
 
   async save(state: PersistedSyncState): Promise<void> {
-    const dir = dirname(this.path);
-    const temp = join(dir, `.${basename(this.path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-    try {
-      await fs.mkdir(dir, { recursive: true });
-      const handle = await fs.open(temp, 'w');
-      try {
-        await handle.writeFile(JSON.stringify(state));
-        await handle.sync();
-      } finally {
-        await handle.close();
+    const { tasks, ...header } = state;
+    await this.saveChanges(header, new Map(Object.entries(tasks)));
+  }
+
+  async saveChanges(header: PersistedHeader, tasks: ReadonlyMap<string, PersistedTask>): Promise<void> {
+    if (tasks.size > 0) {
+      await mkdir(this.tasksDir);
+      const entries = [...tasks];
+      for (let i = 0; i < entries.length; i += WRITE_CONCURRENCY) {
+        await Promise.all(
+          entries.slice(i, i + WRITE_CONCURRENCY).map(([key, task]) => writeAtomic(join(this.tasksDir, `${encodeURIComponent(key)}.json`), task, false)),
+        );
       }
-      await fs.rename(temp, this.path);
-      await syncDir(dir);
+      await syncDir(this.tasksDir);
+    }
+    await mkdir(dirname(this.path));
+    await writeAtomic(this.path, { ...header, tasks: {} }, true);
+  }
+
+  /** The parsed file, or undefined when it does not exist. */
+  private async readJson(path: string): Promise<unknown> {
+    let text: string;
+    try {
+      text = await fs.readFile(path, 'utf8');
     } catch (err) {
-      await fs.rm(temp, { force: true }).catch(() => undefined);
-      throw new SyncError(StorageErrorCode.STATE_IO, `cannot write ${this.path}`, { path: this.path }, { cause: err });
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw io(path, err);
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw corrupt(path, 'not valid JSON', err);
     }
   }
 }
 
+async function mkdir(dir: string): Promise<void> {
+  try {
+    await fs.mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw io(dir, err);
+  }
+}
+
+async function writeAtomic(path: string, value: unknown, syncFolder: boolean): Promise<void> {
+  const dir = dirname(path);
+  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    const handle = await fs.open(temp, 'w');
+    try {
+      await handle.writeFile(JSON.stringify(value));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(temp, path);
+    if (syncFolder) await syncDir(dir);
+  } catch (err) {
+    await fs.rm(temp, { force: true }).catch(() => undefined);
+    throw io(path, err);
+  }
+}
+
 async function syncDir(dir: string): Promise<void> {
-  // Directory fsync makes the rename durable; not every platform allows opening a folder.
+  // Folder fsync makes the renames durable; not every platform allows opening a folder.
   let handle: fs.FileHandle | undefined;
   try {
     handle = await fs.open(dir, 'r');
@@ -61,4 +118,12 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await handle?.close();
   }
+}
+
+function io(path: string, err: unknown): SyncError {
+  return new SyncError(StorageErrorCode.STATE_IO, `cannot read or write ${path}`, { path }, { cause: err });
+}
+
+function corrupt(path: string, reason: string, err?: unknown): SyncError {
+  return new SyncError(StorageErrorCode.STATE_CORRUPT, `sync state ${path} is ${reason}`, { path }, { cause: err });
 }

@@ -109,7 +109,23 @@ describe('JsonFileSyncStateStore', () => {
     await store.save(persisted);
     await store.save(persisted);
     assert.deepEqual(await store.load(), persisted);
-    assert.deepEqual(await readdir(join(dir, 'nested')), ['state.json']);
+    assert.deepEqual((await readdir(join(dir, 'nested'))).sort(), ['state.json', 'state.json.d']);
+    assert.deepEqual(await readdir(join(dir, 'nested', 'state.json.d')), ['roo-code%2Ft1.json']);
+  });
+
+  it('saves changed tasks through saveTo and loads them with the rest', async () => {
+    const store = new JsonFileSyncStateStore(join(dir, 'state.json'));
+    const state = sampleState();
+    await state.saveTo(store);
+    const t2 = state.task('roo-code', asTaskId('t2'));
+    t2.metaSeq = 5;
+    state.markDirty(t2);
+    state.cursor = 43;
+    await state.saveTo(store);
+    const back = await loadSyncState(store);
+    assert.equal(back.cursor, 43);
+    assert.equal(back.getTask('roo-code', 't2')?.metaSeq, 5);
+    assert.equal(back.getTask('roo-code', 't1')?.streams.ui.size, 2);
   });
 
   it('reports a corrupt file with STORAGE_STATE_CORRUPT', async () => {
