@@ -127,10 +127,12 @@ async function pieceContent(db: Queryable, userId: string, hash: string): Promis
 }
 
 async function insertRow(tx: Queryable, userId: string, hash: string, size: number, storageKey: string | null, content: Buffer | null): Promise<void> {
+  // Sent as hex text and decoded by the server: PGlite serialises a bytea parameter about
+  // 25x slower than this (measured: 2.1 s against 80 ms per MiB); PostgreSQL takes either.
   await tx.query(
-    `INSERT INTO blobs (user_id, hash, size, storage_key, content) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO blobs (user_id, hash, size, storage_key, content) VALUES ($1, $2, $3, $4, decode($5, 'hex'))
      ON CONFLICT (user_id, hash) DO NOTHING`,
-    [userId, hash, size, storageKey, content],
+    [userId, hash, size, storageKey, content ? content.toString('hex') : null],
   );
 }
 
