@@ -187,7 +187,7 @@ export async function resolveFileConflict(
   const synced = ctx.state.getFile(files.workspaceId, path);
   const remoteBody = current.body as FilePutBody | FileDeleteBody;
   const disk = await files.read(path);
-  const info = disk === null ? undefined : (await files.list()).find((f) => f.path === path);
+  const info = disk === null ? undefined : ((await files.stat(path)) ?? undefined);
   const local: FileVersion | null =
     disk === null ? null : { bytes: disk, hash: sha256Hex(disk), mtime: info?.mtime ?? ctx.now(), binary: isBinaryContent(disk) };
   let remote: FileVersion | null = null;

@@ -20,6 +20,8 @@ export interface WorkspaceFiles {
   readonly workspaceId: WorkspaceId;
   /** Every synced file (ignored and conflict-temp files left out by the adapter). */
   list(): Promise<WorkspaceFileInfo[]>;
+  /** Size, mode and mtime of one file, or null when it does not exist. */
+  stat(path: string): Promise<WorkspaceFileInfo | null>;
   /** The file's bytes, or null when it does not exist. */
   read(path: string): Promise<Uint8Array | null>;
   /** Creates or replaces the file atomically (parent folders created as needed). */
@@ -47,6 +49,11 @@ export class MemoryWorkspaceFiles implements WorkspaceFiles {
 
   async list(): Promise<WorkspaceFileInfo[]> {
     return [...this.files].map(([path, f]) => ({ path, size: f.bytes.length, mode: f.mode, mtime: f.mtime }));
+  }
+
+  async stat(path: string): Promise<WorkspaceFileInfo | null> {
+    const f = this.files.get(path);
+    return f ? { path, size: f.bytes.length, mode: f.mode, mtime: f.mtime } : null;
   }
 
   async read(path: string): Promise<Uint8Array | null> {

@@ -45,6 +45,16 @@ export class FsWorkspaceFiles implements WorkspaceFiles {
     return [...manifest.values()].map(({ path, size, mode, mtime }) => ({ path, size, mode, mtime }));
   }
 
+  async stat(path: string): Promise<WorkspaceFileInfo | null> {
+    try {
+      const info = await fs.stat(await resolveInsideWorkspace(this.root, path));
+      return info.isFile() ? { path, size: info.size, mode: info.mode & 0o777, mtime: info.mtimeMs } : null;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
   async read(path: string): Promise<Uint8Array | null> {
     const file = await resolveInsideWorkspace(this.root, path);
     try {

@@ -26,6 +26,8 @@ describe('FsWorkspaceFiles', () => {
       assert.equal(Math.round(info.mtimeMs), 1_700_000_000_000);
       assert.equal(new TextDecoder().decode((await files.read('src/deep/a.sh'))!), 'echo hi\n');
       assert.deepEqual((await files.list()).map((f) => [f.path, f.size, f.mode]), [['src/deep/a.sh', 8, 0o755]]);
+      assert.equal((await files.stat('src/deep/a.sh'))?.mode, 0o755);
+      assert.equal(await files.stat('src/none.sh'), null);
     });
 
     it('refuses a path that leaves the root, also through a symlink', async () => {

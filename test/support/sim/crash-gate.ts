@@ -77,6 +77,7 @@ export function gatedFiles(inner: WorkspaceFiles, gate: CrashGate): WorkspaceFil
   return {
     workspaceId: inner.workspaceId,
     list: () => (gate.pass(), inner.list()),
+    stat: (path) => (gate.pass(), inner.stat(path)),
     read: (path) => (gate.pass(), inner.read(path)),
     write: (path, bytes, meta) => (gate.pass(), inner.write(path, bytes, meta)),
     remove: (path) => (gate.pass(), inner.remove(path)),
