@@ -1,12 +1,13 @@
 /**
  * Shared plumbing of the administration commands (`user`, `device`, `db compact`): the
- * database connection options, and the session validator that tells running relays (through
+ * database connection options (pending migrations are applied first, as the relay does), and the session validator that tells running relays (through
  * Redis pub/sub) about revoked devices so they close their sockets at once.
  */
 import { Command, Option } from 'commander';
 import { SessionValidator } from '../../server/auth/access-tokens';
 import { openCache, type CacheBackend } from '../../server/cache/open-cache';
 import type { Database } from '../../server/db/database';
+import { migrate } from '../../server/db/migrator';
 import { DEFAULT_DATA_DIR, openDatabase, type DatabaseConfig } from '../../server/db/open-database';
 
 export interface AdminConnectionOptions {
@@ -50,6 +51,8 @@ export async function withAdmin(
   let backend: CacheBackend | undefined;
   let sessions: SessionValidator | undefined;
   try {
+    // Brings a new database (say, before the relay's first start) up to the schema; a no-op otherwise.
+    await migrate(db);
     backend = await openCache({ redisUrl: options.redisUrl || undefined, keyPrefix: options.redisKeyPrefix, waitForReadyMs: options.redisUrl ? 2_000 : 0 });
     sessions = await SessionValidator.start({ db, cache: backend.cache, pubsub: backend.pubsub, ttlSeconds: 60 });
     await fn({ db, sessions, out: writer(cmd) });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { Command } from 'commander';
 import { registerServerCommand } from '../../cli/commands/server';
 import { RELAY_OPTIONS } from '../../server/config/options';
@@ -64,6 +65,31 @@ describe('roo-sync server', () => {
       assert.ok(relay.logs.some((l) => l.msg === 'relay stopped'));
       assert.equal(relay.stderr(), '');
       await assert.rejects(fetch(`${relay.url}/healthz`));
+    });
+
+    it('serves an account made by `roo-sync user add` with the password piped on stdin', async () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'cli', 'main.ts'), 'user', 'add', 'ann@example.com', '--password-stdin', '--data-dir', join(dataDir, 'data')], {
+        cwd: join(__dirname, '..', '..'),
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d) => { out += d; });
+      child.stderr.on('data', (d) => { out += d; });
+      child.stdin.end('piped secret pass\n');
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      assert.equal(code, 0, out);
+      assert.match(out, /created user ann@example\.com/);
+      assert.ok(!out.includes('piped secret pass'));
+
+      relay = await startRelayProcess({ dataDir: join(dataDir, 'data') });
+      const login = await fetch(`${relay.url}/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'ann@example.com', password: 'piped secret pass', device: { name: 'cli test' } }),
+      });
+      assert.equal(login.status, 200);
+      assert.deepEqual(await relay.stop(), { code: 0, signal: null });
+      assert.ok(!relay.logs.some((l) => JSON.stringify(l).includes('piped secret pass')));
     });
 
     it('reopens the same DATA_DIR after a restart, with nothing left to migrate', async () => {
