@@ -9,20 +9,12 @@ export const StorageErrorCode = {
   STATE_IO: 'STORAGE_STATE_IO',
   /** No task store is configured for the task's source. */
   UNKNOWN_SOURCE: 'STORAGE_UNKNOWN_SOURCE',
-  /** No workspace-files adapter is configured for a workspace id. */
-  UNKNOWN_WORKSPACE: 'STORAGE_UNKNOWN_WORKSPACE',
-  /** A remote change named a path that is not a safe relative path; it was refused. */
-  UNSAFE_PATH: 'STORAGE_UNSAFE_PATH',
   /** A blob a remote change refers to is not in the blob store (yet). */
   BLOB_MISSING: 'STORAGE_BLOB_MISSING',
-  /** The relay kept refusing a change after repeated conflict resolution. */
-  CONFLICT_UNRESOLVED: 'STORAGE_CONFLICT_UNRESOLVED',
   /** The storage was closed; no further calls are accepted. */
   CLOSED: 'STORAGE_CLOSED',
   /** The transport failed during a sync step; nothing was lost, the step can be retried. */
   SYNC_FAILED: 'STORAGE_SYNC_FAILED',
-  /** A pulled change was not valid; it was skipped (the cursor still advances past it). */
-  INVALID_CHANGE: 'STORAGE_INVALID_CHANGE',
 } as const;
 
 export type StorageErrorCodeValue = (typeof StorageErrorCode)[keyof typeof StorageErrorCode];

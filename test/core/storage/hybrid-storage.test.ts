@@ -297,6 +297,29 @@ describe('HybridStorage', () => {
     });
   });
 
+  describe('errors', () => {
+    it('refuses a source without a store with STORAGE_UNKNOWN_SOURCE', async () => {
+      const world = new SimWorld();
+      const a = await world.addDevice();
+      await assert.rejects(a.storage!.saveMessages('cline', 't1' as TaskId, 'ui', []), (err: unknown) => isSyncError(err, 'STORAGE_UNKNOWN_SOURCE'));
+    });
+
+    it('stops a pull with STORAGE_BLOB_MISSING when a file version is not in the blob store yet', async () => {
+      const world = new SimWorld();
+      const a = await world.addDevice();
+      await a.files.write('f.txt', enc('hello'), { mode: 0o644, mtime: 1 });
+      const b = await world.addDevice();
+      await world.run(a.storage!.syncToCloud());
+      const get = world.blobs.get.bind(world.blobs);
+      world.blobs.get = async () => null;
+      await assert.rejects(world.run(b.storage!.syncFromCloud()), (err: unknown) => isSyncError(err, 'STORAGE_BLOB_MISSING'));
+      assert.equal(b.storage!.cursor, 0);
+      world.blobs.get = get;
+      await world.run(b.storage!.syncFromCloud());
+      assert.equal(dec(b.files.peek('f.txt')), 'hello');
+    });
+  });
+
   describe('#validateDataIntegrity', () => {
     it('reports an unsynced edit by code and is clean after syncing', async () => {
       const { world, a, taskId } = await twoDevices();
