@@ -20,8 +20,8 @@ export interface RelayChild {
 }
 
 /** Starts a relay child with `env` added to this process's environment; rejects when it does not come up. */
-export async function startRelayChild(env: Record<string, string>, timeoutMs = 90_000): Promise<RelayChild> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD], {
+export async function startRelayChild(env: Record<string, string>, timeoutMs = 90_000, nodeArgs: string[] = []): Promise<RelayChild> {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', CHILD], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
