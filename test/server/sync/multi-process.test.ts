@@ -1,39 +1,38 @@
 /**
- * Two relay processes' sync sides (two endpoints, each with its own database pool and Redis
- * connections) on one PostgreSQL database and one Redis: fan-out, commands and revocation
- * cross between them through Redis pub/sub.
+ * Two relays (two startRelayServer instances, each with its own database pool, Redis
+ * connections and session validator) on one PostgreSQL database and one Redis: fan-out,
+ * presence, commands and revocation cross between them through Redis pub/sub.
  */
 import assert from 'node:assert/strict';
 import { CloseCode } from '../../../core/protocol/close-codes';
-import { openCache, type CacheBackend } from '../../../server/cache/open-cache';
+import { loadRelayConfig } from '../../../server/config/load-config';
 import type { Database } from '../../../server/db/database';
-import { migrate } from '../../../server/db/migrator';
-import { openDatabase } from '../../../server/db/open-database';
+import { startRelayServer, type RelayServer } from '../../../server/relay-server';
 import type { RawWsClient } from '../../conformance/raw-ws-client';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
 import { connectTestRedis, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '../../support/redis';
 import { connectDevice, streamPut } from '../../support/sync-client';
-import { createTestDevice, createTestUser, revokeTestDevice, startSyncRelay, type SyncRelay } from '../../support/sync-relay';
+import { createTestDevice, createTestUser, revokeTestDevice } from '../../support/sync-relay';
 
 describe('sync endpoint on two relay processes (PostgreSQL + Redis)', function () {
   this.timeout(20_000);
   let testDb: TestDatabase;
   const dbs: Database[] = [];
-  const backends: CacheBackend[] = [];
-  const relays: SyncRelay[] = [];
+  const relays: RelayServer[] = [];
   const clients: RawWsClient[] = [];
   const prefix = uniquePrefix('sync-multi');
 
   before(async () => {
     testDb = await createTestDatabase();
+    const config = loadRelayConfig({
+      env: { DATABASE_URL: testDb.url, REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: prefix, PORT: '0', LOG_LEVEL: 'silent' },
+    });
     for (let i = 0; i < 2; i++) {
-      const db = await openDatabase({ databaseUrl: testDb.url });
-      dbs.push(db);
-      if (i === 0) await migrate(db);
-      const backend = await openCache({ redisUrl: testRedisUrl(), keyPrefix: prefix, waitForReadyMs: 5_000 });
-      assert.ok(backend.healthy(), 'Redis must be reachable');
-      backends.push(backend);
-      relays.push(await startSyncRelay({ db, backend, commandTiming: { retryInitialMs: 200, sweepIntervalMs: 100 } }));
+      const relay = await startRelayServer(config, {}, { compactionIntervalMs: 0 });
+      relays.push(relay);
+      dbs.push(relay.db);
+      const ready = (await (await fetch(`${relay.url}/readyz`)).json()) as { status: string };
+      assert.equal(ready.status, 'ready', 'PostgreSQL and Redis must be reachable');
     }
   });
   afterEach(async () => {
@@ -41,16 +40,14 @@ describe('sync endpoint on two relay processes (PostgreSQL + Redis)', function (
   });
   after(async () => {
     await Promise.all(relays.map((r) => r.close()));
-    await Promise.all(backends.map((b) => b.close()));
-    await Promise.all(dbs.map((d) => d.close()));
     const redis = await connectTestRedis();
     await deleteKeysWithPrefix(redis, prefix);
     redis.disconnect();
     await testDb?.drop();
   });
 
-  async function connect(relay: SyncRelay, device: { deviceId: string; token: string }) {
-    const { client } = await connectDevice(relay.url, device);
+  async function connect(relay: RelayServer, device: { deviceId: string; token: string }) {
+    const { client } = await connectDevice(`${relay.url.replace('http', 'ws')}/v1/sync`, device);
     clients.push(client);
     return client;
   }
