@@ -6,7 +6,7 @@
  * child's own PID is ever signalled.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const REPO_ROOT = join(__dirname, '..', '..');
@@ -18,6 +18,11 @@ export interface RelayProcessOptions {
   args?: string[];
   /** Environment on top of the parent's (DATABASE_URL and REDIS_URL are removed unless given here). */
   env?: Record<string, string>;
+  /**
+   * Run a built bundle (`<app>/dist/cli.js`) with plain node from `<app>` instead of the
+   * TypeScript source through tsx: what the production image runs.
+   */
+  bundle?: string;
   /** How long to wait for the start log. Default 60 s (a new PGlite data directory takes several seconds). */
   startTimeoutMs?: number;
 }
@@ -46,10 +51,11 @@ export async function startRelayProcess(options: RelayProcessOptions): Promise<R
   delete env.REDIS_URL;
   delete env.PORT;
   Object.assign(env, { LOG_LEVEL: 'info' }, options.env);
+  const entry = options.bundle ? [options.bundle] : ['--import', 'tsx', CLI];
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', CLI, 'server', '--port', '0', '--data-dir', options.dataDir, ...(options.args ?? [])],
-    { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    [...entry, 'server', '--port', '0', '--data-dir', options.dataDir, ...(options.args ?? [])],
+    { cwd: options.bundle ? join(dirname(options.bundle), '..') : REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const logs: Array<Record<string, unknown>> = [];
   let stderr = '';
