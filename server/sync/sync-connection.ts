@@ -77,6 +77,9 @@ export interface ConnectionDeps {
   nextOrder(): number;
 }
 
+/** Frames a socket may queue while its hello is still being checked. */
+const MAX_FRAMES_BEFORE_WELCOME = 16;
+
 /** Most changes of waiting pushes committed in one transaction. */
 const MAX_COALESCED_CHANGES = 2000;
 
@@ -216,6 +219,11 @@ export class SyncConnection implements HubConnection {
     if (this.helloSeen) this.deps.metrics?.recordFrame('in', stats.bodyBytesDecoded - body0, stats.wireBytesDecoded - wire0);
     else this.deps.metrics?.recordFrame('in', bytes.length - 1, bytes.length);
     this.helloSeen = true;
+    if (!this.auth && this.inbox.length >= MAX_FRAMES_BEFORE_WELCOME) {
+      // Nothing is rate limited before the device is known: a stranger may not queue more.
+      this.refuse(SyncErrorCode.ExpectedHello, 'too many frames before the welcome', CloseCode.ProtocolError);
+      return;
+    }
     this.inbox.push(value);
     if (!this.draining) void this.drain();
   }
