@@ -1,12 +1,18 @@
 /**
  * relay.throughput.changes_per_s: changes per second a relay commits from pushes over
  * /v1/sync (PostgreSQL + Redis, every push acknowledged and fanned out live to a second device
- * of its user), and relay.throughput.vs_raw_insert: that rate over the rate of raw batched
+ * of its user; the devices run in a child process), and relay.throughput.vs_raw_insert: that rate over the rate of raw batched
  * INSERTs of the same rows into a copy of the change-log table, measured in the same run.
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'pg';
-import { BenchWsClient } from '../support/bench-ws-client';
+import type { DeviceId, UserId } from '../../core/ids';
+import type { ClientChange } from '../../core/model/changes';
+import { appendChanges } from '../../server/db/change-log';
 import { createUsersInBulk, startBenchRelay } from '../support/relay-bench';
 import { streamPut } from '../support/sync-client';
 import type { Benchmark, Figure } from './figure';
@@ -16,51 +22,36 @@ const BATCH = 250;
 const PUSHES_PER_USER = 40;
 const IN_FLIGHT = 2;
 
-async function pushAll(client: BenchWsClient, taskId: string, firstSeq: number, pushes: number): Promise<number> {
-  let next = firstSeq;
-  let done = 0;
-  const inFlight = new Set<Promise<void>>();
-  for (let p = 0; p < pushes; p++) {
-    const changes = Array.from({ length: BATCH }, (_, i) => streamPut(next + i, taskId, next + i, `message ${next + i} of a long conversation`));
-    next += BATCH;
-    const request: Promise<void> = client.request({ type: 'push', changes }).then((reply) => {
-      if (reply.type !== 'ack') throw new Error(`push not acknowledged: ${JSON.stringify(reply).slice(0, 200)}`);
-      done += reply.accepted.length;
+/** Runs the pushing and receiving devices in a child process (test/support/bench-push-child.ts). */
+function runClients(url: string, devicesFile: string, codecs: string): Promise<{ changes: number; seconds: number; live: number }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(__dirname, '..', 'support', 'bench-push-child.ts'), url, devicesFile, String(BATCH), String(PUSHES_PER_USER), String(IN_FLIGHT), codecs],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString(); });
+    child.once('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (code === 0 && line) resolve(JSON.parse(line) as { changes: number; seconds: number; live: number });
+      else reject(new Error(`push clients exited ${code}: ${out}`));
     });
-    inFlight.add(request);
-    void request.finally(() => inFlight.delete(request)).catch(() => undefined);
-    if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
-  }
-  await Promise.all(inFlight);
-  return done;
+  });
 }
 
 export const benchmark: Benchmark = {
   name: 'relay-throughput',
   async run(): Promise<Figure[]> {
     const bench = await startBenchRelay();
+    const dir = mkdtempSync(join(tmpdir(), 'relay-throughput-'));
     try {
       const users = await createUsersInBulk(bench.admin, USERS, 2);
-      const codecs = (process.env.RELAY_BENCH_CODECS ?? 'brotli,deflate,none').split(',') as never;
-      const pushers: BenchWsClient[] = [];
-      let liveReceived = 0;
-      const receivers: BenchWsClient[] = [];
-      for (const user of users) {
-        pushers.push(await BenchWsClient.connect(bench.wsUrl, user.devices[0]!, codecs));
-        const receiver = await BenchWsClient.connect(bench.wsUrl, user.devices[1]!, codecs);
-        receiver.onPush = (m) => {
-          if (m.type === 'changes') liveReceived++;
-        };
-        receivers.push(receiver);
-      }
-      // Warm-up: connections, prepared plans, JIT.
-      await Promise.all(pushers.map((c, i) => pushAll(c, `warm-${i}`, 1, 2)));
-      const started = performance.now();
-      const counts = await Promise.all(pushers.map((c, i) => pushAll(c, `task-${i}`, 2 * BATCH + 1, PUSHES_PER_USER)));
-      const seconds = (performance.now() - started) / 1000;
-      const total = counts.reduce((a, b) => a + b, 0);
+      const codecs = process.env.RELAY_BENCH_CODECS ?? 'brotli,deflate,none';
+      const devicesFile = join(dir, 'devices.json');
+      writeFileSync(devicesFile, JSON.stringify({ pushers: users.map((u) => u.devices[0]), receivers: users.map((u) => u.devices[1]) }));
+      const { changes: total, seconds, live: liveReceived } = await runClients(bench.wsUrl, devicesFile, codecs);
       const relayRate = total / seconds;
-      await Promise.all([...pushers, ...receivers].map((c) => c.close()));
 
       // Baseline: the same rows as raw batched INSERTs into a copy of sync_operations (same indexes), same concurrency.
       await bench.admin.query('CREATE TABLE raw_ops (LIKE sync_operations INCLUDING ALL)');
@@ -87,14 +78,32 @@ export const benchmark: Benchmark = {
       await pool.end();
       const rawRate = (USERS * PUSHES_PER_USER * BATCH) / rawSeconds;
 
-      console.log(`relay: ${total} changes in ${seconds.toFixed(2)} s = ${Math.round(relayRate)} changes/s (${USERS} devices, ${BATCH} per push, ${IN_FLIGHT} in flight, codecs offered ${String(codecs)}; ${liveReceived} live pages fanned out)`);
+      // Where the gap is: the change-log SQL alone (appendChanges straight on a pool, fresh users, same rows and concurrency).
+      const direct = await createUsersInBulk(bench.admin, USERS, 1);
+      const directStarted = performance.now();
+      await Promise.all(
+        direct.map(async (user, u) => {
+          for (let p = 0; p < PUSHES_PER_USER; p++) {
+            const changes = Array.from({ length: BATCH }, (_, i) => {
+              const seq = p * BATCH + i + 1;
+              return streamPut(seq, `task-${u}`, seq, `message ${seq} of a long conversation`) as unknown as ClientChange;
+            });
+            await appendChanges(bench.admin, user.userId as UserId, user.devices[0]!.deviceId as DeviceId, changes);
+          }
+        }),
+      );
+      const directRate = (USERS * PUSHES_PER_USER * BATCH) / ((performance.now() - directStarted) / 1000);
+
+      console.log(`relay: ${total} changes in ${seconds.toFixed(2)} s = ${Math.round(relayRate)} changes/s (${USERS} devices, ${BATCH} per push, ${IN_FLIGHT} in flight, codecs offered ${codecs}, clients in a child process; ${liveReceived} live pages fanned out)`);
       console.log(`raw batched INSERT: ${USERS * PUSHES_PER_USER * BATCH} rows in ${rawSeconds.toFixed(2)} s = ${Math.round(rawRate)} rows/s`);
+      console.log(`appendChanges (server/db/change-log.ts) called directly, same rows: ${Math.round(directRate)} changes/s = ${(directRate / rawRate).toFixed(2)} of raw`);
       return [
         { name: 'relay.throughput.changes_per_s', value: Math.round(relayRate), unit: 'changes/s', baseline: Math.round(rawRate), target: '>= 10000' },
         { name: 'relay.throughput.vs_raw_insert', value: Math.round((relayRate / rawRate) * 100) / 100, unit: 'ratio', baseline: Math.round(rawRate), target: '>= 0.5' },
       ];
     } finally {
       await bench.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   },
 };
