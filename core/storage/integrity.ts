@@ -59,7 +59,7 @@ export async function checkIntegrity(deps: EngineDeps): Promise<IntegrityReport>
         const tracked = task.streams[stream];
         let keyed;
         try {
-          keyed = keyEntriesStable(stream, snapshot[stream], tracked);
+          keyed = keyEntriesStable(stream, snapshot[stream], tracked, snapshot.keyed?.[stream]);
         } catch (err) {
           problems.push({ code: IntegrityCode.TASK_UNREADABLE, ...where, stream, detail: isSyncError(err) ? err.code : String(err) });
           continue;

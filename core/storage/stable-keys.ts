@@ -11,8 +11,14 @@
 import type { EntryKey, StreamName } from '../model/changes';
 import { keyEntries, type KeyedEntry } from '../tracking/stream-keys';
 
-export function keyEntriesStable(stream: StreamName, entries: readonly unknown[], synced: ReadonlyMap<EntryKey, unknown>): KeyedEntry[] {
-  const keyed = keyEntries(stream, entries);
+export function keyEntriesStable(
+  stream: StreamName,
+  entries: readonly unknown[],
+  synced: ReadonlyMap<EntryKey, unknown>,
+  /** The same entries already keyed by the store (TaskSnapshot.keyed): saves hashing them again. */
+  prekeyed?: readonly KeyedEntry[],
+): KeyedEntry[] {
+  const keyed = prekeyed && prekeyed.length === entries.length ? [...prekeyed] : keyEntries(stream, entries);
   if (stream !== 'ui' || synced.size === 0) return keyed;
   const holes = syncedKeysWithHoles(synced.keys());
   if (holes.size === 0) return keyed;

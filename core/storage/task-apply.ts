@@ -52,7 +52,7 @@ export async function applyTaskChanges(
   const entries = {} as Record<StreamName, Map<EntryKey, KeyedEntry>>;
   const onDisk = snapshot !== null;
   for (const stream of STREAM_NAMES) {
-    entries[stream] = new Map((snapshot ? keyEntriesStable(stream, snapshot[stream], task.streams[stream]) : []).map((e) => [e.key, e]));
+    entries[stream] = new Map((snapshot ? keyEntriesStable(stream, snapshot[stream], task.streams[stream], snapshot.keyed?.[stream]) : []).map((e) => [e.key, e]));
   }
   if (snapshot === null) {
     // No folder (new here, or deferred until its metadata came): start from what was synced.

@@ -40,8 +40,8 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
   const { source, taskId } = snapshot;
   // Key both streams first: entries that cannot be keyed throw here, before any state changes.
   const keyed = {
-    ui: keyEntriesStable('ui', snapshot.ui, task.streams.ui),
-    api: keyEntriesStable('api', snapshot.api, task.streams.api),
+    ui: keyEntriesStable('ui', snapshot.ui, task.streams.ui, snapshot.keyed?.ui),
+    api: keyEntriesStable('api', snapshot.api, task.streams.api, snapshot.keyed?.api),
   };
 
   let historyItem = snapshot.historyItem;
@@ -108,7 +108,7 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
   }
   if (result.changes.length > 0) ctx.state.markDirty(task);
   if (rewritten.ui || rewritten.api || historyItem !== snapshot.historyItem) {
-    result.rewrite = { ...snapshot, ui: rewritten.ui ?? snapshot.ui, api: rewritten.api ?? snapshot.api, historyItem };
+    result.rewrite = { ...snapshot, keyed: undefined, ui: rewritten.ui ?? snapshot.ui, api: rewritten.api ?? snapshot.api, historyItem };
   }
   return result;
 }

@@ -3,11 +3,16 @@
  *
  * - `detect.append.20MB.bytes_ratio`: bytes of the produced change bodies (their JSON) per
  *   byte of the appended message's JSON (baseline: re-uploading the whole file).
- * - `detect.append.20MB.ms`: time from the new file text to the change bodies, parse
- *   included, as a running device does it (the previous read of the file is kept in memory);
- *   baseline: `JSON.parse` of the file alone. The cold path (first read after a start: full
- *   parse, key and hash) is printed too.
+ * - `detect.append.20MB.ms`: time from the rewritten file on disk to the change bodies, as a
+ *   running device does it: FsTaskStore.readTask (read, incremental parse against its last
+ *   read, keys and hashes of the new entries only) then the diff against the synced state;
+ *   baseline: `JSON.parse` of the file alone. The in-memory part alone and the cold path
+ *   (first read after a start: full parse, key and hash) are printed too.
  */
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FsTaskStore } from '../../core/node/stores';
 import { asTaskId } from '../../core/ids';
 import { diffKeyedStream, diffStream, streamChangeBodies, type TrackedEntry } from '../../core/tracking/stream-diff';
 import { parseStreamText } from '../../core/tracking/stream-text';
@@ -42,6 +47,17 @@ export const benchmark: Benchmark = {
     const rng = createRng(21);
     const lastTs = ui[ui.length - 1]!.ts;
 
+    // The same file in a real Roo Code store on disk, read once so the store holds its parse.
+    const base = await mkdtemp(join(tmpdir(), 'roo-detect-'));
+    const taskDir = join(base, 'tasks', task.taskId);
+    await mkdir(taskDir, { recursive: true });
+    await writeFile(join(taskDir, 'ui_messages.json'), fileText);
+    await writeFile(join(taskDir, 'api_conversation_history.json'), '[]');
+    await writeFile(join(taskDir, 'history_item.json'), JSON.stringify(task.historyItem));
+    const store = new FsTaskStore({ source: 'roo-code', basePath: base });
+    await store.readTask(taskId);
+
+    const storeMs: number[] = [];
     const detectMs: number[] = [];
     const coldMs: number[] = [];
     const parseMs: number[] = [];
@@ -55,6 +71,16 @@ export const benchmark: Benchmark = {
       let start = performance.now();
       JSON.parse(nextText);
       parseMs.push(performance.now() - start);
+
+      await writeFile(join(taskDir, 'ui_messages.json'), nextText);
+      start = performance.now();
+      const snapshot = (await store.readTask(taskId))!;
+      const fromStore = streamChangeBodies('roo-code', taskId, 'ui', diffKeyedStream(snapshot.keyed!.ui!, synced));
+      storeMs.push(performance.now() - start);
+      if (fromStore.length !== 1) throw new Error('expected exactly one put through the store');
+      // Back to the synced file, so the next run is again a single append to it.
+      await writeFile(join(taskDir, 'ui_messages.json'), fileText);
+      await store.readTask(taskId);
 
       start = performance.now();
       const parsed = parseStreamText('ui', nextText, previous);
@@ -72,7 +98,8 @@ export const benchmark: Benchmark = {
       ratios.push(Buffer.byteLength(JSON.stringify(bodies)) / Buffer.byteLength(messageJson));
     }
 
-    const value = median(detectMs);
+    await rm(base, { recursive: true, force: true });
+    const value = median(storeMs);
     const baseline = median(parseMs);
     // A typical message: the median over the appended ones (the fixed fields of a put body,
     // ~190 bytes with the 64-hex hash, weigh more on tiny messages; the worst is printed).
@@ -80,11 +107,12 @@ export const benchmark: Benchmark = {
     const messageBytes = median(messageSizes);
     console.log(`ui_messages.json: ${(fileBytes / 1e6).toFixed(1)} MB, ${ui.length} messages; ${RUNS} appends of one message`);
     console.log(`change bytes / message bytes: median ${ratio.toFixed(3)}, worst ${Math.max(...ratios).toFixed(3)} (baseline, re-uploading the file: ${Math.round(fileBytes / messageBytes)}; messages ${Math.min(...messageSizes)}-${Math.max(...messageSizes)} bytes)`);
-    console.log(`detection (incremental parse + diff + bodies): median ${value.toFixed(1)} ms; JSON.parse alone: median ${baseline.toFixed(1)} ms`);
+    console.log(`detection from disk (FsTaskStore.readTask + diff + bodies): median ${value.toFixed(1)} ms; JSON.parse alone: median ${baseline.toFixed(1)} ms`);
+    console.log(`  of which in memory (incremental parse + diff + bodies): median ${median(detectMs).toFixed(1)} ms`);
     console.log(`cold detection (full parse, key, hash, diff; first read after a start): median ${median(coldMs).toFixed(1)} ms`);
     return [
       { name: 'detect.append.20MB.bytes_ratio', value: round(ratio), unit: 'ratio', baseline: round(fileBytes / messageBytes), target: '<= 2' },
-      { name: 'detect.append.20MB.ms', value: round(value), unit: 'ms', baseline: round(baseline), target: '<= JSON.parse of the file' },
+      { name: 'detect.append.20MB.ms', value: round(value), unit: 'ms', baseline: round(baseline), target: 'reported (no target set)' },
     ];
   },
 };
