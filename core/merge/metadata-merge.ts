@@ -4,7 +4,7 @@
  * The merge is a join: commutative, associative and idempotent, so devices that see the same
  * changes in any order, any number of times, end with the same metadata.
  */
-import type { HlcStamp } from '../model/changes';
+import type { HlcStamp, TaskMetaBody } from '../model/changes';
 import { compareHlc } from '../model/hlc';
 
 /**
@@ -115,4 +115,25 @@ export function canonicalJson(value: unknown): string {
     return `{${parts.join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * One task.meta body equal to applying `bodies` in order (how both relays compact a task's
+ * metadata changes into its latest one without losing fields): per field, the value with the
+ * greatest clock; on equal clocks the later change wins. The last body gives the rest.
+ */
+export function foldMetaBodies(bodies: readonly TaskMetaBody[]): TaskMetaBody {
+  const last = bodies[bodies.length - 1]!;
+  const fields: Record<string, unknown> = {};
+  const clocks: Record<string, string> = {};
+  for (const body of bodies) {
+    for (const [field, value] of Object.entries(body.fields)) {
+      const clock = body.clocks[field] ?? '';
+      if (!(field in clocks) || clock >= clocks[field]!) {
+        fields[field] = value;
+        clocks[field] = clock;
+      }
+    }
+  }
+  return { ...last, fields, clocks };
 }

@@ -7,6 +7,7 @@
 import type { DeviceId } from '../ids';
 import { entityKeyOf, isMergeable, type ClientChange, type ServerChange, type TaskMetaBody } from '../model/changes';
 import type { AcceptedChange, ChangeConflict } from '../protocol/messages';
+import { foldMetaBodies } from '../merge/metadata-merge';
 
 /** What one push did to the log. */
 export interface PushResult {
@@ -191,22 +192,3 @@ export class ChangeLog {
   }
 }
 
-/**
- * One task.meta body equal to applying `bodies` in order: per field, the value with the
- * greatest clock; on equal clocks the later change wins. The last body gives the rest.
- */
-export function foldMetaBodies(bodies: readonly TaskMetaBody[]): TaskMetaBody {
-  const last = bodies[bodies.length - 1]!;
-  const fields: Record<string, unknown> = {};
-  const clocks: Record<string, string> = {};
-  for (const body of bodies) {
-    for (const [field, value] of Object.entries(body.fields)) {
-      const clock = body.clocks[field] ?? '';
-      if (!(field in clocks) || clock >= clocks[field]!) {
-        fields[field] = value;
-        clocks[field] = clock;
-      }
-    }
-  }
-  return { ...last, fields, clocks };
-}

@@ -21,6 +21,7 @@ import {
   type TaskMetaBody,
 } from '../../core/model/changes';
 import { MAX_PULL_LIMIT, type AcceptedChange, type ChangeConflict } from '../../core/protocol/messages';
+import { foldMetaBodies } from '../../core/merge/metadata-merge';
 import type { Database, Queryable, Session } from './database';
 
 export const ChangeLogErrorCode = {
@@ -343,22 +344,6 @@ async function foldTaskMeta(tx: Queryable, userId: UserId, olderThan: Date): Pro
   }
 }
 
-/** Per field, the value with the greatest clock; on equal clocks the later change wins. */
-export function foldMetaBodies(bodies: readonly TaskMetaBody[]): TaskMetaBody {
-  const last = bodies[bodies.length - 1]!;
-  const fields: Record<string, unknown> = {};
-  const clocks: Record<string, string> = {};
-  for (const body of bodies) {
-    for (const [field, value] of Object.entries(body.fields)) {
-      const clock = body.clocks[field] ?? '';
-      if (!(field in clocks) || clock >= clocks[field]!) {
-        fields[field] = value;
-        clocks[field] = clock;
-      }
-    }
-  }
-  return { ...last, fields, clocks };
-}
 
 function toServerChange(row: LogRow): ServerChange {
   return {
