@@ -90,7 +90,7 @@ async function replayAndCheck(client: RawWsClient, last: number, acked: Map<numb
 
 function crashSuite(label: string, environment: () => Promise<{ env: Record<string, string>; cleanup(): Promise<void> }>): void {
   describe(`relay SIGKILL during pushes (${label})`, function () {
-    this.timeout(120_000);
+    this.timeout(300_000);
     let env: Record<string, string>;
     let cleanup: () => Promise<void> = async () => undefined;
     let relay: RelayChild | undefined;
