@@ -102,6 +102,8 @@ describe('Redis adapters when Redis stops and returns', function () {
     await unsubscribe();
     await server.start();
     await waitFor(() => pubsub.healthy() && cache.healthy(), 'pub/sub to report healthy with no channels to restore');
+    // `peer` is another client of the same Redis: it reconnects on its own schedule.
+    await waitFor(() => peer.healthy(), 'the peer to reconnect');
     const received: string[] = [];
     await peer.subscribe('fresh', (message) => received.push(message));
     await pubsub.publish('fresh', 'works');
