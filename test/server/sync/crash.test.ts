@@ -1,5 +1,6 @@
 /**
- * SIGKILL of a real relay process during a stream of pushes, on PostgreSQL and on PGlite:
+ * SIGKILL of a real relay process (`roo-sync server`, the CLI) during a stream of pushes, on
+ * PostgreSQL and on PGlite:
  * after a restart and the client's replay of everything it sent, every acknowledged change is
  * in the log exactly once, under the seq it was acknowledged with, and the log has no gap.
  */
@@ -11,11 +12,32 @@ import type { RawWsClient } from '../../conformance/raw-ws-client';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
 import { createRng } from '../../support/rng';
 import { connectDevice, streamPut } from '../../support/sync-client';
-import { signUpDevices, startRelayChild, type RelayChild } from '../../support/sync-relay-process';
+import { startRelayProcess, type RelayProcess } from '../../support/relay-process';
+import { signUpDevices } from '../../support/sync-relay-process';
 
 const BATCH = 5;
 const IN_FLIGHT = 4;
 const KILLS = 2;
+/** Sign-up allowed (the test makes its account over HTTP), compaction off (the log must stay whole); info logs carry the start line. */
+const SERVER_ARGS = ['--allow-signup', '--compaction-interval-seconds', '0'];
+
+interface CrashRelay {
+  readonly process: RelayProcess;
+  readonly httpUrl: string;
+  readonly wsUrl: string;
+}
+
+interface CrashEnvironment {
+  dataDir: string;
+  env: Record<string, string>;
+  cleanup(): Promise<void>;
+}
+
+async function startRelay(environment: CrashEnvironment): Promise<CrashRelay> {
+  const relay = await startRelayProcess({ dataDir: environment.dataDir, env: environment.env, args: SERVER_ARGS, startTimeoutMs: 90_000 });
+  const httpUrl = relay.url.replace(/\/+$/, '');
+  return { process: relay, httpUrl, wsUrl: `${httpUrl.replace(/^http/, 'ws')}/v1/sync` };
+}
 
 interface Device {
   deviceId: string;
@@ -24,7 +46,7 @@ interface Device {
 
 /** Pushes batches (several in flight) until `killAfterAcks` pushes were acknowledged, then SIGKILLs the relay. */
 async function pushUntilKilled(
-  relay: RelayChild,
+  relay: CrashRelay,
   device: Device,
   firstClientSeq: number,
   killAfterAcks: number,
@@ -43,7 +65,7 @@ async function pushUntilKilled(
       .then((reply) => {
         assert.equal(reply.type, 'ack', JSON.stringify(reply));
         if (reply.type === 'ack') for (const a of reply.accepted) acked.set(a.clientSeq, a.seq);
-        if (++acks >= killAfterAcks) killing ??= relay.kill();
+        if (++acks >= killAfterAcks) killing ??= relay.process.kill();
       })
       .catch((err: unknown) => {
         // Only the kill may end a push without an answer.
@@ -88,26 +110,25 @@ async function replayAndCheck(client: RawWsClient, last: number, acked: Map<numb
   for (const change of log) assert.equal(acked.get(change.clientSeq), change.seq);
 }
 
-function crashSuite(label: string, environment: () => Promise<{ env: Record<string, string>; cleanup(): Promise<void> }>): void {
+function crashSuite(label: string, environment: () => Promise<CrashEnvironment>): void {
   describe(`relay SIGKILL during pushes (${label})`, function () {
     this.timeout(300_000);
-    let env: Record<string, string>;
-    let cleanup: () => Promise<void> = async () => undefined;
-    let relay: RelayChild | undefined;
+    let setup: CrashEnvironment | undefined;
+    let relay: CrashRelay | undefined;
 
     before(async () => {
-      ({ env, cleanup } = await environment());
+      setup = await environment();
     });
     after(async () => {
-      await relay?.kill();
-      await cleanup();
+      await relay?.process.kill();
+      await setup?.cleanup();
     });
 
     it(`keeps every acknowledged change exactly once across ${KILLS} kills and replays`, async () => {
       const seed = Number(process.env.RELAY_CRASH_SEED ?? Date.now() % 1_000_000);
       console.log(`      relay crash seed ${seed} (replay: RELAY_CRASH_SEED=${seed})`);
       const rng = createRng(seed);
-      relay = await startRelayChild(env);
+      relay = await startRelay(setup!);
       const { devices } = await signUpDevices(relay.httpUrl, 1);
       const device = devices[0]!;
       const acked = new Map<number, number>();
@@ -115,25 +136,35 @@ function crashSuite(label: string, environment: () => Promise<{ env: Record<stri
       for (let kill = 0; kill < KILLS; kill++) {
         last = await pushUntilKilled(relay, device, last + 1, rng.int(3, 25), acked);
         assert.ok(acked.size > 0);
-        relay = await startRelayChild(env);
+        relay = await startRelay(setup!);
         const { client } = await connectDevice(relay.wsUrl, device);
         await replayAndCheck(client, last, acked);
         await client.close();
       }
-      await relay.kill();
+      await relay.process.kill();
     });
   });
 }
 
 crashSuite('PostgreSQL', async () => {
   const db: TestDatabase = await createTestDatabase();
-  return { env: { DATABASE_URL: db.url }, cleanup: () => db.drop() };
+  // The data directory is unused with DATABASE_URL; the CLI is given one all the same.
+  const dir = mkdtempSync(join(tmpdir(), 'roo-relay-crash-'));
+  return {
+    dataDir: join(dir, 'data'),
+    env: { DATABASE_URL: db.url },
+    cleanup: async () => {
+      await db.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 });
 
 crashSuite('PGlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'roo-relay-crash-'));
   return {
-    env: { DATA_DIR: join(dir, 'data') },
+    dataDir: join(dir, 'data'),
+    env: {},
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   };
 });
