@@ -22,6 +22,8 @@ import { accessTokenSessionId, sameHash, tokenHash } from './tokens';
 export interface AuthenticatedDevice {
   userId: string;
   deviceId: string;
+  /** When the access token expires, epoch ms: a socket opened with it is closed then (unless re-authenticated). */
+  expiresAt?: number;
 }
 
 /** PubSub channel of revocations (the adapters add the deployment's prefix). */
@@ -94,7 +96,7 @@ export class SessionValidator {
     if (cached) {
       if (cached.e <= this.now()) return null;
       this.options.metrics?.cacheHits.inc({ cache: CACHE_NAME });
-      return { userId: cached.u, deviceId: cached.d };
+      return { userId: cached.u, deviceId: cached.d, expiresAt: cached.e };
     }
     this.options.metrics?.cacheMisses.inc({ cache: CACHE_NAME });
     const { rows } = await this.options.db.query<{ user_id: string; device_id: string; access_hash: string | null; access_expires_at: string | null }>(
@@ -113,7 +115,7 @@ export class SessionValidator {
     if (!Number.isFinite(expiresAt) || expiresAt <= now) return null;
     const ttl = Math.min(this.options.ttlSeconds, Math.ceil((expiresAt - now) / 1000));
     await this.writeCache(key, { u: row.user_id, d: row.device_id, e: expiresAt }, ttl);
-    return { userId: row.user_id, deviceId: row.device_id };
+    return { userId: row.user_id, deviceId: row.device_id, expiresAt };
   }
 
   /** Calls `listener` with the id of every device revoked on any relay process. Returns the remover. */

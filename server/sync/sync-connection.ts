@@ -48,6 +48,8 @@ export const SyncErrorCode = {
   FrameTooLarge: 'PROTOCOL_FRAME_TOO_LARGE',
   /** Missing, unknown, expired or revoked token. Closes with Unauthorized. */
   InvalidToken: 'AUTH_INVALID_TOKEN',
+  /** The access token of an open socket expired and no fresh `auth` came. Closes with Unauthorized. */
+  TokenExpired: 'AUTH_TOKEN_EXPIRED',
   /** The token belongs to another device. Closes with Forbidden. */
   Forbidden: 'AUTH_FORBIDDEN',
   /** The device sent frames faster than its limit. Closes with RateLimited. */
@@ -63,7 +65,8 @@ export interface ConnectionDeps {
   db: Database;
   hub: SyncHub;
   commands: CommandService;
-  sessions: { validateAccessToken(token: string): Promise<{ userId: string; deviceId: string } | null> };
+  /** `expiresAt` (epoch ms), when given, is enforced on the open socket. */
+  sessions: { validateAccessToken(token: string): Promise<{ userId: string; deviceId: string; expiresAt?: number } | null> };
   rateLimits: DeviceRateLimits;
   logger: Logger;
   metrics?: RelayMetrics;
@@ -83,6 +86,9 @@ const MAX_FRAMES_BEFORE_WELCOME = 16;
 /** Most changes of waiting pushes committed in one transaction. */
 const MAX_COALESCED_CHANGES = 2000;
 
+/** Longest delay setTimeout takes (about 24.8 days); a later expiry is re-armed from there. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** ws closes an oversize frame with 1009 itself (maxPayload); the protocol names it FrameTooLarge. */
 const WS_MESSAGE_TOO_BIG = 1009;
 
@@ -96,6 +102,8 @@ export class SyncConnection implements HubConnection {
   private joined = false;
   private bucket?: TokenBucket;
   private helloTimer?: NodeJS.Timeout;
+  /** Closes the socket when its access token expires (re-armed by each accepted `auth`). */
+  private expiryTimer?: NodeJS.Timeout;
   /** Decoded messages waiting to be handled, in arrival order. */
   private readonly inbox: unknown[] = [];
   private draining = false;
@@ -314,6 +322,7 @@ export class SyncConnection implements HubConnection {
     this.open = false;
     if (this.helloTimer) clearTimeout(this.helloTimer);
     this.helloTimer = undefined;
+    this.armExpiry(undefined);
     this.leave();
     this.deps.metrics?.recordClose(code);
     for (const listener of this.closedListeners) listener();
@@ -323,11 +332,29 @@ export class SyncConnection implements HubConnection {
   private leave(): void {
     if (this.helloTimer) clearTimeout(this.helloTimer);
     this.helloTimer = undefined;
+    this.armExpiry(undefined);
     if (!this.auth || !this.joined) return;
     this.joined = false;
     this.deps.rateLimits.release(this.auth.deviceId);
     this.bucket = undefined;
     if (this.deps.hub.leave(this)) this.deps.hub.broadcastPresence(this.auth.userId, this.auth.deviceId, { state: 'offline' });
+  }
+
+  /**
+   * Closes with Unauthorized / AUTH_TOKEN_EXPIRED at `expiresAt` (epoch ms) unless re-armed by a
+   * fresh `auth` first; undefined only clears the timer. The timer is unref'd.
+   */
+  private armExpiry(expiresAt: number | undefined): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    if (expiresAt === undefined || !this.open) return;
+    const delay = expiresAt - Date.now();
+    if (delay <= 0) {
+      this.refuse(SyncErrorCode.TokenExpired, 'the access token expired; authenticate again', CloseCode.Unauthorized);
+      return;
+    }
+    this.expiryTimer = setTimeout(() => this.armExpiry(expiresAt), Math.min(delay, MAX_TIMER_MS));
+    this.expiryTimer.unref();
   }
 
   private internalError(error: unknown, raw: unknown): void {
@@ -396,7 +423,8 @@ export class SyncConnection implements HubConnection {
     if (!this.open) return;
     if (this.helloTimer) clearTimeout(this.helloTimer);
     this.helloTimer = undefined;
-    this.auth = auth;
+    this.auth = { userId: auth.userId, deviceId: auth.deviceId };
+    this.armExpiry(auth.expiresAt);
     this.send({
       type: 'welcome',
       protocolVersion: chosen.protocolVersion,
@@ -426,7 +454,9 @@ export class SyncConnection implements HubConnection {
         return;
       case 'auth': {
         const next = await this.deps.sessions.validateAccessToken(message.token);
+        if (!this.open) return;
         if (next && next.deviceId === auth.deviceId && next.userId === auth.userId) {
+          this.armExpiry(next.expiresAt);
           this.send({ type: 'auth.ok', replyTo: message.id });
           return;
         }

@@ -46,7 +46,8 @@ describe('SessionValidator across relays (PostgreSQL + Redis)', () => {
       const phone = await signIn(first, 'ann@example.com', 'phone');
       // The other relay has validated (and cached) the laptop's token.
       assert.equal((await api(second, 'GET', '/v1/devices', { token: laptop.accessToken })).status, 200);
-      assert.deepEqual(await second.sessions.validateAccessToken(laptop.accessToken), { userId: laptop.userId, deviceId: laptop.deviceId });
+      const expiresAt = Date.parse((laptop as typeof laptop & { accessTokenExpiresAt: string }).accessTokenExpiresAt);
+      assert.deepEqual(await second.sessions.validateAccessToken(laptop.accessToken), { userId: laptop.userId, deviceId: laptop.deviceId, expiresAt });
 
       const started = Date.now();
       const heard = new Promise<{ deviceId: string; ms: number }>((resolve) => {

@@ -3,6 +3,7 @@
  * protocol): per-device rate limit, resync after compaction, metrics, and shutdown.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import type { UserId } from '../../../core/ids';
 import { CloseCode } from '../../../core/protocol/close-codes';
 import { openCache, type CacheBackend } from '../../../server/cache/open-cache';
@@ -10,6 +11,7 @@ import { compactLog } from '../../../server/db/change-log';
 import type { Database } from '../../../server/db/database';
 import { migrate } from '../../../server/db/migrator';
 import type { RawWsClient } from '../../conformance/raw-ws-client';
+import { newAccessToken, tokenHash } from '../../../server/auth/tokens';
 import { openTestPglite } from '../../support/pglite';
 import { connectDevice, streamPut } from '../../support/sync-client';
 import { createTestDevice, createTestUser, startSyncRelay, type SyncRelay } from '../../support/sync-relay';
@@ -98,6 +100,51 @@ describe('attachSyncEndpoint (PGlite)', function () {
       assert.ok(rawIn > wireIn, `a deflated push is smaller on the wire (${rawIn} raw, ${wireIn} wire)`);
       assert.ok(value(/^roo_sync_ws_closes_total\{code="1000"\} (\d+)/m) >= 1);
       assert.ok(value(/^roo_sync_sync_latency_seconds_count (\d+)/m) >= 1);
+    });
+  });
+
+  describe('access token expiry', () => {
+    /** Another session of an existing device (what a refresh gives), its access token valid `ttlMs`. */
+    async function freshToken(userId: string, deviceId: string, ttlMs: number): Promise<string> {
+      const sessionId = randomUUID();
+      const token = newAccessToken(sessionId);
+      await db.query(
+        `INSERT INTO sessions (id, user_id, device_id, family_id, refresh_token_hash, expires_at, metadata)
+         VALUES ($1, $2, $3, $4, $5, now() + interval '1 day', $6::jsonb)`,
+        [sessionId, userId, deviceId, randomUUID(), tokenHash(randomUUID()), JSON.stringify({ accessHash: tokenHash(token), accessExpiresAt: Date.now() + ttlMs })],
+      );
+      return token;
+    }
+
+    it('closes with Unauthorized (4401) and AUTH_TOKEN_EXPIRED when the token expires on an open socket', async () => {
+      const userId = await createTestUser(db);
+      const device = await createTestDevice(db, userId, 1.5);
+      const expiresAt = Date.now() + 1_500;
+      const { client } = await connect(device);
+      assert.equal((await client.request({ type: 'ping' })).type, 'pong');
+      const closed = await client.waitClosed(10_000);
+      assert.equal(closed.code, CloseCode.Unauthorized);
+      assert.equal(closed.reason, 'AUTH_TOKEN_EXPIRED');
+      assert.ok(Date.now() >= expiresAt - 50, 'not closed before the token expired');
+      assert.ok(client.received.some((m) => m.type === 'error' && m.code === 'AUTH_TOKEN_EXPIRED'));
+    });
+
+    it('keeps the socket open past the first expiry after a fresh auth, and enforces the new expiry', async () => {
+      const userId = await createTestUser(db);
+      const device = await createTestDevice(db, userId, 1.5);
+      const firstExpiry = Date.now() + 1_500;
+      const { client } = await connect(device);
+      const renewed = await client.request({ type: 'auth', token: await freshToken(userId, device.deviceId, 3_500) });
+      assert.equal(renewed.type, 'auth.ok');
+      const closing = client.waitClosed(15_000);
+      // Poll with pings (under this suite's 5/s rate limit) until well past the first token's expiry: the socket stays up.
+      while (Date.now() < firstExpiry + 500) {
+        assert.equal((await client.request({ type: 'ping' })).type, 'pong');
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      const closed = await closing;
+      assert.equal(closed.code, CloseCode.Unauthorized);
+      assert.equal(closed.reason, 'AUTH_TOKEN_EXPIRED');
     });
   });
 
