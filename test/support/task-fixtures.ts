@@ -131,6 +131,74 @@ export function generateApiMessage(rng: Rng, role: 'user' | 'assistant', ts: num
   };
 }
 
+/**
+ * The workspace a task works in. Real histories repeat themselves: a task reads, edits and
+ * reads again the same files of one project, its environment details list the same folder and
+ * tabs turn after turn. So files, their contents and the tabs are kept per task.
+ */
+class TaskWorkspace {
+  readonly paths: string[];
+  private readonly contents = new Map<string, string>();
+  /** Most recently touched last. */
+  private readonly recent: string[] = [];
+
+  constructor(private readonly rng: Rng) {
+    const files = new Set<string>();
+    const count = rng.int(30, 90);
+    while (files.size < count) files.add(filePath(rng));
+    this.paths = [...files];
+  }
+
+  /** A file the task works on next: often one it touched lately. */
+  pick(): string {
+    const path = this.recent.length > 0 && this.rng.chance(0.5) ? this.rng.pick(this.recent) : this.rng.pick(this.paths);
+    this.touch(path);
+    return path;
+  }
+
+  /** The file's current content (the same on every read until an edit). */
+  read(path: string): string {
+    let content = this.contents.get(path);
+    if (content === undefined) this.contents.set(path, (content = fileContent(this.rng, path)));
+    return content;
+  }
+
+  /** A new file with its content. */
+  create(path: string): string {
+    const content = fileContent(this.rng, path);
+    this.contents.set(path, content);
+    if (!this.paths.includes(path)) this.paths.push(path);
+    this.touch(path);
+    return content;
+  }
+
+  /** An edit of a few lines; returns the search/replace diff the assistant sent. */
+  edit(path: string): string {
+    const lines = this.read(path).split('\n');
+    const start = this.rng.int(0, Math.max(0, lines.length - 1));
+    const removed = lines.slice(start, start + this.rng.int(1, 8));
+    const added = removed.map((line) => (this.rng.chance(0.5) ? line : fill(this.rng, this.rng.pick(CODE_LINES['ts']!))));
+    lines.splice(start, removed.length, ...added);
+    this.contents.set(path, lines.join('\n'));
+    return `${path}\n<<<<<<< SEARCH\n:start_line:${start + 1}\n-------\n${removed.join('\n')}\n=======\n${added.join('\n')}\n>>>>>>> REPLACE`;
+  }
+
+  visible(): string {
+    return this.recent[this.recent.length - 1] ?? this.paths[0]!;
+  }
+
+  tabs(): string[] {
+    return this.recent.slice(-3);
+  }
+
+  private touch(path: string): void {
+    const at = this.recent.indexOf(path);
+    if (at >= 0) this.recent.splice(at, 1);
+    this.recent.push(path);
+    if (this.recent.length > 8) this.recent.shift();
+  }
+}
+
 /** Builds the two streams turn by turn, the way an assistant does while a task runs. */
 class TaskWriter {
   readonly ui: ClineMessage[] = [];
@@ -140,6 +208,7 @@ class TaskWriter {
   completed = false;
   private readonly nativeTools: boolean;
   private pendingUserTurn = '';
+  private readonly workspace: TaskWorkspace;
 
   constructor(
     private readonly rng: Rng,
@@ -149,6 +218,7 @@ class TaskWriter {
   ) {
     // Roo Code described tools in XML inside text until native tool calling (late 2025).
     this.nativeTools = era === 'uuid7';
+    this.workspace = new TaskWorkspace(rng.fork());
   }
 
   run(count: number): void {
@@ -198,7 +268,7 @@ class TaskWriter {
     this.ui.push(message);
     const content: ApiContentBlock[] = [{ type: 'text', text: `<task>\n${task}\n</task>` }];
     if (images) content.push(imageBlock(images[0]!));
-    content.push({ type: 'text', text: environmentDetails(rng, this.ts, true) });
+    content.push({ type: 'text', text: environmentDetails(rng, this.ts, true, this.workspace) });
     this.api.push({ role: 'user', content, ts: this.ts });
     this.pendingUserTurn = `<task>\n${task}\n</task>`;
   }
@@ -225,26 +295,26 @@ class TaskWriter {
     assistant.push({ type: 'text', text: said });
 
     const action = rng.pick(['read', 'read', 'edit', 'create', 'command', 'command', 'followup', 'feedback'] as const);
-    const path = filePath(rng);
+    const path = action === 'create' ? filePath(rng) : this.workspace.pick();
     let toolName: string;
     let input: Record<string, unknown>;
     let result: string;
     switch (action) {
       case 'read': {
-        const content = fileContent(rng, path);
+        const content = this.workspace.read(path);
         this.push({ type: 'ask', ask: 'tool', text: JSON.stringify({ tool: 'readFile', path, isOutsideWorkspace: false, content: `${path}` }) });
         this.push({ type: 'say', say: 'tool', text: JSON.stringify({ tool: 'readFile', path, content }) });
         [toolName, input, result] = ['read_file', { path }, numbered(content)];
         break;
       }
       case 'edit': {
-        const diff = unifiedDiff(rng, path);
+        const diff = this.workspace.edit(path);
         this.push({ type: 'ask', ask: 'tool', text: JSON.stringify({ tool: 'appliedDiff', path, diff }), isAnswered: true });
         [toolName, input, result] = ['apply_diff', { path, diff }, `Changes successfully applied to ${path}.`];
         break;
       }
       case 'create': {
-        const content = fileContent(rng, path);
+        const content = this.workspace.create(path);
         this.push({ type: 'ask', ask: 'tool', text: JSON.stringify({ tool: 'newFileCreated', path, content, isProtected: false }) });
         [toolName, input, result] = ['write_to_file', { path, content, line_count: content.split('\n').length }, `The content was successfully saved to ${path}.`];
         break;
@@ -287,12 +357,12 @@ class TaskWriter {
     if (this.nativeTools) {
       assistant.push({ type: 'tool_use', id, name: toolName, input });
       this.api.push({ role: 'assistant', content: assistant, ts: this.ts });
-      this.api.push({ role: 'user', content: [{ type: 'tool_result', tool_use_id: id, content: [{ type: 'text', text: result }] }, { type: 'text', text: environmentDetails(rng, this.ts) }], ts: this.ts });
+      this.api.push({ role: 'user', content: [{ type: 'tool_result', tool_use_id: id, content: [{ type: 'text', text: result }] }, { type: 'text', text: environmentDetails(rng, this.ts, false, this.workspace) }], ts: this.ts });
     } else {
       const xml = Object.entries(input).map(([k, v]) => `<${k}>${typeof v === 'string' ? v : JSON.stringify(v)}</${k}>`).join('\n');
       assistant.push({ type: 'text', text: `<${toolName}>\n${xml}\n</${toolName}>` });
       this.api.push({ role: 'assistant', content: assistant, ts: this.ts });
-      this.api.push({ role: 'user', content: [{ type: 'text', text: `[${toolName} for '${path}'] Result:` }, { type: 'text', text: result }, { type: 'text', text: environmentDetails(rng, this.ts) }], ts: this.ts });
+      this.api.push({ role: 'user', content: [{ type: 'text', text: `[${toolName} for '${path}'] Result:` }, { type: 'text', text: result }, { type: 'text', text: environmentDetails(rng, this.ts, false, this.workspace) }], ts: this.ts });
     }
     this.pendingUserTurn = result;
   }
@@ -418,18 +488,6 @@ function numbered(content: string): string {
   return content.split('\n').map((line, i) => `${i + 1} | ${line}`).join('\n');
 }
 
-function unifiedDiff(rng: Rng, path: string): string {
-  const lines = CODE_LINES['ts']!;
-  const start = rng.int(1, 300);
-  const out = [`<<<<<<< SEARCH`, `:start_line:${start}`, '-------'];
-  const n = rng.int(2, 15);
-  for (let i = 0; i < n; i++) out.push(fill(rng, rng.pick(lines)));
-  out.push('=======');
-  for (let i = 0; i < n + rng.int(-1, 4); i++) out.push(fill(rng, rng.pick(lines)));
-  out.push('>>>>>>> REPLACE');
-  return `${path}\n${out.join('\n')}`;
-}
-
 function commandOutput(rng: Rng): string {
   const out: string[] = [];
   const n = rng.chance(0.1) ? rng.int(100, 400) : rng.int(3, 40);
@@ -439,12 +497,14 @@ function commandOutput(rng: Rng): string {
   return out.join('\n');
 }
 
-function environmentDetails(rng: Rng, ts: number, withFiles = false): string {
-  const lines = ['<environment_details>', '# VSCode Visible Files', filePath(rng), '', '# VSCode Open Tabs', [0, 1, 2].map(() => filePath(rng)).join(','), '', `# Current Time\n${new Date(ts).toISOString()}`, '', `# Current Cost\n$${(rng.next() * 3).toFixed(2)}`, '', '# Current Mode', '<slug>code</slug>'];
+function environmentDetails(rng: Rng, ts: number, withFiles = false, workspace?: TaskWorkspace): string {
+  const visible = workspace ? workspace.visible() : filePath(rng);
+  const tabs = workspace ? workspace.tabs() : [0, 1, 2].map(() => filePath(rng));
+  const lines = ['<environment_details>', '# VSCode Visible Files', visible, '', '# VSCode Open Tabs', tabs.join(','), '', `# Current Time\n${new Date(ts).toISOString()}`, '', `# Current Cost\n$${(rng.next() * 3).toFixed(2)}`, '', '# Current Mode', '<slug>code</slug>'];
   if (withFiles) {
     lines.push('', '# Current Workspace Directory Files');
-    const n = rng.int(20, 120);
-    for (let i = 0; i < n; i++) lines.push(filePath(rng));
+    if (workspace) lines.push(...workspace.paths);
+    else for (let i = rng.int(20, 120); i > 0; i--) lines.push(filePath(rng));
   }
   lines.push('</environment_details>');
   return lines.join('\n');
