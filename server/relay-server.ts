@@ -168,6 +168,7 @@ export async function startRelayServer(
       db,
       intervalMs: options.compactionIntervalMs ?? DEFAULT_COMPACTION_INTERVAL_MS,
       ageSeconds: config.sync.compactionAgeSeconds,
+      commandRetentionSeconds: config.sync.commandRetentionSeconds,
       logger,
     });
 

@@ -2,9 +2,12 @@
  * The retention job: compacts every user's change log (server/db/change-log.ts `compactLog`),
  * removing superseded changes older than the configured age while keeping the latest change of
  * every entity. A device whose cursor predates the compaction point gets CURSOR_COMPACTED on
- * pull and resyncs from 0, so catch-up keeps working.
+ * pull and resyncs from 0, so catch-up keeps working. The same run deletes finished remote
+ * commands (done, failed, expired) older than their own retention age, so the command queue
+ * holds open commands and recent results only.
  */
 import type { UserId } from '../../core/ids';
+import { deleteFinishedCommands } from '../commands/command-store';
 import { compactLog } from '../db/change-log';
 import type { Database } from '../db/database';
 import { silentLogger, type Logger } from '../observability/logger';
@@ -29,22 +32,46 @@ export async function compactAllLogs(db: Database, ageSeconds: number, logger: L
   return { users: rows.length, removed };
 }
 
+/** Deletes finished commands that finished more than `ageSeconds` ago; returns how many. */
+export async function purgeFinishedCommands(db: Database, ageSeconds: number): Promise<number> {
+  return deleteFinishedCommands(db, new Date(Date.now() - ageSeconds * 1000));
+}
+
 export interface CompactionSchedule {
   /** Stops the timer and waits for a run in progress. Idempotent. */
   stop(): Promise<void>;
 }
 
-/** Runs `compactAllLogs` every `intervalMs` (unref'd timer; 0 disables it). */
-export function scheduleCompaction(options: { db: Database; intervalMs: number; ageSeconds: number; logger?: Logger }): CompactionSchedule {
+export interface CompactionScheduleOptions {
+  db: Database;
+  /** 0 disables the job. */
+  intervalMs: number;
+  /** Change-log retention (RelayConfig.sync.compactionAgeSeconds). */
+  ageSeconds: number;
+  /** Finished-command retention (RelayConfig.sync.commandRetentionSeconds); unset keeps them. */
+  commandRetentionSeconds?: number;
+  logger?: Logger;
+}
+
+/** Runs `compactAllLogs` and `purgeFinishedCommands` every `intervalMs` (unref'd timer; 0 disables it). */
+export function scheduleCompaction(options: CompactionScheduleOptions): CompactionSchedule {
   const logger = options.logger ?? silentLogger;
   if (options.intervalMs <= 0) return { stop: async () => undefined };
   let running: Promise<void> | undefined;
   let stopped = false;
   const timer = setInterval(() => {
     if (running || stopped) return;
-    running = compactAllLogs(options.db, options.ageSeconds, logger)
+    const compaction = compactAllLogs(options.db, options.ageSeconds, logger)
       .then((summary) => { if (summary.removed > 0) logger.info('change log compacted', { ...summary }); })
-      .catch((err: unknown) => logger.error('change-log compaction failed', { err }))
+      .catch((err: unknown) => logger.error('change-log compaction failed', { err }));
+    const retention = options.commandRetentionSeconds;
+    running = compaction
+      .then(async () => {
+        if (retention === undefined || stopped) return;
+        const removed = await purgeFinishedCommands(options.db, retention);
+        if (removed > 0) logger.info('finished commands deleted', { removed });
+      })
+      .catch((err: unknown) => logger.error('finished-command purge failed', { err }))
       .finally(() => { running = undefined; });
   }, options.intervalMs);
   timer.unref();

@@ -31,6 +31,10 @@ export const CommandErrorCode = {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const OPEN = `('queued', 'delivered', 'progress')`;
+/** Statuses of a command that is over (the predicate of command_queue_finished_idx, migration 0003). */
+const FINISHED = `('done', 'failed', 'expired', 'cancelled')`;
+/** Rows one DELETE of the retention purge removes (short statements, short locks). */
+const PURGE_BATCH = 5_000;
 
 export type CommandStatus = 'queued' | 'delivered' | 'progress' | 'done' | 'failed' | 'expired';
 
@@ -276,6 +280,24 @@ export async function markResultsTold(db: Queryable, commandIds: readonly string
     `UPDATE command_queue SET payload = payload || '{"notified": true}'::jsonb WHERE id = ANY($1::uuid[])`,
     [commandIds],
   );
+}
+
+/**
+ * Deletes finished commands (done, failed, expired, cancelled) that finished before `olderThan`,
+ * in batches; returns how many. Open commands are never touched, whatever their age. A sender
+ * that stays offline past the retention age no longer gets the result of such a command.
+ */
+export async function deleteFinishedCommands(db: Queryable, olderThan: Date): Promise<number> {
+  let removed = 0;
+  for (;;) {
+    const { rowCount } = await db.query(
+      `DELETE FROM command_queue WHERE id IN (
+         SELECT id FROM command_queue WHERE status IN ${FINISHED} AND completed_at < $1 LIMIT ${PURGE_BATCH})`,
+      [olderThan],
+    );
+    removed += rowCount;
+    if (rowCount < PURGE_BATCH) return removed;
+  }
 }
 
 /** Commands queued and not yet acknowledged (the queue depth metric). */

@@ -107,6 +107,7 @@ export const RELAY_OPTIONS: readonly RelayOption[] = [
   { group: 'auth', field: 'refreshTokenTtlSeconds', env: 'REFRESH_TOKEN_TTL_SECONDS', flag: 'refresh-token-ttl-seconds', help: 'refresh token lifetime, s', parse: integer(60, 10 * S_YEAR) },
   { group: 'sync', field: 'commandTtlSeconds', env: 'COMMAND_TTL_SECONDS', flag: 'command-ttl-seconds', help: 'default remote command expiry, s', parse: integer(1, S_YEAR) },
   { group: 'sync', field: 'compactionAgeSeconds', env: 'COMPACTION_AGE_SECONDS', flag: 'compaction-age-seconds', help: 'compact change-log entries older than this, s', parse: integer(3_600, 100 * S_YEAR) },
+  { group: 'sync', field: 'commandRetentionSeconds', env: 'COMMAND_RETENTION_SECONDS', flag: 'command-retention-seconds', help: 'delete finished remote commands this long after they finished, s', parse: integer(60, 10 * S_YEAR) },
   { group: 'cache', field: 'sessionTtlSeconds', env: 'SESSION_CACHE_TTL_SECONDS', flag: 'session-cache-ttl-seconds', help: 'session cache TTL, s', parse: integer(1, S_YEAR) },
   { group: 'cache', field: 'queryTtlSeconds', env: 'QUERY_CACHE_TTL_SECONDS', flag: 'query-cache-ttl-seconds', help: 'task list / metadata cache TTL, s', parse: integer(1, S_YEAR) },
   { group: 'log', field: 'level', env: 'LOG_LEVEL', flag: 'log-level', help: `least severe log level (${LOG_LEVELS.join(', ')})`, parse: logLevel },

@@ -67,6 +67,8 @@ export interface RelayConfig {
     readonly commandTtlSeconds: number;
     /** Change-log entries and tombstones older than this may be compacted, in seconds. */
     readonly compactionAgeSeconds: number;
+    /** Finished remote commands (done, failed, expired) are deleted this long after they finished, in seconds. */
+    readonly commandRetentionSeconds: number;
   };
   readonly cache: {
     /** How long a validated session (access token -> device) is cached, in seconds. */
@@ -96,7 +98,7 @@ export const RELAY_DEFAULTS: RelayConfig = Object.freeze<RelayConfig>({
     rateLimitPerSecond: 50, rateLimitBurst: 200,
   },
   auth: { accessTokenTtlSeconds: 15 * 60, refreshTokenTtlSeconds: 30 * DAY },
-  sync: { commandTtlSeconds: 60 * 60, compactionAgeSeconds: 30 * DAY },
+  sync: { commandTtlSeconds: 60 * 60, compactionAgeSeconds: 30 * DAY, commandRetentionSeconds: 7 * DAY },
   cache: { sessionTtlSeconds: 60, queryTtlSeconds: 300 },
   log: { level: 'info' },
 });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { isSyncError } from '../../../core/errors';
 import type { UserId } from '../../../core/ids';
-import { compactAllLogs, scheduleCompaction } from '../../../server/accounts/retention';
+import { compactAllLogs, purgeFinishedCommands, scheduleCompaction } from '../../../server/accounts/retention';
 import { appendChanges, logHead, pullChanges } from '../../../server/db/change-log';
 import { migrate } from '../../../server/db/migrator';
 import type { PgliteDatabase } from '../../../server/db/pglite-database';
@@ -64,7 +64,47 @@ describe('retention', () => {
     });
   });
 
+  describe('#purgeFinishedCommands', () => {
+    it('deletes finished commands older than the age and keeps younger and open ones', async () => {
+      const { ann, finished, recent, open } = await seedCommands();
+      assert.equal(await purgeFinishedCommands(db, 3600), 1);
+      assert.deepEqual(await commandIds(ann), [recent, open].sort());
+      assert.ok(!(await commandIds(ann)).includes(finished));
+    });
+  });
+
+  /** One command finished two hours ago, one a minute ago, one still queued (all created a day ago). */
+  async function seedCommands(): Promise<{ ann: UserId; finished: string; recent: string; open: string }> {
+    const ann = await insertUser(db);
+    const { rows: devices } = await db.query<{ id: string }>(`INSERT INTO devices (user_id, name) VALUES ($1, 'phone') RETURNING id`, [ann]);
+    const insert = async (status: string, completed: string | null): Promise<string> => {
+      const { rows } = await db.query<{ id: string }>(
+        `INSERT INTO command_queue (user_id, target_device_id, kind, status, expires_at, completed_at, created_at)
+         VALUES ($1, $2, 'task.cancel', $3, now() + interval '1 hour', now() - $4::interval, now() - interval '1 day') RETURNING id`,
+        [ann, devices[0]!.id, status, completed],
+      );
+      return rows[0]!.id;
+    };
+    return { ann, finished: await insert('done', '2 hours'), recent: await insert('failed', '1 minute'), open: await insert('queued', null) };
+  }
+
+  async function commandIds(user: UserId): Promise<string[]> {
+    const { rows } = await db.query<{ id: string }>('SELECT id FROM command_queue WHERE user_id = $1 ORDER BY id', [user]);
+    return rows.map((r) => r.id);
+  }
+
   describe('#scheduleCompaction', () => {
+    it('also purges finished commands past commandRetentionSeconds on its interval', async () => {
+      const { ann, recent, open } = await seedCommands();
+      const schedule = scheduleCompaction({ db, intervalMs: 20, ageSeconds: 3600, commandRetentionSeconds: 3600 });
+      try {
+        await waitFor(async () => (await commandIds(ann)).length === 2, 'the scheduled command purge');
+        assert.deepEqual(await commandIds(ann), [recent, open].sort());
+      } finally {
+        await schedule.stop();
+      }
+    });
+
     it('runs on its interval until stopped', async () => {
       const ann = await insertUser(db);
       await seed(ann);
