@@ -84,151 +84,73 @@ interface LogRow {
 
 const LOG_COLUMNS = 'seq, device_id, client_seq, base_seq, entity, body';
 
-/** Stores `changes` pushed by `deviceId` in the user's log (one transaction). */
+/** Stores `changes` pushed by `deviceId` in the user's log (one statement, one transaction). */
 export async function appendChanges(
-  db: Database,
+  db: Queryable,
   userId: UserId,
   deviceId: DeviceId,
   changes: readonly ClientChange[],
 ): Promise<AppendResult> {
   validateChanges(changes);
   if (changes.length === 0) return { accepted: [], conflicts: [], stored: [] };
-  return db.transaction((tx) => appendInTransaction(tx, userId, deviceId, changes));
-}
-
-async function appendInTransaction(
-  tx: Session,
-  userId: UserId,
-  deviceId: DeviceId,
-  changes: readonly ClientChange[],
-): Promise<AppendResult> {
-  // Creates the counter row on first use and locks it for the rest of the transaction.
-  const head = await tx.query<{ seq: number; compacted_seq: number; compacted_clients: Record<string, number> }>(
-    `INSERT INTO sync_log_heads AS h (user_id) VALUES ($1)
-     ON CONFLICT (user_id) DO UPDATE SET updated_at = h.updated_at
-     RETURNING h.seq, h.compacted_seq, h.compacted_clients`,
-    [userId],
+  const entities = changes.map((c) => entityKeyOf(c.body));
+  const records = changes.map((c, i) => ({
+    i,
+    client_seq: c.clientSeq,
+    base_seq: c.baseSeq,
+    entity: entities[i],
+    change_type: c.body.type,
+    body: c.body,
+    mergeable: isMergeable(c.body),
+  }));
+  // sync_append_changes (migration 0002) locks the user's counter row, then detects replays
+  // and conflicts, numbers, inserts and supersedes in one round trip; a lone statement is
+  // its own transaction.
+  const { rows } = await db.query<AppendRow>(
+    'SELECT * FROM sync_append_changes($1, $2, $3::json)',
+    [userId, deviceId, JSON.stringify(records)],
   );
-  const { compacted_seq: compactedSeq, compacted_clients: compactedClients } = head.rows[0]!;
-  const compactedClientSeq = Number(compactedClients[deviceId] ?? 0);
-
-  const replayed = await tx.query<{ client_seq: number; seq: number }>(
-    `SELECT client_seq, seq FROM sync_operations
-      WHERE user_id = $1 AND device_id = $2 AND client_seq = ANY($3::bigint[])`,
-    [userId, deviceId, changes.map((c) => c.clientSeq)],
-  );
-  const originalSeq = new Map(replayed.rows.map((r) => [r.client_seq, r.seq]));
-
-  const fresh = changes.filter((c) => !originalSeq.has(c.clientSeq) && c.clientSeq > compactedClientSeq);
-  const current = await currentVersions(
-    tx,
-    userId,
-    deviceId,
-    fresh.filter((c) => !isMergeable(c.body)).map((c) => entityKeyOf(c.body)),
-  );
-
-  const conflicts: ChangeConflict[] = [];
-  const toStore: Array<{ change: ClientChange; entity: string }> = [];
-  for (const change of fresh) {
-    const entity = entityKeyOf(change.body);
-    const version = isMergeable(change.body) ? undefined : current.get(entity);
-    if (version && version.otherSeq !== null && version.otherSeq > (change.baseSeq ?? 0)) {
-      conflicts.push({ clientSeq: change.clientSeq, entity, current: version.latest });
-    } else {
-      toStore.push({ change, entity });
-    }
-  }
-
-  const stored: ServerChange[] = [];
-  if (toStore.length > 0) {
-    const bumped = await tx.query<{ seq: number }>(
-      'UPDATE sync_log_heads SET seq = seq + $2, updated_at = now() WHERE user_id = $1 RETURNING seq',
-      [userId, toStore.length],
-    );
-    const first = bumped.rows[0]!.seq - toStore.length + 1;
-    toStore.forEach(({ change, entity }, i) => {
-      stored.push({ seq: first + i, deviceId, clientSeq: change.clientSeq, baseSeq: change.baseSeq, body: change.body, entity });
-    });
-    await insertChanges(tx, userId, deviceId, stored);
-    await markSuperseded(tx, userId, stored);
-  }
-
-  const newSeq = new Map(stored.map((s) => [s.clientSeq, s.seq]));
-  const conflicted = new Set(conflicts.map((c) => c.clientSeq));
   const accepted: AcceptedChange[] = [];
-  for (const change of changes) {
-    if (conflicted.has(change.clientSeq)) continue;
-    // A replay of a change that compaction removed is acknowledged at the compaction point.
-    const seq = originalSeq.get(change.clientSeq) ?? newSeq.get(change.clientSeq) ?? compactedSeq;
-    accepted.push({ clientSeq: change.clientSeq, seq });
+  const conflicts: ChangeConflict[] = [];
+  const stored: ServerChange[] = [];
+  for (const row of rows) {
+    const change = changes[row.o_i]!;
+    if (row.o_outcome === 'conflict') {
+      conflicts.push({
+        clientSeq: change.clientSeq,
+        entity: entities[row.o_i]!,
+        current: toServerChange({
+          seq: row.o_cur_seq!,
+          device_id: row.o_cur_device_id!,
+          client_seq: row.o_cur_client_seq!,
+          base_seq: row.o_cur_base_seq,
+          entity: row.o_cur_entity!,
+          body: row.o_cur_body!,
+        }),
+      });
+      continue;
+    }
+    // A replay carries its original seq; a replay of a change that compaction removed is
+    // acknowledged at the compaction point.
+    accepted.push({ clientSeq: change.clientSeq, seq: row.o_seq! });
+    if (row.o_outcome === 'stored') {
+      stored.push({ seq: row.o_seq!, deviceId, clientSeq: change.clientSeq, baseSeq: change.baseSeq, body: change.body, entity: entities[row.o_i]! });
+    }
   }
   return { accepted, conflicts, stored };
 }
 
-interface EntityVersion {
-  latest: ServerChange;
-  /** Latest seq written by another device (null: none). */
-  otherSeq: number | null;
-}
-
-async function currentVersions(
-  tx: Queryable,
-  userId: UserId,
-  deviceId: DeviceId,
-  entities: string[],
-): Promise<Map<string, EntityVersion>> {
-  const versions = new Map<string, EntityVersion>();
-  if (entities.length === 0) return versions;
-  const { rows } = await tx.query<LogRow & { other_seq: number | null }>(
-    `SELECT cur.seq, cur.device_id, cur.client_seq, cur.base_seq, cur.entity, cur.body, other.seq AS other_seq
-       FROM unnest($2::text[]) AS e(entity)
-       JOIN LATERAL (
-         SELECT ${LOG_COLUMNS} FROM sync_operations s
-          WHERE s.user_id = $1 AND s.entity = e.entity ORDER BY s.seq DESC LIMIT 1
-       ) cur ON true
-       LEFT JOIN LATERAL (
-         SELECT s.seq FROM sync_operations s
-          WHERE s.user_id = $1 AND s.entity = e.entity AND s.device_id <> $3 ORDER BY s.seq DESC LIMIT 1
-       ) other ON true`,
-    [userId, [...new Set(entities)], deviceId],
-  );
-  for (const row of rows) versions.set(row.entity, { latest: toServerChange(row), otherSeq: row.other_seq });
-  return versions;
-}
-
-async function insertChanges(tx: Queryable, userId: UserId, deviceId: DeviceId, stored: ServerChange[]): Promise<void> {
-  const records = stored.map((s) => ({
-    seq: s.seq,
-    client_seq: s.clientSeq,
-    base_seq: s.baseSeq,
-    entity: s.entity,
-    change_type: s.body.type,
-    body: s.body,
-  }));
-  await tx.query(
-    `INSERT INTO sync_operations (user_id, device_id, seq, client_seq, base_seq, entity, change_type, body)
-     SELECT $1, $2, r.seq, r.client_seq, r.base_seq, r.entity, r.change_type, r.body
-       FROM json_to_recordset($3::json)
-         AS r(seq bigint, client_seq bigint, base_seq bigint, entity text, change_type text, body json)`,
-    [userId, deviceId, JSON.stringify(records)],
-  );
-}
-
-/**
- * Marks every older version of the entities just written as superseded (compaction removes
- * those). Truncates are never superseded: an older truncate still removes entries that a newer
- * one (with a later `afterKey`) would leave, so dropping it would bring deleted entries back.
- */
-async function markSuperseded(tx: Queryable, userId: UserId, stored: ServerChange[]): Promise<void> {
-  const latest = new Map<string, number>();
-  for (const s of stored) latest.set(s.entity, s.seq);
-  await tx.query(
-    `UPDATE sync_operations o SET status = 'superseded'
-       FROM json_to_recordset($2::json) AS l(entity text, seq bigint)
-      WHERE o.user_id = $1 AND o.entity = l.entity AND o.seq < l.seq AND o.status = 'applied'
-        AND o.change_type <> 'stream.truncate'`,
-    [userId, JSON.stringify([...latest].map(([entity, seq]) => ({ entity, seq })))],
-  );
+/** One row of sync_append_changes per pushed change (see migration 0002). */
+interface AppendRow {
+  o_i: number;
+  o_outcome: 'stored' | 'replay' | 'compacted' | 'conflict';
+  o_seq: number | null;
+  o_cur_seq: number | null;
+  o_cur_device_id: string | null;
+  o_cur_client_seq: number | null;
+  o_cur_base_seq: number | null;
+  o_cur_entity: string | null;
+  o_cur_body: ChangeBody | null;
 }
 
 /**

@@ -9,10 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSyncError } from '../../../core/errors';
 import { buildProgram } from '../../../cli/main';
+import { loadMigrations } from '../../../server/db/migrator';
 import { PgliteDatabase } from '../../../server/db/pglite-database';
 import { PostgresDatabase } from '../../../server/db/postgres-database';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
 import { pgliteTemplate } from '../../support/pglite';
+
+/** The newest migration version (the CLI migrates up to it). */
+const LATEST = loadMigrations().at(-1)!.version;
+const COUNT = loadMigrations().length;
 
 const ROOT = join(__dirname, '..', '..', '..');
 
@@ -55,19 +60,19 @@ describe('roo-sync db', () => {
     it('migrates, reports status, validates and rolls back', async () => {
       const migrated = await runInProcess(['db', 'migrate', '--database-url', testDb.url]);
       assert.match(migrated, /applied {2}0001_initial/);
-      assert.match(migrated, /now at version 1/);
+      assert.match(migrated, new RegExp(`now at version ${LATEST}`));
       assert.ok(!migrated.includes('postgres@'), 'credentials/user must not be printed');
 
       const again = await runInProcess(['db', 'migrate', '--database-url', testDb.url]);
-      assert.match(again, /up to date at version 1/);
+      assert.match(again, new RegExp(`up to date at version ${LATEST}`));
 
       const report = JSON.parse(
         (await runInProcess(['db', 'status', '--json', '--database-url', testDb.url])).split('\n').slice(1).join('\n'),
       ) as { current: number; entries: Array<{ state: string }> };
-      assert.equal(report.current, 1);
+      assert.equal(report.current, LATEST);
       assert.equal(report.entries[0]?.state, 'applied');
 
-      assert.match(await runInProcess(['db', 'validate', '--database-url', testDb.url]), /valid: 1 applied/);
+      assert.match(await runInProcess(['db', 'validate', '--database-url', testDb.url]), new RegExp(`valid: ${COUNT} applied`));
 
       const back = await runInProcess(['db', 'rollback', '0', '--database-url', testDb.url]);
       assert.match(back, /rolled back {2}0001_initial/);
@@ -129,7 +134,7 @@ describe('roo-sync db', () => {
       writeFileSync(join(dir, 'roo-sync.lock'), '2147483646'); // no such process
       const out = await runInProcess(['db', 'migrate', '--data-dir', dir]);
       assert.match(out, /embedded PGlite in /);
-      assert.match(out, /now at version 1/);
+      assert.match(out, new RegExp(`now at version ${LATEST}`));
       assert.ok(!existsSync(join(dir, 'roo-sync.lock')), 'the lock is released on close');
     });
 

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS sync_append_changes(uuid, uuid, json);

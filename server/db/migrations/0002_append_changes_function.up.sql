@@ -1,0 +1,114 @@
+-- roo-sync relay schema, version 2: a push is one statement (OR REPLACE: a schema wipe drops tables only).
+-- sync_append_changes stores a device's pushed changes in the user's log in one round trip:
+-- it locks the user's counter row (created on first use), then, with a snapshot taken after
+-- that lock, answers replays with their original seq, refuses stale non-mergeable changes,
+-- numbers and inserts the rest, marks the older versions of their entities superseded and
+-- moves the counter, all in the caller's transaction (a lone call commits on its own).
+--
+-- p_changes: JSON array of {i, client_seq, base_seq, entity, change_type, body, mergeable}.
+-- One row per input change: o_i, o_outcome ('stored' | 'replay' | 'compacted' | 'conflict'),
+-- o_seq (the new seq, the original seq, or the compaction point), and for a conflict the
+-- entity's latest change (o_cur_*).
+
+CREATE OR REPLACE FUNCTION sync_append_changes(p_user uuid, p_device uuid, p_changes json)
+RETURNS TABLE (
+  o_i             integer,
+  o_outcome       text,
+  o_seq           bigint,
+  o_cur_seq       bigint,
+  o_cur_device_id uuid,
+  o_cur_client_seq bigint,
+  o_cur_base_seq  bigint,
+  o_cur_entity    text,
+  o_cur_body      json
+)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+  v_seq            bigint;
+  v_compacted_seq  bigint;
+  v_compacted_client bigint;
+BEGIN
+  -- The counter row, locked until the end of the transaction: appends of one user run one at
+  -- a time, and every statement below sees what the appends before this one committed.
+  SELECT h.seq, h.compacted_seq, coalesce((h.compacted_clients ->> p_device::text)::bigint, 0)
+    INTO v_seq, v_compacted_seq, v_compacted_client
+    FROM sync_log_heads h WHERE h.user_id = p_user FOR UPDATE;
+  IF NOT FOUND THEN
+    INSERT INTO sync_log_heads (user_id) VALUES (p_user) ON CONFLICT (user_id) DO NOTHING;
+    SELECT h.seq, h.compacted_seq, coalesce((h.compacted_clients ->> p_device::text)::bigint, 0)
+      INTO v_seq, v_compacted_seq, v_compacted_client
+      FROM sync_log_heads h WHERE h.user_id = p_user FOR UPDATE;
+  END IF;
+
+  RETURN QUERY
+  WITH input AS (
+    SELECT r.i, r.client_seq, r.base_seq, r.entity, r.change_type, r.body, r.mergeable
+      FROM json_to_recordset(p_changes)
+        AS r(i integer, client_seq bigint, base_seq bigint, entity text, change_type text, body json, mergeable boolean)
+  ),
+  classified AS (
+    SELECT inp.*,
+           prev.seq AS replay_seq,
+           other.seq AS other_seq,
+           CASE
+             WHEN prev.seq IS NOT NULL THEN 'replay'
+             WHEN inp.client_seq <= v_compacted_client THEN 'compacted'
+             WHEN other.seq IS NOT NULL AND other.seq > coalesce(inp.base_seq, 0) THEN 'conflict'
+             ELSE 'stored'
+           END AS outcome
+      FROM input inp
+      LEFT JOIN sync_operations prev
+        ON prev.user_id = p_user AND prev.device_id = p_device AND prev.client_seq = inp.client_seq
+      LEFT JOIN LATERAL (
+        SELECT s.seq FROM sync_operations s
+         WHERE NOT inp.mergeable AND s.user_id = p_user AND s.entity = inp.entity AND s.device_id <> p_device
+         ORDER BY s.seq DESC LIMIT 1
+      ) other ON true
+  ),
+  numbered AS (
+    SELECT c.*, v_seq + row_number() OVER (ORDER BY c.i) AS new_seq
+      FROM classified c WHERE c.outcome = 'stored'
+  ),
+  newest AS (
+    SELECT n.entity, max(n.new_seq) AS seq FROM numbered n GROUP BY n.entity
+  ),
+  inserted AS (
+    INSERT INTO sync_operations (user_id, device_id, seq, client_seq, base_seq, entity, change_type, body, status)
+    SELECT p_user, p_device, n.new_seq, n.client_seq, n.base_seq, n.entity, n.change_type, n.body,
+           CASE WHEN n.change_type <> 'stream.truncate' AND n.new_seq < w.seq THEN 'superseded' ELSE 'applied' END
+      FROM numbered n JOIN newest w ON w.entity = n.entity
+    RETURNING 1
+  ),
+  superseded AS (
+    -- Older versions already in the log (versions in this push are marked as they are inserted).
+    -- Truncates are never superseded: an older one still removes entries a newer one keeps.
+    UPDATE sync_operations o SET status = 'superseded'
+      FROM newest w
+     WHERE o.user_id = p_user AND o.entity = w.entity AND o.seq <= v_seq
+       AND o.status = 'applied' AND o.change_type <> 'stream.truncate'
+    RETURNING 1
+  ),
+  bumped AS (
+    UPDATE sync_log_heads h SET seq = h.seq + (SELECT count(*) FROM numbered), updated_at = now()
+     WHERE h.user_id = p_user AND EXISTS (SELECT 1 FROM numbered)
+    RETURNING 1
+  )
+  SELECT c.i,
+         c.outcome,
+         CASE c.outcome
+           WHEN 'replay' THEN c.replay_seq
+           WHEN 'compacted' THEN v_compacted_seq
+           WHEN 'stored' THEN n.new_seq
+         END,
+         cur.seq, cur.device_id, cur.client_seq, cur.base_seq, cur.entity, cur.body
+    FROM classified c
+    LEFT JOIN numbered n ON n.i = c.i
+    LEFT JOIN LATERAL (
+      SELECT s.seq, s.device_id, s.client_seq, s.base_seq, s.entity, s.body FROM sync_operations s
+       WHERE c.outcome = 'conflict' AND s.user_id = p_user AND s.entity = c.entity
+       ORDER BY s.seq DESC LIMIT 1
+    ) cur ON true
+   ORDER BY c.i;
+END
+$fn$;
