@@ -103,6 +103,8 @@ export const RELAY_OPTIONS: readonly RelayOption[] = [
   { group: 'ws', field: 'helloTimeoutMs', env: 'WS_HELLO_TIMEOUT_MS', flag: 'ws-hello-timeout-ms', help: 'time allowed for the first frame, ms', parse: integer(1, 600_000) },
   { group: 'ws', field: 'rateLimitPerSecond', env: 'WS_RATE_LIMIT_PER_SECOND', flag: 'ws-rate-limit-per-second', help: 'frames per second per device', parse: integer(1, 1_000_000) },
   { group: 'ws', field: 'rateLimitBurst', env: 'WS_RATE_LIMIT_BURST', flag: 'ws-rate-limit-burst', help: 'frame burst per device', parse: integer(1, 10_000_000) },
+  { group: 'ws', field: 'slowConsumerBytes', env: 'WS_SLOW_CONSUMER_BYTES', flag: 'ws-slow-consumer-bytes', help: 'unsent bytes on a socket above which live change pages are replaced by one "pull" page, bytes', parse: integer(1024) },
+  { group: 'ws', field: 'slowConsumerCloseBytes', env: 'WS_SLOW_CONSUMER_CLOSE_BYTES', flag: 'ws-slow-consumer-close-bytes', help: 'unsent bytes on a socket above which it is closed (4429), bytes', parse: integer(1024) },
   { group: 'auth', field: 'accessTokenTtlSeconds', env: 'ACCESS_TOKEN_TTL_SECONDS', flag: 'access-token-ttl-seconds', help: 'access token lifetime, s', parse: integer(10, S_YEAR) },
   { group: 'auth', field: 'refreshTokenTtlSeconds', env: 'REFRESH_TOKEN_TTL_SECONDS', flag: 'refresh-token-ttl-seconds', help: 'refresh token lifetime, s', parse: integer(60, 10 * S_YEAR) },
   { group: 'sync', field: 'commandTtlSeconds', env: 'COMMAND_TTL_SECONDS', flag: 'command-ttl-seconds', help: 'default remote command expiry, s', parse: integer(1, S_YEAR) },

@@ -55,6 +55,13 @@ export interface RelayConfig {
     readonly rateLimitPerSecond: number;
     /** Frames one device may send in a burst above the average. */
     readonly rateLimitBurst: number;
+    /**
+     * Slow consumer: while a socket has more than this many bytes queued unsent, live change
+     * pages to it are replaced by one empty page with `hasMore` (the device pulls), in bytes.
+     */
+    readonly slowConsumerBytes: number;
+    /** A socket with more than this many bytes queued unsent is closed (4429, WS_SLOW_CONSUMER), in bytes. */
+    readonly slowConsumerCloseBytes: number;
   };
   readonly auth: {
     /** Lifetime of an access token, in seconds. */
@@ -95,7 +102,7 @@ export const RELAY_DEFAULTS: RelayConfig = Object.freeze<RelayConfig>({
   redis: { url: undefined, keyPrefix: 'roo-sync:', connectTimeoutMs: 2_000 },
   ws: {
     maxFrameBytes: 1 * MIB, maxInflatedFrameBytes: 16 * MIB, compressThresholdBytes: 1024, helloTimeoutMs: 10_000,
-    rateLimitPerSecond: 50, rateLimitBurst: 200,
+    rateLimitPerSecond: 50, rateLimitBurst: 200, slowConsumerBytes: 4 * MIB, slowConsumerCloseBytes: 64 * MIB,
   },
   auth: { accessTokenTtlSeconds: 15 * 60, refreshTokenTtlSeconds: 30 * DAY },
   sync: { commandTtlSeconds: 60 * 60, compactionAgeSeconds: 30 * DAY, commandRetentionSeconds: 7 * DAY },

@@ -16,6 +16,7 @@ import { decodeHelloFrame, FrameCodec } from '../../core/protocol/frame';
 import {
   MAX_PULL_LIMIT,
   PROTOCOL_VERSIONS,
+  type ChangesMessage,
   type ClientMessage,
   type CodecName,
   type HelloMessage,
@@ -56,6 +57,8 @@ export const SyncErrorCode = {
   RateLimited: 'RATE_LIMITED',
   /** A reply that would not fit in one frame (pull a smaller page). */
   ReplyTooLarge: 'RELAY_REPLY_TOO_LARGE',
+  /** The socket had more than `slowConsumerCloseBytes` unsent (close reason, with RateLimited 4429). */
+  SlowConsumer: 'WS_SLOW_CONSUMER',
   /** The relay failed handling a message. Closes with InternalError. */
   Internal: 'RELAY_INTERNAL',
 } as const;
@@ -74,6 +77,10 @@ export interface ConnectionDeps {
   maxInflatedBytes: number;
   compressThreshold: number;
   helloTimeoutMs: number;
+  /** Unsent bytes above which live change pages give way to one empty `hasMore` page (see sendLive). */
+  slowConsumerBytes: number;
+  /** Unsent bytes above which the socket is closed (RateLimited, WS_SLOW_CONSUMER). */
+  slowConsumerCloseBytes: number;
   /** Codecs offered to devices. */
   codecs: readonly CodecName[];
   /** Next connection order number. */
@@ -107,6 +114,8 @@ export class SyncConnection implements HubConnection {
   /** Decoded messages waiting to be handled, in arrival order. */
   private readonly inbox: unknown[] = [];
   private draining = false;
+  /** Live change pages were held back (slow consumer) and the device was told to pull. */
+  private lagging = false;
   private readonly closedListeners = new Set<() => void>();
 
   constructor(
@@ -152,9 +161,24 @@ export class SyncConnection implements HubConnection {
     this.closedListeners.add(listener);
   }
 
-  /** Sends one message (a stand-in when it is too large for a frame). Never throws. */
+  /**
+   * Sends one message (a stand-in when it is too large for a frame). Never throws. Live change
+   * pages go through the slow-consumer check; past `slowConsumerCloseBytes` unsent the socket
+   * is closed instead.
+   */
   send(message: ServerMessage): void {
     if (!this.open || this.socket.readyState !== this.socket.OPEN) return;
+    const buffered = this.socket.bufferedAmount;
+    if (buffered > this.deps.slowConsumerCloseBytes) {
+      this.deps.logger.warn('slow consumer closed', { deviceId: this.deviceId, buffered });
+      this.close(CloseCode.RateLimited, SyncErrorCode.SlowConsumer);
+      return;
+    }
+    if (message.type === 'changes' && message.replyTo === undefined) {
+      const live = this.liveOrStandIn(message, buffered);
+      if (!live) return;
+      message = live;
+    }
     const before = this.frames.stats;
     const body0 = before.bodyBytesEncoded;
     const wire0 = before.wireBytesEncoded;
@@ -172,6 +196,24 @@ export class SyncConnection implements HubConnection {
     }
     this.deps.metrics?.recordFrame('out', this.frames.stats.bodyBytesEncoded - body0, this.frames.stats.wireBytesEncoded - wire0);
     this.socket.send(frame);
+  }
+
+  /**
+   * Slow consumer: over `slowConsumerBytes` unsent, the first held-back live page becomes an
+   * empty page with `hasMore` from the seq before it (the device pulls from its cursor, which
+   * covers everything held back) and later ones are dropped; once the socket has drained below
+   * the limit, live pages flow again. Memory per socket stays bounded by its own requests.
+   */
+  private liveOrStandIn(message: ChangesMessage, buffered: number): ChangesMessage | null {
+    if (buffered <= this.deps.slowConsumerBytes) {
+      this.lagging = false;
+      return message;
+    }
+    if (this.lagging) return null;
+    this.lagging = true;
+    this.deps.logger.debug('slow consumer: live pages held back; the device pulls', { deviceId: this.deviceId, buffered });
+    const first = message.changes[0]?.seq;
+    return { type: 'changes', changes: [], cursor: first === undefined ? message.cursor : first - 1, hasMore: true };
   }
 
   /** Ends the connection with a close code. Idempotent. */

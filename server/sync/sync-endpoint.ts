@@ -89,6 +89,8 @@ export function attachSyncEndpoint(httpServer: Server, context: SyncEndpointCont
     maxInflatedBytes: ws.maxInflatedFrameBytes,
     compressThreshold: ws.compressThresholdBytes,
     helloTimeoutMs: ws.helloTimeoutMs,
+    slowConsumerBytes: ws.slowConsumerBytes,
+    slowConsumerCloseBytes: ws.slowConsumerCloseBytes,
     codecs: context.codecs ?? (['brotli', 'deflate', 'none'] as const),
     nextOrder: () => ++order,
   };
