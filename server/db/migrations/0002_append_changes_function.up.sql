@@ -6,6 +6,8 @@
 -- moves the counter, all in the caller's transaction (a lone call commits on its own).
 --
 -- p_changes: JSON array of {i, client_seq, base_seq, entity, change_type, body, mergeable}.
+-- Every lookup is one index probe per pushed change (LATERAL on a full key), whatever the
+-- statistics say: the cost of a push does not grow with the log.
 -- One row per input change: o_i, o_outcome ('stored' | 'replay' | 'compacted' | 'conflict'),
 -- o_seq (the new seq, the original seq, or the compaction point), and for a conflict the
 -- entity's latest change (o_cur_*).
@@ -23,6 +25,9 @@ RETURNS TABLE (
   o_cur_body      json
 )
 LANGUAGE plpgsql VOLATILE
+-- Plan every call for the log as it is now: a plan cached while the log was small (seq scans)
+-- would stay in the session and scan the whole log on every push once it has grown.
+SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
   v_seq            bigint;
@@ -58,8 +63,11 @@ BEGIN
              ELSE 'stored'
            END AS outcome
       FROM input inp
-      LEFT JOIN sync_operations prev
-        ON prev.user_id = p_user AND prev.device_id = p_device AND prev.client_seq = inp.client_seq
+      LEFT JOIN LATERAL (
+        SELECT s.seq FROM sync_operations s
+         WHERE s.user_id = p_user AND s.device_id = p_device AND s.client_seq = inp.client_seq
+         LIMIT 1 -- (unique; the LIMIT keeps the planner from turning the probes into a scan)
+      ) prev ON true
       LEFT JOIN LATERAL (
         SELECT s.seq FROM sync_operations s
          WHERE NOT inp.mergeable AND s.user_id = p_user AND s.entity = inp.entity AND s.device_id <> p_device
@@ -70,21 +78,18 @@ BEGIN
     SELECT c.*, v_seq + row_number() OVER (ORDER BY c.i) AS new_seq
       FROM classified c WHERE c.outcome = 'stored'
   ),
-  newest AS (
-    SELECT n.entity, max(n.new_seq) AS seq FROM numbered n GROUP BY n.entity
-  ),
   inserted AS (
     INSERT INTO sync_operations (user_id, device_id, seq, client_seq, base_seq, entity, change_type, body, status)
-    SELECT p_user, p_device, n.new_seq, n.client_seq, n.base_seq, n.entity, n.change_type, n.body,
-           CASE WHEN n.change_type <> 'stream.truncate' AND n.new_seq < w.seq THEN 'superseded' ELSE 'applied' END
-      FROM numbered n JOIN newest w ON w.entity = n.entity
+    SELECT p_user, p_device, v.new_seq, v.client_seq, v.base_seq, v.entity, v.change_type, v.body,
+           CASE WHEN v.change_type <> 'stream.truncate' AND v.new_seq < v.newest_seq THEN 'superseded' ELSE 'applied' END
+      FROM (SELECT n.*, max(n.new_seq) OVER (PARTITION BY n.entity) AS newest_seq FROM numbered n) v
     RETURNING 1
   ),
   superseded AS (
     -- Older versions already in the log (versions in this push are marked as they are inserted).
     -- Truncates are never superseded: an older one still removes entries a newer one keeps.
     UPDATE sync_operations o SET status = 'superseded'
-      FROM newest w
+      FROM (SELECT DISTINCT n.entity FROM numbered n) w
      WHERE o.user_id = p_user AND o.entity = w.entity AND o.seq <= v_seq
        AND o.status = 'applied' AND o.change_type <> 'stream.truncate'
     RETURNING 1
