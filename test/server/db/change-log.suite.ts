@@ -142,6 +142,27 @@ export function changeLogSuite(getDb: () => Database): void {
       assert.deepEqual([...seqsA, ...seqsB].sort((x, y) => x - y), [1, 2, 3, 4, 5, 6]);
     });
 
+    it('answers two concurrent copies of one push with the same seqs and stores it once', async () => {
+      const push = [streamPut(1, '1:0'), streamPut(2, '2:0'), streamPut(3, '3:0')];
+      const [a, b] = await Promise.all([appendChanges(db(), user, deviceA, push), appendChanges(db(), user, deviceA, push)]);
+      assert.deepEqual(a.accepted, b.accepted);
+      assert.deepEqual(a.accepted.map((x) => x.seq), [1, 2, 3]);
+      assert.equal(a.stored.length + b.stored.length, 3);
+      assert.equal((await pullChanges(db(), user, 0, 100)).changes.length, 3);
+      assert.equal((await logHead(db(), user)).seq, 3);
+    });
+
+    it('acknowledges a push mixing replays and new changes with original and next seqs', async () => {
+      await appendChanges(db(), user, deviceA, [streamPut(1, '1:0'), streamPut(2, '2:0')]);
+      const result = await appendChanges(db(), user, deviceA, [streamPut(3, '3:0'), streamPut(1, '1:0'), streamPut(4, '4:0')]);
+      assert.deepEqual(result.accepted, [
+        { clientSeq: 3, seq: 3 },
+        { clientSeq: 1, seq: 1 },
+        { clientSeq: 4, seq: 4 },
+      ]);
+      assert.deepEqual(result.stored.map((s) => [s.clientSeq, s.seq]), [[3, 3], [4, 4]]);
+    });
+
     it('lets no reader see a gap while many appends run at once', async function () {
       this.timeout(60_000);
       const writers = 8;
@@ -243,6 +264,17 @@ export function changeLogSuite(getDb: () => Database): void {
       assert.equal(head.seq, 4);
       assert.equal(head.compactedSeq, 2);
       assert.ok(head.compactedAt instanceof Date);
+    });
+
+    it('removes an older version written in the same push as the newer one', async () => {
+      await appendChanges(db(), user, deviceA, [
+        filePut(1, null, 'a.txt', '1'.repeat(64)), // seq 1
+        filePut(2, null, 'b.txt'), // seq 2
+        filePut(3, null, 'a.txt', '3'.repeat(64)), // seq 3
+      ]);
+      const result = await compactLog(db(), user, future());
+      assert.deepEqual(result, { removed: 1, compactedSeq: 1 });
+      assert.deepEqual((await pullChanges(db(), user, 0, 100)).changes.map((c) => c.seq), [2, 3]);
     });
 
     it('leaves changes newer than olderThan alone', async () => {
