@@ -25,8 +25,10 @@ RETURNS TABLE (
   o_cur_body      json
 )
 LANGUAGE plpgsql VOLATILE
--- Plan every call for the log as it is now: a plan cached while the log was small (seq scans)
--- would stay in the session and scan the whole log on every push once it has grown.
+-- Every lookup below is an index probe. While the log is small (or its statistics stale) the
+-- planner would pick sequential scans, per pushed change inside the LATERAL joins, and a plan
+-- cached then would keep scanning the grown log: no sequential scans, a plan per call.
+SET enable_seqscan = off
 SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
@@ -86,12 +88,20 @@ BEGIN
     RETURNING 1
   ),
   superseded AS (
-    -- Older versions already in the log (versions in this push are marked as they are inserted).
-    -- Truncates are never superseded: an older one still removes entries a newer one keeps.
+    -- Older versions already in the log (versions in this push are marked as they are inserted),
+    -- found per entity through its index. Truncates are never superseded: an older one still
+    -- removes entries a newer one keeps.
     UPDATE sync_operations o SET status = 'superseded'
       FROM (SELECT DISTINCT n.entity FROM numbered n) w
-     WHERE o.user_id = p_user AND o.entity = w.entity AND o.seq <= v_seq
-       AND o.status = 'applied' AND o.change_type <> 'stream.truncate'
+      CROSS JOIN LATERAL (
+        -- Every version of the entity, through its index (only the key in the condition, so no
+        -- other index looks cheaper; OFFSET 0 keeps it one lookup per entity).
+        SELECT s.seq, s.status, s.change_type FROM sync_operations s
+         WHERE s.user_id = p_user AND s.entity = w.entity
+         ORDER BY s.seq DESC OFFSET 0
+      ) older
+     WHERE older.seq <= v_seq AND older.status = 'applied' AND older.change_type <> 'stream.truncate'
+       AND o.user_id = p_user AND o.seq = older.seq
     RETURNING 1
   ),
   bumped AS (
