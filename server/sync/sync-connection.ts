@@ -298,16 +298,18 @@ export class SyncConnection implements HubConnection {
           }
           continue;
         }
-        await this.handleSafely(pushes[0] ?? this.inbox.shift());
+        // A lone push was validated when it was taken: it is not parsed a second time.
+        const push = pushes[0];
+        await (push ? this.handleSafely(push, push) : this.handleSafely(this.inbox.shift()));
       }
     } finally {
       this.draining = false;
     }
   }
 
-  private async handleSafely(raw: unknown): Promise<void> {
+  private async handleSafely(raw: unknown, validated?: ClientMessage): Promise<void> {
     try {
-      await this.handle(raw);
+      await this.handle(raw, validated);
     } catch (error) {
       this.internalError(error, raw);
     }
@@ -408,11 +410,12 @@ export class SyncConnection implements HubConnection {
 
   // ------------------------------------------------------------ messages
 
-  private async handle(raw: unknown): Promise<void> {
+  /** Handles one message; `validated` is `raw` already checked by parseClientMessage. */
+  private async handle(raw: unknown, validated?: ClientMessage): Promise<void> {
     if (!this.open) return;
     let message: ClientMessage;
     try {
-      message = parseClientMessage(raw);
+      message = validated ?? parseClientMessage(raw);
     } catch (error) {
       const code = isSyncError(error) ? error.code : 'PROTOCOL_INVALID_MESSAGE';
       const text = error instanceof Error ? error.message : 'invalid message';
