@@ -2,9 +2,11 @@
  * The per-user change log (DESIGN.md "Ordering, idempotency, cursors"): the SQL behind push,
  * pull and compaction. Every function takes the authenticated user's id and touches nothing else.
  *
- * - `appendChanges` stores a device's changes in one transaction. It first locks the user's
- *   counter row in `sync_log_heads`, so appends of one user run one at a time and their
- *   numbers commit in order: a reader never sees seq 11 before seq 10.
+ * - `appendChanges` stores a device's changes in one statement (one round trip, its own
+ *   transaction): `sync_append_changes` (migration 0002) first locks the user's counter row in
+ *   `sync_log_heads` (creating it on first use), so appends of one user run one at a time and
+ *   their numbers commit in order: a reader never sees seq 11 before seq 10. Its later steps
+ *   see every append committed before the lock was granted.
  * - `(deviceId, clientSeq)` is unique: a replayed change is acknowledged again with its
  *   original seq and stored once.
  * - A change to an entity that does not merge (`isMergeable`) conflicts when another device
@@ -22,7 +24,7 @@ import {
 } from '../../core/model/changes';
 import { MAX_PULL_LIMIT, type AcceptedChange, type ChangeConflict } from '../../core/protocol/messages';
 import { foldMetaBodies } from '../../core/merge/metadata-merge';
-import type { Database, Queryable, Session } from './database';
+import type { Database, Queryable } from './database';
 
 export const ChangeLogErrorCode = {
   /** A pushed change is malformed (clientSeq, baseSeq or body type), or repeats a clientSeq in one push. */
