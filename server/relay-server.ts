@@ -32,6 +32,7 @@ import { createHttpHandler } from './http/http-app';
 import { createLogger, type Logger } from './observability/logger';
 import { RelayMetrics } from './observability/metrics';
 import { attachSyncEndpoint, type SyncEndpoint } from './sync/sync-endpoint';
+import { TaskList, touchesTasks } from './tasks/task-list';
 
 export interface RelayServer {
   /** `http://127.0.0.1:PORT` (the bound host and port). */
@@ -140,10 +141,15 @@ export async function startRelayServer(
       logger,
     });
 
+    const tasks = new TaskList({
+      db, cache: backend.cache, ttlSeconds: config.cache.queryTtlSeconds, stats: metrics.cacheStats(), logger,
+    });
+    cleanup.push(async () => tasks.close());
+
     let shuttingDown = false;
     let inFlight = 0;
     const handler = createHttpHandler({
-      db, sessions, auth, config, metrics, logger,
+      db, sessions, auth, config, metrics, logger, tasks,
       cache: { kind: backend.kind, healthy: () => backend.healthy() },
       allowSignup: options.allowSignup ?? false,
       trustProxy: options.trustProxy ?? false,
@@ -158,6 +164,7 @@ export async function startRelayServer(
     server.headersTimeout = 30_000;
     const sync: SyncEndpoint = attachSyncEndpoint(server, {
       db, cache: backend.cache, pubsub: backend.pubsub, logger, metrics, config, sessions,
+      onCommitted: (userId, stored) => (touchesTasks(stored) ? tasks.invalidateUser(userId) : Promise.resolve()),
     });
     await listen(server, config.http.port, config.http.host);
     const address = server.address() as AddressInfo;

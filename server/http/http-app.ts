@@ -9,6 +9,7 @@ import { sendError, statusOf, toSyncError } from './http-errors';
 import type { HttpContext } from './http-context';
 import { registerOpsRoutes } from './ops-routes';
 import { Router } from './router';
+import { registerTaskRoutes } from './task-routes';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -17,6 +18,7 @@ export function createHttpHandler(ctx: HttpContext): RequestHandler {
   registerOpsRoutes(router, ctx);
   registerAuthRoutes(router, ctx);
   registerBlobRoutes(router, ctx);
+  registerTaskRoutes(router, ctx);
 
   return (req, res) => {
     const started = process.hrtime.bigint();

@@ -7,6 +7,7 @@ import type { RelayConfig } from '../config/relay-config';
 import type { Database } from '../db/database';
 import type { Logger } from '../observability/logger';
 import type { RelayMetrics } from '../observability/metrics';
+import type { TaskList } from '../tasks/task-list';
 
 export interface HttpContext {
   db: Database;
@@ -14,6 +15,8 @@ export interface HttpContext {
   auth: AuthService;
   config: RelayConfig;
   metrics: RelayMetrics;
+  /** Cached task list and metadata reads (GET /v1/tasks). */
+  tasks: TaskList;
   logger: Logger;
   /** `redis` or `memory`, and whether it answers now (for /readyz). */
   cache: { kind: 'redis' | 'memory'; healthy(): boolean };

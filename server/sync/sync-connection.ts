@@ -28,7 +28,8 @@ import { negotiate } from '../../core/protocol/negotiate';
 import { parseClientMessage } from '../../core/protocol/validate';
 import { nodeCodecRegistry } from '../../core/node/protocol/node-codecs';
 import type { CommandService } from '../commands/command-service';
-import { appendChanges, logHead, pullChanges } from '../db/change-log';
+import type { ClientChange, ServerChange } from '../../core/model/changes';
+import { appendChanges, logHead, pullChanges, type AppendResult } from '../db/change-log';
 import type { Database } from '../db/database';
 import type { Logger } from '../observability/logger';
 import type { RelayMetrics } from '../observability/metrics';
@@ -85,6 +86,8 @@ export interface ConnectionDeps {
   codecs: readonly CodecName[];
   /** Next connection order number. */
   nextOrder(): number;
+  /** Awaited after every committed push that stored changes, before the device is answered (cache invalidation). Must not throw. */
+  onCommitted?(userId: string, stored: readonly ServerChange[]): Promise<void>;
 }
 
 /** Frames a socket may queue while its hello is still being checked. */
@@ -339,10 +342,17 @@ export class SyncConnection implements HubConnection {
     return taken;
   }
 
+  /** The one place pushes are committed: appends, then lets the relay invalidate what the push changed. */
+  private async commit(auth: { userId: string; deviceId: string }, changes: ClientChange[]): Promise<AppendResult> {
+    const result = await appendChanges(this.deps.db, auth.userId as UserId, auth.deviceId as DeviceId, changes);
+    if (result.stored.length > 0) await this.deps.onCommitted?.(auth.userId, result.stored);
+    return result;
+  }
+
   /** Several pushes in one transaction; replies per push, in order; one fan-out. */
   private async handlePushes(pushes: PushMessage[], auth: { userId: string; deviceId: string }): Promise<void> {
     const receivedAt = Date.now();
-    const result = await appendChanges(this.deps.db, auth.userId as UserId, auth.deviceId as DeviceId, pushes.flatMap((p) => p.changes));
+    const result = await this.commit(auth, pushes.flatMap((p) => p.changes));
     const accepted = new Map(result.accepted.map((a) => [a.clientSeq, a]));
     const conflicts = new Map(result.conflicts.map((c) => [c.clientSeq, c]));
     for (const push of pushes) {
@@ -514,7 +524,7 @@ export class SyncConnection implements HubConnection {
         return;
       case 'push': {
         const receivedAt = Date.now();
-        const result = await appendChanges(this.deps.db, auth.userId as UserId, auth.deviceId as DeviceId, message.changes);
+        const result = await this.commit(auth, message.changes);
         this.send(
           result.conflicts.length > 0
             ? { type: 'conflict', replyTo: message.id, accepted: result.accepted, conflicts: result.conflicts }

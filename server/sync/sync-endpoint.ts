@@ -8,6 +8,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import type { ServerChange } from '../../core/model/changes';
 import { CloseCode } from '../../core/protocol/close-codes';
 import type { CodecName } from '../../core/protocol/messages';
 import type { Cache, PubSub } from '../cache/ports';
@@ -42,6 +43,8 @@ export interface SyncEndpointContext {
   commandTiming?: Partial<Omit<CommandTiming, 'defaultTtlMs'>>;
   /** Codecs offered to devices, best first. Default brotli, deflate, none. */
   codecs?: readonly CodecName[];
+  /** Awaited after every committed push that stored changes (the relay invalidates cached task reads). Must not throw. */
+  onCommitted?: (userId: string, stored: readonly ServerChange[]) => Promise<void>;
 }
 
 export interface SyncEndpoint {
@@ -93,6 +96,7 @@ export function attachSyncEndpoint(httpServer: Server, context: SyncEndpointCont
     slowConsumerCloseBytes: ws.slowConsumerCloseBytes,
     codecs: context.codecs ?? (['brotli', 'deflate', 'none'] as const),
     nextOrder: () => ++order,
+    onCommitted: context.onCommitted,
   };
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
