@@ -15,7 +15,8 @@ export interface Codec {
   /** Header codec id, 0..15. */
   readonly id: number;
   readonly name: CodecName;
-  compress(bytes: Uint8Array): Uint8Array;
+  /** Deflate codecs also take the connection context as a preset `dictionary`. */
+  compress(bytes: Uint8Array, dictionary?: Uint8Array): Uint8Array;
   /**
    * Inflates `bytes`; throws `FRAME_INFLATE_LIMIT` past `maxBytes`, `FRAME_CORRUPT` on bad input.
    * Deflate codecs also take the connection context as a preset `dictionary`.
@@ -63,14 +64,9 @@ export function deflateCodec(level: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 = 6): Code
   return {
     id: CODEC_IDS.deflate,
     name: 'deflate',
-    compress: (bytes) => deflateSync(bytes, { level }),
+    compress: (bytes, dictionary) => deflateSync(bytes, dictionary && dictionary.length > 0 ? { level, dictionary } : { level }),
     decompress: (bytes, maxBytes, dictionary) => inflateCapped(bytes, maxBytes, dictionary),
   };
-}
-
-/** Compresses with a preset dictionary (the connection context); see `CONTEXT_DEFLATE_ID`. */
-export function deflateWithDictionary(bytes: Uint8Array, dictionary: Uint8Array, level: 1 | 6 | 9 = 6): Uint8Array {
-  return deflateSync(bytes, dictionary.length > 0 ? { level, dictionary } : { level });
 }
 
 /**

@@ -18,8 +18,7 @@ import {
   CODEC_IDS,
   CONTEXT_DEFLATE_ID,
   defaultCodecRegistry,
-  deflateWithDictionary,
-  inflateCapped,
+  deflateCodec,
   type Codec,
   type CodecRegistry,
 } from './codecs';
@@ -125,6 +124,8 @@ export class FrameCodec {
     wireBytesDecoded: 0,
   };
   private readonly codecs: CodecRegistry;
+  /** Compresses context frames (header id CONTEXT_DEFLATE_ID). */
+  private readonly contextDeflate: Codec;
   private encoder: Codec;
   private readonly contextWanted: boolean;
   private readonly contextMaxBytes: number;
@@ -133,6 +134,7 @@ export class FrameCodec {
 
   constructor(options: FrameCodecOptions) {
     this.codecs = options.codecs ?? defaultCodecRegistry();
+    this.contextDeflate = this.codecs.get('deflate') ?? deflateCodec();
     this.encoder = this.codecFor(options.codec);
     this.currentCodec = options.codec;
     this.contextWanted = options.context ?? true;
@@ -187,7 +189,9 @@ export class FrameCodec {
     let payload: Uint8Array = body;
     if (this.encoder.id !== CODEC_IDS.none && body.length >= this.compressThreshold) {
       const viaContext = this.usesContext && (this.encoder.id === CODEC_IDS.deflate || body.length <= this.contextMaxBytes);
-      const compressed = viaContext ? deflateWithDictionary(body, this.sent.bytes) : this.encoder.compress(body);
+      // Context frames are raw deflate with the window as dictionary, through the registry's
+      // deflate (zlib on Node peers, fflate elsewhere: the same format).
+      const compressed = viaContext ? this.contextDeflate.compress(body, this.sent.bytes) : this.encoder.compress(body);
       if (compressed.length < body.length) {
         codecId = viaContext ? CONTEXT_DEFLATE_ID : this.encoder.id;
         payload = compressed;
@@ -225,11 +229,7 @@ export class FrameCodec {
     const payload = bytes.subarray(1);
     let body: Uint8Array;
     if (codecId === CONTEXT_DEFLATE_ID) {
-      // The registry's deflate may be faster than fflate (Node peers use zlib); same format.
-      const deflate = this.codecs.get('deflate');
-      body = deflate
-        ? deflate.decompress(payload, this.maxInflatedBytes, this.received.bytes)
-        : inflateCapped(payload, this.maxInflatedBytes, this.received.bytes);
+      body = this.contextDeflate.decompress(payload, this.maxInflatedBytes, this.received.bytes);
     } else {
       const codec = this.codecs.byId(codecId);
       if (!codec) throw new SyncError('FRAME_UNKNOWN_CODEC', `codec id ${codecId} is not available here`, { codecId });

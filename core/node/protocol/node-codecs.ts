@@ -46,7 +46,7 @@ export function zlibDeflateCodec(level = 6): Codec {
   return {
     id: CODEC_IDS.deflate,
     name: 'deflate',
-    compress: (bytes) => deflateRawSync(bytes, { level }),
+    compress: (bytes, dictionary) => deflateRawSync(bytes, { level, ...(dictionary && dictionary.length > 0 ? { dictionary } : {}) }),
     decompress: (bytes, maxBytes, dictionary) => {
       if (bytes.length === 0) throw new SyncError('FRAME_CORRUPT', 'empty deflate stream');
       try {

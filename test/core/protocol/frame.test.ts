@@ -91,6 +91,21 @@ describe('FrameCodec', () => {
       assert.ok(contextBytes < plainBytes * 0.6, `context ${contextBytes} vs per-frame ${plainBytes}`);
     });
 
+    it('lets a Node peer (zlib) and a pure peer (fflate) read each other\'s context frames', () => {
+      const node = { codec: 'deflate' as const, codecs: nodeCodecRegistry() };
+      const pure = { codec: 'deflate' as const, codecs: defaultCodecRegistry() };
+      for (const [from, to] of [[node, pure], [pure, node]] as const) {
+        const sender = new FrameCodec(from);
+        const receiver = new FrameCodec(to);
+        for (let i = 0; i < 30; i++) {
+          const message = { ...(SAMPLE_CLIENT_MESSAGES[2] as object), id: `r${i}`, changes: [(SAMPLE_CLIENT_MESSAGES[2] as { changes: unknown[] }).changes[i % 8]] } as ClientMessage;
+          const bytes = sender.encode(message);
+          if (i > 0) assert.equal(bytes[0]! & 0x0f, CONTEXT_DEFLATE_ID);
+          assert.deepEqual(receiver.decode(bytes), JSON.parse(JSON.stringify(message)));
+        }
+      }
+    });
+
     it('keeps the context across setCodec (a client learns the codec from welcome)', () => {
       const relay = new FrameCodec({ codec: 'deflate' });
       const client = new FrameCodec({ codec: 'none' });
