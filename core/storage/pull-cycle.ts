@@ -7,7 +7,7 @@
  * the two, HybridStorage runs one operation at a time); (4) the cursor advances and the state
  * is saved. A crash in (3) replays the journal on open: applying is idempotent.
  */
-import { SyncError } from '../errors';
+import { SyncError, isSyncError } from '../errors';
 import { entityKeyOf, compareEntryKeys, type ClientChange, type EntryKey, type ServerChange, type TaskSource } from '../model/changes';
 import type { TaskSnapshot } from '../ports/task-store';
 import { applyFileChanges, detectFileChanges } from './file-sync';
@@ -39,11 +39,20 @@ interface PageGroups {
 /** Pulls and applies every page after the cursor. Throws STORAGE_SYNC_FAILED when the transport fails. */
 export async function pullAll(deps: EngineDeps, pageSize: number): Promise<PullReport> {
   const report: PullReport = { applied: 0, pages: 0, refusedPaths: [] };
+  let resynced = false;
   for (;;) {
     let page;
     try {
       page = await deps.transport.pull(deps.ctx.state.cursor, pageSize);
     } catch (err) {
+      // The relay compacted changes after our cursor that we never saw: pull everything from 0
+      // once (applying is idempotent, so what we already have does not double).
+      if (isSyncError(err, 'CURSOR_COMPACTED') && !resynced && deps.ctx.state.cursor > 0) {
+        resynced = true;
+        deps.ctx.state.cursor = 0;
+        await deps.saveState();
+        continue;
+      }
       throw new SyncError(StorageErrorCode.SYNC_FAILED, 'pull failed; the cursor stays', undefined, { cause: err });
     }
     report.pages++;

@@ -55,6 +55,25 @@ describe('HybridStorage', () => {
       assert.ok((await log(world)).every((c) => c.deviceId !== b.deviceId));
     });
 
+    it('pulls again from 0 when the relay says the cursor is behind its compaction point (CURSOR_COMPACTED)', async () => {
+      const { world, a, b, taskId } = await twoDevices();
+      await a.store.writeTask({ ...(await a.store.readTask(taskId))!, ui: [...(await a.store.readTask(taskId))!.ui, ui(2000, 'later')] });
+      await world.run(a.storage!.syncToCloud());
+      const transport = b.transport!;
+      const pull = transport.pull.bind(transport);
+      const cursors: number[] = [];
+      transport.pull = async (cursor, limit) => {
+        cursors.push(cursor);
+        if (cursor > 0) throw new SyncError('CURSOR_COMPACTED', 'cursor is behind the compaction point');
+        return pull(cursor, limit);
+      };
+      await world.run(b.storage!.syncFromCloud());
+      assert.ok(cursors[0]! > 0, `first pull from the old cursor, got ${cursors.join(',')}`);
+      assert.equal(cursors[1], 0);
+      assert.equal(b.storage!.cursor, world.relay.serverCursor(world.userId));
+      assert.deepEqual((await b.store.readTask(taskId))!.ui, (await a.store.readTask(taskId))!.ui);
+    });
+
     it('advances the cursor only after the page is applied', async () => {
       const world = new SimWorld();
       const a = await world.addDevice();
