@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import type { Queryable } from '../../server/db/database';
+import type { Database, Queryable } from '../../server/db/database';
+import { openDatabase } from '../../server/db/open-database';
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -72,4 +73,22 @@ export async function wipeSchema(db: Queryable): Promise<void> {
   );
   if (rows.length === 0) return;
   await db.query(`DROP TABLE ${rows.map((r) => r.name).join(', ')} CASCADE`);
+}
+
+/**
+ * Mocha hooks for a suite on real PostgreSQL: a fresh database opened before the suite, closed
+ * and dropped after it. Returns the getter the suite reads it through.
+ */
+export function usePostgresDatabase(): () => Database {
+  let testDb: TestDatabase | undefined;
+  let db: Database | undefined;
+  before(async () => {
+    testDb = await createTestDatabase();
+    db = await openDatabase({ databaseUrl: testDb.url });
+  });
+  after(async () => {
+    await db?.close();
+    await testDb?.drop();
+  });
+  return () => db!;
 }

@@ -59,6 +59,16 @@ export async function deleteKeysWithPrefix(client: Redis, prefix: string): Promi
   return deleted;
 }
 
+/** Deletes every key under `prefix` on the test Redis, on a connection of its own (suite cleanup). */
+export async function deleteTestKeys(prefix: string): Promise<void> {
+  const client = await connectTestRedis();
+  try {
+    await deleteKeysWithPrefix(client, prefix);
+  } finally {
+    client.disconnect();
+  }
+}
+
 /** Asks the OS for a free TCP port on 127.0.0.1. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

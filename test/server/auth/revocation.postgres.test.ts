@@ -4,12 +4,11 @@
  * device's token at once (the session cache in Redis is dropped too).
  */
 import assert from 'node:assert/strict';
-import { Redis } from 'ioredis';
 import type { Database } from '../../../server/db/database';
 import { openDatabase } from '../../../server/db/open-database';
 import type { RelayServer } from '../../../server/relay-server';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
-import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '../../support/redis';
+import { deleteTestKeys, testRedisUrl, uniquePrefix } from '../../support/redis';
 import { api, errorCode, signIn, startTestRelay } from '../http/relay-fixture';
 
 describe('SessionValidator across relays (PostgreSQL + Redis)', () => {
@@ -31,13 +30,7 @@ describe('SessionValidator across relays (PostgreSQL + Redis)', () => {
     await second?.close();
     await db?.close();
     await testDb?.drop();
-    const client = new Redis(testRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
-    try {
-      await client.connect();
-      await deleteKeysWithPrefix(client, prefix);
-    } finally {
-      client.disconnect();
-    }
+    await deleteTestKeys(prefix);
   });
 
   describe('#onDeviceRevoked', () => {

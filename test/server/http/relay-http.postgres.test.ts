@@ -1,28 +1,10 @@
-import { Redis } from 'ioredis';
-import type { Database } from '../../../server/db/database';
-import { openDatabase } from '../../../server/db/open-database';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
-import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '../../support/redis';
+import { usePostgresDatabase } from '../../support/postgres';
+import { deleteTestKeys, testRedisUrl, uniquePrefix } from '../../support/redis';
 import { relayHttpSuite } from './relay-http.suite';
 
 describe('relay HTTP API (PostgreSQL + Redis)', () => {
-  let testDb: TestDatabase;
-  let db: Database;
+  const db = usePostgresDatabase();
   const prefix = uniquePrefix('relay-http');
-  before(async () => {
-    testDb = await createTestDatabase();
-    db = await openDatabase({ databaseUrl: testDb.url });
-  });
-  after(async () => {
-    await db?.close();
-    await testDb?.drop();
-    const client = new Redis(testRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
-    try {
-      await client.connect();
-      await deleteKeysWithPrefix(client, prefix);
-    } finally {
-      client.disconnect();
-    }
-  });
-  relayHttpSuite({ db: () => db, flags: () => ({ redisUrl: testRedisUrl(), redisKeyPrefix: prefix }) });
+  after(() => deleteTestKeys(prefix));
+  relayHttpSuite({ db, flags: () => ({ redisUrl: testRedisUrl(), redisKeyPrefix: prefix }) });
 });
