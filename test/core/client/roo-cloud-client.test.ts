@@ -258,15 +258,17 @@ describe('RooCloudClient', () => {
       assert.equal(harness.relay.serverCursor(harness.userId), 1);
     });
 
+    /** A task.meta body for task t1 with one fixed clock: two devices writing it conflict. */
+    const meta = (title: string) => ({
+      type: 'task.meta' as const,
+      source: 'roo-code' as const,
+      taskId: asTaskId('t1'),
+      fields: { task: title },
+      clocks: { task: '000000000000001-000000-x' },
+    });
+
     it('hands conflicts to the listener and acknowledges them', async () => {
       const a = await harness.online(harness.client());
-      const meta = (title: string) => ({
-        type: 'task.meta' as const,
-        source: 'roo-code' as const,
-        taskId: asTaskId('t1'),
-        fields: { task: title },
-        clocks: { task: '000000000000001-000000-x' },
-      });
       await a.push([{ clientSeq: 1, baseSeq: null, body: meta('a') }]);
       const outbox = new MemoryOutbox();
       await outbox.enqueue([{ body: meta('b'), baseSeq: null }]);
@@ -279,13 +281,6 @@ describe('RooCloudClient', () => {
 
     it('keeps a conflicting change queued when the conflict listener fails, and acknowledges it only after an async listener settles', async () => {
       const a = await harness.online(harness.client());
-      const meta = (title: string) => ({
-        type: 'task.meta' as const,
-        source: 'roo-code' as const,
-        taskId: asTaskId('t1'),
-        fields: { task: title },
-        clocks: { task: '000000000000001-000000-x' },
-      });
       await a.push([{ clientSeq: 1, baseSeq: null, body: meta('a') }]);
       const outbox = new MemoryOutbox();
       await outbox.enqueue([{ body: meta('b'), baseSeq: null }]);
