@@ -17,24 +17,17 @@ import { MemoryCache } from '../../server/cache/memory-cache';
 import { MemoryPubSub } from '../../server/cache/memory-pubsub';
 import { appendChanges, logHead } from '../../server/db/change-log';
 import type { Database } from '../../server/db/database';
-import { migrate } from '../../server/db/migrator';
 import type { PgliteDatabase } from '../../server/db/pglite-database';
-import { openTestPglite, resetDatabase } from '../support/pglite';
+import { useMigratedPglite } from '../support/pglite';
 import { newDeviceId, streamPut } from '../server/db/fixtures';
 
 describe('administration commands', () => {
+  const database = useMigratedPglite();
   let db: PgliteDatabase;
   let output: string;
 
-  before(async () => {
-    db = await openTestPglite();
-    await migrate(db);
-  });
-  after(async () => {
-    await db?.close();
-  });
-  beforeEach(async () => {
-    await resetDatabase(db);
+  beforeEach(() => {
+    db = database();
     output = '';
   });
 

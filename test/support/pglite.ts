@@ -8,7 +8,9 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { migrate } from '../../server/db/migrator';
 import { PgliteDatabase, type PgliteDatabaseOptions } from '../../server/db/pglite-database';
+import { resetDatabase } from './postgres';
 
 export { resetDatabase, wipeSchema } from './postgres';
 
@@ -42,4 +44,23 @@ async function loadTemplate(): Promise<Blob> {
     renameSync(partial, TEMPLATE);
   }
   return new Blob([readFileSync(TEMPLATE)]);
+}
+
+/**
+ * Mocha hooks for a suite on the embedded database: one migrated PGlite for the suite
+ * (opened from the template, closed after), emptied before each test. Returns its getter.
+ */
+export function useMigratedPglite(): () => PgliteDatabase {
+  let db: PgliteDatabase | undefined;
+  before(async () => {
+    db = await openTestPglite();
+    await migrate(db);
+  });
+  after(async () => {
+    await db?.close();
+  });
+  beforeEach(async () => {
+    await resetDatabase(db!);
+  });
+  return () => db!;
 }

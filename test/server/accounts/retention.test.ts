@@ -8,24 +8,17 @@ import { isSyncError } from '../../../core/errors';
 import type { UserId } from '../../../core/ids';
 import { compactAllLogs, purgeFinishedCommands, scheduleCompaction } from '../../../server/accounts/retention';
 import { appendChanges, logHead, pullChanges } from '../../../server/db/change-log';
-import { migrate } from '../../../server/db/migrator';
 import type { PgliteDatabase } from '../../../server/db/pglite-database';
-import { openTestPglite, resetDatabase } from '../../support/pglite';
+import { useMigratedPglite } from '../../support/pglite';
 import { waitFor } from '../../support/redis';
 import { insertUser, newDeviceId, streamPut } from '../db/fixtures';
 
 describe('retention', () => {
+  const database = useMigratedPglite();
   let db: PgliteDatabase;
 
-  before(async () => {
-    db = await openTestPglite();
-    await migrate(db);
-  });
-  after(async () => {
-    await db?.close();
-  });
-  beforeEach(async () => {
-    await resetDatabase(db);
+  beforeEach(() => {
+    db = database();
   });
 
   /** Three versions of entry 1 and one of entry 2: seqs 1..4, of which 1 and 2 are superseded. */

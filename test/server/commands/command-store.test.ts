@@ -4,25 +4,18 @@
  */
 import assert from 'node:assert/strict';
 import { deleteFinishedCommands } from '../../../server/commands/command-store';
-import { migrate } from '../../../server/db/migrator';
 import type { PgliteDatabase } from '../../../server/db/pglite-database';
-import { openTestPglite, resetDatabase } from '../../support/pglite';
+import { useMigratedPglite } from '../../support/pglite';
 import { insertUser } from '../db/fixtures';
 
 const HOUR_MS = 3_600_000;
 
 describe('command-store', () => {
+  const database = useMigratedPglite();
   let db: PgliteDatabase;
 
-  before(async () => {
-    db = await openTestPglite();
-    await migrate(db);
-  });
-  after(async () => {
-    await db?.close();
-  });
-  beforeEach(async () => {
-    await resetDatabase(db);
+  beforeEach(() => {
+    db = database();
   });
 
   async function insertDevice(userId: string): Promise<string> {
