@@ -4,9 +4,11 @@
  * every entity. A device whose cursor predates the compaction point gets CURSOR_COMPACTED on
  * pull and resyncs from 0, so catch-up keeps working. The same run deletes finished remote
  * commands (done, failed, expired) older than their own retention age, so the command queue
- * holds open commands and recent results only.
+ * holds open commands and recent results only, and deletes expired pending blob uploads
+ * (server/blobs/blob-uploads.ts).
  */
 import type { UserId } from '../../core/ids';
+import { purgeExpiredUploads } from '../blobs/blob-uploads';
 import { deleteFinishedCommands } from '../commands/command-store';
 import { compactLog } from '../db/change-log';
 import type { Database } from '../db/database';
@@ -53,7 +55,7 @@ export interface CompactionScheduleOptions {
   logger?: Logger;
 }
 
-/** Runs `compactAllLogs` and `purgeFinishedCommands` every `intervalMs` (unref'd timer; 0 disables it). */
+/** Runs `compactAllLogs`, `purgeFinishedCommands` and `purgeExpiredUploads` every `intervalMs` (unref'd timer; 0 disables it). */
 export function scheduleCompaction(options: CompactionScheduleOptions): CompactionSchedule {
   const logger = options.logger ?? silentLogger;
   if (options.intervalMs <= 0) return { stop: async () => undefined };
@@ -72,6 +74,12 @@ export function scheduleCompaction(options: CompactionScheduleOptions): Compacti
         if (removed > 0) logger.info('finished commands deleted', { removed });
       })
       .catch((err: unknown) => logger.error('finished-command purge failed', { err }))
+      .then(async () => {
+        if (stopped) return;
+        const removed = await purgeExpiredUploads(options.db);
+        if (removed > 0) logger.info('expired blob uploads deleted', { removed });
+      })
+      .catch((err: unknown) => logger.error('expired blob upload purge failed', { err }))
       .finally(() => { running = undefined; });
   }, options.intervalMs);
   timer.unref();

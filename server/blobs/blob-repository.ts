@@ -13,7 +13,8 @@
  * stored once. Every row is keyed by (user_id, hash): one user's blob is invisible to another.
  *
  * Uploads are spooled to a temporary file while the sha256 is computed; nothing reaches the
- * database unless the content matches its hash and stays within the size limit.
+ * database unless the content matches its hash and stays within the size limit. Uploads in
+ * chunks (resumable) are blob-uploads.ts.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -26,7 +27,8 @@ import type { Database, Queryable } from '../db/database';
 
 /** Largest piece stored in one row. */
 export const CHUNK_BYTES = 1024 * 1024;
-const CHUNK_PREFIX = 'chunks:';
+/** `storage_key` prefix of a blob stored as pieces. */
+export const CHUNK_PREFIX = 'chunks:';
 
 export interface BlobInfo {
   hash: string;
@@ -68,6 +70,8 @@ export async function storeBlob(
       throw new SyncError('BLOB_HASH_MISMATCH', 'the content does not match its sha256', { expected: hash, actual: digest });
     }
     const created = await db.transaction(async (tx) => {
+      // A whole upload also ends a pending chunked upload of the same blob (blob-uploads.ts).
+      await tx.query('DELETE FROM blob_uploads WHERE user_id = $1 AND hash = $2', [userId, hash]);
       const existing = await tx.query('SELECT 1 FROM blobs WHERE user_id = $1 AND hash = $2', [userId, hash]);
       if (existing.rowCount > 0) return false;
       if (size <= CHUNK_BYTES) {
@@ -120,10 +124,15 @@ export async function* readBlobRange(db: Queryable, userId: string, info: BlobIn
 }
 
 async function pieceContent(db: Queryable, userId: string, hash: string): Promise<Buffer> {
-  const { rows } = await db.query<{ content: Uint8Array | null }>('SELECT content FROM blobs WHERE user_id = $1 AND hash = $2', [userId, hash]);
+  // Read as hex text and decoded here: PGlite returns a bytea column about 10x slower than this
+  // (measured: 950 against 90 ms per MiB); PostgreSQL sends bytea as hex text either way.
+  const { rows } = await db.query<{ content: string | null }>(
+    `SELECT encode(content, 'hex') AS content FROM blobs WHERE user_id = $1 AND hash = $2`,
+    [userId, hash],
+  );
   const content = rows[0]?.content;
-  if (!content) throw new SyncError('BLOB_CORRUPT', 'a stored piece of the blob is missing', { hash });
-  return Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+  if (content === undefined || content === null) throw new SyncError('BLOB_CORRUPT', 'a stored piece of the blob is missing', { hash });
+  return Buffer.from(content, 'hex');
 }
 
 async function insertRow(tx: Queryable, userId: string, hash: string, size: number, storageKey: string | null, content: Buffer | null): Promise<void> {

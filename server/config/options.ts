@@ -86,6 +86,7 @@ export const RELAY_OPTIONS: readonly RelayOption[] = [
   { group: 'http', field: 'host', env: 'HOST', flag: 'host', help: 'interface to bind', parse: text(/^[^\s/]+$/, 'must be a host name or address') },
   { group: 'http', field: 'maxBodyBytes', env: 'MAX_BODY_BYTES', flag: 'max-body-bytes', help: 'largest JSON request body, bytes', parse: integer(1024) },
   { group: 'http', field: 'maxBlobBytes', env: 'MAX_BLOB_BYTES', flag: 'max-blob-bytes', help: 'largest blob upload, bytes', parse: integer(1024) },
+  { group: 'http', field: 'blobUploadTtlSeconds', env: 'BLOB_UPLOAD_TTL_SECONDS', flag: 'blob-upload-ttl-seconds', help: 'discard a resumable blob upload that gets no chunk for this long, s', parse: integer(60, S_YEAR) },
   { group: 'http', field: 'shutdownGraceMs', env: 'SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', help: 'graceful shutdown wait, ms', parse: integer(0, MS_DAY) },
   { group: 'database', field: 'url', env: 'DATABASE_URL', flag: 'database-url', help: 'PostgreSQL URL; unset = embedded PGlite in --data-dir', secret: true, parse: url(['postgres:', 'postgresql:']) },
   { group: 'database', field: 'dataDir', env: 'DATA_DIR', flag: 'data-dir', help: 'embedded PGlite data directory', parse: directory },

@@ -15,6 +15,8 @@ export interface RelayConfig {
     readonly maxBodyBytes: number;
     /** Largest blob upload (PUT /v1/blobs/<sha256>), in bytes. */
     readonly maxBlobBytes: number;
+    /** A resumable blob upload (PUT with Content-Range) that gets no chunk for this long is discarded, in seconds. */
+    readonly blobUploadTtlSeconds: number;
     /** How long a graceful shutdown waits for requests and sockets to finish before closing them, in ms. */
     readonly shutdownGraceMs: number;
   };
@@ -94,7 +96,7 @@ const DAY = 86_400;
 
 /** Every default, in one place. `database.url` and `redis.url` default to unset (embedded mode). */
 export const RELAY_DEFAULTS: RelayConfig = Object.freeze<RelayConfig>({
-  http: { port: 8787, host: '127.0.0.1', maxBodyBytes: 1 * MIB, maxBlobBytes: 100 * MIB, shutdownGraceMs: 10_000 },
+  http: { port: 8787, host: '127.0.0.1', maxBodyBytes: 1 * MIB, maxBlobBytes: 100 * MIB, blobUploadTtlSeconds: DAY, shutdownGraceMs: 10_000 },
   database: {
     url: undefined, dataDir: './.roo-sync/data', poolMax: 10, poolIdleTimeoutMs: 30_000, poolAcquireTimeoutMs: 5_000,
     statementTimeoutMs: 15_000, slowQueryMs: 200,

@@ -1,10 +1,14 @@
 /**
- * PUT /v1/blobs/:sha256 (upload, verified while streaming), GET and HEAD /v1/blobs/:sha256
- * (download with single byte ranges). Bearer auth; a blob belongs to the uploading user only,
- * and another user's hash answers exactly like an unknown one (404 BLOB_NOT_FOUND).
+ * PUT /v1/blobs/:sha256 (upload, verified while streaming; with Content-Range one chunk of a
+ * resumable upload), GET and HEAD /v1/blobs/:sha256 (download with single byte ranges; for a
+ * blob being uploaded in chunks, 404 with `Upload-Offset`). Bearer auth; a blob and a pending
+ * upload belong to the uploading user only, and another user's hash answers exactly like an
+ * unknown one (404 BLOB_NOT_FOUND, no upload headers).
  */
-import { SyncError } from '../../core/errors';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SyncError, isSyncError } from '../../core/errors';
 import { blobInfo, checkBlobHash, readBlobRange, storeBlob, tooLarge } from '../blobs/blob-repository';
+import { appendChunk, parseContentRange, pendingUpload } from '../blobs/blob-uploads';
 import { parseByteRange } from '../blobs/byte-range';
 import { authenticate } from './auth-routes';
 import { sendJson } from './http-errors';
@@ -17,12 +21,14 @@ export function registerBlobRoutes(router: Router, ctx: HttpContext): void {
     const device = await authenticate(ctx, req);
     const hash = params.sha256 ?? '';
     checkBlobHash(hash);
+    const contentRange = req.headers['content-range'];
+    if (contentRange !== undefined) {
+      await putChunk(ctx, req, res, device.userId, hash, contentRange);
+      return;
+    }
     const length = declaredLength(req);
     if (length !== undefined && length > ctx.config.http.maxBlobBytes) throw tooLarge(ctx.config.http.maxBlobBytes);
-    if (req.headers['content-range']) {
-      throw new SyncError('REQUEST_INVALID', 'partial uploads are not supported: send the whole blob');
-    }
-    const result = await storeBlob(ctx.db, device.userId, hash, req, { maxBytes: ctx.config.http.maxBlobBytes });
+    const result = await storeBlob(ctx.db, device.userId, hash, requestBody(req), { maxBytes: ctx.config.http.maxBlobBytes });
     sendJson(res, result.created ? 201 : 200, { hash, size: result.size, created: result.created });
   });
 
@@ -31,7 +37,11 @@ export function registerBlobRoutes(router: Router, ctx: HttpContext): void {
     const hash = params.sha256 ?? '';
     checkBlobHash(hash);
     const info = await blobInfo(ctx.db, device.userId, hash);
-    if (!info) throw new SyncError('BLOB_NOT_FOUND', 'no such blob');
+    if (!info) {
+      const pending = await pendingUpload(ctx.db, device.userId, hash);
+      if (pending) setUploadHeaders(res, pending.received, pending.total);
+      throw new SyncError('BLOB_NOT_FOUND', 'no such blob');
+    }
     const headers: Record<string, string | number> = {
       'content-type': 'application/octet-stream',
       'accept-ranges': 'bytes',
@@ -63,4 +73,60 @@ export function registerBlobRoutes(router: Router, ctx: HttpContext): void {
     }
     res.end();
   });
+}
+
+/**
+ * One chunk of a resumable upload: 202 with the new `Upload-Offset` while bytes are missing,
+ * 201 (or 200 when already stored) like a whole PUT once the last chunk verified the blob.
+ * Refusals that concern the offset carry the true `Upload-Offset` (and `Upload-Length`).
+ */
+async function putChunk(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, userId: string, hash: string, header: string): Promise<void> {
+  const max = ctx.config.http.maxBlobBytes;
+  const range = parseContentRange(header);
+  if (range.total > max) throw tooLarge(max);
+  const length = declaredLength(req);
+  if (length !== undefined && length !== range.end - range.start + 1) {
+    throw new SyncError('BLOB_CHUNK_LENGTH_MISMATCH', 'Content-Length differs from the length its Content-Range names');
+  }
+  let result;
+  try {
+    result = await appendChunk(ctx.db, userId, hash, range, requestBody(req), { maxBytes: max, ttlSeconds: ctx.config.http.blobUploadTtlSeconds });
+  } catch (err) {
+    if (isSyncError(err) && typeof err.details?.offset === 'number') {
+      setUploadHeaders(res, err.details.offset, typeof err.details.total === 'number' ? err.details.total : undefined);
+    }
+    throw err;
+  }
+  if (result.kind === 'partial') {
+    setUploadHeaders(res, result.received, result.total);
+    sendJson(res, 202, { hash, offset: result.received, size: result.total, complete: false });
+    return;
+  }
+  sendJson(res, result.created ? 201 : 200, { hash, size: result.size, created: result.created });
+}
+
+function setUploadHeaders(res: ServerResponse, offset: number, total: number | undefined): void {
+  if (res.headersSent) return;
+  res.setHeader('upload-offset', String(offset));
+  if (total !== undefined) res.setHeader('upload-length', String(total));
+}
+
+/**
+ * The request body; a client that goes away before sending it all is REQUEST_ABORTED (a
+ * coded error for metrics and logs, not an internal one: nobody is there to answer).
+ */
+async function* requestBody(req: IncomingMessage): AsyncGenerator<Uint8Array> {
+  // Not closed when the reader stops early: destroying the request would take the socket and
+  // the error answer with it. The rest stays unread and the connection closes after the answer.
+  const iterator = req[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+  for (;;) {
+    let next: IteratorResult<Uint8Array>;
+    try {
+      next = await iterator.next();
+    } catch (err) {
+      throw new SyncError('REQUEST_ABORTED', 'the client closed the connection before the body arrived', undefined, { cause: err });
+    }
+    if (next.done) return;
+    yield next.value;
+  }
 }

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS blob_upload_pieces;
+DROP TABLE IF EXISTS blob_uploads;
