@@ -26,6 +26,25 @@ export interface HeadRecord {
    * increasing even when every change was acknowledged). New changes get higher seqs.
    */
   lastSeq: number;
+  /**
+   * False in a journal created afresh (no journal existed, or it was reset): its numbering is
+   * not yet tied to what the relay has accepted from this device, and the first `anchor` record
+   * moves it above that. Absent in journals written before anchoring existed: they have been
+   * numbering continuously since their device's first change, so they count as anchored.
+   */
+  anchored?: boolean;
+}
+
+/**
+ * The outbox learned the highest clientSeq the relay accepted from this device (the welcome's
+ * `lastClientSeq`) and moved its numbering above `after`: every queued change, in clientSeq
+ * order, is renumbered `after + 1`, `after + 2`, ... and the counter continues from the last of
+ * them. From this record on the outbox is anchored. Written only when something changes: an
+ * outbox not yet anchored, or one whose counter was below the relay's (see OutboxState.planAnchor).
+ */
+export interface AnchorRecord {
+  kind: 'anchor';
+  after: number;
 }
 
 /**
@@ -45,7 +64,7 @@ export interface AckRecord {
   seqs: number[];
 }
 
-export type JournalRecord = HeadRecord | EnqueueRecord | AckRecord;
+export type JournalRecord = HeadRecord | EnqueueRecord | AckRecord | AnchorRecord;
 
 /** Bytes before the payload. */
 export const RECORD_HEADER_BYTES = 12;
@@ -174,7 +193,9 @@ export function isJournalRecord(value: unknown): value is JournalRecord {
   if (!isObject(value)) return false;
   switch (value.kind) {
     case 'head':
-      return value.format === 1 && isSeq(value.lastSeq, 0);
+      return value.format === 1 && isSeq(value.lastSeq, 0) && (value.anchored === undefined || typeof value.anchored === 'boolean');
+    case 'anchor':
+      return isSeq(value.after, 0);
     case 'enqueue':
       return (
         Array.isArray(value.changes) &&

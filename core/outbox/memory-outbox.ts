@@ -5,13 +5,18 @@
  */
 import { SyncError } from '../errors';
 import type { ClientChange } from '../model/changes';
-import type { Outbox } from '../ports/outbox';
+import type { AnchorOutcome, Outbox } from '../ports/outbox';
 import { isClientChange } from './journal-record';
-import { OutboxState, type ChangeInput } from './outbox-state';
+import { assertAnchorMark, OutboxState, type ChangeInput } from './outbox-state';
 
 export interface MemoryOutboxOptions {
   /** clientSeqs start after this (default 0: the first change gets 1). */
   lastSeq?: number;
+  /**
+   * Whether the numbering is already tied to the relay's (default false: a fresh outbox, which
+   * the first `anchor` moves above the relay's `lastClientSeq`).
+   */
+  anchored?: boolean;
 }
 
 export class MemoryOutbox implements Outbox {
@@ -19,7 +24,7 @@ export class MemoryOutbox implements Outbox {
   private closed = false;
 
   constructor(options: MemoryOutboxOptions = {}) {
-    this.state = new OutboxState(options.lastSeq ?? 0);
+    this.state = new OutboxState(options.lastSeq ?? 0, options.anchored ?? false);
   }
 
   /** Highest clientSeq assigned so far (a restarted simulated device continues after it). */
@@ -29,6 +34,10 @@ export class MemoryOutbox implements Outbox {
 
   get size(): number {
     return this.state.size;
+  }
+
+  get anchored(): boolean {
+    return this.state.anchored;
   }
 
   /** Queues changes; see Outbox.enqueue. Rejects with OUTBOX_CLOSED after close(). */
@@ -50,6 +59,15 @@ export class MemoryOutbox implements Outbox {
     this.assertOpen();
     const record = this.state.planAck(clientSeqs);
     if (record) this.state.apply(record);
+  }
+
+  /** See Outbox.anchor and OutboxState.planAnchor. Rejects with OUTBOX_CLOSED after close(). */
+  async anchor(relayLastClientSeq: number): Promise<AnchorOutcome> {
+    this.assertOpen();
+    assertAnchorMark(relayLastClientSeq);
+    const { record, outcome } = this.state.planAnchor(relayLastClientSeq);
+    if (record) this.state.apply(record);
+    return outcome;
   }
 
   async close(): Promise<void> {

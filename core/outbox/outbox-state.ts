@@ -5,8 +5,9 @@
  */
 import { SyncError } from '../errors';
 import { entityKeyOf, type ChangeBody, type ClientChange } from '../model/changes';
+import type { AnchorOutcome } from '../ports/outbox';
 import { coalesceChanges } from './coalesce';
-import type { AckRecord, EnqueueRecord, JournalRecord } from './journal-record';
+import type { AckRecord, AnchorRecord, EnqueueRecord, JournalRecord } from './journal-record';
 
 /** What a caller hands to `enqueue`. */
 export interface ChangeInput {
@@ -38,14 +39,23 @@ export class OutboxState {
   /** Live seqs of each entity, ascending (usually one; two only when they could not coalesce). */
   private readonly byEntity = new Map<string, number[]>();
   private bytes = 0;
+  /** Numbering tied to the relay's (see `planAnchor`). */
+  private isAnchored: boolean;
 
-  constructor(lastSeq = 0) {
+  /** A fresh queue is not anchored unless told otherwise (a head record also sets it). */
+  constructor(lastSeq = 0, anchored = false) {
     this.seq = lastSeq;
+    this.isAnchored = anchored;
   }
 
   /** Highest clientSeq assigned so far. */
   get lastSeq(): number {
     return this.seq;
+  }
+
+  /** True once the numbering is tied to the relay's (an anchor record, or an anchored head). */
+  get anchored(): boolean {
+    return this.isAnchored;
   }
 
   get size(): number {
@@ -106,6 +116,36 @@ export class OutboxState {
     });
   }
 
+  /**
+   * Plans what the relay's `lastClientSeq` (every clientSeq at or below it is answered as a
+   * replay and stores nothing) asks of this queue, without changing the state:
+   * - anchored, counter at or above it: nothing (record null). Queued changes at or below it
+   *   were sent before and their ack was lost; they keep their numbers, so the relay answers
+   *   them as replays and stores them once.
+   * - not anchored (a fresh journal: the device's earlier one was lost or reset): every queued
+   *   change moves above it. None was ever sent: the transport anchors before the first push.
+   * - anchored but behind it (should not happen: a journal restored from a backup, the valid
+   *   prefix of a salvaged one, or one copied to another machine with the same credentials):
+   *   the queue cannot tell which of its changes the relay already holds under the same
+   *   numbers, so every queued change moves above the mark. The choice is between a change
+   *   silently dropped as a false replay and, at worst, a second copy of one whose ack was
+   *   lost, which applies like any newer version of its entity; losing data is the worse one.
+   *   The transport reports it (`realigned`).
+   */
+  planAnchor(relayLastClientSeq: number): { record: AnchorRecord | null; outcome: AnchorOutcome } {
+    if (this.isAnchored && this.seq >= relayLastClientSeq) {
+      return { record: null, outcome: { action: 'kept', renumbered: 0, lastSeq: this.seq } };
+    }
+    return {
+      record: { kind: 'anchor', after: relayLastClientSeq },
+      outcome: {
+        action: this.isAnchored ? 'realigned' : 'anchored',
+        renumbered: this.live.size,
+        lastSeq: relayLastClientSeq + this.live.size,
+      },
+    };
+  }
+
   /** Plans an ack record for the seqs that are still queued, or null when none is. */
   planAck(clientSeqs: readonly number[]): AckRecord | null {
     const seqs = [...new Set(clientSeqs)].filter((s) => this.live.has(s));
@@ -124,6 +164,11 @@ export class OutboxState {
           throw new SyncError('OUTBOX_CORRUPT', 'journal head record out of place', { lastSeq: record.lastSeq });
         }
         this.seq = record.lastSeq;
+        // Journals from before anchoring existed have numbered continuously all along.
+        this.isAnchored = record.anchored ?? true;
+        return;
+      case 'anchor':
+        this.renumberAfter(record.after);
         return;
       case 'ack':
         for (const s of record.seqs) this.remove(s);
@@ -152,6 +197,24 @@ export class OutboxState {
     }
   }
 
+  /** Renumbers the queued changes `after + 1`, `after + 2`, ... in order; the queue is anchored. */
+  private renumberAfter(after: number): void {
+    const entries = [...this.live.values()];
+    this.live.clear();
+    this.byEntity.clear();
+    let seq = after;
+    for (const entry of entries) {
+      const clientSeq = ++seq;
+      this.live.set(clientSeq, { ...entry, change: { ...entry.change, clientSeq } });
+      const seqs = this.byEntity.get(entry.entity);
+      if (seqs) seqs.push(clientSeq);
+      else this.byEntity.set(entry.entity, [clientSeq]);
+    }
+    this.seq = seq;
+    this.lastApplied = seq;
+    this.isAnchored = true;
+  }
+
   private remove(clientSeq: number): void {
     const entry = this.live.get(clientSeq);
     if (!entry) return;
@@ -160,5 +223,12 @@ export class OutboxState {
     const seqs = this.byEntity.get(entry.entity)!;
     seqs.splice(seqs.indexOf(clientSeq), 1);
     if (seqs.length === 0) this.byEntity.delete(entry.entity);
+  }
+}
+
+/** Throws OUTBOX_INVALID_ANCHOR unless `value` can be a relay's `lastClientSeq` (a safe integer >= 0). */
+export function assertAnchorMark(value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new SyncError('OUTBOX_INVALID_ANCHOR', 'the relay mark must be an integer >= 0', { value });
   }
 }

@@ -4,6 +4,24 @@
  */
 import type { ChangeBody, ClientChange } from '../model/changes';
 
+/** What `Outbox.anchor` did. */
+export interface AnchorOutcome {
+  /**
+   * - `kept`: the outbox was anchored and its counter at or above the relay's mark; nothing
+   *   changed (queued changes at or below the mark are re-sends whose ack was lost: replays).
+   * - `anchored`: a fresh outbox (no journal existed, or it was reset) moved its numbering
+   *   above the relay's mark, renumbering what it had queued, none of which was ever sent.
+   * - `realigned`: an anchored outbox was behind the relay (should not happen: a journal
+   *   restored from a backup, a salvaged prefix, a copy on another machine); its queued changes
+   *   were renumbered above the mark rather than risk being taken for replays and dropped.
+   */
+  action: 'kept' | 'anchored' | 'realigned';
+  /** Queued changes that got a new clientSeq. */
+  renumbered: number;
+  /** The highest clientSeq assigned afterwards (new changes get higher ones). */
+  lastSeq: number;
+}
+
 export interface Outbox {
   /**
    * Queues changes. Resolves only once they are on disk (fsync), so a change counts as queued
@@ -15,6 +33,15 @@ export interface Outbox {
   pending(): ClientChange[];
   /** Drops changes the relay acknowledged (durably, like enqueue). */
   acknowledge(clientSeqs: readonly number[]): Promise<void>;
+  /**
+   * Ties the numbering to the relay's: `relayLastClientSeq` is the highest clientSeq the relay
+   * has accepted from this device (`welcome.lastClientSeq`), every one at or below it being
+   * answered as a replay. A transport calls it after each welcome and before its first push on
+   * that connection; durable like enqueue. See AnchorOutcome for what it does.
+   */
+  anchor(relayLastClientSeq: number): Promise<AnchorOutcome>;
+  /** False while the numbering has never been tied to the relay's (a fresh journal). */
+  readonly anchored: boolean;
   /** Number of queued, unacknowledged changes. */
   readonly size: number;
   close(): Promise<void>;

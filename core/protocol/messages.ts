@@ -142,6 +142,15 @@ export interface WelcomeMessage {
    * pull from 0 (a full resync) instead of from its cursor.
    */
   resync: boolean;
+  /**
+   * Highest `clientSeq` the relay has accepted from this device (0 for none), counting changes
+   * compaction removed since. A push with a `clientSeq` at or below it is taken for a replay and
+   * stores nothing, so a device whose outbox started numbering afresh (journal lost or reset)
+   * must first move its numbering above it (`Outbox.anchor`). Optional on the wire: relays
+   * before it omit the field (an older device drops it unread); relays of this build always
+   * send it.
+   */
+  lastClientSeq?: number;
 }
 
 export interface AuthOkMessage {

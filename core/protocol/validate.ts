@@ -110,6 +110,8 @@ const SERVER_CHECKS: { [T in ServerMessageType]: Check<Extract<ServerMessage, { 
     deviceId,
     serverCursor: cursor,
     resync: bool,
+    // Optional: relays before it omit it (see WelcomeMessage.lastClientSeq).
+    lastClientSeq: optional(cursor),
   }),
   'auth.ok': object({ type: oneOf(['auth.ok']), replyTo: requestId }),
   ack: object({ type: oneOf(['ack']), replyTo: requestId, accepted }),

@@ -35,6 +35,8 @@ export class ChangeLog {
   private readonly latestSeqByEntityDevice = new Map<string, Map<DeviceId, number>>();
   /** `${deviceId}\n${clientSeq}` -> seq; kept through compaction so replays stay idempotent. */
   private readonly seqByClientKey = new Map<string, number>();
+  /** Highest clientSeq stored per device; compaction never lowers it (see `lastClientSeq`). */
+  private readonly lastClientSeqByDevice = new Map<DeviceId, number>();
   private maxRemovedSeq = 0;
 
   /** Highest seq ever given out (0 when empty). */
@@ -58,6 +60,15 @@ export class ChangeLog {
    */
   needsResync(cursor: number): boolean {
     return cursor < this.maxRemovedSeq || cursor > this.head;
+  }
+
+  /**
+   * Highest clientSeq this log has accepted from `deviceId` (0 for none), including changes
+   * compaction removed since: every clientSeq at or below it is answered as a replay, so a
+   * device must number new changes above it (`welcome.lastClientSeq`).
+   */
+  lastClientSeq(deviceId: DeviceId): number {
+    return this.lastClientSeqByDevice.get(deviceId) ?? 0;
   }
 
   /** The latest change of an entity, if any. */
@@ -102,6 +113,7 @@ export class ChangeLog {
       if (!byDevice) this.latestSeqByEntityDevice.set(entity, (byDevice = new Map()));
       byDevice.set(deviceId, stored.seq);
       this.seqByClientKey.set(clientKey, stored.seq);
+      if (change.clientSeq > this.lastClientSeq(deviceId)) this.lastClientSeqByDevice.set(deviceId, change.clientSeq);
       result.accepted.push({ clientSeq: change.clientSeq, seq: stored.seq });
       result.committed.push(stored);
     }

@@ -21,7 +21,9 @@
  *
  * ## Semantics in short
  * - Per-user log numbered 1, 2, 3...; a push is applied in order, idempotent by
- *   (deviceId, clientSeq); stale `baseSeq` on a non-mergeable entity is a conflict.
+ *   (deviceId, clientSeq); stale `baseSeq` on a non-mergeable entity is a conflict. The
+ *   welcome names the highest clientSeq accepted from the device (`lastClientSeq`, compacted
+ *   changes included), so a device whose outbox lost its numbering can move above it.
  * - After a push commits, the new changes go live to the user's other connected devices.
  * - Remote commands queue per target device by priority, are delivered at once or when the
  *   target connects, redelivered with exponential backoff until the target responds, and expire
@@ -404,6 +406,7 @@ export class ReferenceRelay {
       deviceId: device.deviceId,
       serverCursor: user.log.serverCursor,
       resync: user.log.needsResync(hello.cursor),
+      lastClientSeq: user.log.lastClientSeq(device.deviceId),
     });
 
     const wasOffline = device.connections.size === 0;

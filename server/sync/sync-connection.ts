@@ -30,6 +30,7 @@ import { nodeCodecRegistry } from '../../core/node/protocol/node-codecs';
 import type { CommandService } from '../commands/command-service';
 import type { ClientChange, ServerChange } from '../../core/model/changes';
 import { appendChanges, logHead, pullChanges, type AppendResult } from '../db/change-log';
+import { deviceLastClientSeq } from '../db/device-client-seq';
 import type { Database } from '../db/database';
 import type { Logger } from '../observability/logger';
 import type { RelayMetrics } from '../observability/metrics';
@@ -474,7 +475,10 @@ export class SyncConnection implements HubConnection {
       this.refuse(SyncErrorCode.Forbidden, 'the token does not allow this device', CloseCode.Forbidden);
       return;
     }
-    const head = await logHead(this.deps.db, auth.userId as UserId);
+    const [head, lastClientSeq] = await Promise.all([
+      logHead(this.deps.db, auth.userId as UserId),
+      deviceLastClientSeq(this.deps.db, auth.userId as UserId, auth.deviceId as DeviceId),
+    ]);
     if (!this.open) return;
     if (this.helloTimer) clearTimeout(this.helloTimer);
     this.helloTimer = undefined;
@@ -488,6 +492,7 @@ export class SyncConnection implements HubConnection {
       deviceId: auth.deviceId as DeviceId,
       serverCursor: head.seq,
       resync: hello.cursor > head.seq || hello.cursor < head.compactedSeq,
+      lastClientSeq,
     });
     // Frames after the welcome use the codec it names.
     this.frames.setCodec(chosen.codec);

@@ -34,6 +34,12 @@ export interface RelayUnderTest {
   createDevice(userId: string): Promise<{ deviceId: string; token: string }>;
   /** Revokes a device; its open sockets must close with Forbidden (4403). */
   revokeDevice(deviceId: string): Promise<void>;
+  /**
+   * Compacts the user's whole log now: removes every change a later change of its entity
+   * superseded (truncates and the latest change of each entity stay). Optional: without it the
+   * suite skips what needs compaction.
+   */
+  compact?(userId: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -168,6 +174,7 @@ export function runProtocolConformance(
         assert.equal(welcome.serverCursor, 0);
         assert.equal(welcome.resync, false);
         assert.equal(welcome.codec, 'none');
+        assert.equal(welcome.lastClientSeq, 0, 'a device that never pushed');
       });
 
       it('picks a codec both sides speak and ignores codec names it does not know', async () => {
@@ -266,6 +273,35 @@ export function runProtocolConformance(
           { clientSeq: 3, seq: 3 },
         ]);
         assert.deepEqual((await pullAll(client)).map((c) => c.seq), [1, 2, 3]);
+      });
+
+      it('names in the welcome the highest clientSeq accepted from the device, compacted changes included', async () => {
+        const { userId, devices } = await newUser(2);
+        const [a, b] = [devices[0]!, devices[1]!];
+        const { client: ca } = await connect(a);
+        const { client: cb } = await connect(b);
+        assert.equal((await push(ca, [put(1, 't1', 1000), put(2, 't1', 2000), put(4, 't1', 3000)])).type, 'ack');
+        assert.equal((await push(cb, [meta(10, 't2', null, 'by b')])).type, 'ack');
+        // b rewrites the entry a pushed as clientSeq 4: a's version is superseded.
+        assert.equal((await push(cb, [put(11, 't1', 3000, 'by b')])).type, 'ack');
+        // A change refused as a conflict was not accepted: it does not count.
+        assert.equal((await push(ca, [meta(7, 't2', null, 'by a')])).type, 'conflict');
+        assert.equal((await connect(a)).welcome.lastClientSeq, 4);
+        assert.equal((await connect(b)).welcome.lastClientSeq, 11);
+        if (!relay.compact) return;
+
+        await relay.compact(userId);
+        const compacted = await pullAll(cb);
+        const fromA = () => compacted.filter((c) => c.deviceId === a.deviceId).map((c) => c.clientSeq);
+        assert.deepEqual(fromA(), [1, 2], "compaction removed a's clientSeq 4");
+        const { client: again, welcome } = await connect(a);
+        assert.equal(welcome.lastClientSeq, 4, 'the mark counts changes compaction removed');
+        // Which is why: a clientSeq at or below it is acknowledged without being stored.
+        assert.equal((await push(again, [put(4, 't1', 4000, 'a new change under an old number')])).type, 'ack');
+        assert.equal((await push(again, [put(5, 't1', 4000, 'above the mark')])).type, 'ack');
+        const after = (await pullAll(again)).filter((c) => c.deviceId === a.deviceId);
+        assert.deepEqual(after.map((c) => c.clientSeq), [1, 2, 5]);
+        assert.equal((await connect(a)).welcome.lastClientSeq, 5);
       });
 
       it('keeps one gapless order per user while two devices push concurrently', async () => {

@@ -3,8 +3,10 @@
  * `RelayUnderTest`: users and devices are made in its database the way sign-in makes them,
  * revocation goes through its session validator (so every relay process hears it).
  */
+import type { UserId } from '../../core/ids';
 import type { RelayUnderTest, ConformanceOptions } from '../conformance/protocol-conformance';
 import { loadRelayConfig } from '../../server/config/load-config';
+import { compactLog } from '../../server/db/change-log';
 import type { Database } from '../../server/db/database';
 import { startRelayServer, type RelayServer } from '../../server/relay-server';
 import { createTestDevice, createTestUser, revokeTestDevice } from './sync-relay';
@@ -35,6 +37,10 @@ export async function startRelayUnderTest(
     createUser: () => createTestUser(relay.db),
     createDevice: (userId) => createTestDevice(relay.db, userId),
     revokeDevice: (deviceId) => revokeTestDevice(relay.db, relay.sessions, deviceId),
+    // Everything superseded so far: the cut-off lies ahead of every stored change.
+    compact: async (userId) => {
+      await compactLog(relay.db, userId as UserId, new Date(Date.now() + 60_000));
+    },
     async close() {
       await relay.close();
       await cleanup();

@@ -13,16 +13,17 @@
  * - CLIENT_CLOSED: `close()` was called;
  * - any code of the relay's `error` reply (e.g. COMMAND_TARGET_UNKNOWN).
  * Codes only seen in `status.lastError`: CLIENT_CONNECT_FAILED (socket error),
- * CLIENT_TOKEN_UNAVAILABLE (`getToken` failed), CLIENT_PUSH_UNANSWERED (a drain push left
- * changes unanswered), CLIENT_CONFLICT_LISTENER_FAILED (a drain conflict listener threw a
- * non-SyncError), CLOSE_<NAME> (the relay closed with that CloseCode, e.g. CLOSE_FORBIDDEN),
+ * CLIENT_TOKEN_UNAVAILABLE (`getToken` failed), an OUTBOX_* code (the outbox could not be
+ * anchored after a welcome: the connection is dropped and retried), CLIENT_PUSH_UNANSWERED
+ * (a drain push left changes unanswered), CLIENT_CONFLICT_LISTENER_FAILED (a drain conflict
+ * listener threw a non-SyncError), CLOSE_<NAME> (the relay closed with that CloseCode, e.g. CLOSE_FORBIDDEN),
  * or the code of an `error` frame the relay sent before closing.
  */
 import WebSocket from 'ws';
 import { SyncError } from '../../errors';
 import { asRequestId, type CommandId, type DeviceId, type TaskId } from '../../ids';
 import type { ClientChange, ServerChange } from '../../model/changes';
-import type { Outbox } from '../../ports/outbox';
+import type { AnchorOutcome, Outbox } from '../../ports/outbox';
 import type { PullPage, PushOutcome, SyncTransport } from '../../ports/sync-transport';
 import { CloseCode, FINAL_CLOSE_CODES } from '../../protocol/close-codes';
 import { FrameCodec } from '../../protocol/frame';
@@ -74,7 +75,12 @@ export interface RooCloudClientOptions {
   getToken(): Promise<string>;
   /** The highest seq this device has applied; sent in hello. */
   getCursor(): number;
-  /** Drained on every (re)connect and on `flush()`. Owned by the caller (not closed here). */
+  /**
+   * Drained on every (re)connect and on `flush()`. Owned by the caller (not closed here).
+   * After every welcome and before the connection counts as online, it is anchored to the
+   * relay's `lastClientSeq` (see Outbox.anchor), so a fresh journal never reuses clientSeqs
+   * the relay would take for replays.
+   */
   outbox?: Outbox;
   /** Codecs offered, in order of preference. Default: brotli, deflate, none. */
   codecs?: readonly CodecName[];
@@ -122,6 +128,8 @@ interface Session {
   /** One per connection, both directions: it keeps the compression context. */
   frames: FrameCodec;
   welcome: WelcomeMessage | null;
+  /** The welcome arrived and the outbox is being anchored; not online yet. */
+  welcoming?: boolean;
   /** When the welcome arrived (ms since epoch), and the failure count just before it. */
   welcomedAt?: number;
   failuresBeforeWelcome?: number;
@@ -159,6 +167,7 @@ export class RooCloudClient implements SyncTransport {
   private readonly commandListeners = new Listeners<[CommandDeliverMessage]>();
   private readonly resultListeners = new Listeners<[CommandResultMessage]>();
   private readonly presenceListeners = new Listeners<[PresenceMessage]>();
+  private readonly anchorListeners = new Listeners<[AnchorOutcome]>();
   /** Drain conflict listeners; a returned promise is awaited before the conflicts are acknowledged. */
   private readonly conflictListeners = new Set<(conflicts: DrainConflicts) => unknown>();
 
@@ -189,6 +198,15 @@ export class RooCloudClient implements SyncTransport {
   /** Status changes. Returns its remover. */
   onStatus(listener: (status: ClientStatus) => void): () => void {
     return this.statusListeners.add(listener);
+  }
+
+  /**
+   * Anchors of the outbox that changed something: `anchored` (a fresh journal moved its
+   * numbering above the relay's) and `realigned` (an anchored journal was behind the relay:
+   * worth a warning, see AnchorOutcome). Returns its remover.
+   */
+  onOutboxAnchored(listener: (outcome: AnchorOutcome) => void): () => void {
+    return this.anchorListeners.add(listener);
   }
 
   /** Every welcome (first connect and reconnects); check `resync`. Returns its remover. */
@@ -449,7 +467,9 @@ export class RooCloudClient implements SyncTransport {
         return;
       }
       if (message.type === 'welcome') {
-        this.welcomed(session, message);
+        this.welcomed(session, message, (anchorFailure) => {
+          failure = anchorFailure;
+        });
         return;
       }
       if (message.type === 'error' && !message.replyTo) {
@@ -479,12 +499,15 @@ export class RooCloudClient implements SyncTransport {
     });
   }
 
-  private welcomed(session: Session, welcome: WelcomeMessage): void {
-    if (session.welcome || this.session !== session) return;
+  /**
+   * A welcome arrived: switch codec, anchor the outbox, then go online. Until the anchor is
+   * durable the session is not online and `request` refuses pushes; a caller reads `pending()`
+   * and calls `push` in one synchronous step, so no push carries a clientSeq from before it.
+   */
+  private welcomed(session: Session, welcome: WelcomeMessage, failed: (failure: { code: string; message: string }) => void): void {
+    if (session.welcome || session.welcoming || this.session !== session) return;
     clearTimeout(session.welcomeTimer);
-    session.welcome = welcome;
-    session.welcomedAt = Date.now();
-    session.failuresBeforeWelcome = this.currentStatus.failures;
+    session.welcoming = true;
     try {
       session.frames.setCodec(welcome.codec);
     } catch (error) {
@@ -493,6 +516,32 @@ export class RooCloudClient implements SyncTransport {
       this.noteError(error);
       return;
     }
+    const outbox = this.options.outbox;
+    // A relay from before `lastClientSeq` cannot tell us its mark: push as before.
+    if (!outbox || welcome.lastClientSeq === undefined) {
+      this.online(session, welcome);
+      return;
+    }
+    outbox.anchor(welcome.lastClientSeq).then(
+      (outcome) => {
+        if (this.session !== session || this.closed) return;
+        if (outcome.action !== 'kept') this.anchorListeners.emit(outcome);
+        this.online(session, welcome);
+      },
+      (error: unknown) => {
+        if (this.session !== session || this.closed) return;
+        // Pushing from an outbox whose numbering may collide with the relay's could lose
+        // changes: drop this connection and retry with backoff instead.
+        failed({ code: codeOf(error, 'CLIENT_ERROR'), message: errorText(error) });
+        session.socket.close(CloseCode.GoingAway, 'outbox unavailable');
+      },
+    );
+  }
+
+  private online(session: Session, welcome: WelcomeMessage): void {
+    session.welcome = welcome;
+    session.welcomedAt = Date.now();
+    session.failuresBeforeWelcome = this.currentStatus.failures;
     this.setStatus({ state: 'online', nextRetryAt: null, retryDelayMs: null, failures: 0, lastError: null });
     const pingMs = this.options.pingIntervalMs ?? 30_000;
     if (pingMs > 0) {

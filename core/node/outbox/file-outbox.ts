@@ -17,8 +17,8 @@ import {
   type EnqueueRecord,
   type JournalRecord,
 } from '../../outbox/journal-record';
-import { OutboxState, type ChangeInput } from '../../outbox/outbox-state';
-import type { Outbox } from '../../ports/outbox';
+import { assertAnchorMark, OutboxState, type ChangeInput } from '../../outbox/outbox-state';
+import type { AnchorOutcome, Outbox } from '../../ports/outbox';
 import { fsyncDirectory, readFileIfExists, removeIfExists } from './durable-fs';
 import { OwnerLock } from './owner-lock';
 
@@ -51,10 +51,12 @@ export interface FileOutboxRecovery {
 type Operation =
   | { kind: 'enqueue'; inputs: ChangeInput[]; resolve: (v: ClientChange[]) => void; reject: (e: unknown) => void }
   | { kind: 'ack'; seqs: readonly number[]; resolve: () => void; reject: (e: unknown) => void }
-  | { kind: 'compact'; resolve: () => void; reject: (e: unknown) => void };
+  | { kind: 'compact'; resolve: () => void; reject: (e: unknown) => void }
+  | { kind: 'anchor'; mark: number; resolve: (v: AnchorOutcome) => void; reject: (e: unknown) => void };
 
 type EnqueueOperation = Extract<Operation, { kind: 'enqueue' }>;
 type CompactOperation = Extract<Operation, { kind: 'compact' }>;
+type AnchorOperation = Extract<Operation, { kind: 'anchor' }>;
 
 interface EncodedRecord {
   record: JournalRecord;
@@ -142,8 +144,9 @@ export class FileOutbox implements Outbox {
     }
     const state = new OutboxState();
     if (decoded.records.length === 0) {
-      // A new journal, or one whose head never reached the disk: start it afresh.
-      const head = encodeRecord({ kind: 'head', format: 1, lastSeq: 0 });
+      // A new journal, or one whose head never reached the disk: start it afresh, not anchored
+      // (clientSeqs restart at 1 until the first welcome moves them above the relay's mark).
+      const head = encodeRecord({ kind: 'head', format: 1, lastSeq: 0, anchored: false });
       const handle = await fsp.open(file, 'w');
       try {
         await handle.write(head);
@@ -180,6 +183,11 @@ export class FileOutbox implements Outbox {
   /** Highest clientSeq ever assigned (survives restarts and compaction). */
   get lastSeq(): number {
     return this.state.lastSeq;
+  }
+
+  /** False for a journal created afresh until its first `anchor` (see Outbox.anchor). */
+  get anchored(): boolean {
+    return this.state.anchored;
   }
 
   /** Current size of the journal file in bytes. */
@@ -230,6 +238,23 @@ export class FileOutbox implements Outbox {
   }
 
   /**
+   * Ties the numbering to the relay's `lastClientSeq` (see Outbox.anchor and
+   * OutboxState.planAnchor); writes an anchor record (fsynced) only when something changes.
+   * Calls made before it are committed first. Same rejections as enqueue, plus
+   * OUTBOX_INVALID_ANCHOR for a mark that is not an integer >= 0.
+   */
+  anchor(relayLastClientSeq: number): Promise<AnchorOutcome> {
+    const refused = this.refusal();
+    if (refused) return Promise.reject(refused);
+    try {
+      assertAnchorMark(relayLastClientSeq);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.submit<AnchorOutcome>((resolve, reject) => ({ kind: 'anchor', mark: relayLastClientSeq, resolve, reject }));
+  }
+
+  /**
    * Compacts now, whatever the garbage (normally compaction runs by itself after
    * acknowledgements). Resolves when done; a failed compaction leaves the journal as it was.
    */
@@ -268,11 +293,16 @@ export class FileOutbox implements Outbox {
   private async drain(): Promise<void> {
     try {
       while (this.queue.length > 0) {
-        const batch = this.queue.splice(0);
+        // An anchor renumbers what is queued, so it ends its batch: calls before it commit
+        // first, calls after it are planned on the renumbered queue.
+        const anchorAt = this.queue.findIndex((op) => op.kind === 'anchor');
+        const batch = this.queue.splice(0, anchorAt >= 0 ? anchorAt + 1 : this.queue.length);
         try {
           if (this.failure) throw this.failure;
           const compacts = batch.filter((op): op is CompactOperation => op.kind === 'compact');
-          const committed = await this.commit(batch.filter((op) => op.kind !== 'compact'));
+          const anchor = batch.find((op): op is AnchorOperation => op.kind === 'anchor');
+          const committed = await this.commit(batch.filter((op) => op.kind !== 'compact' && op.kind !== 'anchor'));
+          if (anchor) await this.anchorNow(anchor);
           if (compacts.length > 0) {
             const error = await this.compactNow();
             for (const op of compacts) {
@@ -335,6 +365,27 @@ export class FileOutbox implements Outbox {
     }
   }
 
+  /** Writes the anchor record when one is needed and settles the call. */
+  private async anchorNow(op: AnchorOperation): Promise<void> {
+    if (this.failure) {
+      op.reject(this.failure);
+      return;
+    }
+    const { record, outcome } = this.state.planAnchor(op.mark);
+    if (!record) {
+      op.resolve(outcome);
+      return;
+    }
+    const bytes = encodeRecord(record);
+    const error = await this.append(Buffer.from(bytes));
+    if (error) {
+      op.reject(error);
+      return;
+    }
+    this.state.apply(record, bytes.length);
+    op.resolve(outcome);
+  }
+
   /** Appends and fsyncs; returns the error instead of throwing. */
   private async append(bytes: Buffer): Promise<SyncError | null> {
     try {
@@ -383,7 +434,7 @@ export class FileOutbox implements Outbox {
    */
   private async compactNow(): Promise<SyncError | null> {
     const temp = compactionPath(this.path);
-    const records: JournalRecord[] = [{ kind: 'head', format: 1, lastSeq: this.state.lastSeq }];
+    const records: JournalRecord[] = [{ kind: 'head', format: 1, lastSeq: this.state.lastSeq, anchored: this.state.anchored }];
     const live = this.state.pending();
     const per = this.settings.compactRecordChanges;
     for (let i = 0; i < live.length; i += per) {

@@ -242,6 +242,85 @@ describe('FileOutbox', () => {
     });
   });
 
+  describe('#anchor', () => {
+    it('keeps the anchor and the renumbered queue across a reopen', async () => {
+      const path = freshPath();
+      const first = await open(path);
+      await first.enqueue(inputs(filePut('a'), filePut('b')));
+      await first.anchor(7);
+      await first.close();
+      const second = await open(path);
+      assert.equal(second.anchored, true);
+      assert.deepEqual(second.pending().map((c) => [c.clientSeq, c.body]), [
+        [8, filePut('a')],
+        [9, filePut('b')],
+      ]);
+      const [next] = await second.enqueue(inputs(filePut('c')));
+      assert.equal(next!.clientSeq, 10);
+      assert.deepEqual(await second.anchor(9), { action: 'kept', renumbered: 0, lastSeq: 10 });
+    });
+
+    it('starts unanchored, numbering from 1, when the journal was deleted', async () => {
+      const path = freshPath();
+      const first = await open(path);
+      await first.anchor(0);
+      const queued = await first.enqueue(inputs(filePut('a'), filePut('b')));
+      await first.acknowledge(queued.map((c) => c.clientSeq));
+      await first.close();
+      opened.splice(opened.indexOf(first), 1);
+      rmSync(path);
+      const second = await open(path);
+      assert.equal(second.anchored, false);
+      const [fresh] = await second.enqueue(inputs(filePut('c')));
+      assert.equal(fresh!.clientSeq, 1, 'a number the relay already holds for another change');
+      assert.deepEqual(await second.anchor(2), { action: 'anchored', renumbered: 1, lastSeq: 3 });
+      assert.deepEqual(second.pending().map((c) => c.clientSeq), [3]);
+    });
+
+    it('counts a journal written before anchoring existed (head without the flag) as anchored', async () => {
+      const path = freshPath();
+      const legacy = await open(path);
+      await legacy.close();
+      writeFileSync(path, encodeRecord({ kind: 'head', format: 1, lastSeq: 5 }));
+      const reopened = await open(path);
+      assert.equal(reopened.anchored, true);
+      const [next] = await reopened.enqueue(inputs(filePut('a')));
+      assert.equal(next!.clientSeq, 6);
+      assert.deepEqual(await reopened.anchor(6), { action: 'kept', renumbered: 0, lastSeq: 6 });
+    });
+
+    it('keeps the flag through compaction, anchored or not', async () => {
+      for (const anchor of [true, false]) {
+        const path = freshPath();
+        const outbox = await open(path);
+        if (anchor) await outbox.anchor(4);
+        const queued = await outbox.enqueue(inputs(filePut('a'), filePut('b')));
+        await outbox.acknowledge([queued[0]!.clientSeq]);
+        await outbox.compact();
+        assert.equal(outbox.stats.compactions, 1);
+        await outbox.close();
+        const reopened = await open(path);
+        assert.equal(reopened.anchored, anchor);
+        assert.deepEqual(reopened.pending().map((c) => c.clientSeq), [anchor ? 6 : 2]);
+      }
+    });
+
+    it('commits calls made before an anchor first and plans calls after it on the renumbered queue', async () => {
+      const outbox = await open(freshPath());
+      const [before, , after] = await Promise.all([
+        outbox.enqueue(inputs(filePut('a'))),
+        outbox.anchor(10),
+        outbox.enqueue(inputs(filePut('b'))),
+      ]);
+      assert.equal(before[0]!.clientSeq, 1, 'numbered before the anchor');
+      assert.equal(after[0]!.clientSeq, 12);
+      assert.deepEqual(outbox.pending().map((c) => [c.clientSeq, c.body]), [
+        [11, filePut('a')],
+        [12, filePut('b')],
+      ]);
+    });
+  });
+
   describe('replay of a long offline session', () => {
     it('replays 50,000 queued changes in order after reopening', async function () {
       this.timeout(60_000);

@@ -19,6 +19,8 @@ const enqueue: JournalRecord = {
   drop: [5],
 };
 const ack: JournalRecord = { kind: 'ack', seqs: [8] };
+const freshHead: JournalRecord = { kind: 'head', format: 1, lastSeq: 0, anchored: false };
+const anchor: JournalRecord = { kind: 'anchor', after: 41 };
 
 describe('crc32', () => {
   it('matches the standard check value for "123456789"', () => {
@@ -32,15 +34,17 @@ describe('crc32', () => {
 describe('journal records', () => {
   describe('#decodeJournal', () => {
     it('round-trips every record kind and reports their sizes', () => {
-      const bytes = encodeRecords([head, enqueue, ack]);
+      const records = [head, enqueue, ack, anchor];
+      const bytes = encodeRecords(records);
       const decoded = decodeJournal(bytes);
       assert.equal(decoded.defect, null);
-      assert.deepEqual(decoded.records, [head, enqueue, ack]);
+      assert.deepEqual(decoded.records, records);
       assert.equal(decoded.validEnd, bytes.length);
       assert.deepEqual(
         decoded.sizes,
-        [head, enqueue, ack].map((r) => encodeRecord(r).length),
+        records.map((r) => encodeRecord(r).length),
       );
+      assert.deepEqual(decodeJournal(encodeRecord(freshHead)).records, [freshHead]);
     });
 
     it('decodes an empty input as no records', () => {

@@ -126,12 +126,78 @@ export function runOutboxConformance(name: string, setup: () => Promise<Outbox>)
       });
     });
 
+    describe('#anchor', () => {
+      const seqsAndBodies = () => outbox.pending().map((c) => [c.clientSeq, c.body]);
+
+      it('moves the queue of a fresh outbox above the relay mark, in order, and numbers new changes after it', async () => {
+        assert.equal(outbox.anchored, false);
+        await outbox.enqueue(inputs(filePut('a', 1), filePut('b')));
+        await outbox.enqueue(inputs(filePut('a', 2)));
+        assert.deepEqual(await outbox.anchor(10), { action: 'anchored', renumbered: 2, lastSeq: 12 });
+        assert.equal(outbox.anchored, true);
+        assert.deepEqual(seqsAndBodies(), [
+          [11, filePut('b')],
+          [12, filePut('a', 2)],
+        ]);
+        const [next] = await outbox.enqueue(inputs(filePut('c')));
+        assert.equal(next!.clientSeq, 13);
+      });
+
+      it('anchors an empty fresh outbox at the mark, and at 0 for a device the relay never heard of', async () => {
+        assert.deepEqual(await outbox.anchor(0), { action: 'anchored', renumbered: 0, lastSeq: 0 });
+        const [first] = await outbox.enqueue(inputs(filePut('a')));
+        assert.equal(first!.clientSeq, 1);
+      });
+
+      it('keeps the numbers of an anchored outbox at or above the mark, so a re-sent change stays a replay', async () => {
+        await outbox.anchor(0);
+        await outbox.enqueue(inputs(filePut('a'), filePut('b')));
+        // The relay stored both, the acks were lost: the next welcome names 2.
+        assert.deepEqual(await outbox.anchor(2), { action: 'kept', renumbered: 0, lastSeq: 2 });
+        assert.deepEqual(await outbox.anchor(1), { action: 'kept', renumbered: 0, lastSeq: 2 });
+        assert.deepEqual(outbox.pending().map((c) => c.clientSeq), [1, 2]);
+      });
+
+      it('renumbers the queue of an anchored outbox that is behind the relay instead of letting it pass for replays', async () => {
+        await outbox.anchor(0);
+        await outbox.enqueue(inputs(filePut('a')));
+        assert.deepEqual(await outbox.anchor(5), { action: 'realigned', renumbered: 1, lastSeq: 6 });
+        assert.deepEqual(seqsAndBodies(), [[6, filePut('a')]]);
+        const [next] = await outbox.enqueue(inputs(filePut('b')));
+        assert.equal(next!.clientSeq, 7);
+      });
+
+      it('acknowledges and coalesces by the new numbers', async () => {
+        await outbox.enqueue(inputs(filePut('a', 1), filePut('b')));
+        await outbox.anchor(3);
+        await outbox.acknowledge([1, 2]); // old numbers: nothing queued under them any more
+        assert.equal(outbox.size, 2);
+        await outbox.enqueue(inputs(filePut('a', 2)));
+        assert.deepEqual(seqsAndBodies(), [
+          [5, filePut('b')],
+          [6, filePut('a', 2)],
+        ]);
+        await outbox.acknowledge([5]);
+        assert.deepEqual(outbox.pending().map((c) => c.clientSeq), [6]);
+      });
+
+      it('rejects a mark that is not an integer >= 0 with OUTBOX_INVALID_ANCHOR and changes nothing', async () => {
+        await outbox.enqueue(inputs(filePut('a')));
+        for (const bad of [-1, 1.5, Number.NaN]) {
+          await assert.rejects(outbox.anchor(bad), (e) => isSyncError(e, 'OUTBOX_INVALID_ANCHOR'));
+        }
+        assert.equal(outbox.anchored, false);
+        assert.deepEqual(outbox.pending().map((c) => c.clientSeq), [1]);
+      });
+    });
+
     describe('#close', () => {
       it('can be called twice, and calls after it fail with OUTBOX_CLOSED', async () => {
         await outbox.close();
         await outbox.close();
         await assert.rejects(outbox.enqueue(inputs(filePut('a'))), (e) => isSyncError(e, 'OUTBOX_CLOSED'));
         await assert.rejects(outbox.acknowledge([1]), (e) => isSyncError(e, 'OUTBOX_CLOSED'));
+        await assert.rejects(outbox.anchor(1), (e) => isSyncError(e, 'OUTBOX_CLOSED'));
       });
     });
   });

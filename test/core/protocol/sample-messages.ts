@@ -81,7 +81,7 @@ export const SAMPLE_CLIENT_MESSAGES: ClientMessage[] = [
 ];
 
 export const SAMPLE_SERVER_MESSAGES: ServerMessage[] = [
-  { type: 'welcome', protocolVersion: 1, codec: 'brotli', userId: asUserId('user-1'), deviceId, serverCursor: 120, resync: false },
+  { type: 'welcome', protocolVersion: 1, codec: 'brotli', userId: asUserId('user-1'), deviceId, serverCursor: 120, resync: false, lastClientSeq: 37 },
   { type: 'auth.ok', replyTo: asRequestId('r1') },
   { type: 'ack', replyTo: asRequestId('r2'), accepted: [{ clientSeq: 1, seq: 100 }, { clientSeq: 2, seq: 101 }] },
   {

@@ -129,9 +129,18 @@ describe('protocol validators', () => {
       assertCode(() => parseServerMessage({ type: 'push', id: 'r', changes: [] }), 'PROTOCOL_UNKNOWN_TYPE');
     });
 
+    it('accepts a welcome without lastClientSeq (a relay from before the field)', () => {
+      const { lastClientSeq, ...older } = wire(SAMPLE_SERVER_MESSAGES[0]);
+      assert.equal(lastClientSeq, 37);
+      const parsed = parseServerMessage(older);
+      assert.equal(parsed.type === 'welcome' && 'lastClientSeq' in parsed, false);
+    });
+
     const invalid: Array<[string, unknown, string]> = [
       ['welcome with an unknown codec', { ...wire(SAMPLE_SERVER_MESSAGES[0]), codec: 'zstd' }, 'codec'],
       ['welcome with resync as a string', { ...wire(SAMPLE_SERVER_MESSAGES[0]), resync: 'no' }, 'resync'],
+      ['welcome with a negative lastClientSeq', { ...wire(SAMPLE_SERVER_MESSAGES[0]), lastClientSeq: -1 }, 'lastClientSeq'],
+      ['welcome with a fractional lastClientSeq', { ...wire(SAMPLE_SERVER_MESSAGES[0]), lastClientSeq: 2.5 }, 'lastClientSeq'],
       ['ack with seq 0', { type: 'ack', replyTo: 'r', accepted: [{ clientSeq: 1, seq: 0 }] }, 'accepted[0].seq'],
       ['changes without hasMore', { type: 'changes', changes: [], cursor: 0 }, 'hasMore'],
       ['error with a lower-case code', { type: 'error', code: 'oops', message: 'x' }, 'code'],

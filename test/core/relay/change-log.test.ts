@@ -61,6 +61,32 @@ describe('ChangeLog', () => {
     });
   });
 
+  describe('#lastClientSeq', () => {
+    it('is the highest clientSeq stored per device, 0 for none, and ignores conflicts', () => {
+      const log = new ChangeLog();
+      assert.equal(log.lastClientSeq(A), 0);
+      log.push(A, [change(1, metaBody('t1', 'a')), change(4, putBody('t1', '1:0'))]);
+      log.push(B, [change(7, metaBody('t1', 'b'), 1)]);
+      // A replay of an older clientSeq does not lower it; a refused change does not raise it.
+      const refused = log.push(A, [change(1, metaBody('t1', 'a')), change(9, metaBody('t1', 'c'), 1)]);
+      assert.equal(refused.conflicts.length, 1);
+      assert.equal(log.lastClientSeq(A), 4);
+      assert.equal(log.lastClientSeq(B), 7);
+    });
+
+    it('still counts changes compaction removed', () => {
+      const log = new ChangeLog();
+      log.push(A, [change(1, putBody('t1', '1:0')), change(2, putBody('t1', '1:0')), change(3, putBody('t1', '2:0'))]);
+      log.push(B, [change(1, putBody('t1', '1:0'))]);
+      assert.equal(log.compact(10), 2);
+      assert.equal(log.lastClientSeq(A), 3);
+      log.push(B, [change(2, putBody('t1', '2:0'))]);
+      log.compact(10);
+      assert.deepEqual(log.pull(0, 10).changes.map((c) => [c.deviceId, c.clientSeq]), [[B, 1], [B, 2]]);
+      assert.equal(log.lastClientSeq(A), 3, 'every change of A is gone, its high-water mark is not');
+    });
+  });
+
   describe('#pull', () => {
     it('pages by cursor with hasMore', () => {
       const log = new ChangeLog();

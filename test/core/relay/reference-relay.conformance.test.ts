@@ -14,6 +14,9 @@ runProtocolConformance('ReferenceRelay over WsRelayHost', async (options) => {
     createUser: async () => relay.addUser(),
     createDevice: async (userId) => relay.addDevice(userId),
     revokeDevice: async (deviceId) => relay.revokeDevice(deviceId),
+    compact: async (userId) => {
+      relay.compact(Number.MAX_SAFE_INTEGER, userId);
+    },
     close: async () => {
       await host.close();
       relay.close();

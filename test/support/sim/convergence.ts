@@ -2,7 +2,8 @@
  * The seeded convergence simulation: 3-5 devices on the ReferenceRelay with random task
  * appends, partial-message rewrites, stale rewrites, "delete from here", metadata edits, text
  * and binary file edits, random frame delivery, disconnects and crashes (between any two
- * durable writes). Then the network heals and every device syncs until nothing moves; every
+ * durable writes), some of which lose the device's (empty) outbox journal, so it numbers
+ * changes from 1 again and must move above the relay's `lastClientSeq` before pushing. Then the network heals and every device syncs until nothing moves; every
  * device must then hold exactly what the relay's log describes.
  *
  * The same seed always runs the same simulation: `runConvergence(seed)` replays a failure.
@@ -33,6 +34,8 @@ export interface ConvergenceResult {
   /** Changes in the log at the end. */
   changes: number;
   crashes: number;
+  /** Restarts with a fresh outbox journal (the old one lost). */
+  outboxLosses: number;
   /** File conflicts that produced a conflict copy. */
   conflictCopies: number;
   /** Sync rounds the heal phase needed. */
@@ -119,7 +122,10 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
     else if (roll < 0.86) device.transport?.disconnect();
     else if (roll < 0.91) device.transport?.connect();
     else if (roll < 0.96) device.crash(rng.chance(0.7) ? rng.int(0, 8) : undefined);
-    else if (!device.running) await device.start();
+    else if (!device.running) {
+      if (rng.chance(0.35)) device.loseOutbox();
+      await device.start();
+    }
     await settle();
     for (const d of devices) if (d.crashedMidStep) d.kill();
     checkFailures();
@@ -174,6 +180,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
     steps,
     changes: log.length,
     crashes: devices.reduce((n, d) => n + d.crashes, 0),
+    outboxLosses: devices.reduce((n, d) => n + d.outboxLosses, 0),
     conflictCopies: devices.reduce((n, d) => n + (d.storage?.fileConflicts.length ?? 0), 0),
     healRounds,
   };

@@ -59,6 +59,10 @@ export function gatedOutbox(inner: Outbox, gate: CrashGate): Outbox {
     enqueue: (changes: Array<{ body: ChangeBody; baseSeq: number | null }>) => (gate.pass(), inner.enqueue(changes)),
     pending: (): ClientChange[] => inner.pending(),
     acknowledge: (seqs: readonly number[]) => (gate.pass(), inner.acknowledge(seqs)),
+    anchor: (relayLastClientSeq: number) => (gate.pass(), inner.anchor(relayLastClientSeq)),
+    get anchored() {
+      return inner.anchored;
+    },
     get size() {
       return inner.size;
     },

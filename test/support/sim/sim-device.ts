@@ -26,7 +26,10 @@ const EXPECTED_FAILURES = new Set([CRASH_CODE, 'STORAGE_SYNC_FAILED', 'TRANSPORT
 export class SimDevice {
   readonly deviceId: DeviceId;
   readonly store = new MemoryTaskStore({ source: 'roo-code' });
-  readonly outbox = new MemoryOutbox();
+  /** Replaced by a fresh one when the simulation loses the device's journal (`loseOutbox`). */
+  outbox = new MemoryOutbox();
+  /** Times the outbox journal was lost (`loseOutbox`). */
+  outboxLosses = 0;
   readonly stateStore = new MemorySyncStateStore();
   readonly files = new MemoryWorkspaceFiles(SIM_WORKSPACE);
   readonly entryCache = new MemoryBlobStore();
@@ -65,11 +68,12 @@ export class SimDevice {
   async start(): Promise<void> {
     this.gate = new CrashGate();
     const gate = this.gate;
-    this.transport = new SimTransport(this.network, this.deviceId, this.token, () => this.storage?.cursor ?? 0, this.acknowledged);
+    const outbox = gatedOutbox(this.outbox, gate);
+    this.transport = new SimTransport(this.network, this.deviceId, this.token, () => this.storage?.cursor ?? 0, this.acknowledged, outbox);
     this.storage = await HybridStorage.open({
       deviceId: this.deviceId,
       stores: [gatedTaskStore(this.store, gate)],
-      outbox: gatedOutbox(this.outbox, gate),
+      outbox,
       transport: this.transport,
       stateStore: gatedStateStore(this.stateStore, gate),
       blobs: gatedBlobs(this.relayBlobs, gate),
@@ -114,6 +118,19 @@ export class SimDevice {
     this.transport = null;
     this.memory.clear();
     this.crashes++;
+  }
+
+  /**
+   * While the device is down, its outbox journal is lost (a deleted state folder, a reinstall
+   * keeping the device's credentials, a reset journal): the next start gets a fresh outbox,
+   * numbering from 1 again. Only an empty one is lost: the sync state it would be lost with
+   * stays, and changes it had queued would be tracked as sent. Returns true when it happened.
+   */
+  loseOutbox(): boolean {
+    if (this.running || this.outbox.size > 0) return false;
+    this.outbox = new MemoryOutbox();
+    this.outboxLosses++;
+    return true;
   }
 
   /** Starts a sync step unless one is running. */

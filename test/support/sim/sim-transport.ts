@@ -3,10 +3,15 @@
  * over a SimNetwork link to the ReferenceRelay. Requests resolve when the simulation delivers
  * their reply; a lost connection rejects them (TRANSPORT_DISCONNECTED), as a real client's
  * would, leaving the outcome of a push in doubt.
+ *
+ * With the device's outbox, it anchors the outbox after every welcome (`lastClientSeq`), as
+ * RooCloudClient does, and refuses pushes (TRANSPORT_OFFLINE) until that is done: a push
+ * before it could carry clientSeqs the relay takes for replays.
  */
 import { SyncError } from '../../../core/errors';
 import { asRequestId, type DeviceId } from '../../../core/ids';
 import type { ClientChange, ServerChange } from '../../../core/model/changes';
+import type { Outbox } from '../../../core/ports/outbox';
 import type { PullPage, PushOutcome, SyncTransport } from '../../../core/ports/sync-transport';
 import { PROTOCOL_VERSIONS, type ClientMessage, type ServerMessage } from '../../../core/protocol/messages';
 import type { SimLink, SimNetwork } from './sim-network';
@@ -29,6 +34,8 @@ export class SimTransport implements SyncTransport {
     private readonly getCursor: () => number,
     /** Collects every acceptance the relay reports (for the no-loss check). */
     readonly acknowledged: Array<{ clientSeq: number; seq: number }> = [],
+    /** The device's outbox, anchored after every welcome; pushes wait for it. */
+    private readonly outbox?: Outbox,
   ) {}
 
   get connected(): boolean {
@@ -61,6 +68,7 @@ export class SimTransport implements SyncTransport {
   }
 
   async push(changes: ClientChange[]): Promise<PushOutcome> {
+    if (this.outbox && !this.welcomed) throw new SyncError('TRANSPORT_OFFLINE', 'not welcomed (outbox not anchored) yet');
     const reply = await this.request({ type: 'push', id: this.newId(), changes });
     if (reply.type === 'ack') {
       this.acknowledged.push(...reply.accepted);
@@ -100,7 +108,23 @@ export class SimTransport implements SyncTransport {
   private onMessage(link: SimLink, message: ServerMessage): void {
     if (link !== this.link) return;
     if (message.type === 'welcome') {
-      this.welcomed = true;
+      const outbox = this.outbox;
+      if (!outbox || message.lastClientSeq === undefined) {
+        this.welcomed = true;
+        return;
+      }
+      const mark = message.lastClientSeq;
+      // The anchor is a durable write: a simulated crash may refuse it (then the link goes).
+      void Promise.resolve()
+        .then(() => outbox.anchor(mark))
+        .then(
+          () => {
+            if (link === this.link) this.welcomed = true;
+          },
+          () => {
+            if (link === this.link) this.disconnect();
+          },
+        );
       return;
     }
     if (message.type === 'changes' && message.replyTo === undefined) {
