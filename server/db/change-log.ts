@@ -3,7 +3,7 @@
  * pull and compaction. Every function takes the authenticated user's id and touches nothing else.
  *
  * - `appendChanges` stores a device's changes in one statement (one round trip, its own
- *   transaction): `sync_append_changes` (migration 0002) first locks the user's counter row in
+ *   transaction): `sync_push_changes` (migration 0005) first locks the user's counter row in
  *   `sync_log_heads` (creating it on first use), so appends of one user run one at a time and
  *   their numbers commit in order: a reader never sees seq 11 before seq 10. Its later steps
  *   see every append committed before the lock was granted.
@@ -105,22 +105,28 @@ export async function appendChanges(
     body: c.body,
     mergeable: isMergeable(c.body),
   }));
-  // sync_append_changes (migration 0002) locks the user's counter row, then detects replays
+  // sync_push_changes (migration 0005) locks the user's counter row, then detects replays
   // and conflicts, numbers, inserts and supersedes in one round trip; a lone statement is
-  // its own transaction.
-  const { rows } = await db.query<AppendRow>(
-    'SELECT * FROM sync_append_changes($1, $2, $3::json)',
-    [userId, deviceId, JSON.stringify(records)],
-  );
+  // its own transaction. It returns the counter before the append, then a row per change it
+  // did not store; the stored ones took the seqs after the counter, in push order.
+  const { rows } = await db.query<AppendRow>('SELECT * FROM sync_push_changes($1, $2, $3::json)', [userId, deviceId, JSON.stringify(records)]);
+  let nextSeq = Number(rows.find((row) => row.o_outcome === 'head')!.o_seq);
+  const notStored = new Map<number, AppendRow>();
+  for (const row of rows) if (row.o_outcome !== 'head') notStored.set(row.o_i!, row);
   const accepted: AcceptedChange[] = [];
   const conflicts: ChangeConflict[] = [];
   const stored: ServerChange[] = [];
-  for (const row of rows) {
-    const change = changes[row.o_i]!;
-    if (row.o_outcome === 'conflict') {
+  for (let i = 0; i < changes.length; i++) {
+    const change = changes[i]!;
+    const row = notStored.get(i);
+    if (row === undefined) {
+      const seq = ++nextSeq;
+      accepted.push({ clientSeq: change.clientSeq, seq });
+      stored.push({ seq, deviceId, clientSeq: change.clientSeq, baseSeq: change.baseSeq, body: change.body, entity: entities[i]! });
+    } else if (row.o_outcome === 'conflict') {
       conflicts.push({
         clientSeq: change.clientSeq,
-        entity: entities[row.o_i]!,
+        entity: entities[i]!,
         current: toServerChange({
           seq: row.o_cur_seq!,
           device_id: row.o_cur_device_id!,
@@ -130,22 +136,19 @@ export async function appendChanges(
           body: row.o_cur_body!,
         }),
       });
-      continue;
-    }
-    // A replay carries its original seq; a replay of a change that compaction removed is
-    // acknowledged at the compaction point.
-    accepted.push({ clientSeq: change.clientSeq, seq: row.o_seq! });
-    if (row.o_outcome === 'stored') {
-      stored.push({ seq: row.o_seq!, deviceId, clientSeq: change.clientSeq, baseSeq: change.baseSeq, body: change.body, entity: entities[row.o_i]! });
+    } else {
+      // A replay carries its original seq; a replay of a change that compaction removed is
+      // acknowledged at the compaction point.
+      accepted.push({ clientSeq: change.clientSeq, seq: row.o_seq! });
     }
   }
   return { accepted, conflicts, stored };
 }
 
-/** One row of sync_append_changes per pushed change (see migration 0002). */
+/** The rows of sync_push_changes (see migration 0005): the 'head' row, then the changes not stored. */
 interface AppendRow {
-  o_i: number;
-  o_outcome: 'stored' | 'replay' | 'compacted' | 'conflict';
+  o_i: number | null;
+  o_outcome: 'head' | 'replay' | 'compacted' | 'conflict';
   o_seq: number | null;
   o_cur_seq: number | null;
   o_cur_device_id: string | null;

@@ -163,6 +163,23 @@ export function changeLogSuite(getDb: () => Database): void {
       assert.deepEqual(result.stored.map((s) => [s.clientSeq, s.seq]), [[3, 3], [4, 4]]);
     });
 
+    it('stores a new change numbered below the device\'s highest clientSeq and answers its replay', async () => {
+      await appendChanges(db(), user, deviceA, [streamPut(5, '5:0')]);
+      const lower = await appendChanges(db(), user, deviceA, [streamPut(2, '2:0'), streamPut(6, '6:0')]);
+      assert.deepEqual(lower.accepted, [
+        { clientSeq: 2, seq: 2 },
+        { clientSeq: 6, seq: 3 },
+      ]);
+      const replay = await appendChanges(db(), user, deviceA, [streamPut(6, '6:0'), streamPut(2, '2:0'), streamPut(5, '5:0')]);
+      assert.deepEqual(replay.accepted, [
+        { clientSeq: 6, seq: 3 },
+        { clientSeq: 2, seq: 2 },
+        { clientSeq: 5, seq: 1 },
+      ]);
+      assert.deepEqual(replay.stored, []);
+      assert.equal((await logHead(db(), user)).seq, 3);
+    });
+
     it('lets no reader see a gap while many appends run at once', async function () {
       this.timeout(60_000);
       const writers = 8;

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS sync_push_changes(uuid, uuid, json);
