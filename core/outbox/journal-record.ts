@@ -33,6 +33,13 @@ export interface HeadRecord {
    * numbering continuously since their device's first change, so they count as anchored.
    */
   anchored?: boolean;
+  /**
+   * Identity of this journal: a new random id for every journal created afresh (or salvaged),
+   * kept by compaction. A device's sync state remembers the id of the journal it queued into,
+   * so a journal that was replaced (lost, reset, salvaged) is told apart from the same one
+   * reopened. Absent in journals written before it existed.
+   */
+  journalId?: string;
 }
 
 /**
@@ -193,7 +200,12 @@ export function isJournalRecord(value: unknown): value is JournalRecord {
   if (!isObject(value)) return false;
   switch (value.kind) {
     case 'head':
-      return value.format === 1 && isSeq(value.lastSeq, 0) && (value.anchored === undefined || typeof value.anchored === 'boolean');
+      return (
+        value.format === 1 &&
+        isSeq(value.lastSeq, 0) &&
+        (value.anchored === undefined || typeof value.anchored === 'boolean') &&
+        (value.journalId === undefined || (typeof value.journalId === 'string' && value.journalId.length > 0 && value.journalId.length <= 200))
+      );
     case 'anchor':
       return isSeq(value.after, 0);
     case 'enqueue':

@@ -17,6 +17,8 @@ export interface MemoryOutboxOptions {
    * the first `anchor` moves above the relay's `lastClientSeq`).
    */
   anchored?: boolean;
+  /** The journal's identity (see Outbox.journalId). Default: a new random one. */
+  journalId?: string;
 }
 
 export class MemoryOutbox implements Outbox {
@@ -24,7 +26,11 @@ export class MemoryOutbox implements Outbox {
   private closed = false;
 
   constructor(options: MemoryOutboxOptions = {}) {
-    this.state = new OutboxState(options.lastSeq ?? 0, options.anchored ?? false);
+    this.state = new OutboxState(options.lastSeq ?? 0, options.anchored ?? false, options.journalId ?? randomJournalId());
+  }
+
+  get journalId(): string | undefined {
+    return this.state.journalId;
   }
 
   /** Highest clientSeq assigned so far (a restarted simulated device continues after it). */
@@ -77,4 +83,9 @@ export class MemoryOutbox implements Outbox {
   private assertOpen(): void {
     if (this.closed) throw new SyncError('OUTBOX_CLOSED', 'the outbox is closed');
   }
+}
+
+/** A random journal id (uniqueness among one device's journals is all it needs). */
+function randomJournalId(): string {
+  return `mem-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
 }

@@ -41,11 +41,19 @@ export class OutboxState {
   private bytes = 0;
   /** Numbering tied to the relay's (see `planAnchor`). */
   private isAnchored: boolean;
+  /** The journal's identity (HeadRecord.journalId); undefined for journals from before it. */
+  private id: string | undefined;
 
   /** A fresh queue is not anchored unless told otherwise (a head record also sets it). */
-  constructor(lastSeq = 0, anchored = false) {
+  constructor(lastSeq = 0, anchored = false, journalId?: string) {
     this.seq = lastSeq;
     this.isAnchored = anchored;
+    this.id = journalId;
+  }
+
+  /** The journal's identity, from its head record (see HeadRecord.journalId). */
+  get journalId(): string | undefined {
+    return this.id;
   }
 
   /** Highest clientSeq assigned so far. */
@@ -166,6 +174,7 @@ export class OutboxState {
         this.seq = record.lastSeq;
         // Journals from before anchoring existed have numbered continuously all along.
         this.isAnchored = record.anchored ?? true;
+        this.id = record.journalId;
         return;
       case 'anchor':
         this.renumberAfter(record.after);

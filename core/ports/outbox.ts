@@ -42,6 +42,14 @@ export interface Outbox {
   anchor(relayLastClientSeq: number): Promise<AnchorOutcome>;
   /** False while the numbering has never been tied to the relay's (a fresh journal). */
   readonly anchored: boolean;
+  /**
+   * Identity of the journal: new whenever the journal is created afresh (no journal existed,
+   * it was deleted or reset) or salvaged, the same across reopening and compaction. HybridStorage
+   * records it in its sync state; a different one on open means changes it tracked as queued may
+   * be gone, so it checks them and queues the missing ones again. Undefined when the outbox
+   * cannot tell (a journal from before ids): it then checks on every open.
+   */
+  readonly journalId?: string;
   /** Number of queued, unacknowledged changes. */
   readonly size: number;
   close(): Promise<void>;

@@ -21,6 +21,7 @@ import type { TaskSnapshot, TaskStore } from '../ports/task-store';
 import type { ChangeConflict } from '../protocol/messages';
 import { detectFileChanges } from './file-sync';
 import { checkIntegrity, type IntegrityReport } from './integrity';
+import { findUnsent, requeueUnsent, type OutboxRecoveryReport } from './outbox-recovery';
 import { applyJournal, pullAll, type PullReport } from './pull-cycle';
 import { pushPending, resolveConflicts, type PushReport } from './push-cycle';
 import { StorageErrorCode } from './storage-errors';
@@ -91,6 +92,7 @@ export class HybridStorage {
   private needsReload = false;
   private closed = false;
   private readonly clock: HybridLogicalClock;
+  private recovery: OutboxRecoveryReport = { checked: false, unacknowledged: 0, missing: 0, tasks: 0, workspaces: 0, queued: 0 };
 
   private constructor(
     private readonly options: HybridStorageOptions,
@@ -139,12 +141,20 @@ export class HybridStorage {
 
   /**
    * Loads the sync state and finishes a page a crash cut short (its journal), so the stores and
-   * the state agree before anything else runs.
+   * the state agree before anything else runs. When the outbox is not the journal the state
+   * last queued into (see Outbox.journalId), changes the state tracks as queued that the outbox
+   * lacks are queued again (see outbox-recovery and `outboxRecovery`).
    */
   static async open(options: HybridStorageOptions): Promise<HybridStorage> {
     const storage = new HybridStorage(options, await loadSyncState(options.stateStore));
     await storage.recover();
+    await storage.recoverOutbox();
     return storage;
+  }
+
+  /** What opening found about the outbox: whether it checked, what was missing, what it queued again. */
+  get outboxRecovery(): OutboxRecoveryReport {
+    return { ...this.recovery };
   }
 
   /** Highest log seq applied here. */
@@ -338,6 +348,34 @@ export class HybridStorage {
     this.state.cursor = Math.max(this.state.cursor, journal.cursor);
     this.state.journal = null;
     await this.deps.saveState();
+  }
+
+  /**
+   * Queues again what the state tracks as queued and the outbox lacks, unless the outbox is the
+   * journal the state last queued into (then it holds them: no check, no disk read). Runs before
+   * any pull, so a remote change never overwrites a lost local one unseen.
+   */
+  private async recoverOutbox(): Promise<void> {
+    const outbox = this.options.outbox;
+    const journalId = outbox.journalId ?? null;
+    if (journalId !== null && this.state.outboxId === journalId) return;
+    const unsent = findUnsent(this.state, this.options.deviceId, outbox.pending());
+    const report: OutboxRecoveryReport = { checked: true, unacknowledged: unsent.unacknowledged, missing: unsent.missing, tasks: 0, workspaces: 0, queued: 0 };
+    this.state.outboxId = journalId;
+    if (unsent.missing > 0) {
+      const requeue = await requeueUnsent(this.deps, unsent);
+      report.tasks = requeue.tasks;
+      report.workspaces = requeue.workspaces;
+      report.queued = requeue.planned.length;
+      // Queued before the state names the new journal: a crash in between checks again.
+      if (requeue.planned.length > 0) await outbox.enqueue(requeue.planned);
+      await this.deps.saveState();
+      for (const { store, snapshot } of requeue.rewrites) await store.writeTask(snapshot);
+    } else if (this.state.tasks.size > 0 || this.state.files.size > 0) {
+      // Name the journal now, so the next open need not check (an empty state names it at its first save).
+      await this.deps.saveState();
+    }
+    this.recovery = report;
   }
 
   /**

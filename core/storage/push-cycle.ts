@@ -10,6 +10,7 @@ import type { ChangeConflict } from '../protocol/messages';
 import { recordFileAck, resolveFileConflict } from './file-sync';
 import { StorageErrorCode } from './storage-errors';
 import type { EngineDeps } from './sync-context';
+import { noteMetaAcked, noteTruncateAcked } from './sync-state';
 import { applyTaskChanges, type PendingIndex } from './task-apply';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
 
@@ -74,18 +75,26 @@ export function recordAck(deps: EngineDeps, body: ChangeBody, seq: number): void
     case 'task.meta':
     case 'task.delete': {
       const task = state.getTask(body.source, body.taskId);
-      if (task && task.metaSeq < seq) {
+      if (!task) return;
+      let changed = false;
+      if (task.metaSeq < seq) {
         task.metaSeq = seq;
-        state.markDirty(task);
+        changed = true;
       }
+      const clocks = body.type === 'task.delete' ? [body.clock] : Object.values(body.clocks);
+      for (const clock of clocks) if (noteMetaAcked(task, clock, deps.ctx.deviceId)) changed = true;
+      if (changed) state.markDirty(task);
       return;
     }
     case 'file.put':
     case 'file.delete':
       recordFileAck(deps.ctx, body, seq);
       return;
-    case 'stream.truncate':
+    case 'stream.truncate': {
+      const task = state.getTask(body.source, body.taskId);
+      if (task && noteTruncateAcked(task, body.stream, body.afterKey)) state.markDirty(task);
       return;
+    }
   }
 }
 

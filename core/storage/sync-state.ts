@@ -49,6 +49,19 @@ export interface TaskSyncState {
   metaSeq: number;
   /** Tombstone clock when the task was deleted on purpose, else null. */
   deleted: HlcStamp | null;
+  /**
+   * The highest clock of this device's own task.meta / task.delete changes the relay has
+   * acknowledged (or sent back in a pull), null for none. An own field clock (or own tombstone)
+   * above it was queued and not yet acknowledged (see outbox-recovery).
+   */
+  metaAcked: HlcStamp | null;
+  /**
+   * `stream.truncate` changes queued and not yet acknowledged, per stream in queue order (their
+   * `afterKey`s), mirroring the outbox's coalescing. A truncate leaves no other trace in the
+   * state (the entries are gone from it), so this is what lets a lost journal's truncate be
+   * queued again.
+   */
+  truncates: Record<StreamName, Array<EntryKey | null>>;
 }
 
 /**
@@ -107,6 +120,10 @@ export interface PersistedTask {
   c: Record<string, HlcStamp>;
   ms: number;
   del: HlcStamp | null;
+  /** `metaAcked`; absent in states from before it (then every clock held counts as acknowledged). */
+  ma?: HlcStamp | null;
+  /** `truncates`, only the streams that have some. */
+  pt?: Partial<Record<StreamName, Array<EntryKey | null>>>;
 }
 
 /** The persisted, JSON-safe form of the sync state. */
@@ -121,6 +138,8 @@ export interface PersistedSyncState {
   /** Latest HLC stamp issued or received, so a restarted clock never goes back. */
   clock: HlcStamp | null;
   journal: ApplyJournal | null;
+  /** Outbox.journalId of the journal this state queued into (absent: unknown). */
+  ob?: string | null;
 }
 
 /** Everything of the persisted state except the tasks (small: written on every save). */
@@ -185,6 +204,11 @@ export class SyncState {
   clock: HlcStamp | null = null;
   /** The page being applied, persisted before the stores are written. */
   journal: ApplyJournal | null = null;
+  /**
+   * `Outbox.journalId` of the outbox this state's queued changes went into, null when unknown.
+   * HybridStorage compares it on open: a different journal may lack what the state tracks as queued.
+   */
+  outboxId: string | null = null;
   /** Tasks changed since the last save; null when everything must be written. */
   private dirty: Set<string> | null = null;
 
@@ -206,6 +230,8 @@ export class SyncState {
         clocks: {},
         metaSeq: 0,
         deleted: null,
+        metaAcked: null,
+        truncates: { ui: [], api: [] },
       };
       this.tasks.set(key, state);
       this.dirty?.add(key);
@@ -275,6 +301,7 @@ export class SyncState {
       conflicts: structuredClone(this.conflicts),
       clock: this.clock,
       journal: this.journal === null ? null : structuredClone(this.journal),
+      ob: this.outboxId,
     };
   }
 
@@ -307,6 +334,23 @@ export class SyncState {
       t.clocks = raw.c as Record<string, HlcStamp>;
       t.metaSeq = raw.ms;
       t.deleted = typeof raw.del === 'string' ? raw.del : null;
+      if (raw.ma === undefined) {
+        // A state from before metaAcked: what it holds was treated as sent, as it was then.
+        t.metaAcked = [...Object.values(t.clocks), t.deleted].reduce<HlcStamp | null>((max, c) => (typeof c === 'string' && (max === null || c > max) ? c : max), null);
+      } else if (raw.ma === null || typeof raw.ma === 'string') {
+        t.metaAcked = raw.ma;
+      } else {
+        throw corrupt(`bad metaAcked of ${key}`);
+      }
+      if (raw.pt !== undefined) {
+        if (!isRecord(raw.pt)) throw corrupt(`bad truncates of ${key}`);
+        for (const stream of STREAM_NAMES) {
+          const list = raw.pt[stream];
+          if (list === undefined) continue;
+          if (!Array.isArray(list) || !list.every((k) => k === null || typeof k === 'string')) throw corrupt(`bad truncates of ${key}`);
+          t.truncates[stream] = [...(list as Array<EntryKey | null>)];
+        }
+      }
     }
     for (const [key, tuple] of Object.entries(data.files)) {
       const nl = key.indexOf('\n');
@@ -331,6 +375,7 @@ export class SyncState {
     if (Array.isArray(data.conflicts)) state.conflicts.push(...(data.conflicts as FileConflictRecord[]));
     state.dirty = new Set();
     state.clock = typeof data.clock === 'string' ? data.clock : null;
+    state.outboxId = typeof data.ob === 'string' ? data.ob : null;
     if (data.journal !== null && data.journal !== undefined) {
       const journal = data.journal as Partial<ApplyJournal>;
       if (!isRecord(journal) || !Array.isArray(journal.changes) || !isSeq(journal.cursor)) throw corrupt('bad journal');
@@ -341,7 +386,47 @@ export class SyncState {
 }
 
 function persistTask(t: TaskSyncState): PersistedTask {
-  return { ui: toTuples(t, 'ui'), api: toTuples(t, 'api'), f: structuredClone(t.fields), c: { ...t.clocks }, ms: t.metaSeq, del: t.deleted };
+  const out: PersistedTask = { ui: toTuples(t, 'ui'), api: toTuples(t, 'api'), f: structuredClone(t.fields), c: { ...t.clocks }, ms: t.metaSeq, del: t.deleted, ma: t.metaAcked };
+  if (t.truncates.ui.length > 0 || t.truncates.api.length > 0) {
+    out.pt = {};
+    for (const stream of STREAM_NAMES) if (t.truncates[stream].length > 0) out.pt[stream] = [...t.truncates[stream]];
+  }
+  return out;
+}
+
+/**
+ * Notes a queued truncate, coalescing like the outbox (core/outbox/coalesce.ts): it replaces
+ * the stream's latest queued one when it drops at least as much.
+ */
+export function noteQueuedTruncate(task: TaskSyncState, stream: StreamName, afterKey: EntryKey | null): void {
+  const list = task.truncates[stream];
+  const last = list[list.length - 1];
+  if (list.length > 0 && (afterKey === null || (last !== null && last !== undefined && compareEntryKeys(afterKey, last) <= 0))) list[list.length - 1] = afterKey;
+  else list.push(afterKey);
+}
+
+/**
+ * Notes that the relay holds a truncate of this device (acknowledged, or pulled back): it and
+ * every one queued before it are done. Acknowledgements come in queue order.
+ */
+export function noteTruncateAcked(task: TaskSyncState, stream: StreamName, afterKey: EntryKey | null): boolean {
+  const list = task.truncates[stream];
+  const at = list.indexOf(afterKey);
+  if (at < 0) return false;
+  list.splice(0, at + 1);
+  return true;
+}
+
+/** Raises `metaAcked` to `clock` when `clock` is this device's own and higher. */
+export function noteMetaAcked(task: TaskSyncState, clock: HlcStamp, deviceId: string): boolean {
+  if (!isOwnStamp(clock, deviceId) || (task.metaAcked !== null && clock <= task.metaAcked)) return false;
+  task.metaAcked = clock;
+  return true;
+}
+
+/** True when `stamp` was issued by `deviceId` (HLC text `<wall>-<counter>-<device id>`). */
+export function isOwnStamp(stamp: unknown, deviceId: string): boolean {
+  return typeof stamp === 'string' && stamp.length === 23 + deviceId.length && stamp.endsWith(deviceId) && stamp[22] === '-';
 }
 
 function toTuples(task: TaskSyncState, stream: StreamName): TrackedTuple[] {

@@ -17,7 +17,7 @@ import { orderStream } from '../merge/stream-merge';
 import type { KeyedEntry } from '../tracking/stream-keys';
 import { keyEntriesStable } from './stable-keys';
 import { cacheEntries, loadCachedEntry } from './entry-cache';
-import type { TaskSyncState, TrackedEntryState } from './sync-state';
+import { noteMetaAcked, noteTruncateAcked, type TaskSyncState, type TrackedEntryState } from './sync-state';
 import type { SyncContext } from './sync-context';
 
 /** Queued (unacknowledged) local changes, as apply needs to see them. */
@@ -70,6 +70,9 @@ export async function applyTaskChanges(
 
   for (const change of changes) {
     const body = change.body;
+    // This device's own change coming back (its ack went to another reader of the outbox, or was
+    // lost): the relay holds it, so it is no longer waiting to be sent.
+    if (change.deviceId === ctx.deviceId) noteOwnChange(ctx, task, body);
     switch (body.type) {
       case 'stream.put': {
         if (task.deleted !== null) break;
@@ -137,6 +140,12 @@ export async function applyTaskChanges(
     historyItem,
   };
   return { write, delete: false };
+}
+
+function noteOwnChange(ctx: SyncContext, task: TaskSyncState, body: ServerChange['body']): void {
+  if (body.type === 'task.meta') for (const clock of Object.values(body.clocks)) noteMetaAcked(task, clock, ctx.deviceId);
+  else if (body.type === 'task.delete') noteMetaAcked(task, body.clock, ctx.deviceId);
+  else if (body.type === 'stream.truncate') noteTruncateAcked(task, body.stream, body.afterKey);
 }
 
 function truncatedByPending(pending: PendingIndex, streamEntity: string, key: EntryKey): boolean {

@@ -16,7 +16,7 @@ import { buildHistoryItem } from './task-apply';
 import type { KeyedEntry } from '../tracking/stream-keys';
 import { keyEntriesStable } from './stable-keys';
 import { cacheEntries, loadCachedEntry } from './entry-cache';
-import { trackedList, type TaskSyncState } from './sync-state';
+import { noteQueuedTruncate, trackedList, type TaskSyncState } from './sync-state';
 import type { SyncContext } from './sync-context';
 
 /** A change to queue, with the base version it was made on. */
@@ -80,6 +80,7 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
     if (diff.truncateAfter !== undefined) {
       const afterKey = diff.truncateAfter;
       result.changes.push({ body: { type: 'stream.truncate', source, taskId, stream, afterKey }, baseSeq: null });
+      noteQueuedTruncate(task, stream, afterKey);
       for (const key of [...tracked.keys()]) {
         if (afterKey === null || compareEntryKeys(key, afterKey) > 0) tracked.delete(key);
       }

@@ -6,6 +6,7 @@
  * become garbage that compaction drops by rewriting the live records to a new file and
  * renaming it over the journal.
  */
+import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { SyncError, isSyncError } from '../../errors';
@@ -33,7 +34,8 @@ export interface FileOutboxOptions {
    * What to do with a journal that is corrupt in the middle (not merely torn at the end):
    * `throw` OUTBOX_CORRUPT (default), or `salvage`: copy the file aside as
    * `<path>.corrupt-<ms>`, keep the valid prefix and go on. Salvaging loses the queued
-   * changes after the damage; the caller should then rescan what it tracks.
+   * changes after the damage; the journal gets a new `journalId`, which tells HybridStorage
+   * to queue again what its sync state tracks as queued and the journal lacks.
    */
   onCorrupt?: 'throw' | 'salvage';
 }
@@ -113,6 +115,12 @@ export class FileOutbox implements Outbox {
     let outbox: FileOutbox | undefined;
     try {
       outbox = await FileOutbox.load(file, lock, settings);
+      if (outbox.recovery.salvagedCopy !== null || outbox.journalId === undefined) {
+        // Salvaged: changes after the damage are gone, and a new identity tells the sync state to
+        // check. Written before ids existed: the journal gets one (rewritten once).
+        const error = await outbox.compactNow(randomUUID());
+        if (error) throw error;
+      }
       await outbox.compactIfWorthIt();
       return outbox;
     } catch (err) {
@@ -146,7 +154,8 @@ export class FileOutbox implements Outbox {
     if (decoded.records.length === 0) {
       // A new journal, or one whose head never reached the disk: start it afresh, not anchored
       // (clientSeqs restart at 1 until the first welcome moves them above the relay's mark).
-      const head = encodeRecord({ kind: 'head', format: 1, lastSeq: 0, anchored: false });
+      const journalId = randomUUID();
+      const head = encodeRecord({ kind: 'head', format: 1, lastSeq: 0, anchored: false, journalId });
       const handle = await fsp.open(file, 'w');
       try {
         await handle.write(head);
@@ -156,7 +165,7 @@ export class FileOutbox implements Outbox {
         await handle.close();
         throw err;
       }
-      return new FileOutbox(file, handle, state, head.length, lock, settings, recovery);
+      return new FileOutbox(file, handle, new OutboxState(0, false, journalId), head.length, lock, settings, recovery);
     }
     if (decoded.records[0]!.kind !== 'head') {
       throw new SyncError('OUTBOX_CORRUPT', 'outbox journal does not start with a head record', { path: file });
@@ -183,6 +192,11 @@ export class FileOutbox implements Outbox {
   /** Highest clientSeq ever assigned (survives restarts and compaction). */
   get lastSeq(): number {
     return this.state.lastSeq;
+  }
+
+  /** See Outbox.journalId (a journal written before ids existed gets one when it opens). */
+  get journalId(): string | undefined {
+    return this.state.journalId;
   }
 
   /** False for a journal created afresh until its first `anchor` (see Outbox.anchor). */
@@ -430,11 +444,14 @@ export class FileOutbox implements Outbox {
   /**
    * Rewrites the live changes to `<path>.compact`, fsyncs it, renames it over the journal and
    * fsyncs the directory: a crash at any point leaves either the old or the new journal.
-   * Returns the error, if any; only a failure after the rename stops the outbox.
+   * Returns the error, if any; only a failure after the rename stops the outbox. `journalId`
+   * gives the rewritten journal a new identity (after salvaging).
    */
-  private async compactNow(): Promise<SyncError | null> {
+  private async compactNow(journalId?: string): Promise<SyncError | null> {
     const temp = compactionPath(this.path);
-    const records: JournalRecord[] = [{ kind: 'head', format: 1, lastSeq: this.state.lastSeq, anchored: this.state.anchored }];
+    const records: JournalRecord[] = [
+      { kind: 'head', format: 1, lastSeq: this.state.lastSeq, anchored: this.state.anchored, journalId: journalId ?? this.state.journalId },
+    ];
     const live = this.state.pending();
     const per = this.settings.compactRecordChanges;
     for (let i = 0; i < live.length; i += per) {

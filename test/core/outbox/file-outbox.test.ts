@@ -36,6 +36,11 @@ afterEach(async () => {
   await Promise.all(opened.splice(0).map((o) => o.close()));
 });
 
+/** Bytes of the head record `outbox` wrote when it created its journal. */
+function headBytes(outbox: FileOutbox): number {
+  return encodeRecord({ kind: 'head', format: 1, lastSeq: 0, anchored: false, journalId: outbox.journalId }).length;
+}
+
 runOutboxConformance('FileOutbox', () => open(freshPath()));
 
 describe('FileOutbox', () => {
@@ -104,9 +109,9 @@ describe('FileOutbox', () => {
       const first = await open(path);
       await first.enqueue(inputs(filePut('a')));
       await first.enqueue(inputs(filePut('b')));
+      const head = headBytes(first);
       await first.close();
       const bytes = readFileSync(path);
-      const head = encodeRecord({ kind: 'head', format: 1, lastSeq: 0 }).length;
       bytes[head + RECORD_HEADER_BYTES + 3] ^= 0x20;
       writeFileSync(path, bytes);
       await assert.rejects(FileOutbox.open(path), (e) => isSyncError(e, 'OUTBOX_CORRUPT') && e.details?.defect === 'PAYLOAD_CHECKSUM');
@@ -120,9 +125,10 @@ describe('FileOutbox', () => {
       await first.enqueue(inputs(filePut('a')));
       await first.enqueue(inputs(filePut('b')));
       await first.enqueue(inputs(filePut('c')));
+      const head = headBytes(first);
+      const journalId = first.journalId;
       await first.close();
       const bytes = readFileSync(path);
-      const head = encodeRecord({ kind: 'head', format: 1, lastSeq: 0 }).length;
       bytes[head + RECORD_HEADER_BYTES + 3] ^= 0x20; // inside the first enqueue record
       const damaged = Buffer.from(bytes);
       writeFileSync(path, bytes);
@@ -130,11 +136,15 @@ describe('FileOutbox', () => {
       assert.equal(salvaged.recovery.defect?.kind, 'corrupt');
       assert.equal(salvaged.size, 0);
       assert.deepEqual(readFileSync(salvaged.recovery.salvagedCopy!), damaged);
+      // Changes after the damage are gone: a new identity, so a sync state that queued into the old one checks.
+      assert.ok(salvaged.journalId && salvaged.journalId !== journalId);
       await salvaged.enqueue(inputs(filePut('d')));
+      const renamed = salvaged.journalId;
       await salvaged.close();
       const reopened = await open(path);
       assert.equal(reopened.recovery.defect, null);
       assert.equal(reopened.size, 1);
+      assert.equal(reopened.journalId, renamed);
     });
 
     it('refuses a second owner with OUTBOX_LOCKED while the first is open', async () => {
@@ -239,6 +249,44 @@ describe('FileOutbox', () => {
       const reopened = await open(path);
       const [next] = await reopened.enqueue(inputs(filePut('c')));
       assert.equal(next!.clientSeq, 3);
+    });
+  });
+
+  describe('#journalId', () => {
+    it('stays the same across reopening and compaction, and is new for a journal created afresh', async () => {
+      const path = freshPath();
+      const first = await open(path);
+      const id = first.journalId;
+      assert.match(id ?? '', /^[0-9a-f-]{36}$/);
+      const queued = await first.enqueue(inputs(filePut('a'), filePut('b')));
+      await first.acknowledge([queued[0]!.clientSeq]);
+      await first.compact();
+      assert.equal(first.journalId, id);
+      await first.close();
+      const reopened = await open(path);
+      assert.equal(reopened.journalId, id);
+      await reopened.close();
+      rmSync(path);
+      const fresh = await open(path);
+      assert.ok(fresh.journalId && fresh.journalId !== id);
+    });
+
+    it('gives a journal written before ids existed one when it opens, keeping its queue', async () => {
+      const path = freshPath();
+      const legacy = await open(path);
+      await legacy.enqueue(inputs(filePut('a')));
+      await legacy.close();
+      const bytes = readFileSync(path);
+      const head = headBytes(legacy);
+      writeFileSync(path, Buffer.concat([encodeRecord({ kind: 'head', format: 1, lastSeq: 0 }), bytes.subarray(head)]));
+      const reopened = await open(path);
+      assert.match(reopened.journalId ?? '', /^[0-9a-f-]{36}$/);
+      assert.notEqual(reopened.journalId, legacy.journalId);
+      assert.deepEqual(reopened.pending().map((c) => c.body), [filePut('a')]);
+      assert.equal(reopened.anchored, true);
+      const id = reopened.journalId;
+      await reopened.close();
+      assert.equal((await open(path)).journalId, id);
     });
   });
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { isSyncError } from '../../../core/errors';
 import { asTaskId, asWorkspaceId } from '../../../core/ids';
 import { JsonFileSyncStateStore } from '../../../core/node/storage/json-file-sync-state-store';
-import { loadSyncState, MemorySyncStateStore, SyncState, trackedList } from '../../../core/storage/sync-state';
+import { loadSyncState, MemorySyncStateStore, noteQueuedTruncate, noteTruncateAcked, SyncState, trackedList } from '../../../core/storage/sync-state';
 
 function sampleState(): SyncState {
   const state = new SyncState();
@@ -36,6 +36,44 @@ function sampleState(): SyncState {
 }
 
 describe('SyncState', () => {
+  describe('what was queued and not yet acknowledged', () => {
+    it('round-trips metaAcked, queued truncates and the outbox journal id', () => {
+      const state = sampleState();
+      const task = state.getTask('roo-code', 't1')!;
+      task.metaAcked = '001760000000000-000000-dev';
+      task.truncates.ui.push('9:0', null);
+      state.outboxId = 'journal-1';
+      const again = SyncState.fromPersisted(JSON.parse(JSON.stringify(state.toPersisted())));
+      const back = again.getTask('roo-code', 't1')!;
+      assert.equal(back.metaAcked, '001760000000000-000000-dev');
+      assert.deepEqual(back.truncates, { ui: ['9:0', null], api: [] });
+      assert.equal(again.outboxId, 'journal-1');
+    });
+
+    it('counts everything a state from before these fields holds as acknowledged, as it was then', () => {
+      const persisted = sampleState().toPersisted();
+      delete persisted.tasks['roo-code/t1']!.ma;
+      delete persisted.ob;
+      const state = SyncState.fromPersisted(JSON.parse(JSON.stringify(persisted)));
+      assert.equal(state.getTask('roo-code', 't1')!.metaAcked, '001760000000000-000001-dev');
+      assert.equal(state.outboxId, null);
+    });
+
+    it('mirrors the outbox: a truncate dropping at least as much replaces the latest, an ack clears it and those before', () => {
+      const task = new SyncState().task('roo-code', asTaskId('t'));
+      noteQueuedTruncate(task, 'ui', '5:0');
+      noteQueuedTruncate(task, 'ui', '8:0'); // drops less: both stay queued
+      noteQueuedTruncate(task, 'ui', '7:0'); // replaces 8:0
+      assert.deepEqual(task.truncates.ui, ['5:0', '7:0']);
+      assert.equal(noteTruncateAcked(task, 'ui', '9:0'), false);
+      assert.equal(noteTruncateAcked(task, 'ui', '7:0'), true);
+      assert.deepEqual(task.truncates.ui, []);
+      noteQueuedTruncate(task, 'ui', '3:0');
+      noteQueuedTruncate(task, 'ui', null);
+      assert.deepEqual(task.truncates.ui, [null]);
+    });
+  });
+
   describe('#toPersisted / .fromPersisted', () => {
     it('round-trips tasks, files, clock and journal', () => {
       const persisted = sampleState().toPersisted();

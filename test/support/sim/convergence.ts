@@ -2,8 +2,10 @@
  * The seeded convergence simulation: 3-5 devices on the ReferenceRelay with random task
  * appends, partial-message rewrites, stale rewrites, "delete from here", metadata edits, text
  * and binary file edits, random frame delivery, disconnects and crashes (between any two
- * durable writes), some of which lose the device's (empty) outbox journal, so it numbers
- * changes from 1 again and must move above the relay's `lastClientSeq` before pushing. Then the network heals and every device syncs until nothing moves; every
+ * durable writes), some of which lose the device's outbox journal with whatever it still held,
+ * so it numbers changes from 1 again (and must move above the relay's `lastClientSeq` before
+ * pushing) and must queue the lost changes again from its sync state and disk. Then the
+ * network heals and every device syncs until nothing moves; every
  * device must then hold exactly what the relay's log describes.
  *
  * The same seed always runs the same simulation: `runConvergence(seed)` replays a failure.
@@ -36,6 +38,8 @@ export interface ConvergenceResult {
   crashes: number;
   /** Restarts with a fresh outbox journal (the old one lost). */
   outboxLosses: number;
+  /** Queued, unacknowledged changes those lost journals held. */
+  lostQueued: number;
   /** File conflicts that produced a conflict copy. */
   conflictCopies: number;
   /** Sync rounds the heal phase needed. */
@@ -121,9 +125,19 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
     } else if (roll < 0.82) for (let n = rng.int(1, 10); n > 0 && network.deliverOne(); n--);
     else if (roll < 0.86) device.transport?.disconnect();
     else if (roll < 0.91) device.transport?.connect();
-    else if (roll < 0.96) device.crash(rng.chance(0.7) ? rng.int(0, 8) : undefined);
+    else if (roll < 0.96) {
+      if (device.running && !device.busy && rng.chance(0.3)) {
+        // Work done offline and queued, then the process dies and its journal is lost with it.
+        device.transport?.disconnect();
+        await device.assistantAct(rng, nextTs);
+        if (rng.chance(0.4)) await device.editFile(rng);
+        await drive(device, 'to');
+        device.kill();
+        device.loseOutbox(relay.serverCursor(userId));
+      } else device.crash(rng.chance(0.7) ? rng.int(0, 8) : undefined);
+    }
     else if (!device.running) {
-      if (rng.chance(0.35)) device.loseOutbox();
+      if (rng.chance(0.35)) device.loseOutbox(relay.serverCursor(userId));
       await device.start();
     }
     await settle();
@@ -167,7 +181,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
     // Replaying a failing seed with CONVERGENCE_DEBUG=1 prints the whole log.
     for (const c of log) console.log('log', c.seq, c.deviceId, c.clientSeq, c.baseSeq, JSON.stringify(c.body).slice(0, 140));
   }
-  checkNoEcho(log, fail);
+  checkNoEcho(log, devices, fail);
   for (const d of devices) await checkDevice(d, folded, log, fail);
   const reference = await snapshotDevice(devices[0]!);
   for (const d of devices.slice(1)) {
@@ -181,6 +195,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
     changes: log.length,
     crashes: devices.reduce((n, d) => n + d.crashes, 0),
     outboxLosses: devices.reduce((n, d) => n + d.outboxLosses, 0),
+    lostQueued: devices.reduce((n, d) => n + d.lostQueued, 0),
     conflictCopies: devices.reduce((n, d) => n + (d.storage?.fileConflicts.length ?? 0), 0),
     healRounds,
   };
@@ -246,9 +261,14 @@ async function checkDevice(d: SimDevice, folded: FoldedLog, log: readonly Server
   if (!integrity.ok) fail(`${name} integrity: ${JSON.stringify(integrity.problems.slice(0, 3))}`);
 }
 
-/** No echo: no device ever pushed an entry version that was already the latest in the log. */
-function checkNoEcho(log: readonly ServerChange[], fail: (detail: string) => never): void {
-  const latest = new Map<string, string>();
+/**
+ * No echo: no device ever pushed an entry version that was already the latest in the log. One
+ * exception: a device that lost a journal still holding changes sends its own latest version
+ * again when the relay had stored it but the ack was lost with the journal (it cannot tell).
+ */
+function checkNoEcho(log: readonly ServerChange[], devices: readonly SimDevice[], fail: (detail: string) => never): void {
+  const lossHeads = new Map(devices.map((d) => [d.deviceId as string, d.lossHeads]));
+  const latest = new Map<string, { hash: string; seq: number; deviceId: string }>();
   for (const change of log) {
     const body = change.body;
     if (body.type === 'stream.truncate') {
@@ -259,8 +279,12 @@ function checkNoEcho(log: readonly ServerChange[], fail: (detail: string) => nev
       }
     }
     if (change.body.type !== 'stream.put') continue;
-    if (latest.get(change.entity) === change.body.hash) fail(`echo: seq ${change.seq} from ${change.deviceId} repeats ${change.entity}`);
-    latest.set(change.entity, change.body.hash);
+    const before = latest.get(change.entity);
+    if (before?.hash === change.body.hash) {
+      const resent = before.deviceId === change.deviceId && lossHeads.get(change.deviceId)!.some((head) => head >= before.seq && head < change.seq);
+      if (!resent) fail(`echo: seq ${change.seq} from ${change.deviceId} repeats ${change.entity}`);
+    }
+    latest.set(change.entity, { hash: change.body.hash, seq: change.seq, deviceId: change.deviceId });
   }
 }
 

@@ -63,6 +63,9 @@ export function gatedOutbox(inner: Outbox, gate: CrashGate): Outbox {
     get anchored() {
       return inner.anchored;
     },
+    get journalId() {
+      return inner.journalId;
+    },
     get size() {
       return inner.size;
     },

@@ -30,6 +30,10 @@ export class SimDevice {
   outbox = new MemoryOutbox();
   /** Times the outbox journal was lost (`loseOutbox`). */
   outboxLosses = 0;
+  /** Queued, unacknowledged changes that went with lost journals. */
+  lostQueued = 0;
+  /** The relay's log head at each loss of a journal that still held changes. */
+  readonly lossHeads: number[] = [];
   readonly stateStore = new MemorySyncStateStore();
   readonly files = new MemoryWorkspaceFiles(SIM_WORKSPACE);
   readonly entryCache = new MemoryBlobStore();
@@ -121,13 +125,16 @@ export class SimDevice {
   }
 
   /**
-   * While the device is down, its outbox journal is lost (a deleted state folder, a reinstall
-   * keeping the device's credentials, a reset journal): the next start gets a fresh outbox,
-   * numbering from 1 again. Only an empty one is lost: the sync state it would be lost with
-   * stays, and changes it had queued would be tracked as sent. Returns true when it happened.
+   * While the device is down, its outbox journal is lost (a deleted journal, a reinstall keeping
+   * the device's credentials and sync state, a reset journal): the next start gets a fresh
+   * outbox, numbering from 1 again, without the changes the old one still held. The sync state
+   * tracks those as queued; HybridStorage must notice the new journal and queue them again.
+   * `head` is the relay's log head now. Returns true when it happened.
    */
-  loseOutbox(): boolean {
-    if (this.running || this.outbox.size > 0) return false;
+  loseOutbox(head: number): boolean {
+    if (this.running) return false;
+    if (this.outbox.size > 0) this.lossHeads.push(head);
+    this.lostQueued += this.outbox.size;
     this.outbox = new MemoryOutbox();
     this.outboxLosses++;
     return true;

@@ -1,0 +1,241 @@
+/**
+ * Changes the sync state tracks as queued that the outbox no longer holds.
+ *
+ * Detection records a change in the sync state as it queues it, so the state alone never
+ * detects it again: if the outbox journal that held it is lost before the relay acknowledged
+ * it (a deleted state folder, a reset or salvaged journal), it would never reach the relay.
+ * The state therefore keeps what it has queued and not yet seen acknowledged:
+ * - stream entries: `own` with `seq` 0 (the ack sets the seq);
+ * - metadata and tombstones: own field clocks (or an own tombstone) above `metaAcked`;
+ * - truncates: `truncates` per stream (they leave no other trace);
+ * - files: the synced version differs from the acknowledged base (`hash`/`deleted` vs `base*`).
+ * `findUnsent` lists those whose entity has no change in the outbox; `requeueUnsent` queues
+ * them again, from disk when it still holds the same version (the entry cache or the blob store
+ * otherwise), and runs detection over the same tasks and files for anything newer.
+ *
+ * Sending again something the relay already has (its ack was lost with the journal) is
+ * harmless for entries, metadata and files: a put of the same key and hash is stored as a newer
+ * version with the same content, which every device applies without a visible change; metadata
+ * carries its original clocks, so the per-field merge keeps what it has; a file put names its
+ * base, so a relay that moved on answers with a conflict that settles like any other. A
+ * truncate sent again drops entries other devices appended meanwhile, as a truncate queued
+ * offline and delivered late does.
+ */
+import { isSyncError } from '../errors';
+import type { TaskId } from '../ids';
+import { entityKeyOf, STREAM_NAMES, type ChangeBody, type EntryKey, type StreamName, type TaskSource } from '../model/changes';
+import { sha256Hex } from '../model/hash';
+import type { TaskSnapshot, TaskStore } from '../ports/task-store';
+import type { KeyedEntry } from '../tracking/stream-keys';
+import { loadCachedEntry } from './entry-cache';
+import { detectFileChanges } from './file-sync';
+import { keyEntriesStable } from './stable-keys';
+import { isOwnStamp, type FileSyncState, type SyncState, type TaskSyncState } from './sync-state';
+import type { EngineDeps } from './sync-context';
+import { detectTaskChanges, type PlannedChange } from './task-detect';
+
+/** What HybridStorage found when it opened (see HybridStorage.outboxRecovery). */
+export interface OutboxRecoveryReport {
+  /**
+   * Whether the sync state was checked against the outbox: only when the outbox is not the
+   * journal the state last queued into (a new journal id, or no id to compare).
+   */
+  checked: boolean;
+  /** Entities the sync state tracks as queued and not yet acknowledged (when checked). */
+  unacknowledged: number;
+  /** Of those, the ones without any change in the outbox. */
+  missing: number;
+  /** Tasks read again from their store, and workspaces scanned again. */
+  tasks: number;
+  workspaces: number;
+  /** Changes queued by the recovery (what was missing plus anything detected with it). */
+  queued: number;
+}
+
+/** Entities the sync state holds as queued while the outbox has nothing for them. */
+export interface UnsentChanges {
+  unacknowledged: number;
+  missing: number;
+  /** `<source>/<taskId>` -> the task and its missing entity keys. */
+  tasks: Map<string, { source: TaskSource; taskId: TaskId; entities: Set<string> }>;
+  /** workspaceId -> missing paths. */
+  files: Map<string, Set<string>>;
+}
+
+/** The stream/task/file entity keys of `entityKeyOf`, for state that has no change body. */
+const taskEntity = (t: TaskSyncState): string => entityKeyOf({ type: 'task.delete', source: t.source, taskId: t.taskId, clock: '' });
+const streamEntity = (t: TaskSyncState, stream: StreamName): string =>
+  entityKeyOf({ type: 'stream.truncate', source: t.source, taskId: t.taskId, stream, afterKey: null });
+const entryEntity = (t: TaskSyncState, stream: StreamName, key: EntryKey): string =>
+  entityKeyOf({ type: 'stream.put', source: t.source, taskId: t.taskId, stream, key, hash: '', entry: null });
+const fileEntity = (f: FileSyncState): string => entityKeyOf({ type: 'file.delete', workspaceId: f.workspaceId, path: f.path });
+
+/** Own metadata clock not yet acknowledged. */
+function unackedClock(task: TaskSyncState, clock: unknown, deviceId: string): boolean {
+  return isOwnStamp(clock, deviceId) && (task.metaAcked === null || (clock as string) > task.metaAcked);
+}
+
+/** Names of own metadata fields queued and not yet acknowledged. */
+function unackedFields(task: TaskSyncState, deviceId: string): string[] {
+  return Object.keys(task.clocks).filter((name) => unackedClock(task, task.clocks[name], deviceId));
+}
+
+function fileUnacked(f: FileSyncState): boolean {
+  return f.deleted ? !f.baseDeleted : f.baseDeleted || f.hash !== f.baseHash;
+}
+
+/**
+ * Lists what the state tracks as queued and unacknowledged whose entity has no change in
+ * `pending` (the outbox's queue). In memory only: one pass over the state and the queue.
+ */
+export function findUnsent(state: SyncState, deviceId: string, pending: readonly { body: ChangeBody }[]): UnsentChanges {
+  const held = new Set(pending.map((c) => entityKeyOf(c.body)));
+  const out: UnsentChanges = { unacknowledged: 0, missing: 0, tasks: new Map(), files: new Map() };
+  for (const [key, task] of state.tasks) {
+    const missing = new Set<string>();
+    const note = (entity: string): void => {
+      out.unacknowledged++;
+      if (!held.has(entity)) missing.add(entity);
+    };
+    if (task.deleted !== null) {
+      // A deleted task sends nothing but its tombstone.
+      if (unackedClock(task, task.deleted, deviceId)) note(taskEntity(task));
+    } else {
+      if (unackedFields(task, deviceId).length > 0) note(taskEntity(task));
+      for (const stream of STREAM_NAMES) {
+        if (task.truncates[stream].length > 0) note(streamEntity(task, stream));
+        for (const entry of task.streams[stream].values()) if (entry.own && entry.seq === 0) note(entryEntity(task, stream, entry.key));
+      }
+    }
+    if (missing.size > 0) {
+      out.missing += missing.size;
+      out.tasks.set(key, { source: task.source, taskId: task.taskId, entities: missing });
+    }
+  }
+  for (const file of state.files.values()) {
+    if (!fileUnacked(file)) continue;
+    out.unacknowledged++;
+    if (held.has(fileEntity(file))) continue;
+    out.missing++;
+    const paths = out.files.get(file.workspaceId) ?? new Set<string>();
+    paths.add(file.path);
+    out.files.set(file.workspaceId, paths);
+  }
+  return out;
+}
+
+export interface Requeue {
+  planned: PlannedChange[];
+  /** Tasks whose disk copy lost entries detection restores (written after the state is saved). */
+  rewrites: Array<{ store: TaskStore; snapshot: TaskSnapshot }>;
+  tasks: number;
+  workspaces: number;
+}
+
+/**
+ * Plans the missing changes again (updating the state in memory like detection does): per
+ * task its tombstone, or its unacknowledged fields with their original clocks, its truncates
+ * in queue order, then its unacknowledged entries; then whatever detection finds in the same
+ * tasks and files. The caller queues `planned` in order, saves the state, then writes `rewrites`.
+ */
+export async function requeueUnsent(deps: EngineDeps, unsent: UnsentChanges): Promise<Requeue> {
+  const result: Requeue = { planned: [], rewrites: [], tasks: 0, workspaces: 0 };
+  const { ctx } = deps;
+  for (const { source, taskId, entities } of unsent.tasks.values()) {
+    const store = deps.storeFor(source);
+    const task = ctx.state.getTask(source, taskId);
+    if (!store || !task) continue;
+    result.tasks++;
+    const baseSeq = task.metaSeq || null;
+    if (task.deleted !== null) {
+      result.planned.push({ body: { type: 'task.delete', source, taskId, clock: task.deleted }, baseSeq });
+      continue;
+    }
+    if (entities.has(taskEntity(task))) {
+      const names = unackedFields(task, ctx.deviceId);
+      const fields: Record<string, unknown> = {};
+      const clocks: Record<string, string> = {};
+      for (const name of names) {
+        fields[name] = structuredClone(task.fields[name] ?? null);
+        clocks[name] = task.clocks[name]!;
+      }
+      if (names.length > 0) result.planned.push({ body: { type: 'task.meta', source, taskId, fields, clocks }, baseSeq });
+    }
+    const snapshot = await readQuietly(store, taskId);
+    for (const stream of STREAM_NAMES) {
+      if (entities.has(streamEntity(task, stream))) {
+        for (const afterKey of task.truncates[stream]) {
+          result.planned.push({ body: { type: 'stream.truncate', source, taskId, stream, afterKey }, baseSeq: null });
+        }
+      }
+      const onDisk = new Map<EntryKey, KeyedEntry>();
+      if (snapshot) {
+        try {
+          for (const e of keyEntriesStable(stream, snapshot[stream], task.streams[stream], snapshot.keyed?.[stream])) onDisk.set(e.key, e);
+        } catch (err) {
+          if (!isSyncError(err, 'STREAM_ENTRY_INVALID')) throw err;
+        }
+      }
+      for (const tracked of [...task.streams[stream].values()]) {
+        if (!tracked.own || tracked.seq !== 0 || !entities.has(entryEntity(task, stream, tracked.key))) continue;
+        const disk = onDisk.get(tracked.key);
+        let entry: { entry: unknown } | undefined = disk && disk.hash === tracked.hash ? { entry: disk.entry } : undefined;
+        entry ??= await loadCachedEntry(ctx.entryCache, tracked.hash);
+        if (!entry) {
+          // Neither the disk nor the cache holds this version. When the disk holds another one,
+          // detection below sends it; when it holds none, nothing of it exists to send.
+          if (!disk) {
+            task.streams[stream].delete(tracked.key);
+            ctx.state.markDirty(task);
+          }
+          continue;
+        }
+        result.planned.push({
+          body: { type: 'stream.put', source, taskId, stream, key: tracked.key, hash: tracked.hash, entry: entry.entry },
+          baseSeq: null,
+        });
+      }
+    }
+    if (!snapshot) continue;
+    try {
+      const detected = await detectTaskChanges(ctx, snapshot, task);
+      result.planned.push(...detected.changes);
+      if (detected.rewrite) result.rewrites.push({ store, snapshot: detected.rewrite });
+    } catch (err) {
+      // Entries that cannot be keyed: the task is left alone, as syncToCloud does.
+      if (!isSyncError(err, 'STREAM_ENTRY_INVALID')) throw err;
+    }
+  }
+  for (const [workspaceId, paths] of unsent.files) {
+    const files = deps.workspaceFor(workspaceId);
+    if (!files) continue;
+    result.workspaces++;
+    for (const path of paths) {
+      const file = ctx.state.getFile(workspaceId, path)!;
+      const baseSeq = file.baseSeq || null;
+      const bytes = await files.read(path);
+      if (file.deleted) {
+        if (bytes === null) result.planned.push({ body: { type: 'file.delete', workspaceId: file.workspaceId, path }, baseSeq });
+        continue; // a file back on disk is detected below
+      }
+      if (bytes === null || sha256Hex(bytes) !== file.hash) continue; // changed since: detected below
+      if (!(await ctx.blobs.has(file.hash))) await ctx.blobs.put(file.hash, bytes);
+      result.planned.push({
+        body: { type: 'file.put', workspaceId: file.workspaceId, path, hash: file.hash, size: file.size, mode: file.mode, mtime: file.mtime, binary: file.binary },
+        baseSeq,
+      });
+    }
+    result.planned.push(...(await detectFileChanges(ctx, files, paths)));
+  }
+  return result;
+}
+
+/** The task as on disk; null when it is gone or cannot be read (left alone, as syncToCloud does). */
+async function readQuietly(store: TaskStore, taskId: TaskId): Promise<TaskSnapshot | null> {
+  try {
+    return await store.readTask(taskId);
+  } catch (err) {
+    if (isSyncError(err) && err.code.startsWith('STORE_')) return null;
+    throw err;
+  }
+}
