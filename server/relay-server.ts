@@ -9,8 +9,9 @@
  * validator, then listen. Injected `deps` are used as given and not closed by the relay.
  *
  * `close()` is ordered and idempotent: stop accepting, report not-ready, close WebSockets,
- * drain HTTP requests (up to `http.shutdownGraceMs`), stop the retention job, close the
- * session validator, cache and pub/sub, and last the database. It installs no signal handler:
+ * drain HTTP requests (up to `http.shutdownGraceMs`), stop the retention job, stop the
+ * projector (waiting for its batch in flight), close the session validator, cache and pub/sub,
+ * and last the database. It installs no signal handler:
  * the CLI does that.
  */
 import { createServer, type Server } from 'node:http';
@@ -31,6 +32,7 @@ import { describeDatabaseUrl, openDatabase } from './db/open-database';
 import { createHttpHandler } from './http/http-app';
 import { createLogger, type Logger } from './observability/logger';
 import { RelayMetrics } from './observability/metrics';
+import { Projector } from './projections/projector';
 import { attachSyncEndpoint, type SyncEndpoint } from './sync/sync-endpoint';
 import { TaskList, touchesTasks } from './tasks/task-list';
 
@@ -42,6 +44,8 @@ export interface RelayServer {
   readonly sessions: SessionValidator;
   readonly db: Database;
   readonly metrics: RelayMetrics;
+  /** The read-model projector; undefined when `sync.projections` is off. */
+  readonly projector: Projector | undefined;
   /** Ordered, idempotent shutdown (see the module comment). */
   close(): Promise<void>;
 }
@@ -69,6 +73,8 @@ export interface RelayServerOptions {
   /** How long to wait for Redis at start before serving degraded, ms. Default `redis.connectTimeoutMs`. */
   redisWaitMs?: number;
 }
+  /** How often the projector looks for users whose read model lags the log, ms; 0: only at start. Default 30 s. */
+  projectionSweepMs?: number;
 
 export const DEFAULT_COMPACTION_INTERVAL_MS = 60 * 60 * 1000;
 
@@ -147,6 +153,13 @@ export async function startRelayServer(
     cleanup.push(async () => tasks.close());
 
     let shuttingDown = false;
+    // Started before the socket endpoint so no commit is missed; its first sweep catches up
+    // every user a crash or a relay with projections off left behind.
+    const projector = config.sync.projections
+      ? new Projector({ db, logger, metrics, sweepIntervalMs: options.projectionSweepMs }).start()
+      : undefined;
+    if (projector) cleanup.push(() => projector.close());
+
     let inFlight = 0;
     const handler = createHttpHandler({
       db, sessions, auth, config, metrics, logger, tasks,
@@ -164,7 +177,10 @@ export async function startRelayServer(
     server.headersTimeout = 30_000;
     const sync: SyncEndpoint = attachSyncEndpoint(server, {
       db, cache: backend.cache, pubsub: backend.pubsub, logger, metrics, config, sessions,
-      onCommitted: (userId, stored) => (touchesTasks(stored) ? tasks.invalidateUser(userId) : Promise.resolve()),
+      onCommitted: (userId, stored) => {
+        projector?.markDirty(userId);
+        return touchesTasks(stored) ? tasks.invalidateUser(userId) : Promise.resolve();
+      },
     });
     await listen(server, config.http.port, config.http.host);
     const address = server.address() as AddressInfo;
@@ -203,6 +219,7 @@ export async function startRelayServer(
       db,
       metrics,
       close() {
+      projector,
         closing ??= (async () => {
           shuttingDown = true;
           logger.info('relay shutting down');
@@ -215,6 +232,7 @@ export async function startRelayServer(
           await stopped;
           await compaction.stop();
           await unwind();
+          await projector?.close();
           logger.info('relay stopped');
         })();
         return closing;

@@ -77,6 +77,14 @@ const logLevel = (raw: RawValue): ParseResult => {
   return isLogLevel(value) ? ok(value) : fail(`must be one of ${LOG_LEVELS.join(', ')}`);
 };
 
+const onOff = (raw: RawValue): ParseResult => {
+  if (typeof raw === 'boolean') return ok(raw);
+  const value = String(raw).trim().toLowerCase();
+  if (/^(on|true|yes|1)$/.test(value)) return ok(true);
+  if (/^(off|false|no|0)$/.test(value)) return ok(false);
+  return fail('must be on or off');
+};
+
 const MS_DAY = 86_400_000;
 const S_YEAR = 366 * 86_400;
 
@@ -117,6 +125,7 @@ export const RELAY_OPTIONS: readonly RelayOption[] = [
 ];
 
 /** `database-url` -> `databaseUrl`, the key commander uses. */
+  { group: 'sync', field: 'projections', env: 'PROJECTIONS', flag: 'projections', help: 'keep the read model (task messages, workspace files) projected from the change log: on | off', parse: onOff },
 export function camelCase(flag: string): string {
   return flag.replace(/-([a-z0-9])/g, (_match, letter: string) => letter.toUpperCase());
 }

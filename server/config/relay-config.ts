@@ -78,6 +78,12 @@ export interface RelayConfig {
     readonly compactionAgeSeconds: number;
     /** Finished remote commands (done, failed, expired) are deleted this long after they finished, in seconds. */
     readonly commandRetentionSeconds: number;
+    /**
+     * Keep the read model (conversations, messages, workspace files; server/projections) up to
+     * date with the change log, off the push path. Off: those tables stop moving and the
+     * routes that read them answer 503 PROJECTIONS_DISABLED.
+     */
+    readonly projections: boolean;
   };
   readonly cache: {
     /** How long a validated session (access token -> device) is cached, in seconds. */
@@ -107,7 +113,7 @@ export const RELAY_DEFAULTS: RelayConfig = Object.freeze<RelayConfig>({
     rateLimitPerSecond: 50, rateLimitBurst: 200, slowConsumerBytes: 4 * MIB, slowConsumerCloseBytes: 64 * MIB,
   },
   auth: { accessTokenTtlSeconds: 15 * 60, refreshTokenTtlSeconds: 30 * DAY },
-  sync: { commandTtlSeconds: 60 * 60, compactionAgeSeconds: 30 * DAY, commandRetentionSeconds: 7 * DAY },
+  sync: { commandTtlSeconds: 60 * 60, compactionAgeSeconds: 30 * DAY, commandRetentionSeconds: 7 * DAY, projections: true },
   cache: { sessionTtlSeconds: 60, queryTtlSeconds: 300 },
   log: { level: 'info' },
 });

@@ -1,10 +1,17 @@
 /**
  * GET /v1/tasks (the caller's task list, newest first, paged) and GET /v1/tasks/:source/:taskId
- * (one task's folded metadata). Bearer auth; reads are scoped to the caller's user and cached
- * (server/tasks/task-list.ts). Another user's task answers exactly like an unknown one
- * (404 TASK_NOT_FOUND).
+ * (one task's folded metadata): read from the change log and cached (server/tasks/task-list.ts),
+ * so a device sees its own push there as soon as it is acknowledged.
+ * GET /v1/tasks/:source/:taskId/messages (one stream of a task, newest first, paged): read from
+ * the read model (server/projections), which follows the log asynchronously (the
+ * projection_lag_changes gauge says by how much); 503 PROJECTIONS_DISABLED when it is off.
+ * Bearer auth; every read is scoped to the caller's user. Another user's task answers exactly
+ * like an unknown one (404 TASK_NOT_FOUND).
  */
 import { SyncError } from '../../core/errors';
+import { STREAM_NAMES, type StreamName } from '../../core/model/changes';
+import { parseKeyOrder } from '../projections/plan';
+import { DEFAULT_MESSAGE_LIMIT, MAX_MESSAGE_LIMIT, findConversation, listMessages } from '../projections/read-model';
 import { DEFAULT_TASK_LIST_LIMIT, MAX_TASK_LIST_LIMIT } from '../tasks/task-list';
 import { authenticate } from './auth-routes';
 import { sendJson } from './http-errors';
@@ -27,13 +34,31 @@ export function registerTaskRoutes(router: Router, ctx: HttpContext): void {
     if (!task) throw new SyncError('TASK_NOT_FOUND', 'no such task');
     sendJson(res, 200, task);
   });
+
+  router.add('GET', '/v1/tasks/:source/:taskId/messages', async ({ req, res, params }) => {
+    const device = await authenticate(ctx, req);
+    if (!ctx.config.sync.projections) {
+      throw new SyncError('PROJECTIONS_DISABLED', 'this relay runs without the read model (PROJECTIONS=off)');
+    }
+    const query = new URL(req.url ?? '/', 'http://relay').searchParams;
+    const stream = query.get('stream') ?? 'ui';
+    if (!(STREAM_NAMES as readonly string[]).includes(stream)) throw new SyncError('REQUEST_INVALID', 'stream must be ui or api');
+    const limit = parseLimit(query.get('limit'), DEFAULT_MESSAGE_LIMIT, MAX_MESSAGE_LIMIT);
+    const before = query.get('before') ?? undefined;
+    if (before !== undefined && parseKeyOrder(before) === undefined) {
+      throw new SyncError('REQUEST_INVALID', 'before must be a stream key (<ts>:<n> or <position>)');
+    }
+    const conversation = await findConversation(ctx.db, device.userId, params.source ?? '', params.taskId ?? '');
+    if (!conversation) throw new SyncError('TASK_NOT_FOUND', 'no such task');
+    sendJson(res, 200, await listMessages(ctx.db, conversation.id, { stream: stream as StreamName, limit, before }));
+  });
 }
 
-function parseLimit(raw: string | null): number {
-  if (raw === null) return DEFAULT_TASK_LIST_LIMIT;
+function parseLimit(raw: string | null, fallback = DEFAULT_TASK_LIST_LIMIT, max = MAX_TASK_LIST_LIMIT): number {
+  if (raw === null) return fallback;
   const limit = /^\d{1,7}$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_TASK_LIST_LIMIT) {
-    throw new SyncError('REQUEST_INVALID', `limit must be an integer in 1..${MAX_TASK_LIST_LIMIT}`);
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > max) {
+    throw new SyncError('REQUEST_INVALID', `limit must be an integer in 1..${max}`);
   }
   return limit;
 }

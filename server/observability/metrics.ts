@@ -66,10 +66,21 @@ export class RelayMetrics {
   readonly httpDuration: Histogram<'method' | 'route'>;
   /** Coded errors answered to peers, by SyncError code. */
   readonly errors: Counter<'code'>;
+  /** Change-log rows applied to the read model (server/projections), by change type. */
+  readonly projectionRows: Counter<'type'>;
+  /** Log changes not yet in the read model, over all users (read at scrape time). */
+  readonly projectionLag: Gauge;
+  /** Projection batches that failed (each is retried). */
+  readonly projectionErrors: Counter;
+  /** Read models rebuilt from 0 because compaction passed their cursor. */
+  readonly projectionRebuilds: Counter;
+  /** Seconds per projection batch (one transaction). */
+  readonly projectionBatchDuration: Histogram;
 
   private redisProbe: Probe<boolean> | undefined;
   private poolProbe: Probe<DbPoolStats> | undefined;
   private queueProbe: Probe<number> | undefined;
+  private projectionLagProbe: Probe<number> | undefined;
 
   constructor(options: RelayMetricsOptions = {}) {
     const p = options.prefix ?? 'roo_sync_';
@@ -138,6 +149,23 @@ export class RelayMetrics {
       labelNames: ['method', 'route'], buckets: LATENCY_BUCKETS, registers,
     });
     this.errors = new Counter({ name: `${p}errors_total`, help: 'Coded errors answered to peers, by code.', labelNames: ['code'], registers });
+    this.projectionRows = new Counter({
+      name: `${p}projection_rows_total`, help: 'Change-log rows applied to the read model, by change type.', labelNames: ['type'], registers,
+    });
+    this.projectionLag = new Gauge({
+      name: `${p}projection_lag_changes`, help: 'Change-log changes not yet applied to the read model, over all users.', registers,
+      async collect() {
+        const lag = await read(self.projectionLagProbe);
+        if (lag !== undefined) this.set(lag);
+      },
+    });
+    this.projectionErrors = new Counter({ name: `${p}projection_errors_total`, help: 'Projection batches that failed (each is retried).', registers });
+    this.projectionRebuilds = new Counter({
+      name: `${p}projection_rebuilds_total`, help: 'Read models rebuilt from the log because compaction passed their cursor.', registers,
+    });
+    this.projectionBatchDuration = new Histogram({
+      name: `${p}projection_batch_duration_seconds`, help: 'Seconds per projection batch (one transaction).', buckets: QUERY_BUCKETS, registers,
+    });
 
     if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: p });
   }
@@ -158,6 +186,12 @@ export class RelayMetrics {
   bindCommandQueueDepth(probe: Probe<number>): () => void {
     this.queueProbe = probe;
     return () => { if (this.queueProbe === probe) this.queueProbe = undefined; };
+  }
+
+  /** Reads the projection lag at each scrape. Returns the remover. */
+  bindProjectionLag(probe: Probe<number>): () => void {
+    this.projectionLagProbe = probe;
+    return () => { if (this.projectionLagProbe === probe) this.projectionLagProbe = undefined; };
   }
 
   /** Counts one frame and its bytes; `wireBytes` differs from `rawBytes` when the body was compressed. */

@@ -1,0 +1,197 @@
+/**
+ * Keeps the read model (conversations, messages, message_changes, workspaces, file_sync_state,
+ * file_changes) up to date with the change log, off the push path.
+ *
+ * - A committed push marks its user dirty (`markDirty`, synchronous and cheap: the relay calls
+ *   it from the sync endpoint's `onCommitted`); one worker per relay process then projects
+ *   dirty users a batch at a time (project-batch.ts: at most `batchSize` rows per
+ *   transaction), round-robin, so a user with a long backlog does not hold the others up.
+ * - A user whose cursor row another relay process holds is retried shortly after; a failed
+ *   batch is retried with backoff (up to 30 s) and counted in `projection_errors_total`.
+ * - A sweep at `start()` and every `sweepIntervalMs` marks every user whose cursor lags the
+ *   log, so a crash, a push handled by a relay with projections off or a lost retry never
+ *   leaves a user stale for long.
+ * - `close()` stops the timers and waits for the batch in flight. Idempotent.
+ */
+import type { Database } from '../db/database';
+import type { Logger } from '../observability/logger';
+import type { RelayMetrics } from '../observability/metrics';
+import { DEFAULT_PROJECTION_BATCH, projectBatch, type BatchOutcome } from './project-batch';
+
+export const DEFAULT_SWEEP_INTERVAL_MS = 30_000;
+const MAX_BACKOFF_MS = 30_000;
+/** Most users one sweep marks (the rest are found by the next sweep). */
+const SWEEP_LIMIT = 10_000;
+
+export interface ProjectorOptions {
+  db: Database;
+  logger?: Logger;
+  metrics?: RelayMetrics;
+  /** Most log rows per transaction. Default 500. */
+  batchSize?: number;
+  /** How often to look for users whose cursor lags, ms; 0: only at start. Default 30 s. */
+  sweepIntervalMs?: number;
+  /** First retry delay for a locked or failed user, ms. Default 100. */
+  retryMs?: number;
+}
+
+/** What one batch did, for listeners (tests, benches). */
+export interface BatchEvent {
+  userId: string;
+  outcome: BatchOutcome;
+}
+
+export class Projector {
+  private readonly db: Database;
+  private readonly logger: Logger | undefined;
+  private readonly metrics: RelayMetrics | undefined;
+  private readonly batchSize: number;
+  private readonly sweepIntervalMs: number;
+  private readonly retryMs: number;
+  private readonly dirty = new Set<string>();
+  private readonly retries = new Map<string, { timer: NodeJS.Timeout; attempts: number }>();
+  private readonly failures = new Map<string, number>();
+  private readonly listeners = new Set<(event: BatchEvent) => void>();
+  private worker: Promise<void> | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private unbindLag: (() => void) | undefined;
+
+  constructor(options: ProjectorOptions) {
+    this.db = options.db;
+    this.logger = options.logger;
+    this.metrics = options.metrics;
+    this.batchSize = options.batchSize ?? DEFAULT_PROJECTION_BATCH;
+    this.sweepIntervalMs = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
+    this.retryMs = options.retryMs ?? 100;
+  }
+
+  /** Binds the lag gauge, runs a first sweep and starts the periodic one. */
+  start(): this {
+    if (this.closed) return this;
+    this.unbindLag = this.metrics?.bindProjectionLag(() => projectionLag(this.db));
+    this.runSweep();
+    if (this.sweepIntervalMs > 0) {
+      this.sweepTimer = setInterval(() => this.runSweep(), this.sweepIntervalMs);
+      this.sweepTimer.unref();
+    }
+    return this;
+  }
+
+  /** Schedules `userId` for projection. Never throws, never waits. */
+  markDirty(userId: string): void {
+    if (this.closed) return;
+    this.dirty.add(userId);
+    this.worker ??= this.drain().finally(() => {
+      this.worker = undefined;
+      if (this.dirty.size > 0 && !this.closed) this.markDirty(this.dirty.values().next().value!);
+    });
+  }
+
+  /** Calls `listener` after every batch. Returns its remover. */
+  onBatch(listener: (event: BatchEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Marks every user whose cursor lags the log; resolves with how many. */
+  async sweep(): Promise<number> {
+    const { rows } = await this.db.query<{ user_id: string }>(
+      `SELECT h.user_id FROM sync_log_heads h LEFT JOIN read_model_cursors c ON c.user_id = h.user_id
+        WHERE h.seq > coalesce(c.seq, 0) LIMIT ${SWEEP_LIMIT}`,
+    );
+    for (const row of rows) this.markDirty(row.user_id);
+    return rows.length;
+  }
+
+  /** Resolves once no user is dirty or waiting for a retry and no batch runs (tests, benches). */
+  async idle(): Promise<void> {
+    while (!this.closed && (this.worker || this.sweeping || this.dirty.size > 0 || this.retries.size > 0)) {
+      if (this.worker) await this.worker;
+      else if (this.sweeping) await this.sweeping;
+      else await new Promise<void>((resolve) => {
+        const remove = this.onBatch(() => { remove(); resolve(); });
+      });
+    }
+  }
+
+  /** Stops the sweep and retries and waits for the batch in flight. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      if (this.sweepTimer) clearInterval(this.sweepTimer);
+      for (const { timer } of this.retries.values()) clearTimeout(timer);
+      this.retries.clear();
+      this.dirty.clear();
+      this.unbindLag?.();
+      await this.sweeping;
+      await this.worker;
+      this.listeners.clear();
+    })();
+    return this.closing;
+  }
+
+  private runSweep(): void {
+    if (this.closed || this.sweeping) return;
+    this.sweeping = this.sweep()
+      .then(() => undefined, (err: unknown) => {
+        if (!this.closed) this.logger?.warn('projection sweep failed', { err });
+      })
+      .finally(() => { this.sweeping = undefined; });
+  }
+
+  private async drain(): Promise<void> {
+    while (!this.closed && this.dirty.size > 0) {
+      const userId = this.dirty.values().next().value!;
+      this.dirty.delete(userId);
+      const started = process.hrtime.bigint();
+      let outcome: BatchOutcome;
+      try {
+        outcome = await projectBatch(this.db, userId, { limit: this.batchSize });
+      } catch (err) {
+        this.metrics?.projectionErrors.inc();
+        const attempts = (this.failures.get(userId) ?? 0) + 1;
+        this.failures.set(userId, attempts);
+        if (!this.closed) this.logger?.warn('projection batch failed; retrying', { userId, attempts, err });
+        this.retryLater(userId, attempts);
+        continue;
+      }
+      this.failures.delete(userId);
+      this.metrics?.projectionBatchDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      if (outcome.status === 'locked') {
+        this.retryLater(userId, 1);
+      } else if (outcome.status === 'rebuilt') {
+        this.metrics?.projectionRebuilds.inc();
+        this.logger?.info('read model rebuilt: compaction passed the projection cursor', { userId });
+        this.dirty.add(userId);
+      } else {
+        for (const [type, n] of Object.entries(outcome.counts)) this.metrics?.projectionRows.inc({ type }, n);
+        if (outcome.skipped > 0) this.logger?.warn('projection skipped changes it cannot store', { userId, skipped: outcome.skipped });
+        if (outcome.more) this.dirty.add(userId); // to the back of the queue
+      }
+      for (const listener of this.listeners) listener({ userId, outcome });
+    }
+  }
+
+  private retryLater(userId: string, attempts: number): void {
+    if (this.closed || this.retries.has(userId)) return;
+    const delay = Math.min(this.retryMs * 2 ** (attempts - 1), MAX_BACKOFF_MS);
+    const timer = setTimeout(() => {
+      this.retries.delete(userId);
+      this.markDirty(userId);
+    }, delay);
+    timer.unref();
+    this.retries.set(userId, { timer, attempts });
+  }
+}
+
+/** Log changes not yet projected, over all users (the lag gauge). */
+export async function projectionLag(db: Database): Promise<number> {
+  const { rows } = await db.query<{ lag: number | string | null }>(
+    `SELECT sum(h.seq - coalesce(c.seq, 0)) AS lag FROM sync_log_heads h
+       LEFT JOIN read_model_cursors c ON c.user_id = h.user_id WHERE h.seq > coalesce(c.seq, 0)`,
+  );
+  return Number(rows[0]?.lag ?? 0);
+}

@@ -1,0 +1,98 @@
+/**
+ * Reads of the read model the projector keeps (conversations, messages). Every read is scoped
+ * by the authenticated user's id: another user's task is found exactly as an unknown one (not at all).
+ *
+ * Messages page newest first in stream order, (key_major, key_minor) descending, through
+ * messages_stream_order_idx: a ui key is the message's ts (plus its occurrence), an api key its
+ * position, so that is the order the assistant shows them. `created_at` is when the projector
+ * wrote the row, which after an offline device's replay or a rebuild is not message order.
+ */
+import type { StreamName } from '../../core/model/changes';
+import type { Queryable } from '../db/database';
+import { parseKeyOrder } from './plan';
+
+export const DEFAULT_MESSAGE_LIMIT = 100;
+export const MAX_MESSAGE_LIMIT = 1000;
+
+export interface ConversationView {
+  id: string;
+  source: string;
+  taskId: string;
+  /** The HistoryItem: every field present, merged per field by HLC. */
+  meta: Record<string, unknown>;
+  /** Seq of the latest change to the task the read model holds. */
+  headSeq: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface MessageView {
+  key: string;
+  /** sha256 of the entry's JSON. */
+  hash: string;
+  /** Log seq of the change that wrote this version. */
+  seq: number;
+  entry: unknown;
+}
+
+export interface MessagePage {
+  stream: StreamName;
+  messages: MessageView[];
+  /** Pass as `before` for the next (older) page; absent on the last page. */
+  nextBefore?: string;
+}
+
+/** The user's live (not deleted) conversation for a task, or undefined. */
+export async function findConversation(db: Queryable, userId: string, source: string, taskId: string): Promise<ConversationView | undefined> {
+  const { rows } = await db.query<{
+    id: string; source: string; task_id: string; metadata: Record<string, unknown>; head_seq: number | string; created_at: Date; updated_at: Date;
+  }>(
+    `SELECT id, source, task_id, metadata, head_seq, created_at, updated_at FROM conversations
+      WHERE user_id = $1 AND source = $2 AND task_id = $3 AND deleted_at IS NULL`,
+    [userId, source, taskId],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    id: row.id,
+    source: row.source,
+    taskId: row.task_id,
+    meta: row.metadata,
+    headSeq: Number(row.head_seq),
+    createdAt: new Date(row.created_at).toISOString(),
+    updatedAt: new Date(row.updated_at).toISOString(),
+  };
+}
+
+/**
+ * One page of a conversation's stream, newest first: at most `limit` entries whose key orders
+ * before `before` (all when absent). `before` must be a stream key (checked by the caller).
+ */
+export async function listMessages(
+  db: Queryable,
+  conversationId: string,
+  page: { stream: StreamName; limit: number; before?: string },
+): Promise<MessagePage> {
+  const before = page.before === undefined ? undefined : parseKeyOrder(page.before);
+  const params: unknown[] = [conversationId, page.stream, page.limit + 1];
+  let bound = '';
+  if (before) {
+    params.push(before.major, before.minor);
+    bound = 'AND (key_major, key_minor) < ($4, $5)';
+  }
+  const { rows } = await db.query<{ entry_key: string; content_hash: string; seq: number | string; content: unknown }>(
+    `SELECT entry_key, content_hash, seq, content FROM messages
+      WHERE conversation_id = $1 AND stream = $2 ${bound}
+      ORDER BY key_major DESC, key_minor DESC LIMIT $3`,
+    params,
+  );
+  const more = rows.length > page.limit;
+  const messages = (more ? rows.slice(0, page.limit) : rows).map((r) => ({
+    key: r.entry_key,
+    hash: r.content_hash,
+    seq: Number(r.seq),
+    entry: r.content,
+  }));
+  const last = messages[messages.length - 1];
+  return more && last ? { stream: page.stream, messages, nextBefore: last.key } : { stream: page.stream, messages };
+}

@@ -1,0 +1,284 @@
+/**
+ * The read-model projector (server/projections) against a real database, run on PGlite
+ * (projector.pglite.test.ts) and PostgreSQL (projector.postgres.test.ts): the rows every change
+ * type gives, independence from batch boundaries, idempotence, two projectors on one database,
+ * compaction before projection, and account deletion.
+ */
+import assert from 'node:assert/strict';
+import { asTaskId, asWorkspaceId, type DeviceId, type UserId } from '../../../core/ids';
+import type { ClientChange, TaskSource } from '../../../core/model/changes';
+import { appendChanges, compactLog } from '../../../server/db/change-log';
+import type { Database } from '../../../server/db/database';
+import { projectBatch } from '../../../server/projections/project-batch';
+import { Projector, projectionLag } from '../../../server/projections/projector';
+import { RelayMetrics } from '../../../server/observability/metrics';
+import { hlc, insertUser, newDeviceId, taskMeta } from '../db/fixtures';
+
+export interface ProjectorSuiteSetup {
+  db(): Database;
+}
+
+const source: TaskSource = 'roo-code';
+
+function put(clientSeq: number, taskId: string, stream: 'ui' | 'api', key: string, text: string): ClientChange {
+  return {
+    clientSeq, baseSeq: null,
+    body: { type: 'stream.put', source, taskId: asTaskId(taskId), stream, key, hash: `h-${text}`, entry: { text, nested: { n: clientSeq } } },
+  };
+}
+function truncate(clientSeq: number, taskId: string, stream: 'ui' | 'api', afterKey: string | null): ClientChange {
+  return { clientSeq, baseSeq: null, body: { type: 'stream.truncate', source, taskId: asTaskId(taskId), stream, afterKey } };
+}
+function del(clientSeq: number, taskId: string, clock: string): ClientChange {
+  return { clientSeq, baseSeq: null, body: { type: 'task.delete', source, taskId: asTaskId(taskId), clock } };
+}
+function file(clientSeq: number, path: string, hash: string | null): ClientChange {
+  const workspaceId = asWorkspaceId('ws-1');
+  return hash === null
+    ? { clientSeq, baseSeq: null, body: { type: 'file.delete', workspaceId, path } }
+    : { clientSeq, baseSeq: null, body: { type: 'file.put', workspaceId, path, hash, size: 3, mode: 0o100644, mtime: 1_700_000_000_000.5, binary: false } };
+}
+
+/** A push holding every change type, with truncates, a delete and a re-put across any batch boundary. */
+function everyType(): ClientChange[] {
+  let n = 0;
+  const s = () => ++n;
+  return [
+    taskMeta(s(), null, { ts: 1000, task: 'first', tokensIn: 10 }, hlc(1), 'a'),
+    put(s(), 'a', 'ui', '1000:0', 'u0'),
+    put(s(), 'a', 'ui', '1000:1', 'u1'),
+    put(s(), 'a', 'ui', '2000:0', 'u2'),
+    put(s(), 'a', 'api', '0', 'a0'),
+    put(s(), 'a', 'api', '1', 'a1'),
+    put(s(), 'a', 'api', '2', 'a2'),
+    taskMeta(s(), null, { task: 'renamed', tokensIn: 4, mode: null }, hlc(2), 'a'),
+    truncate(s(), 'a', 'api', '0'),
+    put(s(), 'a', 'api', '1', 'a1-again'),
+    put(s(), 'a', 'ui', '1000:1', 'u1-edited'),
+    truncate(s(), 'a', 'ui', '1000:1'),
+    taskMeta(s(), null, { ts: 500, task: 'doomed' }, hlc(3), 'b'),
+    put(s(), 'b', 'ui', '500:0', 'b0'),
+    del(s(), 'b', hlc(4)),
+    put(s(), 'b', 'ui', '600:0', 'after the delete'),
+    taskMeta(s(), null, { task: 'after the delete' }, hlc(5), 'b'),
+    file(s(), 'src/a.ts', 'f'.repeat(64)),
+    file(s(), 'src/b.ts', 'e'.repeat(64)),
+    file(s(), 'src/b.ts', null),
+    file(s(), 'src/a.ts', 'd'.repeat(64)),
+  ];
+}
+
+/** The user's read model as plain values (no ids or timestamps), for comparisons. */
+async function dump(db: Database, userId: string) {
+  const q = async (sql: string) => (await db.query(sql, [userId])).rows;
+  return {
+    conversations: await q(
+      `SELECT source, task_id, metadata, field_clocks, head_seq, deleted_at IS NOT NULL AS deleted
+         FROM conversations WHERE user_id = $1 ORDER BY task_id`),
+    messages: await q(
+      `SELECT c.task_id, m.stream, m.entry_key, m.key_major, m.key_minor, m.content_hash, m.content::text AS content, m.seq, m.device_id
+         FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.user_id = $1
+        ORDER BY c.task_id, m.stream, m.key_major, m.key_minor`),
+    messageChanges: await q(
+      `SELECT c.task_id, x.stream, x.entry_key, x.change_type, x.content_hash, x.seq
+         FROM message_changes x JOIN conversations c ON c.id = x.conversation_id WHERE c.user_id = $1 ORDER BY x.seq`),
+    workspaces: await q('SELECT id FROM workspaces WHERE user_id = $1 ORDER BY id'),
+    files: await q(
+      `SELECT workspace_id, path, content_hash, size, mode, mtime_ms, is_binary, deleted, sync_status, seq
+         FROM file_sync_state WHERE user_id = $1 ORDER BY path`),
+    fileChanges: await q('SELECT workspace_id, path, change_type, content_hash, size, seq FROM file_changes WHERE user_id = $1 ORDER BY seq'),
+  };
+}
+
+/** Runs batches of `limit` rows until the user is caught up; returns how many batches projected rows. */
+async function catchUp(db: Database, userId: string, limit: number): Promise<number> {
+  let batches = 0;
+  for (;;) {
+    const outcome = await projectBatch(db, userId, { limit });
+    assert.notEqual(outcome.status, 'locked');
+    if (outcome.status === 'projected' && outcome.rows > 0) batches++;
+    if (!outcome.more) return batches;
+  }
+}
+
+async function cursorOf(db: Database, userId: string): Promise<{ seq: number; rebuilds: number }> {
+  const { rows } = await db.query<{ seq: number; rebuilds: number }>('SELECT seq, rebuilds FROM read_model_cursors WHERE user_id = $1', [userId]);
+  return { seq: Number(rows[0]?.seq ?? 0), rebuilds: Number(rows[0]?.rebuilds ?? 0) };
+}
+
+export function projectorSuite(setup: ProjectorSuiteSetup): void {
+  const db = () => setup.db();
+  let user: UserId;
+  let device: DeviceId;
+
+  beforeEach(async () => {
+    user = await insertUser(db());
+    device = newDeviceId();
+  });
+
+  describe('projectBatch', () => {
+    it('projects every change type into conversations, messages, their history and the workspace files', async () => {
+      await appendChanges(db(), user, device, everyType());
+      await catchUp(db(), user, 1000);
+      const model = await dump(db(), user);
+
+      const [a, b] = model.conversations as Array<Record<string, unknown>>;
+      assert.deepEqual(a!.metadata, { ts: 1000, task: 'renamed', tokensIn: 10 }, 'per field by HLC, counters keep the maximum, null removes');
+      assert.equal((a!.field_clocks as Record<string, string>).mode, hlc(2), 'a removed field keeps its clock');
+      assert.equal(a!.deleted, false);
+      assert.equal(Number(a!.head_seq), 12);
+      assert.deepEqual({ ...b!, field_clocks: undefined }, {
+        source, task_id: 'b', metadata: {}, field_clocks: undefined, head_seq: 15, deleted: true,
+      }, 'the tombstone stands: later changes to the task are ignored');
+
+      const keys = model.messages.map((m) => `${m.task_id}/${m.stream}/${m.entry_key}=${JSON.parse(m.content as string).text}`);
+      assert.deepEqual(keys, ['a/api/0=a0', 'a/api/1=a1-again', 'a/ui/1000:0=u0', 'a/ui/1000:1=u1-edited']);
+      const ui1 = model.messages.find((m) => m.entry_key === '1000:1')!;
+      assert.deepEqual([Number(ui1.key_major), Number(ui1.key_minor), Number(ui1.seq), ui1.device_id], [1000, 1, 11, device]);
+      assert.equal(ui1.content, JSON.stringify({ text: 'u1-edited', nested: { n: 11 } }));
+
+      const history = model.messageChanges.map((c) => `${c.seq}:${c.change_type}:${c.entry_key ?? '*'}`);
+      assert.deepEqual(history, ['2:put:1000:0', '3:put:1000:1', '4:put:2000:0', '5:put:0', '6:put:1', '7:put:2', '9:truncate:0',
+        '10:put:1', '11:put:1000:1', '12:truncate:1000:1', '14:put:500:0']);
+
+      assert.deepEqual(model.workspaces, [{ id: 'ws-1' }]);
+      assert.deepEqual(model.files.map((f) => [f.path, f.content_hash, f.deleted, Number(f.seq), f.sync_status]), [
+        ['src/a.ts', 'd'.repeat(64), false, 21, 'synced'],
+        ['src/b.ts', null, true, 20, 'synced'],
+      ]);
+      assert.equal(Number(model.files[0]!.mtime_ms), 1_700_000_000_001);
+      assert.equal(Number(model.files[0]!.mode), 0o100644);
+      assert.deepEqual(model.fileChanges.map((c) => `${c.seq}:${c.change_type}:${c.path}`), ['18:put:src/a.ts', '19:put:src/b.ts', '20:delete:src/b.ts', '21:put:src/a.ts']);
+      assert.deepEqual(await cursorOf(db(), user), { seq: 21, rebuilds: 0 });
+    });
+
+    it('gives the same read model whatever the batch size', async () => {
+      const other = await insertUser(db());
+      await appendChanges(db(), user, device, everyType());
+      await appendChanges(db(), other, device, everyType());
+      assert.equal(await catchUp(db(), user, 1), 21);
+      await catchUp(db(), other, 1000);
+      assert.deepEqual(await dump(db(), user), await dump(db(), other));
+    });
+
+    it('is idempotent: a caught-up user projects nothing and nothing changes', async () => {
+      await appendChanges(db(), user, device, everyType());
+      await catchUp(db(), user, 7);
+      const before = await dump(db(), user);
+      const again = await projectBatch(db(), user);
+      assert.deepEqual(again, { status: 'projected', rows: 0, skipped: 0, cursor: 21, more: false, counts: {} });
+      assert.deepEqual(await dump(db(), user), before);
+    });
+
+    it('skips a change it cannot store and still moves past it', async () => {
+      await appendChanges(db(), user, device, [put(1, 'a', 'ui', 'not-a-key', 'x'), put(2, 'a', 'ui', '5:0', 'ok')]);
+      const outcome = await projectBatch(db(), user);
+      assert.equal(outcome.status, 'projected');
+      if (outcome.status === 'projected') assert.deepEqual([outcome.rows, outcome.skipped, outcome.cursor], [2, 1, 2]);
+      assert.deepEqual((await dump(db(), user)).messages.map((m) => m.entry_key), ['5:0']);
+    });
+
+    it('rebuilds from the log when compaction removed rows it had not reached, and loses nothing', async () => {
+      await appendChanges(db(), user, device, [put(1, 'a', 'ui', '5:0', 'v1'), taskMeta(2, null, { task: 'x', ts: 1 }, hlc(1), 'a')]);
+      await catchUp(db(), user, 1000);
+      // Superseded while the projector is behind: seq 3 (v2) and seq 6 (meta) become superseded.
+      await appendChanges(db(), user, device, [
+        put(3, 'a', 'ui', '5:0', 'v2'),
+        truncate(4, 'a', 'ui', '3:0'),
+        put(5, 'a', 'ui', '5:0', 'v3'),
+        taskMeta(6, 2, { task: 'y' }, hlc(2), 'a'),
+        taskMeta(7, 6, { ts: 9 }, hlc(3), 'a'),
+        put(8, 'a', 'ui', '6:0', 'w'),
+      ]);
+      const compacted = await compactLog(db(), user, new Date(Date.now() + 60_000));
+      assert.ok(compacted.removed > 0 && compacted.compactedSeq > 2, 'compaction passed the projection cursor');
+      await catchUp(db(), user, 2);
+      const model = await dump(db(), user);
+      assert.deepEqual(model.messages.map((m) => `${m.entry_key}=${JSON.parse(m.content as string).text}`), ['5:0=v3', '6:0=w']);
+      assert.deepEqual((model.conversations[0] as { metadata: unknown }).metadata, { task: 'y', ts: 9 });
+      assert.equal((await cursorOf(db(), user)).rebuilds, 1);
+      assert.equal((await cursorOf(db(), user)).seq, 8);
+
+      // A second compaction below the cursor removes only what was projected: no rebuild.
+      await appendChanges(db(), user, device, [put(9, 'a', 'ui', '6:0', 'w2')]);
+      await catchUp(db(), user, 1000);
+      await compactLog(db(), user, new Date(Date.now() + 60_000));
+      await appendChanges(db(), user, device, [put(10, 'a', 'ui', '7:0', 'z')]);
+      await catchUp(db(), user, 1000);
+      assert.equal((await cursorOf(db(), user)).rebuilds, 1);
+      assert.deepEqual((await dump(db(), user)).messages.map((m) => `${m.entry_key}=${JSON.parse(m.content as string).text}`), ['5:0=v3', '6:0=w2', '7:0=z']);
+    });
+
+    it("is removed with the user's account", async () => {
+      await appendChanges(db(), user, device, everyType());
+      await catchUp(db(), user, 1000);
+      await db().query('DELETE FROM users WHERE id = $1', [user]);
+      const counts = await db().query<{ n: number }>(
+        `SELECT (SELECT count(*) FROM conversations) + (SELECT count(*) FROM messages) + (SELECT count(*) FROM message_changes)
+              + (SELECT count(*) FROM workspaces) + (SELECT count(*) FROM file_sync_state) + (SELECT count(*) FROM file_changes)
+              + (SELECT count(*) FROM read_model_cursors) AS n`,
+      );
+      assert.equal(Number(counts.rows[0]!.n), 0);
+    });
+  });
+
+  describe('Projector', () => {
+    it('catches up every lagging user at start, reports lag and rows in metrics, and closes twice', async () => {
+      const other = await insertUser(db());
+      await appendChanges(db(), user, device, everyType());
+      await appendChanges(db(), other, device, everyType().slice(0, 5));
+      assert.equal(await projectionLag(db()), 26);
+      const metrics = new RelayMetrics();
+      const projector = new Projector({ db: db(), metrics, batchSize: 4, sweepIntervalMs: 0 }).start();
+      try {
+        await projector.idle();
+        assert.equal(await projectionLag(db()), 0);
+        assert.match(await metrics.render(), /roo_sync_projection_lag_changes 0/);
+        const rows = (await metrics.projectionRows.get()).values.reduce((n, v) => n + v.value, 0);
+        assert.equal(rows, 26);
+        assert.equal((await cursorOf(db(), other)).seq, 5);
+      } finally {
+        await projector.close();
+        await projector.close();
+      }
+    });
+
+    it('two projectors on one database project every change exactly once', async function () {
+      this.timeout(60_000);
+      const users = [user, await insertUser(db()), await insertUser(db())];
+      const first = new Projector({ db: db(), batchSize: 3, sweepIntervalMs: 0, retryMs: 5 });
+      const second = new Projector({ db: db(), batchSize: 3, sweepIntervalMs: 0, retryMs: 5 });
+      const outcomes: string[] = [];
+      first.onBatch((e) => outcomes.push(e.outcome.status));
+      second.onBatch((e) => outcomes.push(e.outcome.status));
+      try {
+        let clientSeq = 0;
+        for (let round = 0; round < 6; round++) {
+          for (const u of users) {
+            const changes = [0, 1, 2, 3].map((i) => put(++clientSeq, `t${round % 2}`, 'ui', `${round * 10 + i}:0`, `r${round}-${i}`));
+            await appendChanges(db(), u, device, changes);
+            first.markDirty(u);
+            second.markDirty(u);
+          }
+        }
+        await Promise.all([first.idle(), second.idle()]);
+        await first.sweep();
+        await second.sweep();
+        await Promise.all([first.idle(), second.idle()]);
+      } finally {
+        await Promise.all([first.close(), second.close()]);
+      }
+      for (const u of users) {
+        const history = await db().query<{ seq: number }>(
+          `SELECT x.seq FROM message_changes x JOIN conversations c ON c.id = x.conversation_id WHERE c.user_id = $1 ORDER BY x.seq`,
+          [u],
+        );
+        assert.equal(history.rows.length, 24, 'one history row per change');
+        assert.equal(new Set(history.rows.map((r) => Number(r.seq))).size, 24, 'no change projected twice');
+        assert.equal((await cursorOf(db(), u)).seq, (await db().query<{ seq: number }>('SELECT seq FROM sync_log_heads WHERE user_id = $1', [u])).rows[0]!.seq);
+        assert.equal((await dump(db(), u)).messages.length, 24);
+      }
+      assert.ok(outcomes.includes('projected'));
+    });
+  });
+}
