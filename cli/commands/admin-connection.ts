@@ -1,7 +1,9 @@
 /**
  * Shared plumbing of the administration commands (`user`, `device`, `db compact`): the
- * database connection options (pending migrations are applied first, as the relay does), and the session validator that tells running relays (through
- * Redis pub/sub) about revoked devices so they close their sockets at once.
+ * database connection options (pending migrations are applied first, as the relay does), and,
+ * for the commands that revoke devices (`device revoke`, `user delete`), the Redis options and
+ * the session validator that tells running relays (through Redis pub/sub) about the revocation
+ * so they close the devices' sockets and drop their cached sessions at once.
  */
 import { Command, Option } from 'commander';
 import { SessionValidator } from '../../server/auth/access-tokens';
@@ -13,8 +15,22 @@ import { DEFAULT_DATA_DIR, openDatabase, type DatabaseConfig } from '../../serve
 export interface AdminConnectionOptions {
   databaseUrl?: string;
   dataDir: string;
+  /** Only on commands that revoke devices (withAdminConnection `revokes`). */
   redisUrl?: string;
-  redisKeyPrefix: string;
+  redisKeyPrefix?: string;
+}
+
+export interface AdminCommandKind {
+  /**
+   * The command revokes devices or drops sessions: it takes --redis-url/--redis-key-prefix so
+   * that running relays hear about it at once. Other commands do not offer them.
+   */
+  revokes?: boolean;
+  /**
+   * The command works on an existing database only: an embedded --data-dir without one is
+   * refused (DB_DATA_DIR_NOT_FOUND) instead of creating a new database there.
+   */
+  mustExist?: boolean;
 }
 
 export interface AdminDeps {
@@ -30,24 +46,46 @@ export interface AdminContext {
   out(line: string): void;
 }
 
-/** Adds --database-url, --data-dir, --redis-url and --redis-key-prefix (each also from its environment variable). */
-export function withAdminConnection(cmd: Command): Command {
-  return cmd
+/**
+ * Adds --database-url and --data-dir, and for a command that `revokes`, --redis-url and
+ * --redis-key-prefix (each also from its environment variable).
+ */
+export function withAdminConnection(cmd: Command, kind: AdminCommandKind = {}): Command {
+  kinds.set(cmd, kind);
+  cmd
     .addOption(new Option('--database-url <url>', 'PostgreSQL URL').env('DATABASE_URL'))
-    .addOption(new Option('--data-dir <dir>', 'embedded PGlite data directory (without --database-url)').env('DATA_DIR').default(DEFAULT_DATA_DIR))
-    .addOption(new Option('--redis-url <url>', 'Redis URL: running relays hear about revocations at once').env('REDIS_URL'))
-    .addOption(new Option('--redis-key-prefix <prefix>', 'prefix of Redis keys and channels').env('REDIS_KEY_PREFIX').default('roo-sync:'));
+    .addOption(new Option('--data-dir <dir>', dataDirHelp(kind)).env('DATA_DIR').default(DEFAULT_DATA_DIR));
+  if (!kind.revokes) return cmd;
+  return cmd
+    .addOption(
+      new Option('--redis-url <url>', "the relays' Redis: running relays close the revoked devices' sockets and drop their cached sessions at once (else within the session cache TTL)").env('REDIS_URL'),
+    )
+    .addOption(new Option('--redis-key-prefix <prefix>', "the relays' prefix of Redis keys and channels").env('REDIS_KEY_PREFIX').default('roo-sync:'));
 }
 
-/** Opens the database (and Redis when given), runs `fn`, closes everything. */
+/** Help of --data-dir: whether the command may create the embedded database. */
+export function dataDirHelp(kind: Pick<AdminCommandKind, 'mustExist'>): string {
+  return kind.mustExist
+    ? 'embedded PGlite data directory (without --database-url); must already hold a database'
+    : 'embedded PGlite data directory (without --database-url); created when missing';
+}
+
+/** What each command made by withAdminConnection is (withAdmin reads it back). */
+const kinds = new WeakMap<Command, AdminCommandKind>();
+
+/**
+ * Opens the database (refusing a missing embedded one when the command was made `mustExist`)
+ * and Redis when given, runs `fn`, closes everything.
+ */
 export async function withAdmin(
   deps: AdminDeps,
   options: AdminConnectionOptions,
   cmd: Command,
   fn: (ctx: AdminContext) => Promise<void>,
 ): Promise<void> {
+  const kind = kinds.get(cmd) ?? {};
   const open = deps.open ?? openDatabase;
-  const db = await open({ databaseUrl: options.databaseUrl || undefined, dataDir: options.dataDir, pool: { max: 2 } });
+  const db = await open({ databaseUrl: options.databaseUrl || undefined, dataDir: options.dataDir, mustExist: kind.mustExist, pool: { max: 2 } });
   let backend: CacheBackend | undefined;
   let sessions: SessionValidator | undefined;
   try {

@@ -20,6 +20,7 @@ export function registerDbCompactCommand(program: Command, deps: AdminDeps = {})
           .default(RELAY_DEFAULTS.sync.compactionAgeSeconds)
           .argParser(parseSeconds),
       ),
+    { mustExist: true },
   ).action(async (options: AdminConnectionOptions & { olderThanSeconds: number | string }, cmd: Command) => {
     const age = typeof options.olderThanSeconds === 'string' ? parseSeconds(options.olderThanSeconds) : options.olderThanSeconds;
     await withAdmin(deps, options, cmd, async ({ db: database, out }) => {

@@ -3,19 +3,27 @@
  * of the relay's database. PostgreSQL with --database-url (or DATABASE_URL), otherwise the
  * embedded PGlite database in --data-dir (or DATA_DIR, default ./.roo-sync/data).
  *
+ * Only `migrate` creates a missing embedded database; `status`, `validate` and `rollback`
+ * refuse a --data-dir without one (DB_DATA_DIR_NOT_FOUND), so a mistyped path is an error, not
+ * a new empty database.
+ *
  * Failures throw SyncError (the entry point prints `[CODE] message` and exits 1):
- * DB_UNAVAILABLE, DB_CONFIG_INVALID, MIGRATION_CHECKSUM_MISMATCH, MIGRATION_UNKNOWN_VERSION,
+ * DB_UNAVAILABLE, DB_DATA_DIR_NOT_FOUND, DB_CONFIG_INVALID, MIGRATION_CHECKSUM_MISMATCH, MIGRATION_UNKNOWN_VERSION,
  * MIGRATION_FAILED, MIGRATION_FILES_INVALID.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Database } from '../../server/db/database';
 import { migrate, rollback, status, validate, type MigrationStatus } from '../../server/db/migrator';
 import { DEFAULT_DATA_DIR, describeDatabaseUrl, openDatabase, type DatabaseConfig } from '../../server/db/open-database';
+import { dataDirHelp } from './admin-connection';
 
 interface ConnectionOptions {
   databaseUrl?: string;
   dataDir: string;
 }
+
+/** Commands that need an existing database (withConnectionOptions `mustExist`). */
+const needsDatabase = new WeakSet<Command>();
 
 export interface DbCommandDeps {
   /** Opens the database; default `openDatabase`. */
@@ -50,6 +58,7 @@ export function registerDbCommands(program: Command, deps: DbCommandDeps = {}): 
       .command('rollback')
       .description('Undo applied migrations above <version>, newest first (0 undoes everything)')
       .argument('<version>', 'the version to go back to', parseVersion),
+    true,
   ).action(async (version: number, options: ConnectionOptions, cmd: Command) => {
     await withDatabase(open, options, cmd, async (database, out) => {
       const result = await rollback(database, version);
@@ -64,6 +73,7 @@ export function registerDbCommands(program: Command, deps: DbCommandDeps = {}): 
 
   withConnectionOptions(
     db.command('status').description('List migrations and whether each is applied').option('--json', 'print JSON'),
+    true,
   ).action(async (options: ConnectionOptions & { json?: boolean }, cmd: Command) => {
     await withDatabase(open, options, cmd, async (database, out) => {
       const report = await status(database);
@@ -74,6 +84,7 @@ export function registerDbCommands(program: Command, deps: DbCommandDeps = {}): 
 
   withConnectionOptions(
     db.command('validate').description('Check that applied migrations match their files (checksum drift is an error)'),
+    true,
   ).action(async (options: ConnectionOptions, cmd: Command) => {
     await withDatabase(open, options, cmd, async (database, out) => {
       const report = await validate(database);
@@ -84,14 +95,12 @@ export function registerDbCommands(program: Command, deps: DbCommandDeps = {}): 
   });
 }
 
-function withConnectionOptions(cmd: Command): Command {
+/** Adds --database-url and --data-dir; `mustExist`: the command refuses a data dir without a database. */
+function withConnectionOptions(cmd: Command, mustExist = false): Command {
+  if (mustExist) needsDatabase.add(cmd);
   return cmd
     .addOption(new Option('--database-url <url>', 'PostgreSQL URL').env('DATABASE_URL'))
-    .addOption(
-      new Option('--data-dir <dir>', 'embedded PGlite data directory (without --database-url)')
-        .env('DATA_DIR')
-        .default(DEFAULT_DATA_DIR),
-    );
+    .addOption(new Option('--data-dir <dir>', dataDirHelp({ mustExist })).env('DATA_DIR').default(DEFAULT_DATA_DIR));
 }
 
 async function withDatabase(
@@ -104,6 +113,7 @@ async function withDatabase(
   const database = await open({
     databaseUrl: options.databaseUrl || undefined,
     dataDir: options.dataDir,
+    mustExist: needsDatabase.has(cmd),
     pool: { max: 2 },
   });
   try {

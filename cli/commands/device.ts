@@ -16,6 +16,7 @@ export function registerDeviceCommands(program: Command, deps: AdminDeps = {}): 
 
   withAdminConnection(
     device.command('list').description("List a user's devices").argument('<email>', 'the account email').option('--json', 'print JSON'),
+    { mustExist: true },
   ).action(async (email: string, options: AdminConnectionOptions & { json?: boolean }, cmd: Command) => {
     await withAdmin(deps, options, cmd, async ({ db, out }) => {
       const user = await findUserByEmail(db, email);
@@ -34,6 +35,7 @@ export function registerDeviceCommands(program: Command, deps: AdminDeps = {}): 
 
   withAdminConnection(
     device.command('revoke').description('Revoke a device: its tokens stop working and its sockets close').argument('<id>', 'the device id'),
+    { revokes: true, mustExist: true },
   ).action(async (id: string, options: AdminConnectionOptions, cmd: Command) => {
     await withAdmin(deps, options, cmd, async ({ db, sessions, out }) => {
       if (!isUuid(id)) throw deviceNotFound();

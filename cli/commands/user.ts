@@ -1,8 +1,9 @@
 /**
  * `roo-sync user add <email>` (password from stdin, never from argv) and
  * `roo-sync user delete <email>` (removes the account with every row and blob; running relays
- * close its devices' sockets when --redis-url reaches them). Errors are SyncErrors:
- * EMAIL_INVALID, PASSWORD_INVALID, USER_EXISTS, USER_NOT_FOUND, DB_*.
+ * close its devices' sockets when --redis-url reaches them). `user add` may create the
+ * embedded database (before the relay's first start); `user delete` needs an existing one.
+ * Errors are SyncErrors: EMAIL_INVALID, PASSWORD_INVALID, USER_EXISTS, USER_NOT_FOUND, DB_*.
  */
 import { Command, Option } from 'commander';
 import { SyncError } from '../../core/errors';
@@ -32,6 +33,7 @@ export function registerUserCommands(program: Command, deps: AdminDeps = {}): vo
 
   withAdminConnection(
     user.command('delete').description('Delete an account with every row and blob it owns').argument('<email>', 'the account email'),
+    { revokes: true, mustExist: true },
   ).action(async (email: string, options: AdminConnectionOptions, cmd: Command) => {
     await withAdmin(deps, options, cmd, async ({ db, sessions, out }) => {
       const found = await findUserByEmail(db, email);

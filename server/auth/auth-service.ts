@@ -3,10 +3,13 @@
  *
  * - login: email + password (+ device name/kind/platform) -> a new device, a short-lived access
  *   token and a refresh token. Failed attempts are audited and rate-limited per account and
- *   per address (LoginRateLimit).
+ *   address, per account and per address (LoginRateLimit).
+ * - confirmPassword: the password check of a sensitive action (account deletion), counted in
+ *   the same rate limit as sign-ins.
  * - refresh: a refresh token is good once. Using it marks its row rotated and issues a new pair
- *   in the same family. Presenting a rotated token again is theft: the whole family is revoked,
- *   the device's sockets are closed, and the answer is AUTH_REFRESH_REUSED.
+ *   in the same family. Presenting a rotated token again is theft: the whole family and the
+ *   device are revoked (as `revokeDevice` does), its sockets are closed, and the answer is
+ *   AUTH_REFRESH_REUSED.
  * - logout: revokes the calling device (its sessions end, its sockets close).
  */
 import { randomUUID } from 'node:crypto';
@@ -14,10 +17,10 @@ import { SyncError } from '../../core/errors';
 import type { Database } from '../db/database';
 import { silentLogger, type Logger } from '../observability/logger';
 import { createDevice, listDevices, revokeDeviceRows, type DeviceInfo, type NewDevice } from '../accounts/devices';
-import { findUserByEmail, normaliseEmail } from '../accounts/users';
+import { findUserByEmail, findUserById, normaliseEmail } from '../accounts/users';
 import type { SessionValidator } from './access-tokens';
 import { emailKey, writeAudit, type ClientInfo } from './audit-log';
-import { LOGIN_FAILED_ACTION, LoginRateLimit } from './login-rate-limit';
+import { LOGIN_FAILED_ACTION, LoginRateLimit, type FailureCounts } from './login-rate-limit';
 import { verifyPassword } from './passwords';
 import { isRefreshTokenShape, newAccessToken, newRefreshToken, tokenHash } from './tokens';
 
@@ -58,16 +61,12 @@ export class AuthService {
   async login(input: { email: string; password: string; device: NewDevice }, client: ClientInfo = {}): Promise<LoginResult> {
     const email = normaliseEmail(input.email);
     const key = emailKey(email);
-    try {
-      await this.rateLimit.check(key, client.ip);
-    } catch (err) {
-      await writeAudit(this.db, { action: 'auth.login.rate_limited', outcome: 'denied', ...client, metadata: { emailKey: key } }, this.logger);
-      throw err;
-    }
+    const counts = await this.checkRateLimit(key, 'auth.login.rate_limited', {}, client);
     const user = await findUserByEmail(this.db, email);
     const ok = await verifyPassword(input.password, user?.passwordHash);
     if (!user || !ok || user.disabledAt) {
       await writeAudit(this.db, { action: LOGIN_FAILED_ACTION, outcome: 'denied', userId: user?.id, ...client, metadata: { emailKey: key } }, this.logger);
+      await this.rateLimit.noteFailure(counts, { accountKey: key, userId: user?.id, ...client }, this.logger);
       throw new SyncError('AUTH_INVALID_CREDENTIALS', 'email or password is wrong');
     }
     const result = await this.db.transaction(async (tx) => {
@@ -79,7 +78,24 @@ export class AuthService {
     return result;
   }
 
-  /** AUTH_TOKEN_INVALID (unknown, expired or revoked), AUTH_REFRESH_REUSED (a rotated token again: its family is revoked). */
+  /**
+   * Checks the signed-in user's password before a sensitive action (`action`, the audit action
+   * of a denial, e.g. `account.delete`). Counted in the sign-in rate limit: AUTH_RATE_LIMITED
+   * when the account or address used up its failures, AUTH_INVALID_CREDENTIALS when wrong.
+   */
+  async confirmPassword(userId: string, deviceId: string, password: string, action: string, client: ClientInfo = {}): Promise<void> {
+    const user = await findUserById(this.db, userId);
+    if (!user) throw new SyncError('AUTH_INVALID_CREDENTIALS', 'the password is wrong');
+    const key = emailKey(user.email);
+    const counts = await this.checkRateLimit(key, `${action}.rate_limited`, { userId, deviceId }, client);
+    if (!(await verifyPassword(password, user.passwordHash))) {
+      await writeAudit(this.db, { action, outcome: 'denied', userId, deviceId, ...client, metadata: { emailKey: key } }, this.logger);
+      await this.rateLimit.noteFailure(counts, { accountKey: key, userId, deviceId, ...client }, this.logger);
+      throw new SyncError('AUTH_INVALID_CREDENTIALS', 'the password is wrong');
+    }
+  }
+
+  /** AUTH_TOKEN_INVALID (unknown, expired or revoked), AUTH_REFRESH_REUSED (a rotated token again: its family and device are revoked). */
   async refresh(refreshToken: unknown, client: ClientInfo = {}): Promise<LoginResult> {
     if (!isRefreshTokenShape(refreshToken)) throw invalidToken();
     const hash = tokenHash(refreshToken);
@@ -103,7 +119,10 @@ export class AuthService {
             WHERE family_id = $1 AND revoked_at IS NULL RETURNING metadata->>'accessHash' AS access_hash`,
           [row.family_id],
         );
-        return { kind: 'reused' as const, row, accessHashes: revoked.rows.map((r) => r.access_hash) };
+        // The device can never refresh again: revoke it too, so device lists show it revoked
+        // and its queued commands fail (as a revocation through DELETE /v1/devices/:id does).
+        const device = await revokeDeviceRows(tx, row.user_id, row.device_id, 'refresh-reuse');
+        return { kind: 'reused' as const, row, accessHashes: [...revoked.rows.map((r) => r.access_hash), ...device.accessHashes] };
       }
       if (row.revoked_at || row.rotated_at || row.device_revoked || row.expires_at.getTime() <= Date.now()) {
         return { kind: 'invalid' as const, row };
@@ -118,7 +137,8 @@ export class AuthService {
       await this.options.sessions.forget([...outcome.accessHashes, row.access_hash]);
       await this.options.sessions.announceRevoked([row.device_id]);
       await writeAudit(this.db, { action: 'auth.refresh.reuse', outcome: 'denied', userId: row.user_id, deviceId: row.device_id, ...client, metadata: { familyId: row.family_id } }, this.logger);
-      this.logger.warn('rotated refresh token presented again; session family revoked', { userId: row.user_id, deviceId: row.device_id });
+      await writeAudit(this.db, { action: 'device.revoke', userId: row.user_id, deviceId: row.device_id, ...client, metadata: { reason: 'refresh-reuse' } }, this.logger);
+      this.logger.warn('rotated refresh token presented again; session family and device revoked', { userId: row.user_id, deviceId: row.device_id });
       throw new SyncError('AUTH_REFRESH_REUSED', 'this refresh token was already used; the session has been revoked');
     }
     if (outcome.kind === 'invalid') {
@@ -150,6 +170,21 @@ export class AuthService {
     await this.options.sessions.forget(accessHashes);
     await this.options.sessions.announceRevoked([deviceId]);
     await writeAudit(this.db, { action: reason === 'logout' ? 'auth.logout' : 'device.revoke', userId, deviceId, ...client }, this.logger);
+  }
+
+  /** Rate-limit check of a password attempt; a refused attempt is audited as `refusedAction`. */
+  private async checkRateLimit(
+    key: string,
+    refusedAction: string,
+    who: { userId?: string; deviceId?: string },
+    client: ClientInfo,
+  ): Promise<FailureCounts> {
+    try {
+      return await this.rateLimit.check(key, client.ip);
+    } catch (err) {
+      await writeAudit(this.db, { action: refusedAction, outcome: 'denied', ...who, ...client, metadata: { emailKey: key } }, this.logger);
+      throw err;
+    }
   }
 
   /** Stores a new session row (refresh token hash, access token hash and expiry) and returns the tokens. */

@@ -1,55 +1,161 @@
 /**
- * Login rate limit per account and per client address, counted from the failed sign-ins in
- * `audit_log` within a sliding window (an account's count restarts at its last successful sign-in). The count lives in the database, so every relay
- * process behind a load balancer sees the same number, and it survives a restart.
+ * Rate limit of password checks (sign-in, and the password confirming an account deletion),
+ * counted from the denied attempts in `audit_log` within a sliding window. The count lives in
+ * the database, so every relay process behind a load balancer sees the same number, and it
+ * survives a restart.
+ *
+ * Three buckets, as mature sign-in services keep them, so that one attacker cannot lock the
+ * real user out:
+ * - **account + address** (tight, default 5): guessing one account's password from one
+ *   address. It locks that address out of that account only; the right password from another
+ *   address still works. Restarts at the account's last successful sign-in from that address.
+ * - **account** (loose, default 50): the same account guessed from many addresses. Restarts at
+ *   the account's last successful sign-in from any address.
+ * - **address** (default 20): one address trying many accounts (credential stuffing). Never
+ *   restarts at a success (one good account must not unlock guessing at the others).
+ *
+ * The attempt that uses up a bucket writes an `auth.lockout` audit row naming the bucket.
  */
 import { SyncError } from '../../core/errors';
+import type { RelayConfig } from '../config/relay-config';
 import type { Queryable } from '../db/database';
+import type { Logger } from '../observability/logger';
+import { writeAudit, type ClientInfo } from './audit-log';
 
 export interface LoginRateLimitOptions {
-  /** Failed sign-ins allowed per account within the window. Default 5. */
+  /** Failed password checks allowed per (account, client address) within the window. Default 5. */
+  perAccountAddress?: number;
+  /** Failed password checks allowed per account, from any address, within the window. Default 50. */
   perAccount?: number;
-  /** Failed sign-ins allowed per client address within the window. Default 20. */
+  /** Failed password checks allowed per client address, for any account, within the window. Default 20. */
   perAddress?: number;
   /** Window length in seconds. Default 900. */
   windowSeconds?: number;
 }
 
+export const LOGIN_RATE_LIMIT_DEFAULTS: Required<LoginRateLimitOptions> = Object.freeze({
+  perAccountAddress: 5,
+  perAccount: 50,
+  perAddress: 20,
+  windowSeconds: 900,
+});
+
+/** The limits as RelayConfig.auth sets them (LOGIN_MAX_FAILURES_*, LOGIN_WINDOW_SECONDS). */
+export function loginRateLimitOptions(auth: RelayConfig['auth']): Required<LoginRateLimitOptions> {
+  return {
+    perAccountAddress: auth.loginMaxFailuresPerAccountAddress,
+    perAccount: auth.loginMaxFailuresPerAccount,
+    perAddress: auth.loginMaxFailuresPerAddress,
+    windowSeconds: auth.loginWindowSeconds,
+  };
+}
+
+/** Audit action of a sign-in (ok and denied rows; the ok ones restart account counts). */
 export const LOGIN_FAILED_ACTION = 'auth.login';
+/** Audit action of the password check of `DELETE /v1/account` (denied rows count too). */
+export const ACCOUNT_DELETE_ACTION = 'account.delete';
+/** Audit action written when an attempt uses up a bucket. */
+export const LOCKOUT_ACTION = 'auth.lockout';
+const COUNTED_ACTIONS = [LOGIN_FAILED_ACTION, ACCOUNT_DELETE_ACTION];
+
+export type LoginLimitScope = 'account-address' | 'account' | 'address';
+
+/** Denied attempts counted in each bucket (before the attempt being made). */
+export interface FailureCounts {
+  accountAddress: number;
+  account: number;
+  address: number;
+}
 
 export class LoginRateLimit {
+  readonly perAccountAddress: number;
   readonly perAccount: number;
   readonly perAddress: number;
   readonly windowSeconds: number;
 
   constructor(private readonly db: Queryable, options: LoginRateLimitOptions = {}) {
-    this.perAccount = options.perAccount ?? 5;
-    this.perAddress = options.perAddress ?? 20;
-    this.windowSeconds = options.windowSeconds ?? 900;
+    this.perAccountAddress = options.perAccountAddress ?? LOGIN_RATE_LIMIT_DEFAULTS.perAccountAddress;
+    this.perAccount = options.perAccount ?? LOGIN_RATE_LIMIT_DEFAULTS.perAccount;
+    this.perAddress = options.perAddress ?? LOGIN_RATE_LIMIT_DEFAULTS.perAddress;
+    this.windowSeconds = options.windowSeconds ?? LOGIN_RATE_LIMIT_DEFAULTS.windowSeconds;
   }
 
-  /** Throws AUTH_RATE_LIMITED (details.retryAfterSeconds) when the account or address used up its failures. */
-  async check(accountKey: string, ip: string | null | undefined): Promise<void> {
-    // An account's count restarts at its last successful sign-in; an address's does not (one
-    // good account must not unlock guessing at the others).
-    const { rows } = await this.db.query<{ by_account: number; by_address: number }>(
-      `WITH recent AS (
-         SELECT metadata->>'emailKey' AS email_key, ip, outcome, created_at FROM audit_log
-          WHERE action = $3 AND created_at > now() - make_interval(secs => $4)
-       ), last_ok AS (
-         SELECT max(created_at) AS at FROM recent WHERE outcome = 'ok' AND email_key = $1
-       )
-       SELECT count(*) FILTER (WHERE email_key = $1 AND created_at > coalesce((SELECT at FROM last_ok), '-infinity'))::int AS by_account,
-              count(*) FILTER (WHERE $2::text IS NOT NULL AND ip = $2)::int AS by_address
-         FROM recent WHERE outcome = 'denied'`,
-      [accountKey, ip ?? null, LOGIN_FAILED_ACTION, this.windowSeconds],
-    );
-    const counts = rows[0] ?? { by_account: 0, by_address: 0 };
-    if (counts.by_account >= this.perAccount || counts.by_address >= this.perAddress) {
+  /**
+   * The denied attempts counted against `accountKey` (an emailKey) from `ip`. Throws
+   * AUTH_RATE_LIMITED (details.retryAfterSeconds, details.scope) when a bucket is used up.
+   */
+  async check(accountKey: string, ip: string | null | undefined): Promise<FailureCounts> {
+    const counts = await this.count(accountKey, ip ?? null);
+    const scope = this.usedUp(counts);
+    if (scope) {
       throw new SyncError('AUTH_RATE_LIMITED', 'too many failed sign-ins; try again later', {
         retryAfterSeconds: this.windowSeconds,
-        scope: counts.by_account >= this.perAccount ? 'account' : 'address',
+        scope,
       });
     }
+    return counts;
+  }
+
+  /**
+   * Call after a denied attempt (already written to audit_log) with what `check` returned: when
+   * this attempt used up a bucket, writes an `auth.lockout` audit row (and a warning) for it.
+   */
+  async noteFailure(
+    before: FailureCounts,
+    event: { accountKey: string; userId?: string | null; deviceId?: string | null } & ClientInfo,
+    logger?: Logger,
+  ): Promise<LoginLimitScope[]> {
+    const locked: LoginLimitScope[] = [];
+    if (before.accountAddress + 1 >= this.perAccountAddress) locked.push('account-address');
+    if (before.account + 1 >= this.perAccount) locked.push('account');
+    if (event.ip && before.address + 1 >= this.perAddress) locked.push('address');
+    for (const scope of locked) {
+      const limit = scope === 'account-address' ? this.perAccountAddress : scope === 'account' ? this.perAccount : this.perAddress;
+      await writeAudit(
+        this.db,
+        {
+          action: LOCKOUT_ACTION,
+          outcome: 'denied',
+          userId: scope === 'address' ? null : event.userId,
+          deviceId: event.deviceId,
+          ip: event.ip,
+          userAgent: event.userAgent,
+          metadata: { scope, emailKey: event.accountKey, limit, windowSeconds: this.windowSeconds },
+        },
+        logger,
+      );
+      logger?.warn('password checks locked out', { scope, limit, windowSeconds: this.windowSeconds, ip: event.ip ?? null });
+    }
+    return locked;
+  }
+
+  private usedUp(counts: FailureCounts): LoginLimitScope | undefined {
+    if (counts.accountAddress >= this.perAccountAddress) return 'account-address';
+    if (counts.account >= this.perAccount) return 'account';
+    if (counts.address >= this.perAddress) return 'address';
+    return undefined;
+  }
+
+  private async count(accountKey: string, ip: string | null): Promise<FailureCounts> {
+    // An unknown address (NULL) is one bucket of its own for account + address, and is not
+    // counted per address.
+    const { rows } = await this.db.query<{ account_address: number; account: number; address: number }>(
+      `WITH recent AS (
+         SELECT action, metadata->>'emailKey' AS email_key, ip, outcome, created_at FROM audit_log
+          WHERE action = ANY($3::text[]) AND created_at > now() - make_interval(secs => $4)
+       ), last_ok AS (
+         SELECT coalesce(max(created_at), '-infinity') AS account_at,
+                coalesce(max(created_at) FILTER (WHERE ip IS NOT DISTINCT FROM $2::text), '-infinity') AS pair_at
+           FROM recent WHERE action = $5 AND outcome = 'ok' AND email_key = $1
+       )
+       SELECT count(*) FILTER (WHERE email_key = $1 AND ip IS NOT DISTINCT FROM $2::text
+                                 AND created_at > (SELECT pair_at FROM last_ok))::int AS account_address,
+              count(*) FILTER (WHERE email_key = $1 AND created_at > (SELECT account_at FROM last_ok))::int AS account,
+              count(*) FILTER (WHERE $2::text IS NOT NULL AND ip = $2::text)::int AS address
+         FROM recent WHERE outcome = 'denied'`,
+      [accountKey, ip, COUNTED_ACTIONS, this.windowSeconds, LOGIN_FAILED_ACTION],
+    );
+    const row = rows[0];
+    return { accountAddress: row?.account_address ?? 0, account: row?.account ?? 0, address: row?.address ?? 0 };
   }
 }

@@ -300,8 +300,15 @@ export async function deleteFinishedCommands(db: Queryable, olderThan: Date): Pr
   }
 }
 
-/** Commands queued and not yet acknowledged (the queue depth metric). */
+/**
+ * Commands not yet acknowledged by their target (the queue depth metric): status `queued`,
+ * whether never sent yet (target offline) or sent and being re-sent until the target answers.
+ * An answer (`delivered`, `progress`, `done`, `failed`) acknowledges a command; an expired
+ * one no longer waits.
+ */
 export async function queueDepth(db: Queryable): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM command_queue WHERE status = 'queued'`);
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM command_queue WHERE status = 'queued' AND expires_at > now()`,
+  );
   return rows[0]?.n ?? 0;
 }

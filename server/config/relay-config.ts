@@ -70,6 +70,17 @@ export interface RelayConfig {
     readonly accessTokenTtlSeconds: number;
     /** Lifetime of a refresh token (rotated on every use), in seconds. */
     readonly refreshTokenTtlSeconds: number;
+    /**
+     * Failed password checks (sign-in, account deletion) allowed for one account from one client
+     * address within `loginWindowSeconds`; then that address is refused for that account only.
+     */
+    readonly loginMaxFailuresPerAccountAddress: number;
+    /** Failed password checks allowed for one account from all addresses together within the window (kept high: anyone can spend it). */
+    readonly loginMaxFailuresPerAccount: number;
+    /** Failed password checks allowed from one client address for all accounts together within the window (credential stuffing). */
+    readonly loginMaxFailuresPerAddress: number;
+    /** The sliding window of the login rate limit, and the Retry-After of a refusal, in seconds. */
+    readonly loginWindowSeconds: number;
   };
   readonly sync: {
     /** Default expiry of a remote command that names none, in seconds. */
@@ -112,7 +123,10 @@ export const RELAY_DEFAULTS: RelayConfig = Object.freeze<RelayConfig>({
     maxFrameBytes: 1 * MIB, maxInflatedFrameBytes: 16 * MIB, compressThresholdBytes: 1024, helloTimeoutMs: 10_000,
     rateLimitPerSecond: 50, rateLimitBurst: 200, slowConsumerBytes: 4 * MIB, slowConsumerCloseBytes: 64 * MIB,
   },
-  auth: { accessTokenTtlSeconds: 15 * 60, refreshTokenTtlSeconds: 30 * DAY },
+  auth: {
+    accessTokenTtlSeconds: 15 * 60, refreshTokenTtlSeconds: 30 * DAY,
+    loginMaxFailuresPerAccountAddress: 5, loginMaxFailuresPerAccount: 50, loginMaxFailuresPerAddress: 20, loginWindowSeconds: 15 * 60,
+  },
   sync: { commandTtlSeconds: 60 * 60, compactionAgeSeconds: 30 * DAY, commandRetentionSeconds: 7 * DAY, projections: true },
   cache: { sessionTtlSeconds: 60, queryTtlSeconds: 300 },
   log: { level: 'info' },

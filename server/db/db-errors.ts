@@ -18,6 +18,8 @@ export const DbErrorCode = {
   CLOSED: 'DB_CLOSED',
   /** Another live process (or this one) already has the PGlite data directory open. */
   DATA_DIR_LOCKED: 'DB_DATA_DIR_LOCKED',
+  /** A command that must not create a database found no embedded database in the data directory. */
+  DATA_DIR_NOT_FOUND: 'DB_DATA_DIR_NOT_FOUND',
   /** The database configuration is unusable (bad URL, bad pool option). */
   CONFIG_INVALID: 'DB_CONFIG_INVALID',
 } as const;

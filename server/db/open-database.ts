@@ -15,6 +15,8 @@ export interface DatabaseConfig extends QueryObserver {
   databaseUrl?: string;
   /** PGlite data directory (used only without `databaseUrl`); `memory://` keeps it in memory. */
   dataDir?: string;
+  /** PGlite: refuse a data directory without a database (DB_DATA_DIR_NOT_FOUND) instead of creating one. */
+  mustExist?: boolean;
   /** PostgreSQL pool settings (ignored by PGlite). */
   pool?: PoolOptions;
   /** PostgreSQL: errors of idle pooled connections. */
@@ -39,7 +41,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
       ...observer,
     });
   }
-  return PgliteDatabase.open({ dataDir: config.dataDir ?? DEFAULT_DATA_DIR, ...observer });
+  return PgliteDatabase.open({ dataDir: config.dataDir ?? DEFAULT_DATA_DIR, mustExist: config.mustExist, ...observer });
 }
 
 /** Where a URL points, without its credentials: safe to log. */

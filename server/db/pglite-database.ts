@@ -6,7 +6,7 @@
  * PGlite's own `transaction`, which keeps every other caller out until it ends. Advisory locks
  * are an in-process mutex per key: one process is the only user of a PGlite data directory.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { SyncError } from '../../core/errors';
@@ -22,8 +22,13 @@ import { DbErrorCode, closedError, toDbError } from './db-errors';
 import { statementTimer, type StatementTimer } from './query-observer';
 
 export interface PgliteDatabaseOptions extends QueryObserver {
-  /** Directory of the data files; created when missing. Omitted or `memory://`: in memory. */
+  /** Directory of the data files; created when missing (unless `mustExist`). Omitted or `memory://`: in memory. */
   dataDir?: string;
+  /**
+   * Refuse (DB_DATA_DIR_NOT_FOUND) a `dataDir` that holds no database instead of creating one:
+   * for commands that only read or change an existing database.
+   */
+  mustExist?: boolean;
   /**
    * A data directory tarball (from PGlite `dumpDataDir`) to start from instead of running
    * initdb, which takes seconds. Tests use it to get a fresh database fast.
@@ -50,6 +55,13 @@ export class PgliteDatabase implements Database {
     let lockFile: string | undefined;
     try {
       if (dataDir) {
+        if (options.mustExist && !existsSync(join(dataDir, 'PG_VERSION'))) {
+          throw new SyncError(
+            DbErrorCode.DATA_DIR_NOT_FOUND,
+            `no embedded database in ${dataDir}: check --data-dir (or DATA_DIR); \`roo-sync db migrate\` or \`roo-sync server\` create one`,
+            { dataDir },
+          );
+        }
         mkdirSync(dataDir, { recursive: true });
         lockFile = lockDataDir(dataDir);
       }

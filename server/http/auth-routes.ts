@@ -6,10 +6,10 @@
 import type { IncomingMessage } from 'node:http';
 import { SyncError } from '../../core/errors';
 import { DEVICE_KINDS } from '../accounts/devices';
-import { createUser, deleteAccount, findUserById } from '../accounts/users';
+import { createUser, deleteAccount } from '../accounts/users';
 import type { AuthenticatedDevice } from '../auth/access-tokens';
 import { writeAudit, type ClientInfo } from '../auth/audit-log';
-import { verifyPassword } from '../auth/passwords';
+import { ACCOUNT_DELETE_ACTION } from '../auth/login-rate-limit';
 import { sendJson } from './http-errors';
 import type { HttpContext } from './http-context';
 import { BodyFields, readJsonBody } from './request-body';
@@ -104,11 +104,8 @@ export function registerAuthRoutes(router: Router, ctx: HttpContext): void {
     const device = await authenticate(ctx, req);
     const fields = await body(req);
     const password = fields.string('password', 1024);
-    const user = await findUserById(ctx.db, device.userId);
-    if (!user || !(await verifyPassword(password, user.passwordHash))) {
-      await writeAudit(ctx.db, { action: 'account.delete', outcome: 'denied', userId: device.userId, deviceId: device.deviceId, ...clientInfo(req) }, ctx.logger);
-      throw new SyncError('AUTH_INVALID_CREDENTIALS', 'the password is wrong');
-    }
+    // Counted in the sign-in rate limit: an access token must not allow unlimited password guesses.
+    await ctx.auth.confirmPassword(device.userId, device.deviceId, password, ACCOUNT_DELETE_ACTION, clientInfo(req));
     const deleted = await deleteAccount(ctx.db, device.userId);
     await ctx.sessions.forget(deleted.accessHashes);
     await ctx.sessions.announceRevoked(deleted.deviceIds);

@@ -188,14 +188,20 @@ describe('remote command queue over /v1/sync (PGlite)', function () {
     assert.equal(failed.type === 'command.result' && failed.error?.code, 'COMMAND_TARGET_REVOKED');
   });
 
-  it('reports the queue depth (commands not yet acknowledged) in /metrics', async () => {
+  it('reports the queue depth (commands not yet acknowledged) in /metrics, a delivered but unanswered one included', async () => {
     const [sender, target] = await newUser(2);
     const a = await connect(sender!);
-    await a.request({ type: 'command.send', targetDeviceId: target!.deviceId, command: { kind: 'task.start', text: 'a' } });
-    const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM command_queue WHERE status = 'queued'`);
+    const b = await connect(target!);
+    const queued = await a.request({ type: 'command.send', targetDeviceId: target!.deviceId, command: { kind: 'task.start', text: 'a' } });
+    const commandId = queued.type === 'command.queued' ? queued.commandId : assert.fail(`not queued: ${JSON.stringify(queued)}`);
+    // The target got it and has not answered: the relay keeps re-sending it.
+    await b.waitFor((m) => m.type === 'command.deliver' && m.commandId === commandId, 'the command');
+    const mine = `SELECT count(*)::int AS n FROM command_queue WHERE id = $1 AND status = 'queued' AND expires_at > now()`;
     const text = await relay.metrics.render();
-    const depth = Number(/^roo_sync_command_queue_depth (\d+)/m.exec(text)?.[1]);
-    assert.equal(depth, rows[0]!.n);
-    assert.ok(depth >= 1);
+    assert.match(text, /^# HELP roo_sync_command_queue_depth Remote commands not yet acknowledged by their target device/m);
+    assert.ok(Number(/^roo_sync_command_queue_depth (\d+)/m.exec(text)?.[1]) >= 1);
+    assert.equal((await db.query<{ n: number }>(mine, [commandId])).rows[0]!.n, 1, 'counted by the metric query');
+    b.send({ type: 'command.response', id: b.id(), commandId, status: 'delivered' });
+    await waitFor(async () => (await db.query<{ n: number }>(mine, [commandId])).rows[0]!.n === 0, 'acknowledged');
   });
 });

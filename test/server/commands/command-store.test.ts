@@ -1,9 +1,10 @@
 /**
  * Command queue upkeep on PGlite: the retention purge deletes finished commands past their age
- * and nothing else, and the 1 s expiry sweep has an index that matches it (migration 0003).
+ * and nothing else, the 1 s expiry sweep has an index that matches it (migration 0003), and the
+ * queue depth metric counts what is not yet acknowledged.
  */
 import assert from 'node:assert/strict';
-import { deleteFinishedCommands } from '../../../server/commands/command-store';
+import { deleteFinishedCommands, enqueueCommand, queueDepth, recordAttempt, respondToCommand } from '../../../server/commands/command-store';
 import type { PgliteDatabase } from '../../../server/db/pglite-database';
 import { useMigratedPglite } from '../../support/pglite';
 import { insertUser } from '../db/fixtures';
@@ -66,6 +67,33 @@ describe('command-store', () => {
       );
       assert.equal(await deleteFinishedCommands(db, new Date(Date.now() - HOUR_MS)), 5001);
       assert.deepEqual(await remaining(), []);
+    });
+  });
+
+  describe('#queueDepth', () => {
+    it('counts commands not yet acknowledged: waiting ones and sent ones being re-sent, not answered or expired ones', async () => {
+      const user = await insertUser(db);
+      const sender = await insertDevice(user);
+      const target = await insertDevice(user);
+      const send = () =>
+        enqueueCommand(db, { userId: user, fromDeviceId: sender, targetDeviceId: target, command: { kind: 'task.start', text: 'x' }, ttlMs: HOUR_MS });
+      const answer = (commandId: string, status: 'delivered' | 'progress' | 'done') =>
+        respondToCommand(db, { userId: user, targetDeviceId: target, commandId, status });
+
+      await send(); // target offline: never sent
+      const resent = await send();
+      assert.equal(await recordAttempt(db, resent.commandId, 1_000), 1);
+      assert.equal(await recordAttempt(db, resent.commandId, 2_000), 2); // sent twice, no answer yet
+      assert.equal(await queueDepth(db), 2);
+
+      await answer((await send()).commandId, 'delivered');
+      await answer((await send()).commandId, 'progress');
+      await answer((await send()).commandId, 'done');
+      await db.query(`UPDATE command_queue SET expires_at = now() - interval '1 second' WHERE id = $1`, [(await send()).commandId]);
+      assert.equal(await queueDepth(db), 2, 'acknowledged, finished and expired commands are not counted');
+
+      await answer(resent.commandId, 'delivered');
+      assert.equal(await queueDepth(db), 1, 'the re-sent command stops counting once the target acknowledges it');
     });
   });
 

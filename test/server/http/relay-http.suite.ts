@@ -22,7 +22,7 @@ export function relayHttpSuite(setup: RelaySuiteSetup): void {
   let relay: RelayServer;
 
   before(async () => {
-    relay = await startTestRelay(setup.db(), setup.flags(), { allowSignup: true, loginRateLimit: { perAccount: 3, perAddress: 6, windowSeconds: 600 } });
+    relay = await startTestRelay(setup.db(), setup.flags(), { allowSignup: true, loginRateLimit: { perAccountAddress: 3, perAccount: 10, perAddress: 6, windowSeconds: 600 } });
   });
   after(async () => {
     await relay?.close();
@@ -54,7 +54,7 @@ export function relayHttpSuite(setup: RelaySuiteSetup): void {
       assert.deepEqual(unknown.body, wrong.body);
     });
 
-    it('rate-limits failed sign-ins per account with 429 AUTH_RATE_LIMITED, even with the right password', async () => {
+    it('rate-limits failed sign-ins per account and address with 429 AUTH_RATE_LIMITED, even with the right password', async () => {
       await signIn(relay, 'ann@example.com');
       for (let i = 0; i < 3; i++) {
         const res = await api(relay, 'POST', '/v1/auth/login', { body: { email: 'ann@example.com', password: `guess-${i}-xx` } });
@@ -111,6 +111,7 @@ export function relayHttpSuite(setup: RelaySuiteSetup): void {
 
     it('treats reuse of a rotated refresh token as theft: 401 AUTH_REFRESH_REUSED and the whole session is revoked', async () => {
       const first = await signIn(relay, 'ann@example.com');
+      const other = await signIn(relay, 'ann@example.com', 'desktop');
       const revoked: string[] = [];
       const stop = relay.sessions.onDeviceRevoked((id) => revoked.push(id));
       const second = await api(relay, 'POST', '/v1/auth/refresh', { body: { refreshToken: first.refreshToken } });
@@ -123,6 +124,14 @@ export function relayHttpSuite(setup: RelaySuiteSetup): void {
       assert.equal(errorCode(await api(relay, 'POST', '/v1/auth/refresh', { body: { refreshToken: second.body.refreshToken } })), 'AUTH_TOKEN_INVALID');
       const audit = await setup.db().query("SELECT 1 FROM audit_log WHERE action = 'auth.refresh.reuse'");
       assert.equal(audit.rowCount, 1);
+      // Regression: the device stayed listed active although it could never be used again.
+      const list = await api(relay, 'GET', '/v1/devices', { token: other.accessToken });
+      const states = Object.fromEntries(list.body.devices.map((d: { id: string; revokedAt: string | null }) => [d.id, d.revokedAt !== null]));
+      assert.deepEqual(states, { [first.deviceId]: true, [other.deviceId]: false });
+      const revokeAudit = await setup.db().query<{ device_id: string; reason: string }>(
+        "SELECT device_id, metadata->>'reason' AS reason FROM audit_log WHERE action = 'device.revoke'",
+      );
+      assert.deepEqual(revokeAudit.rows, [{ device_id: first.deviceId, reason: 'refresh-reuse' }]);
     });
 
     it('refuses unknown and malformed refresh tokens with 401 AUTH_TOKEN_INVALID', async () => {
