@@ -19,7 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { SyncError } from '../core/errors';
 import { AuthService } from './auth/auth-service';
 import { SessionValidator } from './auth/access-tokens';
-import { LoginRateLimit, loginRateLimitOptions, type LoginRateLimitOptions } from './auth/login-rate-limit';
+import { LoginRateLimit, type LoginRateLimitOptions } from './auth/login-rate-limit';
 import { scheduleCompaction, type CompactionSchedule } from './accounts/retention';
 import { openCache, type CacheBackend } from './cache/open-cache';
 import type { MemoryPubSubHub } from './cache/memory-pubsub';
@@ -67,15 +67,14 @@ export interface RelayServerOptions {
   trustProxy?: boolean;
   /** How often the change-log retention job runs, ms; 0 disables it. Default one hour. */
   compactionIntervalMs?: number;
-  /** Overrides the login rate limits of `config.auth` (tests). */
   loginRateLimit?: LoginRateLimitOptions;
   /** In-process pub/sub hub shared by several relays in one process (tests without Redis). */
   memoryHub?: MemoryPubSubHub;
   /** How long to wait for Redis at start before serving degraded, ms. Default `redis.connectTimeoutMs`. */
   redisWaitMs?: number;
-}
   /** How often the projector looks for users whose read model lags the log, ms; 0: only at start. Default 30 s. */
   projectionSweepMs?: number;
+}
 
 export const DEFAULT_COMPACTION_INTERVAL_MS = 60 * 60 * 1000;
 
@@ -144,7 +143,7 @@ export async function startRelayServer(
       sessions,
       accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
       refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
-      rateLimit: new LoginRateLimit(db, { ...loginRateLimitOptions(config.auth), ...options.loginRateLimit }),
+      rateLimit: new LoginRateLimit(db, options.loginRateLimit),
       logger,
     });
 
@@ -153,7 +152,6 @@ export async function startRelayServer(
     });
     cleanup.push(async () => tasks.close());
 
-    let shuttingDown = false;
     // Started before the socket endpoint so no commit is missed; its first sweep catches up
     // every user a crash or a relay with projections off left behind.
     const projector = config.sync.projections
@@ -161,6 +159,7 @@ export async function startRelayServer(
       : undefined;
     if (projector) cleanup.push(() => projector.close());
 
+    let shuttingDown = false;
     let inFlight = 0;
     const handler = createHttpHandler({
       db, sessions, auth, config, metrics, logger, tasks,
@@ -219,8 +218,8 @@ export async function startRelayServer(
       sessions,
       db,
       metrics,
-      close() {
       projector,
+      close() {
         closing ??= (async () => {
           shuttingDown = true;
           logger.info('relay shutting down');
@@ -232,8 +231,8 @@ export async function startRelayServer(
           server.closeAllConnections();
           await stopped;
           await compaction.stop();
-          await unwind();
           await projector?.close();
+          await unwind();
           logger.info('relay stopped');
         })();
         return closing;
