@@ -19,7 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { SyncError } from '../core/errors';
 import { AuthService } from './auth/auth-service';
 import { SessionValidator } from './auth/access-tokens';
-import { LoginRateLimit, type LoginRateLimitOptions } from './auth/login-rate-limit';
+import { LoginRateLimit, loginRateLimitOptions, type LoginRateLimitOptions } from './auth/login-rate-limit';
 import { scheduleCompaction, type CompactionSchedule } from './accounts/retention';
 import { openCache, type CacheBackend } from './cache/open-cache';
 import type { MemoryPubSubHub } from './cache/memory-pubsub';
@@ -67,6 +67,7 @@ export interface RelayServerOptions {
   trustProxy?: boolean;
   /** How often the change-log retention job runs, ms; 0 disables it. Default one hour. */
   compactionIntervalMs?: number;
+  /** Overrides the login rate limits of `config.auth` (tests). */
   loginRateLimit?: LoginRateLimitOptions;
   /** In-process pub/sub hub shared by several relays in one process (tests without Redis). */
   memoryHub?: MemoryPubSubHub;
@@ -143,7 +144,7 @@ export async function startRelayServer(
       sessions,
       accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
       refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
-      rateLimit: new LoginRateLimit(db, options.loginRateLimit),
+      rateLimit: new LoginRateLimit(db, { ...loginRateLimitOptions(config.auth), ...options.loginRateLimit }),
       logger,
     });
 

@@ -87,6 +87,7 @@ const onOff = (raw: RawValue): ParseResult => {
 
 const MS_DAY = 86_400_000;
 const S_YEAR = 366 * 86_400;
+const DAY_S = 86_400;
 
 /** Every option, in the order `--help` lists them. */
 export const RELAY_OPTIONS: readonly RelayOption[] = [
@@ -116,6 +117,10 @@ export const RELAY_OPTIONS: readonly RelayOption[] = [
   { group: 'ws', field: 'slowConsumerCloseBytes', env: 'WS_SLOW_CONSUMER_CLOSE_BYTES', flag: 'ws-slow-consumer-close-bytes', help: 'unsent bytes on a socket above which it is closed (4429), bytes', parse: integer(1024) },
   { group: 'auth', field: 'accessTokenTtlSeconds', env: 'ACCESS_TOKEN_TTL_SECONDS', flag: 'access-token-ttl-seconds', help: 'access token lifetime, s', parse: integer(10, S_YEAR) },
   { group: 'auth', field: 'refreshTokenTtlSeconds', env: 'REFRESH_TOKEN_TTL_SECONDS', flag: 'refresh-token-ttl-seconds', help: 'refresh token lifetime, s', parse: integer(60, 10 * S_YEAR) },
+  { group: 'auth', field: 'loginMaxFailuresPerAccountAddress', env: 'LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS', flag: 'login-max-failures-per-account-address', help: 'failed password checks per account from one address within the login window', parse: integer(1, 1_000_000) },
+  { group: 'auth', field: 'loginMaxFailuresPerAccount', env: 'LOGIN_MAX_FAILURES_PER_ACCOUNT', flag: 'login-max-failures-per-account', help: 'failed password checks per account from all addresses within the login window', parse: integer(1, 1_000_000) },
+  { group: 'auth', field: 'loginMaxFailuresPerAddress', env: 'LOGIN_MAX_FAILURES_PER_ADDRESS', flag: 'login-max-failures-per-address', help: 'failed password checks per client address for all accounts within the login window', parse: integer(1, 1_000_000) },
+  { group: 'auth', field: 'loginWindowSeconds', env: 'LOGIN_WINDOW_SECONDS', flag: 'login-window-seconds', help: 'login rate-limit window (and Retry-After of a refusal), s', parse: integer(1, DAY_S) },
   { group: 'sync', field: 'commandTtlSeconds', env: 'COMMAND_TTL_SECONDS', flag: 'command-ttl-seconds', help: 'default remote command expiry, s', parse: integer(1, S_YEAR) },
   { group: 'sync', field: 'compactionAgeSeconds', env: 'COMPACTION_AGE_SECONDS', flag: 'compaction-age-seconds', help: 'compact change-log entries older than this, s', parse: integer(3_600, 100 * S_YEAR) },
   { group: 'sync', field: 'commandRetentionSeconds', env: 'COMMAND_RETENTION_SECONDS', flag: 'command-retention-seconds', help: 'delete finished remote commands this long after they finished, s', parse: integer(60, 10 * S_YEAR) },
