@@ -135,7 +135,7 @@ export class RelayMetrics {
       },
     });
     this.commandQueueDepth = new Gauge({
-      name: `${p}command_queue_depth`, help: 'Remote commands queued and not yet delivered.', registers,
+      name: `${p}command_queue_depth`, help: 'Remote commands not yet acknowledged by their target device (waiting, or sent and being re-sent).', registers,
       async collect() {
         const depth = await read(self.queueProbe);
         if (depth !== undefined) this.set(depth);
