@@ -21,6 +21,7 @@ const EXPECTED_TABLES = [
   'message_changes',
   'messages',
   'offline_operations',
+  'read_model_cursors',
   'schema_migrations',
   'sessions',
   'sync_log_heads',
