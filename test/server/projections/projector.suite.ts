@@ -243,6 +243,20 @@ export function projectorSuite(setup: ProjectorSuiteSetup): void {
       }
     });
 
+    it('close() waits for the batch in flight, which commits, and projects nothing after', async () => {
+      await appendChanges(db(), user, device, Array.from({ length: 60 }, (_, i) => put(i + 1, 'a', 'ui', `${i}:0`, `m${i}`)));
+      const projector = new Projector({ db: db(), batchSize: 20, sweepIntervalMs: 0 });
+      const cursors: number[] = [];
+      projector.onBatch((e) => { if (e.outcome.status === 'projected') cursors.push(e.outcome.cursor); });
+      projector.markDirty(user); // the first batch starts now
+      await projector.close();
+      assert.deepEqual(cursors, [20]);
+      assert.equal((await cursorOf(db(), user)).seq, 20);
+      projector.markDirty(user);
+      await projector.idle();
+      assert.equal((await cursorOf(db(), user)).seq, 20);
+    });
+
     it('two projectors on one database project every change exactly once', async function () {
       this.timeout(60_000);
       const users = [user, await insertUser(db()), await insertUser(db())];
