@@ -119,21 +119,13 @@ export function canonicalJson(value: unknown): string {
 
 /**
  * One task.meta body equal to applying `bodies` in order (how both relays compact a task's
- * metadata changes into its latest one without losing fields): per field, the value with the
- * greatest clock; on equal clocks the later change wins. The last body gives the rest.
+ * metadata changes into its latest one without losing fields): `mergeTaskMeta` folded over
+ * them, so counters keep their largest value as they do on the devices, and every other field
+ * the value with the greatest clock. The last body gives the rest.
  */
 export function foldMetaBodies(bodies: readonly TaskMetaBody[]): TaskMetaBody {
   const last = bodies[bodies.length - 1]!;
-  const fields: Record<string, unknown> = {};
-  const clocks: Record<string, string> = {};
-  for (const body of bodies) {
-    for (const [field, value] of Object.entries(body.fields)) {
-      const clock = body.clocks[field] ?? '';
-      if (!(field in clocks) || clock >= clocks[field]!) {
-        fields[field] = value;
-        clocks[field] = clock;
-      }
-    }
-  }
-  return { ...last, fields, clocks };
+  let state: MetaState = { fields: {}, clocks: {} };
+  for (const body of bodies) state = mergeTaskMeta(state, { fields: body.fields, clocks: body.clocks as Record<string, HlcStamp> });
+  return { ...last, fields: state.fields, clocks: state.clocks };
 }

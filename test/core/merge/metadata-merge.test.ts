@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { canonicalJson, mergeTaskMeta, presentFields, stampFields, type MetaState } from '../../../core/merge/metadata-merge';
+import { canonicalJson, foldMetaBodies, mergeTaskMeta, presentFields, stampFields, type MetaState } from '../../../core/merge/metadata-merge';
+import type { TaskMetaBody } from '../../../core/model/changes';
+import { asTaskId } from '../../../core/ids';
 import { formatHlc } from '../../../core/model/hlc';
 import { createRng, type Rng } from '../../support/rng';
 
@@ -79,6 +81,25 @@ describe('mergeTaskMeta', () => {
         same(mergeTaskMeta(ab, b), ab, 'absorbing a merged side', i);
       });
     });
+
+    it('foldMetaBodies gives what a device gets applying the bodies one by one (counters keep their largest value)', () => {
+      cases.forEach(([a, b, c], i) => {
+        const bodies = [a, b, c].map((state) => ({ ...taskMetaBody(), fields: state.fields, clocks: state.clocks }));
+        const folded = foldMetaBodies(bodies);
+        const applied = [a, b, c].reduce<MetaState>((state, next) => mergeTaskMeta(state, next), { fields: {}, clocks: {} });
+        same({ fields: folded.fields, clocks: folded.clocks }, applied, 'folding', i);
+      });
+    });
+  });
+});
+
+describe('foldMetaBodies', () => {
+  it('keeps the larger counter even when its clock is older (compaction must not lower token counts)', () => {
+    const older = { ...taskMetaBody(), fields: { tokensIn: 900, task: 'old title' }, clocks: { tokensIn: at(2), task: at(2) } };
+    const newer = { ...taskMetaBody(), fields: { tokensIn: 100, task: 'new title' }, clocks: { tokensIn: at(3), task: at(3) } };
+    const folded = foldMetaBodies([older, newer]);
+    assert.equal(folded.fields.tokensIn, 900);
+    assert.equal(folded.fields.task, 'new title');
   });
 });
 
@@ -88,3 +109,7 @@ describe('stampFields', () => {
     assert.deepEqual(state, { fields: { task: 'new', mode: null }, clocks: { task: at(7), mode: at(7) } });
   });
 });
+
+function taskMetaBody(): TaskMetaBody {
+  return { type: 'task.meta', source: 'roo-code', taskId: asTaskId('task-1'), fields: {}, clocks: {} } as TaskMetaBody;
+}
