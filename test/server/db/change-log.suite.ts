@@ -180,6 +180,26 @@ export function changeLogSuite(getDb: () => Database): void {
       assert.equal((await logHead(db(), user)).seq, 3);
     });
 
+    it('keeps the log tied to existing users: a row of an unknown user is refused, a deleted user\'s changes go with it', async () => {
+      const other = await insertUser(db());
+      await appendChanges(db(), user, deviceA, [streamPut(1, '1:0'), streamPut(2, '2:0')]);
+      await appendChanges(db(), other, deviceB, [streamPut(1, '1:0')]);
+      const insert = (userId: string, seq: number) =>
+        db().query(
+          `INSERT INTO sync_operations (user_id, seq, device_id, client_seq, entity, change_type, body)
+           VALUES ($1, $2, $3, $2, 'stream/roo-code/task-1/ui/9:0', 'stream.put', '{}')`,
+          [userId, seq, deviceA],
+        );
+      const unknown = newDeviceId() as string; // any uuid no user has
+      await assert.rejects(insert(unknown, 1), (err: unknown) =>
+        isSyncError(err, 'DB_CONSTRAINT_VIOLATION') && err.details?.sqlState === '23503' && err.details?.constraint === 'sync_operations_user_id_fkey');
+      await assert.rejects(db().query('UPDATE sync_operations SET user_id = $1 WHERE user_id = $2', [unknown, user]), (err: unknown) =>
+        isSyncError(err, 'DB_CONSTRAINT_VIOLATION') && err.details?.sqlState === '23503');
+      await db().query('DELETE FROM users WHERE id = $1', [user]);
+      const left = await db().query<{ user_id: string }>('SELECT user_id FROM sync_operations');
+      assert.deepEqual(left.rows.map((r) => r.user_id), [other]);
+    });
+
     it('lets no reader see a gap while many appends run at once', async function () {
       this.timeout(60_000);
       const writers = 8;
