@@ -3,6 +3,8 @@
  * /v1/sync (PostgreSQL + Redis, every push acknowledged and fanned out live to a second device
  * of its user; the devices run in a child process), and relay.throughput.vs_raw_insert: that rate over the rate of raw batched
  * INSERTs of the same rows into a copy of the change-log table, measured in the same run.
+ * Load generation (encoding the devices' push frames, serialising the baseline's statements)
+ * happens before the measured windows, on both sides.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +25,7 @@ const PUSHES_PER_USER = 40;
 const IN_FLIGHT = 2;
 
 /** Runs the pushing and receiving devices in a child process (test/support/bench-push-child.ts). */
-function runClients(url: string, devicesFile: string, codecs: string): Promise<{ changes: number; seconds: number; live: number }> {
+function runClients(url: string, devicesFile: string, codecs: string): Promise<{ changes: number; seconds: number; live: number; cpuSeconds: number }> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', join(__dirname, '..', 'support', 'bench-push-child.ts'), url, devicesFile, String(BATCH), String(PUSHES_PER_USER), String(IN_FLIGHT), codecs],
@@ -34,7 +36,7 @@ function runClients(url: string, devicesFile: string, codecs: string): Promise<{
     child.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString(); });
     child.once('exit', (code) => {
       const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (code === 0 && line) resolve(JSON.parse(line) as { changes: number; seconds: number; live: number });
+      if (code === 0 && line) resolve(JSON.parse(line) as { changes: number; seconds: number; live: number; cpuSeconds: number });
       else reject(new Error(`push clients exited ${code}: ${out}`));
     });
   });
@@ -50,26 +52,35 @@ export const benchmark: Benchmark = {
       const codecs = process.env.RELAY_BENCH_CODECS ?? 'brotli,deflate,none';
       const devicesFile = join(dir, 'devices.json');
       writeFileSync(devicesFile, JSON.stringify({ pushers: users.map((u) => u.devices[0]), receivers: users.map((u) => u.devices[1]) }));
-      const { changes: total, seconds, live: liveReceived } = await runClients(bench.wsUrl, devicesFile, codecs);
+      const relayCpu0 = process.cpuUsage();
+      const { changes: total, seconds, live: liveReceived, cpuSeconds: clientCpu } = await runClients(bench.wsUrl, devicesFile, codecs);
+      const relayCpuUsage = process.cpuUsage(relayCpu0);
+      const relayCpu = (relayCpuUsage.user + relayCpuUsage.system) / 1e6;
       const relayRate = total / seconds;
 
       // Baseline: the same rows as raw batched INSERTs into a copy of sync_operations (same indexes), same concurrency.
+      // As for the devices, the statements' parameters are serialised before the measured window.
       await bench.admin.query('CREATE TABLE raw_ops (LIKE sync_operations INCLUDING ALL)');
       const pool = new Pool({ connectionString: bench.databaseUrl, max: USERS });
+      const rawParams = users.map((user, u) =>
+        Array.from({ length: PUSHES_PER_USER }, (_, p) => {
+          const records = Array.from({ length: BATCH }, (_, i) => {
+            const seq = p * BATCH + i + 1;
+            const change = streamPut(seq, `task-${u}`, seq, `message ${seq} of a long conversation`);
+            return { seq, client_seq: seq, base_seq: null, entity: `stream/roo-code/task-${u}/ui/${seq}:0`, change_type: 'stream.put', body: change.body };
+          });
+          return [user.userId, user.devices[0]!.deviceId, JSON.stringify(records)];
+        }),
+      );
       const rawStarted = performance.now();
       await Promise.all(
-        users.map(async (user, u) => {
-          for (let p = 0; p < PUSHES_PER_USER; p++) {
-            const records = Array.from({ length: BATCH }, (_, i) => {
-              const seq = p * BATCH + i + 1;
-              const change = streamPut(seq, `task-${u}`, seq, `message ${seq} of a long conversation`);
-              return { seq, client_seq: seq, base_seq: null, entity: `stream/roo-code/task-${u}/ui/${seq}:0`, change_type: 'stream.put', body: change.body };
-            });
+        rawParams.map(async (statements) => {
+          for (const params of statements) {
             await pool.query(
               `INSERT INTO raw_ops (user_id, device_id, seq, client_seq, base_seq, entity, change_type, body)
                SELECT $1, $2, r.seq, r.client_seq, r.base_seq, r.entity, r.change_type, r.body
                  FROM json_to_recordset($3::json) AS r(seq bigint, client_seq bigint, base_seq bigint, entity text, change_type text, body json)`,
-              [user.userId, user.devices[0]!.deviceId, JSON.stringify(records)],
+              params,
             );
           }
         }),
@@ -80,14 +91,18 @@ export const benchmark: Benchmark = {
 
       // Where the gap is: the change-log SQL alone (appendChanges straight on a pool, fresh users, same rows and concurrency).
       const direct = await createUsersInBulk(bench.admin, USERS, 1);
+      const directPushes = direct.map((_, u) =>
+        Array.from({ length: PUSHES_PER_USER }, (_, p) =>
+          Array.from({ length: BATCH }, (_, i) => {
+            const seq = p * BATCH + i + 1;
+            return streamPut(seq, `task-${u}`, seq, `message ${seq} of a long conversation`) as unknown as ClientChange;
+          }),
+        ),
+      );
       const directStarted = performance.now();
       await Promise.all(
         direct.map(async (user, u) => {
-          for (let p = 0; p < PUSHES_PER_USER; p++) {
-            const changes = Array.from({ length: BATCH }, (_, i) => {
-              const seq = p * BATCH + i + 1;
-              return streamPut(seq, `task-${u}`, seq, `message ${seq} of a long conversation`) as unknown as ClientChange;
-            });
+          for (const changes of directPushes[u]!) {
             await appendChanges(bench.admin, user.userId as UserId, user.devices[0]!.deviceId as DeviceId, changes);
           }
         }),
@@ -95,6 +110,7 @@ export const benchmark: Benchmark = {
       const directRate = (USERS * PUSHES_PER_USER * BATCH) / ((performance.now() - directStarted) / 1000);
 
       console.log(`relay: ${total} changes in ${seconds.toFixed(2)} s = ${Math.round(relayRate)} changes/s (${USERS} devices, ${BATCH} per push, ${IN_FLIGHT} in flight, codecs offered ${codecs}, clients in a child process; ${liveReceived} live pages fanned out)`);
+      console.log(`CPU seconds in that window: relay process ${relayCpu.toFixed(2)}, device process ${clientCpu.toFixed(2)} (of ${(2 * seconds).toFixed(2)} on two cores)`);
       console.log(`raw batched INSERT: ${USERS * PUSHES_PER_USER * BATCH} rows in ${rawSeconds.toFixed(2)} s = ${Math.round(rawRate)} rows/s`);
       console.log(`appendChanges (server/db/change-log.ts) called directly, same rows: ${Math.round(directRate)} changes/s = ${(directRate / rawRate).toFixed(2)} of raw`);
       return [

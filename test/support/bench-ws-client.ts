@@ -8,6 +8,12 @@ import { FrameCodec } from '../../core/protocol/frame';
 import type { CodecName, ServerMessage } from '../../core/protocol/messages';
 import { nodeCodecRegistry } from '../../core/node/protocol/node-codecs';
 
+/** A request encoded ahead of sending (BenchWsClient.prepare). */
+export interface PreparedRequest {
+  id: string;
+  frame: Uint8Array;
+}
+
 export class BenchWsClient {
   private readonly frames = new FrameCodec({ codec: 'none', codecs: nodeCodecRegistry() });
   private readonly pending = new Map<string, (message: ServerMessage) => void>();
@@ -57,10 +63,24 @@ export class BenchWsClient {
 
   /** Sends a request and resolves with its reply. */
   request(message: Record<string, unknown>): Promise<ServerMessage> {
+    return this.sendPrepared(this.prepare(message));
+  }
+
+  /**
+   * Encodes a request now, to be sent later with `sendPrepared`, in the order prepared (frames
+   * share the connection's compression context): a benchmark can do its devices' encoding
+   * before the measured window.
+   */
+  prepare(message: Record<string, unknown>): PreparedRequest {
     const id = `r${++this.nextId}`;
+    return { id, frame: this.frames.encode({ ...message, id } as never) };
+  }
+
+  /** Sends a prepared request and resolves with its reply. */
+  sendPrepared(request: PreparedRequest): Promise<ServerMessage> {
     return new Promise((resolve) => {
-      this.pending.set(id, resolve);
-      this.socket.send(this.frames.encode({ ...message, id } as never));
+      this.pending.set(request.id, resolve);
+      this.socket.send(request.frame);
     });
   }
 
