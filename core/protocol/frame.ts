@@ -178,7 +178,18 @@ export class FrameCodec {
    * limit the peer would refuse, so the sender can split the message instead.
    */
   encode(message: ClientMessage | ServerMessage): Uint8Array {
-    const body = utf8.encode(JSON.stringify(message));
+    return this.encodeJson(JSON.stringify(message));
+  }
+
+  /**
+   * One frame for a message the caller already serialised: `json` must be the JSON text of
+   * one ClientMessage or ServerMessage (a relay splices a pull page from stored JSON instead
+   * of parsing and re-serialising it). Same limits and errors as `encode`. `shared`, made for
+   * this `json`, lets the connections a relay fans one message out to share its UTF-8 bytes
+   * and its stateless compression (context frames are always made per connection).
+   */
+  encodeJson(json: string, shared?: SharedFrameBody): Uint8Array {
+    const body = shared ? (shared.bytes ??= utf8.encode(json)) : utf8.encode(json);
     if (body.length > this.maxInflatedBytes) {
       throw new SyncError('FRAME_TOO_LARGE', `message body of ${body.length} bytes exceeds ${this.maxInflatedBytes}`, {
         bytes: body.length,
@@ -191,7 +202,7 @@ export class FrameCodec {
       const viaContext = this.usesContext && (this.encoder.id === CODEC_IDS.deflate || body.length <= this.contextMaxBytes);
       // Context frames are raw deflate with the window as dictionary, through the registry's
       // deflate (zlib on Node peers, fflate elsewhere: the same format).
-      const compressed = viaContext ? this.contextDeflate.compress(body, this.sent.bytes) : this.encoder.compress(body);
+      const compressed = viaContext ? this.contextDeflate.compress(body, this.sent.bytes) : compressOnce(this.encoder, body, shared);
       if (compressed.length < body.length) {
         codecId = viaContext ? CONTEXT_DEFLATE_ID : this.encoder.id;
         payload = compressed;
@@ -241,6 +252,27 @@ export class FrameCodec {
     this.stats.wireBytesDecoded += bytes.length;
     return parseJsonBody(body);
   }
+}
+
+/**
+ * One message's encoding work that frames for several connections can share: its UTF-8 body,
+ * and its compressed bytes per stateless codec (the same codec object gives the same bytes).
+ * Create one (`{}`) per message and pass it with that message's JSON only.
+ */
+export interface SharedFrameBody {
+  bytes?: Uint8Array;
+  compressed?: Map<Codec, Uint8Array>;
+}
+
+function compressOnce(codec: Codec, body: Uint8Array, shared: SharedFrameBody | undefined): Uint8Array {
+  if (!shared) return codec.compress(body);
+  shared.compressed ??= new Map();
+  let compressed = shared.compressed.get(codec);
+  if (!compressed) {
+    compressed = codec.compress(body);
+    shared.compressed.set(codec, compressed);
+  }
+  return compressed;
 }
 
 function withHeader(codecId: number, payload: Uint8Array): Uint8Array {

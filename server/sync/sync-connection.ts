@@ -12,6 +12,7 @@ import type { WebSocket, RawData } from 'ws';
 import { isSyncError } from '../../core/errors';
 import type { RequestId, UserId, DeviceId } from '../../core/ids';
 import { CloseCode } from '../../core/protocol/close-codes';
+import type { CodecRegistry } from '../../core/protocol/codecs';
 import { decodeHelloFrame, FrameCodec } from '../../core/protocol/frame';
 import {
   MAX_PULL_LIMIT,
@@ -35,7 +36,7 @@ import type { Database } from '../db/database';
 import type { Logger } from '../observability/logger';
 import type { RelayMetrics } from '../observability/metrics';
 import type { DeviceRateLimits, TokenBucket } from './rate-limiter';
-import type { HubConnection, SyncHub } from './sync-hub';
+import type { HubConnection, LivePage, SyncHub } from './sync-hub';
 
 /** Error codes the sync endpoint sends in `error` frames (besides PROTOCOL_*, FRAME_*, COMMAND_* and change-log codes). */
 export const SyncErrorCode = {
@@ -129,7 +130,7 @@ export class SyncConnection implements HubConnection {
     this.order = deps.nextOrder();
     this.frames = new FrameCodec({
       codec: 'none',
-      codecs: nodeCodecRegistry(),
+      codecs: RELAY_CODECS,
       maxFrameBytes: deps.maxFrameBytes,
       maxInflatedBytes: deps.maxInflatedBytes,
       compressThreshold: deps.compressThreshold,
@@ -183,14 +184,42 @@ export class SyncConnection implements HubConnection {
       if (!live) return;
       message = live;
     }
+    const final = message;
+    this.sendFrame(() => this.frames.encode(final), () => tooLargeStandIn(final));
+  }
+
+  /**
+   * Sends a live page the hub serialised (and may have compressed) once for all its sockets,
+   * under the same slow-consumer rule as `send`. Never throws.
+   */
+  sendLive(page: LivePage): void {
+    if (!this.open || this.socket.readyState !== this.socket.OPEN) return;
+    const buffered = this.socket.bufferedAmount;
+    if (buffered > this.deps.slowConsumerCloseBytes) {
+      this.deps.logger.warn('slow consumer closed', { deviceId: this.deviceId, buffered });
+      this.close(CloseCode.RateLimited, SyncErrorCode.SlowConsumer);
+      return;
+    }
+    const pull: ChangesMessage = { type: 'changes', changes: [], cursor: page.pullFrom, hasMore: true };
+    if (buffered > this.deps.slowConsumerBytes) {
+      const standIn = this.liveOrStandIn(pull, buffered);
+      if (standIn) this.sendFrame(() => this.frames.encode(standIn), () => null);
+      return;
+    }
+    this.lagging = false;
+    this.sendFrame(() => this.frames.encodeJson(page.json, page.shared), () => pull);
+  }
+
+  /** Encodes (falling back to the stand-in on FRAME_TOO_LARGE), counts and sends one frame. */
+  private sendFrame(encode: () => Uint8Array, standIn: () => ServerMessage | null): void {
     const before = this.frames.stats;
     const body0 = before.bodyBytesEncoded;
     const wire0 = before.wireBytesEncoded;
     let frame: Uint8Array;
     try {
-      frame = this.frames.encode(message);
+      frame = encode();
     } catch {
-      const stand = tooLargeStandIn(message);
+      const stand = standIn();
       if (!stand) return;
       try {
         frame = this.frames.encode(stand);
@@ -593,3 +622,9 @@ function toBytes(data: RawData): Uint8Array {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
+
+/**
+ * One codec registry for every connection: the hub's shared encodings of a live page are keyed
+ * by codec object, so sockets on the same codec compress a page once.
+ */
+const RELAY_CODECS: CodecRegistry = nodeCodecRegistry();

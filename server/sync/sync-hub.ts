@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerChange } from '../../core/model/changes';
 import type { DeviceId, TaskId } from '../../core/ids';
+import type { SharedFrameBody } from '../../core/protocol/frame';
 import type { CommandResultMessage, PresenceMessage, PresenceState, ServerMessage } from '../../core/protocol/messages';
 import type { PubSub, Unsubscribe } from '../cache/ports';
 import type { Logger } from '../observability/logger';
@@ -24,7 +25,22 @@ export interface HubConnection {
   readonly order: number;
   presence: { state: PresenceState; activeTaskId?: string };
   send(message: ServerMessage): void;
+  /** Sends a live page (subject to the socket's slow-consumer rule). */
+  sendLive(page: LivePage): void;
   close(code: number, reason: string): void;
+}
+
+/**
+ * One live `changes` message as every receiving socket of this process sends it: serialised
+ * once, and compressed once per codec (`shared`) for the sockets that do not use their
+ * connection context for it.
+ */
+export interface LivePage {
+  /** JSON text of the ChangesMessage. */
+  readonly json: string;
+  /** Where a device that cannot take this page pulls from: the seq before its first change. */
+  readonly pullFrom: number;
+  readonly shared: SharedFrameBody;
 }
 
 /** Live changes inline in a pub/sub message up to this many JSON characters; larger ones are pulled. */
@@ -131,13 +147,17 @@ export class SyncHub {
     return true;
   }
 
-  /** Sends committed changes to every other device of the user, here and on other processes. */
-  publishChanges(userId: string, fromDeviceId: string, changes: ServerChange[], receivedAt: number): void {
+  /**
+   * Sends committed changes to every other device of the user, here and on other processes.
+   * `changesJson`, when the caller has it, is the JSON text of `changes` (serialised once for
+   * every socket and the other processes).
+   */
+  publishChanges(userId: string, fromDeviceId: string, changes: ServerChange[], receivedAt: number, changesJson?: string): void {
     if (changes.length === 0) return;
-    this.deliverChanges(userId, fromDeviceId, changes, receivedAt);
     const first = changes[0]!.seq;
     const last = changes[changes.length - 1]!.seq;
-    const inline = JSON.stringify(changes);
+    const inline = changesJson ?? JSON.stringify(changes);
+    this.deliverChanges(userId, fromDeviceId, { first, last, json: inline }, receivedAt);
     const envelope: Envelope = { o: this.origin, t: 'changes', from: fromDeviceId, first, last, at: receivedAt };
     const text =
       inline.length <= MAX_INLINE_CHANGES_CHARS
@@ -198,17 +218,22 @@ export class SyncHub {
 
   // ------------------------------------------------------------ internals
 
-  private deliverChanges(userId: string, fromDeviceId: string, changes: ServerChange[] | undefined, receivedAt: number, range?: { first: number }): void {
-    const message: ServerMessage = changes
-      ? { type: 'changes', changes, cursor: changes[changes.length - 1]!.seq, hasMore: false }
-      : // Too large to carry: an empty page just before them tells the device to pull.
-        { type: 'changes', changes: [], cursor: range!.first - 1, hasMore: true };
-    let delivered = false;
+  /** `changes.json` is the JSON text of the changes `first..last`; without it (too large to carry) the devices are told to pull. */
+  private deliverChanges(userId: string, fromDeviceId: string, changes: { first: number; last: number; json?: string }, receivedAt: number): void {
+    let page: LivePage | undefined;
     this.forEachOther(userId, fromDeviceId, (c) => {
-      c.send(message);
-      delivered = true;
+      page ??= {
+        json:
+          changes.json === undefined
+            ? // An empty page just before them tells the device to pull.
+              `{"type":"changes","changes":[],"cursor":${changes.first - 1},"hasMore":true}`
+            : `{"type":"changes","changes":${changes.json},"cursor":${changes.last},"hasMore":false}`,
+        pullFrom: changes.first - 1,
+        shared: {},
+      };
+      c.sendLive(page);
     });
-    if (delivered) this.options.metrics?.syncLatency.observe((Date.now() - receivedAt) / 1000);
+    if (page) this.options.metrics?.syncLatency.observe((Date.now() - receivedAt) / 1000);
   }
 
   private deliverResult(senderDeviceId: string, message: CommandResultMessage, final: boolean): void {
@@ -273,7 +298,12 @@ export class SyncHub {
     try {
       switch (envelope.t) {
         case 'changes':
-          this.deliverChanges(userId, envelope.from, envelope.changes, envelope.at, { first: envelope.first });
+          this.deliverChanges(
+            userId,
+            envelope.from,
+            { first: envelope.first, last: envelope.last, json: envelope.changes && JSON.stringify(envelope.changes) },
+            envelope.at,
+          );
           return;
         case 'presence': {
           const message = presenceMessage(envelope.deviceId, envelope);

@@ -3,7 +3,7 @@ import { brotliCompressSync } from 'node:zlib';
 import { deflateSync } from 'fflate';
 import { isSyncError } from '../../../core/errors';
 import { nodeCodecRegistry } from '../../../core/node/protocol/node-codecs';
-import { CONTEXT_DEFLATE_ID, defaultCodecRegistry } from '../../../core/protocol/codecs';
+import { CONTEXT_DEFLATE_ID, defaultCodecRegistry, type CodecRegistry } from '../../../core/protocol/codecs';
 import {
   decodeHelloFrame,
   encodeHelloFrame,
@@ -138,6 +138,27 @@ describe('FrameCodec', () => {
       const bytes = sender.encode(next as never);
       assert.equal(bytes[0]! & 0x0f, CONTEXT_DEFLATE_ID);
       assert.deepEqual(receiver.decode(bytes), next);
+    });
+
+    it('compresses a message shared by several connections once per codec, each connection keeping its own context', () => {
+      const base = nodeCodecRegistry();
+      let brotliCalls = 0;
+      const brotli = base.get('brotli')!;
+      const counted = { ...brotli, compress: (bytes: Uint8Array) => (brotliCalls++, brotli.compress(bytes)) };
+      const codecs: CodecRegistry = { names: base.names, get: (n) => (n === 'brotli' ? counted : base.get(n)), byId: (id) => (id === counted.id ? counted : base.byId(id)) };
+      const ends = Array.from({ length: 3 }, () => ({
+        relay: new FrameCodec({ codec: 'brotli', codecs, contextMaxBytes: 1024 }),
+        device: new FrameCodec({ codec: 'brotli', codecs, contextMaxBytes: 1024 }),
+      }));
+      const big = { type: 'changes', changes: [], cursor: 1, hasMore: true, pad: 'a live page '.repeat(500) };
+      const small = { type: 'changes', changes: [], cursor: 2, hasMore: true, pad: 'a small page '.repeat(40) };
+      for (const message of [big, small, big]) {
+        const json = JSON.stringify(message);
+        const shared = {};
+        for (const { relay, device } of ends) assert.deepEqual(device.decode(relay.encodeJson(json, shared)), message);
+      }
+      // The large pages went through brotli once each; the small one through every connection's context.
+      assert.equal(brotliCalls, 2);
     });
 
     it('refuses a codec it does not have with FRAME_UNKNOWN_CODEC', () => {
