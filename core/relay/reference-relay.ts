@@ -112,7 +112,7 @@ export const RelayErrorCode = {
   /** A second `hello` on a connection that already has one. */
   DuplicateHello: 'PROTOCOL_DUPLICATE_HELLO',
   /** Missing, unknown or revoked-and-forgotten token. Closes with Unauthorized. */
-  InvalidToken: 'AUTH_INVALID_TOKEN',
+  InvalidToken: 'AUTH_TOKEN_INVALID',
   /** The token belongs to another device, or the device was revoked. Closes with Forbidden. */
   Forbidden: 'AUTH_FORBIDDEN',
   /** `hello` did not arrive in time (close reason). */

@@ -110,6 +110,7 @@ export const RELAY_OPTIONS: readonly RelayOption[] = [
   { group: 'ws', field: 'maxFrameBytes', env: 'WS_MAX_FRAME_BYTES', flag: 'ws-max-frame-bytes', help: 'largest WebSocket frame as received, bytes', parse: integer(1024) },
   { group: 'ws', field: 'maxInflatedFrameBytes', env: 'WS_MAX_INFLATED_BYTES', flag: 'ws-max-inflated-bytes', help: 'largest frame body after decompression, bytes', parse: integer(1024) },
   { group: 'ws', field: 'compressThresholdBytes', env: 'WS_COMPRESS_THRESHOLD_BYTES', flag: 'ws-compress-threshold-bytes', help: 'compress bodies larger than this, bytes', parse: integer(0) },
+  { group: 'ws', field: 'brotliQuality', env: 'WS_BROTLI_QUALITY', flag: 'ws-brotli-quality', help: 'brotli quality (0-11) of frames the relay sends above 64 KiB (smaller ones use the connection context)', parse: integer(0, 11) },
   { group: 'ws', field: 'helloTimeoutMs', env: 'WS_HELLO_TIMEOUT_MS', flag: 'ws-hello-timeout-ms', help: 'time allowed for the first frame, ms', parse: integer(1, 600_000) },
   { group: 'ws', field: 'rateLimitPerSecond', env: 'WS_RATE_LIMIT_PER_SECOND', flag: 'ws-rate-limit-per-second', help: 'frames per second per device', parse: integer(1, 1_000_000) },
   { group: 'ws', field: 'rateLimitBurst', env: 'WS_RATE_LIMIT_BURST', flag: 'ws-rate-limit-burst', help: 'frame burst per device', parse: integer(1, 10_000_000) },

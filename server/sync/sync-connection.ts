@@ -30,7 +30,7 @@ import { parseClientMessage } from '../../core/protocol/validate';
 import { nodeCodecRegistry } from '../../core/node/protocol/node-codecs';
 import type { CommandService } from '../commands/command-service';
 import type { ClientChange, ServerChange } from '../../core/model/changes';
-import { appendChanges, logHead, pullChanges, type AppendResult } from '../db/change-log';
+import { appendChanges, logHead, pullChangesJson, type AppendResult } from '../db/change-log';
 import { deviceLastClientSeq } from '../db/device-client-seq';
 import type { Database } from '../db/database';
 import type { Logger } from '../observability/logger';
@@ -51,7 +51,7 @@ export const SyncErrorCode = {
   /** A frame over the size limit (close reason). */
   FrameTooLarge: 'PROTOCOL_FRAME_TOO_LARGE',
   /** Missing, unknown, expired or revoked token. Closes with Unauthorized. */
-  InvalidToken: 'AUTH_INVALID_TOKEN',
+  InvalidToken: 'AUTH_TOKEN_INVALID',
   /** The access token of an open socket expired and no fresh `auth` came. Closes with Unauthorized. */
   TokenExpired: 'AUTH_TOKEN_EXPIRED',
   /** The token belongs to another device. Closes with Forbidden. */
@@ -79,6 +79,8 @@ export interface ConnectionDeps {
   maxFrameBytes: number;
   maxInflatedBytes: number;
   compressThreshold: number;
+  /** Brotli quality of the frames sent with brotli (bodies above the context limit). */
+  brotliQuality: number;
   helloTimeoutMs: number;
   /** Unsent bytes above which live change pages give way to one empty `hasMore` page (see sendLive). */
   slowConsumerBytes: number;
@@ -130,7 +132,7 @@ export class SyncConnection implements HubConnection {
     this.order = deps.nextOrder();
     this.frames = new FrameCodec({
       codec: 'none',
-      codecs: RELAY_CODECS,
+      codecs: codecRegistry(deps.brotliQuality),
       maxFrameBytes: deps.maxFrameBytes,
       maxInflatedBytes: deps.maxInflatedBytes,
       compressThreshold: deps.compressThreshold,
@@ -208,6 +210,20 @@ export class SyncConnection implements HubConnection {
     }
     this.lagging = false;
     this.sendFrame(() => this.frames.encodeJson(page.json, page.shared), () => pull);
+  }
+
+  /**
+   * Sends a reply already serialised to JSON (`json`: the text of one ServerMessage), or
+   * `standIn` when it is too large for a frame. Never throws.
+   */
+  sendJson(json: string, standIn: ServerMessage): void {
+    if (!this.open || this.socket.readyState !== this.socket.OPEN) return;
+    if (this.socket.bufferedAmount > this.deps.slowConsumerCloseBytes) {
+      this.deps.logger.warn('slow consumer closed', { deviceId: this.deviceId, buffered: this.socket.bufferedAmount });
+      this.close(CloseCode.RateLimited, SyncErrorCode.SlowConsumer);
+      return;
+    }
+    this.sendFrame(() => this.frames.encodeJson(json), () => standIn);
   }
 
   /** Encodes (falling back to the stand-in on FRAME_TOO_LARGE), counts and sends one frame. */
@@ -569,8 +585,12 @@ export class SyncConnection implements HubConnection {
       }
       case 'pull': {
         const limit = Math.min(Math.max(1, Math.floor(message.limit)), MAX_PULL_LIMIT);
-        const page = await pullChanges(this.deps.db, auth.userId as UserId, message.cursor, limit);
-        this.send({ type: 'changes', replyTo: message.id, ...page });
+        // Spliced from the stored JSON: the bodies are neither parsed nor re-serialised.
+        const page = await pullChangesJson(this.deps.db, auth.userId as UserId, message.cursor, limit);
+        this.sendJson(
+          `{"type":"changes","replyTo":${JSON.stringify(message.id)},"changes":${page.changesJson},"cursor":${page.cursor},"hasMore":${page.hasMore}}`,
+          replyTooLarge(message.id),
+        );
         return;
       }
       case 'command.send': {
@@ -604,10 +624,12 @@ function tooLargeStandIn(message: ServerMessage): ServerMessage | null {
   if (message.type === 'changes' && message.replyTo === undefined && message.changes.length > 0) {
     return { type: 'changes', changes: [], cursor: message.changes[0]!.seq - 1, hasMore: true };
   }
-  if ('replyTo' in message && message.replyTo !== undefined) {
-    return { type: 'error', replyTo: message.replyTo, code: SyncErrorCode.ReplyTooLarge, message: 'the reply exceeds the frame limit' };
-  }
+  if ('replyTo' in message && message.replyTo !== undefined) return replyTooLarge(message.replyTo);
   return null;
+}
+
+function replyTooLarge(replyTo: RequestId): ServerMessage {
+  return { type: 'error', replyTo, code: SyncErrorCode.ReplyTooLarge, message: 'the reply exceeds the frame limit' };
 }
 
 /** The request id of a (possibly invalid) message, so an error can name it. */
@@ -624,7 +646,16 @@ function toBytes(data: RawData): Uint8Array {
 }
 
 /**
- * One codec registry for every connection: the hub's shared encodings of a live page are keyed
- * by codec object, so sockets on the same codec compress a page once.
+ * One codec registry per brotli quality for every connection: the hub's shared encodings of a
+ * live page are keyed by codec object, so sockets on the same codec compress it once.
  */
-const RELAY_CODECS: CodecRegistry = nodeCodecRegistry();
+const registries = new Map<number, CodecRegistry>();
+
+function codecRegistry(brotliQuality: number): CodecRegistry {
+  let registry = registries.get(brotliQuality);
+  if (!registry) {
+    registry = nodeCodecRegistry({ brotliQuality });
+    registries.set(brotliQuality, registry);
+  }
+  return registry;
+}

@@ -91,6 +91,7 @@ export function attachSyncEndpoint(httpServer: Server, context: SyncEndpointCont
     maxFrameBytes: ws.maxFrameBytes,
     maxInflatedBytes: ws.maxInflatedFrameBytes,
     compressThreshold: ws.compressThresholdBytes,
+    brotliQuality: ws.brotliQuality,
     helloTimeoutMs: ws.helloTimeoutMs,
     slowConsumerBytes: ws.slowConsumerBytes,
     slowConsumerCloseBytes: ws.slowConsumerCloseBytes,

@@ -43,7 +43,7 @@ describe('ReferenceRelay', () => {
       const bad = new MemoryPeer(relay);
       bad.hello(a.deviceId, 'nope');
       assert.equal(bad.closeCode(), CloseCode.Unauthorized);
-      assert.equal(bad.ofType('error')[0]!.code, 'AUTH_INVALID_TOKEN');
+      assert.equal(bad.ofType('error')[0]!.code, 'AUTH_TOKEN_INVALID');
       const wrong = new MemoryPeer(relay);
       wrong.hello(a.deviceId, b.token);
       assert.equal(wrong.closeCode(), CloseCode.Forbidden);

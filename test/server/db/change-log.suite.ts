@@ -7,7 +7,7 @@ import { isSyncError } from '../../../core/errors';
 import type { DeviceId, UserId } from '../../../core/ids';
 import { asTaskId } from '../../../core/ids';
 import type { ClientChange, ServerChange, TaskMetaBody } from '../../../core/model/changes';
-import { appendChanges, compactLog, logHead, pullChanges } from '../../../server/db/change-log';
+import { appendChanges, compactLog, logHead, pullChanges, pullChangesJson } from '../../../server/db/change-log';
 import type { Database } from '../../../server/db/database';
 import { resetDatabase } from '../../support/postgres';
 import { filePut, hlc, insertUser, newDeviceId, streamPut, taskMeta } from './fixtures';
@@ -279,6 +279,37 @@ export function changeLogSuite(getDb: () => Database): void {
       ] as const) {
         await assert.rejects(pullChanges(db(), user, cursor, limit), (err: unknown) => isSyncError(err, 'PULL_INVALID'));
       }
+    });
+  });
+
+  describe('#pullChangesJson', () => {
+    it('returns the same page as pullChanges, as JSON text spliced from the stored bodies', async () => {
+      // Bodies with text that needs escaping, a baseSeq, and unicode: the splice must keep them exact.
+      await appendChanges(db(), user, deviceA, [
+        streamPut(1, '1:0'),
+        filePut(2, null, 'dir/a "quoted" \\ file.txt'),
+        taskMeta(3, null, { task: 'naïve — "quote" \n newline ✓' }, hlc(3)),
+      ]);
+      await appendChanges(db(), user, deviceB, [filePut(1, 2, 'dir/a "quoted" \\ file.txt', 'b'.repeat(64))]);
+      for (const [cursor, limit] of [[0, 10], [1, 2], [4, 10]] as const) {
+        const parsed = await pullChanges(db(), user, cursor, limit);
+        const spliced = await pullChangesJson(db(), user, cursor, limit);
+        assert.deepEqual(JSON.parse(spliced.changesJson), parsed.changes);
+        assert.deepEqual(
+          { count: spliced.count, cursor: spliced.cursor, hasMore: spliced.hasMore },
+          { count: parsed.changes.length, cursor: parsed.cursor, hasMore: parsed.hasMore },
+        );
+      }
+    });
+
+    it('refuses a compacted cursor and bad limits like pullChanges', async () => {
+      await appendChanges(db(), user, deviceA, [filePut(1, null, 'a.txt', '1'.repeat(64))]);
+      await appendChanges(db(), user, deviceA, [filePut(2, 1, 'a.txt', '2'.repeat(64))]);
+      await appendChanges(db(), user, deviceA, [filePut(3, 2, 'a.txt', '3'.repeat(64))]);
+      await appendChanges(db(), user, deviceA, [filePut(4, null, 'b.txt')]);
+      assert.equal((await compactLog(db(), user, new Date(Date.now() + 60_000))).compactedSeq, 2);
+      await assert.rejects(pullChangesJson(db(), user, 1, 10), (err: unknown) => isSyncError(err, 'CURSOR_COMPACTED'));
+      await assert.rejects(pullChangesJson(db(), user, 0, 0), (err: unknown) => isSyncError(err, 'PULL_INVALID'));
     });
   });
 
