@@ -174,13 +174,8 @@ export class SyncConnection implements HubConnection {
    * is closed instead.
    */
   send(message: ServerMessage): void {
-    if (!this.open || this.socket.readyState !== this.socket.OPEN) return;
-    const buffered = this.socket.bufferedAmount;
-    if (buffered > this.deps.slowConsumerCloseBytes) {
-      this.deps.logger.warn('slow consumer closed', { deviceId: this.deviceId, buffered });
-      this.close(CloseCode.RateLimited, SyncErrorCode.SlowConsumer);
-      return;
-    }
+    const buffered = this.writableBytesQueued();
+    if (buffered === null) return;
     if (message.type === 'changes' && message.replyTo === undefined) {
       const live = this.liveOrStandIn(message, buffered);
       if (!live) return;
@@ -195,13 +190,8 @@ export class SyncConnection implements HubConnection {
    * under the same slow-consumer rule as `send`. Never throws.
    */
   sendLive(page: LivePage): void {
-    if (!this.open || this.socket.readyState !== this.socket.OPEN) return;
-    const buffered = this.socket.bufferedAmount;
-    if (buffered > this.deps.slowConsumerCloseBytes) {
-      this.deps.logger.warn('slow consumer closed', { deviceId: this.deviceId, buffered });
-      this.close(CloseCode.RateLimited, SyncErrorCode.SlowConsumer);
-      return;
-    }
+    const buffered = this.writableBytesQueued();
+    if (buffered === null) return;
     const pull: ChangesMessage = { type: 'changes', changes: [], cursor: page.pullFrom, hasMore: true };
     if (buffered > this.deps.slowConsumerBytes) {
       const standIn = this.liveOrStandIn(pull, buffered);
@@ -217,13 +207,23 @@ export class SyncConnection implements HubConnection {
    * `standIn` when it is too large for a frame. Never throws.
    */
   sendJson(json: string, standIn: ServerMessage): void {
-    if (!this.open || this.socket.readyState !== this.socket.OPEN) return;
-    if (this.socket.bufferedAmount > this.deps.slowConsumerCloseBytes) {
-      this.deps.logger.warn('slow consumer closed', { deviceId: this.deviceId, buffered: this.socket.bufferedAmount });
-      this.close(CloseCode.RateLimited, SyncErrorCode.SlowConsumer);
-      return;
-    }
+    if (this.writableBytesQueued() === null) return;
     this.sendFrame(() => this.frames.encodeJson(json), () => standIn);
+  }
+
+  /**
+   * The bytes queued unsent on the socket, or null when nothing may be sent: the socket is
+   * not open, or it holds more than `slowConsumerCloseBytes` (then it is closed, 4429).
+   */
+  private writableBytesQueued(): number | null {
+    if (!this.open || this.socket.readyState !== this.socket.OPEN) return null;
+    const buffered = this.socket.bufferedAmount;
+    if (buffered > this.deps.slowConsumerCloseBytes) {
+      this.deps.logger.warn('slow consumer closed', { deviceId: this.deviceId, buffered });
+      this.close(CloseCode.RateLimited, SyncErrorCode.SlowConsumer);
+      return null;
+    }
+    return buffered;
   }
 
   /** Encodes (falling back to the stand-in on FRAME_TOO_LARGE), counts and sends one frame. */

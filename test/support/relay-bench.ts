@@ -37,6 +37,8 @@ export async function startBenchRelay(env: Record<string, string> = {}): Promise
       WS_RATE_LIMIT_BURST: '1000000',
       DB_POOL_MAX: '16',
       DB_SLOW_QUERY_MS: '60000',
+      // RELAY_BENCH_PROJECTIONS=off measures a relay without the read-model projector.
+      PROJECTIONS: process.env.RELAY_BENCH_PROJECTIONS ?? 'on',
       ...env,
     },
   });
