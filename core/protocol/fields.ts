@@ -5,7 +5,7 @@
  */
 import type { CommandId, DeviceId, RequestId, TaskId, UserId, WorkspaceId } from '../ids';
 import { SHA256_HEX } from '../model/hash';
-import { int, invalid, str, type Check } from './schema';
+import { fieldAt, int, invalid, str, type Check } from './schema';
 
 export const PROTOCOL_LIMITS = {
   /** Request ids, command ids, device and user ids. */
@@ -80,11 +80,30 @@ const API_KEY = new RegExp(`^${CANONICAL}$`);
 
 /** ui: `<ts>:<occurrence>`, api: `<position>`; both parts safe integers, canonical decimal. */
 export function entryKey(stream: 'ui' | 'api'): Check<string> {
-  const expected = stream === 'ui' ? 'ui key <ts>:<occurrence>' : 'api key <position>';
-  const pattern = stream === 'ui' ? UI_KEY : API_KEY;
-  return (value, field) => {
-    if (typeof value !== 'string' || value.length > 40 || !pattern.test(value)) invalid(field, expected);
-    for (const part of value.split(':')) if (!Number.isSafeInteger(Number(part))) invalid(field, expected);
+  return stream === 'ui' ? uiKey : apiKey;
+}
+
+/**
+ * Canonical decimal of at most 15 digits is always a safe integer, so only longer parts
+ * (`pattern` already matched) are converted.
+ */
+function safeParts(value: string): boolean {
+  let start = 0;
+  for (;;) {
+    const colon = value.indexOf(':', start);
+    const end = colon === -1 ? value.length : colon;
+    if (end - start > 15 && !Number.isSafeInteger(Number(value.slice(start, end)))) return false;
+    if (colon === -1) return true;
+    start = colon + 1;
+  }
+}
+
+function keyCheck(pattern: RegExp, expected: string): Check<string> {
+  return (value, parent, key) => {
+    if (typeof value !== 'string' || value.length > 40 || !pattern.test(value) || !safeParts(value)) invalid(fieldAt(parent, key), expected);
     return value;
   };
 }
+
+const uiKey = keyCheck(UI_KEY, 'ui key <ts>:<occurrence>');
+const apiKey = keyCheck(API_KEY, 'api key <position>');

@@ -2,14 +2,51 @@
  * A few small validator combinators for wire messages (no schema library: the rules are
  * few, and hand-written checks keep error details exact).
  *
- * A `Check<T>` takes an untrusted value and the path of the field it came from (for the
- * error), and returns the value typed as `T` or throws `PROTOCOL_INVALID_FIELD` with
- * `details: { field, expected }`. Objects come back as fresh objects holding only the known
- * fields, so unknown fields from a peer never travel further.
+ * A `Check<T>` takes an untrusted value and where it came from (`parent`, `key`), and returns
+ * the value typed as `T` or throws `PROTOCOL_INVALID_FIELD` with `details: { field, expected }`.
+ * The field string (e.g. `changes[3].body.key`) is built only when a check fails: a valid
+ * push of many changes would otherwise build one string per field it holds. Objects come back
+ * as fresh objects holding only the known fields, so unknown fields from a peer never travel
+ * further.
  */
 import { SyncError } from '../errors';
 
-export type Check<T> = (value: unknown, field: string) => T;
+/**
+ * Where a value sits in a message: a field string (at the top of a check), or a container's
+ * place plus the key under it. A node's field string is never empty (see `enter`).
+ */
+export type Path = string | PathNode;
+export interface PathNode {
+  readonly up: Path;
+  readonly key: string | number;
+}
+
+/** Checks the value found under `key` of the container at `parent`. */
+export type Check<T> = (value: unknown, parent: Path, key: string | number) => T;
+
+/** The field string of `parent` joined with `key`: `a.b`, `a[3]`, or `b` under an empty field. */
+export function fieldAt(parent: Path, key: string | number): string {
+  const base = typeof parent === 'string' ? parent : fieldAt(parent.up, parent.key);
+  return typeof key === 'number' ? `${base}[${key}]` : base ? `${base}.${key}` : key;
+}
+
+/** The path of the value under `key` of `parent`, for the checks of what it contains. */
+export function enter(parent: Path, key: string | number): Path {
+  return parent === '' && key === '' ? '' : { up: parent, key };
+}
+
+/**
+ * The key to give a child of `container` so that its field reads like the template literal
+ * `${field}.${name}`, which keeps the dot after an empty field (object fields do not).
+ */
+export function dotKey(container: Path, name: string): string {
+  return container === '' ? `.${name}` : name;
+}
+
+/** Runs `check` on a value whose field string is `field`. */
+export function checkAt<T>(check: Check<T>, value: unknown, field: string): T {
+  return check(value, '', field);
+}
 
 /** Throws the one error every check throws. */
 export function invalid(field: string, expected: string, extra?: Record<string, unknown>): never {
@@ -24,16 +61,22 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const join = (base: string, key: string | number): string =>
-  typeof key === 'number' ? `${base}[${key}]` : base ? `${base}.${key}` : key;
-
 /** A string of `min..max` UTF-16 units, optionally matching `pattern` (described by `expected`). */
 export function str(opts: { min?: number; max: number; pattern?: RegExp; expected?: string }): Check<string> {
   const min = opts.min ?? 0;
-  const expected = opts.expected ?? `string of ${min}..${opts.max} characters`;
-  return (value, field) => {
-    if (typeof value !== 'string' || value.length < min || value.length > opts.max) invalid(field, expected);
-    if (opts.pattern && !opts.pattern.test(value)) invalid(field, expected);
+  const max = opts.max;
+  const expected = opts.expected ?? `string of ${min}..${max} characters`;
+  const pattern = opts.pattern;
+  if (pattern) {
+    return (value, parent, key) => {
+      if (typeof value !== 'string' || value.length < min || value.length > max || !pattern.test(value)) {
+        invalid(fieldAt(parent, key), expected);
+      }
+      return value;
+    };
+  }
+  return (value, parent, key) => {
+    if (typeof value !== 'string' || value.length < min || value.length > max) invalid(fieldAt(parent, key), expected);
     return value;
   };
 }
@@ -41,9 +84,9 @@ export function str(opts: { min?: number; max: number; pattern?: RegExp; expecte
 /** A safe integer in `min..max`. */
 export function int(min = 0, max = Number.MAX_SAFE_INTEGER): Check<number> {
   const expected = `integer ${min}..${max}`;
-  return (value, field) => {
+  return (value, parent, key) => {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-      invalid(field, expected);
+      invalid(fieldAt(parent, key), expected);
     }
     return value;
   };
@@ -52,22 +95,23 @@ export function int(min = 0, max = Number.MAX_SAFE_INTEGER): Check<number> {
 /** A finite number in `min..max` (fractions allowed). */
 export function num(min: number, max = Number.MAX_VALUE): Check<number> {
   const expected = `finite number ${min}..${max}`;
-  return (value, field) => {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) invalid(field, expected);
+  return (value, parent, key) => {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) invalid(fieldAt(parent, key), expected);
     return value;
   };
 }
 
-export const bool: Check<boolean> = (value, field) => {
-  if (typeof value !== 'boolean') invalid(field, 'boolean');
+export const bool: Check<boolean> = (value, parent, key) => {
+  if (typeof value !== 'boolean') invalid(fieldAt(parent, key), 'boolean');
   return value;
 };
 
 /** One of the listed string constants. */
 export function oneOf<const T extends string>(members: readonly T[]): Check<T> {
   const expected = `one of ${members.join(', ')}`;
-  return (value, field) => {
-    if (typeof value !== 'string' || !(members as readonly string[]).includes(value)) invalid(field, expected);
+  const set: ReadonlySet<string> = new Set(members);
+  return (value, parent, key) => {
+    if (typeof value !== 'string' || !set.has(value)) invalid(fieldAt(parent, key), expected);
     return value as T;
   };
 }
@@ -75,21 +119,25 @@ export function oneOf<const T extends string>(members: readonly T[]): Check<T> {
 /** An array of at most `max` items (at least `min`), each checked. */
 export function arrayOf<T>(item: Check<T>, opts: { min?: number; max: number }): Check<T[]> {
   const min = opts.min ?? 0;
-  const expected = `array of ${min}..${opts.max} items`;
-  return (value, field) => {
-    if (!Array.isArray(value) || value.length < min || value.length > opts.max) invalid(field, expected);
-    return value.map((v, i) => item(v, join(field, i)));
+  const max = opts.max;
+  const expected = `array of ${min}..${max} items`;
+  return (value, parent, key) => {
+    if (!Array.isArray(value) || value.length < min || value.length > max) invalid(fieldAt(parent, key), expected);
+    const at = enter(parent, key);
+    const out: T[] = [];
+    for (let i = 0; i < value.length; i++) out.push(item(value[i], at, i));
+    return out;
   };
 }
 
 /** `null` or a value passing `check`. */
 export function nullable<T>(check: Check<T>): Check<T | null> {
-  return (value, field) => (value === null ? null : check(value, field));
+  return (value, parent, key) => (value === null ? null : check(value, parent, key));
 }
 
 /** Any JSON value but `undefined` (a required field of free-form content). */
-export const present: Check<unknown> = (value, field) => {
-  if (value === undefined) invalid(field, 'a JSON value');
+export const present: Check<unknown> = (value, parent, key) => {
+  if (value === undefined) invalid(fieldAt(parent, key), 'a JSON value');
   return value;
 };
 
@@ -108,14 +156,20 @@ export type Shaped<S extends Shape> = Required<S> & Optionals<S>;
 
 /** An object with the given fields; unknown fields are dropped. */
 export function object<S extends Shape>(shape: S): Check<Shaped<S>> {
-  const entries = Object.entries(shape);
-  return (value, field) => {
-    if (!isPlainObject(value)) invalid(field, 'object');
+  const keys = Object.keys(shape);
+  const checks = keys.map((k) => {
+    const rule = shape[k]!;
+    return typeof rule === 'function' ? rule : rule.optional;
+  });
+  const isOptional = keys.map((k) => typeof shape[k] !== 'function');
+  return (value, parent, key) => {
+    if (!isPlainObject(value)) invalid(fieldAt(parent, key), 'object');
+    const at = enter(parent, key);
     const out: Record<string, unknown> = {};
-    for (const [key, rule] of entries) {
-      const v = value[key];
-      if (typeof rule === 'function') out[key] = rule(v, join(field, key));
-      else if (v !== undefined) out[key] = rule.optional(v, join(field, key));
+    for (let i = 0; i < keys.length; i++) {
+      const name = keys[i]!;
+      const v = value[name];
+      if (!isOptional[i] || v !== undefined) out[name] = checks[i]!(v, at, name);
     }
     return out as Shaped<S>;
   };
@@ -127,15 +181,15 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /** A string-keyed record of at most `maxKeys` entries; the same object is returned (values checked). */
 export function record<T>(valueCheck: Check<T>, opts: { maxKeys: number; maxKeyLength: number }): Check<Record<string, T>> {
   const expected = `object of at most ${opts.maxKeys} fields`;
-  return (value, field) => {
-    if (!isPlainObject(value)) invalid(field, expected);
-    const keys = Object.keys(value);
-    if (keys.length > opts.maxKeys) invalid(field, expected);
-    for (const key of keys) {
-      if (key.length === 0 || key.length > opts.maxKeyLength || FORBIDDEN_KEYS.has(key)) {
-        invalid(join(field, key), `field name of 1..${opts.maxKeyLength} characters, not __proto__/constructor/prototype`);
-      }
-      valueCheck(value[key], join(field, key));
+  const badKey = `field name of 1..${opts.maxKeyLength} characters, not __proto__/constructor/prototype`;
+  return (value, parent, key) => {
+    if (!isPlainObject(value)) invalid(fieldAt(parent, key), expected);
+    const names = Object.keys(value);
+    if (names.length > opts.maxKeys) invalid(fieldAt(parent, key), expected);
+    const at = enter(parent, key);
+    for (const name of names) {
+      if (name.length === 0 || name.length > opts.maxKeyLength || FORBIDDEN_KEYS.has(name)) invalid(fieldAt(at, name), badKey);
+      valueCheck(value[name], at, name);
     }
     return value as Record<string, T>;
   };

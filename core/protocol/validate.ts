@@ -35,7 +35,7 @@ import {
   token,
   userId,
 } from './fields';
-import { arrayOf, bool, int, invalid, isPlainObject, object, oneOf, optional, present, str, type Check } from './schema';
+import { arrayOf, bool, checkAt, fieldAt, int, invalid, isPlainObject, object, oneOf, optional, present, str, type Check } from './schema';
 import { clientChange, serverChange } from './validate-changes';
 
 export { parseChangeBody, parseClientChange, parseServerChange } from './validate-changes';
@@ -45,8 +45,9 @@ const L = PROTOCOL_LIMITS;
 const changesList = { max: L.maxChangesPerMessage };
 
 /** Codec names a peer offers: unknown names (a newer peer's codecs) are dropped, not refused. */
-const codecOffers: Check<CodecName[]> = (value, field) => {
-  const names = arrayOf(str({ min: 1, max: 32 }), { min: 1, max: L.maxOffers })(value, field);
+const offeredNames = arrayOf(str({ min: 1, max: 32 }), { min: 1, max: L.maxOffers });
+const codecOffers: Check<CodecName[]> = (value, parent, key) => {
+  const names = offeredNames(value, parent, key);
   return names.filter((name): name is CodecName => (CODEC_NAMES as readonly string[]).includes(name));
 };
 
@@ -63,9 +64,11 @@ const remoteCommandShape = object({
   ttlMs: optional(int(1, L.maxCommandTtlMs)),
 });
 
-const remoteCommand: Check<RemoteCommand> = (value, field) => {
-  const command = remoteCommandShape(value, field);
-  if (command.kind !== 'task.start' && command.taskId === undefined) invalid(`${field}.taskId`, `task id (required for ${command.kind})`);
+const remoteCommand: Check<RemoteCommand> = (value, parent, key) => {
+  const command = remoteCommandShape(value, parent, key);
+  if (command.kind !== 'task.start' && command.taskId === undefined) {
+    invalid(`${fieldAt(parent, key)}.taskId`, `task id (required for ${command.kind})`);
+  }
   return command;
 };
 
@@ -170,7 +173,7 @@ function parseMessage<M>(value: unknown, checks: Record<string, Check<unknown>>,
     });
   }
   try {
-    return checks[type]!(value, '') as M;
+    return checkAt(checks[type]!, value, '') as M;
   } catch (err) {
     if (!(err instanceof SyncError)) throw err;
     throw new SyncError(err.code, `${type}: ${err.message}`, { ...err.details, messageType: type, ...requestIdOf(value) });
@@ -179,7 +182,7 @@ function parseMessage<M>(value: unknown, checks: Record<string, Check<unknown>>,
 
 function requestIdOf(value: Record<string, unknown>): { requestId?: string } {
   try {
-    return value.id === undefined ? {} : { requestId: requestId(value.id, 'id') };
+    return value.id === undefined ? {} : { requestId: checkAt(requestId, value.id, 'id') };
   } catch {
     return {};
   }

@@ -231,4 +231,45 @@ describe('protocol validators', () => {
       assertCode(() => parseServerChange(noSeq), 'PROTOCOL_INVALID_FIELD', 'change.seq');
     });
   });
+
+  // Field paths are built only when a check fails (validate.bench.ts): these pin the strings.
+  describe('field paths of errors', () => {
+    const put = SAMPLE_CLIENT_CHANGES.find((c) => c.body.type === 'stream.put' && c.body.stream === 'ui')!;
+    const pushOf = (bad: unknown) => ({ type: 'push', id: 'r1', changes: [...Array.from({ length: 249 }, () => wire(put)), bad] });
+
+    it('names the change, its body and the field deep in a push', () => {
+      const badHash = wire(put);
+      badHash.body.hash = 'F'.repeat(64);
+      const err = assertCode(() => parseClientMessage(pushOf(badHash)), 'PROTOCOL_INVALID_FIELD', 'changes[249].body.hash');
+      assert.equal(err.message, 'push: changes[249].body.hash: expected sha256: 64 lowercase hex digits');
+      assert.equal(err.details?.requestId, 'r1');
+      const noType = wire(put);
+      noType.body.type = 'stream.append';
+      assertCode(() => parseClientMessage(pushOf(noType)), 'PROTOCOL_UNKNOWN_TYPE', 'changes[249].body.type');
+      assertCode(() => parseClientMessage(pushOf(null)), 'PROTOCOL_INVALID_FIELD', 'changes[249]');
+    });
+
+    it('refuses a ui key part beyond the safe integers, and accepts the largest one', () => {
+      const key = (k: string) => ({ ...wire(put.body), key: k });
+      assertCode(() => parseChangeBody(key('9007199254740992:0')), 'PROTOCOL_INVALID_FIELD', 'body.key');
+      assertCode(() => parseChangeBody(key('0:9007199254740992')), 'PROTOCOL_INVALID_FIELD', 'body.key');
+      assert.equal((parseChangeBody(key('9007199254740991:9007199254740991')) as { key: string }).key, '9007199254740991:9007199254740991');
+    });
+
+    it('keeps the dot after an empty field name, as before', () => {
+      assertCode(() => parseChangeBody({ ...wire(put.body), key: 'x' }, ''), 'PROTOCOL_INVALID_FIELD', '.key');
+      assertCode(() => parseChangeBody({ ...wire(put.body), taskId: '..' }, ''), 'PROTOCOL_INVALID_FIELD', 'taskId');
+      assertCode(() => parseClientChange({ ...wire(put), clientSeq: 0 }, ''), 'PROTOCOL_INVALID_FIELD', 'clientSeq');
+      assertCode(() => parseClientChange({ ...wire(put), body: 1 }, ''), 'PROTOCOL_INVALID_FIELD', '.body');
+    });
+
+    it('returns fresh objects without unknown fields', () => {
+      const change = { ...wire(put), extra: 1, body: { ...wire(put.body), extra: 2 } };
+      const parsed = parseClientMessage({ type: 'push', id: 'r1', changes: [change] });
+      assert.ok(parsed.type === 'push');
+      assert.notEqual(parsed.changes[0], change);
+      assert.notEqual(parsed.changes[0]!.body, change.body);
+      assert.deepEqual(parsed.changes[0], put);
+    });
+  });
 });
