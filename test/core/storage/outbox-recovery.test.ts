@@ -6,23 +6,16 @@
  * sync state on temp folders, RooCloudClient over a WebSocket to the reference relay.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSyncError } from '../../../core/errors';
-import { asTaskId, asWorkspaceId, type DeviceId, type TaskId } from '../../../core/ids';
-import { RooCloudClient } from '../../../core/node/client/roo-cloud-client';
-import { FileOutbox } from '../../../core/node/outbox/file-outbox';
-import { WsRelayHost } from '../../../core/node/relay/ws-relay-host';
-import { FsWorkspaceFiles } from '../../../core/node/storage/fs-workspace-files';
-import { JsonFileSyncStateStore } from '../../../core/node/storage/json-file-sync-state-store';
+import { asTaskId, asWorkspaceId, type TaskId } from '../../../core/ids';
 import { FsTaskStore } from '../../../core/node/stores/fs-task-store';
 import type { TaskSnapshot } from '../../../core/ports/task-store';
-import { ReferenceRelay } from '../../../core/relay/reference-relay';
-import { HybridStorage } from '../../../core/storage/hybrid-storage';
 import { MemoryBlobStore } from '../../../core/storage/memory-blob-store';
 import { findUnsent } from '../../../core/storage/outbox-recovery';
 import { SyncState } from '../../../core/storage/sync-state';
+import { goOnline, useDeviceHarness, useReferenceRelayHost, type TestDevice } from '../../support/device-harness';
 
 /** FsTaskStore that counts reads (a re-detection reads tasks; an intact restart must not). */
 class CountingStore extends FsTaskStore {
@@ -33,14 +26,7 @@ class CountingStore extends FsTaskStore {
   }
 }
 
-interface Device {
-  dir: string;
-  storage: HybridStorage;
-  store: CountingStore;
-  outbox: FileOutbox;
-  client: RooCloudClient;
-  close(): Promise<void>;
-}
+type Device = TestDevice<CountingStore>;
 
 const TASK = asTaskId('1760000000000');
 const GONE = asTaskId('1760000000001');
@@ -83,80 +69,14 @@ describe('findUnsent', () => {
 });
 
 describe('HybridStorage: changes of a lost outbox journal (FileOutbox, reference relay over ws)', () => {
-  let relay: ReferenceRelay;
-  let host: WsRelayHost;
-  const blobs = new MemoryBlobStore();
-  const dirs: string[] = [];
-  const open: Device[] = [];
-
-  before(async () => {
-    relay = new ReferenceRelay();
-    host = await WsRelayHost.start({ relay });
+  const host = useReferenceRelayHost();
+  // The client anchors the outbox at every welcome (a fresh journal moves above the relay's mark) and drains it.
+  const devices = useDeviceHarness(() => host.url, {
+    tempPrefix: 'roo-outbox-recovery-',
+    workspace: true,
+    blobs: new MemoryBlobStore(),
+    store: (basePath) => new CountingStore({ source: 'roo-code', basePath }),
   });
-  after(async () => {
-    await host.close();
-    relay.close();
-  });
-  afterEach(async () => {
-    for (const device of open.splice(0).reverse()) await device.close();
-    for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
-  });
-
-  async function tempDir(): Promise<string> {
-    const dir = await mkdtemp(join(tmpdir(), 'roo-outbox-recovery-'));
-    dirs.push(dir);
-    await mkdir(join(dir, 'workspace'), { recursive: true });
-    return dir;
-  }
-
-  /** Opens the device in `dir`; offline: its client is never started, so pushes fail and changes stay queued. */
-  async function openDevice(dir: string, creds: { deviceId: DeviceId; token: string }, online = true): Promise<Device> {
-    const store = new CountingStore({ source: 'roo-code', basePath: join(dir, 'store') });
-    const outbox = await FileOutbox.open(join(dir, 'outbox.journal'));
-    let storage: HybridStorage | undefined;
-    // The client anchors the outbox at every welcome (a fresh journal moves above the relay's mark) and drains it.
-    const client = new RooCloudClient({ url: host.url, deviceId: creds.deviceId, getToken: async () => creds.token, getCursor: () => storage?.cursor ?? 0, outbox, pingIntervalMs: 0 });
-    if (online) await connect(client);
-    storage = await HybridStorage.open({
-      deviceId: creds.deviceId,
-      stores: [store],
-      outbox,
-      transport: client,
-      stateStore: new JsonFileSyncStateStore(join(dir, 'sync-state.json')),
-      blobs,
-      entryCache: new MemoryBlobStore(),
-      workspaces: [new FsWorkspaceFiles({ workspaceId: asWorkspaceId('ws'), root: join(dir, 'workspace') })],
-    });
-    let closed: Promise<void> | undefined;
-    const device: Device = {
-      dir,
-      storage,
-      store,
-      outbox,
-      client,
-      close: () =>
-        (closed ??= (async () => {
-          await storage!.close();
-          await client.close();
-          await outbox.close();
-        })()),
-    };
-    open.push(device);
-    return device;
-  }
-
-  async function connect(client: RooCloudClient): Promise<void> {
-    const connected = new Promise<void>((resolve) => client.onConnected(() => resolve()));
-    client.start();
-    await connected;
-  }
-
-  async function restart(device: Device, creds: { deviceId: DeviceId; token: string }, options: { loseJournal: boolean; online: boolean }): Promise<Device> {
-    await device.close();
-    open.splice(open.indexOf(device), 1);
-    if (options.loseJournal) await unlink(join(device.dir, 'outbox.journal'));
-    return openDevice(device.dir, creds, options.online);
-  }
 
   /** syncToCloud on an offline device: the changes are queued durably, the push fails. */
   async function queueOffline(device: Device): Promise<void> {
@@ -165,11 +85,11 @@ describe('HybridStorage: changes of a lost outbox journal (FileOutbox, reference
 
   /** Two synced devices: `a` contributed two tasks and two files, `b` pulled them. */
   async function syncedPair() {
-    const userId = relay.addUser();
-    const credsA = relay.addDevice(userId);
-    const credsB = relay.addDevice(userId);
-    let a = await openDevice(await tempDir(), credsA);
-    const b = await openDevice(await tempDir(), credsB);
+    const userId = host.relay.addUser();
+    const credsA = host.relay.addDevice(userId);
+    const credsB = host.relay.addDevice(userId);
+    let a = await devices.openDevice(await devices.tempDir(), credsA);
+    const b = await devices.openDevice(await devices.tempDir(), credsB);
     const ui = [say(1000, 'one'), say(2000, 'two'), say(3000, 'three'), say(4000, 'four')];
     const api = [{ role: 'user', content: 'q1' }, { role: 'assistant', content: 'a1' }, { role: 'user', content: 'q2' }];
     await a.store.writeTask({ source: 'roo-code', taskId: TASK, ui, api, historyItem: item(TASK) });
@@ -181,8 +101,8 @@ describe('HybridStorage: changes of a lost outbox journal (FileOutbox, reference
     await b.storage.syncFromCloud();
     assert.deepEqual(await b.store.readTask(TASK), await a.store.readTask(TASK));
     // Offline from here on: a's next changes are only queued.
-    a = await restart(a, credsA, { loseJournal: false, online: false });
-    return { userId, credsA, credsB, a, b, ui, api };
+    a = await devices.reopen(a, { loseJournal: false, online: false });
+    return { userId, a, b, ui, api };
   }
 
   /** Every kind of change, made and queued while offline. */
@@ -203,12 +123,12 @@ describe('HybridStorage: changes of a lost outbox journal (FileOutbox, reference
   }
 
   it('queues again what a deleted journal still held: after reconnecting, another device has every change', async () => {
-    const { credsA, a: offline, b, ui, api } = await syncedPair();
+    const { a: offline, b, ui, api } = await syncedPair();
     await workOffline(offline, ui, api);
     const queued = offline.outbox.size;
     assert.ok(queued >= 9, `queued ${queued}`);
 
-    const a = await restart(offline, credsA, { loseJournal: true, online: true });
+    const a = await devices.reopen(offline, { loseJournal: true, online: true });
     const recovery = a.storage.outboxRecovery;
     assert.equal(recovery.checked, true);
     assert.equal(recovery.missing, recovery.unacknowledged);
@@ -230,7 +150,7 @@ describe('HybridStorage: changes of a lost outbox journal (FileOutbox, reference
 
     // b sends nothing back, and a restart of a with its (new, intact) journal checks nothing.
     assert.equal((await b.storage.syncToCloud()).queued, 0);
-    const again = await restart(a, credsA, { loseJournal: false, online: true });
+    const again = await devices.reopen(a, { loseJournal: false, online: true });
     assert.equal(again.storage.outboxRecovery.checked, false);
     assert.equal(again.store.reads, 0);
     assert.equal((await again.storage.validateDataIntegrity()).ok, true);
@@ -238,40 +158,40 @@ describe('HybridStorage: changes of a lost outbox journal (FileOutbox, reference
   });
 
   it('checks nothing and reads no task when the journal is the one the state queued into', async () => {
-    const { userId, credsA, a: offline, b, ui, api } = await syncedPair();
+    const { userId, a: offline, b, ui, api } = await syncedPair();
     await workOffline(offline, ui, api);
     const queued = offline.outbox.size;
     const journalId = offline.outbox.journalId;
     assert.ok(journalId);
 
-    const a = await restart(offline, credsA, { loseJournal: false, online: false });
+    const a = await devices.reopen(offline, { loseJournal: false, online: false });
     assert.equal(a.outbox.journalId, journalId);
     assert.deepEqual(a.storage.outboxRecovery, { checked: false, unacknowledged: 0, missing: 0, tasks: 0, workspaces: 0, queued: 0 });
     assert.equal(a.store.reads, 0, 'no task was read while opening');
     assert.equal(a.outbox.size, queued);
 
-    const before = relay.serverCursor(userId);
-    await connect(a.client);
+    const before = host.relay.serverCursor(userId);
+    await goOnline(a.client);
     const pushed = await a.storage.syncToCloud();
     assert.equal(pushed.queued, 0);
     assert.equal(a.outbox.size, 0);
-    assert.equal(relay.serverCursor(userId), before + queued, 'each queued change stored once');
+    assert.equal(host.relay.serverCursor(userId), before + queued, 'each queued change stored once');
     await b.storage.syncFromCloud();
     assert.deepEqual(await b.store.readTask(TASK), await a.store.readTask(TASK));
   });
 
   it('sends nothing again when the lost journal held nothing unacknowledged', async () => {
-    const { userId, credsA, a: offline } = await syncedPair();
-    const a = await restart(offline, credsA, { loseJournal: true, online: true });
+    const { userId, a: offline } = await syncedPair();
+    const a = await devices.reopen(offline, { loseJournal: true, online: true });
     const recovery = a.storage.outboxRecovery;
     assert.equal(recovery.checked, true);
     assert.deepEqual([recovery.unacknowledged, recovery.missing, recovery.queued, recovery.tasks], [0, 0, 0, 0]);
     assert.equal(a.store.reads, 0);
-    const head = relay.serverCursor(userId);
+    const head = host.relay.serverCursor(userId);
     assert.equal((await a.storage.syncToCloud()).queued, 0);
-    assert.equal(relay.serverCursor(userId), head);
+    assert.equal(host.relay.serverCursor(userId), head);
     // The state now names the new journal: the next restart does not check again.
-    const again = await restart(a, credsA, { loseJournal: false, online: true });
+    const again = await devices.reopen(a, { loseJournal: false, online: true });
     assert.equal(again.storage.outboxRecovery.checked, false);
   });
 });

@@ -6,132 +6,36 @@
  * and sending again what the relay already stored (its ack lost with the journal) is harmless.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, unlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { isSyncError } from '../../../core/errors';
-import { asDeviceId, asTaskId, type DeviceId } from '../../../core/ids';
-import { RooCloudClient } from '../../../core/node/client/roo-cloud-client';
-import { FileOutbox } from '../../../core/node/outbox/file-outbox';
-import { JsonFileSyncStateStore } from '../../../core/node/storage/json-file-sync-state-store';
-import { FsTaskStore } from '../../../core/node/stores/fs-task-store';
-import { HybridStorage } from '../../../core/storage/hybrid-storage';
-import { MemoryBlobStore } from '../../../core/storage/memory-blob-store';
-import type { RelayServer } from '../../../server/relay-server';
-import { waitUntil } from '../../core/client/client-harness';
-import { useMigratedPglite } from '../../support/pglite';
-import { createTestDevice, createTestUser } from '../../support/sync-relay';
-import { startTestRelay } from '../http/relay-fixture';
-
-interface Creds {
-  deviceId: DeviceId;
-  token: string;
-}
-
-interface Device {
-  storage: HybridStorage;
-  store: FsTaskStore;
-  outbox: FileOutbox;
-  client: RooCloudClient;
-  close(): Promise<void>;
-}
+import { asTaskId } from '../../../core/ids';
+import { useDeviceHarness, usePgliteRelay, type TestDevice } from '../../support/device-harness';
+import { createTestUser } from '../../support/sync-relay';
 
 const TASK = asTaskId('1760000000000');
 const say = (ts: number, text: string) => ({ ts, type: 'say', say: 'text', text });
 
 describe('a device whose lost outbox journal still held changes, on the real relay (PGlite)', function () {
   this.timeout(20_000);
-  const db = useMigratedPglite();
-  let relay: RelayServer;
-  const dirs: string[] = [];
-  const closers: Array<() => Promise<void>> = [];
+  const relay = usePgliteRelay();
+  const devices = useDeviceHarness(relay.syncUrl, { tempPrefix: 'roo-outbox-recovery-' });
 
-  before(async () => {
-    relay = await startTestRelay(db());
-  });
-  after(async () => {
-    await relay?.close();
-  });
-  afterEach(async () => {
-    for (const close of closers.splice(0).reverse()) await close();
-    for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
-  });
-
-  const syncUrl = (): string => `${relay.url.replace(/^http/, 'ws')}/v1/sync`;
-
-  async function newDevice(userId: string): Promise<Creds> {
-    const { deviceId, token } = await createTestDevice(relay.db, userId);
-    return { deviceId: asDeviceId(deviceId), token };
-  }
-
-  async function tempDir(): Promise<string> {
-    const dir = await mkdtemp(join(tmpdir(), 'roo-outbox-recovery-'));
-    dirs.push(dir);
-    return dir;
-  }
-
-  /** The device in `dir`; online: its client is welcomed (the outbox anchored) before HybridStorage opens. */
-  async function openDevice(dir: string, creds: Creds, online: boolean): Promise<Device> {
-    const store = new FsTaskStore({ source: 'roo-code', basePath: join(dir, 'store') });
-    const outbox = await FileOutbox.open(join(dir, 'state', 'outbox.journal'));
-    let storage: HybridStorage | undefined;
-    const client = new RooCloudClient({
-      url: syncUrl(),
-      deviceId: creds.deviceId,
-      getToken: async () => creds.token,
-      getCursor: () => storage?.cursor ?? 0,
-      outbox,
-      requestTimeoutMs: 5000,
-      pingIntervalMs: 0,
-    });
-    if (online) {
-      client.start();
-      await waitUntil(() => client.isOnline, 'client online', 10_000);
-    }
-    storage = await HybridStorage.open({
-      deviceId: creds.deviceId,
-      stores: [store],
-      outbox,
-      transport: client,
-      stateStore: new JsonFileSyncStateStore(join(dir, 'state', 'sync-state.json')),
-      blobs: new MemoryBlobStore(),
-      entryCache: new MemoryBlobStore(),
-    });
-    let closed: Promise<void> | undefined;
-    const device: Device = {
-      storage,
-      store,
-      outbox,
-      client,
-      close: () =>
-        (closed ??= (async () => {
-          await storage!.close();
-          await client.close();
-          await outbox.close();
-        })()),
-    };
-    closers.push(device.close);
-    return device;
-  }
-
-  async function writeTask(device: Device, ui: unknown[], api: unknown[], title: string): Promise<void> {
+  async function writeTask(device: TestDevice, ui: unknown[], api: unknown[], title: string): Promise<void> {
     await device.store.writeTask({ source: 'roo-code', taskId: TASK, ui, api, historyItem: { id: TASK, ts: 1, task: title } });
   }
 
   /** a synced the task with b, then queued `ui`, `api` and a new title offline; its journal is then deleted. */
   async function offlineWorkThenLostJournal(resendFirst: boolean) {
     const userId = await createTestUser(relay.db);
-    const [credsA, credsB] = [await newDevice(userId), await newDevice(userId)];
-    const [dirA, dirB] = [await tempDir(), await tempDir()];
-    let a = await openDevice(dirA, credsA, true);
-    const b = await openDevice(dirB, credsB, true);
+    const [credsA, credsB] = [await relay.newDevice(userId), await relay.newDevice(userId)];
+    const [dirA, dirB] = [await devices.tempDir(), await devices.tempDir()];
+    let a = await devices.openDevice(dirA, credsA);
+    const b = await devices.openDevice(dirB, credsB);
     const api = [{ role: 'user', content: 'q1' }, { role: 'assistant', content: 'a1' }, { role: 'user', content: 'q2' }];
     await writeTask(a, [say(1000, 'one'), say(2000, 'two')], api, 'before');
     await a.storage.syncToCloud();
     await b.storage.syncFromCloud();
 
-    await a.close();
-    a = await openDevice(dirA, credsA, false);
+    a = await devices.reopen(a, { online: false });
     const ui = [say(1000, 'one'), say(2000, 'two, rewritten'), say(3000, 'three'), say(4000, 'four')];
     await writeTask(a, ui, api.slice(0, 1), 'renamed offline');
     await assert.rejects(a.storage.syncToCloud(), (err) => isSyncError(err, 'STORAGE_SYNC_FAILED'));
@@ -139,17 +43,13 @@ describe('a device whose lost outbox journal still held changes, on the real rel
     assert.equal(queued.length, 5, 'meta, three puts, one truncate');
     if (resendFirst) {
       // The relay stores them, but the acks never reach the journal or the sync state.
-      const bare = new RooCloudClient({ url: syncUrl(), deviceId: credsA.deviceId, getToken: async () => credsA.token, getCursor: () => 0, pingIntervalMs: 0 });
-      bare.start();
-      await waitUntil(() => bare.isOnline, 'bare client online', 10_000);
+      const bare = await devices.onlineClient(credsA);
       // The journal was anchored in the first session: its numbers are new to the relay.
       const outcome = await bare.push(a.outbox.pending());
       assert.equal(outcome.accepted.length, 5);
       await bare.close();
     }
-    await a.close();
-    await unlink(join(dirA, 'state', 'outbox.journal'));
-    a = await openDevice(dirA, credsA, true);
+    a = await devices.reopen(a, { loseJournal: true });
     return { a, b, ui, api: api.slice(0, 1), queued };
   }
 
