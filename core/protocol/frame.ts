@@ -189,7 +189,15 @@ export class FrameCodec {
    * and its stateless compression (context frames are always made per connection).
    */
   encodeJson(json: string, shared?: SharedFrameBody): Uint8Array {
-    const body = shared ? (shared.bytes ??= utf8.encode(json)) : utf8.encode(json);
+    return this.encodeBody(shared ? (shared.bytes ??= utf8.encode(json)) : utf8.encode(json), shared);
+  }
+
+  /**
+   * One frame for `body`, the UTF-8 JSON text of one message the caller wrote itself (a relay
+   * writes pull pages into a reused buffer). The frame never shares memory with `body`, so the
+   * caller may reuse it once this returns. Same limits and errors as `encode`.
+   */
+  encodeBody(body: Uint8Array, shared?: SharedFrameBody): Uint8Array {
     if (body.length > this.maxInflatedBytes) {
       throw new SyncError('FRAME_TOO_LARGE', `message body of ${body.length} bytes exceeds ${this.maxInflatedBytes}`, {
         bytes: body.length,

@@ -166,40 +166,41 @@ export async function pullChanges(db: Queryable, userId: UserId, cursor: number,
   return { changes, cursor: changes.length > 0 ? changes[changes.length - 1]!.seq : cursor, hasMore };
 }
 
-/**
- * The same page as `pullChanges`, with `changesJson` the JSON text of its `ServerChange[]`
- * spliced from the stored bodies' text: a relay answering a pull sends it without parsing and
- * re-serialising every body (for a page of 500 changes that was a third of the reply's cost;
- * `npm run bench -- relay-pull`). The `body` column is `json`, so its text is valid JSON.
- */
-export async function pullChangesJson(db: Queryable, userId: UserId, cursor: number, limit: number): Promise<PullPageJson> {
-  const { rows, hasMore } = await readPage(db, userId, cursor, limit);
-  let changesJson = '[';
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i]!;
-    changesJson +=
-      `${i === 0 ? '' : ','}{"seq":${row.seq},"deviceId":${JSON.stringify(row.device_id)},"clientSeq":${row.client_seq},` +
-      `"baseSeq":${row.base_seq ?? 'null'},"entity":${JSON.stringify(row.entity)},"body":${row.body}}`;
-  }
-  changesJson += ']';
-  return { changesJson, count: rows.length, cursor: rows.length > 0 ? rows[rows.length - 1]!.seq : cursor, hasMore };
+/** One change of a page as stored: `body` is its JSON text, not parsed. */
+export interface StoredChangeRow {
+  seq: number;
+  device_id: string;
+  client_seq: number;
+  base_seq: number | null;
+  entity: string;
+  /** The body's JSON text as stored (the column is `json`, so it is valid JSON). */
+  body: string;
 }
 
-export interface PullPageJson {
-  /** JSON text of the page's `ServerChange[]`. */
-  changesJson: string;
-  count: number;
+export interface StoredPage {
+  rows: StoredChangeRow[];
+  /** Pull from here next: the last seq returned, or the given cursor when there was nothing. */
   cursor: number;
   hasMore: boolean;
 }
 
-/** The rows of one page, bodies as stored text (`pullChanges` and `pullChangesJson`). */
+/**
+ * The same page as `pullChanges` with every body left as its stored JSON text: a relay
+ * answering a pull writes the reply from it without parsing and re-serialising each body
+ * (server/sync/pull-reply.ts).
+ */
+export async function pullStoredChanges(db: Queryable, userId: UserId, cursor: number, limit: number): Promise<StoredPage> {
+  const { rows, hasMore } = await readPage(db, userId, cursor, limit);
+  return { rows, cursor: rows.length > 0 ? rows[rows.length - 1]!.seq : cursor, hasMore };
+}
+
+/** The rows of one page, bodies as stored text (`pullChanges` and `pullStoredChanges`). */
 async function readPage(
   db: Queryable,
   userId: UserId,
   cursor: number,
   limit: number,
-): Promise<{ rows: Array<Omit<LogRow, 'body'> & { body: string }>; hasMore: boolean }> {
+): Promise<{ rows: StoredChangeRow[]; hasMore: boolean }> {
   if (!Number.isSafeInteger(cursor) || cursor < 0) {
     throw new SyncError(ChangeLogErrorCode.PULL_INVALID, 'cursor must be an integer >= 0', { cursor });
   }
@@ -209,7 +210,7 @@ async function readPage(
   // One statement, one snapshot: the page and the compaction point agree. An empty page needs
   // no check: the newest change of the log is never compacted, so a compacted gap has rows above it.
   // body::text: the stored text, not parsed by the driver.
-  const { rows } = await db.query<Omit<LogRow, 'body'> & { body: string; compacted_seq: number | null }>(
+  const { rows } = await db.query<StoredChangeRow & { compacted_seq: number | null }>(
     `SELECT seq, device_id, client_seq, base_seq, entity, body::text AS body,
             (SELECT compacted_seq FROM sync_log_heads WHERE user_id = $1) AS compacted_seq
        FROM sync_operations WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,

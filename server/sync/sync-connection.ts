@@ -30,8 +30,10 @@ import { parseClientMessage } from '../../core/protocol/validate';
 import { nodeCodecRegistry } from '../../core/node/protocol/node-codecs';
 import type { CommandService } from '../commands/command-service';
 import type { ClientChange, ServerChange } from '../../core/model/changes';
-import { appendChanges, logHead, pullChangesJson, type AppendResult } from '../db/change-log';
+import { appendChanges, logHead, pullStoredChanges, type AppendResult } from '../db/change-log';
 import { deviceLastClientSeq } from '../db/device-client-seq';
+import { writePullReply } from './pull-reply';
+import { Utf8Writer } from './utf8-writer';
 import type { Database } from '../db/database';
 import type { Logger } from '../observability/logger';
 import type { RelayMetrics } from '../observability/metrics';
@@ -93,6 +95,12 @@ export interface ConnectionDeps {
   /** Awaited after every committed push that stored changes, before the device is answered (cache invalidation). Must not throw. */
   onCommitted?(userId: string, stored: readonly ServerChange[]): Promise<void>;
 }
+
+/**
+ * The buffer every connection of this process writes its pull replies into: a reply is written
+ * and encoded into its frame in one synchronous step, so one buffer serves them all.
+ */
+const pullReplyWriter = new Utf8Writer();
 
 /** Frames a socket may queue while its hello is still being checked. */
 const MAX_FRAMES_BEFORE_WELCOME = 16;
@@ -203,12 +211,12 @@ export class SyncConnection implements HubConnection {
   }
 
   /**
-   * Sends a reply already serialised to JSON (`json`: the text of one ServerMessage), or
-   * `standIn` when it is too large for a frame. Never throws.
+   * Sends a reply the caller wrote as UTF-8 JSON (`body`: one ServerMessage; it may be reused
+   * once this returns), or `standIn` when it is too large for a frame. Never throws.
    */
-  sendJson(json: string, standIn: ServerMessage): void {
+  sendBody(body: Uint8Array, standIn: ServerMessage): void {
     if (this.writableBytesQueued() === null) return;
-    this.sendFrame(() => this.frames.encodeJson(json), () => standIn);
+    this.sendFrame(() => this.frames.encodeBody(body), () => standIn);
   }
 
   /**
@@ -585,12 +593,10 @@ export class SyncConnection implements HubConnection {
       }
       case 'pull': {
         const limit = Math.min(Math.max(1, Math.floor(message.limit)), MAX_PULL_LIMIT);
-        // Spliced from the stored JSON: the bodies are neither parsed nor re-serialised.
-        const page = await pullChangesJson(this.deps.db, auth.userId as UserId, message.cursor, limit);
-        this.sendJson(
-          `{"type":"changes","replyTo":${JSON.stringify(message.id)},"changes":${page.changesJson},"cursor":${page.cursor},"hasMore":${page.hasMore}}`,
-          replyTooLarge(message.id),
-        );
+        // Written from the stored JSON: the bodies are neither parsed nor re-serialised.
+        const page = await pullStoredChanges(this.deps.db, auth.userId as UserId, message.cursor, limit);
+        if (!this.open) return;
+        this.sendBody(writePullReply(pullReplyWriter, message.id, page), replyTooLarge(message.id));
         return;
       }
       case 'command.send': {

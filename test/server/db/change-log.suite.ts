@@ -5,9 +5,12 @@
 import assert from 'node:assert/strict';
 import { isSyncError } from '../../../core/errors';
 import type { DeviceId, UserId } from '../../../core/ids';
-import { asTaskId } from '../../../core/ids';
+import { asRequestId, asTaskId } from '../../../core/ids';
 import type { ClientChange, ServerChange, TaskMetaBody } from '../../../core/model/changes';
-import { appendChanges, compactLog, logHead, pullChanges, pullChangesJson } from '../../../server/db/change-log';
+import { appendChanges, compactLog, logHead, pullChanges, pullStoredChanges } from '../../../server/db/change-log';
+import { writePullReply } from '../../../server/sync/pull-reply';
+import { Utf8Writer } from '../../../server/sync/utf8-writer';
+import { parseServerMessage } from '../../../core/protocol/validate';
 import type { Database } from '../../../server/db/database';
 import { resetDatabase } from '../../support/postgres';
 import { filePut, hlc, insertUser, newDeviceId, streamPut, taskMeta } from './fixtures';
@@ -282,23 +285,23 @@ export function changeLogSuite(getDb: () => Database): void {
     });
   });
 
-  describe('#pullChangesJson', () => {
-    it('returns the same page as pullChanges, as JSON text spliced from the stored bodies', async () => {
-      // Bodies with text that needs escaping, a baseSeq, and unicode: the splice must keep them exact.
+  describe('#pullStoredChanges and the pull reply written from it', () => {
+    it('gives the same page as pullChanges, written as JSON from the stored bodies', async () => {
+      // Bodies with text that needs escaping, a baseSeq, and unicode: the reply must keep them exact.
       await appendChanges(db(), user, deviceA, [
         streamPut(1, '1:0'),
-        filePut(2, null, 'dir/a "quoted" \\ file.txt'),
+        filePut(2, null, 'dir/naïve "quoted" file.txt'),
         taskMeta(3, null, { task: 'naïve — "quote" \n newline ✓' }, hlc(3)),
       ]);
-      await appendChanges(db(), user, deviceB, [filePut(1, 2, 'dir/a "quoted" \\ file.txt', 'b'.repeat(64))]);
+      await appendChanges(db(), user, deviceB, [filePut(1, 2, 'dir/naïve "quoted" file.txt', 'b'.repeat(64))]);
+      // One writer for every page, as the relay uses it: each reply must stand on its own.
+      const writer = new Utf8Writer(16);
       for (const [cursor, limit] of [[0, 10], [1, 2], [4, 10]] as const) {
         const parsed = await pullChanges(db(), user, cursor, limit);
-        const spliced = await pullChangesJson(db(), user, cursor, limit);
-        assert.deepEqual(JSON.parse(spliced.changesJson), parsed.changes);
-        assert.deepEqual(
-          { count: spliced.count, cursor: spliced.cursor, hasMore: spliced.hasMore },
-          { count: parsed.changes.length, cursor: parsed.cursor, hasMore: parsed.hasMore },
-        );
+        const stored = await pullStoredChanges(db(), user, cursor, limit);
+        const reply = JSON.parse(new TextDecoder().decode(writePullReply(writer, asRequestId('r-1'), stored)));
+        assert.deepEqual(reply, { type: 'changes', replyTo: 'r-1', ...parsed });
+        assert.equal(parseServerMessage(reply).type, 'changes');
       }
     });
 
@@ -308,8 +311,8 @@ export function changeLogSuite(getDb: () => Database): void {
       await appendChanges(db(), user, deviceA, [filePut(3, 2, 'a.txt', '3'.repeat(64))]);
       await appendChanges(db(), user, deviceA, [filePut(4, null, 'b.txt')]);
       assert.equal((await compactLog(db(), user, new Date(Date.now() + 60_000))).compactedSeq, 2);
-      await assert.rejects(pullChangesJson(db(), user, 1, 10), (err: unknown) => isSyncError(err, 'CURSOR_COMPACTED'));
-      await assert.rejects(pullChangesJson(db(), user, 0, 0), (err: unknown) => isSyncError(err, 'PULL_INVALID'));
+      await assert.rejects(pullStoredChanges(db(), user, 1, 10), (err: unknown) => isSyncError(err, 'CURSOR_COMPACTED'));
+      await assert.rejects(pullStoredChanges(db(), user, 0, 0), (err: unknown) => isSyncError(err, 'PULL_INVALID'));
     });
   });
 
