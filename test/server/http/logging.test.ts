@@ -39,7 +39,7 @@ describe('relay logs', () => {
     for (const secret of [PASSWORD, login.body.accessToken, login.body.refreshToken, refreshed.body.accessToken, refreshed.body.refreshToken]) {
       assert.ok(!all.includes(secret), 'a secret reached the log');
     }
-    assert.ok(lines.some((l) => JSON.parse(l).msg === 'rotated refresh token presented again; session family revoked'));
+    assert.ok(lines.some((l) => JSON.parse(l).msg === 'rotated refresh token presented again; session family and device revoked'));
   });
 
   it('logs an internal failure and answers 500 INTERNAL without its message', async () => {
