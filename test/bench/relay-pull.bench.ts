@@ -1,20 +1,40 @@
 /**
  * relay.pull.500of1M.p99_ms: round trip of a `pull` of 500 changes over /v1/sync from random
  * cursors in a 1,000,000-change log (made with one INSERT ... SELECT generate_series), p99 over
- * the run. Baseline: the p99 of the same page read straight from PostgreSQL in the same run.
+ * the run, measured by a device in its own process (test/support/bench-pull-child.ts).
+ * Baseline: the p99 of the same page read straight from PostgreSQL in the same run.
  */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { UserId } from '../../core/ids';
 import { pullChanges } from '../../server/db/change-log';
 import { createUsersInBulk, startBenchRelay } from '../support/relay-bench';
 import { createRng } from '../support/rng';
-import { BenchWsClient } from '../support/bench-ws-client';
 import { percentile, type Benchmark, type Figure } from './figure';
 
 const LOG_SIZE = 1_000_000;
 const PAGE = 500;
 const WARMUP = 30;
 const SAMPLES = 300;
+
+/** Runs the pulling device in a child process; resolves with its round trips after the warm-up. */
+function pullFromChild(url: string, device: { deviceId: string; token: string }, cursors: number[], codecs: string[]): Promise<number[]> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(__dirname, '..', 'support', 'bench-pull-child.ts'), url, JSON.stringify(device), JSON.stringify(cursors), String(PAGE), String(WARMUP), codecs.join(',')],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString(); });
+    child.once('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (code === 0 && line) resolve((JSON.parse(line) as { times: number[] }).times);
+      else reject(new Error(`pull device exited ${code}: ${out}`));
+    });
+  });
+}
 
 export const benchmark: Benchmark = {
   name: 'relay-pull',
@@ -47,16 +67,7 @@ export const benchmark: Benchmark = {
       const rng = createRng(42);
       const cursors = Array.from({ length: WARMUP + SAMPLES }, () => rng.int(0, LOG_SIZE - PAGE));
       const codecs = (process.env.PULL_CODECS ?? 'brotli,deflate,none').split(',');
-      const client = await BenchWsClient.connect(bench.wsUrl, device, codecs as never);
-      const relayTimes: number[] = [];
-      for (let i = 0; i < cursors.length; i++) {
-        const started = performance.now();
-        const page = await client.request({ type: 'pull', cursor: cursors[i], limit: PAGE });
-        const ms = performance.now() - started;
-        if (page.type !== 'changes' || page.changes.length !== PAGE) throw new Error(`bad page: ${JSON.stringify(page).slice(0, 200)}`);
-        if (i >= WARMUP) relayTimes.push(ms);
-      }
-      await client.close();
+      const relayTimes = await pullFromChild(bench.wsUrl, device, cursors, codecs);
 
       const sqlTimes: number[] = [];
       for (let i = 0; i < cursors.length; i++) {
