@@ -4,11 +4,10 @@
  * the run, measured by a device in its own process (test/support/bench-pull-child.ts).
  * Baseline: the p99 of the same page read straight from PostgreSQL in the same run.
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { UserId } from '../../core/ids';
 import { pullChanges } from '../../server/db/change-log';
+import { runBenchChild } from '../support/bench-child';
 import { createUsersInBulk, startBenchRelay } from '../support/relay-bench';
 import { createRng } from '../support/rng';
 import { percentile, type Benchmark, type Figure } from './figure';
@@ -19,21 +18,9 @@ const WARMUP = 30;
 const SAMPLES = 300;
 
 /** Runs the pulling device in a child process; resolves with its round trips after the warm-up. */
-function pullFromChild(url: string, device: { deviceId: string; token: string }, cursors: number[], codecs: string[]): Promise<number[]> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(__dirname, '..', 'support', 'bench-pull-child.ts'), url, JSON.stringify(device), JSON.stringify(cursors), String(PAGE), String(WARMUP), codecs.join(',')],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString(); });
-    child.once('exit', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (code === 0 && line) resolve((JSON.parse(line) as { times: number[] }).times);
-      else reject(new Error(`pull device exited ${code}: ${out}`));
-    });
-  });
+async function pullFromChild(url: string, device: { deviceId: string; token: string }, cursors: number[], codecs: string[]): Promise<number[]> {
+  const args = [url, JSON.stringify(device), JSON.stringify(cursors), String(PAGE), String(WARMUP), codecs.join(',')];
+  return (await runBenchChild<{ times: number[] }>('bench-pull-child.ts', args)).times;
 }
 
 export const benchmark: Benchmark = {

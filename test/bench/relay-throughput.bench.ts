@@ -7,7 +7,6 @@
  * Load generation (encoding the devices' push frames, serialising the baseline's statements)
  * happens before the measured windows, on both sides.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { Pool } from 'pg';
 import type { DeviceId, UserId } from '../../core/ids';
 import type { ClientChange } from '../../core/model/changes';
 import { appendChanges } from '../../server/db/change-log';
+import { runBenchChild } from '../support/bench-child';
 import { createUsersInBulk, startBenchRelay } from '../support/relay-bench';
 import { streamPut } from '../support/sync-client';
 import type { Benchmark, Figure } from './figure';
@@ -27,20 +27,7 @@ const IN_FLIGHT = 2;
 
 /** Runs the pushing and receiving devices in a child process (test/support/bench-push-child.ts). */
 function runClients(url: string, devicesFile: string, codecs: string): Promise<{ changes: number; seconds: number; live: number; cpuSeconds: number }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(__dirname, '..', 'support', 'bench-push-child.ts'), url, devicesFile, String(BATCH), String(PUSHES_PER_USER), String(IN_FLIGHT), codecs],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString(); });
-    child.once('exit', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (code === 0 && line) resolve(JSON.parse(line) as { changes: number; seconds: number; live: number; cpuSeconds: number });
-      else reject(new Error(`push clients exited ${code}: ${out}`));
-    });
-  });
+  return runBenchChild('bench-push-child.ts', [url, devicesFile, String(BATCH), String(PUSHES_PER_USER), String(IN_FLIGHT), codecs]);
 }
 
 export const benchmark: Benchmark = {
