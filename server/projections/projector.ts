@@ -4,8 +4,11 @@
  *
  * - A committed push marks its user dirty (`markDirty`, synchronous and cheap: the relay calls
  *   it from the sync endpoint's `onCommitted`); one worker per relay process then projects
- *   dirty users a batch at a time (project-batch.ts: at most `batchSize` rows per
- *   transaction), round-robin, so a user with a long backlog does not hold the others up.
+ *   dirty users a batch at a time: up to `usersPerBatch` users in one transaction
+ *   (project-batch.ts `projectUsers`: at most `batchSize` rows per user and `rowsPerBatch` in
+ *   all), round-robin, so a user with a long backlog does not hold the others up, and the
+ *   round trips of a transaction are paid once for all the users it projects. A user whose
+ *   batch failed is retried alone.
  * - A user whose cursor row another relay process holds is retried shortly after; a failed
  *   batch is retried with backoff (up to 30 s) and counted in `projection_errors_total`.
  * - A sweep at `start()` and every `sweepIntervalMs` marks every user whose cursor lags the
@@ -16,9 +19,11 @@
 import type { Database } from '../db/database';
 import type { Logger } from '../observability/logger';
 import type { RelayMetrics } from '../observability/metrics';
-import { DEFAULT_PROJECTION_BATCH, projectBatch, type BatchOutcome } from './project-batch';
+import { DEFAULT_PROJECTION_BATCH, DEFAULT_PROJECTION_TOTAL, projectUsers, type BatchOutcome } from './project-batch';
 
 export const DEFAULT_SWEEP_INTERVAL_MS = 30_000;
+/** Most dirty users one transaction projects. */
+export const DEFAULT_USERS_PER_BATCH = 64;
 const MAX_BACKOFF_MS = 30_000;
 /** Most users one sweep marks (the rest are found by the next sweep). */
 const SWEEP_LIMIT = 10_000;
@@ -27,8 +32,12 @@ export interface ProjectorOptions {
   db: Database;
   logger?: Logger;
   metrics?: RelayMetrics;
-  /** Most log rows per transaction. Default 500. */
+  /** Most log rows per user per transaction. Default 500. */
   batchSize?: number;
+  /** Most dirty users projected in one transaction. Default 64. */
+  usersPerBatch?: number;
+  /** Most log rows per transaction over all its users (never below `batchSize`). Default 2000. */
+  rowsPerBatch?: number;
   /** How often to look for users whose cursor lags, ms; 0: only at start. Default 30 s. */
   sweepIntervalMs?: number;
   /** First retry delay for a locked or failed user, ms. Default 100. */
@@ -46,6 +55,8 @@ export class Projector {
   private readonly logger: Logger | undefined;
   private readonly metrics: RelayMetrics | undefined;
   private readonly batchSize: number;
+  private readonly usersPerBatch: number;
+  private readonly rowsPerBatch: number;
   private readonly sweepIntervalMs: number;
   private readonly retryMs: number;
   private readonly dirty = new Set<string>();
@@ -64,6 +75,8 @@ export class Projector {
     this.logger = options.logger;
     this.metrics = options.metrics;
     this.batchSize = options.batchSize ?? DEFAULT_PROJECTION_BATCH;
+    this.usersPerBatch = Math.max(1, options.usersPerBatch ?? DEFAULT_USERS_PER_BATCH);
+    this.rowsPerBatch = Math.max(this.batchSize, options.rowsPerBatch ?? DEFAULT_PROJECTION_TOTAL);
     this.sweepIntervalMs = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
     this.retryMs = options.retryMs ?? 100;
   }
@@ -144,35 +157,55 @@ export class Projector {
 
   private async drain(): Promise<void> {
     while (!this.closed && this.dirty.size > 0) {
-      const userId = this.dirty.values().next().value!;
-      this.dirty.delete(userId);
+      const users = this.nextBatch();
       const started = process.hrtime.bigint();
-      let outcome: BatchOutcome;
+      let outcomes: Map<string, BatchOutcome>;
       try {
-        outcome = await projectBatch(this.db, userId, { limit: this.batchSize });
+        outcomes = await projectUsers(this.db, users, { limit: this.batchSize, totalLimit: this.rowsPerBatch });
       } catch (err) {
         this.metrics?.projectionErrors.inc();
-        const attempts = (this.failures.get(userId) ?? 0) + 1;
-        this.failures.set(userId, attempts);
-        if (!this.closed) this.logger?.warn('projection batch failed; retrying', { userId, attempts, err });
-        this.retryLater(userId, attempts);
+        for (const userId of users) {
+          const attempts = (this.failures.get(userId) ?? 0) + 1;
+          this.failures.set(userId, attempts);
+          if (!this.closed) this.logger?.warn('projection batch failed; retrying', { userId, attempts, err });
+          this.retryLater(userId, attempts);
+        }
         continue;
       }
-      this.failures.delete(userId);
+      for (const userId of users) this.failures.delete(userId);
       this.metrics?.projectionBatchDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      if (outcome.status === 'locked') {
-        this.retryLater(userId, 1);
-      } else if (outcome.status === 'rebuilt') {
-        this.metrics?.projectionRebuilds.inc();
-        this.logger?.info('read model rebuilt: compaction passed the projection cursor', { userId });
-        this.dirty.add(userId);
-      } else {
-        for (const [type, n] of Object.entries(outcome.counts)) this.metrics?.projectionRows.inc({ type }, n);
-        if (outcome.skipped > 0) this.logger?.warn('projection skipped changes it cannot store', { userId, skipped: outcome.skipped });
-        if (outcome.more) this.dirty.add(userId); // to the back of the queue
+      for (const [userId, outcome] of outcomes) {
+        if (outcome.status === 'locked') {
+          this.retryLater(userId, 1);
+        } else if (outcome.status === 'rebuilt') {
+          this.metrics?.projectionRebuilds.inc();
+          this.logger?.info('read model rebuilt: compaction passed the projection cursor', { userId });
+          this.dirty.add(userId);
+        } else {
+          for (const [type, n] of Object.entries(outcome.counts)) this.metrics?.projectionRows.inc({ type }, n);
+          if (outcome.skipped > 0) this.logger?.warn('projection skipped changes it cannot store', { userId, skipped: outcome.skipped });
+          if (outcome.more) this.dirty.add(userId); // to the back of the queue
+        }
       }
-      for (const listener of this.listeners) listener({ userId, outcome });
+      for (const [userId, outcome] of outcomes) for (const listener of this.listeners) listener({ userId, outcome });
     }
+  }
+
+  /**
+   * Takes the next users to project together, in queue order: up to `usersPerBatch` of them. A
+   * user whose last batch failed is projected alone, so one user whose rows make the transaction
+   * fail cannot hold back the users it was batched with.
+   */
+  private nextBatch(): string[] {
+    const users: string[] = [];
+    for (const userId of this.dirty) {
+      const failed = this.failures.has(userId);
+      if (failed && users.length > 0) continue;
+      users.push(userId);
+      if (failed || users.length >= this.usersPerBatch) break;
+    }
+    for (const userId of users) this.dirty.delete(userId);
+    return users;
   }
 
   private retryLater(userId: string, attempts: number): void {

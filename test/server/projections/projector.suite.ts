@@ -9,7 +9,7 @@ import { asTaskId, asWorkspaceId, type DeviceId, type UserId } from '../../../co
 import type { ClientChange, TaskSource } from '../../../core/model/changes';
 import { appendChanges, compactLog } from '../../../server/db/change-log';
 import type { Database } from '../../../server/db/database';
-import { projectBatch } from '../../../server/projections/project-batch';
+import { projectBatch, projectUsers } from '../../../server/projections/project-batch';
 import { Projector, projectionLag } from '../../../server/projections/projector';
 import { RelayMetrics } from '../../../server/observability/metrics';
 import { hlc, insertUser, newDeviceId, taskMeta } from '../db/fixtures';
@@ -209,6 +209,28 @@ export function projectorSuite(setup: ProjectorSuiteSetup): void {
       assert.deepEqual((await dump(db(), user)).messages.map((m) => `${m.entry_key}=${JSON.parse(m.content as string).text}`), ['5:0=v3', '6:0=w2', '7:0=z']);
     });
 
+    it('projects several users in one transaction, each as if alone, with a share of the rows each', async () => {
+      const [b, c, refA, refB] = [await insertUser(db()), await insertUser(db()), await insertUser(db()), await insertUser(db())];
+      await appendChanges(db(), user, device, everyType());
+      await appendChanges(db(), b, device, everyType().slice(0, 10));
+      await appendChanges(db(), refA, device, everyType());
+      await appendChanges(db(), refB, device, everyType().slice(0, 10));
+      await catchUp(db(), refA, 1000);
+      await catchUp(db(), refB, 1000);
+
+      // 6 rows in all over three locked users: 2 each (c has none but still takes its share), under the 4 per user.
+      const first = await projectUsers(db(), [user, b, c], { limit: 4, totalLimit: 6 });
+      assert.deepEqual([...first.keys()], [user, b, c]);
+      const summary = (o: ReturnType<typeof first.get>) => o?.status === 'projected' ? [o.rows, o.cursor, o.more] : o?.status;
+      assert.deepEqual([first.get(user), first.get(b), first.get(c)].map(summary), [[2, 2, true], [2, 2, true], [0, 0, false]]);
+
+      const rest = await projectUsers(db(), [user, b, c], { limit: 1000 });
+      assert.deepEqual([rest.get(user), rest.get(b), rest.get(c)].map(summary), [[19, 21, false], [8, 10, false], [0, 0, false]]);
+      assert.deepEqual(await dump(db(), user), await dump(db(), refA));
+      assert.deepEqual(await dump(db(), b), await dump(db(), refB));
+      assert.deepEqual([(await cursorOf(db(), user)).seq, (await cursorOf(db(), b)).seq, (await cursorOf(db(), c)).seq], [21, 10, 0]);
+    });
+
     it("is removed with the user's account", async () => {
       await appendChanges(db(), user, device, everyType());
       await catchUp(db(), user, 1000);
@@ -240,6 +262,84 @@ export function projectorSuite(setup: ProjectorSuiteSetup): void {
       } finally {
         await projector.close();
         await projector.close();
+      }
+    });
+
+    it('projects the users dirtied while a batch runs together, in one transaction', async () => {
+      const others = [await insertUser(db()), await insertUser(db()), await insertUser(db())];
+      const ref = await insertUser(db());
+      for (const u of [user, ...others, ref]) await appendChanges(db(), u, device, everyType());
+      await catchUp(db(), ref, 1000);
+      const metrics = new RelayMetrics();
+      const projector = new Projector({ db: db(), metrics, sweepIntervalMs: 0 });
+      const events: string[] = [];
+      projector.onBatch((e) => events.push(`${e.userId}:${e.outcome.status}`));
+      try {
+        for (const u of [user, ...others]) projector.markDirty(u); // the first starts a batch of its own
+        await projector.idle();
+      } finally {
+        await projector.close();
+      }
+      assert.deepEqual(events.sort(), [user, ...others].map((u) => `${u}:projected`).sort());
+      assert.equal((await metrics.projectionBatchDuration.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value, 2, 'the first user, then the three others together');
+      for (const u of [user, ...others]) {
+        assert.deepEqual(await dump(db(), u), await dump(db(), ref));
+        assert.equal((await cursorOf(db(), u)).seq, 21);
+      }
+    });
+
+    it('retries the users of a failed batch one by one, and the rolled-back batch leaves nothing behind', async () => {
+      const real = db();
+      const users = [user, await insertUser(db()), await insertUser(db()), await insertUser(db())];
+      for (const u of users) await appendChanges(real, u, device, everyType().slice(0, 6));
+      let calls = 0;
+      const batchSizes: number[] = [];
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => { release = resolve; });
+      // The first transaction waits until the other users are dirty; the second (those three
+      // together) does its work and then fails, so it rolls back.
+      const flaky: Database = {
+        kind: real.kind,
+        query: (sql, params) => real.query(sql, params),
+        exec: (sql) => real.exec(sql),
+        withAdvisoryLock: (key, fn) => real.withAdvisoryLock(key, fn),
+        health: () => real.health(),
+        close: () => real.close(),
+        async transaction(fn) {
+          const n = ++calls;
+          if (n === 1) await gate;
+          return real.transaction(async (tx) => {
+            let first = true;
+            const result = await fn({
+              exec: (sql) => tx.exec(sql),
+              query: (sql, params) => {
+                // The users a transaction asks for: its first locking statement's ids.
+                if (first && sql.includes('FOR UPDATE SKIP LOCKED')) batchSizes.push((JSON.parse(String(params![0])) as string[]).length);
+                if (sql.includes('FOR UPDATE SKIP LOCKED')) first = false;
+                return tx.query(sql, params);
+              },
+            });
+            if (n === 2) throw new Error('injected failure');
+            return result;
+          });
+        },
+      };
+      const metrics = new RelayMetrics();
+      const projector = new Projector({ db: flaky, metrics, sweepIntervalMs: 0, retryMs: 1 });
+      try {
+        for (const u of users) projector.markDirty(u);
+        release();
+        await projector.idle();
+      } finally {
+        await projector.close();
+      }
+      assert.deepEqual(batchSizes, [1, 3, 1, 1, 1], 'the first user, the three others together (failed), then each alone');
+      assert.equal((await metrics.projectionErrors.get()).values[0]?.value, 1);
+      for (const u of users) {
+        assert.equal((await cursorOf(real, u)).seq, 6);
+        const history = await real.query(
+          'SELECT x.seq FROM message_changes x JOIN conversations c ON c.id = x.conversation_id WHERE c.user_id = $1', [u]);
+        assert.equal(history.rows.length, 5, 'each change once');
       }
     });
 
