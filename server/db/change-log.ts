@@ -161,9 +161,9 @@ interface AppendRow {
  * changes after `cursor` may have been compacted away (pull from 0 instead).
  */
 export async function pullChanges(db: Queryable, userId: UserId, cursor: number, limit: number): Promise<PullResult> {
-  const { rows, hasMore } = await readPage(db, userId, cursor, limit);
-  const changes = rows.map((row) => toServerChange({ ...row, body: JSON.parse(row.body) as ChangeBody }));
-  return { changes, cursor: changes.length > 0 ? changes[changes.length - 1]!.seq : cursor, hasMore };
+  const page = await pullStoredChanges(db, userId, cursor, limit);
+  const changes = page.rows.map((row) => toServerChange({ ...row, body: JSON.parse(row.body) as ChangeBody }));
+  return { changes, cursor: page.cursor, hasMore: page.hasMore };
 }
 
 /** One change of a page as stored: `body` is its JSON text, not parsed. */
@@ -190,17 +190,6 @@ export interface StoredPage {
  * (server/sync/pull-reply.ts).
  */
 export async function pullStoredChanges(db: Queryable, userId: UserId, cursor: number, limit: number): Promise<StoredPage> {
-  const { rows, hasMore } = await readPage(db, userId, cursor, limit);
-  return { rows, cursor: rows.length > 0 ? rows[rows.length - 1]!.seq : cursor, hasMore };
-}
-
-/** The rows of one page, bodies as stored text (`pullChanges` and `pullStoredChanges`). */
-async function readPage(
-  db: Queryable,
-  userId: UserId,
-  cursor: number,
-  limit: number,
-): Promise<{ rows: StoredChangeRow[]; hasMore: boolean }> {
   if (!Number.isSafeInteger(cursor) || cursor < 0) {
     throw new SyncError(ChangeLogErrorCode.PULL_INVALID, 'cursor must be an integer >= 0', { cursor });
   }
@@ -225,7 +214,8 @@ async function readPage(
     );
   }
   const hasMore = rows.length > limit;
-  return { rows: hasMore ? rows.slice(0, limit) : rows, hasMore };
+  const page = hasMore ? rows.slice(0, limit) : rows;
+  return { rows: page, cursor: page.length > 0 ? page[page.length - 1]!.seq : cursor, hasMore };
 }
 
 /** The user's log position and compaction point (zeros for a user who never pushed). */
@@ -309,7 +299,6 @@ async function foldTaskMeta(tx: Queryable, userId: UserId, olderThan: Date): Pro
     ]);
   }
 }
-
 
 function toServerChange(row: LogRow): ServerChange {
   return {

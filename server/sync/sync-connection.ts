@@ -403,7 +403,7 @@ export class SyncConnection implements HubConnection {
     return result;
   }
 
-  /** Several pushes in one transaction; replies per push, in order; one fan-out. */
+  /** One push, or several waiting ones, in one transaction; a reply per push, in order; one fan-out. */
   private async handlePushes(pushes: PushMessage[], auth: { userId: string; deviceId: string }): Promise<void> {
     const receivedAt = Date.now();
     const result = await this.commit(auth, pushes.flatMap((p) => p.changes));
@@ -580,17 +580,9 @@ export class SyncConnection implements HubConnection {
       case 'ping':
         this.send({ type: 'pong', replyTo: message.id });
         return;
-      case 'push': {
-        const receivedAt = Date.now();
-        const result = await this.commit(auth, message.changes);
-        this.send(
-          result.conflicts.length > 0
-            ? { type: 'conflict', replyTo: message.id, accepted: result.accepted, conflicts: result.conflicts }
-            : { type: 'ack', replyTo: message.id, accepted: result.accepted },
-        );
-        this.deps.hub.publishChanges(auth.userId, auth.deviceId, result.stored, receivedAt);
+      case 'push':
+        await this.handlePushes([message], auth);
         return;
-      }
       case 'pull': {
         const limit = Math.min(Math.max(1, Math.floor(message.limit)), MAX_PULL_LIMIT);
         // Written from the stored JSON: the bodies are neither parsed nor re-serialised.

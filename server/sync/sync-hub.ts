@@ -47,11 +47,11 @@ export interface LivePage {
 const MAX_INLINE_CHANGES_CHARS = 256 * 1024;
 
 type Envelope =
-  | { o: string; t: 'changes'; from: string; first: number; last: number; at: number; changes?: ServerChange[] }
-  | { o: string; t: 'presence'; deviceId: string; state: PresenceState; activeTaskId?: string; to?: string }
-  | { o: string; t: 'presence.query'; from: string }
-  | { o: string; t: 'command.pending'; target: string }
-  | { o: string; t: 'command.result'; sender: string; final: boolean; message: CommandResultMessage };
+  | { t: 'changes'; from: string; first: number; last: number; at: number; changes?: ServerChange[] }
+  | { t: 'presence'; deviceId: string; state: PresenceState; activeTaskId?: string; to?: string }
+  | { t: 'presence.query'; from: string }
+  | { t: 'command.pending'; target: string }
+  | { t: 'command.result'; sender: string; final: boolean; message: CommandResultMessage };
 
 export interface SyncHubOptions {
   pubsub: PubSub;
@@ -148,17 +148,16 @@ export class SyncHub {
   }
 
   /**
-   * Sends committed changes to every other device of the user, here and on other processes.
-   * `changesJson`, when the caller has it, is the JSON text of `changes` (serialised once for
-   * every socket and the other processes).
+   * Sends committed changes to every other device of the user, here and on other processes
+   * (serialised once for every socket and the other processes).
    */
-  publishChanges(userId: string, fromDeviceId: string, changes: ServerChange[], receivedAt: number, changesJson?: string): void {
+  publishChanges(userId: string, fromDeviceId: string, changes: ServerChange[], receivedAt: number): void {
     if (changes.length === 0) return;
     const first = changes[0]!.seq;
     const last = changes[changes.length - 1]!.seq;
-    const inline = changesJson ?? JSON.stringify(changes);
+    const inline = JSON.stringify(changes);
     this.deliverChanges(userId, fromDeviceId, { first, last, json: inline }, receivedAt);
-    const envelope: Envelope = { o: this.origin, t: 'changes', from: fromDeviceId, first, last, at: receivedAt };
+    const envelope: Envelope = { t: 'changes', from: fromDeviceId, first, last, at: receivedAt };
     const text =
       inline.length <= MAX_INLINE_CHANGES_CHARS
         ? `${JSON.stringify(envelope).slice(0, -1)},"changes":${inline}}`
@@ -170,7 +169,7 @@ export class SyncHub {
   broadcastPresence(userId: string, deviceId: string, presence: HubConnection['presence']): void {
     const message = presenceMessage(deviceId, presence);
     this.forEachOther(userId, deviceId, (c) => c.send(message));
-    this.publish(userId, JSON.stringify({ o: this.origin, t: 'presence', deviceId, ...presence } satisfies Envelope));
+    this.publish(userId, JSON.stringify({ t: 'presence', deviceId, ...presence } satisfies Envelope));
   }
 
   /** Tells a newcomer who else of its user is connected, here and (by asking) elsewhere. */
@@ -181,13 +180,13 @@ export class SyncHub {
       const presence = [...set][set.size - 1]!.presence;
       connection.send(presenceMessage(deviceId, presence));
     }
-    this.publish(connection.userId, JSON.stringify({ o: this.origin, t: 'presence.query', from: connection.deviceId } satisfies Envelope));
+    this.publish(connection.userId, JSON.stringify({ t: 'presence.query', from: connection.deviceId } satisfies Envelope));
   }
 
   /** A command for `targetDeviceId` was queued: whichever process holds the target delivers it. */
   commandPending(userId: string, targetDeviceId: string): void {
     if (this.byDevice.has(targetDeviceId)) this.options.onCommandPending(userId, targetDeviceId);
-    this.publish(userId, JSON.stringify({ o: this.origin, t: 'command.pending', target: targetDeviceId } satisfies Envelope));
+    this.publish(userId, JSON.stringify({ t: 'command.pending', target: targetDeviceId } satisfies Envelope));
   }
 
   /**
@@ -197,7 +196,7 @@ export class SyncHub {
    */
   commandResult(userId: string, senderDeviceId: string, message: CommandResultMessage, final: boolean): void {
     this.deliverResult(senderDeviceId, message, final);
-    this.publish(userId, JSON.stringify({ o: this.origin, t: 'command.result', sender: senderDeviceId, final, message } satisfies Envelope));
+    this.publish(userId, JSON.stringify({ t: 'command.result', sender: senderDeviceId, final, message } satisfies Envelope));
   }
 
   /** Closes every local socket of a device (revocation). */
@@ -294,7 +293,7 @@ export class SyncHub {
       this.options.logger.warn('malformed fan-out message ignored');
       return;
     }
-    if (!envelope || typeof envelope !== 'object' || envelope.o === this.origin) return;
+    if (!envelope || typeof envelope !== 'object') return;
     try {
       switch (envelope.t) {
         case 'changes':
@@ -319,7 +318,7 @@ export class SyncHub {
           for (const [deviceId, set] of user?.devices ?? []) {
             if (deviceId === envelope.from || set.size === 0) continue;
             const presence = [...set][set.size - 1]!.presence;
-            this.publish(userId, JSON.stringify({ o: this.origin, t: 'presence', deviceId, ...presence, to: envelope.from } satisfies Envelope));
+            this.publish(userId, JSON.stringify({ t: 'presence', deviceId, ...presence, to: envelope.from } satisfies Envelope));
           }
           return;
         }
