@@ -30,7 +30,7 @@ export type BatchOutcome =
   | { status: 'rebuilt'; more: true };
 
 export interface BatchOptions {
-  /** Most log rows per transaction. Default DEFAULT_PROJECTION_BATCH. */
+  /** Most log rows per user per transaction. Default DEFAULT_PROJECTION_BATCH. */
   limit?: number;
   /** PostgreSQL `lock_timeout` inside the step, ms (a projector gives way to TRUNCATE / DDL). Default 2000. */
   lockTimeoutMs?: number;
@@ -88,9 +88,9 @@ async function projectLocked(db: Database, ids: readonly string[], options: Batc
     if (missing.length > 0) {
       const created = await tx.query<{ user_id: string }>(
         `INSERT INTO read_model_cursors (user_id)
-         SELECT id FROM users WHERE id = ANY (ARRAY(SELECT json_array_elements_text($1::json))::uuid[])
+         SELECT id FROM users WHERE id = ANY ($1::uuid[])
          ON CONFLICT (user_id) DO NOTHING RETURNING user_id`,
-        [JSON.stringify(missing)],
+        [missing],
       );
       if (created.rows.length > 0) await lockAndRead(tx, created.rows.map((r) => r.user_id), share, cursors, pages);
     }
@@ -166,7 +166,7 @@ async function lockAndRead(
   const { rows } = await tx.query<Omit<PageRow, 'seq'> & { user_id: string; cursor: number | string; base: number | string; seq: number | string | null }>(
     `WITH locked AS (
        SELECT user_id, seq, base_compacted_seq FROM read_model_cursors
-        WHERE user_id = ANY (ARRAY(SELECT json_array_elements_text($1::json))::uuid[])
+        WHERE user_id = ANY ($1::uuid[])
           FOR UPDATE SKIP LOCKED
      )
      SELECT l.user_id, l.seq AS cursor, l.base_compacted_seq AS base, o.seq, o.device_id, o.body,
@@ -176,7 +176,7 @@ async function lockAndRead(
          SELECT s.seq, s.device_id, s.body FROM sync_operations s WHERE s.user_id = l.user_id AND s.seq > l.seq ORDER BY s.seq LIMIT $2
        ) o ON true
       ORDER BY l.user_id, o.seq`,
-    [JSON.stringify(ids), share + 1],
+    [ids, share + 1],
   );
   for (const r of rows) {
     if (!cursors.has(r.user_id)) {
@@ -194,10 +194,9 @@ interface UserPlan {
 
 /** Empties the users' read models (inside the caller's transaction; the caller resets their cursors). */
 async function resetReadModels(tx: Queryable, userIds: readonly string[]): Promise<void> {
-  const ids = JSON.stringify(userIds);
   // messages, message_changes cascade from conversations; file_sync_state, file_changes from workspaces.
-  await tx.query('DELETE FROM conversations WHERE user_id = ANY (ARRAY(SELECT json_array_elements_text($1::json))::uuid[])', [ids]);
-  await tx.query('DELETE FROM workspaces WHERE user_id = ANY (ARRAY(SELECT json_array_elements_text($1::json))::uuid[])', [ids]);
+  await tx.query('DELETE FROM conversations WHERE user_id = ANY ($1::uuid[])', [userIds]);
+  await tx.query('DELETE FROM workspaces WHERE user_id = ANY ($1::uuid[])', [userIds]);
 }
 
 /** The conversation rows of the tasks the users' pages touch, per user. */
@@ -223,9 +222,8 @@ async function loadTasks(
     // a task of one user wanted for another only is dropped below.
     `SELECT user_id, source, task_id, metadata, field_clocks, deleted_at IS NOT NULL AS deleted, head_seq
        FROM conversations
-      WHERE user_id = ANY (ARRAY(SELECT json_array_elements_text($1::json))::uuid[])
-        AND task_id = ANY (ARRAY(SELECT json_array_elements_text($2::json)))`,
-    [JSON.stringify([...new Set(wanted.map((w) => w.user_id))]), JSON.stringify([...new Set(wanted.map((w) => w.task_id))])],
+      WHERE user_id = ANY ($1::uuid[]) AND task_id = ANY ($2::text[])`,
+    [[...new Set(wanted.map((w) => w.user_id))], [...new Set(wanted.map((w) => w.task_id))]],
   );
   const pairs = new Set(wanted.map((w) => `${w.user_id}\u0000${w.task_id}`));
   for (const r of found) {

@@ -314,7 +314,7 @@ export function projectorSuite(setup: ProjectorSuiteSetup): void {
               exec: (sql) => tx.exec(sql),
               query: (sql, params) => {
                 // The users a transaction asks for: its first locking statement's ids.
-                if (first && sql.includes('FOR UPDATE SKIP LOCKED')) batchSizes.push((JSON.parse(String(params![0])) as string[]).length);
+                if (first && sql.includes('FOR UPDATE SKIP LOCKED')) batchSizes.push((params![0] as string[]).length);
                 if (sql.includes('FOR UPDATE SKIP LOCKED')) first = false;
                 return tx.query(sql, params);
               },
