@@ -13,6 +13,7 @@ import { purgeExpiredUploads } from '../../../server/blobs/blob-uploads';
 import type { Database } from '../../../server/db/database';
 import type { RelayServer } from '../../../server/relay-server';
 import { resetDatabase } from '../../support/postgres';
+import { waitFor } from '../../support/redis';
 import { PASSWORD, api, signIn, startTestRelay, type SignedIn } from '../http/relay-fixture';
 
 export interface BlobUploadSuiteSetup {
@@ -24,11 +25,6 @@ const MIB = 1024 * 1024;
 const MAX_BLOB = 5 * MIB;
 const TTL_SECONDS = 3600;
 const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
-
-/** Polls `done` every 10 ms until it holds (waiting for an event the test cannot subscribe to). */
-async function until(done: () => Promise<boolean>): Promise<void> {
-  while (!(await done())) await new Promise((resolve) => setTimeout(resolve, 10));
-}
 
 interface Answer {
   status: number;
@@ -257,11 +253,11 @@ export function blobUploadSuite(setup: BlobUploadSuiteSetup): void {
       const sent = MIB + 600_000;
       req.write(bytes.subarray(0, sent));
       // Wait until the first piece is committed, so the drop really happens mid-upload.
-      await until(async () => ((await head(ann.accessToken, hash)).offset ?? 0) >= MIB);
+      await waitFor(async () => ((await head(ann.accessToken, hash)).offset ?? 0) >= MIB, 'the first MiB held');
       req.socket?.destroy();
       req.destroy();
       // The relay counts the aborted request once it has kept what arrived.
-      await until(async () => (await erroredCount('REQUEST_ABORTED')) > abortedBefore);
+      await waitFor(async () => (await erroredCount('REQUEST_ABORTED')) > abortedBefore, 'the relay to count the aborted request');
       const state = await head(ann.accessToken, hash);
       assert.equal(state.status, 404);
       assert.ok(state.offset !== null && state.offset >= MIB && state.offset <= sent, `offset ${state.offset}`);
@@ -348,7 +344,7 @@ export function blobUploadSuite(setup: BlobUploadSuiteSetup): void {
       await setup.db().query("UPDATE blob_uploads SET expires_at = now() - interval '1 second'");
       const schedule = scheduleCompaction({ db: setup.db(), intervalMs: 20, ageSeconds: 3600 });
       try {
-        await until(async () => (await count('blob_uploads')) === 0);
+        await waitFor(async () => (await count('blob_uploads')) === 0, 'the retention job to purge the expired upload');
       } finally {
         await schedule.stop();
       }

@@ -9,6 +9,7 @@ import type { ClientChange } from '../../../core/model/changes';
 import type { Database } from '../../../server/db/database';
 import type { RelayServer } from '../../../server/relay-server';
 import { resetDatabase } from '../../support/postgres';
+import { waitFor } from '../../support/redis';
 import { connectDevice } from '../../support/sync-client';
 import { hlc, taskMeta } from '../db/fixtures';
 import { api, errorCode, signIn, startTestRelay, type SignedIn } from './relay-fixture';
@@ -25,13 +26,11 @@ function put(clientSeq: number, taskId: string, stream: 'ui' | 'api', key: strin
   };
 }
 
-/** Polls `read` every 10 ms until `done` holds for its value (the projector runs after the ack). */
+/** Reads until `done` holds for the value read (the projector runs after the ack), and returns that value. */
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  let value!: T;
+  await waitFor(async () => done((value = await read())), 'the read model to show the pushed changes');
+  return value;
 }
 
 export function taskMessagesSuite(setup: TaskMessagesSuiteSetup): void {
