@@ -28,7 +28,12 @@ import type { Database, Queryable } from '../db/database';
 /** Largest piece stored in one row. */
 export const CHUNK_BYTES = 1024 * 1024;
 /** `storage_key` prefix of a blob stored as pieces. */
-export const CHUNK_PREFIX = 'chunks:';
+const CHUNK_PREFIX = 'chunks:';
+
+/** The `storage_key` of a blob stored as the pieces `pieceHashes`, in order (read back by `blobInfo`). */
+export function piecesStorageKey(pieceHashes: readonly string[]): string {
+  return `${CHUNK_PREFIX}${pieceHashes.join(',')}`;
+}
 
 export interface BlobInfo {
   hash: string;
@@ -85,7 +90,7 @@ export async function storeBlob(
           await insertRow(tx, userId, chunkHash, length, null, piece);
           offset += length;
         }
-        await insertRow(tx, userId, hash, size, `${CHUNK_PREFIX}${chunkHashes.join(',')}`, null);
+        await insertRow(tx, userId, hash, size, piecesStorageKey(chunkHashes), null);
       }
       return true;
     });

@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { SyncError } from '../../core/errors';
 import { SHA256_HEX } from '../../core/model/hash';
 import type { Database, Queryable } from '../db/database';
-import { CHUNK_BYTES, CHUNK_PREFIX, blobInfo, checkBlobHash, tooLarge } from './blob-repository';
+import { CHUNK_BYTES, blobInfo, checkBlobHash, piecesStorageKey, tooLarge } from './blob-repository';
 
 /** One chunk's place in the blob: bytes `start..end` (inclusive) of `total`. */
 export interface ContentRange {
@@ -284,7 +284,7 @@ async function completeUpload(db: Database, userId: string, hash: string, total:
         [userId, hash, pieceHashes],
       );
       await tx.query('INSERT INTO blobs (user_id, hash, size, storage_key) VALUES ($1, $2, $3, $4)', [
-        userId, hash, total, `${CHUNK_PREFIX}${pieceHashes.join(',')}`,
+        userId, hash, total, piecesStorageKey(pieceHashes),
       ]);
     }
     await tx.query('DELETE FROM blob_uploads WHERE user_id = $1 AND hash = $2', [userId, hash]);

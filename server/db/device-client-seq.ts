@@ -1,7 +1,7 @@
 /**
  * The highest `clientSeq` the change log has accepted from one device: what the `welcome`
- * names as `lastClientSeq` (core/protocol/messages.ts). `sync_append_changes` (migration 0002)
- * answers every clientSeq at or below it as a replay (a stored one) or as compacted (one
+ * names as `lastClientSeq` (core/protocol/messages.ts). `sync_push_changes` (migrations 0005,
+ * 0007) answers every clientSeq at or below it as a replay (a stored one) or as compacted (one
  * compaction removed, remembered per device in `sync_log_heads.compacted_clients`), storing
  * nothing; a device whose outbox started numbering afresh moves its numbering above it.
  */
