@@ -199,21 +199,20 @@ export class CachedQuery<T> {
     return entry;
   }
 
-  /** Gives every tag without a version a fresh one (before the load starts, so a racing write wins). */
+  /**
+   * Gives every tag without a version a fresh one (before the load starts, so a racing write
+   * wins). Set-if-absent: when concurrent loads (on this process or another) create the same
+   * tag's version at once, they all end up with the one stored first; with a plain set, the
+   * entries of all but the last writer would never be served.
+   */
   private async ensureVersions(tags: readonly string[], versions: ReadonlyArray<string | null>): Promise<Record<string, string>> {
     const current: Record<string, string> = {};
-    const creations: Array<Promise<void>> = [];
-    tags.forEach((tag, i) => {
-      const known = versions[i];
-      if (known !== null && known !== undefined) {
-        current[tag] = known;
-        return;
-      }
-      const fresh = randomBytes(8).toString('hex');
-      current[tag] = fresh;
-      creations.push(this.cache.set(tagKey(tag), fresh, this.tagTtlSeconds));
-    });
-    await Promise.all(creations);
+    await Promise.all(
+      tags.map(async (tag, i) => {
+        const known = versions[i];
+        current[tag] = known ?? (await this.cache.setIfAbsent(tagKey(tag), randomBytes(8).toString('hex'), this.tagTtlSeconds));
+      }),
+    );
     return current;
   }
 

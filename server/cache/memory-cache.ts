@@ -58,6 +58,18 @@ export class MemoryCache implements Cache {
     if (this.entries.size > this.maxEntries) this.evict();
   }
 
+  async setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<string> {
+    this.checkOpen();
+    checkEntry(key, ttlSeconds);
+    // No await between the read and the write: nothing else runs in between.
+    const held = this.entries.get(key);
+    if (held && held.expiresAt > this.now()) return held.value;
+    this.entries.delete(key);
+    this.entries.set(key, { value: String(value), expiresAt: this.now() + ttlSeconds * 1000 });
+    if (this.entries.size > this.maxEntries) this.evict();
+    return String(value);
+  }
+
   async del(...keys: string[]): Promise<void> {
     this.checkOpen();
     for (const key of keys) this.entries.delete(key);

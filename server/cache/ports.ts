@@ -6,6 +6,11 @@ export interface Cache {
   get(key: string): Promise<string | null>;
   /** Stores `value` for `ttlSeconds`. */
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
+  /**
+   * Stores `value` for `ttlSeconds` only if `key` holds nothing, atomically; returns the value
+   * the key holds afterwards (`value`, or what another writer stored first).
+   */
+  setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<string>;
   del(...keys: string[]): Promise<void>;
   /** True while the backing service answers. */
   healthy(): boolean;

@@ -61,6 +61,14 @@ export class RedisCache implements Cache {
     await this.run('set', () => this.client.set(this.keyPrefix + key, String(value), 'PX', ttlMs));
   }
 
+  async setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<string> {
+    checkEntry(key, ttlSeconds);
+    const ttlMs = Math.max(1, Math.ceil(ttlSeconds * 1000));
+    // SET ... NX GET (Redis 7): one atomic command that answers with the value already held, if any.
+    const held = await this.run('set', () => this.client.set(this.keyPrefix + key, String(value), 'PX', ttlMs, 'NX', 'GET'));
+    return held ?? String(value);
+  }
+
   async del(...keys: string[]): Promise<void> {
     if (keys.length === 0) return;
     keys.forEach(checkKey);

@@ -68,6 +68,32 @@ export function cachePortConformance(adapter: string, setup: () => Promise<Cache
       });
     });
 
+    describe('#setIfAbsent', () => {
+      it('stores the value when the key holds nothing and keeps the first value otherwise', async () => {
+        assert.equal(await cache.setIfAbsent('k', 'first', 60), 'first');
+        assert.equal(await cache.setIfAbsent('k', 'second', 60), 'first');
+        assert.equal(await cache.get('k'), 'first');
+      });
+
+      it('lets exactly one of many concurrent writers win, and tells all of them its value', async () => {
+        const answers = await Promise.all(Array.from({ length: 25 }, (_, i) => cache.setIfAbsent('race', `v${i}`, 60)));
+        const stored = await cache.get('race');
+        assert.notEqual(stored, null);
+        assert.deepEqual(new Set(answers), new Set([stored]));
+      });
+
+      it('stores again once the held value expired', async () => {
+        await cache.setIfAbsent('short', 'old', 0.05);
+        await waitFor(async () => (await cache.get('short')) === null, 'the short TTL to expire', 3_000);
+        assert.equal(await cache.setIfAbsent('short', 'new', 60), 'new');
+      });
+
+      it('rejects a TTL that is not a positive number with CACHE_INVALID_ARGUMENT', async () => {
+        await assert.rejects(cache.setIfAbsent('k', 'v', 0), (error) => isSyncError(error, 'CACHE_INVALID_ARGUMENT'));
+        assert.equal(await cache.get('k'), null);
+      });
+    });
+
     describe('#del', () => {
       it('removes every key given and ignores keys that do not exist', async () => {
         await cache.set('a', '1', 60);

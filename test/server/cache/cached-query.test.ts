@@ -23,6 +23,7 @@ class SwitchableCache implements Cache {
 
   get(key: string): Promise<string | null> { return this.guard(() => this.inner.get(key)); }
   set(key: string, value: string, ttl: number): Promise<void> { return this.guard(() => this.inner.set(key, value, ttl)); }
+  setIfAbsent(key: string, value: string, ttl: number): Promise<string> { return this.guard(() => this.inner.setIfAbsent(key, value, ttl)); }
   del(...keys: string[]): Promise<void> { return this.guard(() => this.inner.del(...keys)); }
   healthy(): boolean { return !this.down; }
   onHealthChange(listener: (healthy: boolean) => void): () => void {
@@ -61,6 +62,17 @@ describe('CachedQuery', () => {
       const results = await Promise.all([query.get('k', load), query.get('k', load), query.get('k', load)]);
       assert.deepEqual(results, [1, 1, 1]);
       assert.equal(calls(), 1);
+    });
+
+    it('serves every entry of a burst of concurrent first loads of different keys (their tag versions agree)', async () => {
+      const stats = recorder();
+      const query = new CachedQuery<string>({ cache: new MemoryCache(), name: 'tasks', ttlSeconds: 60, stats });
+      const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+      await Promise.all(keys.map((key) => query.get(key, async () => key, { tags: ['user:1'] })));
+      assert.deepEqual(stats.counts, { hit: 0, miss: 20, error: 0 });
+      const again = await Promise.all(keys.map((key) => query.get(key, async () => 'loaded again', { tags: ['user:1'] })));
+      assert.deepEqual(again, keys);
+      assert.deepEqual(stats.counts, { hit: 20, miss: 20, error: 0 });
     });
 
     it('propagates the loader error and caches nothing', async () => {
