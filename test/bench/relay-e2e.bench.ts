@@ -91,11 +91,15 @@ export const benchmark: Benchmark = {
       const cacheCounts = async () => {
         let hits = 0;
         let misses = 0;
+        const byCache: Record<string, string> = {};
         for (const cache of ['session', 'task-list']) {
-          hits += await counter(metrics, 'roo_sync_cache_hits_total', cache);
-          misses += await counter(metrics, 'roo_sync_cache_misses_total', cache);
+          const h = await counter(metrics, 'roo_sync_cache_hits_total', cache);
+          const m = await counter(metrics, 'roo_sync_cache_misses_total', cache);
+          hits += h;
+          misses += m;
+          byCache[cache] = `${h}/${m}`;
         }
-        return { hits, misses };
+        return { hits, misses, byCache };
       };
 
       // The task-list reads of the load mix, on the users other than the probe pair, until the devices are done.
@@ -112,7 +116,7 @@ export const benchmark: Benchmark = {
           if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
         }
       };
-      let before = { hits: 0, misses: 0 };
+      let before: { hits: number; misses: number; byCache: Record<string, string> } = { hits: 0, misses: 0, byCache: {} };
       const readLoops: Array<Promise<void>> = [];
       const devices = await runDevices(
         { wsUrl: bench.wsUrl, httpUrl: bench.relay.url, usersFile },
@@ -140,7 +144,7 @@ export const benchmark: Benchmark = {
       console.log(`e2e push A -> live on B with ${USERS * 2} devices connected: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms (${PROBES} probes)`);
       console.log(`ping round trip, same socket, same run: p50 ${pingP50.toFixed(2)} ms, p99 ${pingP99.toFixed(2)} ms`);
       console.log(`load mix: ${devices.loadOps + reads} operations in ${devices.seconds.toFixed(1)} s (pushes, reconnects, HTTP /v1/devices, task-list reads)`);
-      console.log(`cache: ${hits} hits, ${misses} misses = ${hitRate.toFixed(1)}% (session + task-list)`);
+      console.log(`cache: ${hits} hits, ${misses} misses = ${hitRate.toFixed(1)}% (session + task-list); hits/misses before ${JSON.stringify(before.byCache)} after ${JSON.stringify(after.byCache)}`);
       return [
         { name: 'relay.e2e.p50_ms', value: Math.round(p50 * 100) / 100, unit: 'ms', baseline: Math.round(pingP50 * 100) / 100, target: '<= 10' },
         { name: 'relay.e2e.p99_ms', value: Math.round(p99 * 100) / 100, unit: 'ms', baseline: Math.round(pingP99 * 100) / 100, target: '<= 50' },

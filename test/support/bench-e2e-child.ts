@@ -4,14 +4,14 @@
  * pair do not share the relay's event loop.
  *
  * argv: relay ws URL, relay http URL, JSON file of `BenchUser[]` (users[0] is the probe pair),
- * number of probes. Connects every device, prints `READY <devices>`, waits for a line on
+ * number of probes (one every PROBE_EVERY_MS). Connects every device, prints `READY <devices>`, waits for a line on
  * stdin, then runs its part of the load mix and the probes, and prints
  * `{"e2e":[ms...],"pings":[ms...],"loadOps":N,"seconds":S}`.
  *
  * Its part of the load mix, on the users other than the probe pair: two loops pushing one
- * change every 10 ms (after every tenth push of a device it prints `WROTE <userId>`: the
- * benchmark invalidates that user's cached task list), a reconnect every 50 ms and
- * GET /v1/devices every 20 ms.
+ * change every 10 ms (every tenth push, counted over all devices, stands for one that changes
+ * the task list: it prints `WROTE <userId>` and the benchmark invalidates that user's cached
+ * task list), a reconnect every 50 ms and GET /v1/devices every 20 ms.
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -22,6 +22,9 @@ import { createRng } from './rng';
 import { streamPut } from './sync-client';
 
 type Device = BenchUser['devices'][number];
+
+/** One probe (push A -> B, then a ping) starts every this many ms. */
+const PROBE_EVERY_MS = 20;
 
 async function main(): Promise<void> {
   const [wsUrl, httpUrl, file, probesArg] = process.argv.slice(2);
@@ -49,6 +52,7 @@ async function main(): Promise<void> {
   const clientSeqs = new Map<string, number>();
   let stop = false;
   let loadOps = 0;
+  let pushes = 0;
   const loop = async (everyMs: number, op: () => Promise<unknown>) => {
     while (!stop) {
       const started = performance.now();
@@ -64,7 +68,7 @@ async function main(): Promise<void> {
     const seq = (clientSeqs.get(device.deviceId) ?? 0) + 1;
     clientSeqs.set(device.deviceId, seq);
     await clients.get(device.deviceId)!.request({ type: 'push', changes: [streamPut(seq, 'load', seq, 'load change')] });
-    if (seq % 10 === 0) process.stdout.write(`WROTE ${user.userId}\n`);
+    if (++pushes % 10 === 0) process.stdout.write(`WROTE ${user.userId}\n`);
   };
   const reconnect = async () => {
     const device = pick().devices[1]!;
@@ -84,6 +88,12 @@ async function main(): Promise<void> {
   const pings: number[] = [];
   const started = performance.now();
   for (let i = 1; i <= probes; i++) {
+    // Probes are paced, not back to back: the window (and so the load mix around it) lasts
+    // probes x PROBE_EVERY_MS however fast the relay answers; a fast relay otherwise measured
+    // a window under a second, too short for the mix to reach its steady state.
+    const slot = started + (i - 1) * PROBE_EVERY_MS;
+    const wait = slot - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     const received = new Promise<number>((resolve) => {
       b.onPush = (m) => {
         if (m.type === 'changes' && m.changes.some((c) => c.clientSeq === i)) resolve(performance.now());
