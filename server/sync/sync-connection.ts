@@ -30,8 +30,8 @@ import { parseClientMessage } from '../../core/protocol/validate';
 import { nodeCodecRegistry } from '../../core/node/protocol/node-codecs';
 import type { CommandService } from '../commands/command-service';
 import type { ClientChange, ServerChange } from '../../core/model/changes';
-import { appendChanges, logHead, pullStoredChanges, type AppendResult } from '../db/change-log';
-import { deviceLastClientSeq } from '../db/device-client-seq';
+import { appendChanges, pullStoredChanges, type AppendResult } from '../db/change-log';
+import { deviceLogPosition } from '../db/device-client-seq';
 import { writePullReply } from './pull-reply';
 import { Utf8Writer } from './utf8-writer';
 import type { Database } from '../db/database';
@@ -528,10 +528,7 @@ export class SyncConnection implements HubConnection {
       this.refuse(SyncErrorCode.Forbidden, 'the token does not allow this device', CloseCode.Forbidden);
       return;
     }
-    const [head, lastClientSeq] = await Promise.all([
-      logHead(this.deps.db, auth.userId as UserId),
-      deviceLastClientSeq(this.deps.db, auth.userId as UserId, auth.deviceId as DeviceId),
-    ]);
+    const { head, lastClientSeq } = await deviceLogPosition(this.deps.db, auth.userId as UserId, auth.deviceId as DeviceId);
     if (!this.open) return;
     if (this.helloTimer) clearTimeout(this.helloTimer);
     this.helloTimer = undefined;

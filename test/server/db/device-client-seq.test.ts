@@ -1,7 +1,7 @@
-/** deviceLastClientSeq (server/db/device-client-seq.ts) on the embedded database. */
+/** deviceLogPosition / deviceLastClientSeq (server/db/device-client-seq.ts) on the embedded database. */
 import assert from 'node:assert/strict';
-import { appendChanges, compactLog } from '../../../server/db/change-log';
-import { deviceLastClientSeq } from '../../../server/db/device-client-seq';
+import { appendChanges, compactLog, logHead } from '../../../server/db/change-log';
+import { deviceLastClientSeq, deviceLogPosition } from '../../../server/db/device-client-seq';
 import { useMigratedPglite } from '../../support/pglite';
 import { filePut, insertUser, newDeviceId, streamPut } from './fixtures';
 
@@ -50,5 +50,19 @@ describe('deviceLastClientSeq (PGlite)', () => {
     // Stored changes above the compacted mark win.
     await appendChanges(db(), user, a, [streamPut(6, '3:0')]);
     assert.equal(await deviceLastClientSeq(db(), user, a), 6);
+  });
+
+  it("answers the log head (as logHead does) with the device's mark, zeros for a user with no log", async () => {
+    const user = await insertUser(db());
+    const [a, b] = [newDeviceId(), newDeviceId()];
+    assert.deepEqual(await deviceLogPosition(db(), user, a), { head: { seq: 0, compactedSeq: 0, compactedAt: null }, lastClientSeq: 0 });
+    await appendChanges(db(), user, a, [streamPut(4, '1:0'), streamPut(5, '2:0')]);
+    await appendChanges(db(), user, b, [streamPut(1, '1:0')]);
+    await compactLog(db(), user, future());
+    const position = await deviceLogPosition(db(), user, a);
+    assert.deepEqual(position, { head: await logHead(db(), user), lastClientSeq: 5 });
+    assert.equal(position.head.seq, 3);
+    assert.equal(position.head.compactedSeq, 1);
+    assert.ok(position.head.compactedAt instanceof Date);
   });
 });
