@@ -105,12 +105,8 @@ export class LoginRateLimit {
     event: { accountKey: string; userId?: string | null; deviceId?: string | null } & ClientInfo,
     logger?: Logger,
   ): Promise<LoginLimitScope[]> {
-    const locked: LoginLimitScope[] = [];
-    if (before.accountAddress + 1 >= this.perAccountAddress) locked.push('account-address');
-    if (before.account + 1 >= this.perAccount) locked.push('account');
-    if (event.ip && before.address + 1 >= this.perAddress) locked.push('address');
-    for (const scope of locked) {
-      const limit = scope === 'account-address' ? this.perAccountAddress : scope === 'account' ? this.perAccount : this.perAddress;
+    const locked = this.buckets().filter((b) => (event.ip || b.scope !== 'address') && before[b.counted] + 1 >= b.limit);
+    for (const { scope, limit } of locked) {
       await writeAudit(
         this.db,
         {
@@ -126,14 +122,20 @@ export class LoginRateLimit {
       );
       logger?.warn('password checks locked out', { scope, limit, windowSeconds: this.windowSeconds, ip: event.ip ?? null });
     }
-    return locked;
+    return locked.map((b) => b.scope);
+  }
+
+  /** The three buckets, most specific first: each names its count and its limit. */
+  private buckets(): Array<{ scope: LoginLimitScope; counted: keyof FailureCounts; limit: number }> {
+    return [
+      { scope: 'account-address', counted: 'accountAddress', limit: this.perAccountAddress },
+      { scope: 'account', counted: 'account', limit: this.perAccount },
+      { scope: 'address', counted: 'address', limit: this.perAddress },
+    ];
   }
 
   private usedUp(counts: FailureCounts): LoginLimitScope | undefined {
-    if (counts.accountAddress >= this.perAccountAddress) return 'account-address';
-    if (counts.account >= this.perAccount) return 'account';
-    if (counts.address >= this.perAddress) return 'address';
-    return undefined;
+    return this.buckets().find((b) => counts[b.counted] >= b.limit)?.scope;
   }
 
   private async count(accountKey: string, ip: string | null): Promise<FailureCounts> {
