@@ -35,6 +35,11 @@ async function counter(metrics: { registry: { getSingleMetric(name: string): unk
   return values.filter((v) => v.labels.cache === cache).reduce((n, v) => n + v.value, 0);
 }
 
+async function metricValue(metrics: { registry: { getSingleMetric(name: string): unknown } }, name: string): Promise<number> {
+  const metric = metrics.registry.getSingleMetric(name) as { get(): Promise<{ values: Array<{ value: number }> }> } | undefined;
+  return metric ? ((await metric.get()).values[0]?.value ?? 0) : 0;
+}
+
 interface DevicesResult {
   e2e: number[];
   pings: number[];
@@ -132,6 +137,8 @@ export const benchmark: Benchmark = {
       stop = true;
       await Promise.all(readLoops);
       const after = await cacheCounts();
+      // The read-model projector works off the push path: how far behind it is when the window ends.
+      const lag = await metricValue(metrics, 'roo_sync_projection_lag_changes');
       taskList.close();
       const hits = after.hits - before.hits;
       const misses = after.misses - before.misses;
@@ -144,6 +151,7 @@ export const benchmark: Benchmark = {
       console.log(`e2e push A -> live on B with ${USERS * 2} devices connected: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms (${PROBES} probes)`);
       console.log(`ping round trip, same socket, same run: p50 ${pingP50.toFixed(2)} ms, p99 ${pingP99.toFixed(2)} ms`);
       console.log(`load mix: ${devices.loadOps + reads} operations in ${devices.seconds.toFixed(1)} s (pushes, reconnects, HTTP /v1/devices, task-list reads)`);
+      console.log(`read-model projection lag at the end of the window: ${lag} changes (RELAY_BENCH_PROJECTIONS=off runs without the projector)`);
       console.log(`cache: ${hits} hits, ${misses} misses = ${hitRate.toFixed(1)}% (session + task-list); hits/misses before ${JSON.stringify(before.byCache)} after ${JSON.stringify(after.byCache)}`);
       return [
         { name: 'relay.e2e.p50_ms', value: Math.round(p50 * 100) / 100, unit: 'ms', baseline: Math.round(pingP50 * 100) / 100, target: '<= 10' },
