@@ -13,7 +13,7 @@ import { parseByteRange } from '../blobs/byte-range';
 import { authenticate } from './auth-routes';
 import { sendJson } from './http-errors';
 import type { HttpContext } from './http-context';
-import { declaredLength } from './request-body';
+import { declaredLength, requestBody } from './request-body';
 import type { Router } from './router';
 
 export function registerBlobRoutes(router: Router, ctx: HttpContext): void {
@@ -111,22 +111,3 @@ function setUploadHeaders(res: ServerResponse, offset: number, total: number | u
   if (total !== undefined) res.setHeader('upload-length', String(total));
 }
 
-/**
- * The request body; a client that goes away before sending it all is REQUEST_ABORTED (a
- * coded error for metrics and logs, not an internal one: nobody is there to answer).
- */
-async function* requestBody(req: IncomingMessage): AsyncGenerator<Uint8Array> {
-  // Not closed when the reader stops early: destroying the request would take the socket and
-  // the error answer with it. The rest stays unread and the connection closes after the answer.
-  const iterator = req[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
-  for (;;) {
-    let next: IteratorResult<Uint8Array>;
-    try {
-      next = await iterator.next();
-    } catch (err) {
-      throw new SyncError('REQUEST_ABORTED', 'the client closed the connection before the body arrived', undefined, { cause: err });
-    }
-    if (next.done) return;
-    yield next.value;
-  }
-}

@@ -2,6 +2,7 @@
  * Reads a JSON request body under a byte limit. A declared Content-Length over the limit is
  * refused before a byte is read; a body without one is counted as it streams and refused
  * (BODY_TOO_LARGE) the moment it passes the limit, so an oversize body is never buffered whole.
+ * A client that goes away mid-body is REQUEST_ABORTED, not an internal error.
  */
 import type { IncomingMessage } from 'node:http';
 import { SyncError } from '../../core/errors';
@@ -14,7 +15,27 @@ export function declaredLength(req: IncomingMessage): number | undefined {
   return Number(header);
 }
 
-/** Parses the body as JSON (an empty body is `{}`); BODY_TOO_LARGE, BODY_INVALID_JSON, CONTENT_TYPE_UNSUPPORTED. */
+/**
+ * The request body; a client that goes away before sending it all is REQUEST_ABORTED (a
+ * coded error for metrics and logs, not an internal one: nobody is there to answer).
+ */
+export async function* requestBody(req: IncomingMessage): AsyncGenerator<Uint8Array> {
+  // Not closed when the reader stops early: destroying the request would take the socket and
+  // the error answer with it. The rest stays unread and the connection closes after the answer.
+  const iterator = req[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+  for (;;) {
+    let next: IteratorResult<Uint8Array>;
+    try {
+      next = await iterator.next();
+    } catch (err) {
+      throw new SyncError('REQUEST_ABORTED', 'the client closed the connection before the body arrived', undefined, { cause: err });
+    }
+    if (next.done) return;
+    yield next.value;
+  }
+}
+
+/** Parses the body as JSON (an empty body is `{}`); BODY_TOO_LARGE, BODY_INVALID_JSON, CONTENT_TYPE_UNSUPPORTED, REQUEST_ABORTED. */
 export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
   const type = req.headers['content-type'];
   if (type !== undefined && !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
@@ -24,8 +45,8 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
   if (length !== undefined && length > maxBytes) throw bodyTooLarge(maxBytes);
   const parts: Buffer[] = [];
   let size = 0;
-  for await (const part of req) {
-    size += (part as Buffer).length;
+  for await (const part of requestBody(req)) {
+    size += part.length;
     if (size > maxBytes) throw bodyTooLarge(maxBytes);
     parts.push(part as Buffer);
   }
