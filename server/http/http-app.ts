@@ -3,6 +3,8 @@
  * failure becomes `{ error: { code, message } }`; one request's failure never reaches another.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SyncError } from '../../core/errors';
+import { SYNC_PATH } from '../sync/sync-endpoint';
 import { registerAuthRoutes } from './auth-routes';
 import { registerBlobRoutes } from './blob-routes';
 import { sendError, statusOf, toSyncError } from './http-errors';
@@ -19,6 +21,11 @@ export function createHttpHandler(ctx: HttpContext): RequestHandler {
   registerAuthRoutes(router, ctx);
   registerBlobRoutes(router, ctx);
   registerTaskRoutes(router, ctx);
+  // The WebSocket endpoint reached without an upgrade (a browser, curl, a proxy that drops
+  // the Upgrade header): say what it is instead of "no such route".
+  router.add('GET', SYNC_PATH, async () => {
+    throw new SyncError('UPGRADE_REQUIRED', `${SYNC_PATH} is the WebSocket endpoint: connect with Upgrade: websocket`);
+  });
 
   return (req, res) => {
     const started = process.hrtime.bigint();
@@ -47,6 +54,7 @@ export function createHttpHandler(ctx: HttpContext): RequestHandler {
         if (status >= 500) ctx.logger.error('http request failed', { method, route, code: error.code, err });
         const headers: Record<string, string> = {};
         if (error.code === 'METHOD_NOT_ALLOWED' && typeof error.details?.allow === 'string') headers.allow = error.details.allow;
+        if (error.code === 'UPGRADE_REQUIRED') headers.upgrade = 'websocket';
         if (error.code === 'RANGE_NOT_SATISFIABLE' && typeof error.details?.size === 'number') headers['content-range'] = `bytes */${error.details.size}`;
         // The request body may be unread (refused before buffering): do not keep reading it.
         if (!req.readableEnded) headers.connection = 'close';
