@@ -4,7 +4,8 @@
  */
 import type { QueryObserver } from './database';
 
-export const DEFAULT_SLOW_QUERY_MS = 500;
+/** The slow-query threshold of a Database opened without one: the relay's documented default (DB_SLOW_QUERY_MS). */
+export const DEFAULT_SLOW_QUERY_MS = 200;
 
 export type StatementTimer = (sql: string) => () => void;
 
