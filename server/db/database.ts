@@ -62,7 +62,7 @@ export interface Database extends Session {
 export interface QueryObserver {
   /** Called after every statement, successful or not (metrics). */
   onQuery?: (durationMs: number, sql: string) => void;
-  /** Statements slower than this many ms also go to `onSlowQuery`. Default: 500. */
+  /** Statements slower than this many ms also go to `onSlowQuery`. Default: DEFAULT_SLOW_QUERY_MS (200). */
   slowQueryMs?: number;
   /** The slow-query log. */
   onSlowQuery?: (info: { durationMs: number; sql: string }) => void;
