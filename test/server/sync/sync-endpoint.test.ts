@@ -132,19 +132,30 @@ describe('attachSyncEndpoint (PGlite)', function () {
     it('keeps the socket open past the first expiry after a fresh auth, and enforces the new expiry', async () => {
       const userId = await createTestUser(db);
       const device = await createTestDevice(db, userId, 1.5);
-      const firstExpiry = Date.now() + 1_500;
+      // A second device whose token expires with the first one's and is never renewed: its close
+      // is the relay telling us the first expiry has passed (no sleeping until a wall-clock time).
+      const control = await createTestDevice(db, userId, 1.5);
       const { client } = await connect(device);
+      const { client: unrenewed } = await connect(control);
+      const controlClosed = unrenewed.waitClosed(10_000);
+      const secondExpiry = Date.now() + 3_500; // no later than the new token's expiry
       const renewed = await client.request({ type: 'auth', token: await freshToken(userId, device.deviceId, 3_500) });
       assert.equal(renewed.type, 'auth.ok');
       const closing = client.waitClosed(15_000);
-      // Poll with pings (under this suite's 5/s rate limit) until well past the first token's expiry: the socket stays up.
-      while (Date.now() < firstExpiry + 500) {
-        assert.equal((await client.request({ type: 'ping' })).type, 'pong');
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
+      let closedAt = 0;
+      void closing.then(() => { closedAt = Date.now(); }, () => undefined);
+
+      const controlClose = await controlClosed;
+      assert.equal(controlClose.code, CloseCode.Unauthorized);
+      assert.equal(controlClose.reason, 'AUTH_TOKEN_EXPIRED');
+      // The first token's expiry (no later than the control's) has passed: the renewed socket still answers.
+      assert.equal(closedAt, 0, 'the renewed socket was not closed at the first expiry');
+      assert.equal((await client.request({ type: 'ping' })).type, 'pong');
+
       const closed = await closing;
       assert.equal(closed.code, CloseCode.Unauthorized);
       assert.equal(closed.reason, 'AUTH_TOKEN_EXPIRED');
+      assert.ok(closedAt >= secondExpiry - 50, `closed at the new expiry, not before (${secondExpiry - closedAt} ms early)`);
     });
   });
 
