@@ -6,8 +6,10 @@ import { createUser } from '../../../server/accounts/users';
 import { loadRelayConfig } from '../../../server/config/load-config';
 import type { RelayConfig } from '../../../server/config/relay-config';
 import type { Database } from '../../../server/db/database';
+import type { PgliteDatabase } from '../../../server/db/pglite-database';
 import { startRelayServer, type RelayServer, type RelayServerOptions } from '../../../server/relay-server';
 import { silentLogger } from '../../../server/observability/logger';
+import { openTestPglite } from '../../support/pglite';
 
 export const PASSWORD = 'correct horse battery';
 
@@ -19,6 +21,24 @@ export function testConfig(flags: Record<string, unknown> = {}): RelayConfig {
 /** Starts a relay over `db` (not owned: the relay leaves it open). */
 export function startTestRelay(db: Database, flags: Record<string, unknown> = {}, options: RelayServerOptions = {}): Promise<RelayServer> {
   return startRelayServer(testConfig(flags), { db, logger: silentLogger }, { compactionIntervalMs: 0, ...options });
+}
+
+/**
+ * Mocha hooks for a suite: one PGlite database and one relay over it for the whole suite,
+ * closed after it (relay first). Returns accessors, valid inside tests.
+ */
+export function usePgliteRelay(flags: Record<string, unknown> = {}): { db(): PgliteDatabase; relay(): RelayServer } {
+  let db: PgliteDatabase | undefined;
+  let relay: RelayServer | undefined;
+  before(async () => {
+    db = await openTestPglite();
+    relay = await startTestRelay(db, flags);
+  });
+  after(async () => {
+    await relay?.close();
+    await db?.close();
+  });
+  return { db: () => db!, relay: () => relay! };
 }
 
 export interface ApiResponse<T = any> {
