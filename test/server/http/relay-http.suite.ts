@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Database } from '../../../server/db/database';
 import type { RelayServer } from '../../../server/relay-server';
 import { resetDatabase } from '../../support/postgres';
+import { remainingUserRows, userRowKeys, userTables } from '../../support/user-rows';
 import { api, errorCode, PASSWORD, signIn, startTestRelay } from './relay-fixture';
 
 export interface RelaySuiteSetup {
@@ -225,7 +226,15 @@ export function relayHttpSuite(setup: RelaySuiteSetup): void {
       }
       await seedSyncedState(setup.db(), ann.userId, ann.deviceId);
       await seedSyncedState(setup.db(), bob.userId, bob.deviceId);
-      const before = await rowsOf(setup.db(), bob.userId);
+      // Every table that can hold a user's rows, read from the catalog: a new table is covered without editing this test.
+      const schema = await userTables(setup.db());
+      assert.deepEqual(schema.unlinked, ['schema_migrations'], 'a table with no user_id and no foreign-key path to users: is it per-user data?');
+      const annBefore = await userRowKeys(setup.db(), schema.tables, ann.userId);
+      const bobBefore = await userRowKeys(setup.db(), schema.tables, bob.userId);
+      for (const table of schema.tables) {
+        assert.ok(annBefore[table.name]!.length > 0, `seedSyncedState puts none of the user's rows into ${table.name}: the deletion check would prove nothing there`);
+        assert.ok(bobBefore[table.name]!.length > 0, `no row of the other user in ${table.name}`);
+      }
 
       const wrong = await api(relay, 'DELETE', '/v1/account', { token: ann.accessToken, body: { password: 'not the password' } });
       assert.equal(errorCode(wrong), 'AUTH_INVALID_CREDENTIALS');
@@ -236,9 +245,9 @@ export function relayHttpSuite(setup: RelaySuiteSetup): void {
       assert.equal(res.status, 204);
       assert.deepEqual(revoked, [ann.deviceId]);
 
-      const left = await rowsOf(setup.db(), ann.userId, ann.deviceId);
+      const left = await remainingUserRows(setup.db(), schema.tables, ann.userId, annBefore);
       assert.deepEqual(Object.entries(left).filter(([, n]) => n > 0), [], 'no row of the deleted user is left');
-      assert.deepEqual(await rowsOf(setup.db(), bob.userId), before, "the other user's rows are untouched");
+      assert.deepEqual(await userRowKeys(setup.db(), schema.tables, bob.userId), bobBefore, "the other user's rows are untouched");
       assert.equal(errorCode(await api(relay, 'GET', '/v1/devices', { token: ann.accessToken })), 'AUTH_TOKEN_INVALID');
       const bobBlob = await fetch(`${relay.url}/v1/blobs/${hash}`, { headers: { authorization: `Bearer ${bob.accessToken}` } });
       assert.equal(bobBlob.status, 200);
@@ -330,7 +339,7 @@ export function relayHttpSuite(setup: RelaySuiteSetup): void {
   });
 }
 
-/** Puts a row of the user's into every synced-state table. */
+/** Puts rows of the user's into every table that sign-in and a blob upload do not fill (the deletion test checks that every user table has one). */
 async function seedSyncedState(db: Database, userId: string, deviceId: string): Promise<void> {
   await db.query(`INSERT INTO workspaces (user_id, id) VALUES ($1, 'ws')`, [userId]);
   const conv = await db.query<{ id: string }>(`INSERT INTO conversations (user_id, source, task_id) VALUES ($1, 'roo-code', 't1') RETURNING id`, [userId]);
@@ -343,27 +352,7 @@ async function seedSyncedState(db: Database, userId: string, deviceId: string): 
   await db.query(`INSERT INTO sync_operations (user_id, seq, device_id, client_seq, entity, change_type, body) VALUES ($1, 1, $2, 1, 'task:x', 'task.meta', '{}')`, [userId, deviceId]);
   await db.query(`INSERT INTO offline_operations (user_id, device_id, client_seq) VALUES ($1, $2, 1)`, [userId, deviceId]);
   await db.query(`INSERT INTO command_queue (user_id, target_device_id, kind, expires_at) VALUES ($1, $2, 'task.cancel', now() + interval '1 hour')`, [userId, deviceId]);
-}
-
-/** Rows per table that belong to the user (or name one of its devices). */
-async function rowsOf(db: Database, userId: string, deviceId?: string): Promise<Record<string, number>> {
-  const count = async (sql: string, params: unknown[]): Promise<number> => (await db.query<{ n: number }>(sql, params)).rows[0]!.n;
-  const u = [userId];
-  return {
-    users: await count('SELECT count(*)::int AS n FROM users WHERE id = $1', u),
-    devices: await count('SELECT count(*)::int AS n FROM devices WHERE user_id = $1', u),
-    sessions: await count('SELECT count(*)::int AS n FROM sessions WHERE user_id = $1', u),
-    workspaces: await count('SELECT count(*)::int AS n FROM workspaces WHERE user_id = $1', u),
-    conversations: await count('SELECT count(*)::int AS n FROM conversations WHERE user_id = $1', u),
-    messages: await count('SELECT count(*)::int AS n FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.user_id = $1', u),
-    orphanMessages: await count('SELECT count(*)::int AS n FROM messages WHERE conversation_id NOT IN (SELECT id FROM conversations)', []),
-    fileSyncState: await count('SELECT count(*)::int AS n FROM file_sync_state WHERE user_id = $1', u),
-    fileChanges: await count('SELECT count(*)::int AS n FROM file_changes WHERE user_id = $1', u),
-    logHeads: await count('SELECT count(*)::int AS n FROM sync_log_heads WHERE user_id = $1', u),
-    operations: await count('SELECT count(*)::int AS n FROM sync_operations WHERE user_id = $1', u),
-    offline: await count('SELECT count(*)::int AS n FROM offline_operations WHERE user_id = $1', u),
-    commands: await count('SELECT count(*)::int AS n FROM command_queue WHERE user_id = $1', u),
-    blobs: await count('SELECT count(*)::int AS n FROM blobs WHERE user_id = $1', u),
-    audit: await count('SELECT count(*)::int AS n FROM audit_log WHERE user_id = $1 OR device_id = $2', [userId, deviceId ?? null]),
-  };
+  await db.query(`INSERT INTO blob_uploads (user_id, hash, total_size, received, expires_at) VALUES ($1, $2, 10, 3, now() + interval '1 hour')`, [userId, 'b'.repeat(64)]);
+  await db.query(`INSERT INTO blob_upload_pieces (user_id, hash, piece, content) VALUES ($1, $2, 0, '\\x010203'::bytea)`, [userId, 'b'.repeat(64)]);
+  await db.query(`INSERT INTO read_model_cursors (user_id, seq) VALUES ($1, 1) ON CONFLICT (user_id) DO NOTHING`, [userId]);
 }
