@@ -27,6 +27,9 @@ if (require.main === module) {
     .parseAsync(process.argv)
     .catch((err: unknown) => {
       if (err instanceof CommanderError) {
+        // Commander prints (and exits on) its own parse errors; one that reaches here was thrown
+        // by a command's action and has not been shown yet.
+        console.error(`roo-sync: ${err.message}`);
         process.exitCode = err.exitCode;
         return;
       }

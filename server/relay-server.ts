@@ -4,8 +4,8 @@
  * PubSub ports.
  *
  * Start: open the database (PostgreSQL with `database.url`, else embedded PGlite in
- * `database.dataDir`), run pending migrations under the advisory lock (unless `migrate: false`),
- * open the cache and pub/sub (Redis with `redis.url`, else in-process), start the session
+ * `database.dataDir`), run pending migrations under the advisory lock (with migration off: refuse
+ * to start unless the schema is exactly up to date), open the cache and pub/sub (Redis with `redis.url`, else in-process), start the session
  * validator, then listen. Injected `deps` are used as given and not closed by the relay.
  *
  * `close()` is ordered and idempotent: stop accepting, report not-ready, close WebSockets,
@@ -25,9 +25,9 @@ import { openCache, type CacheBackend } from './cache/open-cache';
 import type { MemoryPubSubHub } from './cache/memory-pubsub';
 import type { Cache, PubSub } from './cache/ports';
 import { describeConfig } from './config/load-config';
-import type { RelayConfig } from './config/relay-config';
+import { RELAY_DEFAULTS, type RelayConfig } from './config/relay-config';
 import type { Database } from './db/database';
-import { migrate } from './db/migrator';
+import { migrate, validate } from './db/migrator';
 import { describeDatabaseUrl, openDatabase } from './db/open-database';
 import { createHttpHandler } from './http/http-app';
 import { createLogger, type Logger } from './observability/logger';
@@ -57,15 +57,18 @@ export interface RelayServerDeps {
   logger: Logger;
 }
 
-/** Relay behaviour beyond RelayConfig (the CLI sets these from its own flags). */
+/**
+ * Relay behaviour for embedders and tests. The first four override their RelayConfig field when
+ * given (the CLI sets only the config).
+ */
 export interface RelayServerOptions {
-  /** Apply pending migrations at start, under the advisory lock. Default true (`--no-migrate` turns it off). */
+  /** Overrides `database.migrate`: apply pending migrations at start, else refuse a schema that is not up to date. */
   migrate?: boolean;
-  /** Let anyone create an account with POST /v1/users. Default false. */
+  /** Overrides `auth.allowSignup`: let anyone create an account with POST /v1/users. */
   allowSignup?: boolean;
-  /** Behind a trusted reverse proxy: take client addresses from X-Forwarded-For. Default false. */
+  /** Overrides `http.trustProxy`: take client addresses from X-Forwarded-For. */
   trustProxy?: boolean;
-  /** How often the change-log retention job runs, ms; 0 disables it. Default one hour. */
+  /** Overrides `sync.compactionIntervalSeconds`: how often the change-log retention job runs, ms; 0 disables it. */
   compactionIntervalMs?: number;
   /** Overrides the login rate limits of `config.auth` (tests). */
   loginRateLimit?: LoginRateLimitOptions;
@@ -77,7 +80,7 @@ export interface RelayServerOptions {
   projectionSweepMs?: number;
 }
 
-export const DEFAULT_COMPACTION_INTERVAL_MS = 60 * 60 * 1000;
+export const DEFAULT_COMPACTION_INTERVAL_MS = RELAY_DEFAULTS.sync.compactionIntervalSeconds * 1000;
 
 export async function startRelayServer(
   config: RelayConfig,
@@ -110,9 +113,11 @@ export async function startRelayServer(
     const unbindPool = metrics.bindDbPool(async () => (await db.health()).pool);
     cleanup.push(async () => unbindPool());
 
-    if (options.migrate ?? true) {
+    if (options.migrate ?? config.database.migrate) {
       const result = await migrate(db);
       if (result.applied.length > 0) logger.info('migrations applied', { versions: result.applied.map((m) => m.version), current: result.current });
+    } else {
+      await assertSchemaCurrent(db);
     }
 
     let backend: Pick<CacheBackend, 'kind' | 'cache' | 'pubsub' | 'healthy'>;
@@ -165,8 +170,8 @@ export async function startRelayServer(
     const handler = createHttpHandler({
       db, sessions, auth, config, metrics, logger, tasks,
       cache: { kind: backend.kind, healthy: () => backend.healthy() },
-      allowSignup: options.allowSignup ?? false,
-      trustProxy: options.trustProxy ?? false,
+      allowSignup: options.allowSignup ?? config.auth.allowSignup,
+      trustProxy: options.trustProxy ?? config.http.trustProxy,
       shuttingDown: () => shuttingDown,
     });
     const server = createServer((req, res) => {
@@ -190,7 +195,7 @@ export async function startRelayServer(
 
     const compaction: CompactionSchedule = scheduleCompaction({
       db,
-      intervalMs: options.compactionIntervalMs ?? DEFAULT_COMPACTION_INTERVAL_MS,
+      intervalMs: options.compactionIntervalMs ?? config.sync.compactionIntervalSeconds * 1000,
       ageSeconds: config.sync.compactionAgeSeconds,
       commandRetentionSeconds: config.sync.commandRetentionSeconds,
       logger,
@@ -242,6 +247,23 @@ export async function startRelayServer(
   } catch (err) {
     await unwind();
     throw err;
+  }
+}
+
+/**
+ * With migration off, the relay must not serve a schema it was not built for: MIGRATION_PENDING
+ * when migrations are missing; the migrator's MIGRATION_CHECKSUM_MISMATCH /
+ * MIGRATION_UNKNOWN_VERSION when an applied one drifted or is newer than this relay.
+ */
+async function assertSchemaCurrent(db: Database): Promise<void> {
+  const state = await validate(db);
+  const pending = state.entries.filter((entry) => entry.state === 'pending').map((entry) => entry.version);
+  if (pending.length > 0) {
+    throw new SyncError(
+      'MIGRATION_PENDING',
+      `the database schema is at version ${state.current}, this relay needs ${state.latest}: run \`roo-sync db migrate\` (or start without --no-migrate / NO_MIGRATE)`,
+      { current: state.current, latest: state.latest, pending },
+    );
   }
 }
 

@@ -1,18 +1,19 @@
 /**
  * `roo-sync server`: runs the relay. Every RelayConfig option is a flag (`--port`, `--database-url`,
- * ...) and an environment variable (PORT, DATABASE_URL, ...): flag, then environment, then the
- * default. With no DATABASE_URL the relay runs on the embedded PGlite in DATA_DIR with the
- * in-process cache and pub/sub, and says so at start.
+ * ...; switches such as `--no-migrate` take no value) and an environment variable (PORT,
+ * DATABASE_URL, NO_MIGRATE, ...): flag, then environment, then the default, all validated by
+ * loadRelayConfig (CONFIG_INVALID names the option). With no DATABASE_URL the relay runs on the
+ * embedded PGlite in DATA_DIR with the in-process cache and pub/sub, and says so at start.
  *
  * SIGTERM and SIGINT start a graceful shutdown (installed here, never in the library); a second
  * signal while shutting down is logged and changes nothing. Exit code 0 after a clean stop.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { loadRelayConfig } from '../../server/config/load-config';
-import { RELAY_OPTIONS } from '../../server/config/options';
+import { RELAY_OPTIONS, type RelayOption } from '../../server/config/options';
 import { RELAY_DEFAULTS, type RelayConfig } from '../../server/config/relay-config';
 import { createLogger, type Logger } from '../../server/observability/logger';
-import { DEFAULT_COMPACTION_INTERVAL_MS, startRelayServer, type RelayServer, type RelayServerOptions } from '../../server/relay-server';
+import { startRelayServer, type RelayServer, type RelayServerOptions } from '../../server/relay-server';
 
 export interface ServerCommandDeps {
   /** Default `startRelayServer`. */
@@ -23,52 +24,43 @@ export interface ServerCommandDeps {
   stopSignal?: (relay: RelayServer) => Promise<void>;
 }
 
-interface ServerFlags extends Record<string, unknown> {
-  migrate: boolean;
-  allowSignup?: boolean;
-  trustProxy?: boolean;
-  compactionIntervalSeconds?: number;
-}
-
 export function registerServerCommand(program: Command, deps: ServerCommandDeps = {}): void {
   const cmd = program
     .command('server')
     .description('Run the relay (HTTP + WebSocket on one port). With no DATABASE_URL: embedded PGlite in DATA_DIR, in-process cache and pub/sub.');
+  const switches = new Map<string, RelayOption>();
   for (const option of RELAY_OPTIONS) {
+    if (option.switch) {
+      const flag = new Option(`--${option.flag}`, `${option.help} (env ${option.env}=1)`);
+      switches.set(flag.attributeName(), option);
+      cmd.addOption(flag);
+      continue;
+    }
     const fallback = defaultOf(option.group, option.field);
     const shown = option.secret || fallback === undefined ? '' : `, default ${String(fallback)}`;
     cmd.addOption(new Option(`--${option.flag} <value>`, `${option.help} (env ${option.env}${shown})`));
   }
-  cmd
-    .addOption(new Option('--no-migrate', 'do not apply pending migrations at start (env NO_MIGRATE=1)'))
-    .addOption(new Option('--allow-signup', 'let anyone create an account with POST /v1/users (env ALLOW_SIGNUP=1)'))
-    .addOption(new Option('--trust-proxy', 'take client addresses from X-Forwarded-For: only behind your own reverse proxy (env TRUST_PROXY=1)'))
-    .addOption(
-      new Option('--compaction-interval-seconds <n>', `how often the change-log retention job runs, s; 0 = never (env COMPACTION_INTERVAL_SECONDS, default ${DEFAULT_COMPACTION_INTERVAL_MS / 1000})`)
-        .argParser(parseSeconds),
-    )
-    .action(async (flags: ServerFlags) => {
-      const env = deps.env ?? process.env;
-      const { migrate, allowSignup, trustProxy, compactionIntervalSeconds, ...configFlags } = flags;
-      const config = loadRelayConfig({ flags: configFlags, env });
-      const options: RelayServerOptions = {
-        migrate: migrate !== false && !truthy(env.NO_MIGRATE),
-        allowSignup: allowSignup === true || truthy(env.ALLOW_SIGNUP),
-        trustProxy: trustProxy === true || truthy(env.TRUST_PROXY),
-        compactionIntervalMs:
-          (compactionIntervalSeconds ?? (env.COMPACTION_INTERVAL_SECONDS ? parseSeconds(env.COMPACTION_INTERVAL_SECONDS) : DEFAULT_COMPACTION_INTERVAL_MS / 1000)) * 1000,
-      };
-      const logger = createLogger({ level: config.log.level, fields: { component: 'relay' } });
-      // Handlers go in before the relay starts: a signal during start-up stops it once it is up.
-      const signals = deps.stopSignal ? undefined : listenForStopSignal(logger);
-      try {
-        const relay = deps.start ? await deps.start(config, options) : await startRelayServer(config, { logger }, options);
-        await (deps.stopSignal ? deps.stopSignal(relay) : signals!.received);
-        await relay.close();
-      } finally {
-        signals?.remove();
-      }
-    });
+  cmd.action(async (flags: Record<string, unknown>, command: Command) => {
+    const env = deps.env ?? process.env;
+    // A switch counts only when given: commander also fills in a default for `--no-x` (x: true).
+    const configFlags: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(flags)) {
+      const option = switches.get(key);
+      if (!option) configFlags[key] = value;
+      else if (command.getOptionValueSource(key) === 'cli') configFlags[option.flag] = true;
+    }
+    const config = loadRelayConfig({ flags: configFlags, env });
+    const logger = createLogger({ level: config.log.level, fields: { component: 'relay' } });
+    // Handlers go in before the relay starts: a signal during start-up stops it once it is up.
+    const signals = deps.stopSignal ? undefined : listenForStopSignal(logger);
+    try {
+      const relay = deps.start ? await deps.start(config, {}) : await startRelayServer(config, { logger });
+      await (deps.stopSignal ? deps.stopSignal(relay) : signals!.received);
+      await relay.close();
+    } finally {
+      signals?.remove();
+    }
+  });
 }
 
 /**
@@ -98,13 +90,4 @@ function listenForStopSignal(logger: Logger): { received: Promise<void>; remove(
 
 function defaultOf(group: keyof RelayConfig, field: string): unknown {
   return (RELAY_DEFAULTS[group] as unknown as Record<string, unknown>)[field];
-}
-
-function truthy(value: string | undefined): boolean {
-  return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
-}
-
-function parseSeconds(value: string): number {
-  if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError('a number of seconds (0 or more)');
-  return Number(value.trim());
 }

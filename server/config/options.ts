@@ -1,6 +1,7 @@
 /**
  * The flag and environment variable of every RelayConfig field, with its parser. The CLI
- * builds its `roo-sync server` flags from this table (`--<flag> <value>`, help text included).
+ * builds its `roo-sync server` flags from this table (`--<flag> <value>`, or `--<flag>` alone
+ * for a switch; help text included).
  */
 import { resolve } from 'node:path';
 import { LOG_LEVELS, isLogLevel } from '../observability/logger';
@@ -22,6 +23,11 @@ export interface RelayOption {
   readonly help: string;
   /** Holds credentials: never printed unredacted. */
   readonly secret?: boolean;
+  /**
+   * A switch: the flag takes no value and means "yes" (`--allow-signup`, `--no-migrate`); the
+   * environment variable takes 1/0, true/false, yes/no or on/off.
+   */
+  readonly switch?: boolean;
   readonly parse: (raw: RawValue) => ParseResult;
 }
 
@@ -85,7 +91,22 @@ const onOff = (raw: RawValue): ParseResult => {
   return fail('must be on or off');
 };
 
+/** 1, true, yes, on / 0, false, no, off (any case); `inverted` for a NO_* switch, whose "yes" turns the field off. */
+function yesNo(inverted = false): (raw: RawValue) => ParseResult {
+  return (raw) => {
+    const text = String(raw).trim().toLowerCase();
+    let yes: boolean;
+    if (typeof raw === 'boolean') yes = raw;
+    else if (/^(1|true|yes|on)$/.test(text)) yes = true;
+    else if (/^(0|false|no|off)$/.test(text)) yes = false;
+    else return fail(`must be 1, true, yes or on (or 0, false, no, off), got "${String(raw)}"`);
+    return ok(inverted ? !yes : yes);
+  };
+}
+
 const MS_DAY = 86_400_000;
+/** Largest interval a Node timer takes (2^31 - 1 ms); above it setInterval fires every millisecond. */
+const S_TIMER_MAX = Math.floor(2_147_483_647 / 1000);
 const S_YEAR = 366 * 86_400;
 const DAY_S = 86_400;
 
@@ -97,6 +118,7 @@ export const RELAY_OPTIONS: readonly RelayOption[] = [
   { group: 'http', field: 'maxBlobBytes', env: 'MAX_BLOB_BYTES', flag: 'max-blob-bytes', help: 'largest blob upload, bytes', parse: integer(1024) },
   { group: 'http', field: 'blobUploadTtlSeconds', env: 'BLOB_UPLOAD_TTL_SECONDS', flag: 'blob-upload-ttl-seconds', help: 'discard a resumable blob upload that gets no chunk for this long, s', parse: integer(60, S_YEAR) },
   { group: 'http', field: 'shutdownGraceMs', env: 'SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', help: 'graceful shutdown wait, ms', parse: integer(0, MS_DAY) },
+  { group: 'http', field: 'trustProxy', env: 'TRUST_PROXY', flag: 'trust-proxy', help: 'take client addresses from X-Forwarded-For: only behind your own reverse proxy', switch: true, parse: yesNo() },
   { group: 'database', field: 'url', env: 'DATABASE_URL', flag: 'database-url', help: 'PostgreSQL URL; unset = embedded PGlite in --data-dir', secret: true, parse: url(['postgres:', 'postgresql:']) },
   { group: 'database', field: 'dataDir', env: 'DATA_DIR', flag: 'data-dir', help: 'embedded PGlite data directory', parse: directory },
   { group: 'database', field: 'poolMax', env: 'DB_POOL_MAX', flag: 'db-pool-max', help: 'most PostgreSQL pool connections', parse: integer(1, 1_000) },
@@ -104,6 +126,7 @@ export const RELAY_OPTIONS: readonly RelayOption[] = [
   { group: 'database', field: 'poolAcquireTimeoutMs', env: 'DB_POOL_ACQUIRE_TIMEOUT_MS', flag: 'db-pool-acquire-timeout-ms', help: 'longest wait for a pool connection, ms', parse: integer(1, MS_DAY) },
   { group: 'database', field: 'statementTimeoutMs', env: 'DB_STATEMENT_TIMEOUT_MS', flag: 'db-statement-timeout-ms', help: 'statement_timeout, ms (0 = none)', parse: integer(0, MS_DAY) },
   { group: 'database', field: 'slowQueryMs', env: 'DB_SLOW_QUERY_MS', flag: 'db-slow-query-ms', help: 'slow-query log threshold, ms', parse: integer(0, MS_DAY) },
+  { group: 'database', field: 'migrate', env: 'NO_MIGRATE', flag: 'no-migrate', help: 'do not apply pending migrations at start; refuse to start while any are pending (run `roo-sync db migrate`)', switch: true, parse: yesNo(true) },
   { group: 'redis', field: 'url', env: 'REDIS_URL', flag: 'redis-url', help: 'Redis URL; unset = in-process cache and pub/sub', secret: true, parse: url(['redis:', 'rediss:']) },
   { group: 'redis', field: 'keyPrefix', env: 'REDIS_KEY_PREFIX', flag: 'redis-key-prefix', help: 'prefix of Redis keys and channels (one per deployment)', parse: text(/^\S+$/, 'must not contain spaces') },
   { group: 'redis', field: 'connectTimeoutMs', env: 'REDIS_CONNECT_TIMEOUT_MS', flag: 'redis-connect-timeout-ms', help: 'Redis connect timeout, ms', parse: integer(1, 600_000) },
@@ -121,9 +144,11 @@ export const RELAY_OPTIONS: readonly RelayOption[] = [
   { group: 'auth', field: 'loginMaxFailuresPerAccountAddress', env: 'LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS', flag: 'login-max-failures-per-account-address', help: 'failed password checks per account from one address within the login window', parse: integer(1, 1_000_000) },
   { group: 'auth', field: 'loginMaxFailuresPerAccount', env: 'LOGIN_MAX_FAILURES_PER_ACCOUNT', flag: 'login-max-failures-per-account', help: 'failed password checks per account from all addresses within the login window', parse: integer(1, 1_000_000) },
   { group: 'auth', field: 'loginMaxFailuresPerAddress', env: 'LOGIN_MAX_FAILURES_PER_ADDRESS', flag: 'login-max-failures-per-address', help: 'failed password checks per client address for all accounts within the login window', parse: integer(1, 1_000_000) },
+  { group: 'auth', field: 'allowSignup', env: 'ALLOW_SIGNUP', flag: 'allow-signup', help: 'let anyone create an account with POST /v1/users', switch: true, parse: yesNo() },
   { group: 'auth', field: 'loginWindowSeconds', env: 'LOGIN_WINDOW_SECONDS', flag: 'login-window-seconds', help: 'login rate-limit window (and Retry-After of a refusal), s', parse: integer(1, DAY_S) },
   { group: 'sync', field: 'commandTtlSeconds', env: 'COMMAND_TTL_SECONDS', flag: 'command-ttl-seconds', help: 'default remote command expiry, s', parse: integer(1, S_YEAR) },
   { group: 'sync', field: 'compactionAgeSeconds', env: 'COMPACTION_AGE_SECONDS', flag: 'compaction-age-seconds', help: 'compact change-log entries older than this, s', parse: integer(3_600, 100 * S_YEAR) },
+  { group: 'sync', field: 'compactionIntervalSeconds', env: 'COMPACTION_INTERVAL_SECONDS', flag: 'compaction-interval-seconds', help: 'how often the change-log retention job runs, s (0 = never)', parse: integer(0, S_TIMER_MAX) },
   { group: 'sync', field: 'commandRetentionSeconds', env: 'COMMAND_RETENTION_SECONDS', flag: 'command-retention-seconds', help: 'delete finished remote commands this long after they finished, s', parse: integer(60, 10 * S_YEAR) },
   { group: 'sync', field: 'projections', env: 'PROJECTIONS', flag: 'projections', help: 'keep the read model (task messages, workspace files) projected from the change log: on | off', parse: onOff },
   { group: 'cache', field: 'sessionTtlSeconds', env: 'SESSION_CACHE_TTL_SECONDS', flag: 'session-cache-ttl-seconds', help: 'session cache TTL, s', parse: integer(1, S_YEAR) },

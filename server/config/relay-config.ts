@@ -19,6 +19,11 @@ export interface RelayConfig {
     readonly blobUploadTtlSeconds: number;
     /** How long a graceful shutdown waits for requests and sockets to finish before closing them, in ms. */
     readonly shutdownGraceMs: number;
+    /**
+     * Behind a trusted reverse proxy: take the client address from the first X-Forwarded-For
+     * entry (login rate limits, audit log). Off: the socket's address.
+     */
+    readonly trustProxy: boolean;
   };
   readonly database: {
     /** PostgreSQL connection URL (a secret: holds the password). Unset: embedded PGlite in `dataDir`. */
@@ -35,6 +40,12 @@ export interface RelayConfig {
     readonly statementTimeoutMs: number;
     /** Statements slower than this are logged and counted as slow, in ms. */
     readonly slowQueryMs: number;
+    /**
+     * Apply pending migrations at start, under the advisory lock. Off (`--no-migrate`): the relay
+     * only checks the schema and refuses to start (MIGRATION_PENDING, or the migrator's drift
+     * codes) unless it is exactly up to date.
+     */
+    readonly migrate: boolean;
   };
   readonly redis: {
     /** Redis URL (a secret when it holds a password). Unset: in-process cache and pub/sub (one relay process). */
@@ -51,7 +62,6 @@ export interface RelayConfig {
     readonly maxInflatedFrameBytes: number;
     /** Bodies larger than this are compressed when the peer negotiated a codec, in bytes. */
     readonly compressThresholdBytes: number;
-    /** A connection whose `hello` has not arrived after this many ms is closed (4408). */
     /**
      * Brotli quality (0-11) of the frames the relay sends with brotli: bodies above 64 KiB
      * (pull pages, large live pages; smaller ones go through the connection context). Measured
@@ -59,6 +69,7 @@ export interface RelayConfig {
      * and ~25% of 5 for 3% and 13% more bytes; the relay's CPU is what limits its throughput.
      */
     readonly brotliQuality: number;
+    /** A connection whose `hello` has not arrived after this many ms is closed (4408). */
     readonly helloTimeoutMs: number;
     /** Frames per second one device may send on average before it is closed (4429). */
     readonly rateLimitPerSecond: number;
@@ -88,12 +99,16 @@ export interface RelayConfig {
     readonly loginMaxFailuresPerAddress: number;
     /** The sliding window of the login rate limit, and the Retry-After of a refusal, in seconds. */
     readonly loginWindowSeconds: number;
+    /** Let anyone create an account with POST /v1/users. Off: accounts come from `roo-sync user add`. */
+    readonly allowSignup: boolean;
   };
   readonly sync: {
     /** Default expiry of a remote command that names none, in seconds. */
     readonly commandTtlSeconds: number;
     /** Change-log entries and tombstones older than this may be compacted, in seconds. */
     readonly compactionAgeSeconds: number;
+    /** How often the retention job (log compaction, finished-command and stale-upload purge) runs, in seconds; 0: never. */
+    readonly compactionIntervalSeconds: number;
     /** Finished remote commands (done, failed, expired) are deleted this long after they finished, in seconds. */
     readonly commandRetentionSeconds: number;
     /**
@@ -120,10 +135,10 @@ const DAY = 86_400;
 
 /** Every default, in one place. `database.url` and `redis.url` default to unset (embedded mode). */
 export const RELAY_DEFAULTS: RelayConfig = Object.freeze<RelayConfig>({
-  http: { port: 8787, host: '127.0.0.1', maxBodyBytes: 1 * MIB, maxBlobBytes: 100 * MIB, blobUploadTtlSeconds: DAY, shutdownGraceMs: 10_000 },
+  http: { port: 8787, host: '127.0.0.1', maxBodyBytes: 1 * MIB, maxBlobBytes: 100 * MIB, blobUploadTtlSeconds: DAY, shutdownGraceMs: 10_000, trustProxy: false },
   database: {
     url: undefined, dataDir: './.roo-sync/data', poolMax: 10, poolIdleTimeoutMs: 30_000, poolAcquireTimeoutMs: 5_000,
-    statementTimeoutMs: 15_000, slowQueryMs: 200,
+    statementTimeoutMs: 15_000, slowQueryMs: 200, migrate: true,
   },
   redis: { url: undefined, keyPrefix: 'roo-sync:', connectTimeoutMs: 2_000 },
   ws: {
@@ -133,8 +148,12 @@ export const RELAY_DEFAULTS: RelayConfig = Object.freeze<RelayConfig>({
   auth: {
     accessTokenTtlSeconds: 15 * 60, refreshTokenTtlSeconds: 30 * DAY,
     loginMaxFailuresPerAccountAddress: 5, loginMaxFailuresPerAccount: 50, loginMaxFailuresPerAddress: 20, loginWindowSeconds: 15 * 60,
+    allowSignup: false,
   },
-  sync: { commandTtlSeconds: 60 * 60, compactionAgeSeconds: 30 * DAY, commandRetentionSeconds: 7 * DAY, projections: true },
+  sync: {
+    commandTtlSeconds: 60 * 60, compactionAgeSeconds: 30 * DAY, compactionIntervalSeconds: 60 * 60, commandRetentionSeconds: 7 * DAY,
+    projections: true,
+  },
   cache: { sessionTtlSeconds: 60, queryTtlSeconds: 300 },
   log: { level: 'info' },
 });

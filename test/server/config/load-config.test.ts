@@ -81,6 +81,41 @@ describe('loadRelayConfig', () => {
     });
   });
 
+  describe('switches', () => {
+    it('reads 1, true, yes, on and 0, false, no, off in any case; NO_MIGRATE turns migration off', () => {
+      for (const yes of ['1', 'true', 'YES', ' On ']) {
+        const config = loadRelayConfig({ env: { NO_MIGRATE: yes, ALLOW_SIGNUP: yes, TRUST_PROXY: yes } });
+        assert.deepEqual([config.database.migrate, config.auth.allowSignup, config.http.trustProxy], [false, true, true], yes);
+      }
+      for (const no of ['0', 'false', 'No', 'OFF']) {
+        const config = loadRelayConfig({ env: { NO_MIGRATE: no, ALLOW_SIGNUP: no, TRUST_PROXY: no } });
+        assert.deepEqual([config.database.migrate, config.auth.allowSignup, config.http.trustProxy], [true, false, false], no);
+      }
+    });
+
+    it('defaults to migrate, no sign-up, no proxy, compaction hourly; empty variables count as unset', () => {
+      for (const env of [{}, { NO_MIGRATE: '', ALLOW_SIGNUP: '', TRUST_PROXY: '', COMPACTION_INTERVAL_SECONDS: '' }]) {
+        const config = loadRelayConfig({ env });
+        assert.equal(config.database.migrate, true);
+        assert.equal(config.auth.allowSignup, false);
+        assert.equal(config.http.trustProxy, false);
+        assert.equal(config.sync.compactionIntervalSeconds, 3_600);
+      }
+    });
+
+    it('takes a given switch flag over the environment', () => {
+      const config = loadRelayConfig({
+        env: { NO_MIGRATE: '0', ALLOW_SIGNUP: 'off', TRUST_PROXY: 'no', COMPACTION_INTERVAL_SECONDS: '0' },
+        flags: { 'no-migrate': true, allowSignup: true, trustProxy: true, compactionIntervalSeconds: '120' },
+      });
+      assert.equal(config.database.migrate, false);
+      assert.equal(config.auth.allowSignup, true);
+      assert.equal(config.http.trustProxy, true);
+      assert.equal(config.sync.compactionIntervalSeconds, 120);
+      assert.equal(loadRelayConfig({ env: { COMPACTION_INTERVAL_SECONDS: '0' } }).sync.compactionIntervalSeconds, 0);
+    });
+  });
+
   describe('validation', () => {
     it('names the environment variable and the reason for a bad number', () => {
       const error = configError(() => loadRelayConfig({ env: { PORT: '70000' } }));
@@ -107,6 +142,25 @@ describe('loadRelayConfig', () => {
       assert.doesNotMatch(text, /hunter2|hunter3/);
       const options = (error.details?.problems as Array<{ option: string }>).map((problem) => problem.option);
       assert.deepEqual(options, ['DATABASE_URL', 'REDIS_URL']);
+    });
+
+    it('refuses a bad COMPACTION_INTERVAL_SECONDS from the environment or a flag (regression: it bypassed validation)', () => {
+      for (const bad of ['abc', '-1', '1.5', '2147484']) {
+        const error = configError(() => loadRelayConfig({ env: { COMPACTION_INTERVAL_SECONDS: bad } }));
+        assert.equal(error.details?.option, 'COMPACTION_INTERVAL_SECONDS', bad);
+        assert.equal(error.details?.source, 'env');
+      }
+      const flag = configError(() => loadRelayConfig({ env: {}, flags: { compactionIntervalSeconds: 'abc' } }));
+      assert.equal(flag.details?.option, '--compaction-interval-seconds');
+      assert.equal(flag.details?.source, 'flag');
+    });
+
+    it('refuses switch values that are not a yes or a no (regression: NO_MIGRATE=maybe was ignored)', () => {
+      const error = configError(() => loadRelayConfig({ env: { NO_MIGRATE: 'maybe', ALLOW_SIGNUP: 'sure', TRUST_PROXY: '2' } }));
+      const options = (error.details?.problems as Array<{ option: string }>).map((problem) => problem.option);
+      assert.deepEqual(options, ['TRUST_PROXY', 'NO_MIGRATE', 'ALLOW_SIGNUP']);
+      assert.match(String(error.details?.reason), /1, true, yes or on/);
+      assert.match(error.message, /NO_MIGRATE/);
     });
 
     it('refuses combinations that cannot work', () => {
