@@ -82,14 +82,16 @@ export class LoginRateLimit {
 
   /**
    * The denied attempts counted against `accountKey` (an emailKey) from `ip`. Throws
-   * AUTH_RATE_LIMITED (details.retryAfterSeconds, details.scope) when a bucket is used up.
+   * AUTH_RATE_LIMITED (details.retryAfterSeconds, details.scope) when a bucket is used up:
+   * retryAfterSeconds is when enough of that bucket's failures have left the window for the
+   * next attempt to be counted again (the HTTP Retry-After), not the whole window.
    */
   async check(accountKey: string, ip: string | null | undefined): Promise<FailureCounts> {
-    const counts = await this.count(accountKey, ip ?? null);
+    const { counts, freedInSeconds } = await this.count(accountKey, ip ?? null);
     const scope = this.usedUp(counts);
     if (scope) {
       throw new SyncError('AUTH_RATE_LIMITED', 'too many failed sign-ins; try again later', {
-        retryAfterSeconds: this.windowSeconds,
+        retryAfterSeconds: Math.min(this.windowSeconds, Math.max(1, freedInSeconds[this.bucket(scope).counted] ?? this.windowSeconds)),
         scope,
       });
     }
@@ -134,14 +136,25 @@ export class LoginRateLimit {
     ];
   }
 
+  private bucket(scope: LoginLimitScope): { scope: LoginLimitScope; counted: keyof FailureCounts; limit: number } {
+    return this.buckets().find((b) => b.scope === scope)!;
+  }
+
   private usedUp(counts: FailureCounts): LoginLimitScope | undefined {
     return this.buckets().find((b) => counts[b.counted] >= b.limit)?.scope;
   }
 
-  private async count(accountKey: string, ip: string | null): Promise<FailureCounts> {
+  /**
+   * Each bucket's count, and the seconds until it falls below its limit: when its limit-th
+   * newest failure leaves the window (null while under the limit).
+   */
+  private async count(accountKey: string, ip: string | null): Promise<{ counts: FailureCounts; freedInSeconds: Record<keyof FailureCounts, number | null> }> {
     // An unknown address (NULL) is one bucket of its own for account + address, and is not
     // counted per address.
-    const { rows } = await this.db.query<{ account_address: number; account: number; address: number }>(
+    const { rows } = await this.db.query<{
+      account_address: number; account: number; address: number;
+      account_address_freed: number | null; account_freed: number | null; address_freed: number | null;
+    }>(
       `WITH recent AS (
          SELECT action, metadata->>'emailKey' AS email_key, ip, outcome, created_at FROM audit_log
           WHERE action = ANY($3::text[]) AND created_at > now() - make_interval(secs => $4)
@@ -149,15 +162,32 @@ export class LoginRateLimit {
          SELECT coalesce(max(created_at), '-infinity') AS account_at,
                 coalesce(max(created_at) FILTER (WHERE ip IS NOT DISTINCT FROM $2::text), '-infinity') AS pair_at
            FROM recent WHERE action = $5 AND outcome = 'ok' AND email_key = $1
+       ), denied AS (
+         SELECT created_at,
+                email_key = $1 AND ip IS NOT DISTINCT FROM $2::text AND created_at > (SELECT pair_at FROM last_ok) AS in_account_address,
+                email_key = $1 AND created_at > (SELECT account_at FROM last_ok) AS in_account,
+                $2::text IS NOT NULL AND ip = $2::text AS in_address
+           FROM recent WHERE outcome = 'denied'
+       ), buckets AS (
+         SELECT count(*) FILTER (WHERE in_account_address)::int AS account_address,
+                count(*) FILTER (WHERE in_account)::int AS account,
+                count(*) FILTER (WHERE in_address)::int AS address,
+                (array_agg(created_at ORDER BY created_at DESC) FILTER (WHERE in_account_address))[$6] AS account_address_at,
+                (array_agg(created_at ORDER BY created_at DESC) FILTER (WHERE in_account))[$7] AS account_at,
+                (array_agg(created_at ORDER BY created_at DESC) FILTER (WHERE in_address))[$8] AS address_at
+           FROM denied
        )
-       SELECT count(*) FILTER (WHERE email_key = $1 AND ip IS NOT DISTINCT FROM $2::text
-                                 AND created_at > (SELECT pair_at FROM last_ok))::int AS account_address,
-              count(*) FILTER (WHERE email_key = $1 AND created_at > (SELECT account_at FROM last_ok))::int AS account,
-              count(*) FILTER (WHERE $2::text IS NOT NULL AND ip = $2::text)::int AS address
-         FROM recent WHERE outcome = 'denied'`,
-      [accountKey, ip, COUNTED_ACTIONS, this.windowSeconds, LOGIN_FAILED_ACTION],
+       SELECT account_address, account, address,
+              ceil(extract(epoch FROM account_address_at + make_interval(secs => $4) - now()))::int AS account_address_freed,
+              ceil(extract(epoch FROM account_at + make_interval(secs => $4) - now()))::int AS account_freed,
+              ceil(extract(epoch FROM address_at + make_interval(secs => $4) - now()))::int AS address_freed
+         FROM buckets`,
+      [accountKey, ip, COUNTED_ACTIONS, this.windowSeconds, LOGIN_FAILED_ACTION, this.perAccountAddress, this.perAccount, this.perAddress],
     );
     const row = rows[0];
-    return { accountAddress: row?.account_address ?? 0, account: row?.account ?? 0, address: row?.address ?? 0 };
+    return {
+      counts: { accountAddress: row?.account_address ?? 0, account: row?.account ?? 0, address: row?.address ?? 0 },
+      freedInSeconds: { accountAddress: row?.account_address_freed ?? null, account: row?.account_freed ?? null, address: row?.address_freed ?? null },
+    };
   }
 }
