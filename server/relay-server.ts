@@ -14,8 +14,8 @@
  * and last the database. It installs no signal handler:
  * the CLI does that.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { SyncError } from '../core/errors';
 import { AuthService } from './auth/auth-service';
 import { SessionValidator } from './auth/access-tokens';
@@ -174,13 +174,23 @@ export async function startRelayServer(
       trustProxy: options.trustProxy ?? config.http.trustProxy,
       shuttingDown: () => shuttingDown,
     });
+    const exchanges = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse }>();
     const server = createServer((req, res) => {
       inFlight++;
-      res.once('close', () => { inFlight--; });
+      exchanges.set(req.socket, { req, res });
+      res.once('close', () => {
+        inFlight--;
+        if (exchanges.get(req.socket)?.res === res) exchanges.delete(req.socket);
+      });
       handler(req, res);
     });
-    server.requestTimeout = 0; // blob uploads may be long; sockets still time out when idle
+    // No total request deadline: a blob upload may take long while it keeps sending. What ends a
+    // stalled request is the idle timeout (`server.timeout` arms socket.setTimeout on every
+    // connection; ws clears it on the sockets it upgrades).
+    server.requestTimeout = 0;
     server.headersTimeout = 30_000;
+    server.timeout = config.http.idleTimeoutMs;
+    server.on('timeout', (socket: Socket) => endIdleExchange(socket, exchanges.get(socket), config.http.idleTimeoutMs, logger));
     const sync: SyncEndpoint = attachSyncEndpoint(server, {
       db, cache: backend.cache, pubsub: backend.pubsub, logger, metrics, config, sessions,
       onCommitted: (userId, stored) => {
@@ -265,6 +275,24 @@ async function assertSchemaCurrent(db: Database): Promise<void> {
       { current: state.current, latest: state.latest, pending },
     );
   }
+}
+
+/**
+ * An HTTP socket sent and received nothing for `idleMs`: a request still waiting for its body
+ * gets 408 HTTP_IDLE_TIMEOUT (then the socket closes); anything else (no request, an answer
+ * already under way, the relay itself still working) just loses the socket. The route handler
+ * sees its request end and its answer already sent, and stops.
+ */
+function endIdleExchange(socket: Socket, exchange: { req: IncomingMessage; res: ServerResponse } | undefined, idleMs: number, logger: Logger): void {
+  if (!exchange || exchange.req.complete || exchange.res.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const { req, res } = exchange;
+  logger.debug('http request idle; answering 408', { method: req.method, idleMs });
+  const body = JSON.stringify({ error: { code: 'HTTP_IDLE_TIMEOUT', message: `no bytes received or sent for ${idleMs} ms: request ended` } });
+  res.writeHead(408, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+  res.end(body, () => socket.destroy());
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

@@ -117,6 +117,7 @@ export const RELAY_OPTIONS: readonly RelayOption[] = [
   { group: 'http', field: 'maxBodyBytes', env: 'MAX_BODY_BYTES', flag: 'max-body-bytes', help: 'largest JSON request body, bytes', parse: integer(1024) },
   { group: 'http', field: 'maxBlobBytes', env: 'MAX_BLOB_BYTES', flag: 'max-blob-bytes', help: 'largest blob upload, bytes', parse: integer(1024) },
   { group: 'http', field: 'blobUploadTtlSeconds', env: 'BLOB_UPLOAD_TTL_SECONDS', flag: 'blob-upload-ttl-seconds', help: 'discard a resumable blob upload that gets no chunk for this long, s', parse: integer(60, S_YEAR) },
+  { group: 'http', field: 'idleTimeoutMs', env: 'HTTP_IDLE_TIMEOUT_MS', flag: 'http-idle-timeout-ms', help: 'end an HTTP request after this long without a byte either way (408 while its body is incomplete), ms; 0 = never. WebSockets are exempt', parse: integer(0, MS_DAY) },
   { group: 'http', field: 'shutdownGraceMs', env: 'SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', help: 'graceful shutdown wait, ms', parse: integer(0, MS_DAY) },
   { group: 'http', field: 'trustProxy', env: 'TRUST_PROXY', flag: 'trust-proxy', help: 'take client addresses from X-Forwarded-For: only behind your own reverse proxy', switch: true, parse: yesNo() },
   { group: 'database', field: 'url', env: 'DATABASE_URL', flag: 'database-url', help: 'PostgreSQL URL; unset = embedded PGlite in --data-dir', secret: true, parse: url(['postgres:', 'postgresql:']) },

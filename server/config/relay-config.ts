@@ -17,6 +17,13 @@ export interface RelayConfig {
     readonly maxBlobBytes: number;
     /** A resumable blob upload (PUT with Content-Range) that gets no chunk for this long is discarded, in seconds. */
     readonly blobUploadTtlSeconds: number;
+    /**
+     * An HTTP connection with no bytes in either direction for this long ends its request: 408
+     * HTTP_IDLE_TIMEOUT while the request body is incomplete and no answer has started, else the
+     * socket is closed. Upgraded (WebSocket) connections are exempt; a slow upload that keeps
+     * sending is not cut. In ms; 0: never.
+     */
+    readonly idleTimeoutMs: number;
     /** How long a graceful shutdown waits for requests and sockets to finish before closing them, in ms. */
     readonly shutdownGraceMs: number;
     /**
@@ -135,7 +142,10 @@ const DAY = 86_400;
 
 /** Every default, in one place. `database.url` and `redis.url` default to unset (embedded mode). */
 export const RELAY_DEFAULTS: RelayConfig = Object.freeze<RelayConfig>({
-  http: { port: 8787, host: '127.0.0.1', maxBodyBytes: 1 * MIB, maxBlobBytes: 100 * MIB, blobUploadTtlSeconds: DAY, shutdownGraceMs: 10_000, trustProxy: false },
+  http: {
+    port: 8787, host: '127.0.0.1', maxBodyBytes: 1 * MIB, maxBlobBytes: 100 * MIB, blobUploadTtlSeconds: DAY, idleTimeoutMs: 60_000, shutdownGraceMs: 10_000,
+    trustProxy: false,
+  },
   database: {
     url: undefined, dataDir: './.roo-sync/data', poolMax: 10, poolIdleTimeoutMs: 30_000, poolAcquireTimeoutMs: 5_000,
     statementTimeoutMs: 15_000, slowQueryMs: 200, migrate: true,
