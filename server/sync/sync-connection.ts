@@ -17,7 +17,6 @@ import { decodeHelloFrame, FrameCodec } from '../../core/protocol/frame';
 import {
   MAX_PULL_LIMIT,
   PROTOCOL_VERSIONS,
-  type ChangesMessage,
   type ClientMessage,
   type CodecName,
   type HelloMessage,
@@ -35,59 +34,25 @@ import { deviceLogPosition } from '../db/device-client-seq';
 import { writePullReply } from './pull-reply';
 import { Utf8Writer } from './utf8-writer';
 import type { Database } from '../db/database';
-import type { Logger } from '../observability/logger';
-import type { RelayMetrics } from '../observability/metrics';
+import { OutboundFrames, replyTooLarge, type OutboundLimits } from './outbound-frames';
 import type { DeviceRateLimits, TokenBucket } from './rate-limiter';
+import { SyncErrorCode } from './sync-error-codes';
 import type { HubConnection, LivePage, SyncHub } from './sync-hub';
 
-/** Error codes the sync endpoint sends in `error` frames (besides PROTOCOL_*, FRAME_*, COMMAND_* and change-log codes). */
-export const SyncErrorCode = {
-  /** The first message was not `hello`. Closes with ProtocolError. */
-  ExpectedHello: 'PROTOCOL_EXPECTED_HELLO',
-  /** A second `hello` on a connection that already has one. */
-  DuplicateHello: 'PROTOCOL_DUPLICATE_HELLO',
-  /** A text frame: the protocol speaks binary frames only. */
-  TextFrame: 'PROTOCOL_TEXT_FRAME',
-  /** `hello` did not arrive in time (close reason). */
-  HelloTimeout: 'PROTOCOL_HELLO_TIMEOUT',
-  /** A frame over the size limit (close reason). */
-  FrameTooLarge: 'PROTOCOL_FRAME_TOO_LARGE',
-  /** Missing, unknown, expired or revoked token. Closes with Unauthorized. */
-  InvalidToken: 'AUTH_TOKEN_INVALID',
-  /** The access token of an open socket expired and no fresh `auth` came. Closes with Unauthorized. */
-  TokenExpired: 'AUTH_TOKEN_EXPIRED',
-  /** The token belongs to another device. Closes with Forbidden. */
-  Forbidden: 'AUTH_FORBIDDEN',
-  /** The device sent frames faster than its limit. Closes with RateLimited. */
-  RateLimited: 'RATE_LIMITED',
-  /** A reply that would not fit in one frame (pull a smaller page). */
-  ReplyTooLarge: 'RELAY_REPLY_TOO_LARGE',
-  /** The socket had more than `slowConsumerCloseBytes` unsent (close reason, with RateLimited 4429). */
-  SlowConsumer: 'WS_SLOW_CONSUMER',
-  /** The relay failed handling a message. Closes with InternalError. */
-  Internal: 'RELAY_INTERNAL',
-} as const;
-
-/** Limits and shared parts every connection of an endpoint uses. */
-export interface ConnectionDeps {
+/** Limits and shared parts every connection of an endpoint uses (logger, metrics and the slow-consumer limits: OutboundLimits). */
+export interface ConnectionDeps extends OutboundLimits {
   db: Database;
   hub: SyncHub;
   commands: CommandService;
   /** `expiresAt` (epoch ms), when given, is enforced on the open socket. */
   sessions: { validateAccessToken(token: string): Promise<{ userId: string; deviceId: string; expiresAt?: number } | null> };
   rateLimits: DeviceRateLimits;
-  logger: Logger;
-  metrics?: RelayMetrics;
   maxFrameBytes: number;
   maxInflatedBytes: number;
   compressThreshold: number;
   /** Brotli quality of the frames sent with brotli (bodies above the context limit). */
   brotliQuality: number;
   helloTimeoutMs: number;
-  /** Unsent bytes above which live change pages give way to one empty `hasMore` page (see sendLive). */
-  slowConsumerBytes: number;
-  /** Unsent bytes above which the socket is closed (RateLimited, WS_SLOW_CONSUMER). */
-  slowConsumerCloseBytes: number;
   /** Codecs offered to devices. */
   codecs: readonly CodecName[];
   /** Next connection order number. */
@@ -119,6 +84,7 @@ export class SyncConnection implements HubConnection {
   presence: { state: PresenceState; activeTaskId?: string } = { state: 'online' };
   private auth?: { userId: string; deviceId: string };
   private readonly frames: FrameCodec;
+  private readonly out: OutboundFrames;
   private open = true;
   private helloSeen = false;
   private joined = false;
@@ -129,8 +95,6 @@ export class SyncConnection implements HubConnection {
   /** Decoded messages waiting to be handled, in arrival order. */
   private readonly inbox: unknown[] = [];
   private draining = false;
-  /** Live change pages were held back (slow consumer) and the device was told to pull. */
-  private lagging = false;
   private readonly closedListeners = new Set<() => void>();
 
   constructor(
@@ -145,6 +109,7 @@ export class SyncConnection implements HubConnection {
       maxInflatedBytes: deps.maxInflatedBytes,
       compressThreshold: deps.compressThreshold,
     });
+    this.out = new OutboundFrames(socket, this.frames, deps, this);
     const close = socket.close.bind(socket);
     socket.close = (code?: number, reason?: string | Buffer) => {
       if (code === WS_MESSAGE_TOO_BIG) {
@@ -176,101 +141,19 @@ export class SyncConnection implements HubConnection {
     this.closedListeners.add(listener);
   }
 
-  /**
-   * Sends one message (a stand-in when it is too large for a frame). Never throws. Live change
-   * pages go through the slow-consumer check; past `slowConsumerCloseBytes` unsent the socket
-   * is closed instead.
-   */
+  /** Sends one message (a stand-in when too large; live pages under the slow-consumer rule). Never throws. */
   send(message: ServerMessage): void {
-    const buffered = this.writableBytesQueued();
-    if (buffered === null) return;
-    if (message.type === 'changes' && message.replyTo === undefined) {
-      const live = this.liveOrStandIn(message, buffered);
-      if (!live) return;
-      message = live;
-    }
-    const final = message;
-    this.sendFrame(() => this.frames.encode(final), () => tooLargeStandIn(final));
+    this.out.send(message);
   }
 
-  /**
-   * Sends a live page the hub serialised (and may have compressed) once for all its sockets,
-   * under the same slow-consumer rule as `send`. Never throws.
-   */
+  /** Sends a live page the hub serialised once for all its sockets. Never throws. */
   sendLive(page: LivePage): void {
-    const buffered = this.writableBytesQueued();
-    if (buffered === null) return;
-    const pull: ChangesMessage = { type: 'changes', changes: [], cursor: page.pullFrom, hasMore: true };
-    if (buffered > this.deps.slowConsumerBytes) {
-      const standIn = this.liveOrStandIn(pull, buffered);
-      if (standIn) this.sendFrame(() => this.frames.encode(standIn), () => null);
-      return;
-    }
-    this.lagging = false;
-    this.sendFrame(() => this.frames.encodeJson(page.json, page.shared), () => pull);
+    this.out.sendLive(page);
   }
 
-  /**
-   * Sends a reply the caller wrote as UTF-8 JSON (`body`: one ServerMessage; it may be reused
-   * once this returns), or `standIn` when it is too large for a frame. Never throws.
-   */
-  sendBody(body: Uint8Array, standIn: ServerMessage): void {
-    if (this.writableBytesQueued() === null) return;
-    this.sendFrame(() => this.frames.encodeBody(body), () => standIn);
-  }
-
-  /**
-   * The bytes queued unsent on the socket, or null when nothing may be sent: the socket is
-   * not open, or it holds more than `slowConsumerCloseBytes` (then it is closed, 4429).
-   */
-  private writableBytesQueued(): number | null {
-    if (!this.open || this.socket.readyState !== this.socket.OPEN) return null;
-    const buffered = this.socket.bufferedAmount;
-    if (buffered > this.deps.slowConsumerCloseBytes) {
-      this.deps.logger.warn('slow consumer closed', { deviceId: this.deviceId, buffered });
-      this.close(CloseCode.RateLimited, SyncErrorCode.SlowConsumer);
-      return null;
-    }
-    return buffered;
-  }
-
-  /** Encodes (falling back to the stand-in on FRAME_TOO_LARGE), counts and sends one frame. */
-  private sendFrame(encode: () => Uint8Array, standIn: () => ServerMessage | null): void {
-    const before = this.frames.stats;
-    const body0 = before.bodyBytesEncoded;
-    const wire0 = before.wireBytesEncoded;
-    let frame: Uint8Array;
-    try {
-      frame = encode();
-    } catch {
-      const stand = standIn();
-      if (!stand) return;
-      try {
-        frame = this.frames.encode(stand);
-      } catch {
-        return;
-      }
-    }
-    this.deps.metrics?.recordFrame('out', this.frames.stats.bodyBytesEncoded - body0, this.frames.stats.wireBytesEncoded - wire0);
-    this.socket.send(frame);
-  }
-
-  /**
-   * Slow consumer: over `slowConsumerBytes` unsent, the first held-back live page becomes an
-   * empty page with `hasMore` from the seq before it (the device pulls from its cursor, which
-   * covers everything held back) and later ones are dropped; once the socket has drained below
-   * the limit, live pages flow again. Memory per socket stays bounded by its own requests.
-   */
-  private liveOrStandIn(message: ChangesMessage, buffered: number): ChangesMessage | null {
-    if (buffered <= this.deps.slowConsumerBytes) {
-      this.lagging = false;
-      return message;
-    }
-    if (this.lagging) return null;
-    this.lagging = true;
-    this.deps.logger.debug('slow consumer: live pages held back; the device pulls', { deviceId: this.deviceId, buffered });
-    const first = message.changes[0]?.seq;
-    return { type: 'changes', changes: [], cursor: first === undefined ? message.cursor : first - 1, hasMore: true };
+  /** True until the connection closes. */
+  get isOpen(): boolean {
+    return this.open;
   }
 
   /** Ends the connection with a close code. Idempotent. */
@@ -585,7 +468,7 @@ export class SyncConnection implements HubConnection {
         // Written from the stored JSON: the bodies are neither parsed nor re-serialised.
         const page = await pullStoredChanges(this.deps.db, auth.userId as UserId, message.cursor, limit);
         if (!this.open) return;
-        this.sendBody(writePullReply(pullReplyWriter, message.id, page), replyTooLarge(message.id));
+        this.out.sendBody(writePullReply(pullReplyWriter, message.id, page), replyTooLarge(message.id));
         return;
       }
       case 'command.send': {
@@ -608,23 +491,6 @@ export class SyncConnection implements HubConnection {
     this.deps.metrics?.errors.inc({ code });
     this.send(replyTo === undefined ? { type: 'error', code, message } : { type: 'error', replyTo, code, message });
   }
-}
-
-/**
- * What to send instead of a message too large for one frame: a reply becomes an error naming
- * the request; live changes become an empty page with `hasMore` from the seq before them, so
- * the device pulls them instead of missing them.
- */
-function tooLargeStandIn(message: ServerMessage): ServerMessage | null {
-  if (message.type === 'changes' && message.replyTo === undefined && message.changes.length > 0) {
-    return { type: 'changes', changes: [], cursor: message.changes[0]!.seq - 1, hasMore: true };
-  }
-  if ('replyTo' in message && message.replyTo !== undefined) return replyTooLarge(message.replyTo);
-  return null;
-}
-
-function replyTooLarge(replyTo: RequestId): ServerMessage {
-  return { type: 'error', replyTo, code: SyncErrorCode.ReplyTooLarge, message: 'the reply exceeds the frame limit' };
 }
 
 /** The request id of a (possibly invalid) message, so an error can name it. */
