@@ -146,7 +146,7 @@ export const RELAY_OPTIONS: readonly RelayOption[] = [
   { group: 'auth', field: 'loginMaxFailuresPerAccount', env: 'LOGIN_MAX_FAILURES_PER_ACCOUNT', flag: 'login-max-failures-per-account', help: 'failed password checks per account from all addresses within the login window', parse: integer(1, 1_000_000) },
   { group: 'auth', field: 'loginMaxFailuresPerAddress', env: 'LOGIN_MAX_FAILURES_PER_ADDRESS', flag: 'login-max-failures-per-address', help: 'failed password checks per client address for all accounts within the login window', parse: integer(1, 1_000_000) },
   { group: 'auth', field: 'allowSignup', env: 'ALLOW_SIGNUP', flag: 'allow-signup', help: 'let anyone create an account with POST /v1/users', switch: true, parse: yesNo() },
-  { group: 'auth', field: 'loginWindowSeconds', env: 'LOGIN_WINDOW_SECONDS', flag: 'login-window-seconds', help: 'login rate-limit window (and Retry-After of a refusal), s', parse: integer(1, DAY_S) },
+  { group: 'auth', field: 'loginWindowSeconds', env: 'LOGIN_WINDOW_SECONDS', flag: 'login-window-seconds', help: 'login rate-limit window, s', parse: integer(1, DAY_S) },
   { group: 'sync', field: 'commandTtlSeconds', env: 'COMMAND_TTL_SECONDS', flag: 'command-ttl-seconds', help: 'default remote command expiry, s', parse: integer(1, S_YEAR) },
   { group: 'sync', field: 'compactionAgeSeconds', env: 'COMPACTION_AGE_SECONDS', flag: 'compaction-age-seconds', help: 'compact change-log entries older than this, s', parse: integer(3_600, 100 * S_YEAR) },
   { group: 'sync', field: 'compactionIntervalSeconds', env: 'COMPACTION_INTERVAL_SECONDS', flag: 'compaction-interval-seconds', help: 'how often the change-log retention job runs, s (0 = never)', parse: integer(0, S_TIMER_MAX) },

@@ -104,7 +104,7 @@ export interface RelayConfig {
     readonly loginMaxFailuresPerAccount: number;
     /** Failed password checks allowed from one client address for all accounts together within the window (credential stuffing). */
     readonly loginMaxFailuresPerAddress: number;
-    /** The sliding window of the login rate limit, and the Retry-After of a refusal, in seconds. */
+    /** The sliding window of the login rate limit, in seconds (a refusal's Retry-After is at most this). */
     readonly loginWindowSeconds: number;
     /** Let anyone create an account with POST /v1/users. Off: accounts come from `roo-sync user add`. */
     readonly allowSignup: boolean;
