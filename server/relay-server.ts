@@ -30,6 +30,7 @@ import type { Database } from './db/database';
 import { migrate, validate } from './db/migrator';
 import { describeDatabaseUrl, openDatabase } from './db/open-database';
 import { createHttpHandler } from './http/http-app';
+import { sendError } from './http/http-errors';
 import { createLogger, type Logger } from './observability/logger';
 import { RelayMetrics } from './observability/metrics';
 import { Projector } from './projections/projector';
@@ -290,9 +291,8 @@ function endIdleExchange(socket: Socket, exchange: { req: IncomingMessage; res: 
   }
   const { req, res } = exchange;
   logger.debug('http request idle; answering 408', { method: req.method, idleMs });
-  const body = JSON.stringify({ error: { code: 'HTTP_IDLE_TIMEOUT', message: `no bytes received or sent for ${idleMs} ms: request ended` } });
-  res.writeHead(408, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
-  res.end(body, () => socket.destroy());
+  sendError(res, new SyncError('HTTP_IDLE_TIMEOUT', `no bytes received or sent for ${idleMs} ms: request ended`), { connection: 'close' });
+  res.once('finish', () => socket.destroy());
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {
