@@ -192,7 +192,7 @@ export async function requeueUnsent(deps: EngineDeps, unsent: UnsentChanges): Pr
         }
         result.planned.push({
           body: { type: 'stream.put', source, taskId, stream, key: tracked.key, hash: tracked.hash, entry: entry.entry },
-          baseSeq: null,
+          baseSeq: tracked.base ?? null,
         });
       }
     }

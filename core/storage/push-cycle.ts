@@ -68,6 +68,7 @@ export function recordAck(deps: EngineDeps, body: ChangeBody, seq: number): void
       if (tracked && tracked.hash === body.hash && tracked.seq < seq) {
         tracked.seq = seq;
         tracked.own = true;
+        delete tracked.base;
         state.markDirty(state.getTask(body.source, body.taskId)!);
       }
       return;

@@ -34,6 +34,13 @@ export interface TrackedEntryState {
    * is the assistant writing from stale memory, not an edit (see task-detect).
    */
   prev?: string;
+  /**
+   * While this device's own version is queued and not yet acknowledged (`seq` 0): the seq of the
+   * version of the entry it last saw before (absent when none). Sent as the put's `baseSeq`, so
+   * a device whose version the put replaces can tell an edit of a version seen from a concurrent
+   * write (task-apply).
+   */
+  base?: number;
 }
 
 /** Sync state of one task: both streams, the synced HistoryItem fields and their clocks. */
@@ -109,7 +116,8 @@ export interface FileConflictRecord {
   at: number;
 }
 
-type TrackedTuple = [EntryKey, string, number, number] | [EntryKey, string, number, number, string];
+/** `[key, hash, own, seq]`, then `prev` (or null) when it or `base` is set, then `base` when set. */
+type TrackedTuple = [EntryKey, string, number, number] | [EntryKey, string, number, number, string | null] | [EntryKey, string, number, number, string | null, number];
 type FileTuple = [string, number, number, number, number, string, number];
 
 /** The persisted form of one task's sync state. */
@@ -326,6 +334,7 @@ export class SyncState {
           }
           const entry: TrackedEntryState = { key: tuple[0], hash: tuple[1], own: tuple[2] === 1, seq: tuple[3] };
           if (typeof tuple[4] === 'string') entry.prev = tuple[4];
+          if (isSeq(tuple[5]) && tuple[5] > 0) entry.base = tuple[5];
           t.streams[stream].set(tuple[0], entry);
         }
       }
@@ -431,7 +440,11 @@ export function isOwnStamp(stamp: unknown, deviceId: string): boolean {
 
 function toTuples(task: TaskSyncState, stream: StreamName): TrackedTuple[] {
   const out: TrackedTuple[] = [];
-  for (const e of task.streams[stream].values()) out.push(e.prev ? [e.key, e.hash, e.own ? 1 : 0, e.seq, e.prev] : [e.key, e.hash, e.own ? 1 : 0, e.seq]);
+  for (const e of task.streams[stream].values()) {
+    const own = e.own ? 1 : 0;
+    if (e.base) out.push([e.key, e.hash, own, e.seq, e.prev ?? null, e.base]);
+    else out.push(e.prev ? [e.key, e.hash, own, e.seq, e.prev] : [e.key, e.hash, own, e.seq]);
+  }
   return out;
 }
 

@@ -16,7 +16,7 @@ import { buildHistoryItem } from './task-apply';
 import type { KeyedEntry } from '../tracking/stream-keys';
 import { keyEntriesStable } from './stable-keys';
 import { cacheEntries, loadCachedEntry } from './entry-cache';
-import { noteQueuedTruncate, trackedList, type TaskSyncState } from './sync-state';
+import { noteQueuedTruncate, trackedList, type TaskSyncState, type TrackedEntryState } from './sync-state';
 import type { SyncContext } from './sync-context';
 
 /** A change to queue, with the base version it was made on. */
@@ -86,11 +86,17 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
       }
     }
     for (const put of diff.puts) {
+      // The base is the version this one replaces as last synced (or, while that one is this
+      // device's own and still unacknowledged, the version that one replaced): a device whose
+      // own version the put displaces tells an edit of it from a concurrent write by it.
+      const base = baseSeqOf(tracked.get(put.key));
       result.changes.push({
         body: { type: 'stream.put', source, taskId, stream, key: put.key, hash: put.hash, entry: put.entry },
-        baseSeq: null,
+        baseSeq: base,
       });
-      tracked.set(put.key, { key: put.key, hash: put.hash, own: true, seq: 0 });
+      const next: TrackedEntryState = { key: put.key, hash: put.hash, own: true, seq: 0 };
+      if (base !== null) next.base = base;
+      tracked.set(put.key, next);
     }
     await cacheEntries(ctx.entryCache, diff.puts);
     if (diff.restore.length > 0) {
@@ -112,6 +118,16 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
     result.rewrite = { ...snapshot, keyed: undefined, ui: rewritten.ui ?? snapshot.ui, api: rewritten.api ?? snapshot.api, historyItem };
   }
   return result;
+}
+
+/**
+ * The `baseSeq` of a put that replaces `tracked` (the synced version of its key): the seq of the
+ * latest version of the entry this device has seen from the log, null for a new key.
+ */
+export function baseSeqOf(tracked: TrackedEntryState | undefined): number | null {
+  if (!tracked) return null;
+  if (tracked.seq > 0) return tracked.seq;
+  return tracked.base ?? null;
 }
 
 /** Entries of both lists in key order; `extra` entries are added only for keys `base` lacks. */

@@ -50,6 +50,17 @@ describe('SyncState', () => {
       assert.equal(again.outboxId, 'journal-1');
     });
 
+    it('round-trips the base of an unacknowledged own version, with and without prev', () => {
+      const state = sampleState();
+      const task = state.getTask('roo-code', 't1')!;
+      task.streams.api.set('1', { key: '1', hash: 'f'.repeat(64), own: true, seq: 0, base: 12 });
+      task.streams.api.set('2', { key: '2', hash: 'e'.repeat(64), own: true, seq: 0, prev: 'd'.repeat(64), base: 13 });
+      const back = SyncState.fromPersisted(JSON.parse(JSON.stringify(state.toPersisted()))).getTask('roo-code', 't1')!;
+      assert.deepEqual(back.streams.api.get('1'), { key: '1', hash: 'f'.repeat(64), own: true, seq: 0, base: 12 });
+      assert.deepEqual(back.streams.api.get('2'), { key: '2', hash: 'e'.repeat(64), own: true, seq: 0, prev: 'd'.repeat(64), base: 13 });
+      assert.deepEqual(back.streams.api.get('0'), { key: '0', hash: 'c'.repeat(64), own: false, seq: 1 });
+    });
+
     it('counts everything a state from before these fields holds as acknowledged, as it was then', () => {
       const persisted = sampleState().toPersisted();
       delete persisted.tasks['roo-code/t1']!.ma;
