@@ -9,13 +9,14 @@
  */
 import { SyncError, isSyncError } from '../errors';
 import { entityKeyOf, compareEntryKeys, type ClientChange, type EntryKey, type ServerChange, type TaskSource } from '../model/changes';
-import type { TaskSnapshot } from '../ports/task-store';
+import type { TaskSnapshot, TaskStore } from '../ports/task-store';
 import { applyFileChanges, detectFileChanges } from './file-sync';
 import { StorageErrorCode } from './storage-errors';
 import { taskStateKey, type ApplyJournal } from './sync-state';
 import type { EngineDeps } from './sync-context';
 import { applyTaskChanges, type PendingIndex } from './task-apply';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
+import { buildTaskCopy, COPY_ID_ATTEMPTS, isTaskConflictCopy, taskCopyId, type DisplacedVersion } from './task-conflict-copy';
 
 export interface PullReport {
   /** Changes pulled and applied (or skipped as already held). */
@@ -107,6 +108,7 @@ export async function applyJournal(
   groups: PageGroups = groupPage(journal.changes),
 ): Promise<string[]> {
   const pending = pendingIndex(deps.outbox.pending());
+  const copies: PlannedChange[] = [];
   for (const [key, group] of groups.tasks) {
     const store = deps.storeFor(group.source);
     if (!store) continue;
@@ -114,6 +116,8 @@ export async function applyJournal(
     const read = snapshots?.get(key) ?? { snapshot: await store.readTask(taskId), restored: false };
     const task = deps.ctx.state.task(group.source, taskId);
     const result = await applyTaskChanges(deps.ctx, read.snapshot, task, group.changes, pending);
+    // The copy is on disk before the task loses what it keeps, so a crash in between loses nothing.
+    if (result.displaced) copies.push(...(await keepConflictCopy(deps, store, result.displaced)));
     if (result.delete) await store.deleteTask(taskId);
     else if (result.write) await store.writeTask(result.write);
     else if (read.restored && read.snapshot) await store.writeTask(read.snapshot); // entries a stale rewrite lost
@@ -123,7 +127,38 @@ export async function applyJournal(
     const files = deps.workspaceFor(workspaceId);
     if (files) refused.push(...(await applyFileChanges(deps.ctx, files, changes, pending)));
   }
+  // Queued before the caller saves the state that records them (as detection does).
+  if (copies.length > 0) await deps.outbox.enqueue(copies);
   return refused;
+}
+
+/**
+ * Keeps the version of a task a batch displaced (see TaskApplyResult.displaced) as a task
+ * conflict copy: writes it through the store under a new id, unless an earlier run of the same
+ * batch (a crash replay) already did, and detects it like a new local task, so it syncs to every
+ * device. Returns the changes to queue for it.
+ */
+export async function keepConflictCopy(deps: EngineDeps, store: TaskStore, displaced: DisplacedVersion): Promise<PlannedChange[]> {
+  const { ctx } = deps;
+  const { source, taskId } = displaced.before;
+  let copy: TaskSnapshot | null = null;
+  for (let attempt = 0; copy === null; attempt++) {
+    const copyId = taskCopyId(taskId, ctx.deviceId, displaced.seq, attempt);
+    const existing = await store.readTask(copyId);
+    if (existing === null) {
+      copy = buildTaskCopy(displaced, copyId, ctx.deviceId, ctx.now());
+      await store.writeTask(copy);
+      // The store may complete the HistoryItem (or rebuild the streams' form): detect what it holds.
+      copy = (await store.readTask(copyId)) ?? copy;
+    } else if (isTaskConflictCopy(existing.historyItem, ctx.deviceId)) {
+      copy = existing; // written by an earlier run of this batch
+    } else if (attempt >= 2 * COPY_ID_ATTEMPTS) {
+      throw new SyncError(StorageErrorCode.COPY_ID_TAKEN, `no free id for a conflict copy of task ${taskId}`, { source, taskId });
+    }
+  }
+  const detected = await detectTaskChanges(ctx, copy, ctx.state.task(source, copy.taskId));
+  if (detected.rewrite) await store.writeTask(detected.rewrite);
+  return detected.changes;
 }
 
 /** What the outbox holds, as applying needs it. */

@@ -15,6 +15,12 @@ export const StorageErrorCode = {
   CLOSED: 'STORAGE_CLOSED',
   /** The transport failed during a sync step; nothing was lost, the step can be retried. */
   SYNC_FAILED: 'STORAGE_SYNC_FAILED',
+  /**
+   * Every id tried for a task conflict copy is taken by another task that is not that copy
+   * (should never happen: the last candidates are UUIDs derived from a hash). The page stays
+   * journaled and is applied again at the next operation.
+   */
+  COPY_ID_TAKEN: 'STORAGE_COPY_ID_TAKEN',
 } as const;
 
 export type StorageErrorCodeValue = (typeof StorageErrorCode)[keyof typeof StorageErrorCode];

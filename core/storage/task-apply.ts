@@ -3,6 +3,9 @@
  * tombstones, with the rules that make every device converge on the log's outcome:
  * - a change this device still has queued for the same entity wins (it will be numbered later);
  * - a put older than the version held is skipped (same key: last accepted wins);
+ * - a put that replaces a version this device wrote, by a device that had not seen it (its
+ *   `baseSeq` is null or older), is a concurrent write: the task as it was before the batch is
+ *   returned as `displaced`, for the caller to keep as a task conflict copy (task-conflict-copy);
  * - a truncate drops entries after its key that are older than it, never newer or queued ones;
  * - metadata merges per field by HLC (counters take the maximum) in `mergeTaskMeta`.
  *
@@ -19,6 +22,7 @@ import { keyEntriesStable } from './stable-keys';
 import { cacheEntries, loadCachedEntry } from './entry-cache';
 import { noteMetaAcked, noteTruncateAcked, type TaskSyncState, type TrackedEntryState } from './sync-state';
 import type { SyncContext } from './sync-context';
+import type { DisplacedVersion } from './task-conflict-copy';
 
 /** Queued (unacknowledged) local changes, as apply needs to see them. */
 export interface PendingIndex {
@@ -33,6 +37,12 @@ export interface TaskApplyResult {
   write: TaskSnapshot | null;
   /** True when a tombstone arrived: remove the task from the store. */
   delete: boolean;
+  /**
+   * Set when the changes displaced entries this device wrote, by puts whose authors had not
+   * seen them (concurrent writes): keep `displaced.before` as a task conflict copy before
+   * writing `write` (see task-conflict-copy).
+   */
+  displaced: DisplacedVersion | null;
 }
 
 /**
@@ -67,6 +77,19 @@ export async function applyTaskChanges(
   let metaChanged = false;
   let deleted = false;
   const received: KeyedEntry[] = [];
+  // What each changed key held before the batch (undefined: nothing), to rebuild the task as
+  // it was when a concurrent write displaces one of this device's entries and it is not on disk.
+  const undo = { ui: new Map<EntryKey, KeyedEntry | undefined>(), api: new Map<EntryKey, KeyedEntry | undefined>() };
+  const historyBefore = snapshot ? null : buildHistoryItem(null, task);
+  let displaced: { seq: number; by: string; entries: number } | null = null;
+  const setEntry = (stream: StreamName, entry: KeyedEntry): void => {
+    if (!undo[stream].has(entry.key)) undo[stream].set(entry.key, entries[stream].get(entry.key));
+    entries[stream].set(entry.key, entry);
+  };
+  const dropEntry = (stream: StreamName, key: EntryKey): boolean => {
+    if (!undo[stream].has(key)) undo[stream].set(key, entries[stream].get(key));
+    return entries[stream].delete(key);
+  };
 
   for (const change of changes) {
     const body = change.body;
@@ -79,8 +102,12 @@ export async function applyTaskChanges(
         if (pending.entities.has(change.entity) || truncatedByPending(pending, `${streamPrefix}${body.stream}`, body.key)) break;
         const tracked = task.streams[body.stream].get(body.key);
         if (tracked && tracked.seq >= change.seq) break;
+        if (tracked && displacesOwn(ctx, tracked, change)) {
+          if (displaced) displaced.entries++;
+          else displaced = { seq: change.seq, by: change.deviceId, entries: 1 };
+        }
         const keyed = { key: body.key, hash: body.hash, entry: body.entry };
-        entries[body.stream].set(body.key, keyed);
+        setEntry(body.stream, keyed);
         const next: TrackedEntryState = { key: body.key, hash: body.hash, own: change.deviceId === ctx.deviceId, seq: change.seq };
         const prev = tracked && tracked.hash !== body.hash ? tracked.hash : tracked?.prev;
         if (prev && !next.own) next.prev = prev;
@@ -92,8 +119,7 @@ export async function applyTaskChanges(
       case 'stream.truncate': {
         if (task.deleted !== null) break;
         const tracked = task.streams[body.stream];
-        const current = entries[body.stream];
-        const keys = new Set<EntryKey>([...tracked.keys(), ...current.keys()]);
+        const keys = new Set<EntryKey>([...tracked.keys(), ...entries[body.stream].keys()]);
         for (const key of keys) {
           if (body.afterKey !== null && compareEntryKeys(key, body.afterKey) <= 0) continue;
           if (pending.entities.has(`${streamPrefix}${body.stream}/${key}`)) continue;
@@ -101,7 +127,7 @@ export async function applyTaskChanges(
           // An entry on disk that is not tracked is a local edit not yet detected: keep it.
           if (seq === undefined || seq > change.seq) continue;
           tracked.delete(key);
-          if (current.delete(key)) changedStreams.add(body.stream);
+          if (dropEntry(body.stream, key)) changedStreams.add(body.stream);
         }
         break;
       }
@@ -125,11 +151,22 @@ export async function applyTaskChanges(
   }
   await cacheEntries(ctx.entryCache, received);
 
-  if (deleted || task.deleted !== null) return { write: null, delete: deleted && onDisk };
-  if (changedStreams.size === 0 && !metaChanged && snapshot !== null) return { write: null, delete: false };
+  // A tombstone in the same batch: the task goes, and its copy would be the task resurrected.
+  // The task as it was is the one on disk (in its own order), else what was synced.
+  const kept: DisplacedVersion | null =
+    displaced && task.deleted === null
+      ? {
+          ...displaced,
+          before: snapshot
+            ? { source, taskId, ui: snapshot.ui, api: snapshot.api, historyItem: snapshot.historyItem }
+            : { source, taskId, ui: orderStream(entriesBefore(entries.ui, undo.ui)), api: orderStream(entriesBefore(entries.api, undo.api)), historyItem: historyBefore },
+        }
+      : null;
+  if (deleted || task.deleted !== null) return { write: null, delete: deleted && onDisk, displaced: null };
+  if (changedStreams.size === 0 && !metaChanged && snapshot !== null) return { write: null, delete: false, displaced: kept };
   const historyItem = buildHistoryItem(snapshot?.historyItem ?? null, task);
   // A task that is not on disk waits for its metadata, so the store never invents a HistoryItem.
-  if (!onDisk && historyItem === null) return { write: null, delete: false };
+  if (!onDisk && historyItem === null) return { write: null, delete: false, displaced: kept };
   const ordered = (stream: StreamName): unknown[] =>
     orderStream([...entries[stream].values()]);
   const write: TaskSnapshot = {
@@ -139,7 +176,29 @@ export async function applyTaskChanges(
     api: changedStreams.has('api') || !snapshot ? ordered('api') : snapshot.api,
     historyItem,
   };
-  return { write, delete: false };
+  return { write, delete: false, displaced: kept };
+}
+
+/**
+ * True when the remote put `change` replaces `tracked`, a version this device wrote and the
+ * relay acknowledged, with other content, and its author had not seen that version (its
+ * `baseSeq` is older, or null): a concurrent write, not an edit. Puts of this device itself
+ * (its own change coming back) and edits of a version their author had seen are not.
+ */
+function displacesOwn(ctx: SyncContext, tracked: TrackedEntryState, change: ServerChange): boolean {
+  if (change.body.type !== 'stream.put' || change.deviceId === ctx.deviceId) return false;
+  if (!tracked.own || tracked.seq <= 0 || tracked.hash === change.body.hash) return false;
+  return change.baseSeq === null || change.baseSeq < tracked.seq;
+}
+
+/** The entries of a stream as they were before the batch: `now` with the `undo` record laid back. */
+function entriesBefore(now: ReadonlyMap<EntryKey, KeyedEntry>, undo: ReadonlyMap<EntryKey, KeyedEntry | undefined>): KeyedEntry[] {
+  const before = new Map(now);
+  for (const [key, entry] of undo) {
+    if (entry) before.set(key, entry);
+    else before.delete(key);
+  }
+  return [...before.values()];
 }
 
 function noteOwnChange(ctx: SyncContext, task: TaskSyncState, body: ServerChange['body']): void {

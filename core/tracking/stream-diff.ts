@@ -58,10 +58,17 @@ export function diffStream(stream: StreamName, current: readonly unknown[], sync
  *
  * `current` keys must be unique (as `keyEntries` makes them).
  *
- * Limit: api keys are positions, so when a stale rewrite puts a new message of its own at a
- * position that holds a foreign entry, that is a changed entry (a put that replaces it), not a
- * vanished one; hashes alone cannot tell it from an edit in place (condensing tags old
- * messages). ui keys are timestamps and do not have this problem.
+ * Limit: api keys are positions, so when a new message of this device lands at a position
+ * that holds a foreign entry, that is a changed entry (a put that replaces it), not a vanished
+ * one; hashes alone cannot tell it from an edit in place (condensing tags old messages).
+ * - When this device had not seen the foreign entry (both devices appended position N
+ *   concurrently), the put names no base at or after it (`baseSeq`, see task-detect), and the
+ *   entry's author, applying the put, keeps its version in a task conflict copy before the
+ *   later seq wins (task-apply, task-conflict-copy): nothing is lost.
+ * - When this device had received it and a stale rewrite (the assistant's memory lacked it)
+ *   put a new message over it, the put names it as its base, like an edit: it is replaced on
+ *   every device without a copy. Still a limit.
+ * ui keys are timestamps and do not have this problem.
  */
 export function diffKeyedStream(current: readonly KeyedEntry[], synced: readonly TrackedEntry[]): StreamDiff {
   const sorted = sortByKey(synced);

@@ -12,12 +12,13 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { asUserId } from '../../../core/ids';
-import { compareEntryKeys, type ServerChange } from '../../../core/model/changes';
-import { sha256Hex } from '../../../core/model/hash';
+import { compareEntryKeys, type ServerChange, type StreamPutBody, type StreamTruncateBody } from '../../../core/model/changes';
+import { hashJson, sha256Hex } from '../../../core/model/hash';
 import { isConflictCopy } from '../../../core/merge/conflict-copy';
 import { ReferenceRelay } from '../../../core/relay/reference-relay';
 import { ManualScheduler } from '../../../core/relay/scheduler';
 import { MemoryBlobStore } from '../../../core/storage/memory-blob-store';
+import { isTaskConflictCopy } from '../../../core/storage/task-conflict-copy';
 import { createRng, type Rng } from '../rng';
 import { foldLog, type FoldedLog } from './log-fold';
 import { SIM_WORKSPACE, SimDevice } from './sim-device';
@@ -44,6 +45,19 @@ export interface ConvergenceResult {
   conflictCopies: number;
   /** Sync rounds the heal phase needed. */
   healRounds: number;
+  /**
+   * Acknowledged entry versions a concurrent put replaced in the log (its author had not seen
+   * them): each must be in a task conflict copy on every device.
+   */
+  displacedEntries: number;
+  /** Task conflict copies at the end (the same on every device). */
+  taskCopies: number;
+  /**
+   * api entry versions replaced by another device's put that names them as its base: in the
+   * simulation always a stale rewrite over a received entry, which is not kept (the limit in
+   * core/tracking/stream-diff.ts). Counted, not checked.
+   */
+  overwrittenSeen: number;
 }
 
 /** Thrown when a seed does not converge; the message starts with the seed. */
@@ -183,6 +197,9 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
   }
   checkNoEcho(log, devices, fail);
   for (const d of devices) await checkDevice(d, folded, log, fail);
+  const kept = keptEntries(log, folded);
+  let taskCopies = 0;
+  for (const d of devices) taskCopies = await checkKept(d, kept, fail);
   const reference = await snapshotDevice(devices[0]!);
   for (const d of devices.slice(1)) {
     const other = await snapshotDevice(d);
@@ -198,7 +215,83 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
     lostQueued: devices.reduce((n, d) => n + d.lostQueued, 0),
     conflictCopies: devices.reduce((n, d) => n + (d.storage?.fileConflicts.length ?? 0), 0),
     healRounds,
+    displacedEntries: kept.displaced,
+    taskCopies,
+    overwrittenSeen: kept.overwrittenSeen,
   };
+}
+
+/** Stream entry versions that must still exist at the end (see `keptEntries`). */
+interface KeptEntries {
+  puts: Array<{ seq: number; taskId: string; stream: 'ui' | 'api'; hash: string }>;
+  /** Of those, how many the log itself replaced (they can only be in conflict copies). */
+  displaced: number;
+  /** api entry versions another device replaced after seeing them (not kept; see ConvergenceResult). */
+  overwrittenSeen: number;
+}
+
+/**
+ * Nothing lost: every entry version the relay acknowledged (a stream.put in the log) must be,
+ * at the end, on every device in its task or in a task conflict copy, unless a later change
+ * took it away on purpose:
+ * - a later put of the same entry by the same device, or by a device that had seen it
+ *   (`baseSeq` at or after it): an edit;
+ * - a later truncate of its stream that covers its key ("delete from here");
+ * - a tombstone of its task.
+ * A later put by a device that had not seen it (a concurrent write) is no excuse.
+ */
+function keptEntries(log: readonly ServerChange[], folded: FoldedLog): KeptEntries {
+  const byEntity = new Map<string, ServerChange[]>();
+  const truncates = new Map<string, ServerChange[]>();
+  for (const change of log) {
+    const into = change.body.type === 'stream.put' ? byEntity : change.body.type === 'stream.truncate' ? truncates : null;
+    if (!into) continue;
+    const list = into.get(change.entity) ?? [];
+    list.push(change);
+    into.set(change.entity, list);
+  }
+  const out: KeptEntries = { puts: [], displaced: 0, overwrittenSeen: 0 };
+  for (const versions of byEntity.values()) {
+    for (const put of versions) {
+      const body = put.body as StreamPutBody;
+      if (folded.tasks.get(`${body.source}/${body.taskId}`)?.deleted !== false) continue;
+      const later = versions.filter((v) => v.seq > put.seq);
+      if (later.some((v) => v.deviceId === put.deviceId)) continue;
+      if (later.some((v) => (v.baseSeq ?? 0) >= put.seq)) {
+        // The simulated assistant never edits api entries in place: another device's put over a
+        // version it had seen is a stale rewrite (the documented limit of stream-diff.ts).
+        if (body.stream === 'api') out.overwrittenSeen++;
+        continue;
+      }
+      const streamEntity = put.entity.slice(0, put.entity.lastIndexOf('/'));
+      const cut = (truncates.get(streamEntity) ?? []).some((t) => {
+        const afterKey = (t.body as StreamTruncateBody).afterKey;
+        return t.seq > put.seq && (afterKey === null || compareEntryKeys(body.key, afterKey) > 0);
+      });
+      if (cut) continue;
+      out.puts.push({ seq: put.seq, taskId: body.taskId, stream: body.stream, hash: body.hash });
+      if (later.length > 0 && later[later.length - 1]!.body.type === 'stream.put' && (later[later.length - 1]!.body as StreamPutBody).hash !== body.hash) out.displaced++;
+    }
+  }
+  return out;
+}
+
+/** Checks `kept` against one device's tasks and copies; returns how many copies it holds. */
+async function checkKept(d: SimDevice, kept: KeptEntries, fail: (detail: string) => never): Promise<number> {
+  const hashes = new Map<string, { ui: Set<string>; api: Set<string> }>();
+  const copies: Array<{ ui: Set<string>; api: Set<string> }> = [];
+  for (const taskId of await d.store.listTaskIds()) {
+    const task = (await d.store.readTask(taskId))!;
+    const held = { ui: new Set(task.ui.map(hashJson)), api: new Set(task.api.map(hashJson)) };
+    hashes.set(taskId, held);
+    if (isTaskConflictCopy(task.historyItem)) copies.push(held);
+  }
+  for (const put of kept.puts) {
+    if (hashes.get(put.taskId)?.[put.stream].has(put.hash)) continue;
+    if (copies.some((copy) => copy[put.stream].has(put.hash))) continue;
+    fail(`device ${d.index} lost acknowledged entry seq ${put.seq} (${put.taskId} ${put.stream} ${put.hash.slice(0, 12)}): in neither the task nor a conflict copy`);
+  }
+  return copies.length;
 }
 
 /** Reads the whole log through the protocol, as a fresh observer device. */

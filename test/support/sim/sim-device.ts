@@ -11,6 +11,7 @@ import type { TaskSnapshot } from '../../../core/ports/task-store';
 import { HybridStorage } from '../../../core/storage/hybrid-storage';
 import { MemoryBlobStore } from '../../../core/storage/memory-blob-store';
 import { MemorySyncStateStore } from '../../../core/storage/sync-state';
+import { isTaskConflictCopy } from '../../../core/storage/task-conflict-copy';
 import { MemoryWorkspaceFiles } from '../../../core/storage/workspace-files';
 import { MemoryTaskStore } from '../memory-task-store';
 import type { Rng } from '../rng';
@@ -179,7 +180,9 @@ export class SimDevice {
 
   /** Assistant actions that are not sync steps: for workload generators. */
   async assistantAct(rng: Rng, nextTs: () => number, create = false): Promise<string> {
-    const ids = await this.store.listTaskIds();
+    // The simulated user does not work on (or delete) conflict copies of tasks: they hold what
+    // a concurrent write displaced, which the convergence check looks for at the end.
+    const ids = (await this.store.scan()).tasks.filter((t) => !isTaskConflictCopy(t.historyItem)).map((t) => t.taskId);
     const roll = rng.next();
     if (create || ids.length === 0 || (roll < 0.04 && ids.length < 4)) {
       const n = rng.int(0, 9999);
