@@ -64,6 +64,7 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
   }
 
   const rewritten: Partial<Record<StreamName, unknown[]>> = {};
+  let apiHashes: Set<string> | undefined;
   for (const stream of STREAM_NAMES) {
     const tracked = task.streams[stream];
     const diff = diffKeyedStream(keyed[stream], trackedList(task, stream));
@@ -89,7 +90,13 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
       // The base is the version this one replaces as last synced (or, while that one is this
       // device's own and still unacknowledged, the version that one replaced): a device whose
       // own version the put displaces tells an edit of it from a concurrent write by it.
-      const base = baseSeqOf(tracked.get(put.key));
+      const before = tracked.get(put.key);
+      let base = baseSeqOf(before);
+      // ... unless it is a stale rewrite over a received api entry: then it was not seen.
+      if (base !== null && stream === 'api' && before && !before.own) {
+        apiHashes ??= new Set(keyed.api.map((e) => e.hash));
+        if (await overwritesUnseen(ctx, before, put, apiHashes)) base = null;
+      }
       result.changes.push({
         body: { type: 'stream.put', source, taskId, stream, key: put.key, hash: put.hash, entry: put.entry },
         baseSeq: base,
@@ -128,6 +135,40 @@ export function baseSeqOf(tracked: TrackedEntryState | undefined): number | null
   if (!tracked) return null;
   if (tracked.seq > 0) return tracked.seq;
   return tracked.base ?? null;
+}
+
+/**
+ * api keys are positions: when the assistant, writing from memory that lacks an entry received
+ * from another device at position N, appends its own message, that message lands at N and
+ * replaces the received entry like an edit would. It is told from an edit by what it holds:
+ * the received entry is nowhere in the file any more, and the new one is another message
+ * (another role, or content that does not start with the received one's). Edits keep role and
+ * content (condensing tags old messages) or extend the content (resuming a task merges new
+ * blocks into the last user message). Such a put is sent as one made without having seen the
+ * entry (baseSeq null), so the entry's author keeps it in a task conflict copy (task-apply)
+ * instead of losing it; an edit this mistakes for one costs a copy too many, never an entry.
+ */
+async function overwritesUnseen(ctx: SyncContext, before: TrackedEntryState, put: KeyedEntry, current: ReadonlySet<string>): Promise<boolean> {
+  if (current.has(before.hash)) return false; // moved (an insert before it), not replaced
+  const cached = await loadCachedEntry(ctx.entryCache, before.hash);
+  // Not comparable: keeping a copy too many loses nothing.
+  if (!cached) return true;
+  return !sameMessage(cached.entry, put.entry);
+}
+
+/**
+ * `next` is `before` edited: the same role, and the same content or content that starts with
+ * `before`'s (text extended, blocks added), whatever other fields (tags) it gained or lost.
+ */
+function sameMessage(before: unknown, next: unknown): boolean {
+  if (typeof before !== 'object' || typeof next !== 'object' || before === null || next === null) return deepEqual(before, next);
+  const x = before as Record<string, unknown>;
+  const y = next as Record<string, unknown>;
+  if (!deepEqual(x.role ?? null, y.role ?? null)) return false;
+  const [old, now] = [x.content ?? null, y.content ?? null];
+  if (typeof old === 'string' && typeof now === 'string') return now.startsWith(old);
+  if (Array.isArray(old) && Array.isArray(now)) return old.length <= now.length && old.every((block, i) => deepEqual(block, now[i]));
+  return deepEqual(old, now);
 }
 
 /** Entries of both lists in key order; `extra` entries are added only for keys `base` lacks. */

@@ -66,8 +66,10 @@ export function diffStream(stream: StreamName, current: readonly unknown[], sync
  *   entry's author, applying the put, keeps its version in a task conflict copy before the
  *   later seq wins (task-apply, task-conflict-copy): nothing is lost.
  * - When this device had received it and a stale rewrite (the assistant's memory lacked it)
- *   put a new message over it, the put names it as its base, like an edit: it is replaced on
- *   every device without a copy. Still a limit.
+ *   put a new message over it, task-detect tells that from an edit by content (the received
+ *   entry is gone from the file and the new one is another message, not the same one tagged
+ *   or extended) and sends the put as not having seen it: the author keeps a copy as above.
+ *   An edit that changes an entry's content otherwise costs a copy too many, never an entry.
  * ui keys are timestamps and do not have this problem.
  */
 export function diffKeyedStream(current: readonly KeyedEntry[], synced: readonly TrackedEntry[]): StreamDiff {

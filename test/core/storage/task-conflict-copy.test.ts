@@ -127,6 +127,44 @@ describe('task conflict copies', () => {
     });
   });
 
+  describe('a stale rewrite over a received api entry', () => {
+    it('is sent as not having seen it, so its author keeps it in a copy', async () => {
+      const { world, a, b, taskId } = await sharedTask();
+      const stale = (await a.store.readTask(taskId))!; // the assistant on a holds the task in memory
+      await append(b, taskId, { api: [api('b: answer')] });
+      await world.run(b.storage!.syncToCloud());
+      await world.run(a.storage!.syncFromCloud()); // a has b's entry at position 1 now ...
+      assert.deepEqual((await a.store.readTask(taskId))!.api, [api('hello'), api('b: answer')]);
+      // ... and its assistant, writing from memory, puts its own message there.
+      await a.store.writeTask({ ...stale, api: [...stale.api, api('a: answer')] });
+      await world.run(a.storage!.syncToCloud());
+      const put = (await pullLog(world.relay, world.userId, world.network)).at(-1)!;
+      assert.equal(put.deviceId, a.deviceId);
+      assert.equal(put.baseSeq, null);
+      await world.syncAll();
+      await world.syncAll(); // b makes the copy in the first round's pull and sends it in the second
+      const onA = await tasksOf(a);
+      assert.deepEqual(await tasksOf(b), onA);
+      assert.equal(onA.copies.length, 1);
+      assert.deepEqual(onA.originals[0]!.api, [api('hello'), api('a: answer')]);
+      assert.deepEqual(onA.copies[0]!.api, [api('hello'), api('b: answer')]);
+      assert.ok(String(onA.copies[0]!.historyItem!.task).startsWith(`${TASK_COPY_MARK}${b.deviceId} `));
+    });
+
+    it('is not when the received entry moved (a message inserted before it)', async () => {
+      const { world, a, b, taskId } = await sharedTask();
+      await append(b, taskId, { api: [api('b: answer')] });
+      await world.syncAll();
+      const task = (await a.store.readTask(taskId))!;
+      await a.store.writeTask({ ...task, api: [task.api[0], { role: 'user', content: 'summary', isSummary: true }, task.api[1]] });
+      await world.run(a.storage!.syncToCloud());
+      await world.syncAll();
+      assert.equal((await tasksOf(b)).copies.length, 0);
+      assert.deepEqual((await b.store.readTask(taskId))!.api, (await a.store.readTask(taskId))!.api);
+      assert.equal((await b.store.readTask(taskId))!.api.length, 3);
+    });
+  });
+
   it('makes no copy when another device edits an entry it has seen (baseSeq set)', async () => {
     const { world, a, b, taskId } = await sharedTask();
     const task = (await b.store.readTask(taskId))!;
@@ -175,15 +213,16 @@ describe('task conflict copies', () => {
     await a.store.writeTask({ ...task, api: [api('hello, edited twice')] });
     await world.run(a.storage!.syncToCloud());
     await world.run(a.storage!.syncFromCloud());
-    // ... and b, having seen that, edits it too.
+    // ... and b, having seen that, edits it too (as resuming a task adds blocks to a message).
     await world.run(b.storage!.syncFromCloud());
     task = (await b.store.readTask(taskId))!;
-    await b.store.writeTask({ ...task, api: [api('hello, edited by b')] });
+    const extended = { role: 'assistant', content: [...api('hello, edited twice').content, { type: 'text', text: 'added by b' }] };
+    await b.store.writeTask({ ...task, api: [extended] });
     await world.run(b.storage!.syncToCloud());
     await world.syncAll();
     assert.equal((await tasksOf(a)).copies.length, 0);
     assert.equal((await tasksOf(b)).copies.length, 0);
-    assert.deepEqual((await a.store.readTask(taskId))!.api, [api('hello, edited by b')]);
+    assert.deepEqual((await a.store.readTask(taskId))!.api, [extended]);
   });
 
   describe('applyTaskChanges', () => {

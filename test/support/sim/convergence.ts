@@ -52,12 +52,6 @@ export interface ConvergenceResult {
   displacedEntries: number;
   /** Task conflict copies at the end (the same on every device). */
   taskCopies: number;
-  /**
-   * api entry versions replaced by another device's put that names them as its base: in the
-   * simulation always a stale rewrite over a received entry, which is not kept (the limit in
-   * core/tracking/stream-diff.ts). Counted, not checked.
-   */
-  overwrittenSeen: number;
 }
 
 /** Thrown when a seed does not converge; the message starts with the seed. */
@@ -217,7 +211,6 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
     healRounds,
     displacedEntries: kept.displaced,
     taskCopies,
-    overwrittenSeen: kept.overwrittenSeen,
   };
 }
 
@@ -226,8 +219,6 @@ interface KeptEntries {
   puts: Array<{ seq: number; taskId: string; stream: 'ui' | 'api'; hash: string }>;
   /** Of those, how many the log itself replaced (they can only be in conflict copies). */
   displaced: number;
-  /** api entry versions another device replaced after seeing them (not kept; see ConvergenceResult). */
-  overwrittenSeen: number;
 }
 
 /**
@@ -235,7 +226,9 @@ interface KeptEntries {
  * at the end, on every device in its task or in a task conflict copy, unless a later change
  * took it away on purpose:
  * - a later put of the same entry by the same device, or by a device that had seen it
- *   (`baseSeq` at or after it): an edit;
+ *   (`baseSeq` at or after it): an edit; for api entries only when it is the same message
+ *   (role and content): the simulated assistant only appends api messages, so another message
+ *   at the position is a stale rewrite, however it names its base;
  * - a later truncate of its stream that covers its key ("delete from here");
  * - a tombstone of its task.
  * A later put by a device that had not seen it (a concurrent write) is no excuse.
@@ -250,19 +243,17 @@ function keptEntries(log: readonly ServerChange[], folded: FoldedLog): KeptEntri
     list.push(change);
     into.set(change.entity, list);
   }
-  const out: KeptEntries = { puts: [], displaced: 0, overwrittenSeen: 0 };
+  const out: KeptEntries = { puts: [], displaced: 0 };
   for (const versions of byEntity.values()) {
     for (const put of versions) {
       const body = put.body as StreamPutBody;
       if (folded.tasks.get(`${body.source}/${body.taskId}`)?.deleted !== false) continue;
       const later = versions.filter((v) => v.seq > put.seq);
-      if (later.some((v) => v.deviceId === put.deviceId)) continue;
-      if (later.some((v) => (v.baseSeq ?? 0) >= put.seq)) {
-        // The simulated assistant never edits api entries in place: another device's put over a
-        // version it had seen is a stale rewrite (the documented limit of stream-diff.ts).
-        if (body.stream === 'api') out.overwrittenSeen++;
-        continue;
-      }
+      // The simulated assistant never edits api entries in place (it only appends): another
+      // message put over one of them, even with a base at or after it, is a stale rewrite and
+      // no excuse. Only the same message (role and content) would be an edit.
+      const edits = (v: ServerChange): boolean => (v.baseSeq ?? 0) >= put.seq && (body.stream === 'ui' || sameApiMessage(v.body as StreamPutBody, body));
+      if (later.some((v) => v.deviceId === put.deviceId || edits(v))) continue;
       const streamEntity = put.entity.slice(0, put.entity.lastIndexOf('/'));
       const cut = (truncates.get(streamEntity) ?? []).some((t) => {
         const afterKey = (t.body as StreamTruncateBody).afterKey;
@@ -274,6 +265,12 @@ function keptEntries(log: readonly ServerChange[], folded: FoldedLog): KeptEntri
     }
   }
   return out;
+}
+
+function sameApiMessage(a: StreamPutBody, b: StreamPutBody): boolean {
+  const x = a.entry as { role?: unknown; content?: unknown };
+  const y = b.entry as { role?: unknown; content?: unknown };
+  return isDeepStrictEqual(x.role, y.role) && isDeepStrictEqual(x.content, y.content);
 }
 
 /** Checks `kept` against one device's tasks and copies; returns how many copies it holds. */
