@@ -38,13 +38,14 @@ export interface DisplacedVersion {
   entries: number;
 }
 
+/** The device as the title names it: its id, without spaces or `]` (which end the mark), at most 64 characters. */
+const copyDeviceName = (deviceId: string): string => deviceId.replace(/[\s\]]/g, '_').slice(0, 64);
+
 /** True when a HistoryItem is a task conflict copy's (its title carries the mark), made by `deviceId` when given. */
 export function isTaskConflictCopy(item: HistoryItem | null | undefined, deviceId?: string): boolean {
   const mark = deviceId === undefined ? TASK_COPY_MARK : `${TASK_COPY_MARK}${copyDeviceName(deviceId)} `;
   return typeof item?.task === 'string' && item.task.startsWith(mark);
 }
-
-const copyDeviceName = (deviceId: string): string => deviceId.slice(0, 36);
 
 /** Candidates of a copy id in the original's format before `taskCopyId` falls back to a UUID v4. */
 export const COPY_ID_ATTEMPTS = 8;
