@@ -143,7 +143,10 @@ export async function applyFileChanges(
     }
     const synced = ctx.state.getFile(files.workspaceId, path);
     if (synced && synced.baseSeq >= change.seq) continue;
-    if (pending.entities.has(change.entity)) continue;
+    if (pending.entities.has(change.entity)) {
+      noteSkipped(ctx, files, path, change.seq);
+      continue;
+    }
     const disk = await files.read(path);
     const diskHash = disk === null ? null : sha256Hex(disk);
     const lastSeen = synced && !synced.deleted ? synced.hash : null;
@@ -151,7 +154,10 @@ export async function applyFileChanges(
       if (diskHash !== body.hash) {
         // A local edit not yet queued meets the remote one at the relay and merges there. A missing
         // file with no queued delete is an absence (empty is not a deletion): take the remote version.
-        if (diskHash !== lastSeen && diskHash !== null) continue;
+        if (diskHash !== lastSeen && diskHash !== null) {
+          noteSkipped(ctx, files, path, change.seq);
+          continue;
+        }
         const bytes = await ctx.blobs.get(body.hash);
         if (bytes === null) {
           throw new SyncError(StorageErrorCode.BLOB_MISSING, `blob of ${path} is not in the blob store`, { path, hash: body.hash });
@@ -161,7 +167,10 @@ export async function applyFileChanges(
       recordPut(ctx, files, body, change.seq);
     } else {
       if (diskHash !== null) {
-        if (diskHash !== lastSeen) continue;
+        if (diskHash !== lastSeen) {
+          noteSkipped(ctx, files, path, change.seq);
+          continue;
+        }
         await files.remove(path);
       }
       recordDelete(ctx, files, path, change.seq);
@@ -258,6 +267,16 @@ export function recordFileAck(ctx: SyncContext, body: FilePutBody | FileDeleteBo
   state.baseSeq = seq;
   state.baseDeleted = body.type === 'file.delete';
   state.baseHash = body.type === 'file.put' ? body.hash : '';
+}
+
+/**
+ * Notes that the remote change `seq` to `path` was skipped for a local change (see
+ * FileSyncState.skippedSeq): a local change that never reaches the relay must not take it along.
+ */
+function noteSkipped(ctx: SyncContext, files: WorkspaceFiles, path: string, seq: number): void {
+  const state = ctx.state.getFile(files.workspaceId, path) ?? baseOf(undefined, files.workspaceId, path);
+  if ((state.skippedSeq ?? 0) >= seq) return;
+  ctx.state.setFile({ ...state, skippedSeq: seq });
 }
 
 function recordPut(ctx: SyncContext, files: WorkspaceFiles, body: FilePutBody, seq: number): void {

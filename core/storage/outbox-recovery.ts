@@ -80,7 +80,13 @@ function unackedFields(task: TaskSyncState, deviceId: string): string[] {
   return Object.keys(task.clocks).filter((name) => unackedClock(task, task.clocks[name], deviceId));
 }
 
+/**
+ * The file's local version is not the acknowledged base, or a remote version was skipped for a
+ * local change that has not met it at the relay yet (sending the local version, even one equal
+ * to the base, brings the skipped one back as a conflict).
+ */
 function fileUnacked(f: FileSyncState): boolean {
+  if ((f.skippedSeq ?? 0) > f.baseSeq) return true;
   return f.deleted ? !f.baseDeleted : f.baseDeleted || f.hash !== f.baseHash;
 }
 

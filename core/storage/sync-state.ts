@@ -92,6 +92,14 @@ export interface FileSyncState {
   /** Seq of the base version, 0 when none. */
   baseSeq: number;
   baseDeleted: boolean;
+  /**
+   * Seq of the newest remote change to this file that applying skipped because a local change
+   * was queued (or on disk, not yet queued) for it; absent when none. The two were to meet at the
+   * relay as a conflict: while it is above `baseSeq` that has not happened, so when the queued
+   * change is lost with its journal the file counts as unsent (outbox-recovery) even if its
+   * local version equals the base, else the device would never get the skipped version.
+   */
+  skippedSeq?: number;
 }
 
 /** A page of remote changes being applied: replayed on open when a crash cut the apply short. */
@@ -118,7 +126,8 @@ export interface FileConflictRecord {
 
 /** `[key, hash, own, seq]`, then `prev` (or null) when it or `base` is set, then `base` when set. */
 type TrackedTuple = [EntryKey, string, number, number] | [EntryKey, string, number, number, string | null] | [EntryKey, string, number, number, string | null, number];
-type FileTuple = [string, number, number, number, number, string, number];
+/** `[hash, size, mode, mtime, flags, baseHash, baseSeq]`, then `skippedSeq` when above `baseSeq`. */
+type FileTuple = [string, number, number, number, number, string, number] | [string, number, number, number, number, string, number, number];
 
 /** The persisted form of one task's sync state. */
 export interface PersistedTask {
@@ -140,7 +149,7 @@ export interface PersistedSyncState {
   cursor: number;
   /** key `<source>/<taskId>` */
   tasks: Record<string, PersistedTask>;
-  /** key `<workspaceId>\n<path>` -> [hash, size, mode, mtime, flags(1 binary, 2 deleted, 4 base deleted), baseHash, baseSeq] */
+  /** key `<workspaceId>\n<path>` -> [hash, size, mode, mtime, flags(1 binary, 2 deleted, 4 base deleted), baseHash, baseSeq, skippedSeq?] */
   files: Record<string, FileTuple>;
   conflicts: FileConflictRecord[];
   /** Latest HLC stamp issued or received, so a restarted clock never goes back. */
@@ -301,6 +310,7 @@ export class SyncState {
     for (const [key, f] of this.files) {
       const flags = (f.binary ? 1 : 0) | (f.deleted ? 2 : 0) | (f.baseDeleted ? 4 : 0);
       files[key] = [f.hash, f.size, f.mode, f.mtime, flags, f.baseHash, f.baseSeq];
+      if (f.skippedSeq !== undefined && f.skippedSeq > f.baseSeq) files[key]!.push(f.skippedSeq);
     }
     return {
       v: 1,
@@ -363,11 +373,13 @@ export class SyncState {
     }
     for (const [key, tuple] of Object.entries(data.files)) {
       const nl = key.indexOf('\n');
-      if (nl < 0 || !Array.isArray(tuple) || tuple.length !== 7 || typeof tuple[0] !== 'string' || typeof tuple[5] !== 'string') {
+      if (nl < 0 || !Array.isArray(tuple) || (tuple.length !== 7 && tuple.length !== 8) || typeof tuple[0] !== 'string' || typeof tuple[5] !== 'string') {
         throw corrupt(`bad file ${JSON.stringify(key)}`);
       }
-      const [hash, size, mode, mtime, flags, baseHash, baseSeq] = tuple as FileTuple;
+      if (tuple.length === 8 && !isSeq(tuple[7])) throw corrupt(`bad file ${JSON.stringify(key)}`);
+      const [hash, size, mode, mtime, flags, baseHash, baseSeq, skippedSeq] = tuple as FileTuple;
       state.setFile({
+        ...(skippedSeq !== undefined ? { skippedSeq } : {}),
         workspaceId: key.slice(0, nl) as WorkspaceId,
         path: key.slice(nl + 1),
         hash,

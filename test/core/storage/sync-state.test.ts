@@ -61,6 +61,21 @@ describe('SyncState', () => {
       assert.deepEqual(back.streams.api.get('0'), { key: '0', hash: 'c'.repeat(64), own: false, seq: 1 });
     });
 
+    it('round-trips the seq of a remote file version skipped for a local change, only while above the base', () => {
+      const state = sampleState();
+      const file = state.getFile('w', 'src/a.ts')!;
+      file.skippedSeq = 11;
+      state.setFile({ ...file, path: 'old.ts', skippedSeq: 4 });
+      const persisted = JSON.parse(JSON.stringify(state.toPersisted()));
+      assert.equal(persisted.files['w\nsrc/a.ts'].length, 8);
+      assert.equal(persisted.files['w\nold.ts'].length, 7, 'a skipped version at or below the base is settled: not kept');
+      const back = SyncState.fromPersisted(persisted);
+      assert.equal(back.getFile('w', 'src/a.ts')!.skippedSeq, 11);
+      assert.equal(back.getFile('w', 'old.ts')!.skippedSeq, undefined);
+      persisted.files['w\nsrc/a.ts'][7] = -1;
+      assert.throws(() => SyncState.fromPersisted(persisted), (err: unknown) => isSyncError(err, 'STORAGE_STATE_CORRUPT'));
+    });
+
     it('counts everything a state from before these fields holds as acknowledged, as it was then', () => {
       const persisted = sampleState().toPersisted();
       delete persisted.tasks['roo-code/t1']!.ma;
