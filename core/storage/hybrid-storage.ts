@@ -21,7 +21,7 @@ import type { TaskSnapshot, TaskStore } from '../ports/task-store';
 import type { ChangeConflict } from '../protocol/messages';
 import { detectFileChanges } from './file-sync';
 import { checkIntegrity, type IntegrityReport } from './integrity';
-import { findUnsent, requeueUnsent, type OutboxRecoveryReport } from './outbox-recovery';
+import { findUnsent, notePending, requeueUnsent, type OutboxRecoveryReport } from './outbox-recovery';
 import { applyJournal, pullAll, type PullReport } from './pull-cycle';
 import { pushPending, resolveConflicts, type PushReport } from './push-cycle';
 import { StorageErrorCode } from './storage-errors';
@@ -339,9 +339,16 @@ export class HybridStorage {
     return result;
   }
 
-  /** Re-applies a journaled page (a crash cut it short) and advances the cursor past it. */
+  /**
+   * Records in the state what its own journal queued after the last save (see notePending), then
+   * re-applies a journaled page (a crash cut it short) and advances the cursor past it.
+   */
   private async recover(): Promise<void> {
     if (this.state.clock) this.deps.ctx.observe(this.state.clock);
+    const journalId = this.options.outbox.journalId ?? null;
+    if (journalId !== null && this.state.outboxId === journalId && notePending(this.state, this.options.outbox.pending()) > 0) {
+      await this.deps.saveState();
+    }
     const journal = this.state.journal;
     if (!journal) return;
     await applyJournal(this.deps, journal);

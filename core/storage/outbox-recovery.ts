@@ -23,14 +23,14 @@
  */
 import { isSyncError } from '../errors';
 import type { TaskId } from '../ids';
-import { entityKeyOf, STREAM_NAMES, type ChangeBody, type EntryKey, type StreamName, type TaskSource } from '../model/changes';
+import { compareEntryKeys, entityKeyOf, STREAM_NAMES, type ChangeBody, type ClientChange, type EntryKey, type StreamName, type TaskSource } from '../model/changes';
 import { sha256Hex } from '../model/hash';
 import type { TaskSnapshot, TaskStore } from '../ports/task-store';
 import type { KeyedEntry } from '../tracking/stream-keys';
 import { loadCachedEntry } from './entry-cache';
 import { detectFileChanges } from './file-sync';
 import { keyEntriesStable } from './stable-keys';
-import { isOwnStamp, type FileSyncState, type SyncState, type TaskSyncState } from './sync-state';
+import { isOwnStamp, noteQueuedTruncate, type FileSyncState, type SyncState, type TaskSyncState, type TrackedEntryState } from './sync-state';
 import type { EngineDeps } from './sync-context';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
 
@@ -128,6 +128,62 @@ export function findUnsent(state: SyncState, deviceId: string, pending: readonly
     out.files.set(file.workspaceId, paths);
   }
   return out;
+}
+
+/**
+ * The other direction: stream changes the outbox holds that the sync state does not record.
+ * Detection queues a change before it saves the state recording it, so a crash (or a failed
+ * save) in between leaves the state at the version before. The ack of such a put then finds no
+ * tracked entry to record, and detection, seeing the queued version on disk as new, queues it a
+ * second time, which the relay stores again (with a base from before: a spurious concurrent
+ * write). Replays the queue's puts and truncates, in clientSeq order, over the state as
+ * detection would have recorded them. Only for the journal the state queued into: another one
+ * (salvaged) may hold older versions than the state. Returns the tasks it changed.
+ */
+export function notePending(state: SyncState, pending: readonly ClientChange[]): number {
+  // Per task stream: its tracked entries with the queue laid over them, and the queued truncates.
+  const replayed = new Map<Map<EntryKey, TrackedEntryState>, { task: TaskSyncState; stream: StreamName; entries: Map<EntryKey, TrackedEntryState>; truncates: Array<EntryKey | null> }>();
+  for (const change of pending) {
+    const body = change.body;
+    if (body.type !== 'stream.put' && body.type !== 'stream.truncate') continue;
+    const task = state.task(body.source, body.taskId);
+    if (task.deleted !== null) continue;
+    const tracked = task.streams[body.stream];
+    let replay = replayed.get(tracked);
+    if (!replay) replayed.set(tracked, (replay = { task, stream: body.stream, entries: new Map(tracked), truncates: [] }));
+    if (body.type === 'stream.put') {
+      if (replay.entries.get(body.key)?.hash === body.hash) continue;
+      const entry: TrackedEntryState = { key: body.key, hash: body.hash, own: true, seq: 0 };
+      if (change.baseSeq !== null) entry.base = change.baseSeq;
+      replay.entries.set(body.key, entry);
+      continue;
+    }
+    // Entries after the key are own puts queued before the truncate (remote ones are skipped
+    // while it is queued): detection dropped them from the state when it queued the truncate.
+    const afterKey = body.afterKey;
+    for (const key of [...replay.entries.keys()]) if (afterKey === null || compareEntryKeys(key, afterKey) > 0) replay.entries.delete(key);
+    replay.truncates.push(afterKey);
+  }
+  const changed = new Set<TaskSyncState>();
+  for (const [tracked, { task, stream, entries, truncates }] of replayed) {
+    const same = entries.size === tracked.size && [...entries].every(([key, entry]) => sameTracked(tracked.get(key), entry));
+    if (!same) {
+      tracked.clear();
+      for (const [key, entry] of entries) tracked.set(key, entry);
+      changed.add(task);
+    }
+    for (const afterKey of truncates) {
+      if (task.truncates[stream].includes(afterKey)) continue;
+      noteQueuedTruncate(task, stream, afterKey);
+      changed.add(task);
+    }
+  }
+  for (const task of changed) state.markDirty(task);
+  return changed.size;
+}
+
+function sameTracked(a: TrackedEntryState | undefined, b: TrackedEntryState): boolean {
+  return a !== undefined && a.hash === b.hash && a.own === b.own && a.seq === b.seq && a.base === b.base && a.prev === b.prev;
 }
 
 export interface Requeue {

@@ -4,8 +4,11 @@
  * test/core/storage/convergence.test.ts (LONG_SEEDS).
  */
 import assert from 'node:assert/strict';
-import { isSyncError } from '../../../core/errors';
-import type { ServerChange } from '../../../core/model/changes';
+import { isSyncError, SyncError } from '../../../core/errors';
+import type { TaskId } from '../../../core/ids';
+import type { ClientChange, ServerChange, StreamPutBody } from '../../../core/model/changes';
+import { notePending } from '../../../core/storage/outbox-recovery';
+import { SyncState, trackedList } from '../../../core/storage/sync-state';
 import { pullLog } from '../../support/sim/convergence';
 import type { SimDevice } from '../../support/sim/sim-device';
 import { SimWorld } from '../../support/sim/sim-world';
@@ -31,6 +34,69 @@ async function restartWithoutJournal(world: SimWorld, device: SimDevice): Promis
 }
 
 describe('HybridStorage long-run regressions', () => {
+  describe('a crash between queueing and saving the sync state', () => {
+    // Seed 486: detection queued b's new api entry, then the process died before the sync state
+    // recording it was saved. After the restart the push stored it, but the ack found no tracked
+    // entry to record; the pull that brought it back detected the same entry on disk as new and
+    // queued it again: the relay stored it twice.
+    it('sends a change the outbox holds and the saved state does not know once', async () => {
+      const world = new SimWorld();
+      const a = await world.addDevice();
+      const b = await world.addDevice();
+      const taskId = 't1' as TaskId;
+      await a.store.writeTask({ source: 'roo-code', taskId, ui: [{ ts: 1000, type: 'say', say: 'text', text: 'hi' }], api: [{ role: 'user', content: 'q' }], historyItem: { id: taskId, number: 1, ts: 1000, task: 'q' } });
+      await world.syncAll();
+      const task = (await b.store.readTask(taskId))!;
+      await b.store.writeTask({ ...task, ui: [...task.ui, { ts: 2000, type: 'say', say: 'text', text: 'answer' }], api: [...task.api, { role: 'assistant', content: 'answer' }] });
+      // The process dies at the save that follows the enqueue.
+      const save = b.stateStore.save.bind(b.stateStore);
+      b.stateStore.save = async () => {
+        b.stateStore.save = save;
+        throw new SyncError('SIM_CRASHED', 'simulated crash');
+      };
+      await assert.rejects(world.run(b.storage!.syncToCloud()));
+      assert.equal(b.outbox.size, 2, 'the changes are queued');
+      b.kill();
+      await b.start();
+      await world.run(new Promise((resolve) => setImmediate(resolve))); // the welcome
+      // Push first (the relay stores the changes), then the pull brings them back.
+      await world.run(b.storage!.syncFromCloud());
+      await world.syncAll();
+      const puts = (await log(world)).filter((c) => c.deviceId === b.deviceId && c.body.type === 'stream.put');
+      assert.deepEqual(puts.map((c) => (c.body as StreamPutBody).stream).sort(), ['api', 'ui']);
+      assert.deepEqual(await a.store.readTask(taskId), await b.store.readTask(taskId));
+    });
+  });
+
+  describe('notePending', () => {
+    const put = (key: string, hash: string, clientSeq: number, baseSeq: number | null = null): ClientChange => ({
+      clientSeq,
+      baseSeq,
+      body: { type: 'stream.put', source: 'roo-code', taskId: 't' as TaskId, stream: 'ui', key, hash, entry: {} },
+    });
+    const truncate = (afterKey: string, clientSeq: number): ClientChange => ({
+      clientSeq,
+      baseSeq: null,
+      body: { type: 'stream.truncate', source: 'roo-code', taskId: 't' as TaskId, stream: 'ui', afterKey },
+    });
+
+    it('records queued puts and truncates the saved state lacks, in queue order', () => {
+      const state = new SyncState();
+      const task = state.task('roo-code', 't' as TaskId);
+      task.streams.ui.set('1:0', { key: '1:0', hash: 'a'.repeat(64), own: false, seq: 3 });
+      task.streams.ui.set('2:0', { key: '2:0', hash: 'b'.repeat(64), own: true, seq: 4 });
+      const queue = [put('1:0', 'c'.repeat(64), 1, 3), put('3:0', 'd'.repeat(64), 2), truncate('1:0', 3), put('4:0', 'e'.repeat(64), 4)];
+      assert.equal(notePending(state, queue), 1);
+      assert.deepEqual(trackedList(task, 'ui'), [
+        { key: '1:0', hash: 'c'.repeat(64), own: true, seq: 0, base: 3 },
+        { key: '4:0', hash: 'e'.repeat(64), own: true, seq: 0 },
+      ]);
+      assert.deepEqual(task.truncates.ui, ['1:0']);
+      // The state now matches the queue: nothing more to record.
+      assert.equal(notePending(state, queue), 0);
+    });
+  });
+
   describe('workspace files', () => {
     // Seed 631: b skipped a's img.bin because its own new img.bin was queued; b then deleted its
     // file (the queued put became a delete of a file the relay never had from b) and lost the
