@@ -183,7 +183,7 @@ export function notePending(state: SyncState, pending: readonly ClientChange[]):
 }
 
 function sameTracked(a: TrackedEntryState | undefined, b: TrackedEntryState): boolean {
-  return a !== undefined && a.hash === b.hash && a.own === b.own && a.seq === b.seq && a.base === b.base && a.prev === b.prev;
+  return a !== undefined && a.hash === b.hash && a.own === b.own && a.seq === b.seq && a.base === b.base && a.prev?.join(' ') === b.prev?.join(' ');
 }
 
 export interface Requeue {

@@ -30,10 +30,12 @@ export interface TrackedEntryState {
   /** Seq of the version held, 0 while this device's own version is not yet acknowledged. */
   seq: number;
   /**
-   * The hash of the version a remote change replaced here, if any: a rewrite that brings it back
-   * is the assistant writing from stale memory, not an edit (see task-detect).
+   * Hashes of the versions remote changes replaced here (oldest first, at most `PREV_LIMIT`,
+   * never the current one), if any: a rewrite that brings one back is the assistant writing from
+   * stale memory, not an edit (see task-detect). Memory can be several remote edits behind (a
+   * partial message another device keeps rewriting), so one is not enough.
    */
-  prev?: string;
+  prev?: string[];
   /**
    * While this device's own version is queued and not yet acknowledged (`seq` 0): the seq of the
    * version of the entry it last saw before (absent when none). Sent as the put's `baseSeq`, so
@@ -124,8 +126,24 @@ export interface FileConflictRecord {
   at: number;
 }
 
-/** `[key, hash, own, seq]`, then `prev` (or null) when it or `base` is set, then `base` when set. */
+/**
+ * `[key, hash, own, seq]`, then `prev` (its hashes joined by spaces, or null) when it or `base` is
+ * set, then `base` when set.
+ */
 type TrackedTuple = [EntryKey, string, number, number] | [EntryKey, string, number, number, string | null] | [EntryKey, string, number, number, string | null, number];
+
+/** How many replaced versions an entry remembers (`TrackedEntryState.prev`). */
+export const PREV_LIMIT = 8;
+
+/**
+ * `prev` of an entry whose version `tracked` a remote change replaces with `hash`: the versions
+ * it remembered plus the one replaced, without `hash`, the newest `PREV_LIMIT`.
+ */
+export function replacedVersions(tracked: TrackedEntryState | undefined, hash: string): string[] | undefined {
+  if (!tracked) return undefined;
+  const list = [...(tracked.prev ?? []), tracked.hash].filter((h, i, all) => h !== hash && all.lastIndexOf(h) === i);
+  return list.length > 0 ? list.slice(-PREV_LIMIT) : undefined;
+}
 /** `[hash, size, mode, mtime, flags, baseHash, baseSeq]`, then `skippedSeq` when above `baseSeq`. */
 type FileTuple = [string, number, number, number, number, string, number] | [string, number, number, number, number, string, number, number];
 
@@ -343,7 +361,7 @@ export class SyncState {
             throw corrupt(`bad entry in ${key}`);
           }
           const entry: TrackedEntryState = { key: tuple[0], hash: tuple[1], own: tuple[2] === 1, seq: tuple[3] };
-          if (typeof tuple[4] === 'string') entry.prev = tuple[4];
+          if (typeof tuple[4] === 'string' && tuple[4] !== '') entry.prev = tuple[4].split(' ');
           if (isSeq(tuple[5]) && tuple[5] > 0) entry.base = tuple[5];
           t.streams[stream].set(tuple[0], entry);
         }
@@ -454,8 +472,9 @@ function toTuples(task: TaskSyncState, stream: StreamName): TrackedTuple[] {
   const out: TrackedTuple[] = [];
   for (const e of task.streams[stream].values()) {
     const own = e.own ? 1 : 0;
-    if (e.base) out.push([e.key, e.hash, own, e.seq, e.prev ?? null, e.base]);
-    else out.push(e.prev ? [e.key, e.hash, own, e.seq, e.prev] : [e.key, e.hash, own, e.seq]);
+    const prev = e.prev && e.prev.length > 0 ? e.prev.join(' ') : null;
+    if (e.base) out.push([e.key, e.hash, own, e.seq, prev, e.base]);
+    else out.push(prev ? [e.key, e.hash, own, e.seq, prev] : [e.key, e.hash, own, e.seq]);
   }
   return out;
 }

@@ -20,7 +20,7 @@ import { orderStream } from '../merge/stream-merge';
 import type { KeyedEntry } from '../tracking/stream-keys';
 import { keyEntriesStable } from './stable-keys';
 import { cacheEntries, loadCachedEntry } from './entry-cache';
-import { noteMetaAcked, noteTruncateAcked, type TaskSyncState, type TrackedEntryState } from './sync-state';
+import { noteMetaAcked, noteTruncateAcked, replacedVersions, type TaskSyncState, type TrackedEntryState } from './sync-state';
 import type { SyncContext } from './sync-context';
 import type { DisplacedVersion } from './task-conflict-copy';
 
@@ -109,8 +109,8 @@ export async function applyTaskChanges(
         const keyed = { key: body.key, hash: body.hash, entry: body.entry };
         setEntry(body.stream, keyed);
         const next: TrackedEntryState = { key: body.key, hash: body.hash, own: change.deviceId === ctx.deviceId, seq: change.seq };
-        const prev = tracked && tracked.hash !== body.hash ? tracked.hash : tracked?.prev;
-        if (prev && !next.own) next.prev = prev;
+        const prev = next.own ? undefined : replacedVersions(tracked, body.hash);
+        if (prev) next.prev = prev;
         task.streams[body.stream].set(body.key, next);
         received.push(keyed);
         changedStreams.add(body.stream);

@@ -68,12 +68,12 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
   for (const stream of STREAM_NAMES) {
     const tracked = task.streams[stream];
     const diff = diffKeyedStream(keyed[stream], trackedList(task, stream));
-    // A rewrite that brings back the version a remote change replaced comes from stale memory:
+    // A rewrite that brings back a version remote changes replaced comes from stale memory:
     // restore the remote version instead of sending the old one again.
     const reverted = new Set<EntryKey>();
     diff.puts = diff.puts.filter((put) => {
       const before = tracked.get(put.key);
-      const stale = before !== undefined && !before.own && before.prev === put.hash;
+      const stale = before !== undefined && !before.own && (before.prev?.includes(put.hash) ?? false);
       if (stale) reverted.add(put.key);
       return !stale;
     });

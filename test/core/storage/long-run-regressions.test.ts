@@ -68,6 +68,35 @@ describe('HybridStorage long-run regressions', () => {
     });
   });
 
+  describe('stale memory', () => {
+    // Seeds 202 and 445: c's assistant held a ui message as it was two remote edits ago and wrote
+    // it back. Only the version the latest remote change replaced was recognised as stale, so the
+    // old version went out as an edit of the latest one (its base), silently undoing both remote
+    // edits on every device (two devices doing so at once showed up as an "echo").
+    it('restores a remote version instead of sending a version from before several remote edits', async () => {
+      const world = new SimWorld();
+      const a = await world.addDevice();
+      const b = await world.addDevice();
+      const c = await world.addDevice();
+      const taskId = 't1' as TaskId;
+      const msg = (text: string) => ({ ts: 1000, type: 'say', say: 'text', text, partial: true });
+      await a.store.writeTask({ source: 'roo-code', taskId, ui: [msg('v1')], api: [], historyItem: { id: taskId, number: 1, ts: 1000, task: 'q' } });
+      await world.syncAll();
+      const stale = (await c.store.readTask(taskId))!; // c's assistant keeps this in memory
+      for (const text of ['v1 v2', 'v1 v2 v3']) {
+        const task = (await b.store.readTask(taskId))!;
+        await b.store.writeTask({ ...task, ui: [msg(text)] });
+        await world.run(b.storage!.syncToCloud());
+        await world.run(c.storage!.syncFromCloud());
+      }
+      await c.store.writeTask(stale);
+      await world.run(c.storage!.syncToCloud());
+      await world.syncAll();
+      assert.ok((await log(world)).every((change) => change.deviceId !== c.deviceId), 'c sent nothing');
+      for (const device of [a, b, c]) assert.deepEqual((await device.store.readTask(taskId))!.ui, [msg('v1 v2 v3')]);
+    });
+  });
+
   describe('notePending', () => {
     const put = (key: string, hash: string, clientSeq: number, baseSeq: number | null = null): ClientChange => ({
       clientSeq,

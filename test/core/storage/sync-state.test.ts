@@ -54,10 +54,12 @@ describe('SyncState', () => {
       const state = sampleState();
       const task = state.getTask('roo-code', 't1')!;
       task.streams.api.set('1', { key: '1', hash: 'f'.repeat(64), own: true, seq: 0, base: 12 });
-      task.streams.api.set('2', { key: '2', hash: 'e'.repeat(64), own: true, seq: 0, prev: 'd'.repeat(64), base: 13 });
+      task.streams.api.set('2', { key: '2', hash: 'e'.repeat(64), own: true, seq: 0, prev: ['d'.repeat(64)], base: 13 });
+      task.streams.api.set('3', { key: '3', hash: 'e'.repeat(64), own: false, seq: 14, prev: ['a'.repeat(64), 'b'.repeat(64)] });
       const back = SyncState.fromPersisted(JSON.parse(JSON.stringify(state.toPersisted()))).getTask('roo-code', 't1')!;
       assert.deepEqual(back.streams.api.get('1'), { key: '1', hash: 'f'.repeat(64), own: true, seq: 0, base: 12 });
-      assert.deepEqual(back.streams.api.get('2'), { key: '2', hash: 'e'.repeat(64), own: true, seq: 0, prev: 'd'.repeat(64), base: 13 });
+      assert.deepEqual(back.streams.api.get('2'), { key: '2', hash: 'e'.repeat(64), own: true, seq: 0, prev: ['d'.repeat(64)], base: 13 });
+      assert.deepEqual(back.streams.api.get('3'), { key: '3', hash: 'e'.repeat(64), own: false, seq: 14, prev: ['a'.repeat(64), 'b'.repeat(64)] });
       assert.deepEqual(back.streams.api.get('0'), { key: '0', hash: 'c'.repeat(64), own: false, seq: 1 });
     });
 
