@@ -71,6 +71,27 @@ export interface TaskSyncState {
    * queued again.
    */
   truncates: Record<StreamName, Array<EntryKey | null>>;
+  /**
+   * ui entries remote truncates removed here (key -> hash of the version removed), oldest first,
+   * at most `CUT_LIMIT`: an assistant writing the task from memory that predates the truncate
+   * brings them back, and detection drops them instead of sending them as new messages. A ui key
+   * is the message's ts, so the same key with the same content is the same message. (api keys
+   * are positions: the same message at a position again can be new, so api entries are not kept.)
+   */
+  cut: Map<EntryKey, string>;
+}
+
+/** How many truncated ui entries a task remembers (`TaskSyncState.cut`). */
+export const CUT_LIMIT = 64;
+
+/** Remembers that a remote truncate removed `entry` (a ui entry) here. */
+export function noteCut(task: TaskSyncState, entry: TrackedEntryState): void {
+  task.cut.delete(entry.key);
+  task.cut.set(entry.key, entry.hash);
+  for (const key of task.cut.keys()) {
+    if (task.cut.size <= CUT_LIMIT) break;
+    task.cut.delete(key);
+  }
 }
 
 /**
@@ -159,6 +180,8 @@ export interface PersistedTask {
   ma?: HlcStamp | null;
   /** `truncates`, only the streams that have some. */
   pt?: Partial<Record<StreamName, Array<EntryKey | null>>>;
+  /** `cut` as `[key, hash]` pairs, when not empty. */
+  pc?: Array<[EntryKey, string]>;
 }
 
 /** The persisted, JSON-safe form of the sync state. */
@@ -267,6 +290,7 @@ export class SyncState {
         deleted: null,
         metaAcked: null,
         truncates: { ui: [], api: [] },
+        cut: new Map(),
       };
       this.tasks.set(key, state);
       this.dirty?.add(key);
@@ -388,6 +412,11 @@ export class SyncState {
           t.truncates[stream] = [...(list as Array<EntryKey | null>)];
         }
       }
+      if (raw.pc !== undefined) {
+        const pairs = raw.pc;
+        if (!Array.isArray(pairs) || !pairs.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string')) throw corrupt(`bad cut entries of ${key}`);
+        for (const [k, hash] of pairs as Array<[string, string]>) t.cut.set(k, hash);
+      }
     }
     for (const [key, tuple] of Object.entries(data.files)) {
       const nl = key.indexOf('\n');
@@ -430,6 +459,7 @@ function persistTask(t: TaskSyncState): PersistedTask {
     out.pt = {};
     for (const stream of STREAM_NAMES) if (t.truncates[stream].length > 0) out.pt[stream] = [...t.truncates[stream]];
   }
+  if (t.cut.size > 0) out.pc = [...t.cut];
   return out;
 }
 

@@ -20,7 +20,7 @@ import { orderStream } from '../merge/stream-merge';
 import type { KeyedEntry } from '../tracking/stream-keys';
 import { keyEntriesStable } from './stable-keys';
 import { cacheEntries, loadCachedEntry } from './entry-cache';
-import { noteMetaAcked, noteTruncateAcked, replacedVersions, type TaskSyncState, type TrackedEntryState } from './sync-state';
+import { noteCut, noteMetaAcked, noteTruncateAcked, replacedVersions, type TaskSyncState, type TrackedEntryState } from './sync-state';
 import type { SyncContext } from './sync-context';
 import type { DisplacedVersion } from './task-conflict-copy';
 
@@ -112,6 +112,7 @@ export async function applyTaskChanges(
         const prev = next.own ? undefined : replacedVersions(tracked, body.hash);
         if (prev) next.prev = prev;
         task.streams[body.stream].set(body.key, next);
+        if (body.stream === 'ui') task.cut.delete(body.key);
         received.push(keyed);
         changedStreams.add(body.stream);
         break;
@@ -123,10 +124,11 @@ export async function applyTaskChanges(
         for (const key of keys) {
           if (body.afterKey !== null && compareEntryKeys(key, body.afterKey) <= 0) continue;
           if (pending.entities.has(`${streamPrefix}${body.stream}/${key}`)) continue;
-          const seq = tracked.get(key)?.seq;
+          const held = tracked.get(key);
           // An entry on disk that is not tracked is a local edit not yet detected: keep it.
-          if (seq === undefined || seq > change.seq) continue;
+          if (held === undefined || held.seq > change.seq) continue;
           tracked.delete(key);
+          if (body.stream === 'ui' && change.deviceId !== ctx.deviceId) noteCut(task, held);
           if (dropEntry(body.stream, key)) changedStreams.add(body.stream);
         }
         break;

@@ -78,6 +78,16 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
       return !stale;
     });
     if (reverted.size > 0) diff.restore = [...diff.restore, ...reverted];
+    // A ui entry a remote truncate removed, written back as it was, comes from memory older than
+    // the truncate ("delete from here" on another device): drop it again instead of sending it.
+    const resurrected = new Set<EntryKey>();
+    if (stream === 'ui' && task.cut.size > 0) {
+      diff.puts = diff.puts.filter((put) => {
+        const stale = !tracked.has(put.key) && task.cut.get(put.key) === put.hash;
+        if (stale) resurrected.add(put.key);
+        return !stale;
+      });
+    }
     if (diff.truncateAfter !== undefined) {
       const afterKey = diff.truncateAfter;
       result.changes.push({ body: { type: 'stream.truncate', source, taskId, stream, afterKey }, baseSeq: null });
@@ -104,8 +114,11 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
       const next: TrackedEntryState = { key: put.key, hash: put.hash, own: true, seq: 0 };
       if (base !== null) next.base = base;
       tracked.set(put.key, next);
+      if (stream === 'ui') task.cut.delete(put.key);
     }
     await cacheEntries(ctx.entryCache, diff.puts);
+    const kept = resurrected.size > 0 ? keyed[stream].filter((e) => !resurrected.has(e.key)) : keyed[stream];
+    if (resurrected.size > 0) rewritten[stream] = kept.map((e) => e.entry);
     if (diff.restore.length > 0) {
       const restored: KeyedEntry[] = [];
       for (const key of diff.restore) {
@@ -115,7 +128,7 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
         else result.unrestorable.push({ stream, key });
       }
       if (restored.length > 0) {
-        const base = reverted.size > 0 ? keyed[stream].filter((e) => !reverted.has(e.key) || !restored.some((r) => r.key === e.key)) : keyed[stream];
+        const base = reverted.size > 0 ? kept.filter((e) => !reverted.has(e.key) || !restored.some((r) => r.key === e.key)) : kept;
         rewritten[stream] = mergeByKey(base, restored).map((e) => e.entry);
       }
     }

@@ -97,6 +97,38 @@ describe('HybridStorage long-run regressions', () => {
     });
   });
 
+  describe('stale memory after a remote "delete from here"', () => {
+    // Seed 504: b deleted its last ui messages ("delete from here"); c, whose assistant still held
+    // them in memory, wrote the task back with them. c no longer tracked the keys (the truncate
+    // removed them), so it took them for new messages and sent them: the deletion was undone on
+    // every device (two devices doing so at once showed up as an "echo").
+    it('drops a ui entry a remote truncate removed when stale memory writes it back, and sends what is new', async () => {
+      const world = new SimWorld();
+      const a = await world.addDevice();
+      const b = await world.addDevice();
+      const c = await world.addDevice();
+      const taskId = 't1' as TaskId;
+      const say = (ts: number, text: string) => ({ ts, type: 'say', say: 'text', text });
+      await a.store.writeTask({ source: 'roo-code', taskId, ui: [say(1000, 'start')], api: [], historyItem: { id: taskId, number: 1, ts: 1000, task: 'q' } });
+      await world.syncAll();
+      const task = (await b.store.readTask(taskId))!;
+      await b.store.writeTask({ ...task, ui: [...task.ui, say(2000, 'b one'), say(3000, 'b two')] });
+      await world.syncAll();
+      const stale = (await c.store.readTask(taskId))!; // c's assistant keeps this in memory
+      await b.store.writeTask({ ...task, ui: [...task.ui, say(2000, 'b one')] }); // b deletes from "b two"
+      await world.run(b.storage!.syncToCloud());
+      await world.run(c.storage!.syncFromCloud());
+      assert.deepEqual((await c.store.readTask(taskId))!.ui, [say(1000, 'start'), say(2000, 'b one')]);
+      await c.store.writeTask({ ...stale, ui: [...stale.ui, say(4000, 'c new')] });
+      await world.run(c.storage!.syncToCloud());
+      await world.syncAll();
+      const fromC = (await log(world)).filter((change) => change.deviceId === c.deviceId);
+      assert.deepEqual(fromC.map((change) => (change.body as StreamPutBody).key), ['4000:0']);
+      const expected = [say(1000, 'start'), say(2000, 'b one'), say(4000, 'c new')];
+      for (const device of [a, b, c]) assert.deepEqual((await device.store.readTask(taskId))!.ui, expected);
+    });
+  });
+
   describe('notePending', () => {
     const put = (key: string, hash: string, clientSeq: number, baseSeq: number | null = null): ClientChange => ({
       clientSeq,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { isSyncError } from '../../../core/errors';
 import { asTaskId, asWorkspaceId } from '../../../core/ids';
 import { JsonFileSyncStateStore } from '../../../core/node/storage/json-file-sync-state-store';
-import { loadSyncState, MemorySyncStateStore, noteQueuedTruncate, noteTruncateAcked, SyncState, trackedList } from '../../../core/storage/sync-state';
+import { CUT_LIMIT, loadSyncState, MemorySyncStateStore, noteCut, noteQueuedTruncate, noteTruncateAcked, SyncState, trackedList } from '../../../core/storage/sync-state';
 
 function sampleState(): SyncState {
   const state = new SyncState();
@@ -75,6 +75,21 @@ describe('SyncState', () => {
       assert.equal(back.getFile('w', 'src/a.ts')!.skippedSeq, 11);
       assert.equal(back.getFile('w', 'old.ts')!.skippedSeq, undefined);
       persisted.files['w\nsrc/a.ts'][7] = -1;
+      assert.throws(() => SyncState.fromPersisted(persisted), (err: unknown) => isSyncError(err, 'STORAGE_STATE_CORRUPT'));
+    });
+
+    it('round-trips the ui entries remote truncates removed, keeping the newest CUT_LIMIT', () => {
+      const state = sampleState();
+      const task = state.getTask('roo-code', 't1')!;
+      for (let i = 0; i < CUT_LIMIT + 2; i++) noteCut(task, { key: `${i}:0`, hash: String(i).padStart(64, '0'), own: false, seq: i + 1 });
+      noteCut(task, { key: '5:0', hash: 'f'.repeat(64), own: false, seq: 99 }); // removed again: now the newest
+      assert.equal(task.cut.size, CUT_LIMIT);
+      assert.equal(task.cut.has('0:0') || task.cut.has('1:0'), false);
+      const back = SyncState.fromPersisted(JSON.parse(JSON.stringify(state.toPersisted()))).getTask('roo-code', 't1')!;
+      assert.deepEqual([...back.cut], [...task.cut]);
+      assert.deepEqual([...back.cut.keys()].at(-1), '5:0');
+      const persisted = JSON.parse(JSON.stringify(state.toPersisted()));
+      persisted.tasks['roo-code/t1'].pc = [['1:0']];
       assert.throws(() => SyncState.fromPersisted(persisted), (err: unknown) => isSyncError(err, 'STORAGE_STATE_CORRUPT'));
     });
 
