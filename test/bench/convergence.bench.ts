@@ -1,8 +1,10 @@
 /**
- * `npm run bench -- convergence [--seeds N]`: runs the seeded convergence simulation for N
- * seeds (default 10,000; `--steps MIN-MAX` for longer runs per seed), prints progress and every failing seed (replay one with
- * CONVERGENCE_SEED=<n> npx mocha test/core/storage/convergence.test.ts), and reports how many
- * passed. Baseline: the number of seeds `npm test` runs.
+ * `npm run bench -- convergence [--seeds=N] [--steps=MIN-MAX]`: runs the seeded convergence
+ * simulation for N seeds (default 10,000) with MIN-MAX chaos steps per seed (default: the
+ * workload of npm test), prints progress and every failing seed (replay one with
+ * CONVERGENCE_SEED=<n> [CONVERGENCE_STEPS=MIN-MAX] npx mocha -r tsx test/core/storage/convergence.test.ts),
+ * and reports how many passed. Write the values with `=`: the bench runner takes any argument not
+ * starting with `-` for a benchmark name. Baseline: the number of seeds `npm test` runs.
  */
 import type { Benchmark, Figure } from './figure';
 import { runConvergence } from '../support/sim/convergence';

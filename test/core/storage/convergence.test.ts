@@ -1,12 +1,26 @@
 /**
  * The seeded convergence simulation (test/support/sim/convergence.ts) over many seeds.
- * CONVERGENCE_SEED=<n> replays one seed; CONVERGENCE_SEEDS=<n> changes how many run (default 200).
+ * CONVERGENCE_SEED=<n> replays one seed; CONVERGENCE_SEEDS=<n> changes how many run (default 200);
+ * CONVERGENCE_STEPS=<min>-<max> runs them with that many chaos steps (a long-run seed of the bench).
  */
 import assert from 'node:assert/strict';
 import { runConvergence } from '../../support/sim/convergence';
 
 const replay = process.env.CONVERGENCE_SEED;
 const count = Number(process.env.CONVERGENCE_SEEDS ?? 200);
+
+const stepsMatch = /^(\d+)-(\d+)$/.exec(process.env.CONVERGENCE_STEPS ?? '');
+const steps: [number, number] | undefined = stepsMatch ? [Number(stepsMatch[1]), Math.max(Number(stepsMatch[1]), Number(stepsMatch[2]))] : undefined;
+
+/** Chaos steps of the long runs (`npm run bench -- convergence --steps=150-300`). */
+const LONG_STEPS: [number, number] = [150, 300];
+/**
+ * Long-run seeds that once failed (regressions in long-run-regressions.test.ts): 202 and 445
+ * (stale rewrite from before several remote edits), 486 (a crash between queueing and saving the
+ * state), 504 (stale memory undoing a remote "delete from here"), 631 (a skipped remote file lost
+ * with a journal).
+ */
+const LONG_SEEDS = [202, 445, 486, 504, 631];
 
 describe('HybridStorage convergence (seeded simulation)', () => {
   it(replay ? `converges for seed ${replay}` : `converges for ${count} seeds with every acknowledged entry kept (in its task or a conflict copy)`, async function () {
@@ -17,19 +31,32 @@ describe('HybridStorage convergence (seeded simulation)', () => {
     let displaced = 0;
     for (const seed of seeds) {
       try {
-        const result = await runConvergence(seed);
+        const result = await runConvergence(seed, steps ? { steps } : {});
         changes += result.changes;
         displaced += result.displacedEntries;
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         failures.push(message.split('\n')[0]!.slice(0, 400));
-        console.error(`convergence seed ${seed} FAILED (replay: CONVERGENCE_SEED=${seed} npx mocha test/core/storage/convergence.test.ts)\n${message}`);
+        console.error(`convergence seed ${seed} FAILED (replay: CONVERGENCE_SEED=${seed}${steps ? ` CONVERGENCE_STEPS=${steps.join('-')}` : ''} npx mocha -r tsx test/core/storage/convergence.test.ts)\n${message}`);
       }
     }
     assert.deepEqual(failures, []);
     assert.ok(changes > seeds.length, 'the simulation produced changes');
     // Concurrent writes to one entry happen (and each displaced version was found in a copy).
     if (!replay) assert.ok(displaced > 0, 'the simulation produced concurrent writes to one entry');
+  });
+
+  it(`converges for the long-run seeds that once failed (${LONG_SEEDS.join(', ')}; ${LONG_STEPS.join('-')} steps)`, async function () {
+    this.timeout(120_000);
+    const failures: string[] = [];
+    for (const seed of LONG_SEEDS) {
+      try {
+        await runConvergence(seed, { steps: LONG_STEPS });
+      } catch (err) {
+        failures.push((err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 400));
+      }
+    }
+    assert.deepEqual(failures, []);
   });
 
   it('runs the same simulation for the same seed', async () => {

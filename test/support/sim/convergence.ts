@@ -59,8 +59,9 @@ export class ConvergenceFailure extends Error {
   constructor(
     readonly seed: number,
     detail: string,
+    steps?: [number, number],
   ) {
-    super(`convergence seed ${seed} failed (replay: CONVERGENCE_SEED=${seed}): ${detail}`);
+    super(`convergence seed ${seed} failed (replay: CONVERGENCE_SEED=${seed}${steps ? ` CONVERGENCE_STEPS=${steps.join('-')}` : ''}): ${detail}`);
   }
 }
 
@@ -89,7 +90,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
   const nextTs = (): number => clock.t * 16 + (tsCounter++ % 16);
   const steps = rng.int(...(options.steps ?? [20, 50]));
   const fail = (detail: string): never => {
-    throw new ConvergenceFailure(seed, detail);
+    throw new ConvergenceFailure(seed, detail, options.steps);
   };
   const checkFailures = (): void => {
     for (const d of devices) if (d.failures.length) fail(`device ${d.index} step error: ${describe(d.failures[0])}`);
