@@ -15,12 +15,13 @@
 import type { ServerChange, StreamName, EntryKey, TaskMetaBody } from '../model/changes';
 import { compareEntryKeys, STREAM_NAMES } from '../model/changes';
 import type { TaskSnapshot, HistoryItem } from '../ports/task-store';
-import { mergeTaskMeta } from '../merge/metadata-merge';
+import { COUNTER_FIELDS, mergeTaskMeta } from '../merge/metadata-merge';
+import { deepEqual } from '../tracking/history-diff';
 import { orderStream } from '../merge/stream-merge';
 import type { KeyedEntry } from '../tracking/stream-keys';
 import { keyEntriesStable } from './stable-keys';
 import { cacheEntries, loadCachedEntry } from './entry-cache';
-import { noteCut, noteMetaAcked, noteTruncateAcked, replacedVersions, type TaskSyncState, type TrackedEntryState } from './sync-state';
+import { isOwnStamp, noteCut, noteMetaAcked, noteTruncateAcked, replacedVersions, type TaskSyncState, type TrackedEntryState } from './sync-state';
 import type { SyncContext } from './sync-context';
 import type { DisplacedVersion } from './task-conflict-copy';
 
@@ -218,6 +219,18 @@ function truncatedByPending(pending: PendingIndex, streamEntity: string, key: En
 function applyMeta(ctx: SyncContext, task: TaskSyncState, body: TaskMetaBody): void {
   for (const clock of Object.values(body.clocks)) ctx.observe(clock);
   const merged = mergeTaskMeta({ fields: task.fields, clocks: task.clocks }, { fields: body.fields, clocks: body.clocks });
+  // A counter keeps the larger value but takes the later clock. When the larger value is this
+  // device's own, not yet acknowledged, it keeps its own clock here: the state marks what it
+  // queued and has not seen acknowledged by own clocks above metaAcked (outbox-recovery), and a
+  // journal lost with the value would otherwise leave it on this device only. (Counter clocks
+  // order nothing: the value is the maximum whatever they are.)
+  for (const name of COUNTER_FIELDS) {
+    const own = task.clocks[name];
+    if (own === undefined || merged.clocks[name] === own || !isOwnStamp(own, ctx.deviceId)) continue;
+    if (task.metaAcked !== null && own <= task.metaAcked) continue;
+    const mine = task.fields[name];
+    if (deepEqual(merged.fields[name] ?? null, mine ?? null) && !deepEqual(body.fields[name] ?? null, mine ?? null)) merged.clocks[name] = own;
+  }
   task.fields = merged.fields;
   task.clocks = merged.clocks;
 }

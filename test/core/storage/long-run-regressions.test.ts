@@ -10,7 +10,7 @@ import type { ClientChange, ServerChange, StreamPutBody } from '../../../core/mo
 import { notePending } from '../../../core/storage/outbox-recovery';
 import { SyncState, trackedList } from '../../../core/storage/sync-state';
 import { pullLog } from '../../support/sim/convergence';
-import type { SimDevice } from '../../support/sim/sim-device';
+import { SimDevice } from '../../support/sim/sim-device';
 import { SimWorld } from '../../support/sim/sim-world';
 
 const enc = (text: string) => new TextEncoder().encode(text);
@@ -126,6 +126,40 @@ describe('HybridStorage long-run regressions', () => {
       assert.deepEqual(fromC.map((change) => (change.body as StreamPutBody).key), ['4000:0']);
       const expected = [say(1000, 'start'), say(2000, 'b one'), say(4000, 'c new')];
       for (const device of [a, b, c]) assert.deepEqual((await device.store.readTask(taskId))!.ui, expected);
+    });
+  });
+
+  describe('metadata counters', () => {
+    // Seeds 1851, 2207, 2302, 4024, 4363, 4723 (5000 long runs) and 189, 327, 346 (300-600 steps):
+    // b raised a counter, queued it, and in the same pull merged a smaller remote value with a
+    // later clock. Counters keep the larger value but take the later clock, so the state held
+    // b's value under a's clock; outbox recovery looks for own clocks above metaAcked, so a lost
+    // journal took b's value with it: b kept 0.715, every other device 0.555.
+    it('sends a larger counter a lost journal held even after a remote change with a later clock merged over it', async () => {
+      const world = new SimWorld();
+      const a = await world.addDevice();
+      // b's wall clock runs 5 s behind: its stamps order before a's.
+      const { deviceId, token } = world.relay.addDevice(world.userId);
+      const b = new SimDevice(1, deviceId, token, world.network, world.blobs, () => world.clock.t - 5000);
+      world.devices.push(b);
+      await b.start();
+      const taskId = 't1' as TaskId;
+      const item = { id: taskId, number: 1, ts: 1000, task: 'q', totalCost: 0.1 };
+      await a.store.writeTask({ source: 'roo-code', taskId, ui: [{ ts: 1000, type: 'say', say: 'text', text: 'hi' }], api: [], historyItem: item });
+      await world.syncAll();
+      world.tick(10_000);
+      const onA = (await a.store.readTask(taskId))!;
+      await a.store.writeTask({ ...onA, historyItem: { ...onA.historyItem!, totalCost: 0.555 } });
+      await world.run(a.storage!.syncToCloud());
+      const onB = (await b.store.readTask(taskId))!;
+      await b.store.writeTask({ ...onB, historyItem: { ...onB.historyItem!, totalCost: 0.715 } });
+      // The pull queues b's edit first, then merges a's (later clock, smaller value) over it.
+      await world.run(b.storage!.syncFromCloud());
+      assert.equal(b.outbox.size, 1);
+      await restartWithoutJournal(world, b);
+      await world.syncAll();
+      assert.equal((await b.store.readTask(taskId))!.historyItem!.totalCost, 0.715);
+      assert.equal((await a.store.readTask(taskId))!.historyItem!.totalCost, 0.715);
     });
   });
 
