@@ -13,7 +13,7 @@
  * Running the same changes again over the written result gives the same result (crash replay).
  */
 import type { ServerChange, StreamName, EntryKey, TaskMetaBody } from '../model/changes';
-import { compareEntryKeys, STREAM_NAMES } from '../model/changes';
+import { compareEntryKeys, entityKeyOf, STREAM_NAMES } from '../model/changes';
 import type { TaskSnapshot, HistoryItem } from '../ports/task-store';
 import { COUNTER_FIELDS, mergeTaskMeta } from '../merge/metadata-merge';
 import { deepEqual } from '../tracking/history-diff';
@@ -96,7 +96,7 @@ export async function applyTaskChanges(
     const body = change.body;
     // This device's own change coming back (its ack went to another reader of the outbox, or was
     // lost): the relay holds it, so it is no longer waiting to be sent.
-    if (change.deviceId === ctx.deviceId) noteOwnChange(ctx, task, body);
+    if (change.deviceId === ctx.deviceId) noteOwnChange(ctx, task, body, pending);
     switch (body.type) {
       case 'stream.put': {
         if (task.deleted !== null) break;
@@ -204,10 +204,15 @@ function entriesBefore(now: ReadonlyMap<EntryKey, KeyedEntry>, undo: ReadonlyMap
   return [...before.values()];
 }
 
-function noteOwnChange(ctx: SyncContext, task: TaskSyncState, body: ServerChange['body']): void {
+function noteOwnChange(ctx: SyncContext, task: TaskSyncState, body: ServerChange['body'], pending: PendingIndex): void {
   if (body.type === 'task.meta') for (const clock of Object.values(body.clocks)) noteMetaAcked(task, clock, ctx.deviceId);
   else if (body.type === 'task.delete') noteMetaAcked(task, body.clock, ctx.deviceId);
-  else if (body.type === 'stream.truncate') noteTruncateAcked(task, body.stream, body.afterKey);
+  else if (body.type === 'stream.truncate') {
+    // Queued truncates are known by their key alone, and a newer one can have the key of this
+    // one (the user deleting again from the same message): while the outbox still holds a
+    // truncate of the stream, its own ack clears the note, not a change coming back.
+    if (!pending.truncates.has(entityKeyOf(body))) noteTruncateAcked(task, body.stream, body.afterKey);
+  }
 }
 
 function truncatedByPending(pending: PendingIndex, streamEntity: string, key: EntryKey): boolean {

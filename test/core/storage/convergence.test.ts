@@ -19,9 +19,9 @@ const LONG_STEPS: [number, number] = [150, 300];
  * (stale rewrite from before several remote edits), 486 (a crash between queueing and saving the
  * state), 504 (stale memory undoing a remote "delete from here"), 631 (a skipped remote file lost
  * with a journal), 1851 and 4363 (a larger own counter hidden under a remote clock, then lost
- * with a journal).
+ * with a journal), 6237 (a queued truncate taken as acknowledged by an earlier one with its key).
  */
-const LONG_SEEDS = [202, 445, 486, 504, 631, 1851, 4363];
+const LONG_SEEDS = [202, 445, 486, 504, 631, 1851, 4363, 6237];
 
 describe('HybridStorage convergence (seeded simulation)', () => {
   it(replay ? `converges for seed ${replay}` : `converges for ${count} seeds with every acknowledged entry kept (in its task or a conflict copy)`, async function () {

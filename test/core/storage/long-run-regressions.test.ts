@@ -129,6 +129,40 @@ describe('HybridStorage long-run regressions', () => {
     });
   });
 
+  describe('a truncate with the key of an earlier one', () => {
+    // Seeds 6237 and 8702 (10,000 long runs): b deleted from message m1 (a truncate), appended m3
+    // and pushed both; before b pulled them back, its user deleted m3, again from m1. The pull
+    // queued that second truncate and then applied b's first one coming back, which has the same
+    // key: it was taken for the ack of the queued one and cleared its note in the state. The
+    // journal was then lost and nothing queued the truncate again: b no longer had m3, every
+    // other device still had it.
+    it('keeps a queued truncate noted when an earlier own truncate with the same key comes back', async () => {
+      const world = new SimWorld();
+      const a = await world.addDevice();
+      const b = await world.addDevice();
+      const taskId = 't1' as TaskId;
+      const say = (ts: number, text: string) => ({ ts, type: 'say', say: 'text', text });
+      const start = [say(1000, 'start')];
+      await a.store.writeTask({ source: 'roo-code', taskId, ui: start, api: [], historyItem: { id: taskId, number: 1, ts: 1000, task: 'q' } });
+      await world.syncAll();
+      const task = (await b.store.readTask(taskId))!;
+      const write = (ui: unknown[]) => b.store.writeTask({ ...task, ui });
+      await write([...start, say(2000, 'm1'), say(3000, 'm2')]);
+      await world.syncAll();
+      await write([...start, say(2000, 'm1')]); // delete from m2: truncate after m1
+      await world.run(b.storage!.syncToCloud());
+      await write([...start, say(2000, 'm1'), say(4000, 'm3')]);
+      await world.run(b.storage!.syncToCloud());
+      await write([...start, say(2000, 'm1')]); // delete from m3: truncate after m1 again
+      // The pull queues the new truncate, then meets b's first one (same key) coming back.
+      await world.run(b.storage!.syncFromCloud());
+      assert.equal(b.outbox.size, 1);
+      await restartWithoutJournal(world, b);
+      await world.syncAll();
+      for (const device of [a, b]) assert.deepEqual((await device.store.readTask(taskId))!.ui, [...start, say(2000, 'm1')]);
+    });
+  });
+
   describe('metadata counters', () => {
     // Seeds 1851, 2207, 2302, 4024, 4363, 4723 (5000 long runs) and 189, 327, 346 (300-600 steps):
     // b raised a counter, queued it, and in the same pull merged a smaller remote value with a
