@@ -72,13 +72,14 @@ export interface TaskSyncState {
    */
   truncates: Record<StreamName, Array<EntryKey | null>>;
   /**
-   * ui entries remote truncates removed here (key -> hash of the version removed), oldest first,
-   * at most `CUT_LIMIT`: an assistant writing the task from memory that predates the truncate
-   * brings them back, and detection drops them instead of sending them as new messages. A ui key
-   * is the message's ts, so the same key with the same content is the same message. (api keys
-   * are positions: the same message at a position again can be new, so api entries are not kept.)
+   * ui entries remote truncates removed here (key -> hashes of the version removed and of the
+   * versions it had replaced, its `prev`), oldest first, at most `CUT_LIMIT`: an assistant
+   * writing the task from memory that predates the truncate brings them back, and detection drops
+   * them instead of sending them as new messages. A ui key is the message's ts, so the same key
+   * with content it had before is the same message. (api keys are positions: the same message at
+   * a position again can be new, so api entries are not kept.)
    */
-  cut: Map<EntryKey, string>;
+  cut: Map<EntryKey, string[]>;
 }
 
 /** How many truncated ui entries a task remembers (`TaskSyncState.cut`). */
@@ -87,7 +88,7 @@ export const CUT_LIMIT = 64;
 /** Remembers that a remote truncate removed `entry` (a ui entry) here. */
 export function noteCut(task: TaskSyncState, entry: TrackedEntryState): void {
   task.cut.delete(entry.key);
-  task.cut.set(entry.key, entry.hash);
+  task.cut.set(entry.key, [...(entry.prev ?? []), entry.hash]);
   for (const key of task.cut.keys()) {
     if (task.cut.size <= CUT_LIMIT) break;
     task.cut.delete(key);
@@ -180,7 +181,7 @@ export interface PersistedTask {
   ma?: HlcStamp | null;
   /** `truncates`, only the streams that have some. */
   pt?: Partial<Record<StreamName, Array<EntryKey | null>>>;
-  /** `cut` as `[key, hash]` pairs, when not empty. */
+  /** `cut` as `[key, hashes joined by spaces]` pairs, when not empty. */
   pc?: Array<[EntryKey, string]>;
 }
 
@@ -415,7 +416,7 @@ export class SyncState {
       if (raw.pc !== undefined) {
         const pairs = raw.pc;
         if (!Array.isArray(pairs) || !pairs.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string')) throw corrupt(`bad cut entries of ${key}`);
-        for (const [k, hash] of pairs as Array<[string, string]>) t.cut.set(k, hash);
+        for (const [k, hashes] of pairs as Array<[string, string]>) t.cut.set(k, hashes.split(' '));
       }
     }
     for (const [key, tuple] of Object.entries(data.files)) {
@@ -459,7 +460,7 @@ function persistTask(t: TaskSyncState): PersistedTask {
     out.pt = {};
     for (const stream of STREAM_NAMES) if (t.truncates[stream].length > 0) out.pt[stream] = [...t.truncates[stream]];
   }
-  if (t.cut.size > 0) out.pc = [...t.cut];
+  if (t.cut.size > 0) out.pc = [...t.cut].map(([key, hashes]) => [key, hashes.join(' ')]);
   return out;
 }
 

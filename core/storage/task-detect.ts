@@ -78,12 +78,13 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
       return !stale;
     });
     if (reverted.size > 0) diff.restore = [...diff.restore, ...reverted];
-    // A ui entry a remote truncate removed, written back as it was, comes from memory older than
-    // the truncate ("delete from here" on another device): drop it again instead of sending it.
+    // A ui entry a remote truncate removed, written back as it was (or as it had been before),
+    // comes from memory older than the truncate ("delete from here" on another device): drop it
+    // again instead of sending it.
     const resurrected = new Set<EntryKey>();
     if (stream === 'ui' && task.cut.size > 0) {
       diff.puts = diff.puts.filter((put) => {
-        const stale = !tracked.has(put.key) && task.cut.get(put.key) === put.hash;
+        const stale = !tracked.has(put.key) && wasCut(task.cut, put.key, put.hash);
         if (stale) resurrected.add(put.key);
         return !stale;
       });
@@ -138,6 +139,18 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
     result.rewrite = { ...snapshot, keyed: undefined, ui: rewritten.ui ?? snapshot.ui, api: rewritten.api ?? snapshot.api, historyItem };
   }
   return result;
+}
+
+/**
+ * True when `cut` (TaskSyncState.cut) holds `hash` under a key with the ts of `key`: a message
+ * keeps its ts, but its occurrence (`<ts>:<n>`) can change when a truncate removed another
+ * message with that ts, so the same message can come back under another occurrence.
+ */
+function wasCut(cut: ReadonlyMap<EntryKey, readonly string[]>, key: EntryKey, hash: string): boolean {
+  if (cut.get(key)?.includes(hash)) return true;
+  const ts = key.slice(0, key.lastIndexOf(':') + 1);
+  for (const [other, hashes] of cut) if (other.startsWith(ts) && other.lastIndexOf(':') + 1 === ts.length && hashes.includes(hash)) return true;
+  return false;
 }
 
 /**

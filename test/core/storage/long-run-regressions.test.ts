@@ -5,8 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { isSyncError, SyncError } from '../../../core/errors';
-import type { TaskId } from '../../../core/ids';
-import type { ClientChange, ServerChange, StreamPutBody } from '../../../core/model/changes';
+import { asDeviceId, asTaskId, type TaskId } from '../../../core/ids';
+import type { ClientChange, ServerChange, StreamPutBody, StreamTruncateBody } from '../../../core/model/changes';
+import { hashJson } from '../../../core/model/hash';
+import { MemoryBlobStore } from '../../../core/storage/memory-blob-store';
+import type { SyncContext } from '../../../core/storage/sync-context';
+import { applyTaskChanges } from '../../../core/storage/task-apply';
+import { detectTaskChanges } from '../../../core/storage/task-detect';
 import { notePending } from '../../../core/storage/outbox-recovery';
 import { SyncState, trackedList } from '../../../core/storage/sync-state';
 import { pullLog } from '../../support/sim/convergence';
@@ -126,6 +131,65 @@ describe('HybridStorage long-run regressions', () => {
       assert.deepEqual(fromC.map((change) => (change.body as StreamPutBody).key), ['4000:0']);
       const expected = [say(1000, 'start'), say(2000, 'b one'), say(4000, 'c new')];
       for (const device of [a, b, c]) assert.deepEqual((await device.store.readTask(taskId))!.ui, expected);
+    });
+  });
+
+  describe('stale memory after a remote truncate, at the engine', () => {
+    const me = asDeviceId('device-me');
+    const other = asDeviceId('device-other');
+    const taskId = asTaskId('t9');
+    const say = (ts: number, text: string) => ({ ts, type: 'say', say: 'text', text });
+    const context = (): SyncContext => ({
+      deviceId: me,
+      state: new SyncState(),
+      entryCache: new MemoryBlobStore(),
+      blobs: new MemoryBlobStore(),
+      stamp: () => '000000000000001-000000-device-me',
+      observe: () => undefined,
+      now: () => 1,
+    });
+    const change = (seq: number, body: StreamPutBody | StreamTruncateBody): ServerChange => ({
+      seq,
+      deviceId: other,
+      clientSeq: seq,
+      baseSeq: null,
+      body,
+      entity: body.type === 'stream.put' ? `stream/roo-code/${taskId}/ui/${body.key}` : `stream/roo-code/${taskId}/ui`,
+    });
+    const put = (seq: number, key: string, entry: unknown) => change(seq, { type: 'stream.put', source: 'roo-code', taskId, stream: 'ui', key, hash: hashJson(entry), entry });
+    const cutAfter = (seq: number, afterKey: string) => change(seq, { type: 'stream.truncate', source: 'roo-code', taskId, stream: 'ui', afterKey });
+    const noPending = { entities: new Set<string>(), truncates: new Map() };
+
+    /** Applies `changes` to an empty task, then detects `stale` (what memory writes back). */
+    async function afterTruncate(changes: ServerChange[], stale: unknown[]) {
+      const ctx = context();
+      const task = ctx.state.task('roo-code', taskId);
+      const applied = await applyTaskChanges(ctx, null, task, changes, noPending);
+      assert.ok(applied.write === null || applied.write.ui.length === 1);
+      return detectTaskChanges(ctx, { source: 'roo-code', taskId, ui: stale, api: [], historyItem: { id: taskId } }, task);
+    }
+
+    // Seed 1172 (300-600 steps): the memory held the message as it was before the version the
+    // truncate removed (an older version of the same message).
+    it('drops a message written back as it was before the version a remote truncate removed', async () => {
+      const start = say(1, 'start');
+      const changes = [put(1, '1:0', start), put(2, '5:0', say(5, 'v1')), put(3, '5:0', say(5, 'v1 v2')), cutAfter(4, '1:0')];
+      const detected = await afterTruncate(changes, [start, say(5, 'v1')]);
+      assert.deepEqual(detected.changes.filter((c) => c.body.type === 'stream.put'), []);
+      assert.deepEqual(detected.rewrite?.ui, [start]);
+    });
+
+    // Seed 2397 (300-600 steps): two messages shared a ts; the memory held only the second, which
+    // keys as occurrence 0 once the first is gone.
+    it('drops a message written back under another occurrence of its ts', async () => {
+      const start = say(1, 'start');
+      const changes = [put(1, '1:0', start), put(2, '5:0', say(5, 'first')), put(3, '5:1', say(5, 'second')), cutAfter(4, '1:0')];
+      const detected = await afterTruncate(changes, [start, say(5, 'second')]);
+      assert.deepEqual(detected.changes.filter((c) => c.body.type === 'stream.put'), []);
+      assert.deepEqual(detected.rewrite?.ui, [start]);
+      // Another message with that ts is new: it is sent.
+      const fresh = await afterTruncate(changes, [start, say(5, 'third')]);
+      assert.deepEqual(fresh.changes.filter((c) => c.body.type === 'stream.put').map((c) => (c.body as StreamPutBody).key), ['5:0']);
     });
   });
 

@@ -82,8 +82,9 @@ describe('SyncState', () => {
       const state = sampleState();
       const task = state.getTask('roo-code', 't1')!;
       for (let i = 0; i < CUT_LIMIT + 2; i++) noteCut(task, { key: `${i}:0`, hash: String(i).padStart(64, '0'), own: false, seq: i + 1 });
-      noteCut(task, { key: '5:0', hash: 'f'.repeat(64), own: false, seq: 99 }); // removed again: now the newest
+      noteCut(task, { key: '5:0', hash: 'f'.repeat(64), own: false, seq: 99, prev: ['e'.repeat(64)] }); // removed again: now the newest
       assert.equal(task.cut.size, CUT_LIMIT);
+      assert.deepEqual(task.cut.get('5:0'), ['e'.repeat(64), 'f'.repeat(64)]);
       assert.equal(task.cut.has('0:0') || task.cut.has('1:0'), false);
       const back = SyncState.fromPersisted(JSON.parse(JSON.stringify(state.toPersisted()))).getTask('roo-code', 't1')!;
       assert.deepEqual([...back.cut], [...task.cut]);
