@@ -8,13 +8,13 @@ import { isSyncError, SyncError } from '../../../core/errors';
 import { asDeviceId, asTaskId, type TaskId } from '../../../core/ids';
 import type { ClientChange, ServerChange, StreamPutBody, StreamTruncateBody } from '../../../core/model/changes';
 import { hashJson } from '../../../core/model/hash';
-import { MemoryBlobStore } from '../../../core/storage/memory-blob-store';
 import type { SyncContext } from '../../../core/storage/sync-context';
 import { applyTaskChanges } from '../../../core/storage/task-apply';
 import { detectTaskChanges } from '../../../core/storage/task-detect';
 import { notePending } from '../../../core/storage/outbox-recovery';
 import { SyncState, trackedList } from '../../../core/storage/sync-state';
 import { pullLog } from '../../support/sim/convergence';
+import { memorySyncContext } from './memory-sync-context';
 import { SimDevice } from '../../support/sim/sim-device';
 import { SimWorld } from '../../support/sim/sim-world';
 
@@ -139,15 +139,7 @@ describe('HybridStorage long-run regressions', () => {
     const other = asDeviceId('device-other');
     const taskId = asTaskId('t9');
     const say = (ts: number, text: string) => ({ ts, type: 'say', say: 'text', text });
-    const context = (): SyncContext => ({
-      deviceId: me,
-      state: new SyncState(),
-      entryCache: new MemoryBlobStore(),
-      blobs: new MemoryBlobStore(),
-      stamp: () => '000000000000001-000000-device-me',
-      observe: () => undefined,
-      now: () => 1,
-    });
+    const context = (): SyncContext => memorySyncContext(me, 1);
     const change = (seq: number, body: StreamPutBody | StreamTruncateBody): ServerChange => ({
       seq,
       deviceId: other,

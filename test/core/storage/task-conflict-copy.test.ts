@@ -11,12 +11,12 @@ import type { ServerChange, StreamPutBody } from '../../../core/model/changes';
 import type { TaskSnapshot } from '../../../core/ports/task-store';
 import { isValidTaskId, taskIdEra, taskIdTime } from '../../../core/stores/task-ids';
 import { cacheEntries } from '../../../core/storage/entry-cache';
-import { MemoryBlobStore } from '../../../core/storage/memory-blob-store';
 import { SyncState } from '../../../core/storage/sync-state';
 import type { SyncContext } from '../../../core/storage/sync-context';
 import { applyTaskChanges } from '../../../core/storage/task-apply';
 import { buildTaskCopy, isTaskConflictCopy, taskCopyId, TASK_COPY_MARK } from '../../../core/storage/task-conflict-copy';
 import { pullLog } from '../../support/sim/convergence';
+import { memorySyncContext } from './memory-sync-context';
 import type { SimDevice } from '../../support/sim/sim-device';
 import { SimWorld } from '../../support/sim/sim-world';
 
@@ -229,15 +229,7 @@ describe('task conflict copies', () => {
     const me = asDeviceId('device-me');
     const other = asDeviceId('device-other');
     const taskId = asTaskId('t9');
-    const context = (): SyncContext => ({
-      deviceId: me,
-      state: new SyncState(),
-      entryCache: new MemoryBlobStore(),
-      blobs: new MemoryBlobStore(),
-      stamp: () => '000000000000001-000000-device-me',
-      observe: () => undefined,
-      now: () => Date.UTC(2026, 10, 26, 12, 0),
-    });
+    const context = (): SyncContext => memorySyncContext(me, Date.UTC(2026, 10, 26, 12, 0));
     const put = (seq: number, deviceId: string, baseSeq: number | null, entry: unknown): ServerChange => {
       const body: StreamPutBody = { type: 'stream.put', source: 'roo-code', taskId, stream: 'api', key: '1', hash: hashJson(entry), entry };
       return { seq, deviceId: asDeviceId(deviceId), clientSeq: seq, baseSeq, body, entity: `stream/roo-code/${taskId}/api/1` };
