@@ -47,20 +47,32 @@ async function loadTemplate(): Promise<Blob> {
 }
 
 /**
- * Mocha hooks for a suite on the embedded database: one migrated PGlite for the suite
- * (opened from the template, closed after), emptied before each test. Returns its getter.
+ * Mocha hooks for a suite on the embedded database: a fresh PGlite (from the template, no
+ * migrations) opened before the suite and closed after it. Returns its getter. The PGlite
+ * counterpart of `usePostgresDatabase`.
  */
-export function useMigratedPglite(): () => PgliteDatabase {
+export function usePgliteDatabase(): () => PgliteDatabase {
   let db: PgliteDatabase | undefined;
   before(async () => {
     db = await openTestPglite();
-    await migrate(db);
   });
   after(async () => {
     await db?.close();
   });
-  beforeEach(async () => {
-    await resetDatabase(db!);
-  });
   return () => db!;
+}
+
+/**
+ * Mocha hooks for a suite on the embedded database: one migrated PGlite for the suite
+ * (opened from the template, closed after), emptied before each test. Returns its getter.
+ */
+export function useMigratedPglite(): () => PgliteDatabase {
+  const db = usePgliteDatabase();
+  before(async () => {
+    await migrate(db());
+  });
+  beforeEach(async () => {
+    await resetDatabase(db());
+  });
+  return db;
 }

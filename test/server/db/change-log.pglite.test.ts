@@ -1,17 +1,12 @@
-import type { Database } from '../../../server/db/database';
 import { migrate } from '../../../server/db/migrator';
-import { openTestPglite } from '../../support/pglite';
+import { usePgliteDatabase } from '../../support/pglite';
 import { changeLogSuite } from './change-log.suite';
 
 describe('change log on PGlite', () => {
-  let db: Database;
+  const db = usePgliteDatabase();
   before(async () => {
-    db = await openTestPglite();
-    await migrate(db);
-  });
-  after(async () => {
-    await db?.close();
+    await migrate(db());
   });
 
-  changeLogSuite(() => db);
+  changeLogSuite(db);
 });
