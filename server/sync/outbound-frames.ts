@@ -43,33 +43,33 @@ export class OutboundFrames {
   ) {}
 
   /**
-   * Sends one message (a stand-in when it is too large for a frame). Never throws. Live change
-   * pages go through the slow-consumer check; past `slowConsumerCloseBytes` unsent the socket
-   * is closed instead.
+   * Sends one message (a stand-in when it is too large for a frame); past
+   * `slowConsumerCloseBytes` unsent the socket is closed instead. Never throws. Live change
+   * pages go through `sendLive`.
    */
   send(message: ServerMessage): void {
-    const buffered = this.writableBytesQueued();
-    if (buffered === null) return;
-    if (message.type === 'changes' && message.replyTo === undefined) {
-      const live = this.liveOrStandIn(message, buffered);
-      if (!live) return;
-      message = live;
-    }
-    const final = message;
-    this.sendFrame(() => this.frames.encode(final), () => tooLargeStandIn(final));
+    if (this.writableBytesQueued() === null) return;
+    this.sendFrame(() => this.frames.encode(message), () => tooLargeStandIn(message));
   }
 
   /**
-   * Sends a live page the hub serialised (and may have compressed) once for all its sockets,
-   * under the same slow-consumer rule as `send`. Never throws.
+   * Sends a live page the hub serialised (and may have compressed) once for all its sockets.
+   * Never throws.
+   *
+   * Slow consumer: over `slowConsumerBytes` unsent, the first held-back live page becomes an
+   * empty page with `hasMore` from the seq before it (the device pulls from its cursor, which
+   * covers everything held back) and later ones are dropped; once the socket has drained below
+   * the limit, live pages flow again. Memory per socket stays bounded by its own requests.
    */
   sendLive(page: LivePage): void {
     const buffered = this.writableBytesQueued();
     if (buffered === null) return;
     const pull: ChangesMessage = { type: 'changes', changes: [], cursor: page.pullFrom, hasMore: true };
     if (buffered > this.deps.slowConsumerBytes) {
-      const standIn = this.liveOrStandIn(pull, buffered);
-      if (standIn) this.sendFrame(() => this.frames.encode(standIn), () => null);
+      if (this.lagging) return;
+      this.lagging = true;
+      this.deps.logger.debug('slow consumer: live pages held back; the device pulls', { deviceId: this.connection.deviceId, buffered });
+      this.sendFrame(() => this.frames.encode(pull), () => null);
       return;
     }
     this.lagging = false;
@@ -120,37 +120,11 @@ export class OutboundFrames {
     this.deps.metrics?.recordFrame('out', this.frames.stats.bodyBytesEncoded - body0, this.frames.stats.wireBytesEncoded - wire0);
     this.socket.send(frame);
   }
-
-  /**
-   * Slow consumer: over `slowConsumerBytes` unsent, the first held-back live page becomes an
-   * empty page with `hasMore` from the seq before it (the device pulls from its cursor, which
-   * covers everything held back) and later ones are dropped; once the socket has drained below
-   * the limit, live pages flow again. Memory per socket stays bounded by its own requests.
-   */
-  private liveOrStandIn(message: ChangesMessage, buffered: number): ChangesMessage | null {
-    if (buffered <= this.deps.slowConsumerBytes) {
-      this.lagging = false;
-      return message;
-    }
-    if (this.lagging) return null;
-    this.lagging = true;
-    this.deps.logger.debug('slow consumer: live pages held back; the device pulls', { deviceId: this.connection.deviceId, buffered });
-    const first = message.changes[0]?.seq;
-    return { type: 'changes', changes: [], cursor: first === undefined ? message.cursor : first - 1, hasMore: true };
-  }
 }
 
-/**
- * What to send instead of a message too large for one frame: a reply becomes an error naming
- * the request; live changes become an empty page with `hasMore` from the seq before them, so
- * the device pulls them instead of missing them.
- */
+/** What to send instead of a reply too large for one frame: an error naming the request. */
 function tooLargeStandIn(message: ServerMessage): ServerMessage | null {
-  if (message.type === 'changes' && message.replyTo === undefined && message.changes.length > 0) {
-    return { type: 'changes', changes: [], cursor: message.changes[0]!.seq - 1, hasMore: true };
-  }
-  if ('replyTo' in message && message.replyTo !== undefined) return replyTooLarge(message.replyTo);
-  return null;
+  return 'replyTo' in message && message.replyTo !== undefined ? replyTooLarge(message.replyTo) : null;
 }
 
 export function replyTooLarge(replyTo: RequestId): ServerMessage {

@@ -141,7 +141,7 @@ export class SyncConnection implements HubConnection {
     this.closedListeners.add(listener);
   }
 
-  /** Sends one message (a stand-in when too large; live pages under the slow-consumer rule). Never throws. */
+  /** Sends one message (a stand-in when too large; live change pages go through `sendLive`). Never throws. */
   send(message: ServerMessage): void {
     this.out.send(message);
   }
