@@ -11,10 +11,8 @@ import { request } from 'node:http';
 import { scheduleCompaction } from '../../../server/accounts/retention';
 import { purgeExpiredUploads } from '../../../server/blobs/blob-uploads';
 import type { Database } from '../../../server/db/database';
-import type { RelayServer } from '../../../server/relay-server';
-import { resetDatabase } from '../../support/postgres';
 import { waitFor } from '../../support/redis';
-import { PASSWORD, api, signIn, startTestRelay, type SignedIn } from '../http/relay-fixture';
+import { PASSWORD, api, signIn, useSuiteRelay, type SignedIn } from '../http/relay-fixture';
 
 export interface BlobUploadSuiteSetup {
   db(): Database;
@@ -33,18 +31,11 @@ interface Answer {
 }
 
 export function blobUploadSuite(setup: BlobUploadSuiteSetup): void {
-  let relay: RelayServer;
+  const relay = useSuiteRelay(setup, { maxBlobBytes: MAX_BLOB, blobUploadTtlSeconds: TTL_SECONDS });
   let ann: SignedIn;
 
-  before(async () => {
-    relay = await startTestRelay(setup.db(), { maxBlobBytes: MAX_BLOB, blobUploadTtlSeconds: TTL_SECONDS, ...setup.flags() });
-  });
-  after(async () => {
-    await relay?.close();
-  });
   beforeEach(async () => {
-    await resetDatabase(setup.db());
-    ann = await signIn(relay, 'ann@example.com');
+    ann = await signIn(relay(), 'ann@example.com');
   });
 
   const count = async (sql: string, params: unknown[] = []): Promise<number> =>
@@ -52,7 +43,7 @@ export function blobUploadSuite(setup: BlobUploadSuiteSetup): void {
 
   /** PUT bytes `start..start+chunk.length-1` of `total` as one chunk. */
   async function putChunk(token: string, hash: string, chunk: Uint8Array, start: number, total: number): Promise<Answer> {
-    const res = await fetch(`${relay.url}/v1/blobs/${hash}`, {
+    const res = await fetch(`${relay().url}/v1/blobs/${hash}`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${token}`, 'content-range': `bytes ${start}-${start + chunk.length - 1}/${total}` },
       body: chunk,
@@ -63,14 +54,14 @@ export function blobUploadSuite(setup: BlobUploadSuiteSetup): void {
 
   /** HEAD: the status and, for a pending upload, its offset and length. */
   async function head(token: string, hash: string): Promise<{ status: number; offset: number | null; length: number | null }> {
-    const res = await fetch(`${relay.url}/v1/blobs/${hash}`, { method: 'HEAD', headers: { authorization: `Bearer ${token}` } });
+    const res = await fetch(`${relay().url}/v1/blobs/${hash}`, { method: 'HEAD', headers: { authorization: `Bearer ${token}` } });
     const offset = res.headers.get('upload-offset');
     const length = res.headers.get('upload-length');
     return { status: res.status, offset: offset === null ? null : Number(offset), length: length === null ? null : Number(length) };
   }
 
   async function download(token: string, hash: string): Promise<Buffer> {
-    const res = await fetch(`${relay.url}/v1/blobs/${hash}`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await fetch(`${relay().url}/v1/blobs/${hash}`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(res.status, 200);
     return Buffer.from(await res.arrayBuffer());
   }
@@ -89,7 +80,7 @@ export function blobUploadSuite(setup: BlobUploadSuiteSetup): void {
   }
 
   async function erroredCount(code: string): Promise<number> {
-    return (await relay.metrics.errors.get()).values.find((v) => v.labels.code === code)?.value ?? 0;
+    return (await relay().metrics.errors.get()).values.find((v) => v.labels.code === code)?.value ?? 0;
   }
 
   describe('PUT with Content-Range', () => {
@@ -108,7 +99,7 @@ export function blobUploadSuite(setup: BlobUploadSuiteSetup): void {
       assert.equal(last.status, 201);
       assert.deepEqual(last.body, { hash, size: bytes.length, created: true });
       assert.deepEqual(await download(ann.accessToken, hash), bytes);
-      const range = await fetch(`${relay.url}/v1/blobs/${hash}`, { headers: { authorization: `Bearer ${ann.accessToken}`, range: 'bytes=1048570-2097160' } });
+      const range = await fetch(`${relay().url}/v1/blobs/${hash}`, { headers: { authorization: `Bearer ${ann.accessToken}`, range: 'bytes=1048570-2097160' } });
       assert.equal(range.status, 206);
       assert.deepEqual(Buffer.from(await range.arrayBuffer()), bytes.subarray(1048570, 2097161));
       assert.equal(await count('blob_uploads'), 0);
@@ -183,7 +174,7 @@ export function blobUploadSuite(setup: BlobUploadSuiteSetup): void {
     it('refuses a total over MAX_BLOB_BYTES with 413 BLOB_TOO_LARGE before reading the body', async () => {
       const total = MAX_BLOB + 1;
       const result = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = request(`${relay.url}/v1/blobs/${'c'.repeat(64)}`, {
+        const req = request(`${relay().url}/v1/blobs/${'c'.repeat(64)}`, {
           method: 'PUT',
           headers: { authorization: `Bearer ${ann.accessToken}`, 'content-range': `bytes 0-${total - 1}/${total}`, 'content-length': String(total) },
         });
@@ -203,13 +194,13 @@ export function blobUploadSuite(setup: BlobUploadSuiteSetup): void {
     it('refuses a malformed Content-Range (400 REQUEST_INVALID) and a body of another length (400 BLOB_CHUNK_LENGTH_MISMATCH)', async () => {
       const hash = sha(Buffer.from('x'));
       for (const range of ['bytes */10', 'bytes 5-4/10', 'bytes 0-10/10', 'bytes 0-4', 'items 0-4/10']) {
-        const res = await fetch(`${relay.url}/v1/blobs/${hash}`, {
+        const res = await fetch(`${relay().url}/v1/blobs/${hash}`, {
           method: 'PUT', headers: { authorization: `Bearer ${ann.accessToken}`, 'content-range': range }, body: Buffer.alloc(5),
         });
         assert.equal(res.status, 400, range);
         assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'REQUEST_INVALID');
       }
-      const short = await fetch(`${relay.url}/v1/blobs/${hash}`, {
+      const short = await fetch(`${relay().url}/v1/blobs/${hash}`, {
         method: 'PUT', headers: { authorization: `Bearer ${ann.accessToken}`, 'content-range': 'bytes 0-9/20' }, body: Buffer.alloc(5),
       });
       assert.equal(short.status, 400);
@@ -220,7 +211,7 @@ export function blobUploadSuite(setup: BlobUploadSuiteSetup): void {
       const bytes = randomBytes(200_000);
       const hash = sha(bytes);
       const result = await new Promise<{ status: number; body: string; offset: string | undefined }>((resolve, reject) => {
-        const req = request(`${relay.url}/v1/blobs/${hash}`, {
+        const req = request(`${relay().url}/v1/blobs/${hash}`, {
           method: 'PUT',
           headers: { authorization: `Bearer ${ann.accessToken}`, 'content-range': `bytes 0-99999/${bytes.length}`, 'transfer-encoding': 'chunked' },
         });
@@ -245,7 +236,7 @@ export function blobUploadSuite(setup: BlobUploadSuiteSetup): void {
       const bytes = randomBytes(3 * MIB);
       const hash = sha(bytes);
       const abortedBefore = await erroredCount('REQUEST_ABORTED');
-      const req = request(`${relay.url}/v1/blobs/${hash}`, {
+      const req = request(`${relay().url}/v1/blobs/${hash}`, {
         method: 'PUT',
         headers: { authorization: `Bearer ${ann.accessToken}`, 'content-range': `bytes 0-${bytes.length - 1}/${bytes.length}`, 'content-length': String(bytes.length) },
       });
@@ -290,7 +281,7 @@ export function blobUploadSuite(setup: BlobUploadSuiteSetup): void {
       const bytes = randomBytes(50_000);
       const hash = sha(bytes);
       assert.equal((await putChunk(ann.accessToken, hash, bytes.subarray(0, 100), 0, bytes.length)).status, 202);
-      const whole = await fetch(`${relay.url}/v1/blobs/${hash}`, { method: 'PUT', headers: { authorization: `Bearer ${ann.accessToken}` }, body: bytes });
+      const whole = await fetch(`${relay().url}/v1/blobs/${hash}`, { method: 'PUT', headers: { authorization: `Bearer ${ann.accessToken}` }, body: bytes });
       assert.equal(whole.status, 201);
       assert.equal(await count('blob_uploads'), 0);
     });
@@ -301,9 +292,9 @@ export function blobUploadSuite(setup: BlobUploadSuiteSetup): void {
       const bytes = randomBytes(400_000);
       const hash = sha(bytes);
       assert.equal((await putChunk(ann.accessToken, hash, bytes.subarray(0, 100_000), 0, bytes.length)).status, 202);
-      const bob = await signIn(relay, 'bob@example.com');
-      const foreign = await fetch(`${relay.url}/v1/blobs/${hash}`, { headers: { authorization: `Bearer ${bob.accessToken}` } });
-      const unknown = await fetch(`${relay.url}/v1/blobs/${sha(Buffer.from('never'))}`, { headers: { authorization: `Bearer ${bob.accessToken}` } });
+      const bob = await signIn(relay(), 'bob@example.com');
+      const foreign = await fetch(`${relay().url}/v1/blobs/${hash}`, { headers: { authorization: `Bearer ${bob.accessToken}` } });
+      const unknown = await fetch(`${relay().url}/v1/blobs/${sha(Buffer.from('never'))}`, { headers: { authorization: `Bearer ${bob.accessToken}` } });
       assert.equal(foreign.status, 404);
       assert.equal(foreign.headers.get('upload-offset'), null);
       assert.deepEqual(await foreign.json(), await unknown.json());
@@ -318,7 +309,7 @@ export function blobUploadSuite(setup: BlobUploadSuiteSetup): void {
       const bytes = randomBytes(1_100_000);
       assert.equal((await putChunk(ann.accessToken, sha(bytes), bytes.subarray(0, 1_050_000), 0, bytes.length)).status, 202);
       assert.equal(await count('blob_upload_pieces WHERE user_id = $1', [ann.userId]), 2);
-      const deleted = await api(relay, 'DELETE', '/v1/account', { token: ann.accessToken, body: { password: PASSWORD } });
+      const deleted = await api(relay(), 'DELETE', '/v1/account', { token: ann.accessToken, body: { password: PASSWORD } });
       assert.equal(deleted.status, 204);
       assert.equal(await count('blob_uploads WHERE user_id = $1', [ann.userId]), 0);
       assert.equal(await count('blob_upload_pieces WHERE user_id = $1', [ann.userId]), 0);

@@ -8,9 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import type { Database } from '../../../server/db/database';
-import type { RelayServer } from '../../../server/relay-server';
-import { resetDatabase } from '../../support/postgres';
-import { api, errorCode, PASSWORD, signIn, startTestRelay, type ApiResponse } from './relay-fixture';
+import { api, errorCode, PASSWORD, signIn, useSuiteRelay, type ApiResponse } from './relay-fixture';
 import type { RelaySuiteSetup } from './relay-http.suite';
 
 const PER_ACCOUNT_ADDRESS = 3;
@@ -19,30 +17,19 @@ const PER_ADDRESS = 5;
 const WINDOW_SECONDS = 600;
 
 export function loginLimitsSuite(setup: RelaySuiteSetup): void {
-  let relay: RelayServer;
-
-  before(async () => {
-    relay = await startTestRelay(
-      setup.db(),
-      {
-        ...setup.flags(),
-        loginMaxFailuresPerAccountAddress: PER_ACCOUNT_ADDRESS,
-        loginMaxFailuresPerAccount: PER_ACCOUNT,
-        loginMaxFailuresPerAddress: PER_ADDRESS,
-        loginWindowSeconds: WINDOW_SECONDS,
-      },
-      { trustProxy: true },
-    );
-  });
-  after(async () => {
-    await relay?.close();
-  });
-  beforeEach(async () => {
-    await resetDatabase(setup.db());
-  });
+  const relay = useSuiteRelay(
+    setup,
+    {
+      loginMaxFailuresPerAccountAddress: PER_ACCOUNT_ADDRESS,
+      loginMaxFailuresPerAccount: PER_ACCOUNT,
+      loginMaxFailuresPerAddress: PER_ADDRESS,
+      loginWindowSeconds: WINDOW_SECONDS,
+    },
+    { trustProxy: true },
+  );
 
   function login(email: string, password: string, ip: string): Promise<ApiResponse> {
-    return api(relay, 'POST', '/v1/auth/login', {
+    return api(relay(), 'POST', '/v1/auth/login', {
       body: { email, password, device: { name: 'laptop', kind: 'vscode' } },
       headers: { 'x-forwarded-for': ip },
     });
@@ -65,7 +52,7 @@ export function loginLimitsSuite(setup: RelaySuiteSetup): void {
 
   describe('Retry-After', () => {
     it('is when the oldest failure that keeps the bucket full leaves the window, not the whole window', async () => {
-      await signIn(relay, 'ann@example.com');
+      await signIn(relay(), 'ann@example.com');
       for (let i = 0; i < PER_ACCOUNT_ADDRESS; i++) assert.equal((await login('ann@example.com', `guess-${i}`, '203.0.113.1')).status, 401);
       // The first failure was made 500 s ago, the others just now: once it leaves the
       // 600 s window (in ~100 s) the bucket is below its limit again.
@@ -82,7 +69,7 @@ export function loginLimitsSuite(setup: RelaySuiteSetup): void {
 
   describe('per account and address', () => {
     it('locks one address out of one account while the right password from another address still signs in', async () => {
-      await signIn(relay, 'ann@example.com');
+      await signIn(relay(), 'ann@example.com');
       for (let i = 0; i < PER_ACCOUNT_ADDRESS; i++) assert.equal((await login('ann@example.com', `guess-${i}`, '203.0.113.1')).status, 401);
       assertLimited(await login('ann@example.com', PASSWORD, '203.0.113.1'));
 
@@ -91,7 +78,7 @@ export function loginLimitsSuite(setup: RelaySuiteSetup): void {
       // Her success elsewhere does not hand the attacker's address new guesses.
       assertLimited(await login('ann@example.com', 'guess-again', '203.0.113.1'));
       // The attacker's address may still sign in to another account.
-      await signIn(relay, 'bob@example.com');
+      await signIn(relay(), 'bob@example.com');
       assert.equal((await login('bob@example.com', PASSWORD, '203.0.113.1')).status, 200);
 
       assert.deepEqual(await lockouts(setup.db()), [{ scope: 'account-address', ip: '203.0.113.1' }]);
@@ -100,7 +87,7 @@ export function loginLimitsSuite(setup: RelaySuiteSetup): void {
 
   describe('per account across addresses', () => {
     it('locks the account after the higher account-wide count from many addresses, and audits the lockout', async () => {
-      await signIn(relay, 'ann@example.com');
+      await signIn(relay(), 'ann@example.com');
       for (let i = 0; i < PER_ACCOUNT; i++) assert.equal((await login('ann@example.com', 'wrong-password', `203.0.113.${10 + i}`)).status, 401);
       assertLimited(await login('ann@example.com', PASSWORD, '198.51.100.7'));
       const { rows } = await setup.db().query<{ scope: string; user_id: string | null }>(
@@ -113,7 +100,7 @@ export function loginLimitsSuite(setup: RelaySuiteSetup): void {
 
   describe('per address across accounts', () => {
     it('locks an address that fails on many accounts (credential stuffing), and no other address', async () => {
-      await signIn(relay, 'fresh@example.com');
+      await signIn(relay(), 'fresh@example.com');
       for (let i = 0; i < PER_ADDRESS; i++) assert.equal((await login(`user${i}@example.com`, 'wrong-password', '203.0.113.99')).status, 401);
       assertLimited(await login('fresh@example.com', PASSWORD, '203.0.113.99'));
       assert.equal((await login('fresh@example.com', PASSWORD, '198.51.100.7')).status, 200);
@@ -123,15 +110,15 @@ export function loginLimitsSuite(setup: RelaySuiteSetup): void {
 
   describe('DELETE /v1/account', () => {
     it('counts wrong passwords in the sign-in limit: 429 AUTH_RATE_LIMITED with Retry-After, even for the right one', async () => {
-      const ann = await signIn(relay, 'ann@example.com');
+      const ann = await signIn(relay(), 'ann@example.com');
       const remove = (password: string) =>
-        api(relay, 'DELETE', '/v1/account', { token: ann.accessToken, body: { password }, headers: { 'x-forwarded-for': '203.0.113.1' } });
+        api(relay(), 'DELETE', '/v1/account', { token: ann.accessToken, body: { password }, headers: { 'x-forwarded-for': '203.0.113.1' } });
       for (let i = 0; i < PER_ACCOUNT_ADDRESS; i++) {
         const res = await remove(`guess-${i}`);
         assert.equal(errorCode(res), 'AUTH_INVALID_CREDENTIALS');
       }
       assertLimited(await remove(PASSWORD));
-      assert.equal((await api(relay, 'GET', '/v1/devices', { token: ann.accessToken })).status, 200, 'the account is still there');
+      assert.equal((await api(relay(), 'GET', '/v1/devices', { token: ann.accessToken })).status, 200, 'the account is still there');
       // The same count refuses a sign-in of that account from that address.
       assertLimited(await login('ann@example.com', PASSWORD, '203.0.113.1'));
       assert.deepEqual(await lockouts(setup.db()), [{ scope: 'account-address', ip: '203.0.113.1' }]);
@@ -140,10 +127,10 @@ export function loginLimitsSuite(setup: RelaySuiteSetup): void {
     });
 
     it('shares the count with failed sign-ins', async () => {
-      const ann = await signIn(relay, 'ann@example.com');
+      const ann = await signIn(relay(), 'ann@example.com');
       for (let i = 0; i < PER_ACCOUNT_ADDRESS - 1; i++) assert.equal((await login('ann@example.com', `guess-${i}`, '203.0.113.1')).status, 401);
       const remove = (password: string) =>
-        api(relay, 'DELETE', '/v1/account', { token: ann.accessToken, body: { password }, headers: { 'x-forwarded-for': '203.0.113.1' } });
+        api(relay(), 'DELETE', '/v1/account', { token: ann.accessToken, body: { password }, headers: { 'x-forwarded-for': '203.0.113.1' } });
       assert.equal(errorCode(await remove('one more guess')), 'AUTH_INVALID_CREDENTIALS');
       assertLimited(await remove(PASSWORD));
     });

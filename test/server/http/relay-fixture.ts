@@ -9,7 +9,7 @@ import type { Database } from '../../../server/db/database';
 import type { PgliteDatabase } from '../../../server/db/pglite-database';
 import { startRelayServer, type RelayServer, type RelayServerOptions } from '../../../server/relay-server';
 import { silentLogger } from '../../../server/observability/logger';
-import { openTestPglite } from '../../support/pglite';
+import { openTestPglite, resetDatabase } from '../../support/pglite';
 
 export const PASSWORD = 'correct horse battery';
 
@@ -39,6 +39,29 @@ export function usePgliteRelay(flags: Record<string, unknown> = {}): { db(): Pgl
     await db?.close();
   });
   return { db: () => db!, relay: () => relay! };
+}
+
+/**
+ * Mocha hooks for a suite shared by the PGlite and PostgreSQL runs: one relay over `setup.db()`
+ * with `setup.flags()` plus `flags`, started before the suite and closed after it; the database
+ * emptied before each test. Returns the relay's getter.
+ */
+export function useSuiteRelay(
+  setup: { db(): Database; flags(): Record<string, unknown> },
+  flags: Record<string, unknown> = {},
+  options: RelayServerOptions = {},
+): () => RelayServer {
+  let relay: RelayServer | undefined;
+  before(async () => {
+    relay = await startTestRelay(setup.db(), { ...setup.flags(), ...flags }, options);
+  });
+  after(async () => {
+    await relay?.close();
+  });
+  beforeEach(async () => {
+    await resetDatabase(setup.db());
+  });
+  return () => relay!;
 }
 
 export interface ApiResponse<T = any> {

@@ -7,10 +7,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { Database } from '../../../server/db/database';
-import type { RelayServer } from '../../../server/relay-server';
-import { resetDatabase } from '../../support/postgres';
 import { remainingUserRows, userRowKeys, userTables } from '../../support/user-rows';
-import { api, errorCode, PASSWORD, signIn, startTestRelay } from './relay-fixture';
+import { api, errorCode, PASSWORD, signIn, useSuiteRelay } from './relay-fixture';
 
 export interface RelaySuiteSetup {
   /** The suite's database (migrated by the first relay start). */
@@ -20,21 +18,11 @@ export interface RelaySuiteSetup {
 }
 
 export function relayHttpSuite(setup: RelaySuiteSetup): void {
-  let relay: RelayServer;
-
-  before(async () => {
-    relay = await startTestRelay(setup.db(), setup.flags(), { allowSignup: true, loginRateLimit: { perAccountAddress: 3, perAccount: 10, perAddress: 6, windowSeconds: 600 } });
-  });
-  after(async () => {
-    await relay?.close();
-  });
-  beforeEach(async () => {
-    await resetDatabase(setup.db());
-  });
+  const relay = useSuiteRelay(setup, {}, { allowSignup: true, loginRateLimit: { perAccountAddress: 3, perAccount: 10, perAddress: 6, windowSeconds: 600 } });
 
   describe('POST /v1/auth/login', () => {
     it('returns a device id, an access token and a refresh token, and stores only their hashes', async () => {
-      const session = await signIn(relay, 'ann@example.com');
+      const session = await signIn(relay(), 'ann@example.com');
       assert.match(session.deviceId, /^[0-9a-f-]{36}$/);
       assert.match(session.accessToken, /^rsa_/);
       assert.match(session.refreshToken, /^rsr_/);
@@ -47,42 +35,42 @@ export function relayHttpSuite(setup: RelaySuiteSetup): void {
     });
 
     it('answers a wrong password and an unknown email alike with 401 AUTH_INVALID_CREDENTIALS', async () => {
-      await signIn(relay, 'ann@example.com');
-      const wrong = await api(relay, 'POST', '/v1/auth/login', { body: { email: 'ann@example.com', password: 'not the password' } });
-      const unknown = await api(relay, 'POST', '/v1/auth/login', { body: { email: 'nobody@example.com', password: PASSWORD } });
+      await signIn(relay(), 'ann@example.com');
+      const wrong = await api(relay(), 'POST', '/v1/auth/login', { body: { email: 'ann@example.com', password: 'not the password' } });
+      const unknown = await api(relay(), 'POST', '/v1/auth/login', { body: { email: 'nobody@example.com', password: PASSWORD } });
       assert.equal(wrong.status, 401);
       assert.equal(errorCode(wrong), 'AUTH_INVALID_CREDENTIALS');
       assert.deepEqual(unknown.body, wrong.body);
     });
 
     it('rate-limits failed sign-ins per account and address with 429 AUTH_RATE_LIMITED, even with the right password', async () => {
-      await signIn(relay, 'ann@example.com');
+      await signIn(relay(), 'ann@example.com');
       for (let i = 0; i < 3; i++) {
-        const res = await api(relay, 'POST', '/v1/auth/login', { body: { email: 'ann@example.com', password: `guess-${i}-xx` } });
+        const res = await api(relay(), 'POST', '/v1/auth/login', { body: { email: 'ann@example.com', password: `guess-${i}-xx` } });
         assert.equal(res.status, 401);
       }
-      const limited = await api(relay, 'POST', '/v1/auth/login', { body: { email: 'ANN@example.com', password: PASSWORD } });
+      const limited = await api(relay(), 'POST', '/v1/auth/login', { body: { email: 'ANN@example.com', password: PASSWORD } });
       assert.equal(limited.status, 429);
       assert.equal(errorCode(limited), 'AUTH_RATE_LIMITED');
       assert.ok(Number(limited.headers.get('retry-after')) > 0);
       // Another account from the same address is still served.
-      await signIn(relay, 'bob@example.com');
+      await signIn(relay(), 'bob@example.com');
     });
 
     it("restarts an account's count at its successful sign-in", async () => {
-      await signIn(relay, 'ann@example.com');
-      const fail = () => api(relay, 'POST', '/v1/auth/login', { body: { email: 'ann@example.com', password: 'wrong-password' } });
+      await signIn(relay(), 'ann@example.com');
+      const fail = () => api(relay(), 'POST', '/v1/auth/login', { body: { email: 'ann@example.com', password: 'wrong-password' } });
       assert.equal((await fail()).status, 401);
       assert.equal((await fail()).status, 401);
-      await signIn(relay, 'ann@example.com', 'laptop', false);
+      await signIn(relay(), 'ann@example.com', 'laptop', false);
       assert.equal((await fail()).status, 401);
       assert.equal((await fail()).status, 401);
-      await signIn(relay, 'ann@example.com', 'laptop', false);
+      await signIn(relay(), 'ann@example.com', 'laptop', false);
     });
 
     it('does not take the client address from X-Forwarded-For unless told to trust a proxy', async () => {
-      await signIn(relay, 'ann@example.com');
-      await api(relay, 'POST', '/v1/auth/login', { body: { email: 'ann@example.com', password: 'wrong-password' }, headers: { 'x-forwarded-for': '203.0.113.9' } });
+      await signIn(relay(), 'ann@example.com');
+      await api(relay(), 'POST', '/v1/auth/login', { body: { email: 'ann@example.com', password: 'wrong-password' }, headers: { 'x-forwarded-for': '203.0.113.9' } });
       const { rows } = await setup.db().query<{ ip: string }>("SELECT ip FROM audit_log WHERE outcome = 'denied'");
       assert.equal(rows.length, 1);
       assert.match(rows[0]!.ip, /127\.0\.0\.1$/);
@@ -90,43 +78,43 @@ export function relayHttpSuite(setup: RelaySuiteSetup): void {
 
     it('rate-limits failed sign-ins per address across accounts', async () => {
       for (let i = 0; i < 6; i++) {
-        await api(relay, 'POST', '/v1/auth/login', { body: { email: `user${i}@example.com`, password: 'wrong-password' } });
+        await api(relay(), 'POST', '/v1/auth/login', { body: { email: `user${i}@example.com`, password: 'wrong-password' } });
       }
-      const limited = await api(relay, 'POST', '/v1/auth/login', { body: { email: 'fresh@example.com', password: 'wrong-password' } });
+      const limited = await api(relay(), 'POST', '/v1/auth/login', { body: { email: 'fresh@example.com', password: 'wrong-password' } });
       assert.equal(errorCode(limited), 'AUTH_RATE_LIMITED');
     });
   });
 
   describe('POST /v1/auth/refresh', () => {
     it('rotates: the new pair works, the old refresh token and old access token are refused', async () => {
-      const first = await signIn(relay, 'ann@example.com');
-      assert.equal((await api(relay, 'GET', '/v1/devices', { token: first.accessToken })).status, 200);
-      const rotated = await api(relay, 'POST', '/v1/auth/refresh', { body: { refreshToken: first.refreshToken } });
+      const first = await signIn(relay(), 'ann@example.com');
+      assert.equal((await api(relay(), 'GET', '/v1/devices', { token: first.accessToken })).status, 200);
+      const rotated = await api(relay(), 'POST', '/v1/auth/refresh', { body: { refreshToken: first.refreshToken } });
       assert.equal(rotated.status, 200);
       assert.equal(rotated.body.deviceId, first.deviceId);
       assert.notEqual(rotated.body.refreshToken, first.refreshToken);
-      assert.equal((await api(relay, 'GET', '/v1/devices', { token: rotated.body.accessToken })).status, 200);
-      const oldAccess = await api(relay, 'GET', '/v1/devices', { token: first.accessToken });
+      assert.equal((await api(relay(), 'GET', '/v1/devices', { token: rotated.body.accessToken })).status, 200);
+      const oldAccess = await api(relay(), 'GET', '/v1/devices', { token: first.accessToken });
       assert.equal(errorCode(oldAccess), 'AUTH_TOKEN_INVALID');
     });
 
     it('treats reuse of a rotated refresh token as theft: 401 AUTH_REFRESH_REUSED and the whole session is revoked', async () => {
-      const first = await signIn(relay, 'ann@example.com');
-      const other = await signIn(relay, 'ann@example.com', 'desktop');
+      const first = await signIn(relay(), 'ann@example.com');
+      const other = await signIn(relay(), 'ann@example.com', 'desktop');
       const revoked: string[] = [];
-      const stop = relay.sessions.onDeviceRevoked((id) => revoked.push(id));
-      const second = await api(relay, 'POST', '/v1/auth/refresh', { body: { refreshToken: first.refreshToken } });
-      const reuse = await api(relay, 'POST', '/v1/auth/refresh', { body: { refreshToken: first.refreshToken } });
+      const stop = relay().sessions.onDeviceRevoked((id) => revoked.push(id));
+      const second = await api(relay(), 'POST', '/v1/auth/refresh', { body: { refreshToken: first.refreshToken } });
+      const reuse = await api(relay(), 'POST', '/v1/auth/refresh', { body: { refreshToken: first.refreshToken } });
       stop();
       assert.equal(reuse.status, 401);
       assert.equal(errorCode(reuse), 'AUTH_REFRESH_REUSED');
       assert.deepEqual(revoked, [first.deviceId]);
-      assert.equal(errorCode(await api(relay, 'GET', '/v1/devices', { token: second.body.accessToken })), 'AUTH_TOKEN_INVALID');
-      assert.equal(errorCode(await api(relay, 'POST', '/v1/auth/refresh', { body: { refreshToken: second.body.refreshToken } })), 'AUTH_TOKEN_INVALID');
+      assert.equal(errorCode(await api(relay(), 'GET', '/v1/devices', { token: second.body.accessToken })), 'AUTH_TOKEN_INVALID');
+      assert.equal(errorCode(await api(relay(), 'POST', '/v1/auth/refresh', { body: { refreshToken: second.body.refreshToken } })), 'AUTH_TOKEN_INVALID');
       const audit = await setup.db().query("SELECT 1 FROM audit_log WHERE action = 'auth.refresh.reuse'");
       assert.equal(audit.rowCount, 1);
       // Regression: the device stayed listed active although it could never be used again.
-      const list = await api(relay, 'GET', '/v1/devices', { token: other.accessToken });
+      const list = await api(relay(), 'GET', '/v1/devices', { token: other.accessToken });
       const states = Object.fromEntries(list.body.devices.map((d: { id: string; revokedAt: string | null }) => [d.id, d.revokedAt !== null]));
       assert.deepEqual(states, { [first.deviceId]: true, [other.deviceId]: false });
       const revokeAudit = await setup.db().query<{ device_id: string; reason: string }>(
@@ -137,7 +125,7 @@ export function relayHttpSuite(setup: RelaySuiteSetup): void {
 
     it('refuses unknown and malformed refresh tokens with 401 AUTH_TOKEN_INVALID', async () => {
       for (const refreshToken of ['rsr_' + 'A'.repeat(43), 'garbage']) {
-        const res = await api(relay, 'POST', '/v1/auth/refresh', { body: { refreshToken } });
+        const res = await api(relay(), 'POST', '/v1/auth/refresh', { body: { refreshToken } });
         assert.equal(res.status, 401);
         assert.equal(errorCode(res), 'AUTH_TOKEN_INVALID');
       }
@@ -146,24 +134,24 @@ export function relayHttpSuite(setup: RelaySuiteSetup): void {
 
   describe('POST /v1/auth/logout', () => {
     it('ends the device: its access and refresh tokens stop working and the revocation hook fires', async () => {
-      const session = await signIn(relay, 'ann@example.com');
+      const session = await signIn(relay(), 'ann@example.com');
       const revoked: string[] = [];
-      const stop = relay.sessions.onDeviceRevoked((id) => revoked.push(id));
-      const res = await api(relay, 'POST', '/v1/auth/logout', { token: session.accessToken });
+      const stop = relay().sessions.onDeviceRevoked((id) => revoked.push(id));
+      const res = await api(relay(), 'POST', '/v1/auth/logout', { token: session.accessToken });
       stop();
       assert.equal(res.status, 204);
       assert.deepEqual(revoked, [session.deviceId]);
-      assert.equal(errorCode(await api(relay, 'GET', '/v1/devices', { token: session.accessToken })), 'AUTH_TOKEN_INVALID');
-      assert.equal(errorCode(await api(relay, 'POST', '/v1/auth/refresh', { body: { refreshToken: session.refreshToken } })), 'AUTH_TOKEN_INVALID');
+      assert.equal(errorCode(await api(relay(), 'GET', '/v1/devices', { token: session.accessToken })), 'AUTH_TOKEN_INVALID');
+      assert.equal(errorCode(await api(relay(), 'POST', '/v1/auth/refresh', { body: { refreshToken: session.refreshToken } })), 'AUTH_TOKEN_INVALID');
     });
   });
 
   describe('devices', () => {
     it('lists the user\'s devices with the current one marked', async () => {
-      const laptop = await signIn(relay, 'ann@example.com', 'laptop');
-      const desktop = await signIn(relay, 'ann@example.com', 'desktop');
-      await signIn(relay, 'bob@example.com', 'bobs');
-      const res = await api(relay, 'GET', '/v1/devices', { token: desktop.accessToken });
+      const laptop = await signIn(relay(), 'ann@example.com', 'laptop');
+      const desktop = await signIn(relay(), 'ann@example.com', 'desktop');
+      await signIn(relay(), 'bob@example.com', 'bobs');
+      const res = await api(relay(), 'GET', '/v1/devices', { token: desktop.accessToken });
       assert.equal(res.status, 200);
       assert.deepEqual(res.body.devices.map((d: { name: string; current: boolean; kind: string }) => [d.name, d.current, d.kind]), [
         ['laptop', false, 'vscode'],
@@ -173,55 +161,55 @@ export function relayHttpSuite(setup: RelaySuiteSetup): void {
     });
 
     it('revokes a device: its tokens are refused at once and the hook fires', async () => {
-      const laptop = await signIn(relay, 'ann@example.com', 'laptop');
-      const desktop = await signIn(relay, 'ann@example.com', 'desktop');
+      const laptop = await signIn(relay(), 'ann@example.com', 'laptop');
+      const desktop = await signIn(relay(), 'ann@example.com', 'desktop');
       const revoked: string[] = [];
-      const stop = relay.sessions.onDeviceRevoked((id) => revoked.push(id));
-      assert.equal((await api(relay, 'GET', '/v1/devices', { token: laptop.accessToken })).status, 200); // cached now
-      const res = await api(relay, 'DELETE', `/v1/devices/${laptop.deviceId}`, { token: desktop.accessToken });
+      const stop = relay().sessions.onDeviceRevoked((id) => revoked.push(id));
+      assert.equal((await api(relay(), 'GET', '/v1/devices', { token: laptop.accessToken })).status, 200); // cached now
+      const res = await api(relay(), 'DELETE', `/v1/devices/${laptop.deviceId}`, { token: desktop.accessToken });
       stop();
       assert.equal(res.status, 204);
       assert.deepEqual(revoked, [laptop.deviceId]);
-      assert.equal(errorCode(await api(relay, 'GET', '/v1/devices', { token: laptop.accessToken })), 'AUTH_TOKEN_INVALID');
-      const list = await api(relay, 'GET', '/v1/devices', { token: desktop.accessToken });
+      assert.equal(errorCode(await api(relay(), 'GET', '/v1/devices', { token: laptop.accessToken })), 'AUTH_TOKEN_INVALID');
+      const list = await api(relay(), 'GET', '/v1/devices', { token: desktop.accessToken });
       assert.ok(list.body.devices.find((d: { id: string }) => d.id === laptop.deviceId).revokedAt);
     });
 
     it("answers another user's device id exactly like an unknown one (404 DEVICE_NOT_FOUND)", async () => {
-      const ann = await signIn(relay, 'ann@example.com');
-      const bob = await signIn(relay, 'bob@example.com');
-      const foreign = await api(relay, 'DELETE', `/v1/devices/${bob.deviceId}`, { token: ann.accessToken });
-      const unknown = await api(relay, 'DELETE', '/v1/devices/00000000-0000-4000-8000-000000000000', { token: ann.accessToken });
-      const malformed = await api(relay, 'DELETE', '/v1/devices/not-a-uuid', { token: ann.accessToken });
+      const ann = await signIn(relay(), 'ann@example.com');
+      const bob = await signIn(relay(), 'bob@example.com');
+      const foreign = await api(relay(), 'DELETE', `/v1/devices/${bob.deviceId}`, { token: ann.accessToken });
+      const unknown = await api(relay(), 'DELETE', '/v1/devices/00000000-0000-4000-8000-000000000000', { token: ann.accessToken });
+      const malformed = await api(relay(), 'DELETE', '/v1/devices/not-a-uuid', { token: ann.accessToken });
       assert.equal(foreign.status, 404);
       assert.deepEqual(foreign.body, unknown.body);
       assert.deepEqual(malformed.body, unknown.body);
       assert.equal(errorCode(foreign), 'DEVICE_NOT_FOUND');
-      assert.equal((await api(relay, 'GET', '/v1/devices', { token: bob.accessToken })).status, 200);
+      assert.equal((await api(relay(), 'GET', '/v1/devices', { token: bob.accessToken })).status, 200);
     });
   });
 
   describe('POST /v1/users', () => {
     it('creates an account when sign-up is allowed; a taken email is 409 USER_EXISTS', async () => {
-      const created = await api(relay, 'POST', '/v1/users', { body: { email: 'new@example.com', password: PASSWORD } });
+      const created = await api(relay(), 'POST', '/v1/users', { body: { email: 'new@example.com', password: PASSWORD } });
       assert.equal(created.status, 201);
-      await signIn(relay, 'new@example.com', 'laptop', false);
-      const again = await api(relay, 'POST', '/v1/users', { body: { email: 'NEW@example.com', password: PASSWORD } });
+      await signIn(relay(), 'new@example.com', 'laptop', false);
+      const again = await api(relay(), 'POST', '/v1/users', { body: { email: 'NEW@example.com', password: PASSWORD } });
       assert.equal(again.status, 409);
       assert.equal(errorCode(again), 'USER_EXISTS');
-      const weak = await api(relay, 'POST', '/v1/users', { body: { email: 'weak@example.com', password: 'short' } });
+      const weak = await api(relay(), 'POST', '/v1/users', { body: { email: 'weak@example.com', password: 'short' } });
       assert.equal(errorCode(weak), 'PASSWORD_INVALID');
     });
   });
 
   describe('DELETE /v1/account', () => {
     it('removes every row and blob of the user and nothing of anyone else', async () => {
-      const ann = await signIn(relay, 'ann@example.com');
-      const bob = await signIn(relay, 'bob@example.com');
+      const ann = await signIn(relay(), 'ann@example.com');
+      const bob = await signIn(relay(), 'bob@example.com');
       const blob = Buffer.alloc(1_500_000, 1);
       const hash = createHash('sha256').update(blob).digest('hex');
       for (const who of [ann, bob]) {
-        const put = await fetch(`${relay.url}/v1/blobs/${hash}`, { method: 'PUT', headers: { authorization: `Bearer ${who.accessToken}` }, body: blob });
+        const put = await fetch(`${relay().url}/v1/blobs/${hash}`, { method: 'PUT', headers: { authorization: `Bearer ${who.accessToken}` }, body: blob });
         assert.equal(put.status, 201);
       }
       await seedSyncedState(setup.db(), ann.userId, ann.deviceId);
@@ -236,11 +224,11 @@ export function relayHttpSuite(setup: RelaySuiteSetup): void {
         assert.ok(bobBefore[table.name]!.length > 0, `no row of the other user in ${table.name}`);
       }
 
-      const wrong = await api(relay, 'DELETE', '/v1/account', { token: ann.accessToken, body: { password: 'not the password' } });
+      const wrong = await api(relay(), 'DELETE', '/v1/account', { token: ann.accessToken, body: { password: 'not the password' } });
       assert.equal(errorCode(wrong), 'AUTH_INVALID_CREDENTIALS');
       const revoked: string[] = [];
-      const stop = relay.sessions.onDeviceRevoked((id) => revoked.push(id));
-      const res = await api(relay, 'DELETE', '/v1/account', { token: ann.accessToken, body: { password: PASSWORD } });
+      const stop = relay().sessions.onDeviceRevoked((id) => revoked.push(id));
+      const res = await api(relay(), 'DELETE', '/v1/account', { token: ann.accessToken, body: { password: PASSWORD } });
       stop();
       assert.equal(res.status, 204);
       assert.deepEqual(revoked, [ann.deviceId]);
@@ -248,8 +236,8 @@ export function relayHttpSuite(setup: RelaySuiteSetup): void {
       const left = await remainingUserRows(setup.db(), schema.tables, ann.userId, annBefore);
       assert.deepEqual(Object.entries(left).filter(([, n]) => n > 0), [], 'no row of the deleted user is left');
       assert.deepEqual(await userRowKeys(setup.db(), schema.tables, bob.userId), bobBefore, "the other user's rows are untouched");
-      assert.equal(errorCode(await api(relay, 'GET', '/v1/devices', { token: ann.accessToken })), 'AUTH_TOKEN_INVALID');
-      const bobBlob = await fetch(`${relay.url}/v1/blobs/${hash}`, { headers: { authorization: `Bearer ${bob.accessToken}` } });
+      assert.equal(errorCode(await api(relay(), 'GET', '/v1/devices', { token: ann.accessToken })), 'AUTH_TOKEN_INVALID');
+      const bobBlob = await fetch(`${relay().url}/v1/blobs/${hash}`, { headers: { authorization: `Bearer ${bob.accessToken}` } });
       assert.equal(bobBlob.status, 200);
       assert.equal(Buffer.from(await bobBlob.arrayBuffer()).length, blob.length);
     });
@@ -257,13 +245,13 @@ export function relayHttpSuite(setup: RelaySuiteSetup): void {
 
   describe('operations', () => {
     it('GET /healthz answers ok', async () => {
-      const res = await api(relay, 'GET', '/healthz');
+      const res = await api(relay(), 'GET', '/healthz');
       assert.equal(res.status, 200);
       assert.equal(res.body.status, 'ok');
     });
 
     it('GET /readyz reports the database and cache', async () => {
-      const res = await api(relay, 'GET', '/readyz');
+      const res = await api(relay(), 'GET', '/readyz');
       assert.equal(res.status, 200);
       assert.equal(res.body.status, 'ready');
       assert.equal(res.body.database.ok, true);
@@ -271,10 +259,10 @@ export function relayHttpSuite(setup: RelaySuiteSetup): void {
     });
 
     it('GET /metrics serves Prometheus text with HTTP and session-cache counters', async () => {
-      const session = await signIn(relay, 'ann@example.com');
-      await api(relay, 'GET', '/v1/devices', { token: session.accessToken });
-      await api(relay, 'GET', '/v1/devices', { token: session.accessToken });
-      const res = await fetch(`${relay.url}/metrics`);
+      const session = await signIn(relay(), 'ann@example.com');
+      await api(relay(), 'GET', '/v1/devices', { token: session.accessToken });
+      await api(relay(), 'GET', '/v1/devices', { token: session.accessToken });
+      const res = await fetch(`${relay().url}/metrics`);
       assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
       const text = await res.text();
       assert.match(text, /roo_sync_http_requests_total\{method="GET",route="\/v1\/devices",status="200"\} [1-9]/);
@@ -285,7 +273,7 @@ export function relayHttpSuite(setup: RelaySuiteSetup): void {
 
   describe('bad input', () => {
     it('answers malformed JSON with 400 BODY_INVALID_JSON', async () => {
-      const res = await api(relay, 'POST', '/v1/auth/login', { body: '{"email": "a@b.c", ' });
+      const res = await api(relay(), 'POST', '/v1/auth/login', { body: '{"email": "a@b.c", ' });
       assert.equal(res.status, 400);
       assert.equal(errorCode(res), 'BODY_INVALID_JSON');
       assert.equal(typeof res.body.error.message, 'string');
@@ -293,48 +281,48 @@ export function relayHttpSuite(setup: RelaySuiteSetup): void {
 
     it('answers missing and wrongly typed fields with 400 REQUEST_INVALID', async () => {
       for (const body of [{}, [], 'null', { email: 'a@b.c' }, { email: 5, password: PASSWORD }, { email: 'a@b.c', password: PASSWORD, device: 'x' }, { email: 'a@b.c', password: PASSWORD, device: { kind: 'toaster' } }]) {
-        const res = await api(relay, 'POST', '/v1/auth/login', { body });
+        const res = await api(relay(), 'POST', '/v1/auth/login', { body });
         assert.equal(res.status, 400, JSON.stringify(body));
         assert.equal(errorCode(res), 'REQUEST_INVALID', JSON.stringify(body));
       }
-      assert.equal(errorCode(await api(relay, 'POST', '/v1/auth/login', { body: { email: 'not-an-email', password: PASSWORD } })), 'EMAIL_INVALID');
+      assert.equal(errorCode(await api(relay(), 'POST', '/v1/auth/login', { body: { email: 'not-an-email', password: PASSWORD } })), 'EMAIL_INVALID');
     });
 
     it('refuses a body over the limit with 413 BODY_TOO_LARGE, and a non-JSON body with 415', async () => {
       const huge = JSON.stringify({ email: 'a@b.c', password: 'x'.repeat(2 * 1024 * 1024) });
-      const res = await api(relay, 'POST', '/v1/auth/login', { body: huge });
+      const res = await api(relay(), 'POST', '/v1/auth/login', { body: huge });
       assert.equal(res.status, 413);
       assert.equal(errorCode(res), 'BODY_TOO_LARGE');
-      const text = await api(relay, 'POST', '/v1/auth/login', { body: 'email=a', headers: { 'content-type': 'text/plain' } });
+      const text = await api(relay(), 'POST', '/v1/auth/login', { body: 'email=a', headers: { 'content-type': 'text/plain' } });
       assert.equal(text.status, 415);
       assert.equal(errorCode(text), 'CONTENT_TYPE_UNSUPPORTED');
     });
 
     it('answers a missing token with 401 AUTH_REQUIRED and a bad one with 401 AUTH_TOKEN_INVALID', async () => {
-      const missing = await api(relay, 'GET', '/v1/devices');
+      const missing = await api(relay(), 'GET', '/v1/devices');
       assert.equal(missing.status, 401);
       assert.equal(errorCode(missing), 'AUTH_REQUIRED');
       for (const header of ['Bearer nope', 'Basic abc', `Bearer rsa_00000000-0000-4000-8000-000000000000_${'A'.repeat(43)}`]) {
-        const res = await api(relay, 'GET', '/v1/devices', { headers: { authorization: header } });
+        const res = await api(relay(), 'GET', '/v1/devices', { headers: { authorization: header } });
         assert.equal(res.status, 401);
         assert.equal(errorCode(res), 'AUTH_TOKEN_INVALID');
       }
     });
 
     it('answers unknown paths with 404 ROUTE_NOT_FOUND and wrong methods with 405 and Allow', async () => {
-      const unknown = await api(relay, 'GET', '/v1/nothing');
+      const unknown = await api(relay(), 'GET', '/v1/nothing');
       assert.equal(unknown.status, 404);
       assert.equal(errorCode(unknown), 'ROUTE_NOT_FOUND');
-      const wrong = await api(relay, 'GET', '/v1/auth/login');
+      const wrong = await api(relay(), 'GET', '/v1/auth/login');
       assert.equal(wrong.status, 405);
       assert.equal(errorCode(wrong), 'METHOD_NOT_ALLOWED');
       assert.equal(wrong.headers.get('allow'), 'POST');
     });
 
     it('keeps serving everyone else after a burst of bad requests', async () => {
-      const session = await signIn(relay, 'ann@example.com');
-      await Promise.all(Array.from({ length: 20 }, (_, i) => api(relay, 'POST', '/v1/auth/refresh', { body: i % 2 ? '{' : { refreshToken: i } })));
-      assert.equal((await api(relay, 'GET', '/v1/devices', { token: session.accessToken })).status, 200);
+      const session = await signIn(relay(), 'ann@example.com');
+      await Promise.all(Array.from({ length: 20 }, (_, i) => api(relay(), 'POST', '/v1/auth/refresh', { body: i % 2 ? '{' : { refreshToken: i } })));
+      assert.equal((await api(relay(), 'GET', '/v1/devices', { token: session.accessToken })).status, 200);
     });
   });
 }

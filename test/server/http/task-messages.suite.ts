@@ -7,12 +7,10 @@
 import assert from 'node:assert/strict';
 import type { ClientChange } from '../../../core/model/changes';
 import type { Database } from '../../../server/db/database';
-import type { RelayServer } from '../../../server/relay-server';
-import { resetDatabase } from '../../support/postgres';
 import { waitFor } from '../../support/redis';
 import { connectDevice } from '../../support/sync-client';
 import { hlc, taskMeta } from '../db/fixtures';
-import { api, errorCode, signIn, startTestRelay, type SignedIn } from './relay-fixture';
+import { api, errorCode, signIn, startTestRelay, useSuiteRelay, type SignedIn } from './relay-fixture';
 
 export interface TaskMessagesSuiteSetup {
   db(): Database;
@@ -34,22 +32,15 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Pr
 }
 
 export function taskMessagesSuite(setup: TaskMessagesSuiteSetup): void {
-  let relay: RelayServer;
+  const relay = useSuiteRelay(setup);
   let ann: SignedIn;
 
-  before(async () => {
-    relay = await startTestRelay(setup.db(), setup.flags());
-  });
-  after(async () => {
-    await relay?.close();
-  });
   beforeEach(async () => {
-    await resetDatabase(setup.db());
-    ann = await signIn(relay, 'ann@example.com');
+    ann = await signIn(relay(), 'ann@example.com');
   });
 
   async function push(who: SignedIn, changes: ClientChange[]): Promise<void> {
-    const { client } = await connectDevice(`${relay.url.replace(/^http/, 'ws')}/v1/sync`, { deviceId: who.deviceId, token: who.accessToken });
+    const { client } = await connectDevice(`${relay().url.replace(/^http/, 'ws')}/v1/sync`, { deviceId: who.deviceId, token: who.accessToken });
     try {
       const reply = await client.request({ type: 'push', changes });
       assert.equal(reply.type, 'ack', JSON.stringify(reply));
@@ -59,7 +50,7 @@ export function taskMessagesSuite(setup: TaskMessagesSuiteSetup): void {
   }
 
   const messages = (who: SignedIn, query: string, taskId = 't1') =>
-    api(relay, 'GET', `/v1/tasks/roo-code/${taskId}/messages${query}`, { token: who.accessToken });
+    api(relay(), 'GET', `/v1/tasks/roo-code/${taskId}/messages${query}`, { token: who.accessToken });
 
   it('serves pushed entries newest first in stream order, paged with limit and before', async () => {
     // Pushed out of order: the page order is the key order, not the order of arrival.
@@ -89,13 +80,13 @@ export function taskMessagesSuite(setup: TaskMessagesSuiteSetup): void {
     const truncated = await until(() => messages(ann, ''), (r) => r.body.messages.length === 1);
     assert.deepEqual(truncated.body.messages.map((m: { key: string }) => m.key), ['100:0']);
 
-    const metrics = String((await api(relay, 'GET', '/metrics')).body);
+    const metrics = String((await api(relay(), 'GET', '/metrics')).body);
     assert.match(metrics, /roo_sync_projection_rows_total\{type="stream\.put"\} [1-9]/);
     assert.match(metrics, /roo_sync_projection_lag_changes 0/);
   });
 
   it("answers another user's task, an unknown one and a deleted one alike: 404 TASK_NOT_FOUND", async () => {
-    const bob = await signIn(relay, 'bob@example.com');
+    const bob = await signIn(relay(), 'bob@example.com');
     await push(ann, [taskMeta(1, null, { ts: 1 }, hlc(1), 't1'), put(2, 't1', 'ui', '1:0', 'secret'), taskMeta(3, null, { ts: 2 }, hlc(2), 'gone')]);
     await until(() => messages(ann, ''), (r) => r.status === 200 && r.body.messages.length === 1);
     await push(ann, [{ clientSeq: 4, baseSeq: 3, body: { type: 'task.delete', source: 'roo-code', taskId: 'gone' as never, clock: hlc(3) } }]);
@@ -106,7 +97,7 @@ export function taskMessagesSuite(setup: TaskMessagesSuiteSetup): void {
     assert.deepEqual([cross.status, errorCode(cross)], [404, 'TASK_NOT_FOUND']);
     assert.deepEqual(cross.body, unknown.body);
     assert.equal(errorCode(await messages(ann, '', 'gone')), 'TASK_NOT_FOUND');
-    assert.equal((await api(relay, 'GET', '/v1/tasks/roo-code/t1/messages')).status, 401);
+    assert.equal((await api(relay(), 'GET', '/v1/tasks/roo-code/t1/messages')).status, 401);
   });
 
   it('refuses a bad stream, limit or before with 400 REQUEST_INVALID', async () => {

@@ -10,10 +10,9 @@ import type { ClientChange } from '../../../core/model/changes';
 import { appendChanges } from '../../../server/db/change-log';
 import type { Database } from '../../../server/db/database';
 import type { RelayServer } from '../../../server/relay-server';
-import { resetDatabase } from '../../support/postgres';
 import { connectDevice } from '../../support/sync-client';
 import { hlc, taskMeta } from '../db/fixtures';
-import { api, errorCode, signIn, startTestRelay, type SignedIn } from './relay-fixture';
+import { api, errorCode, signIn, useSuiteRelay, type SignedIn } from './relay-fixture';
 
 export interface TaskSuiteSetup {
   db(): Database;
@@ -30,17 +29,7 @@ async function counter(relay: RelayServer, kind: 'cacheHits' | 'cacheMisses'): P
 }
 
 export function taskRoutesSuite(setup: TaskSuiteSetup): void {
-  let relay: RelayServer;
-
-  before(async () => {
-    relay = await startTestRelay(setup.db(), setup.flags());
-  });
-  after(async () => {
-    await relay?.close();
-  });
-  beforeEach(async () => {
-    await resetDatabase(setup.db());
-  });
+  const relay = useSuiteRelay(setup);
 
   /** Commits changes for `who` straight into the log (set-up before any read of that user). */
   async function seed(who: SignedIn, changes: ClientChange[]): Promise<void> {
@@ -49,7 +38,7 @@ export function taskRoutesSuite(setup: TaskSuiteSetup): void {
 
   describe('GET /v1/tasks', () => {
     it('lists live tasks newest ts first with folded metadata and the seq of their latest change', async () => {
-      const ann = await signIn(relay, 'ann@example.com');
+      const ann = await signIn(relay(), 'ann@example.com');
       await seed(ann, [
         taskMeta(1, null, { ts: 1000, task: 'first' }, hlc(1), 'a'),
         taskMeta(2, null, { ts: 3000, task: 'second' }, hlc(2), 'b'),
@@ -57,7 +46,7 @@ export function taskRoutesSuite(setup: TaskSuiteSetup): void {
         taskMeta(4, null, { ts: 2000, task: 'gone' }, hlc(4), 'c'),
         taskDelete(5, 'c', hlc(5)),
       ]);
-      const res = await api(relay, 'GET', '/v1/tasks', { token: ann.accessToken });
+      const res = await api(relay(), 'GET', '/v1/tasks', { token: ann.accessToken });
       assert.equal(res.status, 200);
       assert.deepEqual(res.body.tasks.map((t: { taskId: string }) => t.taskId), ['b', 'a']);
       const a = res.body.tasks[1];
@@ -68,13 +57,13 @@ export function taskRoutesSuite(setup: TaskSuiteSetup): void {
     });
 
     it('pages with limit and cursor', async () => {
-      const ann = await signIn(relay, 'ann@example.com');
+      const ann = await signIn(relay(), 'ann@example.com');
       await seed(ann, [1, 2, 3, 4, 5].map((n) => taskMeta(n, null, { ts: n * 1000 }, hlc(n), `t${n}`)));
       const seen: string[] = [];
       let cursor: string | undefined;
       for (let pages = 0; pages < 5; pages++) {
         const query = cursor ? `?limit=2&cursor=${encodeURIComponent(cursor)}` : '?limit=2';
-        const res = await api(relay, 'GET', `/v1/tasks${query}`, { token: ann.accessToken });
+        const res = await api(relay(), 'GET', `/v1/tasks${query}`, { token: ann.accessToken });
         assert.equal(res.status, 200);
         seen.push(...res.body.tasks.map((t: { taskId: string }) => t.taskId));
         cursor = res.body.nextCursor;
@@ -84,70 +73,70 @@ export function taskRoutesSuite(setup: TaskSuiteSetup): void {
     });
 
     it('answers 400 REQUEST_INVALID for a bad limit or cursor', async () => {
-      const ann = await signIn(relay, 'ann@example.com');
+      const ann = await signIn(relay(), 'ann@example.com');
       for (const query of ['?limit=0', '?limit=1001', '?limit=abc', '?limit=-1', '?limit=1.5', '?cursor=nope']) {
-        const res = await api(relay, 'GET', `/v1/tasks${query}`, { token: ann.accessToken });
+        const res = await api(relay(), 'GET', `/v1/tasks${query}`, { token: ann.accessToken });
         assert.equal(res.status, 400, query);
         assert.equal(errorCode(res), 'REQUEST_INVALID', query);
       }
-      assert.equal((await api(relay, 'GET', '/v1/tasks?limit=1000', { token: ann.accessToken })).status, 200);
+      assert.equal((await api(relay(), 'GET', '/v1/tasks?limit=1000', { token: ann.accessToken })).status, 200);
     });
 
     it('requires a token', async () => {
-      const res = await api(relay, 'GET', '/v1/tasks');
+      const res = await api(relay(), 'GET', '/v1/tasks');
       assert.equal(res.status, 401);
       assert.equal(errorCode(res), 'AUTH_REQUIRED');
     });
 
     it('shows a task pushed over a sync socket on the next read, and counts hits and misses', async () => {
-      const ann = await signIn(relay, 'ann@example.com');
-      const misses0 = await counter(relay, 'cacheMisses');
-      const hits0 = await counter(relay, 'cacheHits');
-      assert.deepEqual((await api(relay, 'GET', '/v1/tasks', { token: ann.accessToken })).body.tasks, []);
-      assert.deepEqual((await api(relay, 'GET', '/v1/tasks', { token: ann.accessToken })).body.tasks, []);
-      assert.equal(await counter(relay, 'cacheMisses'), misses0 + 1);
-      assert.equal(await counter(relay, 'cacheHits'), hits0 + 1);
+      const ann = await signIn(relay(), 'ann@example.com');
+      const misses0 = await counter(relay(), 'cacheMisses');
+      const hits0 = await counter(relay(), 'cacheHits');
+      assert.deepEqual((await api(relay(), 'GET', '/v1/tasks', { token: ann.accessToken })).body.tasks, []);
+      assert.deepEqual((await api(relay(), 'GET', '/v1/tasks', { token: ann.accessToken })).body.tasks, []);
+      assert.equal(await counter(relay(), 'cacheMisses'), misses0 + 1);
+      assert.equal(await counter(relay(), 'cacheHits'), hits0 + 1);
 
-      const { client } = await connectDevice(`${relay.url.replace(/^http/, 'ws')}/v1/sync`, { deviceId: ann.deviceId, token: ann.accessToken });
+      const { client } = await connectDevice(`${relay().url.replace(/^http/, 'ws')}/v1/sync`, { deviceId: ann.deviceId, token: ann.accessToken });
       try {
         const reply = await client.request({ type: 'push', changes: [taskMeta(1, null, { ts: 5000, task: 'pushed' }, hlc(1), 'p')] });
         assert.equal(reply.type, 'ack');
-        const after = await api(relay, 'GET', '/v1/tasks', { token: ann.accessToken });
+        const after = await api(relay(), 'GET', '/v1/tasks', { token: ann.accessToken });
         assert.deepEqual(after.body.tasks.map((t: { taskId: string }) => t.taskId), ['p']);
-        assert.equal(await counter(relay, 'cacheMisses'), misses0 + 2);
+        assert.equal(await counter(relay(), 'cacheMisses'), misses0 + 2);
 
         const deleted = await client.request({ type: 'push', changes: [taskDelete(2, 'p', hlc(2))] });
         assert.equal(deleted.type, 'ack');
-        assert.deepEqual((await api(relay, 'GET', '/v1/tasks', { token: ann.accessToken })).body.tasks, []);
-        assert.equal((await api(relay, 'GET', '/v1/tasks/roo-code/p', { token: ann.accessToken })).status, 404);
+        assert.deepEqual((await api(relay(), 'GET', '/v1/tasks', { token: ann.accessToken })).body.tasks, []);
+        assert.equal((await api(relay(), 'GET', '/v1/tasks/roo-code/p', { token: ann.accessToken })).status, 404);
       } finally {
         await client.close();
       }
-      const metrics = await api(relay, 'GET', '/metrics');
+      const metrics = await api(relay(), 'GET', '/metrics');
       assert.match(String(metrics.body), /cache_hits_total\{[^}]*cache="tasks"[^}]*\} [1-9]/);
     });
   });
 
   describe('GET /v1/tasks/:source/:taskId', () => {
     it("returns one task's folded metadata", async () => {
-      const ann = await signIn(relay, 'ann@example.com');
+      const ann = await signIn(relay(), 'ann@example.com');
       await seed(ann, [taskMeta(1, null, { ts: 1000, task: 'x', mode: 'code' }, hlc(1), 'a'), taskMeta(2, null, { mode: null }, hlc(2), 'a')]);
-      const res = await api(relay, 'GET', '/v1/tasks/roo-code/a', { token: ann.accessToken });
+      const res = await api(relay(), 'GET', '/v1/tasks/roo-code/a', { token: ann.accessToken });
       assert.equal(res.status, 200);
       assert.deepEqual(res.body, { source: 'roo-code', taskId: 'a', seq: 2, ts: 1000, meta: { ts: 1000, task: 'x' } });
     });
 
     it("answers 404 TASK_NOT_FOUND for an unknown task and for another user's task alike", async () => {
-      const ann = await signIn(relay, 'ann@example.com');
-      const bob = await signIn(relay, 'bob@example.com');
+      const ann = await signIn(relay(), 'ann@example.com');
+      const bob = await signIn(relay(), 'bob@example.com');
       await seed(ann, [taskMeta(1, null, { ts: 1000 }, hlc(1), 'secret')]);
-      const theirs = await api(relay, 'GET', '/v1/tasks/roo-code/secret', { token: bob.accessToken });
-      const unknown = await api(relay, 'GET', '/v1/tasks/roo-code/nothing', { token: bob.accessToken });
+      const theirs = await api(relay(), 'GET', '/v1/tasks/roo-code/secret', { token: bob.accessToken });
+      const unknown = await api(relay(), 'GET', '/v1/tasks/roo-code/nothing', { token: bob.accessToken });
       assert.equal(theirs.status, 404);
       assert.deepEqual(theirs.body, unknown.body);
       assert.equal(errorCode(theirs), 'TASK_NOT_FOUND');
-      assert.deepEqual((await api(relay, 'GET', '/v1/tasks', { token: bob.accessToken })).body.tasks, []);
-      assert.equal((await api(relay, 'GET', '/v1/tasks/roo-code/secret', { token: ann.accessToken })).status, 200);
+      assert.deepEqual((await api(relay(), 'GET', '/v1/tasks', { token: bob.accessToken })).body.tasks, []);
+      assert.equal((await api(relay(), 'GET', '/v1/tasks/roo-code/secret', { token: ann.accessToken })).status, 200);
     });
   });
 }
