@@ -1,6 +1,7 @@
 /**
  * Shared plumbing of the administration commands (`user`, `device`, `db compact`): the
- * database connection options (pending migrations are applied first, as the relay does), and,
+ * database connection options (also those of the `db` commands; pending migrations are applied
+ * first, as the relay does), and,
  * for the commands that revoke devices (`device revoke`, `user delete`), the Redis options and
  * the session validator that tells running relays (through Redis pub/sub) about the revocation
  * so they close the devices' sockets and drop their cached sessions at once.
@@ -12,9 +13,13 @@ import type { Database } from '../../server/db/database';
 import { migrate } from '../../server/db/migrator';
 import { DEFAULT_DATA_DIR, openDatabase, type DatabaseConfig } from '../../server/db/open-database';
 
-export interface AdminConnectionOptions {
+/** The options `withDatabaseOptions` adds. */
+export interface DatabaseOptions {
   databaseUrl?: string;
   dataDir: string;
+}
+
+export interface AdminConnectionOptions extends DatabaseOptions {
   /** Only on commands that revoke devices (withAdminConnection `revokes`). */
   redisUrl?: string;
   redisKeyPrefix?: string;
@@ -51,10 +56,7 @@ export interface AdminContext {
  * --redis-key-prefix (each also from its environment variable).
  */
 export function withAdminConnection(cmd: Command, kind: AdminCommandKind = {}): Command {
-  kinds.set(cmd, kind);
-  cmd
-    .addOption(new Option('--database-url <url>', 'PostgreSQL URL').env('DATABASE_URL'))
-    .addOption(new Option('--data-dir <dir>', dataDirHelp(kind)).env('DATA_DIR').default(DEFAULT_DATA_DIR));
+  withDatabaseOptions(cmd, kind.mustExist);
   if (!kind.revokes) return cmd;
   return cmd
     .addOption(
@@ -63,15 +65,29 @@ export function withAdminConnection(cmd: Command, kind: AdminCommandKind = {}): 
     .addOption(new Option('--redis-key-prefix <prefix>', "the relays' prefix of Redis keys and channels").env('REDIS_KEY_PREFIX').default('roo-sync:'));
 }
 
-/** Help of --data-dir: whether the command may create the embedded database. */
-export function dataDirHelp(kind: Pick<AdminCommandKind, 'mustExist'>): string {
-  return kind.mustExist
+/**
+ * Adds --database-url and --data-dir (each also from its environment variable), for the
+ * administration and `db` commands. `mustExist`: the command refuses an embedded --data-dir
+ * without a database (DB_DATA_DIR_NOT_FOUND) instead of creating one; `databaseConfig` reads
+ * it back.
+ */
+export function withDatabaseOptions(cmd: Command, mustExist = false): Command {
+  if (mustExist) needsDatabase.add(cmd);
+  const dataDirHelp = mustExist
     ? 'embedded PGlite data directory (without --database-url); must already hold a database'
     : 'embedded PGlite data directory (without --database-url); created when missing';
+  return cmd
+    .addOption(new Option('--database-url <url>', 'PostgreSQL URL').env('DATABASE_URL'))
+    .addOption(new Option('--data-dir <dir>', dataDirHelp).env('DATA_DIR').default(DEFAULT_DATA_DIR));
 }
 
-/** What each command made by withAdminConnection is (withAdmin reads it back). */
-const kinds = new WeakMap<Command, AdminCommandKind>();
+/** How a command made by `withDatabaseOptions` opens its database. */
+export function databaseConfig(options: DatabaseOptions, cmd: Command): DatabaseConfig {
+  return { databaseUrl: options.databaseUrl || undefined, dataDir: options.dataDir, mustExist: needsDatabase.has(cmd), pool: { max: 2 } };
+}
+
+/** The commands `withDatabaseOptions` made `mustExist`. */
+const needsDatabase = new WeakSet<Command>();
 
 /**
  * Opens the database (refusing a missing embedded one when the command was made `mustExist`)
@@ -83,9 +99,8 @@ export async function withAdmin(
   cmd: Command,
   fn: (ctx: AdminContext) => Promise<void>,
 ): Promise<void> {
-  const kind = kinds.get(cmd) ?? {};
   const open = deps.open ?? openDatabase;
-  const db = await open({ databaseUrl: options.databaseUrl || undefined, dataDir: options.dataDir, mustExist: kind.mustExist, pool: { max: 2 } });
+  const db = await open(databaseConfig(options, cmd));
   let backend: CacheBackend | undefined;
   let sessions: SessionValidator | undefined;
   try {

@@ -14,16 +14,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Database } from '../../server/db/database';
 import { migrate, rollback, status, validate, type MigrationStatus } from '../../server/db/migrator';
-import { DEFAULT_DATA_DIR, describeDatabaseUrl, openDatabase, type DatabaseConfig } from '../../server/db/open-database';
-import { dataDirHelp } from './admin-connection';
-
-interface ConnectionOptions {
-  databaseUrl?: string;
-  dataDir: string;
-}
-
-/** Commands that need an existing database (withConnectionOptions `mustExist`). */
-const needsDatabase = new WeakSet<Command>();
+import { describeDatabaseUrl, openDatabase, type DatabaseConfig } from '../../server/db/open-database';
+import { databaseConfig, withDatabaseOptions, type DatabaseOptions } from './admin-connection';
 
 export interface DbCommandDeps {
   /** Opens the database; default `openDatabase`. */
@@ -36,12 +28,12 @@ export function registerDbCommands(program: Command, deps: DbCommandDeps = {}): 
     .command('db')
     .description('Database schema migrations (PostgreSQL with --database-url, else the embedded PGlite in --data-dir)');
 
-  withConnectionOptions(
+  withDatabaseOptions(
     db
       .command('migrate')
       .description('Apply pending migrations (all, or up to --to), under an advisory lock')
       .addOption(new Option('--to <version>', 'stop after this version').argParser(parseVersion)),
-  ).action(async (options: ConnectionOptions & { to?: number }, cmd: Command) => {
+  ).action(async (options: DatabaseOptions & { to?: number }, cmd: Command) => {
     await withDatabase(open, options, cmd, async (database, out) => {
       const result = await migrate(database, { to: options.to });
       for (const run of result.applied) out(`applied  ${label(run.version, run.name)}  ${run.durationMs.toFixed(0)} ms`);
@@ -53,13 +45,13 @@ export function registerDbCommands(program: Command, deps: DbCommandDeps = {}): 
     });
   });
 
-  withConnectionOptions(
+  withDatabaseOptions(
     db
       .command('rollback')
       .description('Undo applied migrations above <version>, newest first (0 undoes everything)')
       .argument('<version>', 'the version to go back to', parseVersion),
     true,
-  ).action(async (version: number, options: ConnectionOptions, cmd: Command) => {
+  ).action(async (version: number, options: DatabaseOptions, cmd: Command) => {
     await withDatabase(open, options, cmd, async (database, out) => {
       const result = await rollback(database, version);
       for (const run of result.rolledBack) out(`rolled back  ${label(run.version, run.name)}  ${run.durationMs.toFixed(0)} ms`);
@@ -71,10 +63,10 @@ export function registerDbCommands(program: Command, deps: DbCommandDeps = {}): 
     });
   });
 
-  withConnectionOptions(
+  withDatabaseOptions(
     db.command('status').description('List migrations and whether each is applied').option('--json', 'print JSON'),
     true,
-  ).action(async (options: ConnectionOptions & { json?: boolean }, cmd: Command) => {
+  ).action(async (options: DatabaseOptions & { json?: boolean }, cmd: Command) => {
     await withDatabase(open, options, cmd, async (database, out) => {
       const report = await status(database);
       if (options.json) out(JSON.stringify(report, null, 2));
@@ -82,10 +74,10 @@ export function registerDbCommands(program: Command, deps: DbCommandDeps = {}): 
     });
   });
 
-  withConnectionOptions(
+  withDatabaseOptions(
     db.command('validate').description('Check that applied migrations match their files (checksum drift is an error)'),
     true,
-  ).action(async (options: ConnectionOptions, cmd: Command) => {
+  ).action(async (options: DatabaseOptions, cmd: Command) => {
     await withDatabase(open, options, cmd, async (database, out) => {
       const report = await validate(database);
       const applied = report.entries.filter((e) => e.state === 'applied').length;
@@ -95,27 +87,14 @@ export function registerDbCommands(program: Command, deps: DbCommandDeps = {}): 
   });
 }
 
-/** Adds --database-url and --data-dir; `mustExist`: the command refuses a data dir without a database. */
-function withConnectionOptions(cmd: Command, mustExist = false): Command {
-  if (mustExist) needsDatabase.add(cmd);
-  return cmd
-    .addOption(new Option('--database-url <url>', 'PostgreSQL URL').env('DATABASE_URL'))
-    .addOption(new Option('--data-dir <dir>', dataDirHelp({ mustExist })).env('DATA_DIR').default(DEFAULT_DATA_DIR));
-}
-
 async function withDatabase(
   open: (config: DatabaseConfig) => Promise<Database>,
-  options: ConnectionOptions,
+  options: DatabaseOptions,
   cmd: Command,
   fn: (db: Database, out: (line: string) => void) => Promise<void>,
 ): Promise<void> {
   const out = writer(cmd);
-  const database = await open({
-    databaseUrl: options.databaseUrl || undefined,
-    dataDir: options.dataDir,
-    mustExist: needsDatabase.has(cmd),
-    pool: { max: 2 },
-  });
+  const database = await open(databaseConfig(options, cmd));
   try {
     out(`database: ${options.databaseUrl ? describeDatabaseUrl(options.databaseUrl) : `embedded PGlite in ${options.dataDir}`}`);
     await fn(database, out);
