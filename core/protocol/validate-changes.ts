@@ -12,7 +12,10 @@ import {
   type ChangeType,
   type ClientChange,
   type ServerChange,
+  type StreamName,
+  type TaskSource,
 } from '../model/changes';
+import type { TaskId } from '../ids';
 import { normaliseRemotePath } from '../paths/remote-path';
 import { cursor, deviceId, entryKey, hlcStamp, PROTOCOL_LIMITS, seqNumber, sha256, taskId, workspaceId } from './fields';
 import { bool, checkAt, dotKey, enter, fieldAt, int, invalid, isPlainObject, nullable, num, object, oneOf, present, record, str, type Check, type Path } from './schema';
@@ -61,6 +64,11 @@ const fileDelete = object({ type: oneOf(['file.delete']), workspaceId, path: rem
 
 const afterKeys = { ui: nullable(entryKey('ui')), api: nullable(entryKey('api')) };
 
+/** The fields every stream change starts with, checked in this order (the body is a plain object). */
+function streamHead(v: Record<string, unknown>, at: Path): { source: TaskSource; taskId: TaskId; stream: StreamName } {
+  return { source: source(v.source, at, 'source'), taskId: taskId(v.taskId, at, 'taskId'), stream: stream(v.stream, at, 'stream') };
+}
+
 const BODY_CHECKS: Record<ChangeType, Check<ChangeBody>> = {
   'task.meta': (value, parent, key) => {
     const body = taskMeta(value, parent, key);
@@ -76,15 +84,13 @@ const BODY_CHECKS: Record<ChangeType, Check<ChangeBody>> = {
   'stream.put': (value, parent, key) => {
     const v = value as Record<string, unknown>;
     const at = enter(parent, key);
-    const src = source(v.source, at, 'source');
-    const task = taskId(v.taskId, at, 'taskId');
-    const name = stream(v.stream, at, 'stream');
+    const head = streamHead(v, at);
     return {
       type: 'stream.put',
-      source: src,
-      taskId: task,
-      stream: name,
-      key: entryKey(name)(v.key, at, dotKey(at, 'key')),
+      source: head.source,
+      taskId: head.taskId,
+      stream: head.stream,
+      key: entryKey(head.stream)(v.key, at, dotKey(at, 'key')),
       hash: sha256(v.hash, at, dotKey(at, 'hash')),
       entry: present(v.entry, at, dotKey(at, 'entry')),
     };
@@ -92,11 +98,9 @@ const BODY_CHECKS: Record<ChangeType, Check<ChangeBody>> = {
   'stream.truncate': (value, parent, key) => {
     const v = value as Record<string, unknown>;
     const at = enter(parent, key);
-    const src = source(v.source, at, 'source');
-    const task = taskId(v.taskId, at, 'taskId');
-    const name = stream(v.stream, at, 'stream');
-    const afterKey = afterKeys[name](v.afterKey, at, dotKey(at, 'afterKey'));
-    return { type: 'stream.truncate', source: src, taskId: task, stream: name, afterKey };
+    const head = streamHead(v, at);
+    const afterKey = afterKeys[head.stream](v.afterKey, at, dotKey(at, 'afterKey'));
+    return { type: 'stream.truncate', source: head.source, taskId: head.taskId, stream: head.stream, afterKey };
   },
   'file.put': filePut,
   'file.delete': fileDelete,
