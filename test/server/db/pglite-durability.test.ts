@@ -18,7 +18,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import { Client } from 'pg';
 import type { Queryable } from '../../../server/db/database';
 import { PgliteDatabase } from '../../../server/db/pglite-database';
-import { openTestPglite, pgliteTemplate } from '../../support/pglite';
+import { pgliteTemplate, usePgliteDatabase } from '../../support/pglite';
 import { TEST_DATABASE_URL } from '../../support/postgres';
 
 /** The parts of PGlite's Emscripten module this test reads. */
@@ -41,18 +41,12 @@ describe('PGlite durability settings (docs/server.md, README)', function () {
   this.timeout(60_000);
 
   describe('in memory (the test template)', () => {
-    let db: PgliteDatabase;
-    before(async () => {
-      db = await openTestPglite();
-    });
-    after(async () => {
-      await db?.close();
-    });
+    const db = usePgliteDatabase();
 
     it('runs with fsync = off, set by PGlite at start, and synchronous_commit = on', async () => {
-      assert.equal(await show(db, 'fsync'), 'off');
-      assert.equal(await settingSource(db, 'fsync'), 'command line', 'PGlite passes fsync=off when it starts PostgreSQL');
-      assert.equal(await show(db, 'synchronous_commit'), 'on');
+      assert.equal(await show(db(), 'fsync'), 'off');
+      assert.equal(await settingSource(db(), 'fsync'), 'command line', 'PGlite passes fsync=off when it starts PostgreSQL');
+      assert.equal(await show(db(), 'synchronous_commit'), 'on');
     });
   });
 
