@@ -83,23 +83,25 @@ const logLevel = (raw: RawValue): ParseResult => {
   return isLogLevel(value) ? ok(value) : fail(`must be one of ${LOG_LEVELS.join(', ')}`);
 };
 
+/** 1, true, yes, on / 0, false, no, off (any case) as a boolean; undefined for anything else. */
+function yesNoValue(raw: RawValue): boolean | undefined {
+  if (typeof raw === 'boolean') return raw;
+  const text = String(raw).trim().toLowerCase();
+  if (/^(1|true|yes|on)$/.test(text)) return true;
+  if (/^(0|false|no|off)$/.test(text)) return false;
+  return undefined;
+}
+
 const onOff = (raw: RawValue): ParseResult => {
-  if (typeof raw === 'boolean') return ok(raw);
-  const value = String(raw).trim().toLowerCase();
-  if (/^(on|true|yes|1)$/.test(value)) return ok(true);
-  if (/^(off|false|no|0)$/.test(value)) return ok(false);
-  return fail('must be on or off');
+  const on = yesNoValue(raw);
+  return on === undefined ? fail('must be on or off') : ok(on);
 };
 
-/** 1, true, yes, on / 0, false, no, off (any case); `inverted` for a NO_* switch, whose "yes" turns the field off. */
+/** A switch's value (see yesNoValue); `inverted` for a NO_* switch, whose "yes" turns the field off. */
 function yesNo(inverted = false): (raw: RawValue) => ParseResult {
   return (raw) => {
-    const text = String(raw).trim().toLowerCase();
-    let yes: boolean;
-    if (typeof raw === 'boolean') yes = raw;
-    else if (/^(1|true|yes|on)$/.test(text)) yes = true;
-    else if (/^(0|false|no|off)$/.test(text)) yes = false;
-    else return fail(`must be 1, true, yes or on (or 0, false, no, off), got "${String(raw)}"`);
+    const yes = yesNoValue(raw);
+    if (yes === undefined) return fail(`must be 1, true, yes or on (or 0, false, no, off), got "${String(raw)}"`);
     return ok(inverted ? !yes : yes);
   };
 }
