@@ -29,15 +29,10 @@ import { percentile, type Benchmark, type Figure } from './figure';
 const USERS = 500;
 const PROBES = 300;
 
-async function counter(metrics: { registry: { getSingleMetric(name: string): unknown } }, name: string, cache: string): Promise<number> {
-  const metric = metrics.registry.getSingleMetric(name) as { get(): Promise<{ values: Array<{ labels: Record<string, string>; value: number }> }> };
+/** Sum of a relay metric's values, over the series whose labels match `labels` (all series when none given). */
+async function metricSum(metric: { get(): Promise<{ values: Array<{ labels: Record<string, unknown>; value: number }> }> }, labels: Record<string, string> = {}): Promise<number> {
   const { values } = await metric.get();
-  return values.filter((v) => v.labels.cache === cache).reduce((n, v) => n + v.value, 0);
-}
-
-async function metricValue(metrics: { registry: { getSingleMetric(name: string): unknown } }, name: string): Promise<number> {
-  const metric = metrics.registry.getSingleMetric(name) as { get(): Promise<{ values: Array<{ value: number }> }> } | undefined;
-  return metric ? ((await metric.get()).values[0]?.value ?? 0) : 0;
+  return values.filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((n, v) => n + v.value, 0);
 }
 
 interface DevicesResult {
@@ -98,8 +93,8 @@ export const benchmark: Benchmark = {
         let misses = 0;
         const byCache: Record<string, string> = {};
         for (const cache of ['session', 'task-list']) {
-          const h = await counter(metrics, 'roo_sync_cache_hits_total', cache);
-          const m = await counter(metrics, 'roo_sync_cache_misses_total', cache);
+          const h = await metricSum(metrics.cacheHits, { cache });
+          const m = await metricSum(metrics.cacheMisses, { cache });
           hits += h;
           misses += m;
           byCache[cache] = `${h}/${m}`;
@@ -138,7 +133,7 @@ export const benchmark: Benchmark = {
       await Promise.all(readLoops);
       const after = await cacheCounts();
       // The read-model projector works off the push path: how far behind it is when the window ends.
-      const lag = await metricValue(metrics, 'roo_sync_projection_lag_changes');
+      const lag = await metricSum(metrics.projectionLag);
       taskList.close();
       const hits = after.hits - before.hits;
       const misses = after.misses - before.misses;
