@@ -25,7 +25,7 @@ import { openCache, type CacheBackend } from './cache/open-cache';
 import type { MemoryPubSubHub } from './cache/memory-pubsub';
 import type { Cache, PubSub } from './cache/ports';
 import { describeConfig } from './config/load-config';
-import { RELAY_DEFAULTS, type RelayConfig } from './config/relay-config';
+import type { RelayConfig } from './config/relay-config';
 import type { Database } from './db/database';
 import { migrate, validate } from './db/migrator';
 import { describeDatabaseUrl, openDatabase } from './db/open-database';
@@ -80,8 +80,6 @@ export interface RelayServerOptions {
   /** How often the projector looks for users whose read model lags the log, ms; 0: only at start. Default 30 s. */
   projectionSweepMs?: number;
 }
-
-export const DEFAULT_COMPACTION_INTERVAL_MS = RELAY_DEFAULTS.sync.compactionIntervalSeconds * 1000;
 
 export async function startRelayServer(
   config: RelayConfig,
