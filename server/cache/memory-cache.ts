@@ -53,9 +53,7 @@ export class MemoryCache implements Cache {
   async set(key: string, value: string, ttlSeconds: number): Promise<void> {
     this.checkOpen();
     checkEntry(key, ttlSeconds);
-    this.entries.delete(key);
-    this.entries.set(key, { value: String(value), expiresAt: this.now() + ttlSeconds * 1000 });
-    if (this.entries.size > this.maxEntries) this.evict();
+    this.store(key, value, ttlSeconds);
   }
 
   async setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<string> {
@@ -64,10 +62,15 @@ export class MemoryCache implements Cache {
     // No await between the read and the write: nothing else runs in between.
     const held = this.entries.get(key);
     if (held && held.expiresAt > this.now()) return held.value;
+    this.store(key, value, ttlSeconds);
+    return String(value);
+  }
+
+  /** Writes the entry as the most recently used, evicting past `maxEntries`. */
+  private store(key: string, value: string, ttlSeconds: number): void {
     this.entries.delete(key);
     this.entries.set(key, { value: String(value), expiresAt: this.now() + ttlSeconds * 1000 });
     if (this.entries.size > this.maxEntries) this.evict();
-    return String(value);
   }
 
   async del(...keys: string[]): Promise<void> {
