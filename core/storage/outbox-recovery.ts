@@ -30,7 +30,7 @@ import type { KeyedEntry } from '../tracking/stream-keys';
 import { loadCachedEntry } from './entry-cache';
 import { detectFileChanges } from './file-sync';
 import { keyEntriesStable } from './stable-keys';
-import { isOwnStamp, noteQueuedTruncate, type FileSyncState, type SyncState, type TaskSyncState, type TrackedEntryState } from './sync-state';
+import { isUnackedOwnClock, noteQueuedTruncate, type FileSyncState, type SyncState, type TaskSyncState, type TrackedEntryState } from './sync-state';
 import type { EngineDeps } from './sync-context';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
 
@@ -70,14 +70,9 @@ const entryEntity = (t: TaskSyncState, stream: StreamName, key: EntryKey): strin
   entityKeyOf({ type: 'stream.put', source: t.source, taskId: t.taskId, stream, key, hash: '', entry: null });
 const fileEntity = (f: FileSyncState): string => entityKeyOf({ type: 'file.delete', workspaceId: f.workspaceId, path: f.path });
 
-/** Own metadata clock not yet acknowledged. */
-function unackedClock(task: TaskSyncState, clock: unknown, deviceId: string): boolean {
-  return isOwnStamp(clock, deviceId) && (task.metaAcked === null || (clock as string) > task.metaAcked);
-}
-
 /** Names of own metadata fields queued and not yet acknowledged. */
 function unackedFields(task: TaskSyncState, deviceId: string): string[] {
-  return Object.keys(task.clocks).filter((name) => unackedClock(task, task.clocks[name], deviceId));
+  return Object.keys(task.clocks).filter((name) => isUnackedOwnClock(task, task.clocks[name], deviceId));
 }
 
 /**
@@ -105,7 +100,7 @@ export function findUnsent(state: SyncState, deviceId: string, pending: readonly
     };
     if (task.deleted !== null) {
       // A deleted task sends nothing but its tombstone.
-      if (unackedClock(task, task.deleted, deviceId)) note(taskEntity(task));
+      if (isUnackedOwnClock(task, task.deleted, deviceId)) note(taskEntity(task));
     } else {
       if (unackedFields(task, deviceId).length > 0) note(taskEntity(task));
       for (const stream of STREAM_NAMES) {

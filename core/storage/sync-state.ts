@@ -487,15 +487,20 @@ export function noteTruncateAcked(task: TaskSyncState, stream: StreamName, after
   return true;
 }
 
+/** True when `clock` is this device's own and above `metaAcked`: queued, not yet acknowledged. */
+export function isUnackedOwnClock(task: TaskSyncState, clock: unknown, deviceId: string): boolean {
+  return isOwnStamp(clock, deviceId) && (task.metaAcked === null || (clock as HlcStamp) > task.metaAcked);
+}
+
 /** Raises `metaAcked` to `clock` when `clock` is this device's own and higher. */
 export function noteMetaAcked(task: TaskSyncState, clock: HlcStamp, deviceId: string): boolean {
-  if (!isOwnStamp(clock, deviceId) || (task.metaAcked !== null && clock <= task.metaAcked)) return false;
+  if (!isUnackedOwnClock(task, clock, deviceId)) return false;
   task.metaAcked = clock;
   return true;
 }
 
 /** True when `stamp` was issued by `deviceId` (HLC text `<wall>-<counter>-<device id>`). */
-export function isOwnStamp(stamp: unknown, deviceId: string): boolean {
+function isOwnStamp(stamp: unknown, deviceId: string): boolean {
   return typeof stamp === 'string' && stamp.length === 23 + deviceId.length && stamp.endsWith(deviceId) && stamp[22] === '-';
 }
 

@@ -21,7 +21,7 @@ import { orderStream } from '../merge/stream-merge';
 import type { KeyedEntry } from '../tracking/stream-keys';
 import { keyEntriesStable } from './stable-keys';
 import { cacheEntries, loadCachedEntry } from './entry-cache';
-import { isOwnStamp, noteCut, noteMetaAcked, noteTruncateAcked, replacedVersions, type TaskSyncState, type TrackedEntryState } from './sync-state';
+import { isUnackedOwnClock, noteCut, noteMetaAcked, noteTruncateAcked, replacedVersions, type TaskSyncState, type TrackedEntryState } from './sync-state';
 import type { SyncContext } from './sync-context';
 import type { DisplacedVersion } from './task-conflict-copy';
 
@@ -231,8 +231,7 @@ function applyMeta(ctx: SyncContext, task: TaskSyncState, body: TaskMetaBody): v
   // order nothing: the value is the maximum whatever they are.)
   for (const name of COUNTER_FIELDS) {
     const own = task.clocks[name];
-    if (own === undefined || merged.clocks[name] === own || !isOwnStamp(own, ctx.deviceId)) continue;
-    if (task.metaAcked !== null && own <= task.metaAcked) continue;
+    if (own === undefined || merged.clocks[name] === own || !isUnackedOwnClock(task, own, ctx.deviceId)) continue;
     const mine = task.fields[name];
     if (deepEqual(merged.fields[name] ?? null, mine ?? null) && !deepEqual(body.fields[name] ?? null, mine ?? null)) merged.clocks[name] = own;
   }
