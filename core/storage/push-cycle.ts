@@ -82,8 +82,7 @@ export function recordAck(deps: EngineDeps, body: ChangeBody, seq: number): void
         task.metaSeq = seq;
         changed = true;
       }
-      const clocks = body.type === 'task.delete' ? [body.clock] : Object.values(body.clocks);
-      for (const clock of clocks) if (noteMetaAcked(task, clock, deps.ctx.deviceId)) changed = true;
+      if (noteMetaAcked(task, body, deps.ctx.deviceId)) changed = true;
       if (changed) state.markDirty(task);
       return;
     }

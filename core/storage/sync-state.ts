@@ -16,6 +16,8 @@ import {
   type HlcStamp,
   type ServerChange,
   type StreamName,
+  type TaskDeleteBody,
+  type TaskMetaBody,
   type TaskSource,
 } from '../model/changes';
 import { StorageErrorCode } from './storage-errors';
@@ -492,11 +494,18 @@ export function isUnackedOwnClock(task: TaskSyncState, clock: unknown, deviceId:
   return isOwnStamp(clock, deviceId) && (task.metaAcked === null || (clock as HlcStamp) > task.metaAcked);
 }
 
-/** Raises `metaAcked` to `clock` when `clock` is this device's own and higher. */
-export function noteMetaAcked(task: TaskSyncState, clock: HlcStamp, deviceId: string): boolean {
-  if (!isUnackedOwnClock(task, clock, deviceId)) return false;
-  task.metaAcked = clock;
-  return true;
+/**
+ * Notes that the relay holds `body` (acknowledged, or pulled back): raises `metaAcked` to the
+ * highest of its clocks (field clocks, or the tombstone's) that is this device's own. True when it rose.
+ */
+export function noteMetaAcked(task: TaskSyncState, body: TaskMetaBody | TaskDeleteBody, deviceId: string): boolean {
+  let raised = false;
+  for (const clock of body.type === 'task.delete' ? [body.clock] : Object.values(body.clocks)) {
+    if (!isUnackedOwnClock(task, clock, deviceId)) continue;
+    task.metaAcked = clock;
+    raised = true;
+  }
+  return raised;
 }
 
 /** True when `stamp` was issued by `deviceId` (HLC text `<wall>-<counter>-<device id>`). */

@@ -205,8 +205,7 @@ function entriesBefore(now: ReadonlyMap<EntryKey, KeyedEntry>, undo: ReadonlyMap
 }
 
 function noteOwnChange(ctx: SyncContext, task: TaskSyncState, body: ServerChange['body'], pending: PendingIndex): void {
-  if (body.type === 'task.meta') for (const clock of Object.values(body.clocks)) noteMetaAcked(task, clock, ctx.deviceId);
-  else if (body.type === 'task.delete') noteMetaAcked(task, body.clock, ctx.deviceId);
+  if (body.type === 'task.meta' || body.type === 'task.delete') noteMetaAcked(task, body, ctx.deviceId);
   else if (body.type === 'stream.truncate') {
     // Queued truncates are known by their key alone, and a newer one can have the key of this
     // one (the user deleting again from the same message): while the outbox still holds a
