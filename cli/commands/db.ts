@@ -15,7 +15,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Database } from '../../server/db/database';
 import { migrate, rollback, status, validate, type MigrationStatus } from '../../server/db/migrator';
 import { describeDatabaseUrl, openDatabase, type DatabaseConfig } from '../../server/db/open-database';
-import { databaseConfig, withDatabaseOptions, type DatabaseOptions } from './admin-connection';
+import { databaseConfig, withDatabaseOptions, writer, type DatabaseOptions } from './admin-connection';
 
 export interface DbCommandDeps {
   /** Opens the database; default `openDatabase`. */
@@ -101,14 +101,6 @@ async function withDatabase(
   } finally {
     await database.close();
   }
-}
-
-/** Writes through the root program's output configuration (tests capture it there). */
-function writer(cmd: Command): (line: string) => void {
-  let root = cmd;
-  while (root.parent) root = root.parent;
-  const writeOut = root.configureOutput().writeOut ?? ((text: string) => process.stdout.write(text));
-  return (line) => writeOut(`${line}\n`);
 }
 
 function printStatus(report: MigrationStatus, out: (line: string) => void): void {
