@@ -80,15 +80,16 @@ export async function applyTaskChanges(
   const received: KeyedEntry[] = [];
   // What each changed key held before the batch (undefined: nothing), to rebuild the task as
   // it was when a concurrent write displaces one of this device's entries and it is not on disk.
+  // Recorded only then: a task on disk is its own record of how it was (`snapshot`).
   const undo = { ui: new Map<EntryKey, KeyedEntry | undefined>(), api: new Map<EntryKey, KeyedEntry | undefined>() };
   const historyBefore = snapshot ? null : buildHistoryItem(null, task);
   let displaced: { seq: number; by: string; entries: number } | null = null;
   const setEntry = (stream: StreamName, entry: KeyedEntry): void => {
-    if (!undo[stream].has(entry.key)) undo[stream].set(entry.key, entries[stream].get(entry.key));
+    if (!onDisk && !undo[stream].has(entry.key)) undo[stream].set(entry.key, entries[stream].get(entry.key));
     entries[stream].set(entry.key, entry);
   };
   const dropEntry = (stream: StreamName, key: EntryKey): boolean => {
-    if (!undo[stream].has(key)) undo[stream].set(key, entries[stream].get(key));
+    if (!onDisk && !undo[stream].has(key)) undo[stream].set(key, entries[stream].get(key));
     return entries[stream].delete(key);
   };
 
