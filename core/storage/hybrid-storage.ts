@@ -345,8 +345,7 @@ export class HybridStorage {
    */
   private async recover(): Promise<void> {
     if (this.state.clock) this.deps.ctx.observe(this.state.clock);
-    const journalId = this.options.outbox.journalId ?? null;
-    if (journalId !== null && this.state.outboxId === journalId && notePending(this.state, this.options.outbox.pending()) > 0) {
+    if (this.outboxIsStateJournal() && notePending(this.state, this.options.outbox.pending()) > 0) {
       await this.deps.saveState();
     }
     const journal = this.state.journal;
@@ -357,6 +356,12 @@ export class HybridStorage {
     await this.deps.saveState();
   }
 
+  /** The outbox is the journal the state last queued into (both name the same journal id). */
+  private outboxIsStateJournal(): boolean {
+    const journalId = this.options.outbox.journalId ?? null;
+    return journalId !== null && this.state.outboxId === journalId;
+  }
+
   /**
    * Queues again what the state tracks as queued and the outbox lacks, unless the outbox is the
    * journal the state last queued into (then it holds them: no check, no disk read). Runs before
@@ -364,8 +369,8 @@ export class HybridStorage {
    */
   private async recoverOutbox(): Promise<void> {
     const outbox = this.options.outbox;
+    if (this.outboxIsStateJournal()) return;
     const journalId = outbox.journalId ?? null;
-    if (journalId !== null && this.state.outboxId === journalId) return;
     const unsent = findUnsent(this.state, this.options.deviceId, outbox.pending());
     const report: OutboxRecoveryReport = { checked: true, unacknowledged: unsent.unacknowledged, missing: unsent.missing, tasks: 0, workspaces: 0, queued: 0 };
     this.state.outboxId = journalId;
