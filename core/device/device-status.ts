@@ -1,0 +1,82 @@
+/**
+ * The one status a device reports, rendered by every shell (the CLI's status lines, the
+ * extension's status bar and view). Pure data: SyncDevice emits a new value on every change.
+ */
+import type { EntryKey, StreamName, TaskSource } from '../model/changes';
+
+/**
+ * - `signed-out`: no credentials, or the relay refused the refresh token (never retried);
+ * - `connecting`: (re)connecting to the relay;
+ * - `syncing`: online and pushing, pulling or applying;
+ * - `synced`: online, nothing queued, nothing to pull;
+ * - `offline`: the relay is unreachable; `queued` changes wait in the outbox;
+ * - `following`: another process holds every store's owner lock and syncs them (see `holder`);
+ * - `closed`: the device was closed.
+ */
+export type DeviceState = 'signed-out' | 'connecting' | 'syncing' | 'synced' | 'offline' | 'following' | 'closed';
+
+/** Who holds a store's owner lock (another process). */
+export interface LockHolder {
+  pid: number;
+  host: string;
+  /** What the holder calls itself, e.g. `roo-sync sync` or `VS Code window`. */
+  name: string;
+}
+
+/** One synced (or followed) task store. */
+export interface DeviceStoreStatus {
+  source: TaskSource;
+  basePath: string;
+  /** `syncing`: this process owns the store; `following`: `holder` does. */
+  role: 'syncing' | 'following';
+  holder?: LockHolder;
+}
+
+/** A synced entry that a stale rewrite dropped and that neither the entry cache nor the relay had. */
+export interface UnrestorableEntry {
+  source: TaskSource;
+  taskId: string;
+  stream: StreamName;
+  key: EntryKey;
+}
+
+export interface DeviceStatus {
+  state: DeviceState;
+  /** Changes queued in the outbox and not yet acknowledged. */
+  queued: number;
+  /** Unresolved conflicts (file conflict copies waiting for the user). */
+  conflicts: number;
+  /** Highest log seq applied. */
+  cursor: number;
+  /** When the last sync round finished (ms since epoch), or null before the first. */
+  lastSyncAt: number | null;
+  stores: DeviceStoreStatus[];
+  /** Entries lost to a stale rewrite that nothing could restore (empty in a healthy device). */
+  unrestorable: UnrestorableEntry[];
+  /** The last error (code and words), or null. */
+  lastError: { code: string; message: string } | null;
+  /** The signed-in account, when known. */
+  account: { email: string; userId: string; deviceId: string; serverUrl: string } | null;
+}
+
+/** A status line a person can read, for logs and the CLI. */
+export function describeStatus(status: DeviceStatus): string {
+  switch (status.state) {
+    case 'signed-out':
+      return 'signed out';
+    case 'connecting':
+      return status.queued > 0 ? `connecting (${status.queued} queued)` : 'connecting';
+    case 'syncing':
+      return status.queued > 0 ? `syncing (${status.queued} pending)` : 'syncing';
+    case 'synced':
+      return status.conflicts > 0 ? `synced, ${status.conflicts} conflict${status.conflicts === 1 ? '' : 's'}` : 'synced';
+    case 'offline':
+      return `offline, ${status.queued} queued`;
+    case 'following': {
+      const holder = status.stores.find((s) => s.holder)?.holder;
+      return holder ? `following ${holder.name} (pid ${holder.pid} on ${holder.host})` : 'following another process';
+    }
+    case 'closed':
+      return 'closed';
+  }
+}
