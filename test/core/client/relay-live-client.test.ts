@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { RelayLiveClient, type WebSocketLike } from '../../../core/client/relay-live-client';
 import type { ServerChange } from '../../../core/model/changes';
-import type { CommandResultMessage, PresenceMessage } from '../../../core/protocol/messages';
+import type { CommandResultMessage, PresenceMessage, WelcomeMessage } from '../../../core/protocol/messages';
 import { createUser } from '../../../server/accounts/users';
 import { api, PASSWORD, usePgliteRelay } from '../../server/http/relay-fixture';
 import { HeadlessDevice } from '../../support/headless-device';
@@ -49,7 +49,7 @@ describe('RelayLiveClient', function () {
   it('negotiates deflate and hears live changes, presence and command results', async () => {
     const { device, live } = await setUp('live@example.com');
     const presence = next<PresenceMessage>((l) => live.onPresence(l), (p) => p.deviceId === device.deviceId);
-    const welcome = next((l) => live.onConnected(l));
+    const welcome = next<WelcomeMessage>((l) => live.onConnected(l));
     live.start();
     assert.equal((await welcome).codec, 'deflate');
     assert.equal((await presence).state, 'online');
@@ -69,7 +69,7 @@ describe('RelayLiveClient', function () {
 
   it('rejects a command to an unknown device with the relay code', async () => {
     const { live } = await setUp('unknown@example.com');
-    const welcome = next((l) => live.onConnected(l));
+    const welcome = next<WelcomeMessage>((l) => live.onConnected(l));
     live.start();
     await welcome;
     await assert.rejects(live.sendCommand('00000000-0000-4000-8000-000000000000', { kind: 'task.cancel', taskId: 't' as never }), (e: { code: string }) => e.code.startsWith('COMMAND_'));
