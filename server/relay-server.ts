@@ -30,6 +30,7 @@ import type { Database } from './db/database';
 import { migrate, validate } from './db/migrator';
 import { describeDatabaseUrl, openDatabase } from './db/open-database';
 import { createHttpHandler } from './http/http-app';
+import { defaultWebRoot, WebAssets } from './http/web-assets';
 import { sendError } from './http/http-errors';
 import { createLogger, type Logger } from './observability/logger';
 import { RelayMetrics } from './observability/metrics';
@@ -79,6 +80,11 @@ export interface RelayServerOptions {
   redisWaitMs?: number;
   /** How often the projector looks for users whose read model lags the log, ms; 0: only at start. Default 30 s. */
   projectionSweepMs?: number;
+  /**
+   * The built web page served at `/` (a folder with index.html, as `npm run build` writes to
+   * dist/web). Default: dist/web found next to the relay's code; false serves no page.
+   */
+  webRoot?: string | false;
 }
 
 export async function startRelayServer(
@@ -166,8 +172,11 @@ export async function startRelayServer(
 
     let shuttingDown = false;
     let inFlight = 0;
+    const webRoot = options.webRoot === false ? undefined : options.webRoot ?? defaultWebRoot();
+    const web = webRoot ? await WebAssets.load(webRoot) : undefined;
+    if (webRoot && !web) logger.warn('no web page in the web root (index.html missing)', { webRoot });
     const handler = createHttpHandler({
-      db, sessions, auth, config, metrics, logger, tasks,
+      db, sessions, auth, config, metrics, logger, tasks, web,
       cache: { kind: backend.kind, healthy: () => backend.healthy() },
       allowSignup: options.allowSignup ?? config.auth.allowSignup,
       trustProxy: options.trustProxy ?? config.http.trustProxy,

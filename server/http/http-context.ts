@@ -8,6 +8,7 @@ import type { Database } from '../db/database';
 import type { Logger } from '../observability/logger';
 import type { RelayMetrics } from '../observability/metrics';
 import type { TaskList } from '../tasks/task-list';
+import type { WebAssets } from './web-assets';
 
 export interface HttpContext {
   db: Database;
@@ -24,6 +25,8 @@ export interface HttpContext {
   allowSignup: boolean;
   /** Take the client address from the first X-Forwarded-For entry (behind a trusted reverse proxy only). */
   trustProxy: boolean;
+  /** The built web page served at `/` (undefined: `/` answers WEB_NOT_BUILT). */
+  web?: WebAssets;
   /** True once shutdown began: /readyz answers 503 so a load balancer stops sending. */
   shuttingDown(): boolean;
 }
