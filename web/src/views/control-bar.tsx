@@ -45,7 +45,7 @@ export function ControlBar({ live, devices, task, waiting, draft, onDraft }: {
           </select>
         </div>
         <label for="control-text" class="sr-only">Message to the task</label>
-        <textarea id="control-text" rows={2} placeholder="Message to the assistant" value={draft} onInput={(e) => onDraft(e.currentTarget.value)} />
+        <textarea id="control-text" rows={1} placeholder="Message to the assistant" value={draft} onInput={(e) => onDraft(e.currentTarget.value)} />
         <div class="buttons">
           <button type="submit" class="primary" disabled={!draft.trim()}>Send</button>
           <button type="button" class={waiting ? 'approve strong' : 'approve'} onClick={() => send('task.approve', true)}>Approve</button>

@@ -1,8 +1,9 @@
 /** Display helpers: money, token counts, times. */
 
-export function money(value: unknown): string {
+/** Dollars: 2 decimals, or `digits` (4 for one request's cost, which is often a fraction of a cent). */
+export function money(value: unknown, digits = 2): string {
   if (typeof value !== 'number' || !Number.isFinite(value)) return '';
-  return `$${value < 0.01 && value > 0 ? value.toFixed(4) : value.toFixed(2)}`;
+  return `$${value < 0.01 && value > 0 ? value.toFixed(4) : value.toFixed(digits)}`;
 }
 
 export function count(value: unknown): string {

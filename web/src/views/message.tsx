@@ -33,7 +33,7 @@ export function Message({ message, index, onSuggestion }: { message: UiMessage; 
     case 'request':
       body = (
         <p class="request">
-          API request{item.cost !== undefined && <> · <strong>{money(item.cost)}</strong></>}
+          API request{item.cost !== undefined && <> · <strong>{money(item.cost, 4)}</strong></>}
           {item.tokensIn !== undefined && <> · {count(item.tokensIn)} in / {count(item.tokensOut)} out</>}
           {item.cacheReads ? <> · {count(item.cacheReads)} cached</> : null}
           {item.cancelled && <> · cancelled ({item.cancelled})</>}
