@@ -48,6 +48,19 @@ describe('web page: sessions', function () {
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
   });
 
+  it('returns to sign-in when another device revokes this browser', async () => {
+    const email = await web.user('revoked');
+    await web.device(email, 'laptop');
+    const page = await web.signedIn(email);
+    await page.locator('.live-online').waitFor();
+    const admin = await api(web.relay(), 'POST', '/v1/auth/login', { body: { email, password: PASSWORD, device: { name: 'admin', kind: 'cli' } } });
+    const devices = (await api(web.relay(), 'GET', '/v1/devices', { token: admin.body.accessToken })).body.devices as Array<{ id: string; kind: string }>;
+    const browser = devices.find((d) => d.kind === 'web')!;
+    assert.equal((await api(web.relay(), 'DELETE', `/v1/devices/${browser.id}`, { token: admin.body.accessToken })).status, 204);
+    await page.getByRole('button', { name: 'Sign in' }).waitFor({ timeout: 10_000 });
+    assert.match((await page.locator('.notice').textContent()) ?? '', /session ended/);
+  });
+
   it("a second browser context of another user sees none of the first user's tasks, not even by URL", async () => {
     const ann = await web.user('ann');
     const bob = await web.user('bob');

@@ -53,6 +53,15 @@ export function App({ api }: { api: RelayApi }) {
     if (phase === 'signed-in') refreshDevices();
   }, [phase, refreshDevices]);
 
+  // The relay ended the live link for good (this browser's device was revoked elsewhere): check
+  // the session; a refused cookie signs the page out.
+  useEffect(() => {
+    if (!live) return undefined;
+    return live.client.onStatus((status) => {
+      if (status.stopped) void api.restore().catch(() => undefined);
+    });
+  }, [api, live]);
+
   useSubscription(useMemo(() => (live ? (l: () => void) => live.subscribe(l) : undefined), [live]));
 
   if (phase === 'loading') return <main class="center" aria-busy="true"><p>Loading…</p></main>;
