@@ -41,14 +41,6 @@ export async function buildPage(outDir: string, minify = true): Promise<{ files:
   return buildWeb({ outDir, minify, logLevel: 'error' });
 }
 
-/** Launches Debian's Chromium with the project's flags and a fresh user data dir; fails with the install command when it is missing. */
-export async function launchChromium(userDataDir: string): Promise<BrowserContext> {
-  if (!existsSync(CHROMIUM_PATH)) {
-    throw new Error(`Chromium is not installed at ${CHROMIUM_PATH}: run \`bash .ci/install-chromium\` (as root), or set CHROMIUM_PATH`);
-  }
-  return chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true, viewport: PHONE });
-}
-
 export interface WebFixture {
   relay(): RelayServer;
   db(): PgliteDatabase;
