@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import type { CommandDeliverMessage } from '../../core/protocol/messages';
 import type { HeadlessDevice } from '../support/headless-device';
-import { useWebFixture } from './web-fixture';
+import { asTaskId } from '../../core/ids';
+import { axeViolations, DESKTOP, screenshot, useWebFixture } from './web-fixture';
 
 /** Collects what `device` receives, answering with `answer` (throwing makes it fail). */
 function record(device: HeadlessDevice, answer: (d: CommandDeliverMessage) => unknown = () => ({ ok: true })) {
@@ -90,5 +91,25 @@ describe('web page: remote control', function () {
     assert.equal(await queued.getAttribute('data-state'), 'done');
     assert.deepEqual(offlineReceived.map((d) => [d.command.kind, d.command.text]), [['task.start', 'Run the nightly report']]);
     await page.locator('.device[data-state="online"]', { hasText: 'sleeping desktop' }).waitFor();
+  });
+
+  it('shows a device running a task and opens that task from the device list', async () => {
+    const email = await web.user('presence');
+    const device = await web.device(email, 'busy laptop');
+    await web.device(email, 'idle desktop', { online: false });
+    await device.pushTask({ source: 'cline', taskId: 'busy-1', meta: { id: 'busy-1', ts: Date.now(), task: 'Port the CLI to Rust' }, messages: [{ ts: 1, type: 'say', say: 'text', text: 'Port the CLI to Rust' }] });
+    const page = await web.signedIn(email);
+    await page.getByRole('link', { name: 'Devices' }).click();
+    await page.locator('.device[data-state="online"]', { hasText: 'busy laptop' }).waitFor();
+    device.client.updatePresence('busy', asTaskId('busy-1'));
+    const row = page.locator('.device[data-state="running a task"]', { hasText: 'busy laptop' });
+    await row.waitFor();
+    assert.deepEqual(await axeViolations(page), [], 'devices view');
+    await screenshot(page, 'devices');
+    await page.setViewportSize(DESKTOP);
+    await screenshot(page, 'devices');
+    await row.getByRole('link', { name: 'open its task' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Port the CLI to Rust' }).waitFor();
+    assert.match(page.url(), /#\/task\/cline\/busy-1$/);
   });
 });

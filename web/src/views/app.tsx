@@ -3,10 +3,11 @@
  * the live link once signed in, loads the user's devices, and routes by the location hash:
  * `#/` the task list, `#/task/<source>/<id>` one task, `#/devices` devices and new tasks.
  */
-import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Device, RelayApi } from '../api/relay-api';
 import { LiveLink } from '../live/live-link';
 import { DevicesView } from './devices';
+import { FindTask } from './find-task';
 import { errorText, useHashRoute, useSubscription } from './hooks';
 import { SignIn } from './sign-in';
 import { TaskList } from './task-list';
@@ -52,6 +53,15 @@ export function App({ api }: { api: RelayApi }) {
   useEffect(() => {
     if (phase === 'signed-in') refreshDevices();
   }, [phase, refreshDevices]);
+  // A device signed in since the list was read announces itself: read the list again.
+  const known = useRef<Device[]>([]);
+  known.current = devices;
+  useEffect(() => {
+    if (!live) return undefined;
+    return live.client.onPresence((p) => {
+      if (!known.current.some((d) => d.id === p.deviceId)) refreshDevices();
+    });
+  }, [live, refreshDevices]);
 
   // The relay ended the live link for good (this browser's device was revoked elsewhere): check
   // the session; a refused cookie signs the page out.
@@ -101,6 +111,8 @@ export function App({ api }: { api: RelayApi }) {
       </header>
       {section === 'task' && a && b ? (
         <TaskView key={`${a}/${b}`} api={api} live={live} source={a} taskId={b} devices={devices} />
+      ) : section === 'find' && a ? (
+        <FindTask api={api} taskId={a} />
       ) : section === 'devices' ? (
         <DevicesView live={live} devices={devices} onRefresh={refreshDevices} />
       ) : (

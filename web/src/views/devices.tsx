@@ -27,7 +27,7 @@ export function DevicesView({ live, devices, onRefresh }: { live: LiveLink; devi
               <span class="kind">{d.kind ?? 'device'}{d.platform ? ` · ${d.platform}` : ''}</span>
               <span class="presence">
                 {state}
-                {p?.activeTaskId && <> · <a href={`#/task/roo-code/${encodeURIComponent(p.activeTaskId)}`}>task {p.activeTaskId}</a></>}
+                {p?.activeTaskId && <> · <a href={`#/find/${encodeURIComponent(p.activeTaskId)}`}>open its task</a></>}
                 {!p && !d.current && !d.revokedAt && d.lastSeenAt ? ` · seen ${when(Date.parse(d.lastSeenAt))}` : ''}
               </span>
             </li>
