@@ -41,6 +41,8 @@ describe('web page: task view', function () {
     const device = await web.device(email, 'laptop');
     await device.pushTask({ taskId: 'dark', meta: { id: 'dark', ts: T0 + 8, task: 'Add a dark mode toggle to the settings page', tokensIn: 11300, tokensOut: 430, totalCost: 0.04 }, messages: conversation() });
     const page = await web.signedIn(email);
+    const origins = new Set<string>();
+    page.on('request', (request) => origins.add(new URL(request.url()).origin));
     await openTask(page, 'dark');
     await page.locator('.message[data-ts="' + (T0 + 8) + '"]').waitFor();
 
@@ -62,6 +64,8 @@ describe('web page: task view', function () {
     await page.setViewportSize(DESKTOP);
     await page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
     await screenshot(page, 'task-view');
+
+    assert.deepEqual([...origins].filter((o) => o !== web.relay().url && o !== 'null'), [], 'no third-party origin contacted');
 
     // Tapping a suggestion puts it in the message box.
     await page.locator('.suggestions button', { hasText: 'No, keep it manual' }).click();

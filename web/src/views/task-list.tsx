@@ -125,6 +125,10 @@ export function TaskList({ api, live, devices }: { api: RelayApi; live: LiveLink
   );
 }
 
+function num(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}
+
 function TaskRow({ task, top, deviceName }: { task: TaskSummary; top: number; deviceName: string }) {
   const title = typeof task.meta.task === 'string' && task.meta.task.trim() ? task.meta.task.trim().split('\n')[0] : `Task ${task.taskId}`;
   const folder = folderName(task.meta.workspace ?? task.meta.cwdOnTaskInitialization);
@@ -141,6 +145,7 @@ function TaskRow({ task, top, deviceName }: { task: TaskSummary; top: number; de
         </span>
         <span class="numbers">
           {cost && <span class="cost">{cost}</span>}
+          <span class="tokens-short" aria-hidden="true">{count(num(task.meta.tokensIn) + num(task.meta.tokensOut))} tok</span>
           <span class="tokens">{count(task.meta.tokensIn)} in · {count(task.meta.tokensOut)} out</span>
         </span>
       </a>
