@@ -64,6 +64,9 @@ describe('web page: task view', function () {
     await page.setViewportSize(DESKTOP);
     await page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
     await screenshot(page, 'task-view');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    assert.deepEqual(await axeViolations(page), [], 'task view, dark colour scheme');
+    await screenshot(page, 'task-view-dark');
 
     assert.deepEqual([...origins].filter((o) => o !== web.relay().url && o !== 'null'), [], 'no third-party origin contacted');
 

@@ -139,8 +139,8 @@ function TaskRow({ task, top, deviceName }: { task: TaskSummary; top: number; de
         <span class="title">{title}</span>
         <span class="meta">
           <span class={`badge src-${task.source}`}>{assistantName(task.source)}</span>
-          <span>{deviceName}</span>
-          {folder && <span>{folder}</span>}
+          <span class="shrink">{deviceName}</span>
+          {folder && <span class="shrink">{folder}</span>}
           <span>{when(task.ts)}</span>
         </span>
         <span class="numbers">
