@@ -13,6 +13,7 @@ import { loadRelayConfig } from '../../server/config/load-config';
 import { RELAY_OPTIONS, type RelayOption } from '../../server/config/options';
 import { RELAY_DEFAULTS, type RelayConfig } from '../../server/config/relay-config';
 import { createLogger, type Logger } from '../../server/observability/logger';
+import { assertOneDatabase } from './admin-connection';
 import { startRelayServer, type RelayServer, type RelayServerOptions } from '../../server/relay-server';
 
 export interface ServerCommandDeps {
@@ -41,6 +42,7 @@ export function registerServerCommand(program: Command, deps: ServerCommandDeps 
     cmd.addOption(new Option(`--${option.flag} <value>`, `${option.help} (env ${option.env}${shown})`));
   }
   cmd.action(async (flags: Record<string, unknown>, command: Command) => {
+    assertOneDatabase(command);
     const env = deps.env ?? process.env;
     // A switch counts only when given: commander also fills in a default for `--no-x` (x: true).
     const configFlags: Record<string, unknown> = {};

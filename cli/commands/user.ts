@@ -3,7 +3,7 @@
  * `roo-sync user delete <email>` (removes the account with every row and blob; running relays
  * close its devices' sockets when --redis-url reaches them). `user add` may create the
  * embedded database (before the relay's first start); `user delete` needs an existing one.
- * Errors are SyncErrors: EMAIL_INVALID, PASSWORD_INVALID, USER_EXISTS, USER_NOT_FOUND, DB_*.
+ * Errors are SyncErrors: EMAIL_INVALID, PASSWORD_MISSING (stdin held no password), PASSWORD_INVALID, USER_EXISTS, USER_NOT_FOUND, DB_*.
  */
 import { Command, Option } from 'commander';
 import { SyncError } from '../../core/errors';
@@ -24,6 +24,9 @@ export function registerUserCommands(program: Command, deps: AdminDeps = {}): vo
   ).action(async (email: string, options: AdminConnectionOptions & { displayName?: string }, cmd: Command) => {
     const address = normaliseEmail(email);
     const password = await (deps.readSecret ?? readSecretFromStdin)('Password: ');
+    if (password === '') {
+      throw new SyncError('PASSWORD_MISSING', "stdin held no password: pipe one in (printf '%s\\n' \"$PW\" | roo-sync user add EMAIL), or run on a terminal to be asked for it");
+    }
     await withAdmin(deps, options, cmd, async ({ db, out }) => {
       const created = await createUser(db, { email: address, password, displayName: options.displayName });
       await writeAudit(db, { action: 'account.create', userId: created.id, metadata: { by: 'cli' } });
