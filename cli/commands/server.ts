@@ -52,7 +52,7 @@ export function registerServerCommand(program: Command, deps: ServerCommandDeps 
       else if (command.getOptionValueSource(key) === 'cli') configFlags[option.flag] = true;
     }
     const config = loadRelayConfig({ flags: configFlags, env });
-    const logger = createLogger({ level: config.log.level, fields: { component: 'relay' } });
+    const logger = createLogger({ level: config.log.level, format: config.log.format, fields: { component: 'relay' } });
     // Handlers go in before the relay starts: a signal during start-up stops it once it is up.
     const signals = deps.stopSignal ? undefined : listenForStopSignal(logger);
     try {

@@ -4,7 +4,7 @@
  * for a switch; help text included).
  */
 import { resolve } from 'node:path';
-import { LOG_LEVELS, isLogLevel } from '../observability/logger';
+import { LOG_FORMATS, LOG_LEVELS, isLogFormat, isLogLevel } from '../observability/logger';
 import type { RelayConfig } from './relay-config';
 
 /** A raw value as it arrives: a string from the environment or command line, or a typed value from code. */
@@ -83,6 +83,11 @@ const logLevel = (raw: RawValue): ParseResult => {
   return isLogLevel(value) ? ok(value) : fail(`must be one of ${LOG_LEVELS.join(', ')}`);
 };
 
+const logFormat = (raw: RawValue): ParseResult => {
+  const value = String(raw).trim().toLowerCase();
+  return isLogFormat(value) ? ok(value) : fail(`must be one of ${LOG_FORMATS.join(', ')}`);
+};
+
 /** 1, true, yes, on / 0, false, no, off (any case) as a boolean; undefined for anything else. */
 function yesNoValue(raw: RawValue): boolean | undefined {
   if (typeof raw === 'boolean') return raw;
@@ -157,6 +162,7 @@ export const RELAY_OPTIONS: readonly RelayOption[] = [
   { group: 'cache', field: 'sessionTtlSeconds', env: 'SESSION_CACHE_TTL_SECONDS', flag: 'session-cache-ttl-seconds', help: 'session cache TTL, s', parse: integer(1, S_YEAR) },
   { group: 'cache', field: 'queryTtlSeconds', env: 'QUERY_CACHE_TTL_SECONDS', flag: 'query-cache-ttl-seconds', help: 'task list / metadata cache TTL, s', parse: integer(1, S_YEAR) },
   { group: 'log', field: 'level', env: 'LOG_LEVEL', flag: 'log-level', help: `least severe log level (${LOG_LEVELS.join(', ')})`, parse: logLevel },
+  { group: 'log', field: 'format', env: 'LOG_FORMAT', flag: 'log-format', help: 'pretty (one short human line per event) or json (one JSON object per line); unset: pretty on a terminal, else json', parse: logFormat },
 ];
 
 /** `database-url` -> `databaseUrl`, the key commander uses. */

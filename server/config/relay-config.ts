@@ -3,7 +3,7 @@
  * default in RELAY_DEFAULTS. Built by `loadRelayConfig` from flags, then environment, then
  * these defaults (see options.ts for the flag and environment variable of each field).
  */
-import type { LogLevel } from '../observability/logger';
+import type { LogFormat, LogLevel } from '../observability/logger';
 
 export interface RelayConfig {
   readonly http: {
@@ -134,6 +134,8 @@ export interface RelayConfig {
   readonly log: {
     /** Least severe level written: trace, debug, info, warn, error, fatal or silent. */
     readonly level: LogLevel;
+    /** `pretty` (one short human line per event) or `json`. Unset: pretty when stdout is a terminal, else json. */
+    readonly format: LogFormat | undefined;
   };
 }
 
@@ -165,5 +167,5 @@ export const RELAY_DEFAULTS: RelayConfig = Object.freeze<RelayConfig>({
     projections: true,
   },
   cache: { sessionTtlSeconds: 60, queryTtlSeconds: 300 },
-  log: { level: 'info' },
+  log: { level: 'info', format: undefined },
 });

@@ -44,6 +44,7 @@ export const HTTP_ERROR_STATUS: Readonly<Record<string, number>> = {
   DB_TIMEOUT: 503,
   DB_CLOSED: 503,
   SHUTTING_DOWN: 503,
+  RELAY_STARTING: 503,
   PROJECTIONS_DISABLED: 503,
 };
 
