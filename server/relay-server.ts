@@ -33,6 +33,7 @@ import { migrate, validate } from './db/migrator';
 import { describeDatabaseUrl, openDatabase } from './db/open-database';
 import { createHttpHandler, type RequestHandler } from './http/http-app';
 import { sendError } from './http/http-errors';
+import { proxyTrust, type TrustProxySetting } from './http/trusted-proxies';
 import { createLogger, type Logger } from './observability/logger';
 import { RelayMetrics } from './observability/metrics';
 import { Projector } from './projections/projector';
@@ -69,8 +70,8 @@ export interface RelayServerOptions {
   migrate?: boolean;
   /** Overrides `auth.allowSignup`: let anyone create an account with POST /v1/users. */
   allowSignup?: boolean;
-  /** Overrides `http.trustProxy`: take client addresses from X-Forwarded-For. */
-  trustProxy?: boolean;
+  /** Overrides `http.trustProxy`: which peers' X-Forwarded-For names the client (true: any). */
+  trustProxy?: TrustProxySetting;
   /** Overrides `sync.compactionIntervalSeconds`: how often the change-log retention job runs, ms; 0 disables it. */
   compactionIntervalMs?: number;
   /** Overrides the login rate limits of `config.auth` (tests). */
@@ -220,7 +221,7 @@ export async function startRelayServer(
       db, sessions, auth, config, metrics, logger, tasks,
       cache: { kind: backend.kind, healthy: () => backend.healthy() },
       allowSignup: options.allowSignup ?? config.auth.allowSignup,
-      trustProxy: options.trustProxy ?? config.http.trustProxy,
+      trustProxy: proxyTrust(options.trustProxy ?? config.http.trustProxy),
       shuttingDown: () => shuttingDown,
     });
     server.off('upgrade', refuseUpgrade);

@@ -37,6 +37,10 @@ export function registerServerCommand(program: Command, deps: ServerCommandDeps 
       cmd.addOption(flag);
       continue;
     }
+    if (option.optionalValue) {
+      cmd.addOption(new Option(`--${option.flag} [${option.optionalValue}]`, `${option.help} (env ${option.env})`));
+      continue;
+    }
     const fallback = defaultOf(option.group, option.field);
     const shown = option.secret || fallback === undefined ? '' : `, default ${String(fallback)}`;
     cmd.addOption(new Option(`--${option.flag} <value>`, `${option.help} (env ${option.env}${shown})`));

@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { LOG_FORMATS, LOG_LEVELS, isLogFormat, isLogLevel } from '../observability/logger';
+import { parseTrustedProxies } from '../http/trusted-proxies';
 import type { RelayConfig } from './relay-config';
 
 /** A raw value as it arrives: a string from the environment or command line, or a typed value from code. */
@@ -28,6 +29,11 @@ export interface RelayOption {
    * environment variable takes 1/0, true/false, yes/no or on/off.
    */
   readonly switch?: boolean;
+  /**
+   * The flag's value may be left out (`--trust-proxy` or `--trust-proxy 10.0.0.2`): alone it
+   * means "yes". The name shown in `--help` (`--trust-proxy [addresses]`).
+   */
+  readonly optionalValue?: string;
   readonly parse: (raw: RawValue) => ParseResult;
 }
 
@@ -102,6 +108,14 @@ const onOff = (raw: RawValue): ParseResult => {
   return on === undefined ? fail('must be on or off') : ok(on);
 };
 
+/** TRUST_PROXY: a yes/no (any peer / none), or the trusted proxies' addresses and networks. */
+const trustProxy = (raw: RawValue): ParseResult => {
+  const yes = yesNoValue(raw);
+  if (yes !== undefined) return ok(yes);
+  const parsed = parseTrustedProxies(String(raw));
+  return parsed.ok ? ok(parsed.value) : fail(`${parsed.reason}; give the proxies' addresses, or 1, true, yes or on (any peer), or 0, false, no, off (none)`);
+};
+
 /** A switch's value (see yesNoValue); `inverted` for a NO_* switch, whose "yes" turns the field off. */
 function yesNo(inverted = false): (raw: RawValue) => ParseResult {
   return (raw) => {
@@ -126,7 +140,11 @@ export const RELAY_OPTIONS: readonly RelayOption[] = [
   { group: 'http', field: 'blobUploadTtlSeconds', env: 'BLOB_UPLOAD_TTL_SECONDS', flag: 'blob-upload-ttl-seconds', help: 'discard a resumable blob upload that gets no chunk for this long, s', parse: integer(60, S_YEAR) },
   { group: 'http', field: 'idleTimeoutMs', env: 'HTTP_IDLE_TIMEOUT_MS', flag: 'http-idle-timeout-ms', help: 'end an HTTP request after this long without a byte either way (408 while its body is incomplete), ms; 0 = never. WebSockets are exempt', parse: integer(0, MS_DAY) },
   { group: 'http', field: 'shutdownGraceMs', env: 'SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', help: 'graceful shutdown wait, ms', parse: integer(0, MS_DAY) },
-  { group: 'http', field: 'trustProxy', env: 'TRUST_PROXY', flag: 'trust-proxy', help: 'take client addresses from X-Forwarded-For: only behind your own reverse proxy', switch: true, parse: yesNo() },
+  {
+    group: 'http', field: 'trustProxy', env: 'TRUST_PROXY', flag: 'trust-proxy',
+    help: "the reverse proxies whose X-Forwarded-For names the client: their addresses or networks (172.30.87.10, 10.0.0.0/8, loopback, private; comma-separated); alone or 1: any peer; 0: none",
+    optionalValue: 'addresses', parse: trustProxy,
+  },
   { group: 'database', field: 'url', env: 'DATABASE_URL', flag: 'database-url', help: 'PostgreSQL URL; unset = embedded PGlite in --data-dir', secret: true, parse: url(['postgres:', 'postgresql:']) },
   { group: 'database', field: 'dataDir', env: 'DATA_DIR', flag: 'data-dir', help: 'embedded PGlite data directory', parse: directory },
   { group: 'database', field: 'poolMax', env: 'DB_POOL_MAX', flag: 'db-pool-max', help: 'most PostgreSQL pool connections', parse: integer(1, 1_000) },

@@ -3,6 +3,7 @@
  * default in RELAY_DEFAULTS. Built by `loadRelayConfig` from flags, then environment, then
  * these defaults (see options.ts for the flag and environment variable of each field).
  */
+import type { TrustProxySetting } from '../http/trusted-proxies';
 import type { LogFormat, LogLevel } from '../observability/logger';
 
 export interface RelayConfig {
@@ -27,10 +28,11 @@ export interface RelayConfig {
     /** How long a graceful shutdown waits for requests and sockets to finish before closing them, in ms. */
     readonly shutdownGraceMs: number;
     /**
-     * Behind a trusted reverse proxy: take the client address from the first X-Forwarded-For
-     * entry (login rate limits, audit log). Off: the socket's address.
+     * Which peers' X-Forwarded-For names the client (login rate limits, audit log): false, the
+     * socket's address always; a list of the reverse proxies' addresses and networks (the
+     * header read only from them, right to left, skipping their own hops); true, any peer.
      */
-    readonly trustProxy: boolean;
+    readonly trustProxy: TrustProxySetting;
   };
   readonly database: {
     /** PostgreSQL connection URL (a secret: holds the password). Unset: embedded PGlite in `dataDir`. */
