@@ -32,6 +32,7 @@ import type { Database } from './db/database';
 import { migrate, validate } from './db/migrator';
 import { describeDatabaseUrl, openDatabase } from './db/open-database';
 import { createHttpHandler, type RequestHandler } from './http/http-app';
+import { localUrlOf, newAdminToken, writeAdminAccess } from './http/admin-access';
 import { sendError } from './http/http-errors';
 import { proxyTrust, type TrustProxySetting } from './http/trusted-proxies';
 import { createLogger, type Logger } from './observability/logger';
@@ -217,12 +218,16 @@ export async function startRelayServer(
       : undefined;
     if (projector) cleanup.push(() => projector.close());
 
+    // The embedded database is this process's alone: `roo-sync user add` reaches it through
+    // the relay instead, with a token written into the data directory (admin-access.ts).
+    const adminToken = db.kind === 'pglite' && !deps.db ? newAdminToken() : undefined;
     const ready = createHttpHandler({
       db, sessions, auth, config, metrics, logger, tasks,
       cache: { kind: backend.kind, healthy: () => backend.healthy() },
       allowSignup: options.allowSignup ?? config.auth.allowSignup,
       trustProxy: proxyTrust(options.trustProxy ?? config.http.trustProxy),
       shuttingDown: () => shuttingDown,
+      adminToken,
     });
     server.off('upgrade', refuseUpgrade);
     const sync: SyncEndpoint = attachSyncEndpoint(server, {
@@ -254,6 +259,11 @@ export async function startRelayServer(
         ...(embedded ? { database: 'PGlite (set DATABASE_URL for PostgreSQL)' } : {}),
         ...(inProcess ? { cacheAndPubSub: 'in-process (set REDIS_URL to run several relays)' } : {}),
       });
+    }
+
+    if (adminToken) {
+      const removeAccess = writeAdminAccess(config.database.dataDir, { url: localUrlOf(address), token: adminToken, pid: process.pid });
+      cleanup.push(async () => removeAccess());
     }
 
     logger.info('relay listening', {

@@ -25,6 +25,8 @@ export interface HttpContext {
   allowSignup: boolean;
   /** Which peers may name the client in X-Forwarded-For (server/http/trusted-proxies.ts). */
   trustProxy: ProxyTrust;
+  /** The local administration token (embedded relay only, admin-access.ts); undefined: no admin route. */
+  adminToken?: string;
   /** True once shutdown began: /readyz answers 503 so a load balancer stops sending. */
   shuttingDown(): boolean;
 }
