@@ -42,7 +42,7 @@ export function registerServerCommand(program: Command, deps: ServerCommandDeps 
       continue;
     }
     const fallback = defaultOf(option.group, option.field);
-    const shown = option.secret || fallback === undefined ? '' : `, default ${String(fallback)}`;
+    const shown = option.secret || fallback === undefined ? '' : `, default ${typeof fallback === 'boolean' ? (fallback ? 'on' : 'off') : String(fallback)}`;
     cmd.addOption(new Option(`--${option.flag} <value>`, `${option.help} (env ${option.env}${shown})`));
   }
   cmd.action(async (flags: Record<string, unknown>, command: Command) => {

@@ -176,7 +176,7 @@ export const RELAY_OPTIONS: readonly RelayOption[] = [
   { group: 'sync', field: 'compactionAgeSeconds', env: 'COMPACTION_AGE_SECONDS', flag: 'compaction-age-seconds', help: 'compact change-log entries older than this, s', parse: integer(3_600, 100 * S_YEAR) },
   { group: 'sync', field: 'compactionIntervalSeconds', env: 'COMPACTION_INTERVAL_SECONDS', flag: 'compaction-interval-seconds', help: 'how often the change-log retention job runs, s (0 = never)', parse: integer(0, S_TIMER_MAX) },
   { group: 'sync', field: 'commandRetentionSeconds', env: 'COMMAND_RETENTION_SECONDS', flag: 'command-retention-seconds', help: 'delete finished remote commands this long after they finished, s', parse: integer(60, 10 * S_YEAR) },
-  { group: 'sync', field: 'projections', env: 'PROJECTIONS', flag: 'projections', help: 'keep the read model (task messages, workspace files) projected from the change log: on | off', parse: onOff },
+  { group: 'sync', field: 'projections', env: 'PROJECTIONS', flag: 'projections', help: 'keep the read model (task messages, workspace files) projected from the change log: on or off (also 1/0, true/false, yes/no)', parse: onOff },
   { group: 'cache', field: 'sessionTtlSeconds', env: 'SESSION_CACHE_TTL_SECONDS', flag: 'session-cache-ttl-seconds', help: 'session cache TTL, s', parse: integer(1, S_YEAR) },
   { group: 'cache', field: 'queryTtlSeconds', env: 'QUERY_CACHE_TTL_SECONDS', flag: 'query-cache-ttl-seconds', help: 'task list / metadata cache TTL, s', parse: integer(1, S_YEAR) },
   { group: 'log', field: 'level', env: 'LOG_LEVEL', flag: 'log-level', help: `least severe log level (${LOG_LEVELS.join(', ')})`, parse: logLevel },
