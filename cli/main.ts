@@ -8,6 +8,9 @@ import { registerDbCommands } from './commands/db';
 import { registerDbCompactCommand } from './commands/db-compact';
 import { registerDeviceCommands } from './commands/device';
 import { registerUserCommands } from './commands/user';
+import { registerUserListCommand } from './commands/user-list';
+import { registerUserFacingCommands } from './commands/user-facing';
+import { EXIT_CODES_HELP, errorLine, exitCodeFor } from './exit-codes';
 
 export function buildProgram(): Command {
   const program = new Command('roo-sync')
@@ -18,7 +21,10 @@ export function buildProgram(): Command {
   registerDbCommands(program);
   registerDbCompactCommand(program);
   registerUserCommands(program);
+  registerUserListCommand(program);
   registerDeviceCommands(program);
+  registerUserFacingCommands(program);
+  program.addHelpText('after', EXIT_CODES_HELP);
   return program;
 }
 
@@ -33,8 +39,7 @@ if (require.main === module) {
         process.exitCode = err.exitCode;
         return;
       }
-      const code = (err as { code?: string }).code;
-      console.error(`roo-sync: ${code ? `[${code}] ` : ''}${(err as Error).message ?? String(err)}`);
-      process.exitCode = 1;
+      console.error(errorLine(err));
+      process.exitCode = exitCodeFor(err);
     });
 }

@@ -43,6 +43,18 @@ export interface FsTaskStoreOptions {
   lock?: Partial<FileLockOptions>;
   /** Clock for `_index.json`'s `updatedAt` and corrupt-copy names. */
   now?: () => number;
+  /**
+   * The index the assistant kept before it wrote one to disk (VS Code's `state.vscdb`, see
+   * LegacyStateIndex): read-only, consulted after history_item.json and the store's own index,
+   * before a HistoryItem is rebuilt from the messages.
+   */
+  legacyIndex?: LegacyTaskIndex;
+}
+
+/** A read-only source of HistoryItems by task id (null: it has none). */
+export interface LegacyTaskIndex {
+  readonly path: string;
+  entries(): Promise<ReadonlyMap<string, HistoryItem> | null>;
 }
 
 interface ResolvedHistoryItem {
@@ -57,6 +69,7 @@ export class FsTaskStore implements ScannableTaskStore {
   private readonly lock: Partial<FileLockOptions>;
   private readonly now: () => number;
   private readonly index: TaskIndexFile | null;
+  private readonly legacyIndex: LegacyTaskIndex | null;
   /** Last parse of recently read ui/api files: re-reading after an append parses only the new entries. */
   private readonly parsedStreams = new ParsedStreamCache();
 
@@ -67,6 +80,7 @@ export class FsTaskStore implements ScannableTaskStore {
     this.lock = options.lock ?? {};
     this.now = options.now ?? Date.now;
     this.index = taskIndexFileFor(this.layout, this.basePath, { lock: this.lock, now: this.now });
+    this.legacyIndex = options.legacyIndex ?? null;
   }
 
   /** `<base>/tasks`. */
@@ -161,6 +175,13 @@ export class FsTaskStore implements ScannableTaskStore {
         problems.push(problemOf(error, this.index.path));
       }
     }
+    if (this.legacyIndex) {
+      try {
+        await this.legacyIndex.entries();
+      } catch (error) {
+        problems.push(problemOf(error, this.legacyIndex.path));
+      }
+    }
     const tasks: ScannedTask[] = [];
     for (const taskId of await this.listTaskIds()) {
       const dir = this.taskDir(taskId);
@@ -241,6 +262,14 @@ export class FsTaskStore implements ScannableTaskStore {
         // Reported once by scan(); a corrupt index must not make single tasks unreadable.
       }
     }
+    if (this.legacyIndex) {
+      try {
+        const entry = (await this.legacyIndex.entries())?.get(taskId);
+        if (entry) return { item: entry, origin: 'legacy-index' };
+      } catch {
+        // Reported once by scan(), like a corrupt index.
+      }
+    }
     const item = await this.rebuild(taskId, dir, await loadUi());
     return item ? { item, origin: 'rebuilt' } : { item: null, origin: 'none' };
   }
@@ -249,7 +278,7 @@ export class FsTaskStore implements ScannableTaskStore {
   private async existingHistoryItem(taskId: TaskId, dir: string): Promise<HistoryItem | null> {
     try {
       const resolved = await this.resolveHistoryItem(taskId, dir, async () => [], []);
-      return resolved.origin === 'history_item' || resolved.origin === 'index' ? resolved.item : null;
+      return resolved.origin === 'history_item' || resolved.origin === 'index' || resolved.origin === 'legacy-index' ? resolved.item : null;
     } catch {
       return null;
     }
