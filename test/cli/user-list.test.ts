@@ -67,7 +67,7 @@ describe('exitCodeFor', () => {
   it('maps errors to the documented exit codes', () => {
     assert.equal(exitCodeFor(new SyncError('CLI_NOT_SIGNED_IN', 'x')), EXIT.auth);
     assert.equal(exitCodeFor(new SyncError('AUTH_TOKEN_INVALID', 'x')), EXIT.auth);
-    assert.equal(exitCodeFor(new SyncError('CLI_RELAY_UNREACHABLE', 'x')), EXIT.unreachable);
+    assert.equal(exitCodeFor(new SyncError('RELAY_UNREACHABLE', 'x')), EXIT.unreachable);
     assert.equal(exitCodeFor(Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } })), EXIT.unreachable);
     assert.equal(exitCodeFor(new SyncError('CLI_USAGE', 'x')), EXIT.usage);
     assert.equal(exitCodeFor(new CommanderError(1, 'commander.unknownOption', 'x')), EXIT.usage);
