@@ -1,7 +1,12 @@
 /**
- * The commands for users (not administrators). Each is a thin shell over core/; this file only
- * registers them, so cli/main.ts needs one line for all of them.
+ * The commands for users (not administrators): login, logout, migrate, backfill. Each is a
+ * thin shell over core/; this file only registers them, so cli/main.ts needs one line for all.
  */
 import type { Command } from 'commander';
+import { registerBackfillCommand } from './backfill';
+import { registerLoginCommands } from './login';
 
-export function registerUserFacingCommands(_program: Command): void {}
+export function registerUserFacingCommands(program: Command): void {
+  registerLoginCommands(program);
+  registerBackfillCommand(program);
+}
