@@ -5,8 +5,10 @@
 import type { Command } from 'commander';
 import { registerBackfillCommand } from './backfill';
 import { registerLoginCommands } from './login';
+import { registerMigrateCommand } from './migrate';
 
 export function registerUserFacingCommands(program: Command): void {
   registerLoginCommands(program);
+  registerMigrateCommand(program);
   registerBackfillCommand(program);
 }

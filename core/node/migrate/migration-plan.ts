@@ -12,6 +12,8 @@ import type { FsTaskStore } from '../stores/fs-task-store';
 
 export interface PlannedTask {
   source: TaskSource;
+  /** The store it is in. */
+  basePath: string;
   taskId: TaskId;
   /** Bytes of its ui and api files. */
   bytes: number;
@@ -66,7 +68,7 @@ export async function planMigration(stores: readonly FsTaskStore[], options: Pla
     for (const scanned of scan.tasks) {
       const ts = typeof scanned.historyItem?.['ts'] === 'number' ? (scanned.historyItem['ts'] as number) : null;
       if (options.since !== undefined && ts !== null && ts < options.since) continue;
-      tasks.push({ source: store.source, taskId: scanned.taskId, bytes: await taskBytes(store, scanned.taskId), ts });
+      tasks.push({ source: store.source, basePath: store.basePath, taskId: scanned.taskId, bytes: await taskBytes(store, scanned.taskId), ts });
     }
     tasks.sort((a, b) => (a.ts ?? 0) - (b.ts ?? 0) || (a.taskId < b.taskId ? -1 : 1));
     for (const task of tasks) {
@@ -90,6 +92,32 @@ export async function planMigration(stores: readonly FsTaskStore[], options: Pla
   plan.totals.bytes = plan.stores.reduce((n, s) => n + s.bytes, 0);
   if (options.countMessages) plan.totals.messages = plan.stores.reduce((n, s) => n + (s.messages ?? 0), 0);
   return plan;
+}
+
+/**
+ * The plan split into rounds in which each assistant has one store (a device syncs one store
+ * per assistant): stores of one assistant in several editors go in separate rounds.
+ */
+export function planRounds(plan: MigrationPlan): MigrationPlan[] {
+  const rounds: StorePlan[][] = [];
+  for (const store of plan.stores) {
+    const round = rounds.find((r) => !r.some((s) => s.source === store.source));
+    if (round) round.push(store);
+    else rounds.push([store]);
+  }
+  return rounds.map((stores) => {
+    const key = (source: string, basePath: string): string => `${source}\u0000${basePath}`;
+    const inRound = new Set(stores.map((s) => key(s.source, s.basePath)));
+    const tasks = plan.tasks.filter((t) => inRound.has(key(t.source, t.basePath)));
+    const messages = stores.every((s) => s.messages !== null) ? stores.reduce((n, s) => n + (s.messages ?? 0), 0) : null;
+    return {
+      stores,
+      tasks,
+      totals: { stores: stores.length, tasks: tasks.length, bytes: stores.reduce((n, s) => n + s.bytes, 0), messages },
+      unreadable: plan.unreadable.filter((u) => tasks.some((t) => t.source === u.source && t.taskId === u.taskId)),
+      problems: [],
+    };
+  });
 }
 
 /** The unreadable-task record of a read failure (a SyncError's code, path and reason). */
