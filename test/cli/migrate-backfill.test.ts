@@ -126,7 +126,7 @@ describe('roo-sync migrate / backfill (dist/cli.js)', function () {
     const store = await generateStore(machine.home, { source: 'roo-code', seed: 400, tasks: 200, distinct: 40, messages: [20, 40], damage: false });
     const run = spawnCli(machine, ['migrate', '--source', 'roo-code']);
     // Plain progress lines (stderr is not a terminal): kill once some tasks are uploaded.
-    await outputMatches(run.child, run.stderr, /migrating ([1-9]\d*)\/400 tasks/);
+    await outputMatches(run.child, run.stderr, /migrating ([1-9]\d*)\/200 tasks/);
     run.child.kill('SIGKILL');
     const killed = await run.done;
     assert.equal(killed.signal, 'SIGKILL');
