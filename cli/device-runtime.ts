@@ -60,3 +60,22 @@ export function stderrLogger(quiet: boolean): DeviceLogger {
     error: (m, f) => write('error', m, f),
   };
 }
+
+/**
+ * Waits until `device` is online, at most `ms`; RELAY_UNREACHABLE (exit 5) when it is not by
+ * then, naming the last connection error.
+ */
+export async function onlineWithin(device: SyncDevice, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      const last = device.status.lastError;
+      reject(new SyncError('RELAY_UNREACHABLE', `cannot reach the relay within ${Math.round(ms / 1000)} s${last ? `: [${last.code}] ${last.message}` : ''}`));
+    }, ms);
+  });
+  try {
+    await Promise.race([device.waitUntilOnline(), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

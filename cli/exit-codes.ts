@@ -45,7 +45,7 @@ const AUTH_CODES = new Set([
 ]);
 
 /** Error codes that mean "the relay is not there". */
-const UNREACHABLE_CODES = new Set(['RELAY_UNREACHABLE', 'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const UNREACHABLE_CODES = new Set(['RELAY_UNREACHABLE', 'STORAGE_SYNC_FAILED', 'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /** Error codes that mean "the command line is wrong". */
 const USAGE_CODES = new Set(['CLI_USAGE']);

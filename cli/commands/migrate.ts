@@ -17,7 +17,7 @@ import { selectStores, type SelectedStore } from '../../core/node/stores/store-s
 import { TASK_SOURCES } from '../../core/model/changes';
 import { formatMb, markPartialFailure, outputFor, usageExits } from '../cli-output';
 import { interruptSignal } from '../cli-session';
-import { openCliDevice, requireSyncing, stderrLogger } from '../device-runtime';
+import { onlineWithin, openCliDevice, requireSyncing, stderrLogger } from '../device-runtime';
 import { createProgress } from '../progress';
 
 interface MigrateFlags {
@@ -66,6 +66,7 @@ export function registerMigrateCommand(program: Command): void {
         const device = await openCliDevice({ stores: selected.filter((s) => round.stores.some((r) => r.source === s.source && r.basePath === s.basePath)), holderName: 'roo-sync migrate', live: false, logger: stderrLogger(true) });
         try {
           requireSyncing(device);
+          await onlineWithin(device, 15_000);
           const result = await runMigration({
             storage: device.storage!,
             plan: round,
