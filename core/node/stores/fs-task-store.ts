@@ -205,15 +205,44 @@ export class FsTaskStore implements ScannableTaskStore {
   async writeTask(task: TaskSnapshot): Promise<void> {
     checkSnapshot(task, this.source);
     await this.index?.assertWritable();
+    const item = await this.writeTaskFiles(task);
+    if (item !== null) await this.index?.update(task.taskId, item);
+  }
+
+  /**
+   * Writes several tasks like writeTask, with one update of the index for all of them (a
+   * backfill of thousands of tasks would otherwise rewrite the whole index once per task). A
+   * task that fails (a live lock held too long, say) is reported and left out of the index;
+   * the others are written.
+   */
+  async writeTasks(tasks: readonly TaskSnapshot[]): Promise<Array<{ taskId: TaskId; error: unknown }>> {
+    for (const task of tasks) checkSnapshot(task, this.source);
+    await this.index?.assertWritable();
+    const failed: Array<{ taskId: TaskId; error: unknown }> = [];
+    const items: Array<[string, HistoryItem]> = [];
+    for (const task of tasks) {
+      try {
+        const item = await this.writeTaskFiles(task);
+        if (item !== null) items.push([task.taskId, item]);
+      } catch (error) {
+        failed.push({ taskId: task.taskId, error });
+      }
+    }
+    await this.index?.updateMany(items);
+    return failed;
+  }
+
+  /** A task's ui, api and history_item.json; returns the HistoryItem its index entry gets (null: none). */
+  private async writeTaskFiles(task: TaskSnapshot): Promise<HistoryItem | null> {
     const dir = this.taskDir(task.taskId);
     await mkdir(dir, { recursive: true });
     await this.replaceJson(join(dir, STORE_FILES.ui), task.ui);
     await this.replaceJson(join(dir, STORE_FILES.api), task.api);
     // No HistoryItem given: keep the one the store has (never replace it with less), else rebuild.
     const item = task.historyItem ?? (await this.existingHistoryItem(task.taskId, dir)) ?? (await this.rebuild(task.taskId, dir, task.ui));
-    if (item === null) return;
+    if (item === null) return null;
     if (this.layout.kind === 'roo') await this.replaceJson(join(dir, STORE_FILES.historyItem), item);
-    await this.index?.update(task.taskId, item);
+    return item;
   }
 
   async deleteTask(taskId: TaskId): Promise<void> {
