@@ -80,6 +80,8 @@ export interface UnrestorableEntry {
   taskId: string;
   stream: StreamName;
   key: EntryKey;
+  /** The version's content hash (sha256 of its JSON text). */
+  hash: string;
 }
 
 export interface SyncToCloudOptions {

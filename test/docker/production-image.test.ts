@@ -27,8 +27,9 @@ describe('production image steps (docker/production/Dockerfile) outside Docker',
     if (app) rmSync(app, { recursive: true, force: true });
   });
 
-  it('installs production dependencies only with npm ci --omit=dev', async () => {
-    await run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], { cwd: app });
+  it('installs production dependencies only with npm ci --omit=dev (from the npm cache: npm test reaches no registry)', async () => {
+    // --offline: only the local npm cache, which .ci/run's `npm ci` filled; a miss fails here.
+    await run('npm', ['ci', '--omit=dev', '--offline', '--no-audit', '--no-fund'], { cwd: app });
     // A dev-only package must be absent, a runtime one present.
     await assert.rejects(run(process.execPath, ['-e', 'require.resolve("mocha")'], { cwd: app }));
     await run(process.execPath, ['-e', 'require.resolve("@electric-sql/pglite")'], { cwd: app });

@@ -421,7 +421,8 @@ export class SyncDevice {
     if (due === null || due === undefined) return;
     const now = (this.options.now ?? Date.now)();
     engine.renewTimer = setTimeout(() => {
-      void this.session?.accessToken().catch((err: unknown) => this.noteError(err));
+      // renew(), not accessToken(): a timer may fire a little early, when the token still counts as fresh.
+      void this.session?.renew().catch((err: unknown) => this.noteError(err));
     }, Math.max(0, Math.min(due - now, 2 ** 31 - 1)));
     engine.renewTimer.unref?.();
   }
