@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { EXIT } from './exit-codes';
+import { EXIT, EXIT_CODES_HELP } from './exit-codes';
 import { writer } from './commands/admin-connection';
 
 export interface Output {
@@ -35,8 +35,9 @@ export function markPartialFailure(failed: number): void {
   if (failed > 0) process.exitCode = EXIT.partial;
 }
 
-/** Usage errors of these commands exit 2 (commander's own default is 1). */
+/** Usage errors of these commands exit 2 (commander's own default is 1); their --help lists the exit codes. */
 export function usageExits(cmd: Command): Command {
+  cmd.addHelpText('after', EXIT_CODES_HELP);
   return cmd.exitOverride((err) => {
     if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') process.exit(0);
     process.exit(EXIT.usage);
