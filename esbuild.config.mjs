@@ -8,6 +8,9 @@ const common = {
   format: 'cjs',
   sourcemap: true,
   logLevel: 'info',
+  // jsonc-parser's `main` is a UMD build whose dynamic requires a bundle cannot follow; its
+  // `module` (ESM) build bundles cleanly.
+  mainFields: ['module', 'main'],
 };
 
 const builds = [

@@ -9,6 +9,9 @@ import { registerDbCommands } from './commands/db';
 import { registerDbCompactCommand } from './commands/db-compact';
 import { registerDeviceCommands } from './commands/device';
 import { registerUserCommands } from './commands/user';
+import { registerUserListCommand } from './commands/user-list';
+import { registerUserFacingCommands } from './commands/user-facing';
+import { EXIT_CODES_HELP, errorLine, exitCodeFor } from './exit-codes';
 
 /** What a usage error prints after the error line, instead of the whole help. */
 export const USAGE_HINT = "(run 'roo-sync --help', or 'roo-sync <command> --help', for usage)";
@@ -28,7 +31,10 @@ export function buildProgram(): Command {
   registerDbCommands(program);
   registerDbCompactCommand(program);
   registerUserCommands(program);
+  registerUserListCommand(program);
   registerDeviceCommands(program);
+  registerUserFacingCommands(program);
+  program.addHelpText('after', EXIT_CODES_HELP);
   return program;
 }
 
@@ -44,9 +50,8 @@ export function runCli(argv: readonly string[] = process.argv): Promise<void> {
         process.exitCode = err.exitCode === 0 ? 0 : USAGE_EXIT_CODE;
         return;
       }
-      const code = (err as { code?: string }).code;
-      console.error(`roo-sync: ${code ? `[${code}] ` : ''}${(err as Error).message ?? String(err)}`);
-      process.exitCode = 1;
+      console.error(errorLine(err));
+      process.exitCode = exitCodeFor(err);
     });
 }
 

@@ -11,7 +11,7 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADMIN_ACCESS_FILE, ADMIN_USERS_PATH, isLocalPeer, readAdminAccess } from '../../server/http/admin-access';
-import { runCliProcess } from '../support/cli-process';
+import { runCliProcess } from '../support/cli-bin-process';
 import { startRelayProcess, type RelayProcess } from '../support/relay-process';
 
 const PASSWORD = 'a strong first password';

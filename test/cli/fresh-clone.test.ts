@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from '../support/cli-process';
+import { REPO_ROOT } from '../support/cli-bin-process';
 
 const run = promisify(execFile);
 

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { USAGE_HINT } from '../../cli/main';
-import { runCliProcess } from '../support/cli-process';
+import { runCliProcess } from '../support/cli-bin-process';
 
 describe('roo-sync usage errors', function () {
   this.timeout(60_000);

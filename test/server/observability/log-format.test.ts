@@ -13,7 +13,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { loadRelayConfig } from '../../../server/config/load-config';
 import { createLogger, type LogFormat } from '../../../server/observability/logger';
 import { startRelayServer } from '../../../server/relay-server';
-import { BIN } from '../../support/cli-process';
+import { BIN } from '../../support/cli-bin-process';
 import { openTestPglite } from '../../support/pglite';
 import { testRedisUrl, uniquePrefix } from '../../support/redis';
 import { startRelayProcess } from '../../support/relay-process';
