@@ -1,5 +1,7 @@
-// Bundles the VS Code extension and the roo-sync CLI. `node esbuild.config.mjs [--watch]`.
+// Bundles the VS Code extension, the roo-sync CLI and the relay's web page (dist/web, see
+// web/build-web.mjs). `node esbuild.config.mjs [--watch]`.
 import * as esbuild from 'esbuild';
+import { buildWeb } from './web/build-web.mjs';
 
 const common = {
   bundle: true,
@@ -27,7 +29,9 @@ const builds = [
 ];
 
 if (process.argv.includes('--watch')) {
+  // The page is built once (its index.html names the hashed bundle); rerun for page changes.
+  await buildWeb({ outDir: 'dist/web', logLevel: 'info' });
   for (const options of builds) await (await esbuild.context(options)).watch();
 } else {
-  await Promise.all(builds.map((options) => esbuild.build(options)));
+  await Promise.all([...builds.map((options) => esbuild.build(options)), buildWeb({ outDir: 'dist/web', logLevel: 'info' })]);
 }

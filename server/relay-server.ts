@@ -33,6 +33,7 @@ import { migrate, validate } from './db/migrator';
 import { describeDatabaseUrl, openDatabase } from './db/open-database';
 import { createHttpHandler, type RequestHandler } from './http/http-app';
 import { localUrlOf, newAdminToken, writeAdminAccess } from './http/admin-access';
+import { defaultWebRoot, WebAssets } from './http/web-assets';
 import { sendError } from './http/http-errors';
 import { proxyTrust, type TrustProxySetting } from './http/trusted-proxies';
 import { createLogger, type Logger } from './observability/logger';
@@ -83,6 +84,11 @@ export interface RelayServerOptions {
   redisWaitMs?: number;
   /** How often the projector looks for users whose read model lags the log, ms; 0: only at start. Default 30 s. */
   projectionSweepMs?: number;
+  /**
+   * The built web page served at `/` (a folder with index.html, as `npm run build` writes to
+   * dist/web). Default: dist/web found next to the relay's code; false serves no page.
+   */
+  webRoot?: string | false;
 }
 
 export async function startRelayServer(
@@ -221,8 +227,11 @@ export async function startRelayServer(
     // The embedded database is this process's alone: `roo-sync user add` reaches it through
     // the relay instead, with a token written into the data directory (admin-access.ts).
     const adminToken = db.kind === 'pglite' && !deps.db ? newAdminToken() : undefined;
+    const webRoot = options.webRoot === false ? undefined : options.webRoot ?? defaultWebRoot();
+    const web = webRoot ? await WebAssets.load(webRoot) : undefined;
+    if (webRoot && !web) logger.warn('no web page in the web root (index.html missing)', { webRoot });
     const ready = createHttpHandler({
-      db, sessions, auth, config, metrics, logger, tasks,
+      db, sessions, auth, config, metrics, logger, tasks, web,
       cache: { kind: backend.kind, healthy: () => backend.healthy() },
       allowSignup: options.allowSignup ?? config.auth.allowSignup,
       trustProxy: proxyTrust(options.trustProxy ?? config.http.trustProxy),

@@ -13,6 +13,8 @@ import type { HttpContext } from './http-context';
 import { registerOpsRoutes } from './ops-routes';
 import { Router } from './router';
 import { registerTaskRoutes } from './task-routes';
+import { registerWebRoutes } from './web-assets';
+import { registerWebAuthRoutes } from './web-auth-routes';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -23,6 +25,8 @@ export function createHttpHandler(ctx: HttpContext): RequestHandler {
   registerBlobRoutes(router, ctx);
   registerTaskRoutes(router, ctx);
   registerAdminRoutes(router, ctx);
+  registerWebAuthRoutes(router, ctx);
+  registerWebRoutes(router, ctx.web);
   // The WebSocket endpoint reached without an upgrade (a browser, curl, a proxy that drops
   // the Upgrade header): say what it is instead of "no such route".
   router.add('GET', SYNC_PATH, async () => {

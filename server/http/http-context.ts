@@ -9,6 +9,7 @@ import type { Logger } from '../observability/logger';
 import type { RelayMetrics } from '../observability/metrics';
 import type { TaskList } from '../tasks/task-list';
 import type { ProxyTrust } from './trusted-proxies';
+import type { WebAssets } from './web-assets';
 
 export interface HttpContext {
   db: Database;
@@ -27,6 +28,8 @@ export interface HttpContext {
   trustProxy: ProxyTrust;
   /** The local administration token (embedded relay only, admin-access.ts); undefined: no admin route. */
   adminToken?: string;
+  /** The built web page served at `/` (undefined: `/` answers WEB_NOT_BUILT). */
+  web?: WebAssets;
   /** True once shutdown began: /readyz answers 503 so a load balancer stops sending. */
   shuttingDown(): boolean;
 }
