@@ -1,0 +1,70 @@
+/**
+ * Mocha hooks for tests that run suites inside real extension hosts: one Chromium for the file,
+ * code-servers started on demand (each with its own folders under one temp dir), everything
+ * torn down after the file (servers by process group, then the browser, then the folders).
+ */
+import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { HostParams } from '../host/host-params';
+import { buildForHost, FIXTURE_ASSISTANT_VSIX, REPO_ROOT, writeRunShim } from './build';
+import { startCodeServer, type CodeServer } from './code-server';
+import { Workbench, type WorkbenchResult } from './workbench';
+
+export interface HostRun {
+  /** Suites to run, e.g. `['activation.host-test']`. */
+  suites: string[];
+  params?: HostParams;
+  /** The folder the window opens. Default: the server's own `workspace` folder. */
+  folder?: string;
+  timeoutMs?: number;
+}
+
+export interface ExtensionHosts {
+  /**
+   * A new code-server with its own user-data folder (a separate "machine"), with the fixture
+   * assistant installed under Roo Code's id unless `withFixture` is false.
+   */
+  startServer(name: string, options?: { env?: Record<string, string>; withFixture?: boolean }): Promise<CodeServer & { runDir: string; workspace: string }>;
+  /** Runs suites in a fresh extension host of `server`; rejects with the host's log unless every test passed. */
+  run(server: CodeServer & { workspace: string }, run: HostRun): Promise<WorkbenchResult>;
+}
+
+let shims = 0;
+
+export function useExtensionHosts(): ExtensionHosts {
+  const workbench = new Workbench();
+  const servers: CodeServer[] = [];
+  let root: string | undefined;
+
+  before(async function () {
+    this.timeout(120_000);
+    root = await mkdtemp(join(tmpdir(), 'roo-sync-ext-'));
+    await Promise.all([buildForHost(), workbench.launch()]);
+  });
+
+  after(async function () {
+    this.timeout(30_000);
+    await Promise.all(servers.map((s) => s.stop()));
+    await workbench.close();
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  return {
+    async startServer(name, options = {}) {
+      const runDir = join(root!, name);
+      const workspace = join(runDir, 'workspace');
+      await mkdir(workspace, { recursive: true });
+      const server = await startCodeServer({ runDir, env: options.env });
+      servers.push(server);
+      if (options.withFixture !== false) await server.installExtension(FIXTURE_ASSISTANT_VSIX);
+      return Object.assign(server, { runDir, workspace });
+    },
+    async run(server, run) {
+      const testsPath = await writeRunShim(`${process.pid}-${++shims}`, run.suites, run.params ?? {});
+      const result = await workbench.run(server, { folder: run.folder ?? server.workspace, extensionPaths: [REPO_ROOT], testsPath, timeoutMs: run.timeoutMs });
+      if (result.exitCode !== 0) throw new Error(`extension-host suites ${run.suites.join(', ')} failed (exit ${result.exitCode}); host log:\n${result.log.join('\n')}`);
+      return result;
+    },
+  };
+}
