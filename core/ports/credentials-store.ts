@@ -28,4 +28,11 @@ export interface CredentialsStore {
   save(credentials: DeviceCredentials): Promise<void>;
   /** Forgets them (signed out). Idempotent. */
   clear(): Promise<void>;
+  /**
+   * Runs `work` while no other holder of this store (another process sharing the same file, or
+   * another caller in this one) runs its own: token rotation reads the refresh token, trades it
+   * and saves the new one inside it, so two processes never spend one refresh token twice
+   * (the relay revokes a device whose refresh token is reused).
+   */
+  exclusive<T>(work: () => Promise<T>): Promise<T>;
 }

@@ -13,8 +13,9 @@ import { SyncError, isSyncError } from '../errors';
 import type { DeviceId, TaskId } from '../ids';
 import { ConflictResolver } from '../merge/conflict-resolver';
 import { compareHlc, HybridLogicalClock } from '../model/hlc';
-import type { HlcStamp, StreamName, TaskSource } from '../model/changes';
+import type { EntryKey, HlcStamp, StreamName, TaskSource } from '../model/changes';
 import type { BlobStore } from '../ports/blob-store';
+import type { RemoteEntries } from '../ports/remote-entries';
 import type { Outbox } from '../ports/outbox';
 import type { SyncTransport } from '../ports/sync-transport';
 import type { TaskSnapshot, TaskStore } from '../ports/task-store';
@@ -28,6 +29,8 @@ import { StorageErrorCode } from './storage-errors';
 import { loadSyncState, type FileConflictRecord, type SyncState, type SyncStateStore } from './sync-state';
 import type { EngineDeps, SyncContext } from './sync-context';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
+import { restoreMissingTask } from './task-restore';
+import { Listeners } from '../client/listeners';
 import type { WorkspaceFiles } from './workspace-files';
 
 export interface HybridStorageOptions {
@@ -41,6 +44,8 @@ export interface HybridStorageOptions {
   blobs: BlobStore;
   /** Local cache of stream entries by hash (restores what a stale rewrite dropped). */
   entryCache: BlobStore;
+  /** The relay's copy of synced entries, asked for what `entryCache` lacks. Default none. */
+  remoteEntries?: RemoteEntries;
   /** Synced workspace folders. Default none. */
   workspaces?: readonly WorkspaceFiles[];
   /** Wall clock in ms. Default Date.now. */
@@ -62,6 +67,18 @@ export interface SyncToCloudReport extends PushReport {
   queued: number;
   /** Tasks whose files could not be read (left alone), with the error code. */
   unreadable: Array<{ source: TaskSource; taskId: string; code: string }>;
+  /** Synced entries a stale rewrite or a lost folder dropped that nothing could restore. */
+  unrestorable: UnrestorableEntry[];
+  /** Synced tasks missing from their store that were written back. */
+  restored: number;
+}
+
+/** A synced entry that should be on disk and that neither the entry cache nor the relay holds. */
+export interface UnrestorableEntry {
+  source: TaskSource;
+  taskId: string;
+  stream: StreamName;
+  key: EntryKey;
 }
 
 export interface SyncToCloudOptions {
@@ -70,6 +87,9 @@ export interface SyncToCloudOptions {
   /** Scan the workspaces too. Default true. */
   files?: boolean;
 }
+
+/** What a detection found besides changes (filled in by detectAndQueue). */
+type DetectFindings = Pick<SyncToCloudReport, 'unreadable' | 'unrestorable' | 'restored'>;
 
 export type SyncFromCloudReport = PullReport & { pushed: PushReport };
 
@@ -92,6 +112,7 @@ export class HybridStorage {
   private needsReload = false;
   private closed = false;
   private readonly clock: HybridLogicalClock;
+  private readonly unrestorableListeners = new Listeners<[UnrestorableEntry[]]>();
   private recovery: OutboxRecoveryReport = { checked: false, unacknowledged: 0, missing: 0, tasks: 0, workspaces: 0, queued: 0 };
 
   private constructor(
@@ -108,6 +129,7 @@ export class HybridStorage {
         return self.state;
       },
       entryCache: options.entryCache,
+      remoteEntries: options.remoteEntries,
       blobs: options.blobs,
       now,
       stamp: () => {
@@ -172,6 +194,14 @@ export class HybridStorage {
     return this.state.conflicts;
   }
 
+  /**
+   * Calls `listener` with the synced entries a detection found missing from disk and could not
+   * restore (neither the entry cache nor the relay had them). Returns its remover.
+   */
+  onUnrestorable(listener: (entries: UnrestorableEntry[]) => void): () => void {
+    return this.unrestorableListeners.add(listener);
+  }
+
   /** Calls `listener` when the relay reports changes from other devices (then call syncFromCloud). */
   onRemoteChanges(listener: (count: number) => void): () => void {
     return this.options.transport.onLiveChanges((changes) => listener(changes.length));
@@ -218,16 +248,16 @@ export class HybridStorage {
    */
   async syncToCloud(options: SyncToCloudOptions = {}): Promise<SyncToCloudReport> {
     return this.run(async () => {
-      const unreadable: SyncToCloudReport['unreadable'] = [];
+      const found: DetectFindings = { unreadable: [], unrestorable: [], restored: 0 };
       const targets: Array<{ store: TaskStore; taskId: TaskId }> = [];
       if (options.tasks) {
         for (const { source, taskId } of options.tasks) targets.push({ store: this.storeOf(source), taskId });
       } else {
-        for (const store of this.options.stores) for (const taskId of await store.listTaskIds()) targets.push({ store, taskId });
+        for (const store of this.options.stores) targets.push(...(await this.everyTaskOf(store)));
       }
-      const queued = await this.detectAndQueue(targets, unreadable, options.files ?? true);
+      const queued = await this.detectAndQueue(targets, found, options.files ?? true);
       const pushed = await pushPending(this.deps, this.batchSize, this.maxConflictRounds);
-      return { ...pushed, queued, unreadable };
+      return { ...pushed, queued, ...found };
     });
   }
 
@@ -307,6 +337,13 @@ export class HybridStorage {
 
   private get maxConflictRounds(): number {
     return this.options.maxConflictRounds ?? 5;
+  }
+
+  /** Every task of a store: its task folders, and the synced tasks whose folder is gone. */
+  private async everyTaskOf(store: TaskStore): Promise<Array<{ store: TaskStore; taskId: TaskId }>> {
+    const ids = new Set<string>(await store.listTaskIds());
+    for (const task of this.state.tasks.values()) if (task.source === store.source && task.deleted === null) ids.add(task.taskId);
+    return [...ids].map((taskId) => ({ store, taskId: taskId as TaskId }));
   }
 
   private storeOf(source: TaskSource): TaskStore {
@@ -396,33 +433,51 @@ export class HybridStorage {
    */
   private async detectAndQueue(
     targets: ReadonlyArray<{ store: TaskStore; taskId: TaskId }>,
-    unreadable?: SyncToCloudReport['unreadable'],
+    found: DetectFindings = { unreadable: [], unrestorable: [], restored: 0 },
     withFiles = false,
   ): Promise<number> {
     const planned: PlannedChange[] = [];
     const rewrites: Array<{ store: TaskStore; snapshot: TaskSnapshot }> = [];
+    const unrestorable: UnrestorableEntry[] = [];
     for (const { store, taskId } of targets) {
+      const source = store.source;
       let snapshot: TaskSnapshot | null;
       try {
         snapshot = await store.readTask(taskId);
       } catch (err) {
         // A corrupt file is left as it is (never rewritten with less); integrity reports it.
         if (!(err instanceof SyncError && err.code.startsWith('STORE_'))) throw err;
-        unreadable?.push({ source: store.source, taskId, code: err.code });
+        found.unreadable.push({ source, taskId, code: err.code });
         continue;
       }
-      if (!snapshot) continue;
+      if (!snapshot) {
+        // An absence is not a deletion: a synced task whose folder is gone is written back.
+        const synced = this.state.getTask(source, taskId);
+        if (!synced) continue;
+        const restore = await restoreMissingTask(this.deps.ctx, synced);
+        for (const entry of restore.unrestorable) unrestorable.push({ source, taskId, ...entry });
+        if (restore.snapshot) {
+          rewrites.push({ store, snapshot: restore.snapshot });
+          found.restored++;
+        }
+        continue;
+      }
       let detected;
       try {
-        detected = await detectTaskChanges(this.deps.ctx, snapshot, this.state.task(store.source, taskId));
+        detected = await detectTaskChanges(this.deps.ctx, snapshot, this.state.task(source, taskId));
       } catch (err) {
         // Entries that cannot be keyed (STREAM_ENTRY_INVALID): leave the task alone, report it.
         if (!isSyncError(err, 'STREAM_ENTRY_INVALID')) throw err;
-        unreadable?.push({ source: store.source, taskId, code: err.code });
+        found.unreadable.push({ source, taskId, code: err.code });
         continue;
       }
       planned.push(...detected.changes);
       if (detected.rewrite) rewrites.push({ store, snapshot: detected.rewrite });
+      for (const entry of detected.unrestorable) unrestorable.push({ source, taskId, ...entry });
+    }
+    if (unrestorable.length > 0) {
+      found.unrestorable.push(...unrestorable);
+      this.unrestorableListeners.emit(unrestorable);
     }
     if (withFiles) for (const files of this.deps.workspaces) planned.push(...(await detectFileChanges(this.deps.ctx, files)));
     if (planned.length === 0 && rewrites.length === 0) return 0;

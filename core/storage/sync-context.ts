@@ -5,6 +5,7 @@
 import type { DeviceId } from '../ids';
 import type { HlcStamp } from '../model/changes';
 import type { BlobStore } from '../ports/blob-store';
+import type { RemoteEntries } from '../ports/remote-entries';
 import type { SyncState } from './sync-state';
 
 export interface SyncContext {
@@ -12,6 +13,8 @@ export interface SyncContext {
   readonly state: SyncState;
   /** Local cache of stream entries by hash (restores what a stale rewrite dropped). */
   readonly entryCache: BlobStore;
+  /** Synced entries as the relay holds them, for what the entry cache lacks (none: cache only). */
+  readonly remoteEntries?: RemoteEntries;
   /** Content-addressed file contents shared through the relay. */
   readonly blobs: BlobStore;
   /** A new HLC stamp (recorded in the sync state so a restart never goes back). */

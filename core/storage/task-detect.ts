@@ -15,7 +15,7 @@ import { mergeTaskMeta, stampFields } from '../merge/metadata-merge';
 import { buildHistoryItem } from './task-apply';
 import type { KeyedEntry } from '../tracking/stream-keys';
 import { keyEntriesStable } from './stable-keys';
-import { cacheEntries, loadCachedEntry } from './entry-cache';
+import { cacheEntries, loadCachedEntry, loadSyncedEntries, type WantedEntry } from './entry-cache';
 import { noteQueuedTruncate, trackedList, type TaskSyncState, type TrackedEntryState } from './sync-state';
 import type { SyncContext } from './sync-context';
 
@@ -29,7 +29,7 @@ export interface TaskDetection {
   changes: PlannedChange[];
   /** The task with lost entries written back, or null when the disk needs no write. */
   rewrite: TaskSnapshot | null;
-  /** Synced entries that should be restored but whose content is not in the entry cache. */
+  /** Synced entries that should be restored but that neither the entry cache nor the relay holds. */
   unrestorable: Array<{ stream: StreamName; key: EntryKey }>;
 }
 
@@ -121,13 +121,15 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
     const kept = resurrected.size > 0 ? keyed[stream].filter((e) => !resurrected.has(e.key)) : keyed[stream];
     if (resurrected.size > 0) rewritten[stream] = kept.map((e) => e.entry);
     if (diff.restore.length > 0) {
-      const restored: KeyedEntry[] = [];
+      const wanted: WantedEntry[] = [];
       for (const key of diff.restore) {
         const entry = tracked.get(key);
-        const cached = entry ? await loadCachedEntry(ctx.entryCache, entry.hash) : undefined;
-        if (entry && cached) restored.push({ key, hash: entry.hash, entry: cached.entry });
+        if (entry) wanted.push({ key, hash: entry.hash });
         else result.unrestorable.push({ stream, key });
       }
+      const { found, missing } = await loadSyncedEntries(ctx.entryCache, ctx.remoteEntries, { source, taskId, stream }, wanted);
+      for (const key of missing) result.unrestorable.push({ stream, key });
+      const restored: KeyedEntry[] = wanted.filter((w) => found.has(w.key)).map((w) => ({ key: w.key, hash: w.hash, entry: found.get(w.key) }));
       if (restored.length > 0) {
         const base = reverted.size > 0 ? kept.filter((e) => !reverted.has(e.key) || !restored.some((r) => r.key === e.key)) : kept;
         rewritten[stream] = mergeByKey(base, restored).map((e) => e.entry);
