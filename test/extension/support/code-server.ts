@@ -54,6 +54,8 @@ export interface CodeServer {
 function isolatedEnv(runDir: string, extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
   return {
     ...process.env,
+    // A home of its own: discovery of task stores must find this "machine's" stores only.
+    HOME: join(runDir, 'home'),
     XDG_CONFIG_HOME: join(runDir, 'cfg'),
     XDG_DATA_HOME: join(runDir, 'data'),
     TMPDIR: join(runDir, 'tmp'),
@@ -69,7 +71,7 @@ function commonArgs(runDir: string): string[] {
 export async function startCodeServer(options: CodeServerOptions): Promise<CodeServer> {
   const bin = codeServerBinary();
   const { runDir } = options;
-  await Promise.all(['cfg', 'data', 'tmp', 'ud', 'ext'].map((d) => mkdir(join(runDir, d), { recursive: true })));
+  await Promise.all(['home', 'cfg', 'data', 'tmp', 'ud', 'ext'].map((d) => mkdir(join(runDir, d), { recursive: true })));
   const env = isolatedEnv(runDir, options.env);
   const child = spawn(
     bin,

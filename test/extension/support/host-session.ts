@@ -55,7 +55,7 @@ export function useExtensionHosts(): ExtensionHosts {
       const runDir = join(root!, name);
       const workspace = join(runDir, 'workspace');
       await mkdir(workspace, { recursive: true });
-      const server = await startCodeServer({ runDir, env: options.env });
+      const server = await startCodeServer({ runDir, env: { ROO_SYNC_TEST_HOOKS: '1', ...options.env } });
       servers.push(server);
       if (options.withFixture !== false) await server.installExtension(FIXTURE_ASSISTANT_VSIX);
       return Object.assign(server, { runDir, workspace });
