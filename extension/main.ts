@@ -41,7 +41,7 @@ export function activate(context: vscode.ExtensionContext): RooSyncApi {
   // Starting the device (when enabled) must not hold up activation or the assistant's host.
   void owned.reconcile().catch((error: unknown) => log.error('could not start sync', error));
   const api: RooSyncApi = { status: () => ({ kind: owned.status.kind, text: statusBar.view?.text ?? '' }) };
-  if (process.env['ROO_SYNC_TEST_HOOKS'] === '1') api.testing = testingApi(owned, statusBar, view, context.globalStorageUri.fsPath);
+  if (process.env['ROO_SYNC_TEST_HOOKS'] === '1') api.testing = testingApi(owned, statusBar, view, context);
   return api;
 }
 
