@@ -2,7 +2,8 @@
  * The one status a device reports, rendered by every shell (the CLI's status lines, the
  * extension's status bar and view). Pure data: SyncDevice emits a new value on every change.
  */
-import type { EntryKey, StreamName, TaskSource } from '../model/changes';
+import type { TaskSource } from '../model/changes';
+import type { UnrestorableEntry } from '../storage/hybrid-storage';
 
 /**
  * - `signed-out`: no credentials, or the relay refused the refresh token (never retried);
@@ -32,13 +33,8 @@ export interface DeviceStoreStatus {
   holder?: LockHolder;
 }
 
-/** A synced entry that a stale rewrite dropped and that neither the entry cache nor the relay had. */
-export interface UnrestorableEntry {
-  source: TaskSource;
-  taskId: string;
-  stream: StreamName;
-  key: EntryKey;
-}
+/** A synced entry that a stale rewrite (or a lost folder) dropped and that neither the entry cache nor the relay had. */
+export type { UnrestorableEntry } from '../storage/hybrid-storage';
 
 export interface DeviceStatus {
   state: DeviceState;

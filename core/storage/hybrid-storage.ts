@@ -26,6 +26,7 @@ import { findUnsent, notePending, requeueUnsent, type OutboxRecoveryReport } fro
 import { applyJournal, pullAll, type PullReport } from './pull-cycle';
 import { pushPending, resolveConflicts, type PushReport } from './push-cycle';
 import { StorageErrorCode } from './storage-errors';
+import { liveEntryHashes } from './entry-cache';
 import { loadSyncState, type FileConflictRecord, type SyncState, type SyncStateStore } from './sync-state';
 import type { EngineDeps, SyncContext } from './sync-context';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
@@ -316,6 +317,11 @@ export class HybridStorage {
       }
       return { tasks: targets.length, queued, pushed };
     });
+  }
+
+  /** Every entry hash the sync state names: what the entry cache must keep (see liveEntryHashes). */
+  async entryHashesInUse(): Promise<Set<string>> {
+    return this.run(async () => liveEntryHashes(this.state));
   }
 
   /** Compares stores, workspace files, sync state, hashes and caches; reports problems by code. */

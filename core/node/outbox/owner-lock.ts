@@ -16,10 +16,28 @@ interface LockContent {
   pid: number;
   host: string;
   token: string;
+  /** What the holder calls itself (`roo-sync sync`, `VS Code window`), when it said. */
+  name?: string;
 }
 
-/** Paths locked by this process (a pid check cannot tell two owners in one process apart). */
-const heldInProcess = new Set<string>();
+/** Who holds a lock (another live process), as read from its lock file. */
+export interface LockHolderInfo {
+  pid: number;
+  host: string;
+  name: string;
+}
+
+export interface OwnerLockOptions {
+  /** What this process calls itself, written into the lock for others to read. */
+  name?: string;
+  /** The error code when a live owner holds the lock. Default OUTBOX_LOCKED. */
+  code?: string;
+  /** The words for that error. Default: "another process owns the outbox". */
+  what?: string;
+}
+
+/** Paths locked by this process, with the name each holder gave (a pid check cannot tell two owners in one process apart). */
+const heldInProcess = new Map<string, string | undefined>();
 
 export class OwnerLock {
   private released = false;
@@ -29,23 +47,31 @@ export class OwnerLock {
     private readonly token: string,
   ) {}
 
-  /** Takes the lock at `path` or throws OUTBOX_LOCKED when a live owner holds it. */
-  static async acquire(path: string): Promise<OwnerLock> {
+  /**
+   * Takes the lock at `path` or throws OUTBOX_LOCKED (or `options.code`) when a live owner holds
+   * it; the error's details name the holder (`pid`, `host`, `name`).
+   */
+  static async acquire(path: string, options: OwnerLockOptions = {}): Promise<OwnerLock> {
+    const code = options.code ?? 'OUTBOX_LOCKED';
+    const what = options.what ?? 'the outbox';
     if (heldInProcess.has(path)) {
-      throw new SyncError('OUTBOX_LOCKED', 'the outbox is already open in this process', { lock: path });
+      const holder = heldInProcess.get(path);
+      throw new SyncError(code, `${what} is already open in this process${holder ? ` (${holder})` : ''}`, { lock: path, pid: process.pid, host: hostname(), name: holder ?? 'this process' });
     }
     const content: LockContent = { pid: process.pid, host: hostname(), token: randomBytes(12).toString('hex') };
-    heldInProcess.add(path);
+    if (options.name !== undefined) content.name = options.name;
+    heldInProcess.set(path, options.name);
     try {
       for (let attempt = 0; attempt < 5; attempt++) {
         if (await tryCreate(path, content)) return new OwnerLock(path, content.token);
         const holder = await readLock(path);
         if (holder === 'gone') continue;
         if (holder !== 'unreadable' && isLive(holder)) {
-          throw new SyncError('OUTBOX_LOCKED', 'another process owns the outbox', {
+          throw new SyncError(code, `another process owns ${what}${holder.name ? ` (${holder.name}, pid ${holder.pid})` : ` (pid ${holder.pid})`}`, {
             lock: path,
             pid: holder.pid,
             host: holder.host,
+            name: holder.name ?? 'unknown process',
           });
         }
         // Re-read right before removing: another starter may have replaced the stale lock already.
@@ -54,7 +80,7 @@ export class OwnerLock {
           await removeIfExists(path);
         }
       }
-      throw new SyncError('OUTBOX_LOCKED', 'could not take the outbox lock', { lock: path });
+      throw new SyncError(code, `could not take the lock of ${what}`, { lock: path });
     } catch (err) {
       heldInProcess.delete(path);
       throw err;
@@ -99,12 +125,20 @@ async function readLock(path: string): Promise<LockContent | 'gone' | 'unreadabl
   try {
     const value = JSON.parse(text) as Partial<LockContent>;
     if (typeof value.pid === 'number' && typeof value.host === 'string' && typeof value.token === 'string') {
+      if (value.name !== undefined && typeof value.name !== 'string') delete value.name;
       return value as LockContent;
     }
   } catch {
     // fall through: not a lock this module wrote
   }
   return 'unreadable';
+}
+
+/** The holder of a lock error's details (OwnerLock.acquire), or null when they name none. */
+export function lockHolderOf(err: SyncError): LockHolderInfo | null {
+  const d = err.details;
+  if (!d || typeof d.pid !== 'number' || typeof d.host !== 'string') return null;
+  return { pid: d.pid, host: d.host, name: typeof d.name === 'string' ? d.name : 'unknown process' };
 }
 
 /** A lock from another host cannot be checked, so it counts as live. */

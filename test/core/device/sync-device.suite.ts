@@ -1,0 +1,238 @@
+/**
+ * SyncDevice end to end: real devices on disk (FsTaskStore, the real watcher, the durable
+ * outbox, sync state and entry cache) against the real relay, run on PGlite with the in-process
+ * cache (sync-device.pglite.test.ts) and on PostgreSQL + Redis (sync-device.postgres.test.ts).
+ * The assistant is played by `assistantWrite`: whole-file rewrites through temp + rename.
+ */
+import assert from 'node:assert/strict';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DeviceStatus } from '../../../core/device/device-status';
+import { deviceFolder } from '../../../core/node/device/device-folder';
+import type { SyncDevice } from '../../../core/node/device/sync-device';
+import type { Database } from '../../../server/db/database';
+import { assistantWrite, smallTask, uiOnDisk, useDeviceFixture, waitForTexts, type DeviceDir } from '../../support/device-fixture';
+import { waitFor } from '../../support/redis';
+import { useSuiteRelay } from '../../server/http/relay-fixture';
+
+export interface SyncDeviceSuiteSetup {
+  db(): Database;
+  flags(): Record<string, unknown>;
+}
+
+const EMAIL = 'ann@example.com';
+const TASK = '0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
+
+/** A fetch to which the relay's read model (the messages route) answers 503, as with PROJECTIONS=off. */
+function withoutReadModel(): (url: string, init?: RequestInit) => Promise<Response> {
+  return (url, init) =>
+    url.includes('/messages')
+      ? Promise.resolve(new Response(JSON.stringify({ error: { code: 'PROJECTIONS_DISABLED', message: 'off' } }), { status: 503 }))
+      : fetch(url, init);
+}
+
+/** Changes the relay accepted from `deviceId`, by kind. */
+async function changesBy(db: Database, deviceId: string): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ change_type: string; n: string | number }>(
+    'SELECT change_type, count(*) AS n FROM sync_operations WHERE device_id = $1 GROUP BY change_type',
+    [deviceId],
+  );
+  return Object.fromEntries(rows.map((r) => [r.change_type, Number(r.n)]));
+}
+
+async function waitForState(device: SyncDevice, state: DeviceStatus['state']): Promise<void> {
+  await waitFor(() => device.status.state === state, `the device to be ${state} (is ${device.status.state})`, 15_000);
+}
+
+export function syncDeviceSuite(setup: SyncDeviceSuiteSetup): void {
+  const relay = useSuiteRelay(setup);
+  const fixture = useDeviceFixture(relay);
+
+  /** Two signed-in devices of one user, both open and synced. */
+  async function twoDevices(): Promise<{ a: DeviceDir; b: DeviceDir; devA: SyncDevice; devB: SyncDevice }> {
+    await fixture.account(EMAIL);
+    const a = await fixture.folder();
+    const b = await fixture.folder();
+    await fixture.signIn(a, EMAIL, 'desktop');
+    await fixture.signIn(b, EMAIL, 'laptop');
+    const devA = await fixture.open(a);
+    const devB = await fixture.open(b);
+    await devA.waitUntilOnline();
+    await devB.waitUntilOnline();
+    return { a, b, devA, devB };
+  }
+
+  describe('SyncDevice', () => {
+    it('syncs a task the assistant writes on one device to the other device\'s store, in the same format', async () => {
+      const { a, b, devA, devB } = await twoDevices();
+      await assistantWrite(a.storePath, smallTask(TASK, ['Fix the build', 'Looking at the logs']));
+      await waitForTexts(b.storePath, TASK, ['Fix the build', 'Looking at the logs'], 'the task on device B');
+      await devB.idle();
+      const history = JSON.parse(await readFile(join(b.storePath, 'tasks', TASK, 'history_item.json'), 'utf8')) as Record<string, unknown>;
+      assert.equal(history.task, 'Fix the build');
+      const index = JSON.parse(await readFile(join(b.storePath, 'tasks', '_index.json'), 'utf8')) as { entries: Array<{ id: string }> };
+      assert.ok(index.entries.some((e) => e.id === TASK), 'the task is in the index Roo Code reads');
+      await devA.idle();
+      await devB.idle();
+      await waitForState(devA, 'synced');
+      await waitForState(devB, 'synced');
+      assert.equal(devB.status.queued, 0);
+      assert.deepEqual(devB.status.unrestorable, []);
+    });
+
+    it('sends nothing back after applying a page of remote changes (no echo through the real watcher)', async () => {
+      const { a, b, devA, devB } = await twoDevices();
+      const texts = Array.from({ length: 40 }, (_, i) => `message ${i}`);
+      await assistantWrite(a.storePath, smallTask(TASK, texts));
+      await waitForTexts(b.storePath, TASK, texts, 'the page on device B');
+      await devB.idle();
+      await devA.idle();
+      // The apply's own writes reach B's watcher; whatever it does with them is done by now.
+      await waitFor(async () => {
+        await devB.idle();
+        return devB.status.queued === 0;
+      }, 'device B to settle');
+      assert.deepEqual(await changesBy(relay().db, devB.deviceId!), {}, 'device B pushed nothing');
+      assert.ok(((await changesBy(relay().db, devA.deviceId!))['stream.put'] ?? 0) >= 80);
+    });
+
+    it('restores, after a restart, a message from another device that the assistant\'s stale rewrite dropped', async () => {
+      const { a, b, devA, devB } = await twoDevices();
+      const first = smallTask(TASK, ['Write the parser', 'Plan: tokens first']);
+      await assistantWrite(a.storePath, first);
+      await waitForTexts(b.storePath, TASK, ['Plan: tokens first'], 'the task on B');
+      // B adds a message; A's disk gets it.
+      const fromB = smallTask(TASK, ['Write the parser', 'Plan: tokens first', 'B: add error recovery']);
+      await assistantWrite(b.storePath, fromB);
+      await waitForTexts(a.storePath, TASK, ['B: add error recovery'], 'B\'s message on A');
+      await devA.idle();
+      // A restarts: every in-memory cache is gone. The relay's read model is cut off, so only
+      // the durable entry cache can restore B's message.
+      await devA.close();
+      const devA2 = await fixture.open(a, { http: { fetch: withoutReadModel() } });
+      await devA2.waitUntilOnline();
+      // A's assistant writes the task from its memory, which never saw B's message, plus its own.
+      const stale = smallTask(TASK, ['Write the parser', 'Plan: tokens first']);
+      stale.ui.push({ ts: 1_760_000_000_000 + 9000, type: 'say', say: 'text', text: 'A: tokens done' });
+      await assistantWrite(a.storePath, stale);
+      await waitForTexts(a.storePath, TASK, ['B: add error recovery', 'A: tokens done'], 'B\'s message restored on A');
+      await waitForTexts(b.storePath, TASK, ['B: add error recovery', 'A: tokens done'], 'both messages on B');
+      await devA2.idle();
+      assert.deepEqual(devA2.status.unrestorable, []);
+      const ops = await changesBy(relay().db, devA2.deviceId!);
+      assert.equal(ops['stream.truncate'] ?? 0, 0, 'A sent no truncate');
+      const onRelay = await relay().db.query<{ n: string | number }>(
+        "SELECT count(*) AS n FROM messages WHERE stream = 'ui' AND content::text LIKE '%B: add error recovery%'",
+      );
+      assert.equal(Number(onRelay.rows[0]!.n), 1, 'B\'s message stays on the relay');
+      void devB;
+    });
+
+    it('fetches a dropped message back from the relay when the entry cache is gone too', async () => {
+      const { a, b, devA } = await twoDevices();
+      await assistantWrite(a.storePath, smallTask(TASK, ['Start', 'A1']));
+      await waitForTexts(b.storePath, TASK, ['A1'], 'the task on B');
+      await assistantWrite(b.storePath, smallTask(TASK, ['Start', 'A1', 'B2']));
+      await waitForTexts(a.storePath, TASK, ['B2'], 'B2 on A');
+      await devA.idle();
+      const deviceId = devA.deviceId!;
+      await devA.close();
+      await rm(deviceFolder(a.dataDir, deviceId).entries, { recursive: true, force: true });
+      // The read model follows the log asynchronously: wait until it holds B2.
+      await waitFor(async () => {
+        const { rows } = await relay().db.query<{ n: string | number }>("SELECT count(*) AS n FROM messages WHERE stream = 'ui' AND content::text LIKE '%B2%'");
+        return Number(rows[0]!.n) === 1;
+      }, 'the read model to hold B2');
+      let readModelCalls = 0;
+      const devA2 = await fixture.open(a, {
+        http: {
+          fetch: (url, init) => {
+            if (url.includes('/messages')) readModelCalls++;
+            return fetch(url, init);
+          },
+        },
+      });
+      await devA2.waitUntilOnline();
+      const stale = smallTask(TASK, ['Start', 'A1']);
+      stale.ui.push({ ts: 1_760_000_000_000 + 9000, type: 'say', say: 'text', text: 'A3' });
+      await assistantWrite(a.storePath, stale);
+      await waitForTexts(a.storePath, TASK, ['B2', 'A3'], 'B2 fetched back from the relay and restored on A');
+      await devA2.idle();
+      assert.ok(readModelCalls > 0, 'the entry came from the relay\'s read model');
+      assert.deepEqual(devA2.status.unrestorable, []);
+      void b;
+    });
+
+    it('reports an entry that neither the cache nor the relay has, with its task and key, and writes nothing in its place', async () => {
+      const { a, b, devA } = await twoDevices();
+      await assistantWrite(a.storePath, smallTask(TASK, ['Start', 'A1']));
+      await waitForTexts(b.storePath, TASK, ['A1'], 'the task on B');
+      await assistantWrite(b.storePath, smallTask(TASK, ['Start', 'A1', 'B2']));
+      await waitForTexts(a.storePath, TASK, ['B2'], 'B2 on A');
+      await devA.idle();
+      const deviceId = devA.deviceId!;
+      await devA.close();
+      await rm(deviceFolder(a.dataDir, deviceId).entries, { recursive: true, force: true });
+      const logged: Array<Record<string, unknown>> = [];
+      // The relay's read model is unreachable for this device: its messages route answers 503.
+      const devA2 = await fixture.open(a, {
+        http: { fetch: withoutReadModel() },
+        logger: { debug() {}, info() {}, warn() {}, error: (_message, fields) => void logged.push(fields ?? {}) },
+      });
+      await devA2.waitUntilOnline();
+      await assistantWrite(a.storePath, smallTask(TASK, ['Start', 'A1']));
+      await waitFor(() => devA2.status.unrestorable.length > 0, 'the lost entry to be reported');
+      const [lost] = devA2.status.unrestorable;
+      assert.equal(lost!.taskId, TASK);
+      assert.equal(lost!.stream, 'ui');
+      assert.equal(lost!.source, 'roo-code');
+      assert.ok(logged.some((f) => f.taskId === TASK && f.key === lost!.key), 'the log names the task and key');
+      assert.equal((await changesBy(relay().db, deviceId))['stream.truncate'] ?? 0, 0);
+      void b;
+    });
+
+    it('brings back an emptied task file, a deleted task folder and a wiped store, and sends no deletion of any kind', async () => {
+      const { a, b, devA, devB } = await twoDevices();
+      await assistantWrite(a.storePath, smallTask(TASK, ['One', 'Two', 'Three']));
+      await waitForTexts(b.storePath, TASK, ['Three'], 'the task on B');
+      await devB.idle();
+      const before = await changesBy(relay().db, devB.deviceId!);
+      assert.deepEqual(before, {});
+      // An emptied file.
+      await writeFile(join(b.storePath, 'tasks', TASK, 'ui_messages.json'), '[]');
+      await waitForTexts(b.storePath, TASK, ['One', 'Two', 'Three'], 'the emptied file written back');
+      await devB.idle();
+      // A deleted folder.
+      await rm(join(b.storePath, 'tasks', TASK), { recursive: true, force: true, maxRetries: 5 });
+      await waitForTexts(b.storePath, TASK, ['One', 'Two', 'Three'], 'the deleted folder written back');
+      await devB.idle();
+      // A wiped store.
+      await rm(join(b.storePath, 'tasks'), { recursive: true, force: true, maxRetries: 5 });
+      await waitForTexts(b.storePath, TASK, ['One', 'Two', 'Three'], 'the wiped store written back');
+      await devB.idle();
+      const after = await changesBy(relay().db, devB.deviceId!);
+      for (const kind of ['task.delete', 'stream.truncate', 'file.delete', 'stream.put', 'task.meta']) {
+        assert.equal(after[kind] ?? 0, 0, `device B sent no ${kind}`);
+      }
+      assert.deepEqual((await uiOnDisk(a.storePath, TASK)).map((m) => m.text), ['One', 'Two', 'Three'], 'A untouched');
+      void devA;
+    });
+
+    it('lets one process sync a store; a second one follows, names the holder, and takes over when it exits', async () => {
+      await fixture.account(EMAIL);
+      const a = await fixture.folder();
+      await fixture.signIn(a, EMAIL);
+      const first = await fixture.open(a, { holderName: 'roo-sync sync' });
+      await first.waitUntilOnline();
+      const second = await fixture.open(a, { holderName: 'VS Code window' });
+      assert.equal(second.status.state, 'following');
+      assert.equal(second.status.stores[0]!.role, 'following');
+      assert.equal(second.status.stores[0]!.holder?.name, 'roo-sync sync');
+      assert.equal(second.status.stores[0]!.holder?.pid, process.pid);
+      await assert.rejects(second.syncNow(), { code: 'DEVICE_NOT_SYNCING' });
+      await first.close();
+      await waitFor(() => second.status.stores[0]?.role === 'syncing', 'the follower to take over');
+      await second.waitUntilOnline();
+    });
+  });
+}
