@@ -6,16 +6,14 @@
  */
 import { hostname } from 'node:os';
 import * as vscode from 'vscode';
-import { AuthSession } from '../core/client/auth-session';
-import { RelayAuthClient } from '../core/client/relay-auth-client';
 import { signIn, signOut } from '../core/client/sign-in';
-import type { DeviceStatus } from '../core/device/device-status';
-import { isSyncError, SyncError } from '../core/errors';
+import { describeStatus, type DeviceStatus } from '../core/device/device-status';
+import { isSyncError, type SyncError } from '../core/errors';
 import type { OutputLog } from './output-log';
 import { SecretCredentialsStore } from './secret-credentials-store';
 import { readSettings, updateSetting, type RooSyncSettings } from './settings';
 import type { StatusBar, StatusBarState } from './status-bar';
-import type { SyncView, ViewDevice } from './sync-view';
+import type { SyncView } from './sync-view';
 import { DeviceRuntime } from './device-runtime';
 
 export interface SignInArgs {
@@ -28,7 +26,6 @@ export interface SignInArgs {
 
 export class RooSyncController implements vscode.Disposable {
   readonly credentials: SecretCredentialsStore;
-  private session: AuthSession | null = null;
   private runtime: DeviceRuntime | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private state: StatusBarState = { kind: 'off' };
@@ -85,41 +82,21 @@ export class RooSyncController implements vscode.Disposable {
       return;
     }
     if (this.runtime) return;
-    if (!this.session) {
-      const stored = await AuthSession.open({ store: this.credentials });
-      if (stored) this.adopt(stored);
-    }
-    if (!this.session) {
+    if (!(await this.credentials.load())) {
       this.render({ kind: 'signed-out' });
       return;
     }
-    await this.startDevice(this.session, settings);
+    await this.startDevice(settings);
   }
 
-  /** Makes `session` the current one; when the relay ends it, sync stops and the bar says signed out. */
-  private adopt(session: AuthSession): void {
-    this.session = session;
-    session.onSignedOut((reason) => {
-      if (this.session !== session) return;
-      this.log.warn(`signed out: ${reason.code}: ${reason.message}`);
-      void this.serial(async () => {
-        if (this.session !== session) return;
-        this.session = null;
-        await this.stopDevice();
-        await this.reconcileNow();
-      });
-    });
-  }
-
-  private async startDevice(session: AuthSession, settings: RooSyncSettings): Promise<void> {
+  private async startDevice(settings: RooSyncSettings): Promise<void> {
     this.render({ kind: 'starting' });
     try {
       this.runtime = await DeviceRuntime.start({
-        context: this.context,
-        session,
+        globalStorageUri: this.context.globalStorageUri,
+        credentials: this.credentials,
         settings,
         log: this.log,
-        version: this.version,
         onStatus: (status) => this.onDeviceStatus(status),
         onDevicesChanged: () => this.refreshView(),
       });
@@ -129,11 +106,13 @@ export class RooSyncController implements vscode.Disposable {
       this.render({ kind: 'error', code, message: (error as Error).message });
       return;
     }
+    this.log.info('sync started');
     this.onDeviceStatus(this.runtime.status);
   }
 
   private onDeviceStatus(status: DeviceStatus): void {
-    if (this.disposed) return;
+    if (this.disposed || !this.runtime) return;
+    if (this.state.kind !== 'device' || this.state.status.state !== status.state) this.log.info(`status: ${describeStatus(status)}`);
     this.state = { kind: 'device', status };
     this.statusBar.show(this.state);
     this.refreshView();
@@ -143,8 +122,11 @@ export class RooSyncController implements vscode.Disposable {
   refreshView(): void {
     const runtime = this.runtime;
     if (!runtime || this.state.kind !== 'device') return;
-    const devices: ViewDevice[] = runtime.devices();
-    this.view.update({ devices, conflicts: runtime.viewConflicts() });
+    if (this.state.status.state === 'signed-out') {
+      this.view.update({ notice: 'Signed out by the relay. Run "roo-sync: Sign In".', devices: [], conflicts: [] });
+      return;
+    }
+    this.view.update({ devices: runtime.devices(), conflicts: runtime.viewConflicts() });
   }
 
   private async stopDevice(): Promise<void> {
@@ -161,17 +143,13 @@ export class RooSyncController implements vscode.Disposable {
     return this.serial(async () => {
       const { serverUrl, email, password } = args;
       await this.stopDevice();
-      const previous = this.session;
-      this.session = null;
       // A new sign-in replaces the old device: revoke it rather than leave it registered.
-      if (previous) await previous.signOut().catch((error: unknown) => this.log.warn('could not revoke the previous device', error));
-      this.adopt(
-        await signIn(
-          { serverUrl, email, password, device: { name: args.deviceName ?? `${hostname()} (VS Code)`, kind: 'vscode', platform: process.platform, clientVersion: this.version } },
-          this.credentials,
-        ),
-      );
-      const session = this.session!;
+      if (await this.credentials.load()) {
+        const previous = await signOut(this.credentials);
+        if (previous.error) this.log.warn('could not revoke the previous device', previous.error);
+      }
+      const device = { name: args.deviceName ?? `${hostname()} (VS Code)`, kind: 'vscode', platform: process.platform, clientVersion: this.version };
+      const session = await signIn({ serverUrl, email, password, device }, this.credentials);
       const creds = session.credentials;
       await updateSetting('serverUrl', creds.serverUrl);
       this.log.info(`signed in to ${creds.serverUrl} as ${creds.email}, device ${creds.deviceId}`);
@@ -184,9 +162,7 @@ export class RooSyncController implements vscode.Disposable {
   signOut(): Promise<{ signedIn: boolean; revoked: boolean; error?: SyncError }> {
     return this.serial(async () => {
       await this.stopDevice();
-      const session = this.session;
-      this.session = null;
-      const result = session ? { signedIn: true, ...(await session.signOut()) } : await signOut(this.credentials);
+      const result = await signOut(this.credentials);
       if (result.error) this.log.warn('the relay could not be told; the device stays registered until revoked from another device', result.error);
       else if (result.signedIn) this.log.info(`signed out${result.revoked ? '; the device is revoked on the relay' : ''}`);
       await this.reconcileNow();
@@ -194,22 +170,14 @@ export class RooSyncController implements vscode.Disposable {
     });
   }
 
-  /** The account's devices as the relay lists them (needs a session). */
-  async listDevices(): Promise<Awaited<ReturnType<RelayAuthClient['listDevices']>>> {
-    const session = this.session;
-    if (!session) throw new SyncError('AUTH_SIGNED_OUT', 'not signed in');
-    return new RelayAuthClient(session.credentials.serverUrl).listDevices(await session.accessToken());
-  }
-
   /** True when signed in (credentials in SecretStorage). */
   async isSignedIn(): Promise<boolean> {
-    return this.session !== null || (await this.credentials.load()) !== null;
+    return (await this.credentials.load()) !== null;
   }
 
+  /** Stops sync (flushing what is queued while online). Idempotent. */
   async dispose(): Promise<void> {
     this.disposed = true;
     await this.serial(() => this.stopDevice());
   }
 }
-
-export { readSettings };

@@ -5,7 +5,7 @@
  * rewrite: the stale rewrite roo-sync must repair). `fixture` adds test-only helpers.
  */
 import { randomUUID } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { readJson, writeJsonLikeRoo } from './task-files';
@@ -244,9 +244,11 @@ function historyItemOf(task: OpenTask, workspace: string | undefined): FixtureHi
   };
 }
 
-export function activate(context: vscode.ExtensionContext) {
+export async function activate(context: vscode.ExtensionContext) {
   const custom = vscode.workspace.getConfiguration('roo-cline').get<string>('customStoragePath', '').trim();
   const assistant = new FixtureAssistant(custom || context.globalStorageUri.fsPath);
+  // Roo Code creates its storage folders when it starts.
+  await mkdir(join(assistant.basePath, 'tasks'), { recursive: true });
   return {
     startNewTask: (options?: { text?: string; images?: string[] }) => assistant.startNewTask(options),
     sendMessage: (text?: string, images?: string[]) => assistant.sendMessage(text, images),
@@ -267,6 +269,6 @@ export function activate(context: vscode.ExtensionContext) {
   };
 }
 
-export type FixtureAssistantApi = ReturnType<typeof activate>;
+export type FixtureAssistantApi = Awaited<ReturnType<typeof activate>>;
 
 export function deactivate(): void {}
