@@ -1,5 +1,18 @@
 // Bundles the VS Code extension and the roo-sync CLI. `node esbuild.config.mjs [--watch]`.
 import * as esbuild from 'esbuild';
+import { readFile } from 'node:fs/promises';
+
+/**
+ * diff3@0.0.4's onp.js assigns an undeclared `ed` (an unused edit distance). Loaded by Node as
+ * its own sloppy-mode module that only leaks a global, but inside a bundle (strict mode) it
+ * throws `ed is not defined` on every text merge. Declare it in that module.
+ */
+const diff3StrictMode = {
+  name: 'diff3-strict-mode',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]diff3[\\/]onp\.js$/ }, async (args) => ({ contents: `var ed;\n${await readFile(args.path, 'utf8')}`, loader: 'js' }));
+  },
+};
 
 const common = {
   bundle: true,
@@ -8,6 +21,7 @@ const common = {
   format: 'cjs',
   sourcemap: true,
   logLevel: 'info',
+  plugins: [diff3StrictMode],
 };
 
 const builds = [

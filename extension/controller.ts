@@ -30,6 +30,8 @@ export class RooSyncController implements vscode.Disposable {
   private queue: Promise<unknown> = Promise.resolve();
   private state: StatusBarState = { kind: 'off' };
   private disposed = false;
+  /** The settings the running device was opened with (a change restarts it). */
+  private runtimeKey = '';
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -81,7 +83,13 @@ export class RooSyncController implements vscode.Disposable {
       this.render({ kind: 'off' });
       return;
     }
-    if (this.runtime) return;
+    const key = JSON.stringify({ sources: settings.sources, workspaceSync: settings.workspaceSync });
+    if (this.runtime && this.runtimeKey === key) return;
+    if (this.runtime) {
+      this.log.info('sync settings changed; restarting sync');
+      await this.stopDevice();
+    }
+    this.runtimeKey = key;
     if (!(await this.credentials.load())) {
       this.render({ kind: 'signed-out' });
       return;
