@@ -1,7 +1,8 @@
 /**
  * The fixture assistant (test/extension/fixture-assistant) in a real code-server extension host:
  * installed from its .vsix under Roo Code's id, it writes a store in Roo Code's layout that
- * roo-sync's own reader (FsTaskStore) reads back.
+ * roo-sync's own reader (FsTaskStore) reads back. Run through the standard `run()` index, the
+ * one `npm run test:extension:electron` hands to desktop VS Code.
  */
 import * as assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
@@ -16,7 +17,9 @@ describe('fixture assistant (test fixture standing in for Roo Code)', function (
 
   it('writes its tasks in Roo Code layout: history_item.json, tasks/_index.json, compact JSON, no leftovers', async () => {
     const server = await hosts.startServer('fixture');
-    await hosts.run(server, { suites: ['fixture-assistant.host-test'] });
+    // The standard run() index (what @vscode/test-electron loads): activation, then the fixture suite.
+    const result = await hosts.run(server);
+    assert.ok(result.log.some((line) => /\b7 passing\b/.test(line)), result.log.join('\n'));
 
     const base = join(server.userDataDir, 'User', 'globalStorage', 'rooveterinaryinc.roo-cline');
     const index = JSON.parse(await readFile(join(base, 'tasks', '_index.json'), 'utf8')) as { version: number; entries: { id: string; ts: number; task: string }[] };

@@ -7,14 +7,14 @@ import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HostParams } from '../host/host-params';
-import { buildForHost, FIXTURE_ASSISTANT_VSIX, REPO_ROOT, writeRunShim } from './build';
+import { buildForHost, FIXTURE_ASSISTANT_VSIX, HOST_SUITES_DIR, REPO_ROOT, writeRunShim } from './build';
 import { startCodeServer, type CodeServer } from './code-server';
 import { HostDriver } from './host-driver';
 import { Workbench, type WorkbenchResult } from './workbench';
 
 export interface HostRun {
-  /** Suites to run, e.g. `['activation.host-test']`. */
-  suites: string[];
+  /** Suites to run, e.g. `['activation.host-test']`; none: the standard `run()` of index.js, as test-electron loads it. */
+  suites?: string[];
   params?: HostParams;
   /** The folder the window opens. Default: the server's own `workspace` folder. */
   folder?: string;
@@ -44,7 +44,7 @@ export interface ExtensionHosts {
    */
   startServer(name: string, options?: { env?: Record<string, string>; withFixture?: boolean }): Promise<CodeServer & { runDir: string; workspace: string }>;
   /** Runs suites in a fresh extension host of `server`; rejects with the host's log unless every test passed. */
-  run(server: CodeServer & { workspace: string }, run: HostRun): Promise<WorkbenchResult>;
+  run(server: CodeServer & { workspace: string }, run?: HostRun): Promise<WorkbenchResult>;
 }
 
 let shims = 0;
@@ -97,10 +97,10 @@ export function useExtensionHosts(): ExtensionHosts {
       if (options.withFixture !== false) await server.installExtension(FIXTURE_ASSISTANT_VSIX);
       return Object.assign(server, { runDir, workspace });
     },
-    async run(server, run) {
-      const testsPath = await writeRunShim(`${process.pid}-${++shims}`, run.suites, run.params ?? {});
+    async run(server, run = {}) {
+      const testsPath = run.suites ? await writeRunShim(`${process.pid}-${++shims}`, run.suites, run.params ?? {}) : join(HOST_SUITES_DIR, 'index.js');
       const result = await workbench.run(server, { folder: run.folder ?? server.workspace, extensionPaths: [REPO_ROOT], testsPath, timeoutMs: run.timeoutMs });
-      if (result.exitCode !== 0) throw new Error(`extension-host suites ${run.suites.join(', ')} failed (exit ${result.exitCode}); host log:\n${result.log.join('\n')}`);
+      if (result.exitCode !== 0) throw new Error(`extension-host suites ${run.suites?.join(', ') ?? 'of index.js'} failed (exit ${result.exitCode}); host log:\n${result.log.join('\n')}`);
       return result;
     },
   };
