@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SyncError } from '../../core/errors';
 import { SYNC_PATH } from '../sync/sync-endpoint';
+import { registerAdminRoutes } from './admin-routes';
 import { registerAuthRoutes } from './auth-routes';
 import { registerBlobRoutes } from './blob-routes';
 import { sendError, statusOf, toSyncError } from './http-errors';
@@ -23,6 +24,7 @@ export function createHttpHandler(ctx: HttpContext): RequestHandler {
   registerAuthRoutes(router, ctx);
   registerBlobRoutes(router, ctx);
   registerTaskRoutes(router, ctx);
+  registerAdminRoutes(router, ctx);
   registerWebAuthRoutes(router, ctx);
   registerWebRoutes(router, ctx.web);
   // The WebSocket endpoint reached without an upgrade (a browser, curl, a proxy that drops

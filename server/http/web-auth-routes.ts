@@ -22,6 +22,7 @@ import type { LoginResult } from '../auth/auth-service';
 import { authenticate, clientInfoOf } from './auth-routes';
 import { sendJson } from './http-errors';
 import type { HttpContext } from './http-context';
+import type { ProxyTrust } from './trusted-proxies';
 import { BodyFields, readJsonBody } from './request-body';
 import type { Router } from './router';
 
@@ -115,9 +116,9 @@ export function readCookie(header: string | undefined, name: string): string | u
 }
 
 /** True when the browser reached the relay over TLS (directly, or through a trusted proxy that says so). */
-export function isSecureRequest(req: IncomingMessage, trustProxy: boolean): boolean {
+export function isSecureRequest(req: IncomingMessage, trustProxy: ProxyTrust): boolean {
   if ((req.socket as TLSSocket).encrypted) return true;
-  if (!trustProxy) return false;
+  if (!fromTrustedProxy(req, trustProxy)) return false;
   const proto = req.headers['x-forwarded-proto'];
   return typeof proto === 'string' && proto.split(',')[0]!.trim().toLowerCase() === 'https';
 }
@@ -126,10 +127,10 @@ export function isSecureRequest(req: IncomingMessage, trustProxy: boolean): bool
  * Refuses a request whose Origin is missing or is not the relay's own origin (ORIGIN_REFUSED),
  * or that a browser marks as cross-site (Sec-Fetch-Site). Returns whether the request is secure.
  */
-export function assertSameOrigin(req: IncomingMessage, trustProxy: boolean): boolean {
+export function assertSameOrigin(req: IncomingMessage, trustProxy: ProxyTrust): boolean {
   const secure = isSecureRequest(req, trustProxy);
   const origin = req.headers.origin;
-  const forwardedHost = trustProxy ? req.headers['x-forwarded-host'] : undefined;
+  const forwardedHost = fromTrustedProxy(req, trustProxy) ? req.headers['x-forwarded-host'] : undefined;
   const host = (typeof forwardedHost === 'string' ? forwardedHost.split(',')[0]!.trim() : undefined) ?? req.headers.host;
   if (typeof origin !== 'string' || !host) throw originRefused();
   let parsed: URL;
@@ -143,6 +144,12 @@ export function assertSameOrigin(req: IncomingMessage, trustProxy: boolean): boo
   const site = req.headers['sec-fetch-site'];
   if (typeof site === 'string' && site !== 'same-origin') throw originRefused();
   return secure;
+}
+
+/** The request came straight from a reverse proxy TRUST_PROXY names: its X-Forwarded-* headers count. */
+function fromTrustedProxy(req: IncomingMessage, trustProxy: ProxyTrust): boolean {
+  const peer = req.socket.remoteAddress;
+  return peer !== undefined && trustProxy(peer);
 }
 
 function originRefused(): SyncError {
