@@ -24,7 +24,7 @@ import { detectFileChanges } from './file-sync';
 import { checkIntegrity, type IntegrityReport } from './integrity';
 import { findUnsent, notePending, requeueUnsent, type OutboxRecoveryReport } from './outbox-recovery';
 import { applyJournal, pullAll, type PullReport } from './pull-cycle';
-import { pushPending, pushPendingPipelined, resolveConflicts, type PushReport } from './push-cycle';
+import { pushPending, resolveConflicts, type PushReport } from './push-cycle';
 import { StorageErrorCode } from './storage-errors';
 import { liveEntryHashes } from './entry-cache';
 import { loadSyncState, type FileConflictRecord, type SyncState, type SyncStateStore } from './sync-state';
@@ -114,8 +114,6 @@ export interface MigrationOptions {
   tasks?: ReadonlyArray<{ source: TaskSource; taskId: TaskId }>;
   /** Tasks detected and queued before each push (the most the outbox holds at once). Default 50. */
   sliceTasks?: number;
-  /** Push batches sent before the first reply is awaited. Default 4. */
-  pushInFlight?: number;
   onProgress?: (progress: MigrationProgress) => void;
   /** Stops after the slice in flight (everything done so far is durable; a rerun resumes). */
   signal?: AbortSignal;
@@ -338,7 +336,7 @@ export class HybridStorage {
       const pushAll = async (): Promise<void> => {
         while (this.options.outbox.size > 0) {
           const before = this.options.outbox.size;
-          const round = await pushPendingPipelined(this.deps, this.batchSize, this.maxConflictRounds, opts.pushInFlight ?? 4);
+          const round = await pushPending(this.deps, this.batchSize, this.maxConflictRounds);
           pushed.accepted += round.accepted;
           pushed.conflicts += round.conflicts;
           pushed.unresolved = round.unresolved;

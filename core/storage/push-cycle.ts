@@ -59,61 +59,6 @@ export async function pushPending(deps: EngineDeps, batchSize: number, maxConfli
   return report;
 }
 
-/**
- * Like pushPending, with up to `inFlight` batches sent before the first reply is awaited (a
- * migration's outbox holds thousands of changes; one batch per round trip leaves the relay
- * idle between them). The relay handles a connection's pushes in arrival order and commits
- * pushes already waiting in one transaction, so the order of changes is kept. Replies are
- * recorded in sending order; a batch that fails leaves its changes queued and, once the
- * replies that came are recorded, throws STORAGE_SYNC_FAILED. Conflicts end the pipeline:
- * they are settled as pushPending settles them, and the rest goes one batch at a time.
- */
-export async function pushPendingPipelined(deps: EngineDeps, batchSize: number, maxConflictRounds: number, inFlight: number): Promise<PushReport> {
-  const report: PushReport = { accepted: 0, conflicts: 0, unresolved: 0 };
-  while (deps.outbox.size > 0) {
-    const pending = deps.outbox.pending();
-    const batches: ClientChange[][] = [];
-    for (let i = 0; i < Math.max(1, inFlight) && i * batchSize < pending.length; i++) batches.push(pending.slice(i * batchSize, (i + 1) * batchSize));
-    const outcomes = await Promise.allSettled(batches.map((batch) => deps.transport.push(batch)));
-    const acked: number[] = [];
-    let failure: unknown;
-    let conflicted = false;
-    for (let i = 0; i < batches.length; i++) {
-      const outcome = outcomes[i]!;
-      if (outcome.status === 'rejected') {
-        failure ??= outcome.reason;
-        continue;
-      }
-      const byClientSeq = new Map(batches[i]!.map((c) => [c.clientSeq, c]));
-      for (const accepted of outcome.value.accepted) {
-        const change = byClientSeq.get(accepted.clientSeq);
-        if (change) recordAck(deps, change.body, accepted.seq);
-        acked.push(accepted.clientSeq);
-      }
-      report.accepted += outcome.value.accepted.length;
-      if (outcome.value.conflicts.length > 0) conflicted = true;
-    }
-    await deps.saveState();
-    await deps.outbox.acknowledge(acked);
-    if (failure !== undefined) throw new SyncError(StorageErrorCode.SYNC_FAILED, 'push failed; the changes stay queued', undefined, { cause: failure });
-    if (conflicted) {
-      for (let i = 0; i < batches.length; i++) {
-        const outcome = outcomes[i]! as PromiseFulfilledResult<Awaited<ReturnType<EngineDeps['transport']['push']>>>;
-        if (outcome.value.conflicts.length === 0) continue;
-        report.conflicts += outcome.value.conflicts.length;
-        await resolveConflicts(deps, outcome.value.conflicts, new Map(batches[i]!.map((c) => [c.clientSeq, c])));
-      }
-      const rest = await pushPending(deps, batchSize, maxConflictRounds);
-      report.accepted += rest.accepted;
-      report.conflicts += rest.conflicts;
-      report.unresolved = rest.unresolved;
-      break;
-    }
-    if (acked.length === 0) break; // nothing moved: do not spin
-  }
-  return report;
-}
-
 /** Records the relay's acceptance of one of this device's changes as its base version. */
 export function recordAck(deps: EngineDeps, body: ChangeBody, seq: number): void {
   const state = deps.ctx.state;

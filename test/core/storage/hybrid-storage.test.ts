@@ -380,7 +380,6 @@ describe('HybridStorage', () => {
       const report = await world.run(
         a.storage!.migrateLocalTasksToCloud({
           sliceTasks: 2,
-          pushInFlight: 3,
           signal: controller.signal,
           onProgress: (p) => {
             sizes.push(a.storage!.pendingCount);
