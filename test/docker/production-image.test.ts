@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -52,6 +52,16 @@ describe('production image steps (docker/production/Dockerfile) outside Docker',
       await relay.kill();
       rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+
+  it('runs as `roo-sync` through a symlink on the PATH, as the image links it (docker compose exec relay roo-sync ...)', async () => {
+    const dockerfile = readFileSync(join(ROOT, 'docker', 'production', 'Dockerfile'), 'utf8');
+    assert.match(dockerfile, /chmod 755 dist\/cli\.js && ln -s \/app\/dist\/cli\.js \/usr\/local\/bin\/roo-sync/);
+    chmodSync(join(app, 'dist', 'cli.js'), 0o755);
+    mkdirSync(join(app, 'bin'), { recursive: true });
+    symlinkSync(join(app, 'dist', 'cli.js'), join(app, 'bin', 'roo-sync'));
+    const { stdout } = await run(join(app, 'bin', 'roo-sync'), ['user', '--help'], { cwd: app, env: { ...process.env, PATH: `${join(app, 'bin')}:${process.env.PATH}` } });
+    assert.match(stdout, /Usage: roo-sync user/);
   });
 
   it('runs `node dist/cli.js db --help` from the built output', async () => {

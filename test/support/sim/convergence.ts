@@ -87,6 +87,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
   const remoteEntries = new SimRemoteEntries(relay, userId);
   // Its own stream, so the seeds' other choices (and the regression seeds) stay as they were.
   const cacheRng = createRng(seed ^ 0x5eed_cace);
+  const lossChance = Number(process.env.SIM_CACHE_LOSS ?? 0.3);
   const deviceCount = rng.int(3, 5);
   const devices: SimDevice[] = [];
   const droppedButHeld: string[] = [];
@@ -94,6 +95,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
     const { deviceId, token } = relay.addDevice(userId);
     const skew = rng.int(-2000, 2000);
     const device = new SimDevice(i, deviceId, token, network, blobs, () => clock.t + skew, remoteEntries);
+    device.assistantOutlivesSync = cacheRng.chance(0.5);
     // Nothing a stale rewrite dropped may be given up while the relay holds that very version.
     device.onUnrestorable = (entries) => {
       for (const e of entries) {
@@ -168,7 +170,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
     }
     else if (!device.running) {
       if (rng.chance(0.35)) device.loseOutbox(relay.serverCursor(userId));
-      if (cacheRng.chance(0.3)) device.loseEntryCache();
+      if (cacheRng.chance(lossChance)) device.loseEntryCache();
       await device.start();
     }
     await settle();
@@ -183,7 +185,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
     if (d.busy) await d.busy;
     if (d.crashedMidStep) d.kill();
     if (!d.running) {
-      if (cacheRng.chance(0.3)) d.loseEntryCache();
+      if (cacheRng.chance(lossChance)) d.loseEntryCache();
       await d.start();
     } else d.transport!.connect();
   }

@@ -48,6 +48,12 @@ export class SimDevice {
   entryCacheLosses = 0;
   /** Synced entries a detection could not restore, as reported (see HybridStorage.onUnrestorable). */
   readonly unrestorable: UnrestorableEntry[] = [];
+  /**
+   * The assistant is another process than the sync engine (`roo-sync sync` beside a running
+   * assistant): when the engine dies, the assistant keeps its in-memory tasks and goes on
+   * rewriting from them. Default false: both die together (one extension host).
+   */
+  assistantOutlivesSync = false;
   /** Hears every report as it is made (the simulation checks it against the relay right then). */
   onUnrestorable?: (entries: readonly UnrestorableEntry[]) => void;
 
@@ -148,7 +154,7 @@ export class SimDevice {
     this.transport?.disconnect();
     this.storage = null;
     this.transport = null;
-    this.memory.clear();
+    if (!this.assistantOutlivesSync) this.memory.clear();
     this.crashes++;
   }
 

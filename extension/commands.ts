@@ -1,0 +1,168 @@
+/**
+ * The ten commands of the palette (category "roo-sync") and the view's item commands. Each
+ * handler asks for what it needs (input boxes, quick picks) unless its caller passed it, shows
+ * a coded error to the user rather than throwing, and returns a small result object so that
+ * scripts and tests can check what happened.
+ */
+import * as vscode from 'vscode';
+import { describeStatus } from '../core/device/device-status';
+import { isSyncError, SyncError } from '../core/errors';
+import type { RooSyncController, SignInArgs } from './controller';
+import { readSettings, updateSetting } from './settings';
+import type { ViewNode } from './sync-view';
+
+/** What a failed command returns (also shown to the user). */
+export interface CommandError {
+  error: { code: string; message: string };
+}
+
+function codeOf(error: unknown): { code: string; message: string } {
+  if (isSyncError(error)) return { code: error.code, message: error.message };
+  return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
+}
+
+function isValidServerUrl(value: string): boolean {
+  try {
+    const url = new URL(value.trim());
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+async function askSignIn(partial: Partial<SignInArgs>): Promise<SignInArgs | undefined> {
+  const serverUrl =
+    partial.serverUrl ??
+    (await vscode.window.showInputBox({
+      title: 'roo-sync: Sign In (1/3)',
+      prompt: 'The roo-sync relay to sync through',
+      value: readSettings().serverUrl || 'https://',
+      ignoreFocusOut: true,
+      validateInput: (v) => (isValidServerUrl(v) ? undefined : 'An http:// or https:// URL, e.g. https://sync.example.com'),
+    }));
+  if (!serverUrl) return undefined;
+  const email = partial.email ?? (await vscode.window.showInputBox({ title: 'roo-sync: Sign In (2/3)', prompt: 'Email of your roo-sync account', ignoreFocusOut: true, validateInput: (v) => (v.includes('@') ? undefined : 'An email address') }));
+  if (!email) return undefined;
+  const password = partial.password ?? (await vscode.window.showInputBox({ title: 'roo-sync: Sign In (3/3)', prompt: `Password for ${email}`, password: true, ignoreFocusOut: true }));
+  if (!password) return undefined;
+  return { serverUrl: serverUrl.trim(), email: email.trim(), password, ...(partial.deviceName ? { deviceName: partial.deviceName } : {}) };
+}
+
+/** The conflict a view node (or an id, or none: the one in the active diff editor) names. */
+function conflictId(node: ViewNode | string | undefined): string | undefined {
+  if (typeof node === 'string') return node;
+  return node?.kind === 'conflict' ? node.conflict.id : undefined;
+}
+
+function deviceId(node: ViewNode | string): string {
+  if (typeof node === 'string') return node;
+  if (node?.kind === 'device') return node.device.id;
+  throw new SyncError('COMMAND_TARGET_UNKNOWN', 'pick a device in the roo-sync view');
+}
+
+export function registerCommands(controller: RooSyncController): vscode.Disposable[] {
+  const log = controller.log;
+
+  /** Runs a handler; a failure is logged, shown with its code, and returned as `{error}`. */
+  const command = <A extends unknown[], R>(id: string, handler: (...args: A) => Promise<R>) =>
+    vscode.commands.registerCommand(`roo-sync.${id}`, async (...args: A): Promise<R | CommandError> => {
+      try {
+        return await handler(...args);
+      } catch (error) {
+        const e = codeOf(error);
+        log.error(`${id} failed`, error);
+        void vscode.window.showErrorMessage(`roo-sync: ${e.code}: ${e.message}`);
+        return { error: e };
+      }
+    });
+
+  const requireDevice = () => {
+    const device = controller.device;
+    if (device) return device;
+    if (readSettings().enabled) throw new SyncError('AUTH_SIGNED_OUT', 'not signed in (roo-sync: Sign In)');
+    throw new SyncError('SYNC_DISABLED', 'sync is off (roo-sync: Enable Sync)');
+  };
+
+  return [
+    command('signIn', async (partial: Partial<SignInArgs> = {}) => {
+      const args = await askSignIn(partial);
+      if (!args) return { cancelled: true };
+      const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'roo-sync: signing in…' }, () => controller.signIn(args));
+      if (!readSettings().enabled) {
+        void vscode.window.showInformationMessage(`roo-sync: signed in as ${args.email}. Sync is still off.`, 'Enable Sync').then((choice) => {
+          if (choice) void vscode.commands.executeCommand('roo-sync.enableSync');
+        });
+      }
+      return result;
+    }),
+    command('signOut', async () => {
+      const result = await controller.signOut();
+      if (result.error) void vscode.window.showWarningMessage(`roo-sync: signed out here, but the relay could not be told (${result.error.code}); revoke this device from another one.`);
+      return { signedIn: result.signedIn, revoked: result.revoked };
+    }),
+    command('enableSync', async () => {
+      await updateSetting('enabled', true);
+      await controller.reconcile();
+      if (!(await controller.isSignedIn())) {
+        void vscode.window.showInformationMessage('roo-sync: sync is on; sign in to start.', 'Sign In').then((choice) => {
+          if (choice) void vscode.commands.executeCommand('roo-sync.signIn');
+        });
+      }
+      return { status: controller.status.kind };
+    }),
+    command('disableSync', async () => {
+      await updateSetting('enabled', false);
+      await controller.reconcile();
+      return { status: controller.status.kind };
+    }),
+    command('syncNow', async () => {
+      const device = requireDevice();
+      await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'roo-sync: syncing' }, () => device.syncNow());
+      return { status: describeStatus(device.status) };
+    }),
+    command('showStatus', async () => {
+      const state = controller.status;
+      const text = state.kind === 'device' ? describeStatus(state.status) : state.kind === 'error' ? `${state.code}: ${state.message}` : state.kind;
+      await vscode.commands.executeCommand('roo-sync.focus');
+      void vscode.window.showInformationMessage(`roo-sync: ${text}`, 'Show Log').then((choice) => {
+        if (choice) log.show();
+      });
+      return { state: state.kind, text };
+    }),
+    command('migrateLocalTasks', async () => {
+      throw new SyncError('MIGRATION_UNAVAILABLE', 'Migrate Local Tasks needs the core migration of the CLI (issue #11), which this build does not have yet');
+    }),
+    command('showConflicts', async () => {
+      await vscode.commands.executeCommand('roo-sync.focus');
+      const conflicts = controller.device?.viewConflicts() ?? [];
+      if (conflicts.length === 0) {
+        void vscode.window.showInformationMessage('roo-sync: no unresolved conflicts.');
+        return { conflicts: 0 };
+      }
+      const pick = await vscode.window.showQuickPick(conflicts.map((c) => ({ label: c.path, conflict: c })), { title: 'roo-sync: unresolved conflicts' });
+      if (pick) await vscode.commands.executeCommand('roo-sync.conflict.open', { kind: 'conflict', conflict: pick.conflict });
+      return { conflicts: conflicts.length };
+    }),
+    command('sendTaskToDevice', async (args: { deviceId?: string; text?: string } = {}) => {
+      const device = requireDevice();
+      return device.sendTaskToDevice(args);
+    }),
+    command('showLog', async () => {
+      log.show();
+      return {};
+    }),
+    command('conflict.open', async (node: ViewNode) => requireDevice().openConflict(conflictId(node))),
+    command('conflict.acceptLocal', async (node?: ViewNode | string) => requireDevice().resolveConflict(conflictId(node), 'local')),
+    command('conflict.acceptRemote', async (node?: ViewNode | string) => requireDevice().resolveConflict(conflictId(node), 'remote')),
+    command('conflict.keepBoth', async (node?: ViewNode | string) => requireDevice().resolveConflict(conflictId(node), 'both')),
+    command('device.sendMessage', async (node: ViewNode, text?: string) => requireDevice().controlRemote(deviceId(node), 'sendMessage', text)),
+    command('device.approve', async (node: ViewNode) => requireDevice().controlRemote(deviceId(node), 'pressPrimaryButton')),
+    command('device.deny', async (node: ViewNode) => requireDevice().controlRemote(deviceId(node), 'pressSecondaryButton')),
+    command('device.cancel', async (node: ViewNode) => requireDevice().controlRemote(deviceId(node), 'cancelCurrentTask')),
+    command('refreshView', async () => {
+      await controller.device?.refreshDevices();
+      controller.refreshView();
+      return {};
+    }),
+  ];
+}

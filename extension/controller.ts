@@ -1,0 +1,191 @@
+/**
+ * The extension's one owner of sync state: signed in or not, the running device, and what the
+ * status bar and the view show. Sync is off until `rooSync.enabled` is true and the device is
+ * signed in; while off, nothing here reads or writes a file. Every start and stop goes through
+ * one queue, so a settings change during a start never opens two devices.
+ */
+import { hostname } from 'node:os';
+import * as vscode from 'vscode';
+import { signIn, signOut } from '../core/client/sign-in';
+import { describeStatus, type DeviceStatus } from '../core/device/device-status';
+import { isSyncError, type SyncError } from '../core/errors';
+import type { OutputLog } from './output-log';
+import { SecretCredentialsStore } from './secret-credentials-store';
+import { readSettings, updateSetting, type RooSyncSettings } from './settings';
+import type { StatusBar, StatusBarState } from './status-bar';
+import type { SyncView } from './sync-view';
+import { DeviceRuntime } from './device-runtime';
+
+export interface SignInArgs {
+  serverUrl: string;
+  email: string;
+  /** Used for this one request; never stored or logged. */
+  password: string;
+  deviceName?: string;
+}
+
+export class RooSyncController implements vscode.Disposable {
+  readonly credentials: SecretCredentialsStore;
+  private runtime: DeviceRuntime | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private state: StatusBarState = { kind: 'off' };
+  private disposed = false;
+  /** The settings the running device was opened with (a change restarts it). */
+  private runtimeKey = '';
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    readonly log: OutputLog,
+    private readonly statusBar: StatusBar,
+    private readonly view: SyncView,
+    private readonly version: string,
+  ) {
+    this.credentials = new SecretCredentialsStore(context.secrets, context.globalStorageUri.fsPath);
+    this.render({ kind: 'off' });
+  }
+
+  /** What the status bar shows now. */
+  get status(): StatusBarState {
+    return this.state;
+  }
+
+  get device(): DeviceRuntime | null {
+    return this.runtime;
+  }
+
+  /** Runs `work` after every earlier start/stop has finished. */
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work, work);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private render(state: StatusBarState): void {
+    this.state = state;
+    this.statusBar.show(state);
+    if (state.kind !== 'device') {
+      const notice = state.kind === 'off' ? 'Sync is off. Run "roo-sync: Enable Sync".' : state.kind === 'signed-out' ? 'Signed out. Run "roo-sync: Sign In".' : state.kind === 'starting' ? 'Starting…' : `${state.code}: ${state.message}`;
+      this.view.update({ notice, devices: [], conflicts: [] });
+    }
+  }
+
+  /** Brings the device in line with the settings: starts it when enabled and signed in, stops it otherwise. */
+  reconcile(): Promise<void> {
+    return this.serial(() => this.reconcileNow());
+  }
+
+  private async reconcileNow(): Promise<void> {
+    if (this.disposed) return;
+    const settings = readSettings();
+    this.log.setLevel(settings.logLevel);
+    if (!settings.enabled) {
+      await this.stopDevice();
+      this.render({ kind: 'off' });
+      return;
+    }
+    const key = JSON.stringify({ sources: settings.sources, workspaceSync: settings.workspaceSync });
+    if (this.runtime && this.runtimeKey === key) return;
+    if (this.runtime) {
+      this.log.info('sync settings changed; restarting sync');
+      await this.stopDevice();
+    }
+    this.runtimeKey = key;
+    if (!(await this.credentials.load())) {
+      this.render({ kind: 'signed-out' });
+      return;
+    }
+    await this.startDevice(settings);
+  }
+
+  private async startDevice(settings: RooSyncSettings): Promise<void> {
+    this.render({ kind: 'starting' });
+    try {
+      this.runtime = await DeviceRuntime.start({
+        globalStorageUri: this.context.globalStorageUri,
+        credentials: this.credentials,
+        settings,
+        log: this.log,
+        onStatus: (status) => this.onDeviceStatus(status),
+        onDevicesChanged: () => this.refreshView(),
+      });
+    } catch (error) {
+      const code = isSyncError(error) ? error.code : 'DEVICE_START_FAILED';
+      this.log.error('could not start sync', error);
+      this.render({ kind: 'error', code, message: (error as Error).message });
+      return;
+    }
+    this.log.info('sync started');
+    this.onDeviceStatus(this.runtime.status);
+  }
+
+  private onDeviceStatus(status: DeviceStatus): void {
+    if (this.disposed || !this.runtime) return;
+    if (this.state.kind !== 'device' || this.state.status.state !== status.state) this.log.info(`status: ${describeStatus(status)}`);
+    this.state = { kind: 'device', status };
+    this.statusBar.show(this.state);
+    this.refreshView();
+  }
+
+  /** Rebuilds the view from the device (devices, presence, conflicts). */
+  refreshView(): void {
+    const runtime = this.runtime;
+    if (!runtime || this.state.kind !== 'device') return;
+    if (this.state.status.state === 'signed-out') {
+      this.view.update({ notice: 'Signed out by the relay. Run "roo-sync: Sign In".', devices: [], conflicts: [] });
+      return;
+    }
+    this.view.update({ devices: runtime.devices(), conflicts: runtime.viewConflicts() });
+  }
+
+  private async stopDevice(): Promise<void> {
+    const runtime = this.runtime;
+    this.runtime = null;
+    if (runtime) {
+      await runtime.close();
+      this.log.info('sync stopped');
+    }
+  }
+
+  /** Sign In: registers this machine as a device of the account and keeps its tokens in SecretStorage. */
+  signIn(args: SignInArgs): Promise<{ deviceId: string }> {
+    return this.serial(async () => {
+      const { serverUrl, email, password } = args;
+      await this.stopDevice();
+      // A new sign-in replaces the old device: revoke it rather than leave it registered.
+      if (await this.credentials.load()) {
+        const previous = await signOut(this.credentials);
+        if (previous.error) this.log.warn('could not revoke the previous device', previous.error);
+      }
+      const device = { name: args.deviceName ?? `${hostname()} (VS Code)`, kind: 'vscode', platform: process.platform, clientVersion: this.version };
+      const session = await signIn({ serverUrl, email, password, device }, this.credentials);
+      const creds = session.credentials;
+      await updateSetting('serverUrl', creds.serverUrl);
+      this.log.info(`signed in to ${creds.serverUrl} as ${creds.email}, device ${creds.deviceId}`);
+      await this.reconcileNow();
+      return { deviceId: creds.deviceId };
+    });
+  }
+
+  /** Sign Out: stops sync, revokes the device on the relay, forgets the tokens. */
+  signOut(): Promise<{ signedIn: boolean; revoked: boolean; error?: SyncError }> {
+    return this.serial(async () => {
+      await this.stopDevice();
+      const result = await signOut(this.credentials);
+      if (result.error) this.log.warn('the relay could not be told; the device stays registered until revoked from another device', result.error);
+      else if (result.signedIn) this.log.info(`signed out${result.revoked ? '; the device is revoked on the relay' : ''}`);
+      await this.reconcileNow();
+      return result;
+    });
+  }
+
+  /** True when signed in (credentials in SecretStorage). */
+  async isSignedIn(): Promise<boolean> {
+    return (await this.credentials.load()) !== null;
+  }
+
+  /** Stops sync (flushing what is queued while online). Idempotent. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    await this.serial(() => this.stopDevice());
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * The running device of this window: core's SyncDevice over the task stores found here (and
+ * the workspace folders when workspace sync is on), its credentials in SecretStorage, its data
+ * folder in the extension's globalStorage. It feeds the status bar and the view (devices with
+ * presence, unresolved conflicts), carries out remote commands on the local assistant and
+ * sends them to other devices. The only module of the extension that touches the device.
+ */
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import { RelayAuthClient } from '../core/client/relay-auth-client';
+import type { DeviceStatus } from '../core/device/device-status';
+import { SyncError, isSyncError } from '../core/errors';
+import type { TaskId } from '../core/ids';
+import { SyncDevice, type DeviceLogger, type SyncDeviceWorkspace } from '../core/node/device/sync-device';
+import type { RooCloudClient } from '../core/node/client/roo-cloud-client';
+import type { CommandDeliverMessage, CommandResultMessage, PresenceMessage, RemoteCommand } from '../core/protocol/messages';
+import type { CredentialsStore } from '../core/ports/credentials-store';
+import { runRemoteCommand } from './assistant-bridge';
+import { openConflictDiff, resolveConflict, unresolvedConflicts, type ConflictChoice, type OpenConflict } from './file-conflicts';
+import type { OutputLog } from './output-log';
+import type { RooSyncSettings } from './settings';
+import type { ViewDevice } from './sync-view';
+import { findTaskStores } from './task-stores';
+import { workspacesToSync } from './workspace-sync';
+
+/** What the view's device actions ask the assistant on another device to do (its API's method names). */
+export type RemoteAction = 'sendMessage' | 'pressPrimaryButton' | 'pressSecondaryButton' | 'cancelCurrentTask';
+
+const ACTION_KINDS: Record<RemoteAction, RemoteCommand['kind']> = {
+  sendMessage: 'task.message',
+  pressPrimaryButton: 'task.approve',
+  pressSecondaryButton: 'task.deny',
+  cancelCurrentTask: 'task.cancel',
+};
+
+export interface DeviceRuntimeOptions {
+  globalStorageUri: vscode.Uri;
+  credentials: CredentialsStore;
+  settings: RooSyncSettings;
+  log: OutputLog;
+  onStatus(status: DeviceStatus): void;
+  onDevicesChanged(): void;
+}
+
+/** The outcome of a command sent to another device, as its sender sees it. */
+export interface SentCommandOutcome {
+  commandId: string;
+  status: CommandResultMessage['status'] | 'queued';
+  result?: unknown;
+  error?: { code: string; message: string };
+}
+
+function deviceLogger(log: OutputLog): DeviceLogger {
+  const line = (message: string, fields?: Record<string, unknown>) => (fields && Object.keys(fields).length > 0 ? `${message} ${JSON.stringify(fields)}` : message);
+  return {
+    debug: (m, f) => log.debug(line(m, f)),
+    info: (m, f) => log.info(line(m, f)),
+    warn: (m, f) => log.warn(line(m, f)),
+    error: (m, f) => log.error(line(m, f)),
+  };
+}
+
+export class DeviceRuntime {
+  private relayDevices: { id: string; name: string; current: boolean }[] = [];
+  private readonly presence = new Map<string, PresenceMessage>();
+  private conflicts: OpenConflict[] = [];
+  private wiredClient: RooCloudClient | null = null;
+  private clientRemovers: Array<() => void> = [];
+  private readonly removers: Array<() => void> = [];
+  private readonly running = new Set<string>();
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly device: SyncDevice,
+    private readonly workspaces: SyncDeviceWorkspace[],
+    private readonly options: DeviceRuntimeOptions,
+  ) {}
+
+  static async start(options: DeviceRuntimeOptions): Promise<DeviceRuntime> {
+    const { log, settings } = options;
+    const found = await findTaskStores(options.globalStorageUri, settings.sources);
+    for (const problem of found.problems) log.warn(`${problem.code}: ${problem.path}: ${problem.reason}`);
+    for (const store of found.stores) log.info(`task store ${store.source} at ${store.basePath} (${store.foundBy})`);
+    if (found.stores.length === 0) log.info('no assistant task store found yet');
+    const workspaces = workspacesToSync(settings);
+    for (const w of workspaces) log.info(`workspace ${w.workspaceId} at ${w.root}`);
+    const device = await SyncDevice.open({
+      credentials: options.credentials,
+      dataDir: join(options.globalStorageUri.fsPath, 'device'),
+      stores: found.stores.map((s) => ({ source: s.source, basePath: s.basePath })),
+      workspaces,
+      holderName: `VS Code window (${vscode.env.appName})`,
+      logger: deviceLogger(log),
+    });
+    const runtime = new DeviceRuntime(device, workspaces, options);
+    runtime.removers.push(device.onStatus((status) => runtime.onStatus(status)));
+    runtime.onStatus(device.status);
+    void runtime.refreshDevices();
+    return runtime;
+  }
+
+  /** The device's status, with conflicts counted as the unresolved ones. */
+  get status(): DeviceStatus {
+    return { ...this.device.status, conflicts: this.conflicts.length };
+  }
+
+  private onStatus(status: DeviceStatus): void {
+    this.wireClient();
+    this.conflicts = unresolvedConflicts(this.device.storage?.fileConflicts ?? [], this.workspaces);
+    this.options.onStatus({ ...status, conflicts: this.conflicts.length });
+  }
+
+  /** Subscribes to the relay link of the current engine (a new one after a takeover). */
+  private wireClient(): void {
+    const client = this.device.client;
+    if (client === this.wiredClient) return;
+    for (const remove of this.clientRemovers.splice(0)) remove();
+    this.wiredClient = client;
+    if (!client) return;
+    this.clientRemovers.push(
+      client.onCommand((delivery) => void this.onCommand(client, delivery)),
+      client.onPresence((presence) => {
+        this.presence.set(presence.deviceId, presence);
+        this.options.onDevicesChanged();
+      }),
+      client.onConnected(() => {
+        client.updatePresence('online');
+        void this.refreshDevices();
+      }),
+    );
+    client.updatePresence('online');
+  }
+
+  /** A command from another device: run it on the local assistant and report back. */
+  private async onCommand(client: RooCloudClient, delivery: CommandDeliverMessage): Promise<void> {
+    if (this.running.has(delivery.commandId)) return; // a redelivery of one under way
+    this.running.add(delivery.commandId);
+    const log = this.options.log;
+    log.info(`remote command ${delivery.command.kind} from device ${delivery.fromDeviceId} (${delivery.commandId})`);
+    try {
+      await client.sendCommandResponse(delivery.commandId, 'delivered');
+      const result = await runRemoteCommand(delivery.command);
+      if (delivery.command.kind === 'task.start' && result.taskId) client.updatePresence('busy', result.taskId as TaskId);
+      if (delivery.command.kind === 'task.cancel') client.updatePresence('online');
+      await client.sendCommandResponse(delivery.commandId, 'done', result);
+    } catch (error) {
+      const e = isSyncError(error) ? { code: error.code, message: error.message } : { code: 'ASSISTANT_API_FAILED', message: String((error as Error)?.message ?? error) };
+      log.warn(`remote command ${delivery.commandId} failed: ${e.code}: ${e.message}`);
+      await client.sendCommandResponse(delivery.commandId, 'failed', undefined, e).catch(() => undefined);
+    } finally {
+      this.running.delete(delivery.commandId);
+    }
+  }
+
+  /** Reloads the account's device list from the relay. */
+  async refreshDevices(): Promise<void> {
+    const auth = this.device.auth;
+    if (!auth) return;
+    try {
+      const devices = await new RelayAuthClient(auth.credentials.serverUrl).listDevices(await auth.accessToken());
+      this.relayDevices = devices.filter((d) => !d.revokedAt).map((d) => ({ id: d.id, name: d.name, current: d.current }));
+      this.options.onDevicesChanged();
+    } catch (error) {
+      this.options.log.warn('could not list the devices', error);
+    }
+  }
+
+  devices(): ViewDevice[] {
+    return this.relayDevices.map((d) => {
+      const p = this.presence.get(d.id);
+      let presence: string = d.current ? (this.device.client?.isOnline ? 'online' : 'offline') : (p?.state ?? 'offline');
+      if (p?.state === 'busy') presence = p.activeTaskId ? `running task ${p.activeTaskId}` : 'busy';
+      return { id: d.id, name: d.name, current: d.current, presence };
+    });
+  }
+
+  viewConflicts(): OpenConflict[] {
+    return this.conflicts;
+  }
+
+  /** One push + pull round now. */
+  async syncNow(): Promise<void> {
+    await this.device.syncNow();
+  }
+
+  private requireClient(): RooCloudClient {
+    const client = this.device.client;
+    if (!client) throw new SyncError('DEVICE_NOT_SYNCING', `this window does not sync (${this.device.status.state})`);
+    return client;
+  }
+
+  /**
+   * Sends `command` to `targetDeviceId` through the relay's queue and waits (up to `waitMs`)
+   * for its outcome; a target that is offline leaves it `queued`.
+   */
+  async sendCommand(targetDeviceId: string, command: RemoteCommand, waitMs = 30_000): Promise<SentCommandOutcome> {
+    const client = this.requireClient();
+    const results: CommandResultMessage[] = [];
+    let wake: (() => void) | undefined;
+    const remove = client.onCommandResult((result) => {
+      results.push(result);
+      wake?.();
+    });
+    try {
+      const queued = await client.sendCommand(targetDeviceId, command);
+      this.options.log.info(`sent ${command.kind} to device ${targetDeviceId} (${queued.commandId})`);
+      const deadline = Date.now() + waitMs;
+      for (;;) {
+        const final = results.find((r) => r.commandId === queued.commandId && r.status !== 'delivered' && r.status !== 'progress');
+        if (final) return { commandId: queued.commandId, status: final.status, ...(final.result === undefined ? {} : { result: final.result }), ...(final.error ? { error: final.error } : {}) };
+        const left = deadline - Date.now();
+        if (left <= 0) return { commandId: queued.commandId, status: 'queued' };
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, left);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    } finally {
+      remove();
+    }
+  }
+
+  /** Send Task to Device: asks for the device and the task unless given. */
+  async sendTaskToDevice(args: { deviceId?: string; text?: string; waitMs?: number }): Promise<SentCommandOutcome | { cancelled: true }> {
+    let deviceId = args.deviceId;
+    if (!deviceId) {
+      await this.refreshDevices();
+      const others = this.devices().filter((d) => !d.current);
+      if (others.length === 0) throw new SyncError('COMMAND_TARGET_UNKNOWN', 'no other device is signed in to this account');
+      const pick = await vscode.window.showQuickPick(others.map((d) => ({ label: d.name, description: d.presence, id: d.id })), { title: 'roo-sync: Send Task to Device' });
+      if (!pick) return { cancelled: true };
+      deviceId = pick.id;
+    }
+    const text = args.text ?? (await vscode.window.showInputBox({ title: 'roo-sync: Send Task to Device', prompt: 'The task for the assistant on that device', ignoreFocusOut: true }));
+    if (!text) return { cancelled: true };
+    const outcome = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'roo-sync: sending the task…' }, () => this.sendCommand(deviceId, { kind: 'task.start', text }, args.waitMs));
+    if (outcome.status === 'failed' && outcome.error) throw new SyncError(outcome.error.code, outcome.error.message, { commandId: outcome.commandId });
+    return outcome;
+  }
+
+  /** A view action on another device's running task. */
+  async controlRemote(deviceId: string, action: RemoteAction, text?: string): Promise<SentCommandOutcome | { cancelled: true }> {
+    const taskId = this.presence.get(deviceId)?.activeTaskId;
+    if (!taskId) throw new SyncError('REMOTE_NO_ACTIVE_TASK', 'that device is not running a task');
+    let message = text;
+    if (action === 'sendMessage' && message === undefined) {
+      message = await vscode.window.showInputBox({ title: 'roo-sync: Send Message', prompt: 'Message to the running task', ignoreFocusOut: true });
+      if (!message) return { cancelled: true };
+    }
+    const outcome = await this.sendCommand(deviceId, { kind: ACTION_KINDS[action], taskId, ...(message ? { text: message } : {}) });
+    if (outcome.status === 'failed' && outcome.error) throw new SyncError(outcome.error.code, outcome.error.message, { commandId: outcome.commandId });
+    return outcome;
+  }
+
+  private findConflict(id: string | undefined): OpenConflict {
+    const conflict = id ? this.conflicts.find((c) => c.id === id) : this.conflictInActiveEditor();
+    if (!conflict) throw new SyncError('CONFLICT_NOT_FOUND', id ? `no unresolved conflict ${id}` : 'open a conflict from the roo-sync view first');
+    return conflict;
+  }
+
+  private conflictInActiveEditor(): OpenConflict | undefined {
+    const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+    if (!(input instanceof vscode.TabInputTextDiff)) return undefined;
+    return this.conflicts.find((c) => c.remoteUri.fsPath === input.modified.fsPath);
+  }
+
+  async openConflict(id: string | undefined): Promise<void> {
+    const conflict = this.findConflict(id);
+    await openConflictDiff(conflict);
+    await vscode.commands.executeCommand('setContext', 'rooSync.conflictDiffOpen', true);
+  }
+
+  async resolveConflict(id: string | undefined, choice: ConflictChoice): Promise<{ kept: string[] }> {
+    const conflict = this.findConflict(id);
+    const result = await resolveConflict(conflict, choice);
+    this.options.log.info(`conflict on ${conflict.path} resolved: ${choice}`);
+    await vscode.commands.executeCommand('setContext', 'rooSync.conflictDiffOpen', false);
+    this.onStatus(this.device.status);
+    return result;
+  }
+
+  /** Stops the device (flushes what is queued while online). Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const remove of this.clientRemovers.splice(0)) remove();
+      for (const remove of this.removers.splice(0)) remove();
+      await this.device.close();
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The "roo-sync" view (Explorer): the user's devices with their presence, and the unresolved
+ * conflicts. A conflict opens the diff editor (local left, remote right) with Accept Local /
+ * Accept Remote / Keep Both; a remote device offers send message / approve / deny / cancel.
+ */
+import * as vscode from 'vscode';
+
+export interface ViewDevice {
+  id: string;
+  name: string;
+  /** This machine. */
+  current: boolean;
+  /** `online`, `idle`, `offline`, or `running <task>`. */
+  presence: string;
+}
+
+export interface ViewConflict {
+  id: string;
+  /** Path relative to its workspace folder. */
+  path: string;
+  localUri: vscode.Uri;
+  remoteUri: vscode.Uri;
+}
+
+export interface ViewModel {
+  /** Shown alone when there is nothing else to show (off, signed out). */
+  notice?: string;
+  devices: ViewDevice[];
+  conflicts: ViewConflict[];
+}
+
+type Node = { kind: 'notice'; text: string } | { kind: 'group'; group: 'devices' | 'conflicts' } | { kind: 'device'; device: ViewDevice } | { kind: 'conflict'; conflict: ViewConflict };
+
+/** The tree item a conflict or device node is passed to its context-menu commands as. */
+export type ViewNode = Node;
+
+export class SyncView implements vscode.TreeDataProvider<Node>, vscode.Disposable {
+  private model: ViewModel = { devices: [], conflicts: [] };
+  private readonly changed = new vscode.EventEmitter<Node | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly registration: vscode.Disposable;
+
+  constructor() {
+    this.registration = vscode.window.registerTreeDataProvider('roo-sync', this);
+  }
+
+  get current(): ViewModel {
+    return this.model;
+  }
+
+  update(model: ViewModel): void {
+    this.model = model;
+    this.changed.fire(undefined);
+  }
+
+  getChildren(node?: Node): Node[] {
+    if (!node) {
+      if (this.model.notice) return [{ kind: 'notice', text: this.model.notice }];
+      return [
+        { kind: 'group', group: 'devices' },
+        { kind: 'group', group: 'conflicts' },
+      ];
+    }
+    if (node.kind !== 'group') return [];
+    return node.group === 'devices'
+      ? this.model.devices.map((device) => ({ kind: 'device' as const, device }))
+      : this.model.conflicts.map((conflict) => ({ kind: 'conflict' as const, conflict }));
+  }
+
+  getTreeItem(node: Node): vscode.TreeItem {
+    switch (node.kind) {
+      case 'notice':
+        return new vscode.TreeItem(node.text);
+      case 'group': {
+        const count = node.group === 'devices' ? this.model.devices.length : this.model.conflicts.length;
+        const item = new vscode.TreeItem(`${node.group === 'devices' ? 'Devices' : 'Conflicts'} (${count})`, vscode.TreeItemCollapsibleState.Expanded);
+        item.contextValue = `group-${node.group}`;
+        return item;
+      }
+      case 'device': {
+        const d = node.device;
+        const item = new vscode.TreeItem(d.current ? `${d.name} (this device)` : d.name);
+        item.description = d.presence;
+        item.iconPath = new vscode.ThemeIcon(d.presence === 'offline' ? 'vm-outline' : 'vm-active');
+        item.contextValue = d.current ? 'device-current' : 'device-remote';
+        item.id = `device:${d.id}`;
+        return item;
+      }
+      case 'conflict': {
+        const c = node.conflict;
+        const item = new vscode.TreeItem(c.path);
+        item.iconPath = new vscode.ThemeIcon('warning');
+        item.contextValue = 'conflict';
+        item.id = `conflict:${c.id}`;
+        item.command = { command: 'roo-sync.conflict.open', title: 'Open Conflict', arguments: [node] };
+        return item;
+      }
+    }
+  }
+
+  dispose(): void {
+    this.registration.dispose();
+    this.changed.dispose();
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * Hooks for roo-sync's own extension-host tests, exported only when the host runs with
+ * ROO_SYNC_TEST_HOOKS=1 (the test harness sets it): they let a test read what the UI shows and
+ * check where the credentials are. Never part of the public API.
+ */
+import type * as vscode from 'vscode';
+import type { DeviceCredentials } from '../core/ports/credentials-store';
+import type { RooSyncController } from './controller';
+import type { StatusBar, StatusBarView } from './status-bar';
+import type { SyncView, ViewModel } from './sync-view';
+
+export interface RooSyncTestingApi {
+  statusBar(): StatusBarView | undefined;
+  view(): ViewModel;
+  /** The credentials as SecretStorage holds them. */
+  storedCredentials(): Promise<DeviceCredentials | null>;
+  controller: RooSyncController;
+  /** Everything roo-sync keeps in globalState and workspaceState, as JSON text. */
+  mementos(): string;
+  /** The folder VS Code gives roo-sync (created only once sync starts). */
+  globalStoragePath: string;
+}
+
+export function testingApi(controller: RooSyncController, statusBar: StatusBar, view: SyncView, context: vscode.ExtensionContext): RooSyncTestingApi {
+  return {
+    statusBar: () => statusBar.view,
+    view: () => view.current,
+    storedCredentials: () => controller.credentials.load(),
+    controller,
+    globalStoragePath: context.globalStorageUri.fsPath,
+    mementos: () => {
+      const dump = (m: vscode.Memento) => Object.fromEntries(m.keys().map((k) => [k, m.get(k)]));
+      return JSON.stringify({ global: dump(context.globalState), workspace: dump(context.workspaceState) });
+    },
+  };
+}

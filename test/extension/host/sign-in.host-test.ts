@@ -1,0 +1,43 @@
+/**
+ * Sign In and Sign Out through roo-sync's commands against the real relay the Node side started
+ * (`serverUrl`, `email`, `password` params). The credentials land in SecretStorage only; the
+ * Node side then searches the user-data folder (settings, globalState, logs) for the token.
+ */
+import * as assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import * as vscode from 'vscode';
+import { hostParam } from './host-params';
+import { rooSync } from './roo-sync-api';
+
+describe('roo-sync sign-in (real relay)', () => {
+  it('signs in through the command, keeps the credentials in SecretStorage and the URL in settings', async () => {
+    const api = await rooSync();
+    const serverUrl = hostParam('serverUrl');
+    const result = await vscode.commands.executeCommand<{ deviceId?: string; error?: unknown }>('roo-sync.signIn', { serverUrl, email: hostParam('email'), password: hostParam('password'), deviceName: 'code-server test' });
+    assert.equal(result.error, undefined, JSON.stringify(result.error));
+    const creds = await api.testing.storedCredentials();
+    assert.ok(creds, 'credentials are stored');
+    assert.equal(creds.deviceId, result.deviceId);
+    assert.equal(creds.email, hostParam('email'));
+    assert.ok(creds.refreshToken.length > 20);
+    assert.equal(vscode.workspace.getConfiguration('rooSync').get('serverUrl'), serverUrl);
+    assert.equal(api.testing.mementos().includes(creds.refreshToken), false, 'not in globalState or workspaceState');
+    // Sync is still off: signing in alone starts nothing.
+    assert.equal(api.status().kind, 'off');
+    await writeFile(hostParam('secretsOut'), JSON.stringify({ deviceId: creds.deviceId, refreshToken: creds.refreshToken }));
+  });
+
+  it('signs out through the command: revoked on the relay, forgotten here', async () => {
+    const api = await rooSync();
+    const result = await vscode.commands.executeCommand('roo-sync.signOut');
+    assert.deepEqual(result, { signedIn: true, revoked: true });
+    assert.equal(await api.testing.storedCredentials(), null);
+  });
+
+  it('answers a wrong password with AUTH_INVALID_CREDENTIALS and stores nothing', async () => {
+    const api = await rooSync();
+    const result = await vscode.commands.executeCommand<{ error?: { code: string } }>('roo-sync.signIn', { serverUrl: hostParam('serverUrl'), email: hostParam('email'), password: 'not the password' });
+    assert.equal(result.error?.code, 'AUTH_INVALID_CREDENTIALS');
+    assert.equal(await api.testing.storedCredentials(), null);
+  });
+});
