@@ -35,13 +35,12 @@ export function markPartialFailure(failed: number): void {
   if (failed > 0) process.exitCode = EXIT.partial;
 }
 
-/** Usage errors of these commands exit 2 (commander's own default is 1); their --help lists the exit codes. */
-export function usageExits(cmd: Command): Command {
-  cmd.addHelpText('after', EXIT_CODES_HELP);
-  return cmd.exitOverride((err) => {
-    if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') process.exit(0);
-    process.exit(EXIT.usage);
-  });
+/**
+ * Ends the command's --help with the exit codes. (Usage errors exit 2 through the program's
+ * exitOverride, which sub-commands inherit; see cli/main.ts.)
+ */
+export function withExitCodesHelp(cmd: Command): Command {
+  return cmd.addHelpText('after', EXIT_CODES_HELP);
 }
 
 /** This machine's name as a device name. */

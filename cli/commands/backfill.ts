@@ -13,7 +13,7 @@ import { FsTaskStore } from '../../core/node/stores/fs-task-store';
 import { selectStores } from '../../core/node/stores/store-selection';
 import { TASK_SOURCES, type TaskSource } from '../../core/model/changes';
 import { cliPaths } from '../cli-paths';
-import { formatMb, markPartialFailure, outputFor, usageExits } from '../cli-output';
+import { formatMb, markPartialFailure, outputFor, withExitCodesHelp } from '../cli-output';
 import { interruptSignal, openCliSession } from '../cli-session';
 import { createProgress } from '../progress';
 
@@ -26,7 +26,7 @@ interface BackfillFlags {
 }
 
 export function registerBackfillCommand(program: Command): void {
-  usageExits(
+  withExitCodesHelp(
     program
       .command('backfill')
       .description("Write your tasks from the relay into a local assistant's store (merged with what it has, never overwritten), or undo the last backfill")

@@ -11,7 +11,7 @@ import { signIn, signOut } from '../../core/client/sign-in';
 import { SyncError } from '../../core/errors';
 import { FileCredentialsStore } from '../../core/node/credentials/file-credentials-store';
 import { cliPaths } from '../cli-paths';
-import { defaultDeviceName, outputFor, usageExits } from '../cli-output';
+import { defaultDeviceName, outputFor, withExitCodesHelp } from '../cli-output';
 import { readSecretFromStdin } from './admin-connection';
 
 export interface LoginDeps {
@@ -19,7 +19,7 @@ export interface LoginDeps {
 }
 
 export function registerLoginCommands(program: Command, deps: LoginDeps = {}): void {
-  usageExits(
+  withExitCodesHelp(
     program
       .command('login')
       .description('Sign this machine in as a device of your account; the password is read from stdin (a prompt without echo on a terminal)')
@@ -48,7 +48,7 @@ export function registerLoginCommands(program: Command, deps: LoginDeps = {}): v
     ]);
   });
 
-  usageExits(
+  withExitCodesHelp(
     program
       .command('logout')
       .description('Revoke this device on the relay and forget its credentials (offline: forget them; the device stays registered)')

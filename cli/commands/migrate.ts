@@ -15,7 +15,7 @@ import { openDiscoveredStore } from '../../core/node/stores';
 import { FsTaskStore } from '../../core/node/stores/fs-task-store';
 import { selectStores, type SelectedStore } from '../../core/node/stores/store-selection';
 import { TASK_SOURCES } from '../../core/model/changes';
-import { formatMb, markPartialFailure, outputFor, usageExits } from '../cli-output';
+import { formatMb, markPartialFailure, outputFor, withExitCodesHelp } from '../cli-output';
 import { interruptSignal } from '../cli-session';
 import { onlineWithin, openCliDevice, requireSyncing, stderrLogger } from '../device-runtime';
 import { createProgress } from '../progress';
@@ -29,7 +29,7 @@ interface MigrateFlags {
 }
 
 export function registerMigrateCommand(program: Command): void {
-  usageExits(
+  withExitCodesHelp(
     program
       .command('migrate')
       .description("Upload this machine's existing task history to the relay (resumable; never changes the local stores)")

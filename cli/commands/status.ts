@@ -13,13 +13,13 @@ import { openDiscoveredStore } from '../../core/node/stores';
 import { FsTaskStore } from '../../core/node/stores/fs-task-store';
 import { selectStores } from '../../core/node/stores/store-selection';
 import { cliPaths } from '../cli-paths';
-import { formatMb, outputFor, usageExits } from '../cli-output';
+import { formatMb, outputFor, withExitCodesHelp } from '../cli-output';
 import { openCliDevice, stderrLogger } from '../device-runtime';
 import { loadLastSync } from '../last-sync';
 import { onePerSource } from './sync';
 
 export function registerStatusCommand(program: Command): void {
-  usageExits(program.command('status').description('Show where sync stands on this machine').option('--json', 'print the status as JSON')).action(async (flags: { json?: boolean }, cmd: Command) => {
+  withExitCodesHelp(program.command('status').description('Show where sync stands on this machine').option('--json', 'print the status as JSON')).action(async (flags: { json?: boolean }, cmd: Command) => {
     const out = outputFor(cmd, !!flags.json);
     const paths = cliPaths();
     const creds = await new FileCredentialsStore(paths.credentials).load();

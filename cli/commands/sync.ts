@@ -12,7 +12,7 @@ import { SyncError, isSyncError } from '../../core/errors';
 import { selectStores, type SelectedStore } from '../../core/node/stores/store-selection';
 import { TASK_SOURCES } from '../../core/model/changes';
 import { cliPaths } from '../cli-paths';
-import { markPartialFailure, outputFor, usageExits } from '../cli-output';
+import { markPartialFailure, outputFor, withExitCodesHelp } from '../cli-output';
 import { onlineWithin, openCliDevice, requireSyncing, stderrLogger } from '../device-runtime';
 import { EXIT } from '../exit-codes';
 import { saveLastSync } from '../last-sync';
@@ -24,7 +24,7 @@ interface SyncFlags {
 }
 
 export function registerSyncCommand(program: Command): void {
-  usageExits(
+  withExitCodesHelp(
     program
       .command('sync')
       .description('Run this machine as a device: sync the task stores live until Ctrl-C (or SIGTERM), or one round with --once')

@@ -370,6 +370,54 @@ describe('HybridStorage', () => {
     });
   });
 
+  describe('#migrateLocalTasksToCloud (streamed)', () => {
+    it('pushes each slice before reading the next, keeps the outbox at most one slice, and stops on abort', async () => {
+      const world = new SimWorld();
+      const a = await world.addDevice();
+      for (let i = 0; i < 6; i++) await createTask(a, `s${i}`, 3);
+      const controller = new AbortController();
+      const sizes: number[] = [];
+      const report = await world.run(
+        a.storage!.migrateLocalTasksToCloud({
+          sliceTasks: 2,
+          signal: controller.signal,
+          onProgress: (p) => {
+            sizes.push(a.storage!.pendingCount);
+            if (p.phase === 'push' && p.done === 4) controller.abort();
+          },
+        }),
+      );
+      assert.equal(report.aborted, true);
+      assert.deepEqual(sizes, [10, 0, 10, 0]);
+      const rest = await world.run(a.storage!.migrateLocalTasksToCloud({ sliceTasks: 2 }));
+      assert.equal(rest.queued, 10, 'only the two tasks left');
+      assert.equal((await world.run(a.storage!.migrateLocalTasksToCloud())).queued, 0);
+      const changes = await log(world);
+      assert.equal(changes.length, 30);
+      assert.equal(new Set(changes.map((c) => c.entity)).size, 30, 'each change once');
+    });
+
+    it('keeps what the relay acknowledged when the link drops mid-push; a rerun sends the rest once', async () => {
+      const world = new SimWorld();
+      const a = await world.addDevice();
+      for (let i = 0; i < 4; i++) await createTask(a, `d${i}`, 3);
+      const transport = a.transport!;
+      const push = transport.push.bind(transport);
+      let calls = 0;
+      transport.push = async (changes) => {
+        if (++calls === 3) transport.disconnect();
+        return push(changes);
+      };
+      await assert.rejects(world.run(a.storage!.migrateLocalTasksToCloud({ sliceTasks: 1 })), (e: unknown) => isSyncError(e, 'STORAGE_SYNC_FAILED'));
+      transport.push = push;
+      transport.connect();
+      await world.run(a.storage!.migrateLocalTasksToCloud({ sliceTasks: 1 }));
+      const changes = await log(world);
+      assert.equal(changes.length, 20);
+      assert.equal(new Set(changes.map((c) => c.entity)).size, 20, 'each change once');
+    });
+  });
+
   describe('#deleteTask', () => {
     it('deletes the task on every device through a tombstone', async () => {
       const { world, a, b, taskId } = await twoDevices();
