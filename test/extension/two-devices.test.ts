@@ -150,7 +150,14 @@ describe('roo-sync on two devices (two real extension hosts, one relay)', functi
   });
 
   it('keeps a conflict copy for overlapping edits of a workspace file, lists it in the view, and Accept Remote resolves it', async () => {
-    for (const host of [one, two]) await host.call('setting', 'rooSync.workspaceSync.enabled', true);
+    for (const host of [one, two]) {
+      await host.call('setting', 'rooSync.workspaceSync.enabled', true);
+      // The device restarts with the workspace folder; wait until it watches it.
+      await waitFor(`${host.name} to sync its workspace`, async () => {
+        const status = await host.call<{ workspaces: string[]; device: { state: string } | null }>('status');
+        return status.workspaces.includes('workspace') && status.device?.state === 'synced';
+      });
+    }
     const file = (host: DrivenHost) => join(host.server.workspace, 'notes.txt');
     await writeFile(file(one), 'line 1\nline 2\nline 3\n');
     await waitFor('notes.txt on device 2', async () => (await readFile(file(two), 'utf8').catch(() => '')) === 'line 1\nline 2\nline 3\n');
