@@ -8,7 +8,8 @@
  * - extension.host_block.max_ms: the longest event-loop stall of a third host
  *   (perf_hooks.monitorEventLoopDelay inside it) while it first-syncs a generated store
  *   (`--store-mb`, default 250, in `--tasks` tasks, default 1,000, one of them 20 MB) and then
- *   detects appends to the 20 MB task.
+ *   detects appends to the 20 MB task (written from outside the host, as the assistant would).
+ *   Baseline: the same host's loop with roo-sync idle over as long a window.
  * - extension.activate_ms: how long roo-sync's activate() takes in a new extension host of
  *   that device (sync enabled, signed in, the 1,000 tasks on disk), measured inside activate().
  *   VS Code's own activation timings are not reachable from an extension or the workbench
@@ -163,14 +164,28 @@ export const benchmark: Benchmark = {
       await signInAndSync(big, relay.url, 'bench big device');
       await waitFor('the first sync to drain', async () => (await big.call<{ device: { state: string; queued: number } | null }>('status')).device?.queued === 0, 60 * 60_000, 500);
       const firstSyncMs = Date.now() - t0;
-      await big.fixture('resumeTask', bigTask);
+      const firstSync = await big.call<{ maxMs: number; p99Ms: number; meanMs: number }>('eventLoop.stop');
+      console.log(`first sync of ${storeMb} MB took ${firstSyncMs} ms; event loop meanwhile: max ${firstSync.maxMs.toFixed(1)} ms, p99 ${firstSync.p99Ms.toFixed(1)} ms, mean ${firstSync.meanMs.toFixed(1)} ms`);
+      // Appends to the 20 MB task, written from outside the host the way the assistant writes
+      // (whole-file rewrite through temp + rename): the host's loop carries only roo-sync's work.
+      await big.call('eventLoop.start');
+      const bigUi = join(big.rooStore, 'tasks', bigTask, 'ui_messages.json');
+      const messages = JSON.parse(await readFile(bigUi, 'utf8')) as { ts: number; type: string; say: string; text: string }[];
       for (let i = 0; i < 10; i++) {
-        await big.fixture('appendText', `append to the 20 MB task ${i}`);
+        messages.push({ ts: messages.at(-1)!.ts + 1, type: 'say', say: 'text', text: `append to the 20 MB task ${i}` });
+        await writeJsonLikeRoo(bigUi, messages);
         await big.call('idle');
       }
-      const block = await big.call<{ maxMs: number; p99Ms: number; meanMs: number }>('eventLoop.stop');
-      console.log(`first sync of ${storeMb} MB took ${firstSyncMs} ms; event loop: max ${block.maxMs.toFixed(1)} ms, p99 ${block.p99Ms.toFixed(1)} ms, mean ${block.meanMs.toFixed(1)} ms`);
-      figures.push({ name: 'extension.host_block.max_ms', value: Math.round(block.maxMs * 10) / 10, unit: 'ms', baseline: null, target: '<= 50' });
+      const appends = await big.call<{ maxMs: number; p99Ms: number; meanMs: number }>('eventLoop.stop');
+      console.log(`10 appends to the 20 MB task: event loop max ${appends.maxMs.toFixed(1)} ms, p99 ${appends.p99Ms.toFixed(1)} ms, mean ${appends.meanMs.toFixed(1)} ms`);
+      const worst = Math.max(firstSync.maxMs, appends.maxMs);
+      // Baseline: the same host's loop with roo-sync idle, over as long a window, in the same
+      // run: on a loaded machine the OS alone delays a loop (the stall is then not roo-sync's).
+      await big.call('eventLoop.start');
+      await new Promise((resolve) => setTimeout(resolve, Math.min(firstSyncMs, 15_000)));
+      const idle = await big.call<{ maxMs: number; p99Ms: number; meanMs: number }>('eventLoop.stop');
+      console.log(`idle host, same window: event loop max ${idle.maxMs.toFixed(1)} ms, p99 ${idle.p99Ms.toFixed(1)} ms, mean ${idle.meanMs.toFixed(1)} ms`);
+      figures.push({ name: 'extension.host_block.max_ms', value: Math.round(worst * 10) / 10, unit: 'ms', baseline: Math.round(idle.maxMs * 10) / 10, target: '<= 50' });
 
       // --- activation with sync enabled and the 1,000 tasks on disk (same user data, as after a reload)
       const again = await pool.hosts.restartDriven(big, 'bench-big-again');
