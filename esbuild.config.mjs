@@ -1,5 +1,7 @@
-// Bundles the VS Code extension and the roo-sync CLI. `node esbuild.config.mjs [--watch]`.
+// Bundles the VS Code extension, the roo-sync CLI and the relay's web page (dist/web, see
+// web/build-web.mjs). `node esbuild.config.mjs [--watch]`.
 import * as esbuild from 'esbuild';
+import { buildWeb } from './web/build-web.mjs';
 import { readFile } from 'node:fs/promises';
 
 /**
@@ -21,6 +23,9 @@ const common = {
   format: 'cjs',
   sourcemap: true,
   logLevel: 'info',
+  // jsonc-parser's `main` is a UMD build whose dynamic requires a bundle cannot follow; its
+  // `module` (ESM) build bundles cleanly.
+  mainFields: ['module', 'main'],
   plugins: [diff3StrictMode],
 };
 
@@ -41,7 +46,9 @@ const builds = [
 ];
 
 if (process.argv.includes('--watch')) {
+  // The page is built once (its index.html names the hashed bundle); rerun for page changes.
+  await buildWeb({ outDir: 'dist/web', logLevel: 'info' });
   for (const options of builds) await (await esbuild.context(options)).watch();
 } else {
-  await Promise.all(builds.map((options) => esbuild.build(options)));
+  await Promise.all([...builds.map((options) => esbuild.build(options)), buildWeb({ outDir: 'dist/web', logLevel: 'info' })]);
 }

@@ -3,10 +3,11 @@
  * the WebSocket endpoint `/v1/sync` (server/sync) on one port, over the Database, Cache and
  * PubSub ports.
  *
- * Start: open the database (PostgreSQL with `database.url`, else embedded PGlite in
+ * Start: bind the port (so a taken port fails before anything is created; requests meanwhile
+ * get 503 RELAY_STARTING), open the database (PostgreSQL with `database.url`, else embedded PGlite in
  * `database.dataDir`), run pending migrations under the advisory lock (with migration off: refuse
  * to start unless the schema is exactly up to date), open the cache and pub/sub (Redis with `redis.url`, else in-process), start the session
- * validator, then listen. Injected `deps` are used as given and not closed by the relay.
+ * validator, then serve. Injected `deps` are used as given and not closed by the relay.
  *
  * `close()` is ordered and idempotent: stop accepting, report not-ready, close WebSockets,
  * drain HTTP requests (up to `http.shutdownGraceMs`), stop the retention job, stop the
@@ -16,6 +17,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { SyncError } from '../core/errors';
 import { AuthService } from './auth/auth-service';
 import { SessionValidator } from './auth/access-tokens';
@@ -29,8 +31,11 @@ import type { RelayConfig } from './config/relay-config';
 import type { Database } from './db/database';
 import { migrate, validate } from './db/migrator';
 import { describeDatabaseUrl, openDatabase } from './db/open-database';
-import { createHttpHandler } from './http/http-app';
+import { createHttpHandler, type RequestHandler } from './http/http-app';
+import { localUrlOf, newAdminToken, writeAdminAccess } from './http/admin-access';
+import { defaultWebRoot, WebAssets } from './http/web-assets';
 import { sendError } from './http/http-errors';
+import { proxyTrust, type TrustProxySetting } from './http/trusted-proxies';
 import { createLogger, type Logger } from './observability/logger';
 import { RelayMetrics } from './observability/metrics';
 import { Projector } from './projections/projector';
@@ -67,8 +72,8 @@ export interface RelayServerOptions {
   migrate?: boolean;
   /** Overrides `auth.allowSignup`: let anyone create an account with POST /v1/users. */
   allowSignup?: boolean;
-  /** Overrides `http.trustProxy`: take client addresses from X-Forwarded-For. */
-  trustProxy?: boolean;
+  /** Overrides `http.trustProxy`: which peers' X-Forwarded-For names the client (true: any). */
+  trustProxy?: TrustProxySetting;
   /** Overrides `sync.compactionIntervalSeconds`: how often the change-log retention job runs, ms; 0 disables it. */
   compactionIntervalMs?: number;
   /** Overrides the login rate limits of `config.auth` (tests). */
@@ -79,6 +84,11 @@ export interface RelayServerOptions {
   redisWaitMs?: number;
   /** How often the projector looks for users whose read model lags the log, ms; 0: only at start. Default 30 s. */
   projectionSweepMs?: number;
+  /**
+   * The built web page served at `/` (a folder with index.html, as `npm run build` writes to
+   * dist/web). Default: dist/web found next to the relay's code; false serves no page.
+   */
+  webRoot?: string | false;
 }
 
 export async function startRelayServer(
@@ -86,7 +96,7 @@ export async function startRelayServer(
   deps: Partial<RelayServerDeps> = {},
   options: RelayServerOptions = {},
 ): Promise<RelayServer> {
-  const logger = deps.logger ?? createLogger({ level: config.log.level, fields: { component: 'relay' } });
+  const logger = deps.logger ?? createLogger({ level: config.log.level, format: config.log.format, fields: { component: 'relay' } });
   const metrics = new RelayMetrics({ processMetrics: true });
   const cleanup: Array<() => Promise<void>> = [];
   const unwind = async (): Promise<void> => {
@@ -94,6 +104,42 @@ export async function startRelayServer(
   };
 
   try {
+    // Bind first: a port that is taken fails the start (SERVER_LISTEN_FAILED) before anything
+    // is created or migrated. Until the relay is ready every request is answered 503
+    // RELAY_STARTING and every WebSocket upgrade refused, the same way.
+    let handler: RequestHandler | undefined;
+    let shuttingDown = false;
+    let inFlight = 0;
+    const exchanges = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse }>();
+    const server = createServer((req, res) => {
+      if (!handler) {
+        sendError(res, startingError(), { 'retry-after': '1', connection: 'close' });
+        return;
+      }
+      inFlight++;
+      exchanges.set(req.socket, { req, res });
+      res.once('close', () => {
+        inFlight--;
+        if (exchanges.get(req.socket)?.res === res) exchanges.delete(req.socket);
+      });
+      handler(req, res);
+    });
+    // No total request deadline: a blob upload may take long while it keeps sending. What ends a
+    // stalled request is the idle timeout (`server.timeout` arms socket.setTimeout on every
+    // connection; ws clears it on the sockets it upgrades).
+    server.requestTimeout = 0;
+    server.headersTimeout = 30_000;
+    server.timeout = config.http.idleTimeoutMs;
+    server.on('timeout', (socket: Socket) => endIdleExchange(socket, exchanges.get(socket), config.http.idleTimeoutMs, logger));
+    const refuseUpgrade = (_req: IncomingMessage, socket: Duplex): void => {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    };
+    server.on('upgrade', refuseUpgrade);
+    await listen(server, config.http.port, config.http.host);
+    cleanup.push(() => closeServer(server));
+    logger.debug('port bound; opening the database', { port: (server.address() as AddressInfo).port });
+
+    let migrating = false;
     const db = deps.db ?? (await openDatabase({
       databaseUrl: config.database.url,
       dataDir: config.database.dataDir,
@@ -105,18 +151,32 @@ export async function startRelayServer(
       },
       slowQueryMs: config.database.slowQueryMs,
       onQuery: (ms, sql) => metrics.recordQuery(queryOp(sql), ms / 1000, ms >= config.database.slowQueryMs),
-      onSlowQuery: ({ durationMs, sql }) => logger.warn('slow query', { durationMs: Math.round(durationMs), sql }),
+      // Migrations are slow by nature and their SQL is long: timed in "migrations applied", not here.
+      onSlowQuery: ({ durationMs, sql }) => {
+        if (!migrating) logger.warn('slow query', { durationMs: Math.round(durationMs), sql });
+      },
       onPoolError: (err) => logger.warn('database pool error', { err }),
     }));
     if (!deps.db) cleanup.push(() => db.close());
     const unbindPool = metrics.bindDbPool(async () => (await db.health()).pool);
     cleanup.push(async () => unbindPool());
 
-    if (options.migrate ?? config.database.migrate) {
-      const result = await migrate(db);
-      if (result.applied.length > 0) logger.info('migrations applied', { versions: result.applied.map((m) => m.version), current: result.current });
-    } else {
-      await assertSchemaCurrent(db);
+    migrating = true;
+    try {
+      if (options.migrate ?? config.database.migrate) {
+        const result = await migrate(db);
+        if (result.applied.length > 0) {
+          logger.info('migrations applied', {
+            versions: result.applied.map((m) => m.version),
+            current: result.current,
+            durationMs: Math.round(result.applied.reduce((sum, m) => sum + m.durationMs, 0)),
+          });
+        }
+      } else {
+        await assertSchemaCurrent(db);
+      }
+    } finally {
+      migrating = false;
     }
 
     let backend: Pick<CacheBackend, 'kind' | 'cache' | 'pubsub' | 'healthy'>;
@@ -164,32 +224,21 @@ export async function startRelayServer(
       : undefined;
     if (projector) cleanup.push(() => projector.close());
 
-    let shuttingDown = false;
-    let inFlight = 0;
-    const handler = createHttpHandler({
-      db, sessions, auth, config, metrics, logger, tasks,
+    // The embedded database is this process's alone: `roo-sync user add` reaches it through
+    // the relay instead, with a token written into the data directory (admin-access.ts).
+    const adminToken = db.kind === 'pglite' && !deps.db ? newAdminToken() : undefined;
+    const webRoot = options.webRoot === false ? undefined : options.webRoot ?? defaultWebRoot();
+    const web = webRoot ? await WebAssets.load(webRoot) : undefined;
+    if (webRoot && !web) logger.warn('no web page in the web root (index.html missing)', { webRoot });
+    const ready = createHttpHandler({
+      db, sessions, auth, config, metrics, logger, tasks, web,
       cache: { kind: backend.kind, healthy: () => backend.healthy() },
       allowSignup: options.allowSignup ?? config.auth.allowSignup,
-      trustProxy: options.trustProxy ?? config.http.trustProxy,
+      trustProxy: proxyTrust(options.trustProxy ?? config.http.trustProxy),
       shuttingDown: () => shuttingDown,
+      adminToken,
     });
-    const exchanges = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse }>();
-    const server = createServer((req, res) => {
-      inFlight++;
-      exchanges.set(req.socket, { req, res });
-      res.once('close', () => {
-        inFlight--;
-        if (exchanges.get(req.socket)?.res === res) exchanges.delete(req.socket);
-      });
-      handler(req, res);
-    });
-    // No total request deadline: a blob upload may take long while it keeps sending. What ends a
-    // stalled request is the idle timeout (`server.timeout` arms socket.setTimeout on every
-    // connection; ws clears it on the sockets it upgrades).
-    server.requestTimeout = 0;
-    server.headersTimeout = 30_000;
-    server.timeout = config.http.idleTimeoutMs;
-    server.on('timeout', (socket: Socket) => endIdleExchange(socket, exchanges.get(socket), config.http.idleTimeoutMs, logger));
+    server.off('upgrade', refuseUpgrade);
     const sync: SyncEndpoint = attachSyncEndpoint(server, {
       db, cache: backend.cache, pubsub: backend.pubsub, logger, metrics, config, sessions,
       onCommitted: (userId, stored) => {
@@ -197,7 +246,7 @@ export async function startRelayServer(
         return touchesTasks(stored) ? tasks.invalidateUser(userId) : Promise.resolve();
       },
     });
-    await listen(server, config.http.port, config.http.host);
+    handler = ready;
     const address = server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const url = `http://${host}:${address.port}`;
@@ -211,11 +260,19 @@ export async function startRelayServer(
     });
 
     const embedded = db.kind === 'pglite';
-    if (embedded || backend.kind === 'memory') {
-      logger.info('embedded mode: single relay process', {
-        database: embedded ? 'PGlite (set DATABASE_URL for PostgreSQL)' : 'postgres',
-        cacheAndPubSub: backend.kind === 'memory' ? 'in-process (set REDIS_URL to run several relays)' : 'redis',
+    const inProcess = backend.kind === 'memory';
+    if (embedded || inProcess) {
+      // Say exactly what keeps this relay to one process: "embedded mode" only when both are.
+      const what = embedded && inProcess ? 'embedded mode' : embedded ? 'embedded database (PGlite)' : 'in-process cache and pub/sub';
+      logger.info(`${what}: single relay process`, {
+        ...(embedded ? { database: 'PGlite (set DATABASE_URL for PostgreSQL)' } : {}),
+        ...(inProcess ? { cacheAndPubSub: 'in-process (set REDIS_URL to run several relays)' } : {}),
       });
+    }
+
+    if (adminToken) {
+      const removeAccess = writeAdminAccess(config.database.dataDir, { url: localUrlOf(address), token: adminToken, pid: process.pid });
+      cleanup.push(async () => removeAccess());
     }
 
     logger.info('relay listening', {
@@ -291,6 +348,18 @@ function endIdleExchange(socket: Socket, exchange: { req: IncomingMessage; res: 
   logger.debug('http request idle; answering 408', { method: req.method, idleMs });
   sendError(res, new SyncError('HTTP_IDLE_TIMEOUT', `no bytes received or sent for ${idleMs} ms: request ended`), { connection: 'close' });
   res.once('finish', () => socket.destroy());
+}
+
+function startingError(): SyncError {
+  return new SyncError('RELAY_STARTING', 'the relay is starting (opening and migrating its database): retry shortly');
+}
+
+/** Closes a listening server and every connection it holds; resolves also when it was closed already. */
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

@@ -81,9 +81,29 @@ export function withDatabaseOptions(cmd: Command, mustExist = false): Command {
     .addOption(new Option('--data-dir <dir>', dataDirHelp).env('DATA_DIR').default(DEFAULT_DATA_DIR));
 }
 
-/** How a command made by `withDatabaseOptions` opens its database. */
+/**
+ * How a command made by `withDatabaseOptions` opens its database. Both --database-url and
+ * --data-dir, one of them on the command line, is a usage error (exit 2) rather than a silent
+ * choice; from the environment alone (DATABASE_URL beside an image's DATA_DIR) the URL wins, as
+ * for the relay.
+ */
 export function databaseConfig(options: DatabaseOptions, cmd: Command): DatabaseConfig {
+  assertOneDatabase(cmd);
   return { databaseUrl: options.databaseUrl || undefined, dataDir: options.dataDir, mustExist: needsDatabase.has(cmd), pool: { max: 2 } };
+}
+
+/** Refuses --database-url together with --data-dir when either was typed on the command line. */
+export function assertOneDatabase(cmd: Command): void {
+  const source = (key: string): string | undefined => (cmd.getOptionValue(key) === undefined ? undefined : cmd.getOptionValueSource(key));
+  const url = source('databaseUrl');
+  const dir = source('dataDir');
+  if (url === undefined || url === 'default' || dir === undefined || dir === 'default') return;
+  if (url !== 'cli' && dir !== 'cli') return;
+  const name = (flag: string, env: string, from: string): string => (from === 'cli' ? flag : `${env} (environment)`);
+  cmd.error(
+    `error: ${name('--database-url', 'DATABASE_URL', url)} and ${name('--data-dir', 'DATA_DIR', dir)} name two databases: give one (--data-dir is only for the embedded database)`,
+    { exitCode: 2, code: 'roo-sync.conflictingDatabase' },
+  );
 }
 
 /** The commands `withDatabaseOptions` made `mustExist`. */

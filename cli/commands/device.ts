@@ -26,6 +26,10 @@ export function registerDeviceCommands(program: Command, deps: AdminDeps = {}): 
         out(JSON.stringify(devices, null, 2));
         return;
       }
+      if (devices.length === 0) {
+        out(`no devices for ${user.email}`);
+        return;
+      }
       out(['ID'.padEnd(36), 'NAME'.padEnd(24), 'KIND'.padEnd(8), 'LAST SEEN'.padEnd(24), 'STATE'].join('  '));
       for (const d of devices) {
         out([d.id, d.name.slice(0, 24).padEnd(24), (d.kind ?? '-').padEnd(8), (d.lastSeenAt ?? '-').padEnd(24), d.revokedAt ? 'revoked' : 'active'].join('  '));

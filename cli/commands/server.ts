@@ -13,6 +13,7 @@ import { loadRelayConfig } from '../../server/config/load-config';
 import { RELAY_OPTIONS, type RelayOption } from '../../server/config/options';
 import { RELAY_DEFAULTS, type RelayConfig } from '../../server/config/relay-config';
 import { createLogger, type Logger } from '../../server/observability/logger';
+import { assertOneDatabase } from './admin-connection';
 import { startRelayServer, type RelayServer, type RelayServerOptions } from '../../server/relay-server';
 
 export interface ServerCommandDeps {
@@ -36,11 +37,16 @@ export function registerServerCommand(program: Command, deps: ServerCommandDeps 
       cmd.addOption(flag);
       continue;
     }
+    if (option.optionalValue) {
+      cmd.addOption(new Option(`--${option.flag} [${option.optionalValue}]`, `${option.help} (env ${option.env})`));
+      continue;
+    }
     const fallback = defaultOf(option.group, option.field);
-    const shown = option.secret || fallback === undefined ? '' : `, default ${String(fallback)}`;
+    const shown = option.secret || fallback === undefined ? '' : `, default ${typeof fallback === 'boolean' ? (fallback ? 'on' : 'off') : String(fallback)}`;
     cmd.addOption(new Option(`--${option.flag} <value>`, `${option.help} (env ${option.env}${shown})`));
   }
   cmd.action(async (flags: Record<string, unknown>, command: Command) => {
+    assertOneDatabase(command);
     const env = deps.env ?? process.env;
     // A switch counts only when given: commander also fills in a default for `--no-x` (x: true).
     const configFlags: Record<string, unknown> = {};
@@ -50,7 +56,7 @@ export function registerServerCommand(program: Command, deps: ServerCommandDeps 
       else if (command.getOptionValueSource(key) === 'cli') configFlags[option.flag] = true;
     }
     const config = loadRelayConfig({ flags: configFlags, env });
-    const logger = createLogger({ level: config.log.level, fields: { component: 'relay' } });
+    const logger = createLogger({ level: config.log.level, format: config.log.format, fields: { component: 'relay' } });
     // Handlers go in before the relay starts: a signal during start-up stops it once it is up.
     const signals = deps.stopSignal ? undefined : listenForStopSignal(logger);
     try {

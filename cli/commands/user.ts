@@ -1,15 +1,49 @@
 /**
- * `roo-sync user add <email>` (password from stdin, never from argv) and
+ * `roo-sync user add <email>` (password from stdin, never from argv; while the embedded relay
+ * runs and holds the data directory, through that relay's local admin route) and
  * `roo-sync user delete <email>` (removes the account with every row and blob; running relays
  * close its devices' sockets when --redis-url reaches them). `user add` may create the
  * embedded database (before the relay's first start); `user delete` needs an existing one.
- * Errors are SyncErrors: EMAIL_INVALID, PASSWORD_INVALID, USER_EXISTS, USER_NOT_FOUND, DB_*.
+ * Errors are SyncErrors: EMAIL_INVALID, PASSWORD_MISSING (stdin held no password), PASSWORD_INVALID, USER_EXISTS, USER_NOT_FOUND, DB_*.
  */
 import { Command, Option } from 'commander';
-import { SyncError } from '../../core/errors';
+import { isSyncError, SyncError } from '../../core/errors';
 import { createUser, deleteAccount, findUserByEmail, normaliseEmail } from '../../server/accounts/users';
 import { writeAudit } from '../../server/auth/audit-log';
-import { readSecretFromStdin, withAdmin, withAdminConnection, type AdminConnectionOptions, type AdminDeps } from './admin-connection';
+import { ADMIN_ACCESS_FILE, ADMIN_USERS_PATH, readAdminAccess } from '../../server/http/admin-access';
+import { readSecretFromStdin, withAdmin, withAdminConnection, writer, type AdminConnectionOptions, type AdminDeps } from './admin-connection';
+
+/**
+ * Creates the account through the relay that holds the embedded data directory: its admin
+ * route, with the token it wrote into that directory (server/http/admin-access.ts). The lock's
+ * error stands when no such relay answers.
+ */
+async function addThroughRelay(
+  locked: SyncError,
+  dataDir: string,
+  body: { email: string; password: string; displayName?: string },
+): Promise<{ userId: string; email: string; url: string }> {
+  const access = readAdminAccess(dataDir);
+  const holder = locked.details?.pid;
+  if (!access || (typeof holder === 'number' && access.pid !== holder)) {
+    throw new SyncError('DB_DATA_DIR_LOCKED', `${locked.message}, which is not a relay this command can reach (no ${ADMIN_ACCESS_FILE} of it): stop it and run this again`, locked.details);
+  }
+  let res: Response;
+  try {
+    res = await fetch(`${access.url}${ADMIN_USERS_PATH}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${access.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  } catch (err) {
+    throw new SyncError('DB_DATA_DIR_LOCKED', `${locked.message}; its relay did not answer at ${access.url} (${(err as Error).message})`, locked.details);
+  }
+  const answer = (await res.json().catch(() => ({}))) as { userId?: string; email?: string; error?: { code?: string; message?: string } };
+  if (!res.ok || !answer.userId || !answer.email) {
+    throw new SyncError(answer.error?.code ?? 'INTERNAL', answer.error?.message ?? `the relay answered ${res.status}`, { status: res.status });
+  }
+  return { userId: answer.userId, email: answer.email, url: access.url };
+}
 
 export function registerUserCommands(program: Command, deps: AdminDeps = {}): void {
   const user = program.command('user').description('Create and delete relay accounts (administrator)');
@@ -24,11 +58,21 @@ export function registerUserCommands(program: Command, deps: AdminDeps = {}): vo
   ).action(async (email: string, options: AdminConnectionOptions & { displayName?: string }, cmd: Command) => {
     const address = normaliseEmail(email);
     const password = await (deps.readSecret ?? readSecretFromStdin)('Password: ');
-    await withAdmin(deps, options, cmd, async ({ db, out }) => {
-      const created = await createUser(db, { email: address, password, displayName: options.displayName });
-      await writeAudit(db, { action: 'account.create', userId: created.id, metadata: { by: 'cli' } });
-      out(`created user ${created.email} (${created.id})`);
-    });
+    if (password === '') {
+      throw new SyncError('PASSWORD_MISSING', "stdin held no password: pipe one in (printf '%s\\n' \"$PW\" | roo-sync user add EMAIL), or run on a terminal to be asked for it");
+    }
+    try {
+      await withAdmin(deps, options, cmd, async ({ db, out }) => {
+        const created = await createUser(db, { email: address, password, displayName: options.displayName });
+        await writeAudit(db, { action: 'account.create', userId: created.id, metadata: { by: 'cli' } });
+        out(`created user ${created.email} (${created.id})`);
+      });
+    } catch (err) {
+      // The embedded relay holds the data directory: create the account through it.
+      if (!isSyncError(err, 'DB_DATA_DIR_LOCKED') || options.databaseUrl) throw err;
+      const created = await addThroughRelay(err, options.dataDir, { email: address, password, displayName: options.displayName });
+      writer(cmd)(`created user ${created.email} (${created.userId}) through the running relay at ${created.url}`);
+    }
   });
 
   withAdminConnection(

@@ -8,11 +8,11 @@
  */
 import { isSyncError } from '../errors';
 import { compareEntryKeys, type EntryKey, type StreamName, type TaskSource } from '../model/changes';
-import type { RemoteEntries } from '../ports/remote-entries';
+import type { RemoteEntries, RemoteEntry } from '../ports/remote-entries';
 import { RelayHttp, type RelayHttpOptions } from './relay-http';
 
 interface MessagePage {
-  messages: Array<{ key: string; hash: string; entry: unknown }>;
+  messages: Array<{ key: string; hash: string; seq: number; entry: unknown }>;
   nextBefore?: string;
 }
 
@@ -28,8 +28,8 @@ export class RelayEntries implements RemoteEntries {
     this.http = new RelayHttp(serverUrl, options);
   }
 
-  async fetch(source: TaskSource, taskId: string, stream: StreamName, keys: readonly EntryKey[]): Promise<Map<EntryKey, unknown>> {
-    const found = new Map<EntryKey, unknown>();
+  async fetch(source: TaskSource, taskId: string, stream: StreamName, keys: readonly EntryKey[]): Promise<Map<EntryKey, RemoteEntry>> {
+    const found = new Map<EntryKey, RemoteEntry>();
     if (keys.length === 0) return found;
     const wanted = new Set(keys);
     const sorted = [...keys].sort(compareEntryKeys);
@@ -46,7 +46,7 @@ export class RelayEntries implements RemoteEntries {
         if (isSyncError(err, 'TASK_NOT_FOUND')) return found;
         throw err;
       }
-      for (const message of page.messages) if (wanted.has(message.key)) found.set(message.key, message.entry);
+      for (const message of page.messages) if (wanted.has(message.key)) found.set(message.key, { entry: message.entry, seq: message.seq });
       const last = page.messages[page.messages.length - 1];
       before = last && compareEntryKeys(last.key, lowest) > 0 ? page.nextBefore : undefined;
     }

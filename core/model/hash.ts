@@ -10,4 +10,5 @@ export function hashJson(value: unknown): string {
   return sha256Hex(JSON.stringify(value));
 }
 
-export const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** The shape of a content hash; defined in hash-format.ts (browser-safe). */
+export { SHA256_HEX } from './hash-format';

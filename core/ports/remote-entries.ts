@@ -6,10 +6,16 @@
  */
 import type { EntryKey, StreamName, TaskSource } from '../model/changes';
 
+/** The version of an entry the relay holds now (its latest), with the seq that wrote it. */
+export interface RemoteEntry {
+  entry: unknown;
+  seq: number;
+}
+
 export interface RemoteEntries {
   /**
    * The entries of one task stream that the relay holds under `keys` (keys it lacks are
    * absent from the result). The caller checks each entry against the hash it expects.
    */
-  fetch(source: TaskSource, taskId: string, stream: StreamName, keys: readonly EntryKey[]): Promise<Map<EntryKey, unknown>>;
+  fetch(source: TaskSource, taskId: string, stream: StreamName, keys: readonly EntryKey[]): Promise<Map<EntryKey, RemoteEntry>>;
 }

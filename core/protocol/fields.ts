@@ -4,7 +4,7 @@
  * message cannot make the receiver do unbounded work before the frame cap applies.
  */
 import type { CommandId, DeviceId, RequestId, TaskId, UserId, WorkspaceId } from '../ids';
-import { SHA256_HEX } from '../model/hash';
+import { SHA256_HEX } from '../model/hash-format';
 import { fieldAt, int, invalid, str, type Check } from './schema';
 
 export const PROTOCOL_LIMITS = {

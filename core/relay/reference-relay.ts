@@ -32,6 +32,7 @@
  * - Presence: online on hello, offline when the device's last connection ends, and
  *   `presence.update`; a newcomer is told who else is connected.
  */
+import type { ServerChange } from '../model/changes';
 import { SyncError, isSyncError } from '../errors';
 import {
   asCommandId,
@@ -283,6 +284,11 @@ export class ReferenceRelay {
   /** Highest seq of a user's log (0 for none or an unknown user). For tests and tools. */
   serverCursor(userId: UserId | string): number {
     return this.users.get(userId as UserId)?.log.serverCursor ?? 0;
+  }
+
+  /** The latest change of an entity in a user's log (undefined when none). For tests and tools. */
+  latestChange(userId: UserId | string, entity: string): ServerChange | undefined {
+    return this.users.get(userId as UserId)?.log.latest(entity);
   }
 
   /** Number of open, authenticated connections of a device. */

@@ -7,7 +7,7 @@
 import { STREAM_NAMES, type EntryKey, type StreamName, type TaskSource } from '../model/changes';
 import { hashJson } from '../model/hash';
 import type { BlobStore } from '../ports/blob-store';
-import type { RemoteEntries } from '../ports/remote-entries';
+import type { RemoteEntries, RemoteEntry } from '../ports/remote-entries';
 import type { SyncState } from './sync-state';
 
 const encoder = new TextEncoder();
@@ -58,7 +58,7 @@ export async function loadSyncedEntries(
     else absent.push(want);
   }
   if (absent.length > 0 && remote) {
-    let fetched: Map<EntryKey, unknown> = new Map();
+    let fetched: Map<EntryKey, RemoteEntry> = new Map();
     try {
       fetched = await remote.fetch(where.source, where.taskId, where.stream, absent.map((w) => w.key));
     } catch {
@@ -67,8 +67,9 @@ export async function loadSyncedEntries(
     }
     const recovered: Array<{ hash: string; entry: unknown }> = [];
     for (const want of absent) {
-      if (!fetched.has(want.key)) continue;
-      const entry = fetched.get(want.key);
+      const remote = fetched.get(want.key);
+      if (!remote) continue;
+      const entry = remote.entry;
       if (hashJson(entry) !== want.hash) continue;
       found.set(want.key, entry);
       recovered.push({ hash: want.hash, entry });
@@ -76,6 +77,29 @@ export async function loadSyncedEntries(
     await cacheEntries(cache, recovered);
   }
   return { found, missing: wanted.filter((w) => !found.has(w.key)).map((w) => w.key) };
+}
+
+/**
+ * The version of one entry the relay holds now, whatever its hash (cached when found), or
+ * undefined when the relay has none or cannot be asked.
+ */
+export async function relayVersion(
+  cache: BlobStore,
+  remote: RemoteEntries | undefined,
+  where: { source: TaskSource; taskId: string; stream: StreamName },
+  key: EntryKey,
+): Promise<{ entry: unknown; hash: string; seq: number } | undefined> {
+  if (!remote) return undefined;
+  let found: RemoteEntry | undefined;
+  try {
+    found = (await remote.fetch(where.source, where.taskId, where.stream, [key])).get(key);
+  } catch {
+    return undefined;
+  }
+  if (!found) return undefined;
+  const hash = hashJson(found.entry);
+  await cacheEntries(cache, [{ hash, entry: found.entry }]);
+  return { entry: found.entry, hash, seq: found.seq };
 }
 
 /**

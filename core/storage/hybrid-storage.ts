@@ -66,8 +66,8 @@ export interface HybridStorageOptions {
 export interface SyncToCloudReport extends PushReport {
   /** Changes detected and queued by this call. */
   queued: number;
-  /** Tasks whose files could not be read (left alone), with the error code. */
-  unreadable: Array<{ source: TaskSource; taskId: string; code: string }>;
+  /** Tasks whose files could not be read (left alone), with the error code and, when known, the file and why. */
+  unreadable: Array<{ source: TaskSource; taskId: string; code: string; path?: string; reason?: string }>;
   /** Synced entries a stale rewrite or a lost folder dropped that nothing could restore. */
   unrestorable: UnrestorableEntry[];
   /** Synced tasks missing from their store that were written back. */
@@ -80,6 +80,8 @@ export interface UnrestorableEntry {
   taskId: string;
   stream: StreamName;
   key: EntryKey;
+  /** The version's content hash (sha256 of its JSON text). */
+  hash: string;
 }
 
 export interface SyncToCloudOptions {
@@ -95,15 +97,36 @@ type DetectFindings = Pick<SyncToCloudReport, 'unreadable' | 'unrestorable' | 'r
 export type SyncFromCloudReport = PullReport & { pushed: PushReport };
 
 export interface MigrationProgress {
+  /** `scan`: a slice was detected and queued; `push`: that slice was pushed. */
   phase: 'scan' | 'push';
+  /** Tasks detected so far (of `total`). */
   done: number;
   total: number;
+  /** The tasks of the slice just finished (in order). */
+  slice: ReadonlyArray<{ source: TaskSource; taskId: TaskId }>;
+  /** Changes queued and acknowledged so far by this call. */
+  queued: number;
+  accepted: number;
+}
+
+export interface MigrationOptions {
+  /** Only these tasks, in this order (default: every task of every store). */
+  tasks?: ReadonlyArray<{ source: TaskSource; taskId: TaskId }>;
+  /** Tasks detected and queued before each push (the most the outbox holds at once). Default 50. */
+  sliceTasks?: number;
+  onProgress?: (progress: MigrationProgress) => void;
+  /** Stops after the slice in flight (everything done so far is durable; a rerun resumes). */
+  signal?: AbortSignal;
 }
 
 export interface MigrationReport {
   tasks: number;
   queued: number;
   pushed: PushReport;
+  /** Tasks whose files could not be read (left alone), with the code and the file. */
+  unreadable: SyncToCloudReport['unreadable'];
+  /** True when `signal` stopped it before the last slice. */
+  aborted: boolean;
 }
 
 export class HybridStorage {
@@ -291,31 +314,52 @@ export class HybridStorage {
   }
 
   /**
-   * First upload of a device's existing history: every task of every store is detected and
-   * queued (in slices, saving the state after each), then the outbox is pushed.
+   * First upload of a device's existing history, streamed: changes left queued by an earlier
+   * run are pushed first, then the tasks are detected and queued one slice at a time and each
+   * slice is pushed before the next is read, so the outbox never holds more than a slice and
+   * memory does not grow with the store. The sync state is saved after each step: a run cut
+   * short (Ctrl-C, kill, lost network) resumes where it stopped, and a rerun queues nothing new.
+   * A push that fails throws STORAGE_SYNC_FAILED with the slice still queued.
    */
-  async migrateLocalTasksToCloud(onProgress?: (progress: MigrationProgress) => void): Promise<MigrationReport> {
+  async migrateLocalTasksToCloud(options: MigrationOptions | ((progress: MigrationProgress) => void) = {}): Promise<MigrationReport> {
+    const opts: MigrationOptions = typeof options === 'function' ? { onProgress: options } : options;
     return this.run(async () => {
       const targets: Array<{ store: TaskStore; taskId: TaskId }> = [];
-      for (const store of this.options.stores) for (const taskId of await store.listTaskIds()) targets.push({ store, taskId });
-      let queued = 0;
-      const slice = 50;
-      for (let i = 0; i < targets.length; i += slice) {
-        queued += await this.detectAndQueue(targets.slice(i, i + slice));
-        onProgress?.({ phase: 'scan', done: Math.min(targets.length, i + slice), total: targets.length });
+      if (opts.tasks) {
+        for (const { source, taskId } of opts.tasks) targets.push({ store: this.storeOf(source), taskId });
+      } else {
+        for (const store of this.options.stores) for (const taskId of await store.listTaskIds()) targets.push({ store, taskId });
       }
-      const total = this.options.outbox.size;
+      const found: DetectFindings = { unreadable: [], unrestorable: [], restored: 0 };
       const pushed: PushReport = { accepted: 0, conflicts: 0, unresolved: 0 };
-      while (this.options.outbox.size > 0) {
-        const before = this.options.outbox.size;
-        const round = await pushPending(this.deps, this.batchSize, this.maxConflictRounds);
-        pushed.accepted += round.accepted;
-        pushed.conflicts += round.conflicts;
-        pushed.unresolved = round.unresolved;
-        onProgress?.({ phase: 'push', done: Math.max(0, total - this.options.outbox.size), total });
-        if (this.options.outbox.size >= before) break;
+      let queued = 0;
+      const pushAll = async (): Promise<void> => {
+        while (this.options.outbox.size > 0) {
+          const before = this.options.outbox.size;
+          const round = await pushPending(this.deps, this.batchSize, this.maxConflictRounds);
+          pushed.accepted += round.accepted;
+          pushed.conflicts += round.conflicts;
+          pushed.unresolved = round.unresolved;
+          if (this.options.outbox.size >= before) break;
+        }
+      };
+      await pushAll();
+      const sliceSize = Math.max(1, opts.sliceTasks ?? 50);
+      let aborted = false;
+      for (let i = 0; i < targets.length; i += sliceSize) {
+        if (opts.signal?.aborted) {
+          aborted = true;
+          break;
+        }
+        const slice = targets.slice(i, i + sliceSize);
+        const ids = slice.map(({ store, taskId }) => ({ source: store.source, taskId }));
+        queued += await this.detectAndQueue(slice, found);
+        const done = Math.min(targets.length, i + sliceSize);
+        opts.onProgress?.({ phase: 'scan', done, total: targets.length, slice: ids, queued, accepted: pushed.accepted });
+        await pushAll();
+        opts.onProgress?.({ phase: 'push', done, total: targets.length, slice: ids, queued, accepted: pushed.accepted });
       }
-      return { tasks: targets.length, queued, pushed };
+      return { tasks: targets.length, queued, pushed, unreadable: found.unreadable, aborted };
     });
   }
 
@@ -453,7 +497,14 @@ export class HybridStorage {
       } catch (err) {
         // A corrupt file is left as it is (never rewritten with less); integrity reports it.
         if (!(err instanceof SyncError && err.code.startsWith('STORE_'))) throw err;
-        found.unreadable.push({ source, taskId, code: err.code });
+        const details = err.details ?? {};
+        found.unreadable.push({
+          source,
+          taskId,
+          code: err.code,
+          ...(typeof details['path'] === 'string' ? { path: details['path'] } : {}),
+          ...(typeof details['reason'] === 'string' ? { reason: details['reason'] } : {}),
+        });
         continue;
       }
       if (!snapshot) {

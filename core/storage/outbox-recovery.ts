@@ -27,7 +27,7 @@ import { compareEntryKeys, entityKeyOf, STREAM_NAMES, type ChangeBody, type Clie
 import { sha256Hex } from '../model/hash';
 import type { TaskSnapshot, TaskStore } from '../ports/task-store';
 import type { KeyedEntry } from '../tracking/stream-keys';
-import { loadCachedEntry } from './entry-cache';
+import { loadSyncedEntries, relayVersion } from './entry-cache';
 import { detectFileChanges } from './file-sync';
 import { keyEntriesStable } from './stable-keys';
 import { isUnackedOwnClock, noteQueuedTruncate, type FileSyncState, type SyncState, type TaskSyncState, type TrackedEntryState } from './sync-state';
@@ -237,12 +237,22 @@ export async function requeueUnsent(deps: EngineDeps, unsent: UnsentChanges): Pr
         if (!tracked.own || tracked.seq !== 0 || !entities.has(entryEntity(task, stream, tracked.key))) continue;
         const disk = onDisk.get(tracked.key);
         let entry: { entry: unknown } | undefined = disk && disk.hash === tracked.hash ? { entry: disk.entry } : undefined;
-        entry ??= await loadCachedEntry(ctx.entryCache, tracked.hash);
         if (!entry) {
-          // Neither the disk nor the cache holds this version. When the disk holds another one,
-          // detection below sends it; when it holds none, nothing of it exists to send.
+          // The cache, else the relay: it holds the version when it took the change and the ack
+          // went with the journal (then the version is sent again and restored on disk below).
+          const { found } = await loadSyncedEntries(ctx.entryCache, ctx.remoteEntries, { source, taskId, stream }, [tracked]);
+          if (found.has(tracked.key)) entry = { entry: found.get(tracked.key) };
+        }
+        if (!entry) {
+          // Neither the disk, the cache nor the relay holds this version: it never left this
+          // device and is gone. When the disk holds another version, detection below sends it.
+          // When it holds none, the entry falls back to the version the relay holds (the one
+          // this lost edit replaced, or a later one), which detection below writes back; with
+          // none there either, nothing of it exists.
           if (!disk) {
-            task.streams[stream].delete(tracked.key);
+            const relay = await relayVersion(ctx.entryCache, ctx.remoteEntries, { source, taskId, stream }, tracked.key);
+            if (relay) task.streams[stream].set(tracked.key, { key: tracked.key, hash: relay.hash, own: false, seq: relay.seq });
+            else task.streams[stream].delete(tracked.key);
             ctx.state.markDirty(task);
           }
           continue;

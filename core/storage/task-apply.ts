@@ -20,7 +20,7 @@ import { deepEqual } from '../tracking/history-diff';
 import { orderStream } from '../merge/stream-merge';
 import type { KeyedEntry } from '../tracking/stream-keys';
 import { keyEntriesStable } from './stable-keys';
-import { cacheEntries, loadCachedEntry } from './entry-cache';
+import { cacheEntries, loadSyncedEntries } from './entry-cache';
 import { isUnackedOwnClock, noteCut, noteMetaAcked, noteTruncateAcked, replacedVersions, type TaskSyncState, type TrackedEntryState } from './sync-state';
 import type { SyncContext } from './sync-context';
 import type { DisplacedVersion } from './task-conflict-copy';
@@ -67,11 +67,11 @@ export async function applyTaskChanges(
   }
   if (snapshot === null) {
     // No folder (new here, or deferred until its metadata came): start from what was synced.
+    // Entries the cache lacks come from the relay's copy (loadSyncedEntries).
     for (const stream of STREAM_NAMES) {
-      for (const tracked of task.streams[stream].values()) {
-        const cached = await loadCachedEntry(ctx.entryCache, tracked.hash);
-        if (cached) entries[stream].set(tracked.key, { key: tracked.key, hash: tracked.hash, entry: cached.entry });
-      }
+      const tracked = [...task.streams[stream].values()];
+      const { found } = await loadSyncedEntries(ctx.entryCache, ctx.remoteEntries, { source, taskId, stream }, tracked);
+      for (const t of tracked) if (found.has(t.key)) entries[stream].set(t.key, { key: t.key, hash: t.hash, entry: found.get(t.key) });
     }
   }
   const changedStreams = new Set<StreamName>();

@@ -30,7 +30,7 @@ export interface TaskDetection {
   /** The task with lost entries written back, or null when the disk needs no write. */
   rewrite: TaskSnapshot | null;
   /** Synced entries that should be restored but that neither the entry cache nor the relay holds. */
-  unrestorable: Array<{ stream: StreamName; key: EntryKey }>;
+  unrestorable: Array<{ stream: StreamName; key: EntryKey; hash: string }>;
 }
 
 /** Detects local changes of one task against `task` (updated in memory). */
@@ -125,10 +125,9 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
       for (const key of diff.restore) {
         const entry = tracked.get(key);
         if (entry) wanted.push({ key, hash: entry.hash });
-        else result.unrestorable.push({ stream, key });
       }
       const { found, missing } = await loadSyncedEntries(ctx.entryCache, ctx.remoteEntries, { source, taskId, stream }, wanted);
-      for (const key of missing) result.unrestorable.push({ stream, key });
+      for (const key of missing) result.unrestorable.push({ stream, key, hash: tracked.get(key)!.hash });
       const restored: KeyedEntry[] = wanted.filter((w) => found.has(w.key)).map((w) => ({ key: w.key, hash: w.hash, entry: found.get(w.key) }));
       if (restored.length > 0) {
         const base = reverted.size > 0 ? kept.filter((e) => !reverted.has(e.key) || !restored.some((r) => r.key === e.key)) : kept;

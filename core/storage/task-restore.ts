@@ -22,7 +22,7 @@ export interface TaskRestore {
   /** The task to write, or null when nothing can be written safely (or nothing was synced). */
   snapshot: TaskSnapshot | null;
   /** Synced entries neither the entry cache nor the relay holds. */
-  unrestorable: Array<{ stream: StreamName; key: EntryKey }>;
+  unrestorable: Array<{ stream: StreamName; key: EntryKey; hash: string }>;
 }
 
 /** True when the sync state knows anything of the task worth writing back. */
@@ -46,7 +46,7 @@ export async function restoreMissingTask(ctx: SyncContext, task: TaskSyncState):
       tracked.map((t) => ({ key: t.key, hash: t.hash })),
     );
     for (const key of missing) {
-      result.unrestorable.push({ stream, key });
+      result.unrestorable.push({ stream, key, hash: task.streams[stream].get(key)!.hash });
       // api keys are positions: leaving one out would move every later entry to another key.
       if (stream === 'api' || task.streams[stream].get(key)?.own) unsafe = true;
     }

@@ -6,7 +6,7 @@ import type { TaskId } from '../ids';
 import type { HistoryItem, StoreProblem, TaskStore } from '../ports/task-store';
 
 /** Where a task's HistoryItem came from. */
-export type HistoryItemOrigin = 'history_item' | 'index' | 'rebuilt' | 'none';
+export type HistoryItemOrigin = 'history_item' | 'index' | 'legacy-index' | 'rebuilt' | 'none';
 
 export interface ScannedTask {
   taskId: TaskId;

@@ -5,7 +5,8 @@
 import { SyncError } from '../../core/errors';
 import type { Queryable, Session } from '../db/database';
 
-export const DEVICE_KINDS = ['vscode', 'cli', 'server', 'mobile', 'browser', 'other'] as const;
+/** `web`: the relay's own web page signed in from a browser (POST /v1/auth/web/login). */
+export const DEVICE_KINDS = ['vscode', 'cli', 'server', 'web', 'mobile', 'browser', 'other'] as const;
 export type DeviceKind = (typeof DEVICE_KINDS)[number];
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -4,7 +4,8 @@
  * for a switch; help text included).
  */
 import { resolve } from 'node:path';
-import { LOG_LEVELS, isLogLevel } from '../observability/logger';
+import { LOG_FORMATS, LOG_LEVELS, isLogFormat, isLogLevel } from '../observability/logger';
+import { parseTrustedProxies } from '../http/trusted-proxies';
 import type { RelayConfig } from './relay-config';
 
 /** A raw value as it arrives: a string from the environment or command line, or a typed value from code. */
@@ -28,6 +29,11 @@ export interface RelayOption {
    * environment variable takes 1/0, true/false, yes/no or on/off.
    */
   readonly switch?: boolean;
+  /**
+   * The flag's value may be left out (`--trust-proxy` or `--trust-proxy 10.0.0.2`): alone it
+   * means "yes". The name shown in `--help` (`--trust-proxy [addresses]`).
+   */
+  readonly optionalValue?: string;
   readonly parse: (raw: RawValue) => ParseResult;
 }
 
@@ -83,6 +89,11 @@ const logLevel = (raw: RawValue): ParseResult => {
   return isLogLevel(value) ? ok(value) : fail(`must be one of ${LOG_LEVELS.join(', ')}`);
 };
 
+const logFormat = (raw: RawValue): ParseResult => {
+  const value = String(raw).trim().toLowerCase();
+  return isLogFormat(value) ? ok(value) : fail(`must be one of ${LOG_FORMATS.join(', ')}`);
+};
+
 /** 1, true, yes, on / 0, false, no, off (any case) as a boolean; undefined for anything else. */
 function yesNoValue(raw: RawValue): boolean | undefined {
   if (typeof raw === 'boolean') return raw;
@@ -95,6 +106,14 @@ function yesNoValue(raw: RawValue): boolean | undefined {
 const onOff = (raw: RawValue): ParseResult => {
   const on = yesNoValue(raw);
   return on === undefined ? fail('must be on or off') : ok(on);
+};
+
+/** TRUST_PROXY: a yes/no (any peer / none), or the trusted proxies' addresses and networks. */
+const trustProxy = (raw: RawValue): ParseResult => {
+  const yes = yesNoValue(raw);
+  if (yes !== undefined) return ok(yes);
+  const parsed = parseTrustedProxies(String(raw));
+  return parsed.ok ? ok(parsed.value) : fail(`${parsed.reason}; give the proxies' addresses, or 1, true, yes or on (any peer), or 0, false, no, off (none)`);
 };
 
 /** A switch's value (see yesNoValue); `inverted` for a NO_* switch, whose "yes" turns the field off. */
@@ -121,7 +140,11 @@ export const RELAY_OPTIONS: readonly RelayOption[] = [
   { group: 'http', field: 'blobUploadTtlSeconds', env: 'BLOB_UPLOAD_TTL_SECONDS', flag: 'blob-upload-ttl-seconds', help: 'discard a resumable blob upload that gets no chunk for this long, s', parse: integer(60, S_YEAR) },
   { group: 'http', field: 'idleTimeoutMs', env: 'HTTP_IDLE_TIMEOUT_MS', flag: 'http-idle-timeout-ms', help: 'end an HTTP request after this long without a byte either way (408 while its body is incomplete), ms; 0 = never. WebSockets are exempt', parse: integer(0, MS_DAY) },
   { group: 'http', field: 'shutdownGraceMs', env: 'SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', help: 'graceful shutdown wait, ms', parse: integer(0, MS_DAY) },
-  { group: 'http', field: 'trustProxy', env: 'TRUST_PROXY', flag: 'trust-proxy', help: 'take client addresses from X-Forwarded-For: only behind your own reverse proxy', switch: true, parse: yesNo() },
+  {
+    group: 'http', field: 'trustProxy', env: 'TRUST_PROXY', flag: 'trust-proxy',
+    help: "the reverse proxies whose X-Forwarded-For names the client: their addresses or networks (172.30.87.10, 10.0.0.0/8, loopback, private; comma-separated); alone or 1: any peer; 0: none",
+    optionalValue: 'addresses', parse: trustProxy,
+  },
   { group: 'database', field: 'url', env: 'DATABASE_URL', flag: 'database-url', help: 'PostgreSQL URL; unset = embedded PGlite in --data-dir', secret: true, parse: url(['postgres:', 'postgresql:']) },
   { group: 'database', field: 'dataDir', env: 'DATA_DIR', flag: 'data-dir', help: 'embedded PGlite data directory', parse: directory },
   { group: 'database', field: 'poolMax', env: 'DB_POOL_MAX', flag: 'db-pool-max', help: 'most PostgreSQL pool connections', parse: integer(1, 1_000) },
@@ -153,10 +176,11 @@ export const RELAY_OPTIONS: readonly RelayOption[] = [
   { group: 'sync', field: 'compactionAgeSeconds', env: 'COMPACTION_AGE_SECONDS', flag: 'compaction-age-seconds', help: 'compact change-log entries older than this, s', parse: integer(3_600, 100 * S_YEAR) },
   { group: 'sync', field: 'compactionIntervalSeconds', env: 'COMPACTION_INTERVAL_SECONDS', flag: 'compaction-interval-seconds', help: 'how often the change-log retention job runs, s (0 = never)', parse: integer(0, S_TIMER_MAX) },
   { group: 'sync', field: 'commandRetentionSeconds', env: 'COMMAND_RETENTION_SECONDS', flag: 'command-retention-seconds', help: 'delete finished remote commands this long after they finished, s', parse: integer(60, 10 * S_YEAR) },
-  { group: 'sync', field: 'projections', env: 'PROJECTIONS', flag: 'projections', help: 'keep the read model (task messages, workspace files) projected from the change log: on | off', parse: onOff },
+  { group: 'sync', field: 'projections', env: 'PROJECTIONS', flag: 'projections', help: 'keep the read model (task messages, workspace files) projected from the change log: on or off (also 1/0, true/false, yes/no)', parse: onOff },
   { group: 'cache', field: 'sessionTtlSeconds', env: 'SESSION_CACHE_TTL_SECONDS', flag: 'session-cache-ttl-seconds', help: 'session cache TTL, s', parse: integer(1, S_YEAR) },
   { group: 'cache', field: 'queryTtlSeconds', env: 'QUERY_CACHE_TTL_SECONDS', flag: 'query-cache-ttl-seconds', help: 'task list / metadata cache TTL, s', parse: integer(1, S_YEAR) },
   { group: 'log', field: 'level', env: 'LOG_LEVEL', flag: 'log-level', help: `least severe log level (${LOG_LEVELS.join(', ')})`, parse: logLevel },
+  { group: 'log', field: 'format', env: 'LOG_FORMAT', flag: 'log-format', help: 'pretty (one short human line per event) or json (one JSON object per line); unset: pretty on a terminal, else json', parse: logFormat },
 ];
 
 /** `database-url` -> `databaseUrl`, the key commander uses. */

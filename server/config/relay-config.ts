@@ -3,7 +3,8 @@
  * default in RELAY_DEFAULTS. Built by `loadRelayConfig` from flags, then environment, then
  * these defaults (see options.ts for the flag and environment variable of each field).
  */
-import type { LogLevel } from '../observability/logger';
+import type { TrustProxySetting } from '../http/trusted-proxies';
+import type { LogFormat, LogLevel } from '../observability/logger';
 
 export interface RelayConfig {
   readonly http: {
@@ -27,10 +28,11 @@ export interface RelayConfig {
     /** How long a graceful shutdown waits for requests and sockets to finish before closing them, in ms. */
     readonly shutdownGraceMs: number;
     /**
-     * Behind a trusted reverse proxy: take the client address from the first X-Forwarded-For
-     * entry (login rate limits, audit log). Off: the socket's address.
+     * Which peers' X-Forwarded-For names the client (login rate limits, audit log): false, the
+     * socket's address always; a list of the reverse proxies' addresses and networks (the
+     * header read only from them, right to left, skipping their own hops); true, any peer.
      */
-    readonly trustProxy: boolean;
+    readonly trustProxy: TrustProxySetting;
   };
   readonly database: {
     /** PostgreSQL connection URL (a secret: holds the password). Unset: embedded PGlite in `dataDir`. */
@@ -134,6 +136,8 @@ export interface RelayConfig {
   readonly log: {
     /** Least severe level written: trace, debug, info, warn, error, fatal or silent. */
     readonly level: LogLevel;
+    /** `pretty` (one short human line per event) or `json`. Unset: pretty when stdout is a terminal, else json. */
+    readonly format: LogFormat | undefined;
   };
 }
 
@@ -165,5 +169,5 @@ export const RELAY_DEFAULTS: RelayConfig = Object.freeze<RelayConfig>({
     projections: true,
   },
   cache: { sessionTtlSeconds: 60, queryTtlSeconds: 300 },
-  log: { level: 'info' },
+  log: { level: 'info', format: undefined },
 });

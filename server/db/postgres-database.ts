@@ -15,7 +15,7 @@ import type {
   QueryResult,
   Session,
 } from './database';
-import { DbErrorCode, closedError, toDbError } from './db-errors';
+import { DbErrorCode, closedError, connectTargetOf, toConnectError, toDbError } from './db-errors';
 import { statementTimer, type StatementTimer } from './query-observer';
 
 /** Connection pool settings. Defaults: `DEFAULT_POOL_OPTIONS`. */
@@ -83,11 +83,12 @@ export class PostgresDatabase implements Database {
   static async open(options: PostgresDatabaseOptions): Promise<PostgresDatabase> {
     const db = new PostgresDatabase(options);
     try {
-      await db.query('SELECT 1');
+      await db.pool.query('SELECT 1');
     } catch (err) {
       await db.close();
-      const e = toDbError(err, 'connect');
-      throw e.code === DbErrorCode.QUERY_FAILED ? new SyncError(DbErrorCode.UNAVAILABLE, e.message, e.details) : e;
+      // The driver's own error, not one already turned into "unavailable during query": a
+      // failed first connection says in words what is wrong (toConnectError).
+      throw toConnectError(err, connectTargetOf(options.url));
     }
     return db;
   }

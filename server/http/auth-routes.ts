@@ -14,6 +14,7 @@ import { sendJson } from './http-errors';
 import type { HttpContext } from './http-context';
 import { BodyFields, readJsonBody } from './request-body';
 import type { RequestContext, Router } from './router';
+import { clientAddress, type ProxyTrust } from './trusted-proxies';
 
 /** The device behind the request's bearer token; AUTH_REQUIRED without one, AUTH_TOKEN_INVALID when it is not valid. */
 export async function authenticate(ctx: HttpContext, req: IncomingMessage): Promise<AuthenticatedDevice> {
@@ -27,11 +28,9 @@ export async function authenticate(ctx: HttpContext, req: IncomingMessage): Prom
 }
 
 /** The caller's address (for audit rows and the per-address rate limit) and user agent. */
-export function clientInfoOf(req: IncomingMessage, trustProxy = false): ClientInfo {
+export function clientInfoOf(req: IncomingMessage, trusted: ProxyTrust = () => false): ClientInfo {
   const agent = req.headers['user-agent'];
-  const forwarded = trustProxy ? req.headers['x-forwarded-for'] : undefined;
-  const first = typeof forwarded === 'string' ? forwarded.split(',')[0]?.trim() : undefined;
-  const ip = first && first.length <= 64 ? first : req.socket.remoteAddress ?? null;
+  const ip = clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trusted);
   return { ip, userAgent: typeof agent === 'string' ? agent : null };
 }
 

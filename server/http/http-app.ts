@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SyncError } from '../../core/errors';
 import { SYNC_PATH } from '../sync/sync-endpoint';
+import { registerAdminRoutes } from './admin-routes';
 import { registerAuthRoutes } from './auth-routes';
 import { registerBlobRoutes } from './blob-routes';
 import { sendError, statusOf, toSyncError } from './http-errors';
@@ -12,6 +13,8 @@ import type { HttpContext } from './http-context';
 import { registerOpsRoutes } from './ops-routes';
 import { Router } from './router';
 import { registerTaskRoutes } from './task-routes';
+import { registerWebRoutes } from './web-assets';
+import { registerWebAuthRoutes } from './web-auth-routes';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -21,6 +24,9 @@ export function createHttpHandler(ctx: HttpContext): RequestHandler {
   registerAuthRoutes(router, ctx);
   registerBlobRoutes(router, ctx);
   registerTaskRoutes(router, ctx);
+  registerAdminRoutes(router, ctx);
+  registerWebAuthRoutes(router, ctx);
+  registerWebRoutes(router, ctx.web);
   // The WebSocket endpoint reached without an upgrade (a browser, curl, a proxy that drops
   // the Upgrade header): say what it is instead of "no such route".
   router.add('GET', SYNC_PATH, async () => {

@@ -8,6 +8,8 @@ import type { Database } from '../db/database';
 import type { Logger } from '../observability/logger';
 import type { RelayMetrics } from '../observability/metrics';
 import type { TaskList } from '../tasks/task-list';
+import type { ProxyTrust } from './trusted-proxies';
+import type { WebAssets } from './web-assets';
 
 export interface HttpContext {
   db: Database;
@@ -22,8 +24,12 @@ export interface HttpContext {
   cache: { kind: 'redis' | 'memory'; healthy(): boolean };
   /** POST /v1/users creates accounts only when true (`--allow-signup`). */
   allowSignup: boolean;
-  /** Take the client address from the first X-Forwarded-For entry (behind a trusted reverse proxy only). */
-  trustProxy: boolean;
+  /** Which peers may name the client in X-Forwarded-For (server/http/trusted-proxies.ts). */
+  trustProxy: ProxyTrust;
+  /** The local administration token (embedded relay only, admin-access.ts); undefined: no admin route. */
+  adminToken?: string;
+  /** The built web page served at `/` (undefined: `/` answers WEB_NOT_BUILT). */
+  web?: WebAssets;
   /** True once shutdown began: /readyz answers 503 so a load balancer stops sending. */
   shuttingDown(): boolean;
 }

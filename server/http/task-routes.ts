@@ -1,5 +1,6 @@
 /**
- * GET /v1/tasks (the caller's task list, newest first, paged) and GET /v1/tasks/:source/:taskId
+ * GET /v1/tasks (the caller's task list, newest first, paged; `q` words in the task's text,
+ * workspace, mode or id, `source` an assistant, `device` the device of its latest change) and GET /v1/tasks/:source/:taskId
  * (one task's folded metadata): read from the change log and cached (server/tasks/task-list.ts),
  * so a device sees its own push there as soon as it is acknowledged.
  * GET /v1/tasks/:source/:taskId/messages (one stream of a task, newest first, paged): read from
@@ -24,7 +25,12 @@ export function registerTaskRoutes(router: Router, ctx: HttpContext): void {
     const query = new URL(req.url ?? '/', 'http://relay').searchParams;
     const limit = parseLimit(query.get('limit'));
     const cursor = query.get('cursor') ?? undefined;
-    const page = await ctx.tasks.list(device.userId, { limit, cursor });
+    const filter = {
+      text: boundedParam(query, 'q', 200),
+      source: boundedParam(query, 'source', 32),
+      deviceId: boundedParam(query, 'device', 64),
+    };
+    const page = await ctx.tasks.list(device.userId, { limit, cursor, filter });
     sendJson(res, 200, page);
   });
 
@@ -52,6 +58,14 @@ export function registerTaskRoutes(router: Router, ctx: HttpContext): void {
     if (!conversation) throw new SyncError('TASK_NOT_FOUND', 'no such task');
     sendJson(res, 200, await listMessages(ctx.db, conversation.id, { stream: stream as StreamName, limit, before }));
   });
+}
+
+/** A query parameter up to `max` characters (absent or empty: undefined); REQUEST_INVALID when longer. */
+function boundedParam(query: URLSearchParams, name: string, max: number): string | undefined {
+  const value = query.get(name);
+  if (value === null || value === '') return undefined;
+  if (value.length > max) throw new SyncError('REQUEST_INVALID', `${name} is longer than ${max} characters`, { field: name });
+  return value;
 }
 
 function parseLimit(raw: string | null, fallback = DEFAULT_TASK_LIST_LIMIT, max = MAX_TASK_LIST_LIMIT): number {

@@ -19,6 +19,8 @@ export interface TaskSummary {
   taskId: string;
   /** Seq of the task's latest change (task.meta or task.delete before a re-creation). */
   seq: number;
+  /** The device that made the task's latest metadata change (where it was last worked on). */
+  deviceId: string;
   /** The HistoryItem `ts` field of the folded metadata (0 when absent or not a number). */
   ts: number;
   /** Folded HistoryItem fields; fields removed (set to null) are left out. */
@@ -27,6 +29,8 @@ export interface TaskSummary {
 
 export interface TaskPage {
   tasks: TaskSummary[];
+  /** Tasks matching the filters, over every page. */
+  total: number;
   /** Pass as `cursor` for the next page; absent on the last page. */
   nextCursor?: string;
 }
@@ -55,7 +59,18 @@ export interface TaskListOptions {
   logger?: Logger;
 }
 
+/** Which tasks a page lists; every filter is optional and they combine. */
+export interface TaskFilter {
+  /** Words that must all occur (case-insensitive) in the task's text, workspace, mode or id. */
+  text?: string;
+  /** The assistant (task source). */
+  source?: string;
+  /** The device of the task's latest metadata change. */
+  deviceId?: string;
+}
+
 interface TaskRow {
+  device_id: string;
   entity: string;
   seq: number | string;
   body: ChangeBody | string;
@@ -77,9 +92,9 @@ export class TaskList {
   }
 
   /** One page of the user's tasks, newest `ts` first (ties: higher seq first). Throws REQUEST_INVALID for a bad cursor. */
-  async list(userId: string, page: { limit?: number; cursor?: string } = {}): Promise<TaskPage> {
+  async list(userId: string, page: { limit?: number; cursor?: string; filter?: TaskFilter } = {}): Promise<TaskPage> {
     const limit = page.limit ?? DEFAULT_TASK_LIST_LIMIT;
-    const all = await this.all(userId);
+    const all = filterTasks(await this.all(userId), page.filter ?? {});
     let start = 0;
     if (page.cursor !== undefined) {
       const after = decodeCursor(page.cursor);
@@ -88,7 +103,8 @@ export class TaskList {
     }
     const tasks = all.slice(start, start + limit);
     const last = tasks[tasks.length - 1];
-    return start + limit < all.length && last ? { tasks, nextCursor: encodeCursor(last) } : { tasks };
+    const total = all.length;
+    return start + limit < all.length && last ? { tasks, total, nextCursor: encodeCursor(last) } : { tasks, total };
   }
 
   /** One task of the user, or undefined (unknown, deleted, or another user's). */
@@ -114,33 +130,52 @@ export class TaskList {
 /** Reads and folds every task of `userId` from the change log, sorted newest first. */
 export async function loadTasks(db: Queryable, userId: string): Promise<TaskSummary[]> {
   const { rows } = await db.query<TaskRow>(
-    `SELECT entity, seq, body FROM sync_operations
+    `SELECT device_id, entity, seq, body FROM sync_operations
       WHERE user_id = $1 AND change_type IN ('task.meta', 'task.delete') ORDER BY entity, seq`,
     [userId],
   );
-  const byEntity = new Map<string, { metas: TaskMetaBody[]; seq: number }>();
+  const byEntity = new Map<string, { metas: TaskMetaBody[]; seq: number; deviceId: string }>();
   for (const row of rows) {
     const body = (typeof row.body === 'string' ? JSON.parse(row.body) : row.body) as ChangeBody;
     const seq = Number(row.seq);
     let entry = byEntity.get(row.entity);
     if (!entry) {
-      entry = { metas: [], seq };
+      entry = { metas: [], seq, deviceId: row.device_id };
       byEntity.set(row.entity, entry);
     }
     entry.seq = seq;
     if (body.type === 'task.delete') entry.metas = [];
-    else if (body.type === 'task.meta') entry.metas.push(body);
+    else if (body.type === 'task.meta') {
+      entry.metas.push(body);
+      entry.deviceId = row.device_id;
+    }
   }
   const tasks: TaskSummary[] = [];
-  for (const { metas, seq } of byEntity.values()) {
+  for (const { metas, seq, deviceId } of byEntity.values()) {
     if (metas.length === 0) continue;
     const folded = foldMetaBodies(metas);
     const meta: Record<string, unknown> = {};
     for (const [field, value] of Object.entries(folded.fields)) if (value !== null) meta[field] = value;
     const ts = typeof meta.ts === 'number' && Number.isFinite(meta.ts) ? meta.ts : 0;
-    tasks.push({ source: folded.source, taskId: folded.taskId, seq, ts, meta });
+    tasks.push({ source: folded.source, taskId: folded.taskId, deviceId, seq, ts, meta });
   }
   return tasks.sort((a, b) => compareTasks(a, b));
+}
+
+/** The tasks (in their order) that pass every filter given. */
+export function filterTasks(tasks: TaskSummary[], filter: TaskFilter): TaskSummary[] {
+  const words = (filter.text ?? '').toLowerCase().split(/\s+/).filter((w) => w.length > 0);
+  if (words.length === 0 && filter.source === undefined && filter.deviceId === undefined) return tasks;
+  return tasks.filter((t) => {
+    if (filter.source !== undefined && t.source !== filter.source) return false;
+    if (filter.deviceId !== undefined && t.deviceId !== filter.deviceId) return false;
+    if (words.length === 0) return true;
+    const haystack = [t.taskId, t.meta.task, t.meta.workspace, t.meta.cwdOnTaskInitialization, t.meta.mode]
+      .filter((v): v is string => typeof v === 'string')
+      .join('\n')
+      .toLowerCase();
+    return words.every((w) => haystack.includes(w));
+  });
 }
 
 /** Listing order: newest ts first, then higher seq first. Negative when `a` comes first. */

@@ -43,6 +43,9 @@ export const benchmark: Benchmark = {
     let copies = 0;
     let displaced = 0;
     let taskCopies = 0;
+    let cacheLosses = 0;
+    let relayFetches = 0;
+    let unrestorable = 0;
     const failed: number[] = [];
     for (let seed = 1; seed <= total; seed++) {
       try {
@@ -53,6 +56,9 @@ export const benchmark: Benchmark = {
         copies += result.conflictCopies;
         displaced += result.displacedEntries;
         taskCopies += result.taskCopies;
+        cacheLosses += result.entryCacheLosses;
+        relayFetches += result.relayEntryFetches;
+        unrestorable += result.unrestorableReports;
       } catch (err) {
         failed.push(seed);
         console.log(`  FAILED ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
@@ -63,6 +69,7 @@ export const benchmark: Benchmark = {
       }
     }
     console.log(`  ${passed} of ${total} seeds converged; ${changes} changes, ${crashes} crashes, ${copies} file conflict copies, ${displaced} entries displaced by concurrent writes (kept in ${taskCopies} task conflict copies)`);
+    console.log(`  ${cacheLosses} restarts lost the durable entry cache; devices asked the relay for entries ${relayFetches} times; ${unrestorable} entries reported unrestorable (none the relay held)`);
     if (failed.length) console.log(`  failing seeds: ${failed.slice(0, 50).join(', ')}${failed.length > 50 ? ', ...' : ''}`);
     return [{ name: 'convergence.seeds', value: passed, unit: 'seeds', baseline: NPM_TEST_SEEDS, target: '>= 10000' }];
   },

@@ -72,6 +72,12 @@ describe('administration commands', () => {
       assert.ok(user && (await verifyPassword('a strong password', user.passwordHash)));
     });
 
+    it('says stdin held no password when it was empty (PASSWORD_MISSING), and creates nobody', async () => {
+      await assert.rejects(run(['user', 'add', 'ann@example.com'], ''), (err: unknown) =>
+        isSyncError(err, 'PASSWORD_MISSING') && /stdin held no password/.test((err as Error).message));
+      assert.equal(await findUserByEmail(db, 'ann@example.com'), null);
+    });
+
     it('refuses a taken email (USER_EXISTS) and a short password (PASSWORD_INVALID)', async () => {
       await run(['user', 'add', 'ann@example.com']);
       await assert.rejects(run(['user', 'add', 'ANN@example.com']), (err: unknown) => isSyncError(err, 'USER_EXISTS'));
@@ -80,6 +86,13 @@ describe('administration commands', () => {
   });
 
   describe('device list and revoke', () => {
+    it('says "no devices" for a user without any, instead of an empty table', async () => {
+      await run(['user', 'add', 'ann@example.com']);
+      output = '';
+      await run(['device', 'list', 'ann@example.com']);
+      assert.equal(output, 'no devices for ann@example.com\n');
+    });
+
     it("lists a user's devices and revokes one", async () => {
       await run(['user', 'add', 'ann@example.com']);
       const laptop = await signInDevice('ann@example.com', 'laptop');

@@ -24,7 +24,8 @@ describe('roo-sync server', () => {
       registerServerCommand(program);
       assert.throws(() => program.parse(['node', 'roo-sync', 'server', '--help']), (err: unknown) => (err as { code?: string }).code === 'commander.helpDisplayed');
       for (const option of RELAY_OPTIONS) {
-        assert.ok(help.includes(option.switch ? `--${option.flag} ` : `--${option.flag} <value>`), `--${option.flag} listed`);
+        const shape = option.switch ? `--${option.flag} ` : option.optionalValue ? `--${option.flag} [${option.optionalValue}]` : `--${option.flag} <value>`;
+        assert.ok(help.includes(shape), `--${option.flag} listed`);
         assert.ok(help.includes(option.switch ? `env ${option.env}=1` : `env ${option.env}`), `${option.env} listed`);
       }
       for (const flag of ['--no-migrate ', '--allow-signup ', '--trust-proxy ', '--compaction-interval-seconds <value>']) assert.ok(help.includes(flag), flag);

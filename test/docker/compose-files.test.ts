@@ -104,3 +104,26 @@ describe('docker/production/docker-compose.yml hardening', () => {
     }
   });
 });
+
+describe('docker/production/docker-compose.yml TRUST_PROXY', () => {
+  interface Networked { environment?: Record<string, string>; networks?: Record<string, { ipv4_address?: string } | null> | string[] }
+  const doc = parse(readFileSync(join(ROOT, COMPOSE_FILES[1]!), 'utf8')) as {
+    services: Record<string, Networked>;
+    networks: Record<string, { ipam?: { config?: Array<{ subnet?: string }> } }>;
+  };
+
+  it("makes the relay trust Caddy's fixed address on the internal network, and nothing else (regression: every client shared Caddy's address)", () => {
+    const trusted = doc.services.relay?.environment?.TRUST_PROXY;
+    const caddy = doc.services.caddy?.networks;
+    assert.ok(caddy && !Array.isArray(caddy), 'caddy names its networks with settings');
+    const address = caddy.internal?.ipv4_address;
+    assert.ok(address, 'caddy has a fixed address on the internal network');
+    assert.equal(trusted, address, 'TRUST_PROXY is exactly that address (not 1, not a network)');
+    const subnet = doc.networks.internal?.ipam?.config?.[0]?.subnet;
+    assert.ok(subnet, 'the internal network has a fixed subnet');
+    const [base, bits] = subnet.split('/');
+    const toInt = (ip: string): number => ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
+    const mask = bits === '0' ? 0 : (0xffffffff << (32 - Number(bits))) >>> 0;
+    assert.equal((toInt(address) & mask) >>> 0, (toInt(base!) & mask) >>> 0, `${address} lies in ${subnet}`);
+  });
+});

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -27,8 +27,9 @@ describe('production image steps (docker/production/Dockerfile) outside Docker',
     if (app) rmSync(app, { recursive: true, force: true });
   });
 
-  it('installs production dependencies only with npm ci --omit=dev', async () => {
-    await run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], { cwd: app });
+  it('installs production dependencies only with npm ci --omit=dev (from the npm cache: npm test reaches no registry)', async () => {
+    // --offline: only the local npm cache, which .ci/run's `npm ci` filled; a miss fails here.
+    await run('npm', ['ci', '--omit=dev', '--offline', '--no-audit', '--no-fund'], { cwd: app });
     // A dev-only package must be absent, a runtime one present.
     await assert.rejects(run(process.execPath, ['-e', 'require.resolve("mocha")'], { cwd: app }));
     await run(process.execPath, ['-e', 'require.resolve("@electric-sql/pglite")'], { cwd: app });
@@ -51,6 +52,16 @@ describe('production image steps (docker/production/Dockerfile) outside Docker',
       await relay.kill();
       rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+
+  it('runs as `roo-sync` through a symlink on the PATH, as the image links it (docker compose exec relay roo-sync ...)', async () => {
+    const dockerfile = readFileSync(join(ROOT, 'docker', 'production', 'Dockerfile'), 'utf8');
+    assert.match(dockerfile, /chmod 755 dist\/cli\.js && ln -s \/app\/dist\/cli\.js \/usr\/local\/bin\/roo-sync/);
+    chmodSync(join(app, 'dist', 'cli.js'), 0o755);
+    mkdirSync(join(app, 'bin'), { recursive: true });
+    symlinkSync(join(app, 'dist', 'cli.js'), join(app, 'bin', 'roo-sync'));
+    const { stdout } = await run(join(app, 'bin', 'roo-sync'), ['user', '--help'], { cwd: app, env: { ...process.env, PATH: `${join(app, 'bin')}:${process.env.PATH}` } });
+    assert.match(stdout, /Usage: roo-sync user/);
   });
 
   it('runs `node dist/cli.js db --help` from the built output', async () => {

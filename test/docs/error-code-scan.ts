@@ -34,14 +34,14 @@ export interface CodeSite {
   line: number;
 }
 
-/** Every `.ts` file below `dir` (node_modules and dist are skipped). */
+/** Every `.ts` and `.tsx` file below `dir` (node_modules and dist are skipped). */
 export function listSourceFiles(dir: string): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.name === 'node_modules' || entry.name === 'dist' || entry.name.startsWith('.')) continue;
     const path = join(dir, entry.name);
     if (entry.isDirectory()) out.push(...listSourceFiles(path));
-    else if (entry.isFile() && entry.name.endsWith('.ts')) out.push(path);
+    else if (entry.isFile() && /\.tsx?$/.test(entry.name)) out.push(path);
   }
   return out.sort();
 }

@@ -5,7 +5,7 @@ import { CloseCode, FINAL_CLOSE_CODES } from '../../core/protocol/close-codes';
 import { CODE_PATTERN, documentedCodes, listSourceFiles, scanSourceText, scanSources, type CodeSite } from './error-code-scan';
 
 const REPO = resolve(__dirname, '../..');
-const SOURCE_ROOTS = ['core', 'server', 'cli', 'extension'] as const;
+const SOURCE_ROOTS = ['core', 'server', 'cli', 'extension', 'web'] as const;
 const DOC_PATH = join(REPO, 'docs/errors.md');
 
 function readDoc(): string {
@@ -19,7 +19,7 @@ function upperSnake(name: string): string {
 
 describe('docs/errors.md', () => {
   describe('#code tables', () => {
-    it('lists every error code found in core, server, cli and extension', () => {
+    it('lists every error code found in core, server, cli, extension and web', () => {
       const sites = scanSources(REPO, SOURCE_ROOTS);
       assert.ok(sites.length > 0, 'the scan found no codes at all: the scanner is broken');
       const documented = new Set(documentedCodes(readDoc()).map((row) => row.code));

@@ -39,7 +39,7 @@ import { OwnerLock, lockHolderOf } from '../outbox/owner-lock';
 import { FsEntryCache } from '../storage/fs-entry-cache';
 import { FsWorkspaceFiles } from '../storage/fs-workspace-files';
 import { JsonFileSyncStateStore } from '../storage/json-file-sync-state-store';
-import { FsTaskStore } from '../stores/fs-task-store';
+import { FsTaskStore, type LegacyTaskIndex } from '../stores/fs-task-store';
 import { FileChangeDetector } from '../watch/file-change-detector';
 import { TaskStoreWatcher, type TaskStoreBatch } from '../watch/task-store-watcher';
 import { deviceFolder, storeLockPath, type DeviceFolder } from './device-folder';
@@ -48,6 +48,8 @@ import { deviceFolder, storeLockPath, type DeviceFolder } from './device-folder'
 export interface SyncDeviceStore {
   source: TaskSource;
   basePath: string;
+  /** The store's pre-index HistoryItems (VS Code's state.vscdb, see LegacyStateIndex), for tasks with no history_item.json. */
+  legacyIndex?: LegacyTaskIndex;
 }
 
 /** A workspace folder to sync (files under `root`, except what `ignore` leaves out). */
@@ -353,7 +355,7 @@ export class SyncDevice {
         getCursor: () => storage?.cursor ?? 0,
         outbox,
       });
-      const stores = owned.map((s) => new FsTaskStore({ source: s.source, basePath: s.basePath }));
+      const stores = owned.map((s) => new FsTaskStore({ source: s.source, basePath: s.basePath, ...(s.legacyIndex ? { legacyIndex: s.legacyIndex } : {}) }));
       storage = await HybridStorage.open({
         deviceId: creds.deviceId,
         stores,
@@ -388,10 +390,13 @@ export class SyncDevice {
       client.onConnected((welcome) => {
         void (async () => {
           if (welcome.resync) await storage.resync();
-          this.schedulePull(engine);
+          // Not live: only syncNow() pulls (a migration must not write remote tasks into the store).
+          if (this.options.live ?? true) this.schedulePull(engine);
         })().catch((err: unknown) => this.noteError(err));
       }),
-      client.onLiveChanges(() => this.schedulePull(engine)),
+      client.onLiveChanges(() => {
+        if (this.options.live ?? true) this.schedulePull(engine);
+      }),
       client.onDrainConflicts(({ conflicts }) => storage.resolveConflicts(conflicts)),
       client.onStatus((status) => {
         if (status.lastError?.code === 'CLOSE_FORBIDDEN' && status.stopped) {
@@ -416,7 +421,8 @@ export class SyncDevice {
     if (due === null || due === undefined) return;
     const now = (this.options.now ?? Date.now)();
     engine.renewTimer = setTimeout(() => {
-      void this.session?.accessToken().catch((err: unknown) => this.noteError(err));
+      // renew(), not accessToken(): a timer may fire a little early, when the token still counts as fresh.
+      void this.session?.renew().catch((err: unknown) => this.noteError(err));
     }, Math.max(0, Math.min(due - now, 2 ** 31 - 1)));
     engine.renewTimer.unref?.();
   }

@@ -123,7 +123,7 @@ export class FsEntryCache implements BlobStore {
       } catch (err) {
         throw ioError(shard.path, 'read', err);
       }
-      return bytes;
+      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     });
   }
 

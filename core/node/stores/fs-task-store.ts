@@ -43,6 +43,18 @@ export interface FsTaskStoreOptions {
   lock?: Partial<FileLockOptions>;
   /** Clock for `_index.json`'s `updatedAt` and corrupt-copy names. */
   now?: () => number;
+  /**
+   * The index the assistant kept before it wrote one to disk (VS Code's `state.vscdb`, see
+   * LegacyStateIndex): read-only, consulted after history_item.json and the store's own index,
+   * before a HistoryItem is rebuilt from the messages.
+   */
+  legacyIndex?: LegacyTaskIndex;
+}
+
+/** A read-only source of HistoryItems by task id (null: it has none). */
+export interface LegacyTaskIndex {
+  readonly path: string;
+  entries(): Promise<ReadonlyMap<string, HistoryItem> | null>;
 }
 
 interface ResolvedHistoryItem {
@@ -57,6 +69,7 @@ export class FsTaskStore implements ScannableTaskStore {
   private readonly lock: Partial<FileLockOptions>;
   private readonly now: () => number;
   private readonly index: TaskIndexFile | null;
+  private readonly legacyIndex: LegacyTaskIndex | null;
   /** Last parse of recently read ui/api files: re-reading after an append parses only the new entries. */
   private readonly parsedStreams = new ParsedStreamCache();
 
@@ -67,6 +80,7 @@ export class FsTaskStore implements ScannableTaskStore {
     this.lock = options.lock ?? {};
     this.now = options.now ?? Date.now;
     this.index = taskIndexFileFor(this.layout, this.basePath, { lock: this.lock, now: this.now });
+    this.legacyIndex = options.legacyIndex ?? null;
   }
 
   /** `<base>/tasks`. */
@@ -161,6 +175,13 @@ export class FsTaskStore implements ScannableTaskStore {
         problems.push(problemOf(error, this.index.path));
       }
     }
+    if (this.legacyIndex) {
+      try {
+        await this.legacyIndex.entries();
+      } catch (error) {
+        problems.push(problemOf(error, this.legacyIndex.path));
+      }
+    }
     const tasks: ScannedTask[] = [];
     for (const taskId of await this.listTaskIds()) {
       const dir = this.taskDir(taskId);
@@ -184,15 +205,44 @@ export class FsTaskStore implements ScannableTaskStore {
   async writeTask(task: TaskSnapshot): Promise<void> {
     checkSnapshot(task, this.source);
     await this.index?.assertWritable();
+    const item = await this.writeTaskFiles(task);
+    if (item !== null) await this.index?.update(task.taskId, item);
+  }
+
+  /**
+   * Writes several tasks like writeTask, with one update of the index for all of them (a
+   * backfill of thousands of tasks would otherwise rewrite the whole index once per task). A
+   * task that fails (a live lock held too long, say) is reported and left out of the index;
+   * the others are written.
+   */
+  async writeTasks(tasks: readonly TaskSnapshot[]): Promise<Array<{ taskId: TaskId; error: unknown }>> {
+    for (const task of tasks) checkSnapshot(task, this.source);
+    await this.index?.assertWritable();
+    const failed: Array<{ taskId: TaskId; error: unknown }> = [];
+    const items: Array<[string, HistoryItem]> = [];
+    for (const task of tasks) {
+      try {
+        const item = await this.writeTaskFiles(task);
+        if (item !== null) items.push([task.taskId, item]);
+      } catch (error) {
+        failed.push({ taskId: task.taskId, error });
+      }
+    }
+    await this.index?.updateMany(items);
+    return failed;
+  }
+
+  /** A task's ui, api and history_item.json; returns the HistoryItem its index entry gets (null: none). */
+  private async writeTaskFiles(task: TaskSnapshot): Promise<HistoryItem | null> {
     const dir = this.taskDir(task.taskId);
     await mkdir(dir, { recursive: true });
     await this.replaceJson(join(dir, STORE_FILES.ui), task.ui);
     await this.replaceJson(join(dir, STORE_FILES.api), task.api);
     // No HistoryItem given: keep the one the store has (never replace it with less), else rebuild.
     const item = task.historyItem ?? (await this.existingHistoryItem(task.taskId, dir)) ?? (await this.rebuild(task.taskId, dir, task.ui));
-    if (item === null) return;
+    if (item === null) return null;
     if (this.layout.kind === 'roo') await this.replaceJson(join(dir, STORE_FILES.historyItem), item);
-    await this.index?.update(task.taskId, item);
+    return item;
   }
 
   async deleteTask(taskId: TaskId): Promise<void> {
@@ -241,6 +291,14 @@ export class FsTaskStore implements ScannableTaskStore {
         // Reported once by scan(); a corrupt index must not make single tasks unreadable.
       }
     }
+    if (this.legacyIndex) {
+      try {
+        const entry = (await this.legacyIndex.entries())?.get(taskId);
+        if (entry) return { item: entry, origin: 'legacy-index' };
+      } catch {
+        // Reported once by scan(), like a corrupt index.
+      }
+    }
     const item = await this.rebuild(taskId, dir, await loadUi());
     return item ? { item, origin: 'rebuilt' } : { item: null, origin: 'none' };
   }
@@ -249,7 +307,7 @@ export class FsTaskStore implements ScannableTaskStore {
   private async existingHistoryItem(taskId: TaskId, dir: string): Promise<HistoryItem | null> {
     try {
       const resolved = await this.resolveHistoryItem(taskId, dir, async () => [], []);
-      return resolved.origin === 'history_item' || resolved.origin === 'index' ? resolved.item : null;
+      return resolved.origin === 'history_item' || resolved.origin === 'index' || resolved.origin === 'legacy-index' ? resolved.item : null;
     } catch {
       return null;
     }

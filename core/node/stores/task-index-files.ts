@@ -24,6 +24,8 @@ export interface TaskIndexFile {
   assertWritable(): Promise<void>;
   /** Puts `item` in under its id, or removes `id` when `item` is null; rewrites only on change. */
   update(id: string, item: HistoryItem | null): Promise<void>;
+  /** Several `update`s in one read-modify-write of the file (a backfill writes many tasks). */
+  updateMany(changes: ReadonlyArray<readonly [string, HistoryItem | null]>): Promise<void>;
 }
 
 export interface TaskIndexOptions {
@@ -69,7 +71,17 @@ abstract class CachedIndexFile implements TaskIndexFile {
   }
 
   abstract assertWritable(): Promise<void>;
-  abstract update(id: string, item: HistoryItem | null): Promise<void>;
+  abstract updateMany(changes: ReadonlyArray<readonly [string, HistoryItem | null]>): Promise<void>;
+
+  update(id: string, item: HistoryItem | null): Promise<void> {
+    return this.updateMany([[id, item]]);
+  }
+}
+
+function applyChanges(entries: readonly HistoryItem[], changes: ReadonlyArray<readonly [string, HistoryItem | null]>): HistoryItem[] {
+  let out = [...entries];
+  for (const [id, item] of changes) out = upsertHistoryEntry(out, id, item);
+  return out;
 }
 
 class RooIndexFile extends CachedIndexFile {
@@ -90,10 +102,11 @@ class RooIndexFile extends CachedIndexFile {
     // A cache: when it is corrupt the assistant rebuilds it; our write does not depend on it.
   }
 
-  async update(id: string, item: HistoryItem | null): Promise<void> {
+  async updateMany(changes: ReadonlyArray<readonly [string, HistoryItem | null]>): Promise<void> {
+    if (changes.length === 0) return;
     await withFileLock(this.path, this.options.lock, async () => {
       const bytes = await readFileIfExists(this.path);
-      if (bytes === null && (!this.createWhenMissing || item === null)) return;
+      if (bytes === null && (!this.createWhenMissing || changes.every(([, item]) => item === null))) return;
       let index: Record<string, unknown> = { version: 1, updatedAt: 0, entries: [] };
       if (bytes !== null) {
         try {
@@ -103,7 +116,7 @@ class RooIndexFile extends CachedIndexFile {
         }
       }
       const before = index['entries'] as HistoryItem[];
-      const after = upsertHistoryEntry(before, id, item).sort(compareHistoryItemsNewestFirst);
+      const after = applyChanges(before, changes).sort(compareHistoryItemsNewestFirst);
       if (bytes !== null && JSON.stringify(after) === JSON.stringify(before)) return;
       await writeFileAtomic(this.path, JSON.stringify({ ...index, version: 1, updatedAt: this.options.now(), entries: after }));
     });
@@ -121,13 +134,14 @@ class ClineTaskHistoryFile extends CachedIndexFile {
     await this.entries();
   }
 
-  async update(id: string, item: HistoryItem | null): Promise<void> {
+  async updateMany(changes: ReadonlyArray<readonly [string, HistoryItem | null]>): Promise<void> {
+    if (changes.length === 0) return;
     await withFileLock(this.path, this.options.lock, async () => {
       const bytes = await readFileIfExists(this.path);
-      if (bytes === null && item === null) return;
+      if (bytes === null && changes.every(([, item]) => item === null)) return;
       const before = bytes === null ? [] : this.parse(bytes);
       // Cline keeps its own order (oldest first, appended); replace in place, append new ones.
-      const after = upsertHistoryEntry(before, id, item);
+      const after = applyChanges(before, changes);
       if (bytes !== null && JSON.stringify(after) === JSON.stringify(before)) return;
       await writeFileAtomic(this.path, JSON.stringify(after));
     });

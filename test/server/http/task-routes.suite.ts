@@ -72,6 +72,31 @@ export function taskRoutesSuite(setup: TaskSuiteSetup): void {
       assert.deepEqual(seen, ['t5', 't4', 't3', 't2', 't1']);
     });
 
+    it('filters by words of the text, by assistant and by device, counting the matches in total', async () => {
+      const ann = await signIn(relay(), 'ann@example.com');
+      const other = await signIn(relay(), 'ann@example.com', 'desktop', false);
+      await seed(ann, [
+        taskMeta(1, null, { ts: 1000, task: 'Fix the login page', workspace: '/home/ann/shop' }, hlc(1), 'a'),
+        taskMeta(2, null, { ts: 2000, task: 'Write release notes', workspace: '/home/ann/docs' }, hlc(2), 'b'),
+        { ...taskMeta(3, null, { ts: 3000, task: 'Login rate limit' }, hlc(3), 'c'), body: { ...taskMeta(3, null, { ts: 3000, task: 'Login rate limit' }, hlc(3), 'c').body, source: 'cline' } as ClientChange['body'] },
+      ]);
+      await seed(other, [taskMeta(1, null, { ts: 4000, task: 'login on the desktop' }, hlc(4), 'd')]);
+      const ids = async (query: string) => {
+        const res = await api(relay(), 'GET', `/v1/tasks${query}`, { token: ann.accessToken });
+        assert.equal(res.status, 200, query);
+        return { ids: res.body.tasks.map((t: { taskId: string }) => t.taskId), total: res.body.total };
+      };
+      assert.deepEqual(await ids('?q=LOGIN'), { ids: ['d', 'c', 'a'], total: 3 });
+      assert.deepEqual(await ids('?q=login%20page'), { ids: ['a'], total: 1 });
+      assert.deepEqual(await ids('?q=shop'), { ids: ['a'], total: 1 });
+      assert.deepEqual(await ids('?source=cline'), { ids: ['c'], total: 1 });
+      assert.deepEqual(await ids(`?device=${other.deviceId}`), { ids: ['d'], total: 1 });
+      assert.deepEqual(await ids(`?q=login&device=${ann.deviceId}&limit=1`), { ids: ['c'], total: 2 });
+      assert.deepEqual(await ids('?q=nothing-like-it'), { ids: [], total: 0 });
+      const long = await api(relay(), 'GET', `/v1/tasks?q=${'x'.repeat(201)}`, { token: ann.accessToken });
+      assert.equal(errorCode(long), 'REQUEST_INVALID');
+    });
+
     it('answers 400 REQUEST_INVALID for a bad limit or cursor', async () => {
       const ann = await signIn(relay(), 'ann@example.com');
       for (const query of ['?limit=0', '?limit=1001', '?limit=abc', '?limit=-1', '?limit=1.5', '?cursor=nope']) {
@@ -123,7 +148,7 @@ export function taskRoutesSuite(setup: TaskSuiteSetup): void {
       await seed(ann, [taskMeta(1, null, { ts: 1000, task: 'x', mode: 'code' }, hlc(1), 'a'), taskMeta(2, null, { mode: null }, hlc(2), 'a')]);
       const res = await api(relay(), 'GET', '/v1/tasks/roo-code/a', { token: ann.accessToken });
       assert.equal(res.status, 200);
-      assert.deepEqual(res.body, { source: 'roo-code', taskId: 'a', seq: 2, ts: 1000, meta: { ts: 1000, task: 'x' } });
+      assert.deepEqual(res.body, { source: 'roo-code', taskId: 'a', deviceId: ann.deviceId, seq: 2, ts: 1000, meta: { ts: 1000, task: 'x' } });
     });
 
     it("answers 404 TASK_NOT_FOUND for an unknown task and for another user's task alike", async () => {

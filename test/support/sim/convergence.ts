@@ -24,6 +24,7 @@ import { foldLog, type FoldedLog } from './log-fold';
 import { SIM_WORKSPACE, SimDevice } from './sim-device';
 import { SimNetwork } from './sim-network';
 import { SimTransport } from './sim-transport';
+import { SimRemoteEntries } from './sim-remote-entries';
 
 export interface ConvergenceOptions {
   /** Chaos steps before healing, as a range the seed picks from. Default [20, 50]. */
@@ -52,6 +53,12 @@ export interface ConvergenceResult {
   displacedEntries: number;
   /** Task conflict copies at the end (the same on every device). */
   taskCopies: number;
+  /** Restarts whose durable entry cache was lost (the relay's copy had to stand in). */
+  entryCacheLosses: number;
+  /** Entries a detection could not restore when it ran (each checked: the relay did not hold that version). */
+  unrestorableReports: number;
+  /** Times a device asked the relay for entries its cache lacked. */
+  relayEntryFetches: number;
 }
 
 /** Thrown when a seed does not converge; the message starts with the seed. */
@@ -77,12 +84,27 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
   const userId = relay.addUser();
   const network = new SimNetwork(relay, rng.fork());
   const blobs = new MemoryBlobStore();
+  const remoteEntries = new SimRemoteEntries(relay, userId);
+  // Its own stream, so the seeds' other choices (and the regression seeds) stay as they were.
+  const cacheRng = createRng(seed ^ 0x5eed_cace);
+  const lossChance = Number(process.env.SIM_CACHE_LOSS ?? 0.3);
   const deviceCount = rng.int(3, 5);
   const devices: SimDevice[] = [];
+  const droppedButHeld: string[] = [];
   for (let i = 0; i < deviceCount; i++) {
     const { deviceId, token } = relay.addDevice(userId);
     const skew = rng.int(-2000, 2000);
-    devices.push(new SimDevice(i, deviceId, token, network, blobs, () => clock.t + skew));
+    const device = new SimDevice(i, deviceId, token, network, blobs, () => clock.t + skew, remoteEntries);
+    device.assistantOutlivesSync = cacheRng.chance(0.5);
+    // Nothing a stale rewrite dropped may be given up while the relay holds that very version.
+    device.onUnrestorable = (entries) => {
+      for (const e of entries) {
+        if (remoteEntries.latest(e.source, e.taskId, e.stream, e.key)?.hash === e.hash) {
+          droppedButHeld.push(`device ${i} gave up ${e.taskId} ${e.stream} ${e.key} (${e.hash.slice(0, 12)}) although the relay held it`);
+        }
+      }
+    };
+    devices.push(device);
   }
   for (const device of devices) await device.start();
 
@@ -94,6 +116,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
   };
   const checkFailures = (): void => {
     for (const d of devices) if (d.failures.length) fail(`device ${d.index} step error: ${describe(d.failures[0])}`);
+    if (droppedButHeld.length > 0) fail(droppedButHeld[0]!);
   };
 
   const drive = async (d: SimDevice, kind: 'to' | 'from'): Promise<void> => {
@@ -147,6 +170,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
     }
     else if (!device.running) {
       if (rng.chance(0.35)) device.loseOutbox(relay.serverCursor(userId));
+      if (cacheRng.chance(lossChance)) device.loseEntryCache();
       await device.start();
     }
     await settle();
@@ -160,8 +184,10 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
   for (const d of devices) {
     if (d.busy) await d.busy;
     if (d.crashedMidStep) d.kill();
-    if (!d.running) await d.start();
-    else d.transport!.connect();
+    if (!d.running) {
+      if (cacheRng.chance(lossChance)) d.loseEntryCache();
+      await d.start();
+    } else d.transport!.connect();
   }
   checkFailures();
   let healRounds = 0;
@@ -212,6 +238,9 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
     healRounds,
     displacedEntries: kept.displaced,
     taskCopies,
+    entryCacheLosses: devices.reduce((n, d) => n + d.entryCacheLosses, 0),
+    unrestorableReports: devices.reduce((n, d) => n + d.unrestorable.length, 0),
+    relayEntryFetches: remoteEntries.calls,
   };
 }
 

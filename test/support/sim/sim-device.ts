@@ -7,8 +7,9 @@ import { isSyncError } from '../../../core/errors';
 import { asDeviceId, asTaskId, asWorkspaceId, type DeviceId, type TaskId } from '../../../core/ids';
 import { MemoryOutbox } from '../../../core/outbox/memory-outbox';
 import type { BlobStore } from '../../../core/ports/blob-store';
+import type { RemoteEntries } from '../../../core/ports/remote-entries';
 import type { TaskSnapshot } from '../../../core/ports/task-store';
-import { HybridStorage } from '../../../core/storage/hybrid-storage';
+import { HybridStorage, type UnrestorableEntry } from '../../../core/storage/hybrid-storage';
 import { MemoryBlobStore } from '../../../core/storage/memory-blob-store';
 import { MemorySyncStateStore } from '../../../core/storage/sync-state';
 import { isTaskConflictCopy } from '../../../core/storage/task-conflict-copy';
@@ -37,7 +38,24 @@ export class SimDevice {
   readonly lossHeads: number[] = [];
   readonly stateStore = new MemorySyncStateStore();
   readonly files = new MemoryWorkspaceFiles(SIM_WORKSPACE);
-  readonly entryCache = new MemoryBlobStore();
+  /**
+   * The durable entry cache (FsEntryCache on a real device): kept across a process crash, and
+   * replaced by an empty one when the simulation loses it (`loseEntryCache`: a power cut before
+   * the OS wrote it out, a cleaned data folder), so the relay's copy must stand in.
+   */
+  entryCache = new MemoryBlobStore();
+  /** Times the entry cache was lost (`loseEntryCache`). */
+  entryCacheLosses = 0;
+  /** Synced entries a detection could not restore, as reported (see HybridStorage.onUnrestorable). */
+  readonly unrestorable: UnrestorableEntry[] = [];
+  /**
+   * The assistant is another process than the sync engine (`roo-sync sync` beside a running
+   * assistant): when the engine dies, the assistant keeps its in-memory tasks and goes on
+   * rewriting from them. Default false: both die together (one extension host).
+   */
+  assistantOutlivesSync = false;
+  /** Hears every report as it is made (the simulation checks it against the relay right then). */
+  onUnrestorable?: (entries: readonly UnrestorableEntry[]) => void;
 
   storage: HybridStorage | null = null;
   transport: SimTransport | null = null;
@@ -61,6 +79,8 @@ export class SimDevice {
     private readonly network: SimNetwork,
     private readonly relayBlobs: BlobStore,
     readonly now: () => number,
+    /** The relay's read model (entries the entry cache lacks). Default none. */
+    private readonly remoteEntries?: RemoteEntries,
   ) {
     this.deviceId = asDeviceId(deviceId);
   }
@@ -83,12 +103,25 @@ export class SimDevice {
       stateStore: gatedStateStore(this.stateStore, gate),
       blobs: gatedBlobs(this.relayBlobs, gate),
       entryCache: gatedBlobs(this.entryCache, gate),
+      remoteEntries: this.remoteEntries,
       workspaces: [gatedFiles(this.files, gate)],
       now: this.now,
       pullPageSize: 25,
       pushBatchSize: 20,
     });
+    this.storage.onUnrestorable((entries) => {
+      this.unrestorable.push(...entries);
+      this.onUnrestorable?.(entries);
+    });
     this.transport.connect();
+  }
+
+  /** While the device is down, its entry cache is lost (a power cut, a cleaned data folder). */
+  loseEntryCache(): boolean {
+    if (this.running) return false;
+    this.entryCache = new MemoryBlobStore();
+    this.entryCacheLosses++;
+    return true;
   }
 
   /** The process dies now (or after `afterOperations` more durable writes, mid-step). */
@@ -121,7 +154,7 @@ export class SimDevice {
     this.transport?.disconnect();
     this.storage = null;
     this.transport = null;
-    this.memory.clear();
+    if (!this.assistantOutlivesSync) this.memory.clear();
     this.crashes++;
   }
 

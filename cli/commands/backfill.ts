@@ -1,0 +1,87 @@
+/**
+ * `roo-sync backfill --target ASSISTANT|PATH [--from ASSISTANT]... [--dry-run] [--rollback]`:
+ * writes the user's tasks from the relay into a local store in that assistant's format (see
+ * core/node/backfill), or undoes the last backfill of that store.
+ */
+import { homedir } from 'node:os';
+import { Command, Option } from 'commander';
+import { SyncError } from '../../core/errors';
+import { runBackfill } from '../../core/node/backfill/run-backfill';
+import { rollbackBackfill } from '../../core/node/backfill/rollback-backfill';
+import { openDiscoveredStore } from '../../core/node/stores';
+import { FsTaskStore } from '../../core/node/stores/fs-task-store';
+import { selectStores } from '../../core/node/stores/store-selection';
+import { TASK_SOURCES, type TaskSource } from '../../core/model/changes';
+import { cliPaths } from '../cli-paths';
+import { formatMb, markPartialFailure, outputFor, usageExits } from '../cli-output';
+import { interruptSignal, openCliSession } from '../cli-session';
+import { createProgress } from '../progress';
+
+interface BackfillFlags {
+  target: string;
+  from?: string[];
+  dryRun?: boolean;
+  rollback?: boolean;
+  json?: boolean;
+}
+
+export function registerBackfillCommand(program: Command): void {
+  usageExits(
+    program
+      .command('backfill')
+      .description("Write your tasks from the relay into a local assistant's store (merged with what it has, never overwritten), or undo the last backfill")
+      .requiredOption('--target <store>', `the store to write: ${TASK_SOURCES.join('|')}, or a folder (PATH, or ASSISTANT=PATH)`)
+      .addOption(new Option('--from <assistant...>', "whose tasks to take from the relay (default: the target's own; e.g. --from roo-code into a kilo-code store)").choices([...TASK_SOURCES]))
+      .option('--dry-run', 'report what would be written; write nothing')
+      .option('--rollback', 'remove exactly what the last backfill into this store added (restores merged tasks byte for byte)')
+      .option('--json', 'print only the result, as JSON'),
+  ).action(async (flags: BackfillFlags, cmd: Command) => {
+    if (flags.rollback && flags.dryRun) throw new SyncError('CLI_USAGE', '--rollback and --dry-run cannot be combined');
+    const out = outputFor(cmd, !!flags.json);
+    const target = await targetStore(flags.target);
+    const journalDir = cliPaths().backfillJournals;
+    if (flags.rollback) {
+      const r = await rollbackBackfill({ target, journalDir });
+      out.result({ rolledBack: true, store: { source: target.source, basePath: target.basePath }, ...r }, () => [
+        `rolled back the last backfill of ${target.basePath}: removed ${r.removedTasks} task(s), restored ${r.restoredTasks}`,
+        ...r.keptChanged.map((p) => `  kept (changed since the backfill): ${p}`),
+      ]);
+      return;
+    }
+    const session = await openCliSession();
+    const progress = createProgress({ label: flags.dryRun ? 'checking' : 'backfilling', quiet: out.json });
+    const interrupt = interruptSignal(() => progress.done());
+    try {
+      const result = await runBackfill({
+        relay: session.reader,
+        target,
+        journalDir,
+        from: flags.from as TaskSource[] | undefined,
+        dryRun: flags.dryRun,
+        signal: interrupt.signal,
+        onProgress: (e) => progress.update({ tasksDone: e.tasksDone, tasksTotal: e.tasksTotal, bytesDone: e.bytesDone }),
+      });
+      progress.done();
+      out.result({ store: { source: target.source, basePath: target.basePath }, ...result }, () => [
+        `${flags.dryRun ? 'would write' : 'wrote'} into ${target.basePath} (${target.source}): ${result.created} new task(s), ${result.merged} merged, ${result.unchanged} already there; ${result.added.ui + result.added.api} message(s), ${formatMb(result.bytes)} fetched`,
+        ...(result.aborted ? ['interrupted: run the same command again to finish'] : []),
+        ...(result.journal ? [`undo with: roo-sync backfill --target ${flags.target} --rollback`] : []),
+        ...(result.failed.length > 0 ? [`${result.failed.length} task(s) could not be written:`, ...result.failed.map((f) => `  ${f.taskId}  [${f.code}] ${f.path ?? ''} ${f.reason ?? ''}`.trimEnd())] : []),
+      ]);
+      markPartialFailure(result.failed.length);
+    } finally {
+      interrupt.dispose();
+      progress.done();
+    }
+  });
+}
+
+/** The one store `selector` names (CLI_USAGE when it names several). */
+async function targetStore(selector: string): Promise<FsTaskStore> {
+  const stores = await selectStores([selector], { home: homedir(), platform: process.platform, env: process.env });
+  if (stores.length > 1) {
+    throw new SyncError('CLI_USAGE', `${selector} names ${stores.length} stores (${stores.map((s) => s.basePath).join(', ')}); give the folder as --target PATH`, { selector });
+  }
+  const store = stores[0]!;
+  return store.found ? openDiscoveredStore(store.found) : new FsTaskStore({ source: store.source, basePath: store.basePath });
+}

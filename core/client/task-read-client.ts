@@ -1,0 +1,78 @@
+/**
+ * The relay's read model over HTTP, for whatever needs a user's tasks without syncing a device
+ * (backfill, migrate --verify, the web page): `GET /v1/tasks` (the task list, newest first,
+ * paged), `GET /v1/tasks/:source/:taskId` (one task's folded HistoryItem) and
+ * `GET /v1/tasks/:source/:taskId/messages` (one stream, newest first, paged). Every page is
+ * fetched with a fresh access token from `accessToken()` (AuthSession renews it). fetch-based:
+ * runs in Node, the extension host and browsers. Errors are the relay's codes (TASK_NOT_FOUND,
+ * AUTH_*, PROJECTIONS_DISABLED) or RelayHttp's (RELAY_UNREACHABLE, RELAY_RESPONSE_INVALID).
+ */
+import type { StreamName } from '../model/changes';
+import { RelayHttp, type RelayHttpOptions } from './relay-http';
+
+/** One task of the list: key, folded HistoryItem fields, latest change. */
+export interface RelayTaskSummary {
+  source: string;
+  taskId: string;
+  seq: number;
+  ts: number;
+  meta: Record<string, unknown>;
+}
+
+/** One stream entry as the read model holds it. */
+export interface RelayMessage {
+  /** The entry's stream key (`<ts>:<n>` for ui, the position for api). */
+  key: string;
+  /** sha256 of `JSON.stringify(entry)` (core/model/hash). */
+  hash: string;
+  seq: number;
+  entry: unknown;
+}
+
+/** Largest page the relay serves. */
+const PAGE = 1000;
+
+export class TaskReadClient {
+  private readonly http: RelayHttp;
+
+  constructor(
+    serverUrl: string,
+    private readonly accessToken: () => Promise<string>,
+    options: RelayHttpOptions = {},
+  ) {
+    this.http = new RelayHttp(serverUrl, options);
+  }
+
+  /** Every task of the user, page by page (newest first). */
+  async *tasks(): AsyncGenerator<RelayTaskSummary> {
+    let cursor: string | undefined;
+    do {
+      const query = `?limit=${PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const page = await this.http.json<{ tasks: RelayTaskSummary[]; nextCursor?: string }>('GET', `/v1/tasks${query}`, { accessToken: await this.accessToken() });
+      for (const task of page.tasks) yield task;
+      cursor = page.nextCursor;
+    } while (cursor);
+  }
+
+  /** One task's folded metadata (TASK_NOT_FOUND when the user has no such task). */
+  async task(source: string, taskId: string): Promise<RelayTaskSummary> {
+    return this.http.json<RelayTaskSummary>('GET', `/v1/tasks/${encodeURIComponent(source)}/${encodeURIComponent(taskId)}`, { accessToken: await this.accessToken() });
+  }
+
+  /** Every entry of one stream, oldest first (the relay pages newest first; this reverses). */
+  async messages(source: string, taskId: string, stream: StreamName): Promise<RelayMessage[]> {
+    const pages: RelayMessage[][] = [];
+    let before: string | undefined;
+    do {
+      const query = `?stream=${stream}&limit=${PAGE}${before ? `&before=${encodeURIComponent(before)}` : ''}`;
+      const page = await this.http.json<{ messages: RelayMessage[]; nextBefore?: string }>(
+        'GET',
+        `/v1/tasks/${encodeURIComponent(source)}/${encodeURIComponent(taskId)}/messages${query}`,
+        { accessToken: await this.accessToken() },
+      );
+      pages.push(page.messages);
+      before = page.nextBefore;
+    } while (before);
+    return pages.flat().reverse();
+  }
+}

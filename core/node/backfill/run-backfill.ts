@@ -1,0 +1,189 @@
+/**
+ * Backfill: the user's tasks from the relay's read model written into a local task store in
+ * its assistant's own format (FsTaskStore: atomic writes, the assistant's `.lock` folders,
+ * history_item.json, the index), so they show in its history. A task the store has is merged
+ * (mergeTaskCopies: union of messages, fields per field), never overwritten; tasks of another
+ * assistant get their HistoryItem mapped (mapHistoryItem). Every change is announced in the
+ * store's backfill journal first, so `rollbackBackfill` can undo exactly it.
+ */
+import type { TaskReadClient } from '../../client/task-read-client';
+import { SyncError, isSyncError } from '../../errors';
+import type { TaskId } from '../../ids';
+import { TASK_SOURCES, type TaskSource } from '../../model/changes';
+import type { HistoryItem, TaskSnapshot } from '../../ports/task-store';
+import { mapHistoryItem } from '../../stores/history-mapping';
+import { isValidTaskId } from '../../stores/task-ids';
+import { mergeTaskCopies } from '../../stores/task-merge';
+import { unreadableOf, type UnreadableTask } from '../migrate/migration-plan';
+import type { FsTaskStore } from '../stores/fs-task-store';
+import { BackfillJournal, journalPathFor } from './backfill-journal';
+
+export interface BackfillOptions {
+  relay: TaskReadClient;
+  target: FsTaskStore;
+  /** Where the journals live (the CLI's data folder). */
+  journalDir: string;
+  /** Relay tasks of these assistants go in. Default: the target's own. */
+  from?: readonly TaskSource[];
+  /** Report what would change; write nothing. */
+  dryRun?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (event: { tasksDone: number; tasksTotal: number; bytesDone: number }) => void;
+  now?: () => number;
+}
+
+export interface BackfillResult {
+  /** Relay tasks considered. */
+  tasks: number;
+  created: number;
+  merged: number;
+  unchanged: number;
+  /** Entries added, per stream. */
+  added: { ui: number; api: number };
+  /** Bytes of the tasks' messages fetched (JSON). */
+  bytes: number;
+  /** Tasks that could not be written or whose local copy could not be read. */
+  failed: UnreadableTask[];
+  dryRun: boolean;
+  aborted: boolean;
+  /** The journal `--rollback` reads, or null when nothing was written. */
+  journal: string | null;
+}
+
+export async function runBackfill(options: BackfillOptions): Promise<BackfillResult> {
+  const { relay, target } = options;
+  const now = options.now ?? Date.now;
+  const from = new Set(options.from ?? [target.source]);
+  const result: BackfillResult = { tasks: 0, created: 0, merged: 0, unchanged: 0, added: { ui: 0, api: 0 }, bytes: 0, failed: [], dryRun: !!options.dryRun, aborted: false, journal: null };
+  const listed: Array<{ source: TaskSource; taskId: string; meta: Record<string, unknown> }> = [];
+  for await (const task of relay.tasks()) {
+    if (!(TASK_SOURCES as readonly string[]).includes(task.source) || !from.has(task.source as TaskSource)) continue;
+    listed.push({ source: task.source as TaskSource, taskId: task.taskId, meta: task.meta });
+  }
+  // Oldest first: the assistant's index ends up in the order it would have written it.
+  listed.reverse();
+  let journal: BackfillJournal | null = null;
+  const journalPath = journalPathFor(options.journalDir, target.basePath, target.source);
+  const batches: Array<typeof listed> = [];
+  for (let i = 0; i < listed.length; i += BATCH) batches.push(listed.slice(i, i + BATCH));
+  // The next batch is fetched from the relay while this one is written.
+  let next: Promise<Fetched[]> | null = batches.length > 0 ? fetchBatch(relay, batches[0]!, target.source) : null;
+  try {
+    for (let b = 0; b < batches.length; b++) {
+      if (options.signal?.aborted) {
+        result.aborted = true;
+        break;
+      }
+      const fetched = await next!;
+      next = b + 1 < batches.length ? fetchBatch(relay, batches[b + 1]!, target.source) : null;
+      const writes: Array<{ snapshot: TaskSnapshot; created: boolean; added: { ui: number; api: number } }> = [];
+      for (const item of fetched) {
+        result.tasks += 1;
+        const { task } = item;
+        if ('error' in item) {
+          if (!isSyncError(item.error) || !TASK_ERRORS(item.error.code)) throw item.error;
+          result.failed.push(unreadableOf(task, item.error));
+          continue;
+        }
+        const remote = item.snapshot;
+        result.bytes += item.bytes;
+        try {
+          const local = await target.readTask(remote.taskId);
+          const merge = local ? mergeTaskCopies(local, remote) : null;
+          if (merge && !merge.changed) {
+            result.unchanged += 1;
+            continue;
+          }
+          writes.push({ snapshot: merge ? merge.snapshot : remote, created: local === null, added: merge ? merge.added : { ui: remote.ui.length, api: remote.api.length } });
+        } catch (error) {
+          if (!isSyncError(error) || !TASK_ERRORS(error.code)) throw error;
+          result.failed.push(unreadableOf(task, error));
+        }
+      }
+      let failedIds = new Set<string>();
+      if (!options.dryRun && writes.length > 0) {
+        journal ??= await BackfillJournal.open(journalPath, target.basePath, target.source, now);
+        result.journal = journal.path;
+        const paths = new Set<string>();
+        for (const w of writes) {
+          await journal.append({ t: 'task', taskId: w.snapshot.taskId, created: w.created });
+          for (const path of filesTouched(target, w.snapshot.taskId)) {
+            await journal.recordOriginal(path);
+            paths.add(path);
+          }
+        }
+        const failures = await target.writeTasks(writes.map((w) => w.snapshot));
+        await journal.recordWritten([...paths]);
+        for (const f of failures) {
+          if (!isSyncError(f.error) || !TASK_ERRORS(f.error.code)) throw f.error;
+          result.failed.push(unreadableOf({ source: target.source, taskId: f.taskId }, f.error));
+        }
+        failedIds = new Set(failures.map((f) => f.taskId as string));
+      }
+      for (const w of writes) {
+        if (failedIds.has(w.snapshot.taskId)) continue;
+        result.added.ui += w.added.ui;
+        result.added.api += w.added.api;
+        if (w.created) result.created += 1;
+        else result.merged += 1;
+      }
+      options.onProgress?.({ tasksDone: result.tasks, tasksTotal: listed.length, bytesDone: result.bytes });
+    }
+  } finally {
+    await next?.catch(() => undefined);
+    await journal?.close(!result.aborted, now);
+  }
+  return result;
+}
+
+/** Tasks fetched and written per batch (one index update each). */
+const BATCH = 25;
+/** Tasks fetched from the relay at once. */
+const FETCH_CONCURRENCY = 4;
+
+/** Codes that fail one task, not the backfill. */
+function TASK_ERRORS(code: string): boolean {
+  return code.startsWith('STORE_') || code === 'STREAM_ENTRY_INVALID' || code === 'TASK_NOT_FOUND';
+}
+
+type Listed = { source: TaskSource; taskId: string; meta: Record<string, unknown> };
+type Fetched = { task: Listed; snapshot: TaskSnapshot; bytes: number } | { task: Listed; error: unknown };
+
+/** The relay's copies of `tasks`, as snapshots of the target's source (errors per task). */
+async function fetchBatch(relay: TaskReadClient, tasks: readonly Listed[], targetSource: TaskSource): Promise<Fetched[]> {
+  const out: Fetched[] = new Array(tasks.length);
+  let nextIndex = 0;
+  const worker = async (): Promise<void> => {
+    while (nextIndex < tasks.length) {
+      const i = nextIndex++;
+      const task = tasks[i]!;
+      try {
+        if (!isValidTaskId(task.taskId)) throw new SyncError('STORE_INVALID_TASK_ID', 'the relay holds a task id that cannot name a folder', { taskId: task.taskId });
+        const taskId = task.taskId as TaskId;
+        const [ui, api] = await Promise.all([relay.messages(task.source, taskId, 'ui'), relay.messages(task.source, taskId, 'api')]);
+        const snapshot: TaskSnapshot = {
+          source: targetSource,
+          taskId,
+          ui: ui.map((m) => m.entry),
+          api: api.map((m) => m.entry),
+          historyItem: Object.keys(task.meta).length > 0 ? mapHistoryItem({ ...task.meta, id: taskId } as HistoryItem, task.source, targetSource) : null,
+        };
+        out[i] = { task, snapshot, bytes: jsonBytes(snapshot.ui) + jsonBytes(snapshot.api) };
+      } catch (error) {
+        out[i] = { task, error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FETCH_CONCURRENCY, tasks.length) }, worker));
+  return out;
+}
+
+/** The files writing a task may replace: its ui, api and history_item.json, and the index. */
+function filesTouched(store: FsTaskStore, taskId: TaskId): string[] {
+  const files = store.taskFiles(taskId);
+  return [files.ui, files.api, ...(files.historyItem ? [files.historyItem] : []), ...(store.indexPath ? [store.indexPath] : [])];
+}
+
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value));
+}

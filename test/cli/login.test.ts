@@ -1,0 +1,94 @@
+/**
+ * `roo-sync login` / `logout` / exit codes, driving the built dist/cli.js against the real
+ * relay on PGlite (127.0.0.1, port 0).
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createUser } from '../../server/accounts/users';
+import { PASSWORD, api, errorCode, usePgliteRelay } from '../server/http/relay-fixture';
+import { buildCli, machineIn, runCli, type Machine } from '../support/cli-process';
+
+describe('roo-sync login / logout (dist/cli.js)', function () {
+  this.timeout(60_000);
+  const suite = usePgliteRelay();
+  let root: string;
+  let machine: Machine;
+
+  before(async () => {
+    await buildCli();
+    await createUser(suite.db(), { email: 'ann@example.com', password: PASSWORD });
+  });
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'roo-sync-cli-login-'));
+    machine = await machineIn(join(root, 'home'));
+  });
+
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const credentialsPath = (): string => join(machine.home, '.config', 'roo-sync', 'credentials.json');
+
+  it('signs in with the password from stdin into a 0600 file that holds no access token or password, and logout revokes the device', async () => {
+    const login = await runCli(machine, ['login', '--server', suite.relay().url, '--email', 'ann@example.com', '--device-name', 'ci box', '--json'], { input: `${PASSWORD}\n` });
+    assert.equal(login.code, 0, login.stderr);
+    const result = JSON.parse(login.stdout) as { deviceId: string; email: string };
+    assert.equal(result.email, 'ann@example.com');
+    const info = await stat(credentialsPath());
+    assert.equal(info.mode & 0o777, 0o600);
+    const text = await readFile(credentialsPath(), 'utf8');
+    assert.ok(!text.includes(PASSWORD), 'no password');
+    const creds = JSON.parse(text) as Record<string, unknown>;
+    assert.equal(creds['deviceId'], result.deviceId);
+    assert.ok(!Object.keys(creds).some((k) => /access/i.test(k)), `no access token: ${Object.keys(creds).join(', ')}`);
+    const refreshToken = creds['refreshToken'] as string;
+
+    const logout = await runCli(machine, ['logout']);
+    assert.equal(logout.code, 0, logout.stderr);
+    assert.match(logout.stdout, /revoked/);
+    await assert.rejects(stat(credentialsPath()), /ENOENT/);
+    const refused = await api(suite.relay(), 'POST', '/v1/auth/refresh', { body: { refreshToken } });
+    assert.equal(refused.status, 401);
+    assert.equal(errorCode(refused), 'AUTH_TOKEN_INVALID');
+  });
+
+  it('exits 4 with a coded line for a wrong password, and stores nothing', async () => {
+    const login = await runCli(machine, ['login', '--server', suite.relay().url, '--email', 'ann@example.com'], { input: 'wrong password\n' });
+    assert.equal(login.code, 4);
+    assert.match(login.stderr, /^roo-sync: \[AUTH_INVALID_CREDENTIALS\] /);
+    assert.ok(!login.stderr.includes('    at '), 'no stack');
+    await assert.rejects(stat(credentialsPath()), /ENOENT/);
+  });
+
+  it('exits 5 when the relay cannot be reached, 4 when a command needs a sign-in, 2 on a usage error', async () => {
+    const unreachable = await runCli(machine, ['login', '--server', 'http://127.0.0.1:9', '--email', 'ann@example.com'], { input: 'x\n' });
+    assert.equal(unreachable.code, 5, unreachable.stderr);
+    assert.match(unreachable.stderr, /\[RELAY_UNREACHABLE\]/);
+    const notSignedIn = await runCli(machine, ['backfill', '--target', join(root, 'home')]);
+    assert.equal(notSignedIn.code, 4, notSignedIn.stderr);
+    assert.match(notSignedIn.stderr, /\[CLI_NOT_SIGNED_IN\]/);
+    const usage = await runCli(machine, ['backfill', '--no-such-flag']);
+    assert.equal(usage.code, 2);
+    const help = await runCli(machine, ['--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Exit codes:[\s\S]*4 {2}not signed in/);
+  });
+
+  it('logout offline deletes the credentials and says the device is still registered', async () => {
+    const login = await runCli(machine, ['login', '--server', suite.relay().url, '--email', 'ann@example.com'], { input: `${PASSWORD}\n` });
+    assert.equal(login.code, 0, login.stderr);
+    // Point the stored credentials at a port nothing listens on.
+    const creds = JSON.parse(await readFile(credentialsPath(), 'utf8')) as Record<string, unknown>;
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(credentialsPath(), JSON.stringify({ ...creds, serverUrl: 'http://127.0.0.1:9' }), { mode: 0o600 });
+    const logout = await runCli(machine, ['logout', '--json']);
+    assert.equal(logout.code, 0, logout.stderr);
+    const result = JSON.parse(logout.stdout) as { revoked: boolean; error?: { code: string } };
+    assert.equal(result.revoked, false);
+    assert.equal(result.error?.code, 'RELAY_UNREACHABLE');
+    await assert.rejects(stat(credentialsPath()), /ENOENT/);
+  });
+});

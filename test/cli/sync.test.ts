@@ -1,0 +1,107 @@
+/**
+ * `roo-sync sync` and `roo-sync status` on two machines (two HOME folders, two devices of one
+ * user), driving the built dist/cli.js against the real relay on PGlite: a message appended on
+ * one machine appears in the other's store while both run; a second `sync` on a store refuses
+ * and names the holder; SIGTERM stops gracefully.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, writeFile, rename } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TaskId } from '../../core/ids';
+import { FsTaskStore } from '../../core/node/stores/fs-task-store';
+import { layoutOf } from '../../core/stores/layouts';
+import { createUser } from '../../server/accounts/users';
+import { PASSWORD, usePgliteRelay } from '../server/http/relay-fixture';
+import { buildCli, machineIn, outputMatches, runCli, spawnCli, type Machine } from '../support/cli-process';
+import { generateStore } from '../support/store-generator';
+
+/** Resolves when `check` holds, checking every 50 ms; rejects after `ms` naming `what`. */
+async function eventually(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('roo-sync sync / status (dist/cli.js, two machines)', function () {
+  this.timeout(120_000);
+  const suite = usePgliteRelay();
+  let root: string;
+  const running: Array<ReturnType<typeof spawnCli>> = [];
+
+  before(buildCli);
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'roo-sync-cli-sync-'));
+  });
+
+  afterEach(async () => {
+    for (const run of running.splice(0)) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+    await rm(root, { recursive: true, force: true });
+  });
+
+  async function machine(name: string, email: string): Promise<Machine> {
+    const m = await machineIn(join(root, name));
+    const login = await runCli(m, ['login', '--server', suite.relay().url, '--email', email, '--device-name', name], { input: `${PASSWORD}\n` });
+    assert.equal(login.code, 0, login.stderr);
+    return m;
+  }
+
+  it('syncs a message appended on one machine into the other while both run; a second sync refuses naming the holder', async () => {
+    const email = `sync-${Date.now()}@example.com`;
+    await createUser(suite.db(), { email, password: PASSWORD });
+    const a = await machine('laptop', email);
+    const b = await machine('desktop', email);
+    const generated = await generateStore(a.home, { source: 'roo-code', seed: 9, tasks: 2, damage: false });
+    const bBase = join(b.home, '.config', 'Code', 'User', 'globalStorage', layoutOf('roo-code').extensionId);
+    await mkdir(bBase, { recursive: true });
+
+    const status = await runCli(a, ['status', '--json']);
+    assert.equal(status.code, 0, status.stderr);
+    const before = JSON.parse(status.stdout) as { signedIn: boolean; relay: { reachable: boolean }; stores: Array<{ source: string; tasks: number }>; device: { queued: number } };
+    assert.equal(before.signedIn, true);
+    assert.equal(before.relay.reachable, true);
+    assert.deepEqual(before.stores.map((s) => [s.source, s.tasks]), [['roo-code', 2]]);
+
+    const syncA = spawnCli(a, ['sync']);
+    const syncB = spawnCli(b, ['sync']);
+    running.push(syncA, syncB);
+    await outputMatches(syncA.child, syncA.stderr, /roo-sync: synced/);
+    await outputMatches(syncB.child, syncB.stderr, /roo-sync: synced/);
+
+    const storeB = new FsTaskStore({ source: 'roo-code', basePath: bBase });
+    const task = generated.readable[0]!;
+    await eventually(async () => (await storeB.readTask(task.taskId as TaskId).catch(() => null))?.ui.length === task.ui.length, 30_000, 'the task on machine B').catch((e: Error) => { throw new Error(`${e.message}\nA: ${syncA.stderr()}\nB: ${syncB.stderr()}`); });
+
+    // The assistant on A appends a message (whole-file rewrite through a temp file, as Roo Code does).
+    const uiPath = join(generated.basePath, 'tasks', task.taskId, 'ui_messages.json');
+    const ui = JSON.parse(await readFile(uiPath, 'utf8')) as Array<Record<string, unknown>>;
+    const appended = { ts: Number(ui[ui.length - 1]!['ts']) + 1000, type: 'say', say: 'text', text: 'written on the laptop' };
+    await writeFile(`${uiPath}.tmp`, JSON.stringify([...ui, appended]));
+    await rename(`${uiPath}.tmp`, uiPath);
+    await eventually(async () => JSON.stringify((await storeB.readTask(task.taskId as TaskId).catch(() => null))?.ui.at(-1)) === JSON.stringify(appended), 30_000, 'the appended message on machine B');
+
+    const second = await runCli(a, ['sync', '--once']);
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, /\[STORE_IN_USE\] .*roo-sync sync \(pid \d+ on /);
+    const during = JSON.parse((await runCli(a, ['status', '--json'])).stdout) as { device: { syncedBy: string | null } };
+    assert.match(during.device.syncedBy ?? '', /^roo-sync sync \(pid \d+/);
+
+    syncA.child.kill('SIGTERM');
+    syncB.child.kill('SIGTERM');
+    const [endA, endB] = await Promise.all([syncA.done, syncB.done]);
+    assert.equal(endA.code, 0, endA.stderr);
+    assert.equal(endB.code, 0, endB.stderr);
+    assert.match(endA.stderr, /stopping/);
+
+    // Stopped: one round with --once works now, and status shows the last sync.
+    const once = await runCli(a, ['sync', '--once', '--json']);
+    assert.equal(once.code, 0, once.stderr);
+    const after = JSON.parse((await runCli(a, ['status', '--json'])).stdout) as { device: { queued: number; lastSyncAt: string | null; syncedBy: string | null } };
+    assert.equal(after.device.queued, 0);
+    assert.equal(after.device.syncedBy, null);
+    assert.ok(after.device.lastSyncAt);
+  });
+});

@@ -1,0 +1,63 @@
+/** The user's devices with their presence, and starting a new task on one of them. */
+import { useState } from 'preact/hooks';
+import type { Device } from '../api/relay-api';
+import type { LiveLink } from '../live/live-link';
+import { CommandLog } from './command-log';
+import { controllable } from './control-bar';
+import { when } from './format';
+
+export function DevicesView({ live, devices, onRefresh }: { live: LiveLink; devices: Device[]; onRefresh(): void }) {
+  const targets = controllable(devices);
+  const [target, setTarget] = useState('');
+  const [text, setText] = useState('');
+  const chosen = target || targets[0]?.id || '';
+  const started = live.sent.filter((c) => c.command.kind === 'task.start');
+
+  return (
+    <main class="devices">
+      <h1>Devices</h1>
+      <ul class="device-list" aria-label="Devices">
+        {devices.map((d) => {
+          const p = live.presenceOf(d.id);
+          const state = d.revokedAt ? 'revoked' : d.current ? 'this browser' : p ? (p.state === 'busy' ? 'running a task' : p.state) : 'offline';
+          return (
+            <li class={`device ${d.revokedAt ? 'revoked' : ''}`} data-device-id={d.id} data-state={state}>
+              <span class={`dot dot-${d.revokedAt ? 'revoked' : d.current ? 'online' : p?.state ?? 'offline'}`} aria-hidden="true" />
+              <span class="name">{d.name}</span>
+              <span class="kind">{d.kind ?? 'device'}{d.platform ? ` · ${d.platform}` : ''}</span>
+              <span class="presence">
+                {state}
+                {p?.activeTaskId && <> · <a href={`#/find/${encodeURIComponent(p.activeTaskId)}`}>open its task</a></>}
+                {!p && !d.current && !d.revokedAt && d.lastSeenAt ? ` · seen ${when(Date.parse(d.lastSeenAt))}` : ''}
+              </span>
+            </li>
+          );
+        })}
+      </ul>
+      <button type="button" class="secondary" onClick={onRefresh}>Refresh</button>
+
+      <section class="start" aria-labelledby="start-title">
+        <h2 id="start-title">Start a task</h2>
+        {targets.length === 0 ? (
+          <p class="muted">No device can run a task yet: sign in with the VS Code extension or the CLI on a computer.</p>
+        ) : (
+          <form onSubmit={(e) => {
+            e.preventDefault();
+            if (!text.trim() || !chosen) return;
+            void live.send(chosen, { kind: 'task.start', text: text.trim() });
+            setText('');
+          }}>
+            <label for="start-device">Device</label>
+            <select id="start-device" value={chosen} onChange={(e) => setTarget(e.currentTarget.value)}>
+              {targets.map((d) => <option value={d.id}>{d.name}{live.presenceOf(d.id) ? '' : ' (offline: queued until it connects)'}</option>)}
+            </select>
+            <label for="start-text">What should the assistant do?</label>
+            <textarea id="start-text" rows={3} value={text} onInput={(e) => setText(e.currentTarget.value)} />
+            <button type="submit" class="primary" disabled={!text.trim()}>Start task</button>
+          </form>
+        )}
+        <CommandLog commands={started} devices={devices} />
+      </section>
+    </main>
+  );
+}
