@@ -13,6 +13,7 @@ import { SyncError, isSyncError } from '../core/errors';
 import type { CommandDeliverMessage, CommandResultMessage, PresenceMessage, RemoteCommand } from '../core/protocol/messages';
 import type { CredentialsStore } from '../core/ports/credentials-store';
 import { WorkerDevice } from './device-worker/worker-device';
+import type { MigrationResult } from '../core/node/migrate/run-migration';
 import { runRemoteCommand } from './assistant-bridge';
 import { openConflictDiff, resolveConflict, unresolvedConflicts, type ConflictChoice, type OpenConflict } from './file-conflicts';
 import type { OutputLog } from './output-log';
@@ -164,6 +165,28 @@ export class DeviceRuntime {
 
   viewConflicts(): OpenConflict[] {
     return this.conflicts;
+  }
+
+  /**
+   * Migrate Local Tasks: uploads every task of the stores this window syncs (core's migration,
+   * the same as the CLI's `migrate`), in the worker, with progress and cancel. A rerun resumes.
+   */
+  async migrateLocalTasks(progress: vscode.Progress<{ message?: string; increment?: number }>, token: vscode.CancellationToken): Promise<MigrationResult> {
+    let reported = 0;
+    const remove = this.device.onMigrationProgress((event) => {
+      const pct = event.tasksTotal > 0 ? (event.tasksDone / event.tasksTotal) * 100 : 100;
+      progress.report({ message: `${event.tasksDone}/${event.tasksTotal} tasks, ${(event.bytesDone / 1048576).toFixed(1)} MB`, increment: pct - reported });
+      reported = pct;
+    });
+    const cancel = token.onCancellationRequested(() => void this.device.cancelMigration());
+    try {
+      const result = await this.device.migrate();
+      this.options.log.info(`migration ${result.aborted ? 'stopped' : 'done'}: ${result.tasks} tasks, ${result.queued} changes queued, ${result.accepted} accepted${result.unreadable.length ? `, ${result.unreadable.length} unreadable` : ''}`);
+      return result;
+    } finally {
+      remove();
+      cancel.dispose();
+    }
   }
 
   /** One push + pull round now. */

@@ -10,6 +10,7 @@ import type { QueuedCommand } from '../../core/node/client/roo-cloud-client';
 import type { CommandDeliverMessage, CommandResultMessage, CommandResultStatus, PresenceMessage, PresenceState, RemoteCommand } from '../../core/protocol/messages';
 import type { SyncDeviceStore } from '../../core/node/device/sync-device';
 import type { FileConflictRecord } from '../../core/storage/sync-state';
+import type { MigrationProgressEvent, MigrationResult } from '../../core/node/migrate/run-migration';
 import type { WorkspaceToSync } from '../workspace-sync';
 
 /** What the worker opens the device with (plain data: it crosses threads). */
@@ -38,6 +39,10 @@ export interface WorkerMethods {
   sendCommand(target: string, command: RemoteCommand): QueuedCommand;
   sendCommandResponse(commandId: string, status: Exclude<CommandResultStatus, 'expired'>, result?: unknown, error?: { code: string; message: string }): void;
   updatePresence(state: PresenceState, activeTaskId?: string): void;
+  /** Uploads the owned stores' existing tasks (core's migration, the CLI's `migrate`), reporting progress. */
+  migrate(since?: number): MigrationResult;
+  /** Stops a running migration after the tasks in flight (what is uploaded stays). */
+  cancelMigration(): void;
 }
 
 export type MainToWorker =
@@ -55,7 +60,8 @@ export type WorkerToMain =
   | { t: 'command'; delivery: CommandDeliverMessage }
   | { t: 'presence'; presence: PresenceMessage }
   | { t: 'command-result'; result: CommandResultMessage }
-  | { t: 'connected' };
+  | { t: 'connected' }
+  | { t: 'migration-progress'; event: MigrationProgressEvent };
 
 export function toWireError(error: unknown): WireError {
   const e = error as { code?: unknown; message?: unknown; details?: unknown };

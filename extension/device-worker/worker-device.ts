@@ -12,6 +12,7 @@ import type { QueuedCommand } from '../../core/node/client/roo-cloud-client';
 import type { CredentialsStore } from '../../core/ports/credentials-store';
 import type { CommandDeliverMessage, CommandResultMessage, CommandResultStatus, PresenceMessage, PresenceState, RemoteCommand } from '../../core/protocol/messages';
 import type { FileConflictRecord } from '../../core/storage/sync-state';
+import type { MigrationProgressEvent, MigrationResult } from '../../core/node/migrate/run-migration';
 import { toWireError, type MainToWorker, type WireError, type WorkerDeviceOptions, type WorkerMethods, type WorkerToMain } from './protocol';
 
 export interface WorkerDeviceLog {
@@ -32,6 +33,7 @@ export class WorkerDevice {
   private readonly presenceListeners = new Listeners<[PresenceMessage]>();
   private readonly resultListeners = new Listeners<[CommandResultMessage]>();
   private readonly connectedListeners = new Listeners<[]>();
+  private readonly migrationListeners = new Listeners<[MigrationProgressEvent]>();
   private closing: Promise<void> | undefined;
   private exited = false;
 
@@ -104,6 +106,9 @@ export class WorkerDevice {
       case 'connected':
         this.connectedListeners.emit();
         break;
+      case 'migration-progress':
+        this.migrationListeners.emit(message.event);
+        break;
     }
   }
 
@@ -151,6 +156,16 @@ export class WorkerDevice {
   }
   onConnected(listener: () => void): () => void {
     return this.connectedListeners.add(listener);
+  }
+
+  onMigrationProgress(listener: (event: MigrationProgressEvent) => void): () => void {
+    return this.migrationListeners.add(listener);
+  }
+  migrate(since?: number): Promise<MigrationResult> {
+    return this.call('migrate', since);
+  }
+  cancelMigration(): Promise<void> {
+    return this.call('cancelMigration');
   }
 
   syncNow(): Promise<void> {

@@ -14,6 +14,9 @@ import type { TaskId } from '../../core/ids';
 import type { RooCloudClient } from '../../core/node/client/roo-cloud-client';
 import { SyncDevice } from '../../core/node/device/sync-device';
 import { withFileLock } from '../../core/node/stores/file-lock';
+import { FsTaskStore } from '../../core/node/stores/fs-task-store';
+import { planMigration } from '../../core/node/migrate/migration-plan';
+import { runMigration } from '../../core/node/migrate/run-migration';
 import type { CredentialsStore, DeviceCredentials } from '../../core/ports/credentials-store';
 import { workspaceIgnore } from '../workspace-ignore';
 import { toWireError, type MainToWorker, type WorkerDeviceOptions, type WorkerMethods, type WorkerToMain } from './protocol';
@@ -59,6 +62,7 @@ class MainThreadCredentials implements CredentialsStore {
 }
 
 let device: SyncDevice | null = null;
+let migration: AbortController | null = null;
 let wired: RooCloudClient | null = null;
 let unwire: Array<() => void> = [];
 
@@ -113,6 +117,22 @@ const methods: { [K in keyof WorkerMethods]: (...args: Parameters<WorkerMethods[
   },
   async updatePresence(state, activeTaskId) {
     device?.client?.updatePresence(state, activeTaskId as TaskId | undefined);
+  },
+  async migrate(since) {
+    const storage = device?.storage;
+    if (!device || !storage) throw new SyncError('DEVICE_NOT_SYNCING', `this window does not sync its stores (${device?.status.state ?? 'closed'})`);
+    if (migration) throw new SyncError('MIGRATION_RUNNING', 'a migration is already running in this window');
+    const owned = device.status.stores.filter((s) => s.role === 'syncing');
+    const plan = await planMigration(owned.map((s) => new FsTaskStore({ source: s.source, basePath: s.basePath })), since === undefined ? {} : { since });
+    migration = new AbortController();
+    try {
+      return await runMigration({ storage, plan, signal: migration.signal, onProgress: (event) => post({ t: 'migration-progress', event }) });
+    } finally {
+      migration = null;
+    }
+  },
+  async cancelMigration() {
+    migration?.abort();
   },
 };
 

@@ -188,4 +188,14 @@ describe('roo-sync on two devices (two real extension hosts, one relay)', functi
     // Device 2 had pushed its kept version; the accepted one now reaches device 1 again.
     await waitFor('device 1 to hold the accepted version', async () => (await readFile(file(one), 'utf8')) === 'line 1\nline 2 from device 1\nline 3\n');
   });
+
+  it('runs Migrate Local Tasks in the window (core migration in the device worker) over every local task', async () => {
+    await one.fixture('startNewTask', { text: 'a local task to migrate' });
+    await one.call('idle');
+    const onDisk = (await readJsonOrNull<{ entries: { id: string }[] }>(join(one.rooStore, 'tasks', '_index.json')))?.entries.length ?? 0;
+    const result = await one.command<{ tasks: number; queued: number; aborted: boolean; error?: unknown }>('roo-sync.migrateLocalTasks');
+    assert.equal(result.error, undefined, JSON.stringify(result));
+    assert.equal(result.aborted, false);
+    assert.ok(result.tasks >= onDisk && onDisk > 0, `${result.tasks} tasks migrated, ${onDisk} in the index`);
+  });
 });
