@@ -33,6 +33,8 @@ const builds = [
   // The extension host loads CommonJS; `vscode` is provided by the host. `module` first: the
   // UMD `main` of jsonc-parser requires its parts at run time, which a bundle cannot resolve.
   { ...common, entryPoints: ['extension/main.ts'], outfile: 'dist/extension.js', external: ['vscode'], mainFields: ['module', 'main'] },
+  // The extension's device worker thread (core's SyncDevice off the extension host's event loop).
+  { ...common, entryPoints: ['extension/device-worker/worker.ts'], outfile: 'dist/device-worker.js', mainFields: ['module', 'main'] },
   // The CLI carries its runtime dependencies (PGlite ships its WASM files, so it stays external).
   {
     ...common,

@@ -130,7 +130,14 @@ export function registerCommands(controller: RooSyncController): vscode.Disposab
       return { state: state.kind, text };
     }),
     command('migrateLocalTasks', async () => {
-      throw new SyncError('MIGRATION_UNAVAILABLE', 'Migrate Local Tasks needs the core migration of the CLI (issue #11), which this build does not have yet');
+      const device = requireDevice();
+      const result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: 'roo-sync: migrating local tasks', cancellable: true },
+        (progress, token) => device.migrateLocalTasks(progress, token),
+      );
+      const summary = `${result.tasks} tasks${result.aborted ? ' (stopped; run it again to resume)' : ''}${result.unreadable.length ? `, ${result.unreadable.length} unreadable (see the log)` : ''}`;
+      void vscode.window.showInformationMessage(`roo-sync: migration ${result.aborted ? 'stopped' : 'done'}: ${summary}.`);
+      return { tasks: result.tasks, queued: result.queued, accepted: result.accepted, aborted: result.aborted, upToDate: result.upToDate, unreadable: result.unreadable.length };
     }),
     command('showConflicts', async () => {
       await vscode.commands.executeCommand('roo-sync.focus');

@@ -5,6 +5,7 @@
  * one queue, so a settings change during a start never opens two devices.
  */
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { signIn, signOut } from '../core/client/sign-in';
 import { describeStatus, type DeviceStatus } from '../core/device/device-status';
@@ -102,6 +103,7 @@ export class RooSyncController implements vscode.Disposable {
     try {
       this.runtime = await DeviceRuntime.start({
         globalStorageUri: this.context.globalStorageUri,
+        workerPath: join(this.context.extensionPath, 'dist', 'device-worker.js'),
         credentials: this.credentials,
         settings,
         log: this.log,

@@ -1,27 +1,26 @@
 /**
  * The running device of this window: core's SyncDevice over the task stores found here (and
- * the workspace folders when workspace sync is on), its credentials in SecretStorage, its data
- * folder in the extension's globalStorage. It feeds the status bar and the view (devices with
- * presence, unresolved conflicts), carries out remote commands on the local assistant and
- * sends them to other devices. The only module of the extension that touches the device.
+ * the workspace folders when workspace sync is on), run in a worker thread (device-worker/) so
+ * that its parsing, hashing and compression never stall the extension host; its credentials in
+ * SecretStorage, its data folder in the extension's globalStorage. It feeds the status bar and
+ * the view (devices with presence, unresolved conflicts), carries out remote commands on the
+ * local assistant and sends them to other devices. The only module that touches the device.
  */
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { RelayAuthClient } from '../core/client/relay-auth-client';
 import type { DeviceStatus } from '../core/device/device-status';
 import { SyncError, isSyncError } from '../core/errors';
-import type { TaskId } from '../core/ids';
-import { SyncDevice, type DeviceLogger, type SyncDeviceWorkspace } from '../core/node/device/sync-device';
-import type { RooCloudClient } from '../core/node/client/roo-cloud-client';
 import type { CommandDeliverMessage, CommandResultMessage, PresenceMessage, RemoteCommand } from '../core/protocol/messages';
 import type { CredentialsStore } from '../core/ports/credentials-store';
+import { WorkerDevice } from './device-worker/worker-device';
+import type { MigrationResult } from '../core/node/migrate/run-migration';
 import { runRemoteCommand } from './assistant-bridge';
 import { openConflictDiff, resolveConflict, unresolvedConflicts, type ConflictChoice, type OpenConflict } from './file-conflicts';
 import type { OutputLog } from './output-log';
 import type { RooSyncSettings } from './settings';
 import type { ViewDevice } from './sync-view';
 import { findTaskStores } from './task-stores';
-import { workspacesToSync } from './workspace-sync';
+import { workspacesToSync, type WorkspaceToSync } from './workspace-sync';
 
 /** What the view's device actions ask the assistant on another device to do (its API's method names). */
 export type RemoteAction = 'sendMessage' | 'pressPrimaryButton' | 'pressSecondaryButton' | 'cancelCurrentTask';
@@ -35,6 +34,8 @@ const ACTION_KINDS: Record<RemoteAction, RemoteCommand['kind']> = {
 
 export interface DeviceRuntimeOptions {
   globalStorageUri: vscode.Uri;
+  /** dist/device-worker.js of this extension. */
+  workerPath: string;
   credentials: CredentialsStore;
   settings: RooSyncSettings;
   log: OutputLog;
@@ -50,29 +51,19 @@ export interface SentCommandOutcome {
   error?: { code: string; message: string };
 }
 
-function deviceLogger(log: OutputLog): DeviceLogger {
-  const line = (message: string, fields?: Record<string, unknown>) => (fields && Object.keys(fields).length > 0 ? `${message} ${JSON.stringify(fields)}` : message);
-  return {
-    debug: (m, f) => log.debug(line(m, f)),
-    info: (m, f) => log.info(line(m, f)),
-    warn: (m, f) => log.warn(line(m, f)),
-    error: (m, f) => log.error(line(m, f)),
-  };
-}
+const EMPTY_STATUS: DeviceStatus = { state: 'connecting', queued: 0, conflicts: 0, cursor: 0, lastSyncAt: null, stores: [], unrestorable: [], lastError: null, account: null };
 
 export class DeviceRuntime {
   private relayDevices: { id: string; name: string; current: boolean }[] = [];
   private readonly presence = new Map<string, PresenceMessage>();
   private conflicts: OpenConflict[] = [];
-  private wiredClient: RooCloudClient | null = null;
-  private clientRemovers: Array<() => void> = [];
   private readonly removers: Array<() => void> = [];
   private readonly running = new Set<string>();
   private closing: Promise<void> | undefined;
 
   private constructor(
-    readonly device: SyncDevice,
-    private readonly workspaces: SyncDeviceWorkspace[],
+    readonly device: WorkerDevice,
+    private readonly workspaces: WorkspaceToSync[],
     private readonly options: DeviceRuntimeOptions,
   ) {}
 
@@ -84,55 +75,55 @@ export class DeviceRuntime {
     if (found.stores.length === 0) log.info('no assistant task store found yet');
     const workspaces = workspacesToSync(settings);
     for (const w of workspaces) log.info(`workspace ${w.workspaceId} at ${w.root}`);
-    const device = await SyncDevice.open({
-      credentials: options.credentials,
-      dataDir: join(options.globalStorageUri.fsPath, 'device'),
-      stores: found.stores.map((s) => ({ source: s.source, basePath: s.basePath })),
-      workspaces,
-      holderName: `VS Code window (${vscode.env.appName})`,
-      logger: deviceLogger(log),
-    });
+    const device = await WorkerDevice.open(
+      options.workerPath,
+      {
+        dataDir: join(options.globalStorageUri.fsPath, 'device'),
+        stores: found.stores.map((s) => ({ source: s.source, basePath: s.basePath })),
+        workspaces,
+        holderName: `VS Code window (${vscode.env.appName})`,
+        lockDir: options.globalStorageUri.fsPath,
+      },
+      options.credentials,
+      log,
+    );
     const runtime = new DeviceRuntime(device, workspaces, options);
-    runtime.removers.push(device.onStatus((status) => runtime.onStatus(status)));
-    runtime.onStatus(device.status);
+    runtime.removers.push(
+      device.onStatus((status) => runtime.onStatus(status)),
+      device.onCommand((delivery) => void runtime.onCommand(delivery)),
+      device.onPresence((presence) => {
+        runtime.presence.set(presence.deviceId, presence);
+        options.onDevicesChanged();
+      }),
+      device.onConnected(() => {
+        void device.updatePresence('online');
+        void runtime.refreshDevices();
+      }),
+    );
+    if (device.isOnline) void device.updatePresence('online');
+    runtime.onStatus(device.status ?? EMPTY_STATUS);
     void runtime.refreshDevices();
     return runtime;
   }
 
+  /** Ids of the workspace folders this device syncs. */
+  get workspaceIds(): string[] {
+    return this.workspaces.map((w) => w.workspaceId);
+  }
+
   /** The device's status, with conflicts counted as the unresolved ones. */
   get status(): DeviceStatus {
-    return { ...this.device.status, conflicts: this.conflicts.length };
+    return { ...(this.device.status ?? EMPTY_STATUS), conflicts: this.conflicts.length };
   }
 
   private onStatus(status: DeviceStatus): void {
-    this.wireClient();
-    this.conflicts = unresolvedConflicts(this.device.storage?.fileConflicts ?? [], this.workspaces);
+    this.conflicts = unresolvedConflicts(this.device.fileConflicts, this.workspaces);
     this.options.onStatus({ ...status, conflicts: this.conflicts.length });
   }
 
-  /** Subscribes to the relay link of the current engine (a new one after a takeover). */
-  private wireClient(): void {
-    const client = this.device.client;
-    if (client === this.wiredClient) return;
-    for (const remove of this.clientRemovers.splice(0)) remove();
-    this.wiredClient = client;
-    if (!client) return;
-    this.clientRemovers.push(
-      client.onCommand((delivery) => void this.onCommand(client, delivery)),
-      client.onPresence((presence) => {
-        this.presence.set(presence.deviceId, presence);
-        this.options.onDevicesChanged();
-      }),
-      client.onConnected(() => {
-        client.updatePresence('online');
-        void this.refreshDevices();
-      }),
-    );
-    client.updatePresence('online');
-  }
-
   /** A command from another device: run it on the local assistant and report back. */
-  private async onCommand(client: RooCloudClient, delivery: CommandDeliverMessage): Promise<void> {
+  private async onCommand(delivery: CommandDeliverMessage): Promise<void> {
+    const client = this.device;
     if (this.running.has(delivery.commandId)) return; // a redelivery of one under way
     this.running.add(delivery.commandId);
     const log = this.options.log;
@@ -140,8 +131,8 @@ export class DeviceRuntime {
     try {
       await client.sendCommandResponse(delivery.commandId, 'delivered');
       const result = await runRemoteCommand(delivery.command);
-      if (delivery.command.kind === 'task.start' && result.taskId) client.updatePresence('busy', result.taskId as TaskId);
-      if (delivery.command.kind === 'task.cancel') client.updatePresence('online');
+      if (delivery.command.kind === 'task.start' && result.taskId) await client.updatePresence('busy', result.taskId);
+      if (delivery.command.kind === 'task.cancel') await client.updatePresence('online');
       await client.sendCommandResponse(delivery.commandId, 'done', result);
     } catch (error) {
       const e = isSyncError(error) ? { code: error.code, message: error.message } : { code: 'ASSISTANT_API_FAILED', message: String((error as Error)?.message ?? error) };
@@ -154,10 +145,8 @@ export class DeviceRuntime {
 
   /** Reloads the account's device list from the relay. */
   async refreshDevices(): Promise<void> {
-    const auth = this.device.auth;
-    if (!auth) return;
     try {
-      const devices = await new RelayAuthClient(auth.credentials.serverUrl).listDevices(await auth.accessToken());
+      const devices = await this.device.listDevices();
       this.relayDevices = devices.filter((d) => !d.revokedAt).map((d) => ({ id: d.id, name: d.name, current: d.current }));
       this.options.onDevicesChanged();
     } catch (error) {
@@ -168,7 +157,7 @@ export class DeviceRuntime {
   devices(): ViewDevice[] {
     return this.relayDevices.map((d) => {
       const p = this.presence.get(d.id);
-      let presence: string = d.current ? (this.device.client?.isOnline ? 'online' : 'offline') : (p?.state ?? 'offline');
+      let presence: string = d.current ? (this.device.isOnline ? 'online' : 'offline') : (p?.state ?? 'offline');
       if (p?.state === 'busy') presence = p.activeTaskId ? `running task ${p.activeTaskId}` : 'busy';
       return { id: d.id, name: d.name, current: d.current, presence };
     });
@@ -178,15 +167,31 @@ export class DeviceRuntime {
     return this.conflicts;
   }
 
+  /**
+   * Migrate Local Tasks: uploads every task of the stores this window syncs (core's migration,
+   * the same as the CLI's `migrate`), in the worker, with progress and cancel. A rerun resumes.
+   */
+  async migrateLocalTasks(progress: vscode.Progress<{ message?: string; increment?: number }>, token: vscode.CancellationToken): Promise<MigrationResult> {
+    let reported = 0;
+    const remove = this.device.onMigrationProgress((event) => {
+      const pct = event.tasksTotal > 0 ? (event.tasksDone / event.tasksTotal) * 100 : 100;
+      progress.report({ message: `${event.tasksDone}/${event.tasksTotal} tasks, ${(event.bytesDone / 1048576).toFixed(1)} MB`, increment: pct - reported });
+      reported = pct;
+    });
+    const cancel = token.onCancellationRequested(() => void this.device.cancelMigration());
+    try {
+      const result = await this.device.migrate();
+      this.options.log.info(`migration ${result.aborted ? 'stopped' : 'done'}: ${result.tasks} tasks, ${result.queued} changes queued, ${result.accepted} accepted${result.unreadable.length ? `, ${result.unreadable.length} unreadable` : ''}`);
+      return result;
+    } finally {
+      remove();
+      cancel.dispose();
+    }
+  }
+
   /** One push + pull round now. */
   async syncNow(): Promise<void> {
     await this.device.syncNow();
-  }
-
-  private requireClient(): RooCloudClient {
-    const client = this.device.client;
-    if (!client) throw new SyncError('DEVICE_NOT_SYNCING', `this window does not sync (${this.device.status.state})`);
-    return client;
   }
 
   /**
@@ -194,7 +199,7 @@ export class DeviceRuntime {
    * for its outcome; a target that is offline leaves it `queued`.
    */
   async sendCommand(targetDeviceId: string, command: RemoteCommand, waitMs = 30_000): Promise<SentCommandOutcome> {
-    const client = this.requireClient();
+    const client = this.device;
     const results: CommandResultMessage[] = [];
     let wake: (() => void) | undefined;
     const remove = client.onCommandResult((result) => {
@@ -278,14 +283,13 @@ export class DeviceRuntime {
     const result = await resolveConflict(conflict, choice);
     this.options.log.info(`conflict on ${conflict.path} resolved: ${choice}`);
     await vscode.commands.executeCommand('setContext', 'rooSync.conflictDiffOpen', false);
-    this.onStatus(this.device.status);
+    this.onStatus(this.status);
     return result;
   }
 
   /** Stops the device (flushes what is queued while online). Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      for (const remove of this.clientRemovers.splice(0)) remove();
       for (const remove of this.removers.splice(0)) remove();
       await this.device.close();
     })();

@@ -3,6 +3,7 @@
  * until the user enables it and signs in, the extension reads and writes nothing, and
  * local-only use of the assistants is untouched.
  */
+import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import { registerCommands } from './commands';
 import { RooSyncController } from './controller';
@@ -23,6 +24,7 @@ export interface RooSyncApi {
 let controller: RooSyncController | undefined;
 
 export function activate(context: vscode.ExtensionContext): RooSyncApi {
+  const activationStarted = performance.now();
   const version = String((context.extension.packageJSON as { version?: unknown }).version ?? '0.0.0');
   const log = new OutputLog(readSettings().logLevel);
   const statusBar = new StatusBar();
@@ -41,7 +43,9 @@ export function activate(context: vscode.ExtensionContext): RooSyncApi {
   // Starting the device (when enabled) must not hold up activation or the assistant's host.
   void owned.reconcile().catch((error: unknown) => log.error('could not start sync', error));
   const api: RooSyncApi = { status: () => ({ kind: owned.status.kind, text: statusBar.view?.text ?? '' }) };
-  if (process.env['ROO_SYNC_TEST_HOOKS'] === '1') api.testing = testingApi(owned, statusBar, view, context);
+  const activateMs = performance.now() - activationStarted;
+  log.debug(`activate() took ${activateMs.toFixed(1)} ms`);
+  if (process.env['ROO_SYNC_TEST_HOOKS'] === '1') api.testing = testingApi(owned, statusBar, view, context, activateMs);
   return api;
 }
 

@@ -19,15 +19,18 @@ export interface RooSyncTestingApi {
   mementos(): string;
   /** The folder VS Code gives roo-sync (created only once sync starts). */
   globalStoragePath: string;
+  /** How long `activate()` took (ms), measured inside it. */
+  activateMs: number;
 }
 
-export function testingApi(controller: RooSyncController, statusBar: StatusBar, view: SyncView, context: vscode.ExtensionContext): RooSyncTestingApi {
+export function testingApi(controller: RooSyncController, statusBar: StatusBar, view: SyncView, context: vscode.ExtensionContext, activateMs: number): RooSyncTestingApi {
   return {
     statusBar: () => statusBar.view,
     view: () => view.current,
     storedCredentials: () => controller.credentials.load(),
     controller,
     globalStoragePath: context.globalStorageUri.fsPath,
+    activateMs,
     mementos: () => {
       const dump = (m: vscode.Memento) => Object.fromEntries(m.keys().map((k) => [k, m.get(k)]));
       return JSON.stringify({ global: dump(context.globalState), workspace: dump(context.workspaceState) });

@@ -1,29 +1,21 @@
 /**
  * The workspace folders to sync when `rooSync.workspaceSync.enabled` is on: each local folder
- * of the window, identified across devices by its folder name, limited by the include and
- * exclude globs. Conflict copies (`*.sync-conflict-*`) never sync.
+ * of the window, identified across devices by its folder name, with the include and exclude
+ * globs (applied in the device worker, see workspace-ignore.ts).
  */
-import picomatch from 'picomatch';
 import * as vscode from 'vscode';
-import type { SyncDeviceWorkspace } from '../core/node/device/sync-device';
 import type { RooSyncSettings } from './settings';
 
-/** True for a path roo-sync wrote as a conflict copy. */
-export function isConflictCopy(relPath: string): boolean {
-  return /\.sync-conflict-[^/]*$/.test(relPath);
+export interface WorkspaceToSync {
+  workspaceId: string;
+  root: string;
+  include: string[];
+  exclude: string[];
 }
 
-/** The ignore rule for `include`/`exclude` (paths relative to the folder, `/`-separated). */
-export function workspaceIgnore(include: readonly string[], exclude: readonly string[]): (relPath: string) => boolean {
-  const included = include.length > 0 ? picomatch([...include], { dot: true }) : () => true;
-  const excluded = exclude.length > 0 ? picomatch([...exclude], { dot: true }) : () => false;
-  return (relPath) => isConflictCopy(relPath) || !included(relPath) || excluded(relPath);
-}
-
-export function workspacesToSync(settings: RooSyncSettings): SyncDeviceWorkspace[] {
+export function workspacesToSync(settings: RooSyncSettings): WorkspaceToSync[] {
   if (!settings.workspaceSync.enabled) return [];
-  const ignore = workspaceIgnore(settings.workspaceSync.include, settings.workspaceSync.exclude);
   return (vscode.workspace.workspaceFolders ?? [])
     .filter((folder) => folder.uri.scheme === 'file')
-    .map((folder) => ({ workspaceId: folder.name, root: folder.uri.fsPath, ignore }));
+    .map((folder) => ({ workspaceId: folder.name, root: folder.uri.fsPath, include: settings.workspaceSync.include, exclude: settings.workspaceSync.exclude }));
 }

@@ -150,7 +150,14 @@ describe('roo-sync on two devices (two real extension hosts, one relay)', functi
   });
 
   it('keeps a conflict copy for overlapping edits of a workspace file, lists it in the view, and Accept Remote resolves it', async () => {
-    for (const host of [one, two]) await host.call('setting', 'rooSync.workspaceSync.enabled', true);
+    for (const host of [one, two]) {
+      await host.call('setting', 'rooSync.workspaceSync.enabled', true);
+      // The device restarts with the workspace folder; wait until it watches it.
+      await waitFor(`${host.name} to sync its workspace`, async () => {
+        const status = await host.call<{ workspaces: string[]; device: { state: string } | null }>('status');
+        return status.workspaces.includes('workspace') && status.device?.state === 'synced';
+      });
+    }
     const file = (host: DrivenHost) => join(host.server.workspace, 'notes.txt');
     await writeFile(file(one), 'line 1\nline 2\nline 3\n');
     await waitFor('notes.txt on device 2', async () => (await readFile(file(two), 'utf8').catch(() => '')) === 'line 1\nline 2\nline 3\n');
@@ -180,5 +187,15 @@ describe('roo-sync on two devices (two real extension hosts, one relay)', functi
     await waitFor('no conflict left in device 2 view', async () => (await two.call<{ view: { conflicts: unknown[] } }>('status')).view.conflicts.length === 0);
     // Device 2 had pushed its kept version; the accepted one now reaches device 1 again.
     await waitFor('device 1 to hold the accepted version', async () => (await readFile(file(one), 'utf8')) === 'line 1\nline 2 from device 1\nline 3\n');
+  });
+
+  it('runs Migrate Local Tasks in the window (core migration in the device worker) over every local task', async () => {
+    await one.fixture('startNewTask', { text: 'a local task to migrate' });
+    await one.call('idle');
+    const onDisk = (await readJsonOrNull<{ entries: { id: string }[] }>(join(one.rooStore, 'tasks', '_index.json')))?.entries.length ?? 0;
+    const result = await one.command<{ tasks: number; queued: number; aborted: boolean; error?: unknown }>('roo-sync.migrateLocalTasks');
+    assert.equal(result.error, undefined, JSON.stringify(result));
+    assert.equal(result.aborted, false);
+    assert.ok(result.tasks >= onDisk && onDisk > 0, `${result.tasks} tasks migrated, ${onDisk} in the index`);
   });
 });

@@ -23,8 +23,10 @@ const actions: Record<string, (...args: any[]) => unknown> = {
   setting: (key: string, value: unknown) => vscode.workspace.getConfiguration().update(key, value, vscode.ConfigurationTarget.Global),
   status: async () => {
     const api = await rooSync();
-    return { ...api.status(), bar: api.testing.statusBar(), view: api.testing.view(), device: api.testing.controller.device?.status ?? null };
+    const device = api.testing.controller.device;
+    return { ...api.status(), bar: api.testing.statusBar(), view: api.testing.view(), device: device?.status ?? null, workspaces: device?.workspaceIds ?? [] };
   },
+  activateMs: async () => (await rooSync()).testing.activateMs,
   credentials: async () => (await rooSync()).testing.storedCredentials(),
   mementos: async () => (await rooSync()).testing.mementos(),
   /** Waits until the device has handed over and applied everything so far. */

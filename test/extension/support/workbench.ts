@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { format } from 'node:util';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { INSTALL_COMMAND, type CodeServer } from './code-server';
 
 /** Debian's Chromium (installed by .ci/install-chromium); ROO_SYNC_CHROMIUM overrides. */
@@ -36,6 +36,11 @@ export interface WorkbenchRun {
   testsPath: string;
   /** Gives up after this long (default 180 s). */
   timeoutMs?: number;
+  /**
+   * Browser state to reuse (its storage holds the workbench's SecretStorage, so a later run
+   * with the same key finds the device signed in, as after a window reload). Default: a new one.
+   */
+  browserStateKey?: string;
 }
 
 export interface WorkbenchResult {
@@ -61,6 +66,7 @@ export function workbenchUrl(server: Pick<CodeServer, 'url' | 'port'>, run: Work
 export class Workbench {
   private browser: Browser | undefined;
   private closing: Promise<void> | undefined;
+  private readonly kept = new Map<string, BrowserContext>();
 
   async launch(): Promise<void> {
     this.browser ??= await chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS });
@@ -69,7 +75,12 @@ export class Workbench {
   /** Opens a page, waits for the suite's exit code, closes the page. */
   async run(server: CodeServer, run: WorkbenchRun): Promise<WorkbenchResult> {
     await this.launch();
-    const context = await this.browser!.newContext();
+    const key = run.browserStateKey;
+    let context = key ? this.kept.get(key) : undefined;
+    if (!context) {
+      context = await this.browser!.newContext();
+      if (key) this.kept.set(key, context);
+    }
     const page = await context.newPage();
     const log: string[] = [];
     const started = Date.now();
@@ -93,7 +104,8 @@ export class Workbench {
         clearTimeout(timer);
       }
     } finally {
-      await context.close();
+      if (key) await page.close();
+      else await context.close();
     }
   }
 

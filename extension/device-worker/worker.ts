@@ -1,0 +1,178 @@
+/**
+ * The device worker (bundled as dist/device-worker.js): core's SyncDevice in a worker thread of
+ * the extension host. The main thread keeps what needs VS Code (SecretStorage, the assistant's
+ * API, the UI); this thread does the syncing and forwards status, logs, remote commands and
+ * presence. Credentials are read and written through the main thread (SecretStorage); the
+ * cross-window token-rotation lock is a folder lock, taken here.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parentPort } from 'node:worker_threads';
+import { RelayAuthClient } from '../../core/client/relay-auth-client';
+import { SyncError } from '../../core/errors';
+import type { TaskId } from '../../core/ids';
+import type { RooCloudClient } from '../../core/node/client/roo-cloud-client';
+import { SyncDevice } from '../../core/node/device/sync-device';
+import { withFileLock } from '../../core/node/stores/file-lock';
+import { FsTaskStore } from '../../core/node/stores/fs-task-store';
+import { planMigration } from '../../core/node/migrate/migration-plan';
+import { runMigration } from '../../core/node/migrate/run-migration';
+import type { CredentialsStore, DeviceCredentials } from '../../core/ports/credentials-store';
+import { workspaceIgnore } from '../workspace-ignore';
+import { toWireError, type MainToWorker, type WorkerDeviceOptions, type WorkerMethods, type WorkerToMain } from './protocol';
+
+const port = parentPort;
+if (!port) throw new Error('device-worker.js runs only as a worker thread');
+
+const post = (message: WorkerToMain) => port.postMessage(message);
+
+let nextCredentialsId = 1;
+const credentialReplies = new Map<number, { resolve(value: DeviceCredentials | null | undefined): void; reject(error: Error): void }>();
+
+function askMain(op: 'load' | 'save' | 'clear', value?: DeviceCredentials): Promise<DeviceCredentials | null | undefined> {
+  const id = nextCredentialsId++;
+  return new Promise((resolve, reject) => {
+    credentialReplies.set(id, { resolve, reject });
+    post({ t: 'credentials', id, op, ...(value ? { value } : {}) });
+  });
+}
+
+/** CredentialsStore over the main thread's SecretStorage. */
+class MainThreadCredentials implements CredentialsStore {
+  private turn: Promise<unknown> = Promise.resolve();
+  constructor(private readonly lockDir: string) {}
+  async load(): Promise<DeviceCredentials | null> {
+    return (await askMain('load')) ?? null;
+  }
+  async save(credentials: DeviceCredentials): Promise<void> {
+    await askMain('save', credentials);
+  }
+  async clear(): Promise<void> {
+    await askMain('clear');
+  }
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = async () => {
+      await mkdir(this.lockDir, { recursive: true });
+      return withFileLock(join(this.lockDir, 'credentials'), {}, work);
+    };
+    const next = this.turn.then(run, run);
+    this.turn = next.catch(() => undefined);
+    return next;
+  }
+}
+
+let device: SyncDevice | null = null;
+let migration: AbortController | null = null;
+let wired: RooCloudClient | null = null;
+let unwire: Array<() => void> = [];
+
+function postStatus(): void {
+  if (!device) return;
+  wire();
+  post({ t: 'status', status: device.status, conflicts: [...(device.storage?.fileConflicts ?? [])], online: device.client?.isOnline ?? false });
+}
+
+/** Forwards the events of the current relay link (a new one after a lock takeover). */
+function wire(): void {
+  const client = device?.client ?? null;
+  if (client === wired) return;
+  for (const remove of unwire.splice(0)) remove();
+  wired = client;
+  if (!client) return;
+  unwire = [
+    client.onCommand((delivery) => post({ t: 'command', delivery })),
+    client.onPresence((presence) => post({ t: 'presence', presence })),
+    client.onCommandResult((result) => post({ t: 'command-result', result })),
+    client.onConnected(() => post({ t: 'connected' })),
+  ];
+}
+
+function requireClient(): RooCloudClient {
+  const client = device?.client;
+  if (!client) throw new SyncError('DEVICE_NOT_SYNCING', `this window does not sync (${device?.status.state ?? 'closed'})`);
+  return client;
+}
+
+const methods: { [K in keyof WorkerMethods]: (...args: Parameters<WorkerMethods[K]>) => Promise<ReturnType<WorkerMethods[K]>> } = {
+  async syncNow() {
+    await device!.syncNow();
+  },
+  async idle() {
+    await device!.idle();
+  },
+  async close() {
+    for (const remove of unwire.splice(0)) remove();
+    await device?.close();
+  },
+  async listDevices() {
+    const auth = device?.auth;
+    if (!auth) throw new SyncError('AUTH_SIGNED_OUT', 'not signed in');
+    return new RelayAuthClient(auth.credentials.serverUrl).listDevices(await auth.accessToken());
+  },
+  async sendCommand(target, command) {
+    return requireClient().sendCommand(target, command);
+  },
+  async sendCommandResponse(commandId, status, result, error) {
+    await requireClient().sendCommandResponse(commandId, status, result, error);
+  },
+  async updatePresence(state, activeTaskId) {
+    device?.client?.updatePresence(state, activeTaskId as TaskId | undefined);
+  },
+  async migrate(since) {
+    const storage = device?.storage;
+    if (!device || !storage) throw new SyncError('DEVICE_NOT_SYNCING', `this window does not sync its stores (${device?.status.state ?? 'closed'})`);
+    if (migration) throw new SyncError('MIGRATION_RUNNING', 'a migration is already running in this window');
+    const owned = device.status.stores.filter((s) => s.role === 'syncing');
+    const plan = await planMigration(owned.map((s) => new FsTaskStore({ source: s.source, basePath: s.basePath })), since === undefined ? {} : { since });
+    migration = new AbortController();
+    try {
+      return await runMigration({ storage, plan, signal: migration.signal, onProgress: (event) => post({ t: 'migration-progress', event }) });
+    } finally {
+      migration = null;
+    }
+  },
+  async cancelMigration() {
+    migration?.abort();
+  },
+};
+
+async function open(options: WorkerDeviceOptions): Promise<void> {
+  const log = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) =>
+    post({ t: 'log', level, message: fields && Object.keys(fields).length > 0 ? `${message} ${JSON.stringify(fields)}` : message });
+  device = await SyncDevice.open({
+    credentials: new MainThreadCredentials(options.lockDir),
+    dataDir: options.dataDir,
+    stores: options.stores,
+    workspaces: options.workspaces.map((w) => ({ workspaceId: w.workspaceId, root: w.root, ignore: workspaceIgnore(w.include, w.exclude) })),
+    holderName: options.holderName,
+    logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
+    ...(options.watch ? { watch: options.watch } : {}),
+  });
+  device.onStatus(() => postStatus());
+  post({ t: 'opened' });
+  postStatus();
+}
+
+port.on('message', (message: MainToWorker) => {
+  switch (message.t) {
+    case 'open':
+      open(message.options).catch((error: unknown) => post({ t: 'open-failed', error: toWireError(error) }));
+      break;
+    case 'call': {
+      const method = methods[message.method] as (...args: unknown[]) => Promise<unknown>;
+      method(...message.args).then(
+        (value) => post({ t: 'reply', id: message.id, value }),
+        (error: unknown) => post({ t: 'reply', id: message.id, error: toWireError(error) }),
+      );
+      break;
+    }
+    case 'credentials-reply': {
+      const pending = credentialReplies.get(message.id);
+      credentialReplies.delete(message.id);
+      if (!pending) break;
+      if (message.error) pending.reject(new SyncError(message.error.code, message.error.message, message.error.details ?? {}));
+      else pending.resolve(message.value);
+      break;
+    }
+  }
+});
