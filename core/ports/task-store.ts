@@ -25,6 +25,14 @@ export interface TaskSnapshot {
    * file for one appended message. Read-only; ignored when writing.
    */
   keyed?: Partial<Record<StreamName, readonly KeyedEntry[]>>;
+  /**
+   * What the store's files were when this snapshot was read (opaque version stamps per stream,
+   * null for a file that did not exist). A write of a snapshot derived from this one replaces a
+   * file only if it is still that version (checked under the file's lock), so a rewrite the
+   * assistant made meanwhile is never overwritten: the write fails with STORE_CHANGED and the
+   * caller reads and merges again. Absent: no check (a task written from scratch).
+   */
+  read?: Partial<Record<StreamName, string | null>>;
 }
 
 /** A problem found while reading a store; the file is left as it is. */

@@ -91,6 +91,9 @@ export interface SyncToCloudOptions {
   files?: boolean;
 }
 
+/** Tries of one operation that keeps meeting task files rewritten under it (STORE_CHANGED). */
+const MAX_STORE_CHANGED_RETRIES = 5;
+
 /** What a detection found besides changes (filled in by detectAndQueue). */
 type DetectFindings = Pick<SyncToCloudReport, 'unreadable' | 'unrestorable' | 'restored'>;
 
@@ -406,20 +409,28 @@ export class HybridStorage {
     if (this.state.clock === null || compareHlc(stamp, this.state.clock) > 0) this.state.clock = stamp;
   }
 
-  /** Runs one operation after the previous one; reloads the state first when one failed. */
+  /**
+   * Runs one operation after the previous one; reloads the state first when one failed. An
+   * operation that met a task file the assistant rewrote meanwhile (STORE_CHANGED) runs again.
+   */
   private run<T>(operation: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new SyncError(StorageErrorCode.CLOSED, 'HybridStorage is closed'));
     const result = this.queue.then(async () => {
-      if (this.needsReload) {
-        this.state = await loadSyncState(this.options.stateStore);
-        this.needsReload = false;
-        await this.recover();
-      }
-      try {
-        return await operation();
-      } catch (err) {
-        this.needsReload = true;
-        throw err;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          if (this.needsReload) {
+            this.state = await loadSyncState(this.options.stateStore);
+            this.needsReload = false;
+            await this.recover();
+          }
+          return await operation();
+        } catch (err) {
+          this.needsReload = true;
+          // The assistant rewrote a task file while it was being merged (nothing was written
+          // over it): read and merge again, from the state as saved.
+          if (isSyncError(err, 'STORE_CHANGED') && attempt < MAX_STORE_CHANGED_RETRIES) continue;
+          throw err;
+        }
       }
     });
     this.queue = result.catch(() => undefined);

@@ -179,6 +179,8 @@ export async function applyTaskChanges(
     ui: changedStreams.has('ui') || !snapshot ? ordered('ui') : snapshot.ui,
     api: changedStreams.has('api') || !snapshot ? ordered('api') : snapshot.api,
     historyItem,
+    // Written only over the files as they were read: the assistant may rewrite them meanwhile.
+    read: snapshot?.read ?? { ui: null, api: null },
   };
   return { write, delete: false, displaced: kept };
 }

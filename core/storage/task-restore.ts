@@ -56,6 +56,7 @@ export async function restoreMissingTask(ctx: SyncContext, task: TaskSyncState):
   // A task waits for its metadata before it is written (as task-apply does): never an invented HistoryItem.
   const historyItem = buildHistoryItem(null, task);
   if (unsafe || historyItem === null) return result;
-  result.snapshot = { source: task.source, taskId: task.taskId, ui: streams.ui, api: streams.api, historyItem };
+  // Written only where the files are still absent (the assistant may create the task meanwhile).
+  result.snapshot = { source: task.source, taskId: task.taskId, ui: streams.ui, api: streams.api, historyItem, read: { ui: null, api: null } };
   return result;
 }

@@ -45,6 +45,8 @@ export const STORE_ERROR_CODES = {
   io: 'STORE_IO',
   /** An editor settings.json that could not be read or parsed (discovery problem; defaults still used). */
   settingsUnreadable: 'STORE_SETTINGS_UNREADABLE',
+  /** A file was rewritten (by the assistant) between the read and a write based on it; nothing was written (details: path). */
+  changed: 'STORE_CHANGED',
   /** history_item.json names another task than its folder (scan problem only). */
   historyItemMismatch: 'STORE_HISTORY_ITEM_MISMATCH',
 } as const;

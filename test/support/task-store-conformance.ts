@@ -13,11 +13,12 @@ import { keyEntries } from '../../core/tracking/stream-keys';
 
 /**
  * A read snapshot without its optional `keyed` entries, after checking that they are what
- * keyEntries gives for the same stream (a store may hand them over to save re-hashing).
+ * keyEntries gives for the same stream (a store may hand them over to save re-hashing), and
+ * without its `read` versions (opaque stamps of the files it came from).
  */
 export function withoutKeyed(snapshot: TaskSnapshot | null): TaskSnapshot | null {
   if (!snapshot) return snapshot;
-  const { keyed, ...rest } = snapshot;
+  const { keyed, read: _read, ...rest } = snapshot;
   for (const stream of ['ui', 'api'] as const) {
     if (keyed?.[stream]) assert.deepEqual(keyed[stream], keyEntries(stream, snapshot[stream]), `keyed ${stream} entries`);
   }

@@ -10,7 +10,7 @@
  */
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isSyncError } from '../../errors';
+import { SyncError, isSyncError } from '../../errors';
 import type { TaskId } from '../../ids';
 import type { TaskSource } from '../../model/changes';
 import type { HistoryItem, StoreProblem, TaskSnapshot } from '../../ports/task-store';
@@ -27,7 +27,7 @@ import {
 } from '../../stores/store-scan';
 import { isTaskFolderName } from '../../stores/task-ids';
 import { withFileLock, type FileLockOptions } from './file-lock';
-import { expectArray, expectObject, isErrnoCode, parseStoreJson, readFileIfExists, readStoreJson, writeFileAtomic } from './json-file';
+import { expectArray, expectObject, fileVersion, isErrnoCode, parseStoreJson, readFileIfExists, readFileVersioned, readStoreJson, writeFileAtomic } from './json-file';
 import { taskIndexFileFor, type TaskIndexFile } from './task-index-files';
 import { ParsedStreamCache } from './parsed-stream-cache';
 import { parseStreamText, type ParsedStream } from '../../tracking/stream-text';
@@ -135,7 +135,9 @@ export class FsTaskStore implements ScannableTaskStore {
     const keyed: TaskSnapshot['keyed'] = {};
     if (ui.parsed) keyed.ui = ui.parsed.keyed;
     if (api.parsed) keyed.api = api.parsed.keyed;
-    return { source: this.source, taskId, ui: ui.entries, api: api.entries, historyItem: item, keyed };
+    // The api version is that of the file writes go to (api_conversation_history.json).
+    const apiVersion = api.path === join(dir, STORE_FILES.api) ? api.version : await fileVersion(join(dir, STORE_FILES.api));
+    return { source: this.source, taskId, ui: ui.entries, api: api.entries, historyItem: item, keyed, read: { ui: ui.version, api: apiVersion } };
   }
 
   /**
@@ -143,23 +145,27 @@ export class FsTaskStore implements ScannableTaskStore {
    * keyed and hashed). A file the incremental parser refuses is read the plain way, which
    * throws STORE_CORRUPT_JSON with path and reason when the file is really broken.
    */
-  private async readStream(stream: StreamName, paths: readonly string[]): Promise<{ entries: unknown[]; parsed?: ParsedStream }> {
+  private async readStream(
+    stream: StreamName,
+    paths: readonly string[],
+  ): Promise<{ entries: unknown[]; parsed?: ParsedStream; path?: string; version: string | null }> {
     for (const path of paths) {
-      const bytes = await readFileIfExists(path);
-      if (bytes === null) {
+      const file = await readFileVersioned(path);
+      if (file === null) {
         this.parsedStreams.delete(path);
         continue;
       }
+      const { bytes, version } = file;
       try {
         const parsed = parseStreamText(stream, bytes.toString('utf8'), this.parsedStreams.get(path));
         this.parsedStreams.set(path, parsed);
-        return { entries: parsed.entries as unknown[], parsed };
+        return { entries: parsed.entries as unknown[], parsed, path, version };
       } catch {
         this.parsedStreams.delete(path);
-        return { entries: parseStoreJson(path, bytes, expectArray) as unknown[] };
+        return { entries: parseStoreJson(path, bytes, expectArray) as unknown[], path, version };
       }
     }
-    return { entries: [] };
+    return { entries: [], version: null };
   }
 
   /**
@@ -236,8 +242,8 @@ export class FsTaskStore implements ScannableTaskStore {
   private async writeTaskFiles(task: TaskSnapshot): Promise<HistoryItem | null> {
     const dir = this.taskDir(task.taskId);
     await mkdir(dir, { recursive: true });
-    await this.replaceJson(join(dir, STORE_FILES.ui), task.ui);
-    await this.replaceJson(join(dir, STORE_FILES.api), task.api);
+    await this.replaceJson(join(dir, STORE_FILES.ui), task.ui, task.read?.ui);
+    await this.replaceJson(join(dir, STORE_FILES.api), task.api, task.read?.api);
     // No HistoryItem given: keep the one the store has (never replace it with less), else rebuild.
     const item = task.historyItem ?? (await this.existingHistoryItem(task.taskId, dir)) ?? (await this.rebuild(task.taskId, dir, task.ui));
     if (item === null) return null;
@@ -321,14 +327,20 @@ export class FsTaskStore implements ScannableTaskStore {
 
   /**
    * Replaces `path` with `value` as compact JSON under the file's lock, unless it already holds
-   * exactly that. A corrupt file in the way is kept beside it (`<name>.corrupt-<ts>`), not lost.
+   * exactly that. With `expected` (a version stamp from readFileVersioned, null: absent), only
+   * while the file is still that version: otherwise STORE_CHANGED, nothing written. A corrupt
+   * file in the way is kept beside it (`<name>.corrupt-<ts>`), not lost.
    */
-  private async replaceJson(path: string, value: unknown): Promise<void> {
+  private async replaceJson(path: string, value: unknown, expected?: string | null): Promise<void> {
     const text = JSON.stringify(value);
     await withFileLock(path, this.lock, async () => {
+      const before = expected === undefined ? undefined : await fileVersion(path);
       const existing = await readFileIfExists(path);
+      if (existing !== null && existing.length === Buffer.byteLength(text) && existing.equals(Buffer.from(text))) return;
+      if (expected !== undefined && before !== expected) {
+        throw new SyncError(STORE_ERROR_CODES.changed, `${path} was rewritten while roo-sync merged it; it reads and merges again`, { path });
+      }
       if (existing !== null) {
-        if (existing.length === Buffer.byteLength(text) && existing.equals(Buffer.from(text))) return;
         try {
           parseStoreJson(path, existing);
         } catch (error) {

@@ -5,7 +5,7 @@
  * or the new file, never half of one.
  */
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { SyncError } from '../../errors';
 
@@ -34,6 +34,44 @@ export async function readFileIfExists(path: string): Promise<Buffer | null> {
     if (isErrnoCode(error, 'ENOENT') || isErrnoCode(error, 'ENOTDIR')) return null;
     throw storeIoError(path, 'read', error);
   }
+}
+
+/**
+ * The file's bytes with a version stamp of what was read (inode, size, mtime from the same open
+ * file, so the two agree), or null when it does not exist. The assistants replace files by
+ * renaming a new one over them, so a different stamp means another write happened since.
+ */
+export async function readFileVersioned(path: string): Promise<{ bytes: Buffer; version: string } | null> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    if (isErrnoCode(error, 'ENOENT') || isErrnoCode(error, 'ENOTDIR')) return null;
+    throw storeIoError(path, 'read', error);
+  }
+  try {
+    const stat = await handle.stat();
+    const bytes = await handle.readFile();
+    return { bytes, version: versionOf(stat) };
+  } catch (error) {
+    throw storeIoError(path, 'read', error);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The version stamp of the file at `path` now (see readFileVersioned), or null when absent. */
+export async function fileVersion(path: string): Promise<string | null> {
+  try {
+    return versionOf(await stat(path));
+  } catch (error) {
+    if (isErrnoCode(error, 'ENOENT') || isErrnoCode(error, 'ENOTDIR')) return null;
+    throw storeIoError(path, 'stat', error);
+  }
+}
+
+function versionOf(stat: { ino: number; size: number; mtimeMs: number }): string {
+  return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
 }
 
 /** Why `text` is not JSON, worded for a person: truncated, empty, or the parser's message. */

@@ -9,6 +9,7 @@ import { asTaskId } from '../../../core/ids';
 import { MemoryBlobStore } from '../../../core/storage/memory-blob-store';
 import { useDeviceHarness, useReferenceRelayHost } from '../../support/device-harness';
 import { generateTaskHistory } from '../../support/task-fixtures';
+import { withoutKeyed } from '../../support/task-store-conformance';
 
 describe('HybridStorage end to end (FsTaskStore, FileOutbox, RooCloudClient, ws relay host)', () => {
   const host = useReferenceRelayHost();
@@ -32,7 +33,7 @@ describe('HybridStorage end to end (FsTaskStore, FileOutbox, RooCloudClient, ws 
     assert.ok(pushed.queued > 40);
 
     await b.storage.syncFromCloud();
-    assert.deepEqual(await b.store.readTask(taskId), await a.store.readTask(taskId));
+    assert.deepEqual(withoutKeyed(await b.store.readTask(taskId)), withoutKeyed(await a.store.readTask(taskId)));
     assert.equal(await readFile(join(dirs[1]!, 'workspace', 'src', 'main.ts'), 'utf8'), 'export const x = 1;\n');
 
     const more = [...fixture.ui, { ts: (fixture.ui.at(-1) as { ts: number }).ts + 10, type: 'say', say: 'text', text: 'one more' }];
