@@ -298,11 +298,13 @@ export class SyncDevice {
     }
     // More stores than the running engine has (a holder let go): start over with all of them.
     if (this.engine) await this.stopEngine({ flush: true, keepLocks: true });
-    if (owned.length === 0) {
+    if (owned.length === 0 && stores.length > 0) {
       await deviceLock.release();
       this.emit();
       return;
     }
+    // No store at all (no assistant on this machine) still makes a device: it connects, shows
+    // its presence and answers remote commands.
     try {
       this.engine = await this.startEngine(folder, deviceLock, owned, locks);
     } catch (err) {
@@ -397,7 +399,12 @@ export class SyncDevice {
       client.onLiveChanges(() => {
         if (this.options.live ?? true) this.schedulePull(engine);
       }),
-      client.onDrainConflicts(({ conflicts }) => storage.resolveConflicts(conflicts)),
+      client.onDrainConflicts(async ({ conflicts }) => {
+        await storage.resolveConflicts(conflicts);
+        // What settling queued goes out now, not at the next local change. Not awaited here:
+        // this listener runs inside the drain that flush() would wait for.
+        setImmediate(() => void client.flush());
+      }),
       client.onStatus((status) => {
         if (status.lastError?.code === 'CLOSE_FORBIDDEN' && status.stopped) {
           // Revoked or refused: the refresh tells which, and a refusal ends in signed-out.

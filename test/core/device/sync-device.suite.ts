@@ -218,6 +218,16 @@ export function syncDeviceSuite(setup: SyncDeviceSuiteSetup): void {
       void devA;
     });
 
+    it('connects without any task store (a machine with no assistant is still a device)', async () => {
+      await fixture.account(EMAIL);
+      const a = await fixture.folder();
+      await fixture.signIn(a, EMAIL);
+      const device = await fixture.open(a, { stores: [] });
+      await device.waitUntilOnline();
+      await waitForState(device, 'synced');
+      assert.deepEqual(device.status.stores, []);
+    });
+
     it('lets one process sync a store; a second one follows, names the holder, and takes over when it exits', async () => {
       await fixture.account(EMAIL);
       const a = await fixture.folder();
