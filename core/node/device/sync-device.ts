@@ -80,6 +80,10 @@ export interface SyncDeviceOptions {
   live?: boolean;
   /** How often a follower tries the locks again (ms). Default 5 s. */
   followRetryMs?: number;
+  /** While live and online, pull at least this often (ms; 0: only on notifications). Default 60 s. */
+  pollIntervalMs?: number;
+  /** Pause before a pull that failed on a live socket is tried again (ms). Default 2 s. */
+  pullRetryMs?: number;
   /** Bound of the durable entry cache. Default 512 MiB. */
   entryCacheMaxBytes?: number;
   /** Watcher timings (ms). */
@@ -114,6 +118,8 @@ interface Engine {
   watchers: Array<{ flush(): Promise<void>; close(): Promise<void> }>;
   removers: Array<() => void>;
   renewTimer?: NodeJS.Timeout;
+  pullRetry?: NodeJS.Timeout;
+  pollTimer?: NodeJS.Timeout;
 }
 
 export class SyncDevice {
@@ -374,7 +380,10 @@ export class SyncDevice {
       await this.compactEntryCache(engine);
       this.wire(engine);
       client.start();
-      if (this.options.live ?? true) await this.startWatching(engine);
+      if (this.options.live ?? true) {
+        await this.startWatching(engine);
+        this.startPolling(engine);
+      }
       this.logger.info('syncing', { deviceId: creds.deviceId, stores: owned.map((s) => s.basePath), server: creds.serverUrl });
       return engine;
     } catch (err) {
@@ -500,7 +509,8 @@ export class SyncDevice {
           this.lastError = null;
           if (report.applied > 0) this.logger.debug('applied remote changes', { applied: report.applied, cursor: engine.storage.cursor });
         } catch (err) {
-          if (!isSyncError(err, 'STORAGE_SYNC_FAILED') && !isSyncError(err, 'STORAGE_CLOSED')) this.noteError(err);
+          if (isSyncError(err, 'STORAGE_SYNC_FAILED')) this.retryPullLater(engine);
+          else if (!isSyncError(err, 'STORAGE_CLOSED')) this.noteError(err);
         }
       } while (this.pullAgain && this.engine === engine);
     })().finally(() => {
@@ -508,6 +518,34 @@ export class SyncDevice {
       this.busy--;
       this.emit();
     });
+  }
+
+  /**
+   * A pull that failed while the socket stayed up (the relay's database briefly away) is tried
+   * again after a pause; a reconnect pulls anyway. Without this, remote changes waited for the
+   * next live change.
+   */
+  private retryPullLater(engine: Engine): void {
+    if (engine.pullRetry || this.engine !== engine) return;
+    engine.pullRetry = setTimeout(() => {
+      engine.pullRetry = undefined;
+      if (this.engine === engine && engine.client.isOnline) this.schedulePull(engine);
+    }, this.options.pullRetryMs ?? 2000);
+    engine.pullRetry.unref?.();
+  }
+
+  /**
+   * While online, pulls every `pollIntervalMs` whatever the live notifications said: a change
+   * whose notification was lost (a relay failover between a pull and the subscription, pub/sub
+   * down) still arrives within that time. An empty pull costs one small round trip.
+   */
+  private startPolling(engine: Engine): void {
+    const interval = this.options.pollIntervalMs ?? 60_000;
+    if (interval <= 0) return;
+    engine.pollTimer = setInterval(() => {
+      if (this.engine === engine && engine.client.isOnline) this.schedulePull(engine);
+    }, interval);
+    engine.pollTimer.unref?.();
   }
 
   /** Drops cache records the sync state no longer names, when the cache has grown enough to matter. */
@@ -525,6 +563,8 @@ export class SyncDevice {
     if (!engine) return;
     this.engine = null;
     if (engine.renewTimer) clearTimeout(engine.renewTimer);
+    if (engine.pullRetry) clearTimeout(engine.pullRetry);
+    if (engine.pollTimer) clearInterval(engine.pollTimer);
     for (const remove of engine.removers) remove();
     for (const watcher of engine.watchers) await watcher.close().catch((err: unknown) => this.noteError(err));
     await this.pulling?.catch(() => undefined);
