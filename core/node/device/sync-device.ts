@@ -469,6 +469,9 @@ export class SyncDevice {
         this.noteError(err);
         throw err;
       }
+      // Queued durably. Offline, the next welcome drains it; online (the relay answered an
+      // error, e.g. its database restarting) nothing else would: retry after a backoff.
+      engine.client.flushLater();
     } finally {
       this.busy--;
       this.emit();
