@@ -2,12 +2,13 @@
  * The assistant's side of a fault scenario: an assistant on one machine that appends messages to
  * tasks the way Roo Code does (every message rewrites `ui_messages.json`,
  * `api_conversation_history.json` and `history_item.json` whole, from its own memory, through a
- * temp file and a rename). Every message text is unique and recorded, so the checker can say
+ * temp file and a rename, under the file's `.lock` folder). Every message text is unique and recorded, so the checker can say
  * afterwards which were lost or duplicated on any device. ui timestamps are unique per writer
  * (`ts = base + n * writers + writerIndex`), so two machines never write the same ui key.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { withFileLock } from '../../core/node/stores/file-lock';
 
 interface TaskMemory {
   ui: Array<Record<string, unknown>>;
@@ -62,9 +63,12 @@ export class AssistantWorkload {
     const folder = join(this.storePath, 'tasks', taskId);
     await mkdir(folder, { recursive: true });
     for (const [name, value] of [['api_conversation_history.json', task.api], ['ui_messages.json', task.ui], ['history_item.json', task.historyItem]] as const) {
-      const temp = join(folder, `.${name}.new_${Date.now()}_${Math.random().toString(16).slice(2, 10)}.tmp`);
-      await writeFile(temp, JSON.stringify(value));
-      await rename(temp, join(folder, name));
+      // Under the file's `.lock` folder, as Roo Code writes (the device honours the same lock).
+      await withFileLock(join(folder, name), { waitMs: 60_000 }, async () => {
+        const temp = join(folder, `.${name}.new_${Date.now()}_${Math.random().toString(16).slice(2, 10)}.tmp`);
+        await writeFile(temp, JSON.stringify(value));
+        await rename(temp, join(folder, name));
+      });
     }
     let list = this.made.get(taskId);
     if (!list) this.made.set(taskId, (list = []));
