@@ -9,7 +9,6 @@
 import type { Benchmark, Figure } from './figure';
 import { runConvergence } from '../support/sim/convergence';
 
-
 /** The value of `--name V` or `--name=V`. */
 function option(args: readonly string[], name: string): string | undefined {
   const inline = args.find((a) => a.startsWith(`${name}=`));

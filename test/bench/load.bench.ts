@@ -17,6 +17,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Client } from 'pg';
 import { openDatabase } from '../../server/db/open-database';
 import { buildCli } from '../support/cli-process';
 import { startPgInstance } from '../support/pg-instance';
@@ -86,6 +87,20 @@ async function runLoad(dir: string, relays: RelayNode[], users: BenchUser[], sec
   return { result: output, cpuPct: relays.map((_, i) => Math.round(((last[i]!.cpuS - first[i]!.cpuS) / elapsed) * 1000) / 10), peakRssMb: peakRss.map((kb) => Math.round(kb / 1024)) };
 }
 
+/** Rows in the change log and the bytes it and the read model take on disk (with indexes and TOAST). */
+async function changeLogBytes(url: string): Promise<{ rows: number; bytes: number }> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const row = (await client.query<{ rows: string; bytes: string }>(
+      "SELECT (SELECT count(*) FROM sync_operations) AS rows, pg_total_relation_size('sync_operations') + pg_total_relation_size('messages') AS bytes",
+    )).rows[0]!;
+    return { rows: Number(row.rows), bytes: Number(row.bytes) };
+  } finally {
+    await client.end();
+  }
+}
+
 export const benchmark: Benchmark = {
   name: 'load',
   async run(args: string[]): Promise<Figure[]> {
@@ -132,6 +147,8 @@ export const benchmark: Benchmark = {
       console.log(`    relays: CPU ${run.cpuPct.join('% / ')}%, peak RSS ${run.peakRssMb.join(' MB / ')} MB`);
       console.log(`    PostgreSQL: ${((pgAfter.xactCommit - pgBefore.xactCommit) / elapsed).toFixed(0)} commits/s, ${((pgAfter.tupInserted - pgBefore.tupInserted) / elapsed).toFixed(0)} rows inserted/s, database ${(pgAfter.sizeBytes / 1048576).toFixed(0)} MB`);
       console.log(`    Redis: ${((redisAfter - redisBefore) / elapsed).toFixed(0)} commands/s`);
+      const storage = await changeLogBytes(pg.url);
+      console.log(`    change log: ${storage.rows} rows, ${(storage.bytes / storage.rows).toFixed(0)} bytes per change with indexes (sync_operations + messages read model)`);
       const out = outDirArg(args);
       if (out) await writeFile(join(out, 'load.json'), JSON.stringify({ throughput: result.throughput, latencies: result.latencies }));
       const round = (n: number): number => Math.round(n * 100) / 100;
