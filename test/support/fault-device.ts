@@ -42,7 +42,8 @@ export async function createFaultDevice(root: string, name: string, serverUrl: s
     async start() {
       if (alive()) return;
       if (run) history += run.stderr();
-      run = spawnCli(machine, ['sync', '--source', `roo-code=${storePath}`]);
+      // ROO_SYNC_DEBUG=1 in the test's environment passes on to the devices (debug lines in their log).
+      run = spawnCli(machine, ['sync', '--source', `roo-code=${storePath}`], { env: process.env.ROO_SYNC_DEBUG ? { ROO_SYNC_DEBUG: '1' } : {} });
     },
     running: alive,
     pid: () => run?.child.pid,
