@@ -98,7 +98,7 @@ async function finish(name: string, world: FaultWorld, peers: Peer[], options: S
     examples: audit.examples,
   };
   if (!result.converged) {
-    report.logs = peers.map((p) => `--- ${p.device.name}\n${p.device.log().slice(-3000)}`).join('\n')
+    report.logs = peers.map((p) => `--- ${p.device.name}\n${p.device.log().slice(-(Number(process.env.FAULT_LOG_CHARS) || 3000))}`).join('\n')
       + `\n--- relay problems\n${world.relays.flatMap((r) => r.problems().slice(-10)).map((e) => JSON.stringify(e)).join('\n')}`;
   }
   for (const peer of peers) await peer.device.stop();
