@@ -397,6 +397,11 @@ export class SyncDevice {
       client.onLiveChanges(() => {
         if (this.options.live ?? true) this.schedulePull(engine);
       }),
+      // An empty page with hasMore: the relay held live pages back (slow consumer) or lost
+      // them (its pub/sub was down): pull.
+      client.onLivePage((page) => {
+        if (page.hasMore && page.changes.length === 0 && (this.options.live ?? true)) this.schedulePull(engine);
+      }),
       client.onDrainConflicts(({ conflicts }) => storage.resolveConflicts(conflicts)),
       client.onStatus((status) => {
         if (status.lastError?.code === 'CLOSE_FORBIDDEN' && status.stopped) {
