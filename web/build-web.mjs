@@ -150,7 +150,9 @@ function iconPng(size) {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const outDir = process.argv[2] ?? 'dist/web';
-  const { files } = await buildWeb({ outDir, logLevel: 'info' });
-  for (const f of files) console.log(`${f.path}  ${f.bytes} B, ${f.brotliBytes} B brotli`);
+  const args = process.argv.slice(2);
+  const quiet = args.includes('--quiet');
+  const outDir = args.find((a) => !a.startsWith('--')) ?? 'dist/web';
+  const { files } = await buildWeb({ outDir, logLevel: quiet ? 'warning' : 'info' });
+  if (!quiet) for (const f of files) console.log(`${f.path}  ${f.bytes} B, ${f.brotliBytes} B brotli`);
 }

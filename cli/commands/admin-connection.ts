@@ -94,7 +94,11 @@ export function databaseConfig(options: DatabaseOptions, cmd: Command): Database
 
 /** Refuses --database-url together with --data-dir when either was typed on the command line. */
 export function assertOneDatabase(cmd: Command): void {
-  const source = (key: string): string | undefined => (cmd.getOptionValue(key) === undefined ? undefined : cmd.getOptionValueSource(key));
+  // An empty value (DATABASE_URL= in a compose file) counts as unset, as for the relay.
+  const source = (key: string): string | undefined => {
+    const value: unknown = cmd.getOptionValue(key);
+    return value === undefined || value === '' ? undefined : cmd.getOptionValueSource(key);
+  };
   const url = source('databaseUrl');
   const dir = source('dataDir');
   if (url === undefined || url === 'default' || dir === undefined || dir === 'default') return;

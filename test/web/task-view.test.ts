@@ -118,6 +118,26 @@ describe('web page: task view', function () {
     assert.equal(await page.evaluate(() => (globalThis as unknown as { scrollY: number }).scrollY), before);
   });
 
+  it('loads older messages on request and keeps the messages on screen in place', async () => {
+    const email = await web.user('older');
+    const device = await web.device(email, 'laptop');
+    const many = Array.from({ length: 260 }, (_, i) => ({ ts: T0 + i, type: 'say' as const, say: 'text', text: `Message ${i}` }));
+    await device.pushTask({ taskId: 'many', meta: { id: 'many', ts: T0, task: 'A long task' }, messages: many });
+    const page = await web.signedIn(email);
+    await openTask(page, 'many');
+    await page.locator(`.message[data-ts="${T0 + 259}"]`).waitFor();
+    assert.equal(await page.locator('.messages .message').count(), 200, 'the newest page first');
+    const anchor = page.locator(`.message[data-ts="${T0 + 60}"]`);
+    const button = page.getByRole('button', { name: 'Show older messages' });
+    await button.scrollIntoViewIfNeeded();
+    const before = (await anchor.boundingBox())!.y;
+    await button.click();
+    await page.locator(`.message[data-ts="${T0}"]`).waitFor({ state: 'attached' });
+    assert.equal(await page.locator('.messages .message').count(), 260);
+    assert.ok(Math.abs((await anchor.boundingBox())!.y - before) < 80, 'what was on screen stays there');
+    assert.equal(await button.count(), 0, 'no older page left');
+  });
+
   describe('message content that tries to run script', () => {
     const PAYLOADS: UiMessage[] = [
       { ts: T0 + 1, type: 'say', say: 'text', text: 'Look: <img src=x onerror="__xss(\'img\')"> and <script>__xss(\'script\')</script>' },

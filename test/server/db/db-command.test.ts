@@ -103,10 +103,10 @@ describe('roo-sync db', () => {
       assert.ok(!result.stderr.includes('secretpw'));
     });
 
-    it('exits 1 with a usage error for a version that is not a number', async function () {
+    it('exits 2 (a usage error) for a version that is not a number', async function () {
       this.timeout(60_000);
       const result = await runChild(['db', 'rollback', 'latest', '--database-url', 'postgres://127.0.0.1:1/none']);
-      assert.equal(result.code, 1);
+      assert.equal(result.code, 2);
       assert.match(result.stderr, /a version is a whole number/);
     });
 
