@@ -59,7 +59,7 @@ export async function createFaultDevice(root: string, name: string, serverUrl: s
     },
     async online(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
-      while (!/roo-sync: (synced|syncing)/.test(run?.stderr() ?? '')) {
+      while (!/^roo-sync: (synced|syncing( \(\d+ pending\))?)$/m.test(run?.stderr() ?? '')) {
         if (!alive()) throw new Error(`${name} exited: ${run?.stderr() ?? ''}`);
         if (Date.now() > deadline) throw new Error(`${name} did not come online: ${run?.stderr() ?? ''}`);
         await new Promise((resolve) => setTimeout(resolve, 20));
