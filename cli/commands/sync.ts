@@ -38,7 +38,7 @@ export function registerSyncCommand(program: Command): void {
     );
     if (selected.length === 0) throw new SyncError('CLI_STORE_NOT_FOUND', 'no task store of Roo Code, Zoo Code, Kilo Code or Cline on this machine; name one with --source PATH', { selector: '' });
     const dataDir = cliPaths().dataDir;
-    const device = await openCliDevice({ stores: selected, holderName: 'roo-sync sync', live: !flags.once, logger: stderrLogger(!!flags.json) });
+    const device = await whileLocked(() => openCliDevice({ stores: selected, holderName: 'roo-sync sync', live: !flags.once, logger: stderrLogger(!!flags.json) }));
     try {
       requireSyncing(device);
       if (flags.once) {
@@ -60,6 +60,23 @@ export function registerSyncCommand(program: Command): void {
   });
 }
 
+/**
+ * Runs `fn` (opening the device, the first full round), again while a file of the store stays
+ * locked (STORE_LOCKED): the assistant is writing, or a process killed while writing (this
+ * command's own last run) left its `.lock` folder, which turns stale after 31 s. Exiting there
+ * left a killed device down for good and what changed meanwhile unsent.
+ */
+async function whileLocked<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isSyncError(err, 'STORE_LOCKED') || attempt >= 6) throw err;
+      process.stderr.write(`roo-sync: warn: ${err.message}; trying again\n`);
+    }
+  }
+}
+
 /** Syncs until SIGINT/SIGTERM or sign-out, printing each status change on stderr. */
 async function runLive(device: Awaited<ReturnType<typeof openCliDevice>>, stores: readonly SelectedStore[], dataDir: string): Promise<void> {
   process.stderr.write(`roo-sync: syncing ${stores.map((s) => `${s.source} (${s.basePath})`).join(', ')} as device ${device.deviceId}; Ctrl-C to stop\n`);
@@ -68,7 +85,7 @@ async function runLive(device: Awaited<ReturnType<typeof openCliDevice>>, stores
   // One full round first: the watcher reports changes from now on, not what is already there.
   try {
     await onlineWithin(device, 15_000);
-    const first = await device.syncNow();
+    const first = await whileLocked(() => device.syncNow());
     for (const u of first.pushed.unreadable) process.stderr.write(`roo-sync: warn: could not read ${u.source} ${u.taskId} [${u.code}] ${u.path ?? ''}\n`);
   } catch (err) {
     if (!isSyncError(err, 'STORAGE_SYNC_FAILED') && !isSyncError(err, 'RELAY_UNREACHABLE')) throw err;

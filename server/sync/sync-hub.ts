@@ -83,7 +83,11 @@ export class SyncHub {
 
   constructor(private readonly options: SyncHubOptions) {
     this.removeHealthListener = options.pubsub.onHealthChange?.((healthy) => {
-      if (healthy) this.resubscribeMissing();
+      if (!healthy) return;
+      this.resubscribeMissing();
+      // What other relays published while pub/sub was down is gone: every device here pulls
+      // (an empty page with hasMore; the device pulls from its own cursor).
+      this.askEveryoneToPull();
     });
   }
 
@@ -277,6 +281,12 @@ export class SyncHub {
       }
     })();
     await user.subscribing;
+  }
+
+  private askEveryoneToPull(): void {
+    for (const connections of this.byDevice.values()) {
+      for (const c of connections) c.send({ type: 'changes', changes: [], cursor: 0, hasMore: true });
+    }
   }
 
   private resubscribeMissing(): void {

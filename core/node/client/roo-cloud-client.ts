@@ -157,6 +157,9 @@ export class RooCloudClient implements SyncTransport {
   private currentStatus: ClientStatus = { state: 'offline', nextRetryAt: null, retryDelayMs: null, failures: 0, lastError: null, stopped: false };
   private draining?: Promise<void>;
   private drainAgain = false;
+  /** A drain retry after the relay answered a push with an error while the socket stayed up. */
+  private drainRetryTimer?: NodeJS.Timeout;
+  private drainFailures = 0;
   private presence: { state: PresenceState; activeTaskId?: TaskId } | null = null;
   private readonly seenCommands = new Set<string>();
 
@@ -222,6 +225,7 @@ export class RooCloudClient implements SyncTransport {
     this.closing ??= (async () => {
       this.closed = true;
       if (this.retryTimer) clearTimeout(this.retryTimer);
+      if (this.drainRetryTimer) clearTimeout(this.drainRetryTimer);
       this.retryTimer = undefined;
       const session = this.session;
       this.setStatus({ state: 'offline', nextRetryAt: null, retryDelayMs: null, stopped: true });
@@ -381,8 +385,13 @@ export class RooCloudClient implements SyncTransport {
           outcome = await this.push(batch);
         } catch (error) {
           this.noteError(error);
-          return; // Retried on the next connection.
+          // A lost connection drains again on the next welcome. A relay that answered with an
+          // error and stays connected (its database restarting: DB_UNAVAILABLE) sends no new
+          // welcome: without this retry the queue waited for the next local change.
+          this.flushLater();
+          return;
         }
+        this.drainFailures = 0;
         const done = outcome.accepted.map((a) => a.clientSeq);
         if (outcome.conflicts.length > 0) {
           const conflictSeqs = new Set(outcome.conflicts.map((c) => c.clientSeq));
@@ -402,6 +411,21 @@ export class RooCloudClient implements SyncTransport {
         }
       }
     } while (this.drainAgain);
+  }
+
+  /**
+   * Schedules one `flush()` after a backoff delay (growing while pushes keep failing), when the
+   * socket is up: for a push the relay refused with an error while staying connected. A lost
+   * connection needs none (every welcome drains).
+   */
+  flushLater(): void {
+    if (this.closed || this.drainRetryTimer || !this.isOnline) return;
+    const delay = backoffDelay(++this.drainFailures, this.backoff, (this.options.random ?? Math.random)());
+    this.drainRetryTimer = setTimeout(() => {
+      this.drainRetryTimer = undefined;
+      void this.flush();
+    }, delay);
+    this.drainRetryTimer.unref?.();
   }
 
   /** Gives drain conflicts to every listener; true when all of them took them over. */

@@ -408,6 +408,11 @@ export class SyncDevice {
       client.onLiveChanges(() => {
         if (this.options.live ?? true) this.schedulePull(engine);
       }),
+      // An empty page with hasMore: the relay held live pages back (slow consumer) or lost
+      // them (its pub/sub was down): pull.
+      client.onLivePage((page) => {
+        if (page.hasMore && page.changes.length === 0 && (this.options.live ?? true)) this.schedulePull(engine);
+      }),
       client.onDrainConflicts(async ({ conflicts }) => {
         await storage.resolveConflicts(conflicts);
         // What settling queued goes out now, not at the next local change. Not awaited here:
@@ -485,6 +490,9 @@ export class SyncDevice {
         this.noteError(err);
         throw err;
       }
+      // Queued durably. Offline, the next welcome drains it; online (the relay answered an
+      // error, e.g. its database restarting) nothing else would: retry after a backoff.
+      engine.client.flushLater();
     } finally {
       this.busy--;
       this.emit();

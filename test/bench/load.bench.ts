@@ -1,0 +1,168 @@
+/**
+ * `npm run bench -- load [--users N] [--devices N] [--seconds S] [--per-minute M] [--burst B]`:
+ * issue #15's load figure. 1,000 users x 10 devices (10,000 WebSocket connections) on two relay
+ * processes (dist/cli.js server) sharing a PostgreSQL and a Redis of their own on 127.0.0.1;
+ * 10,000 messages a minute for 5 minutes plus a burst of 1,000 at the start of each minute
+ * after the first. The devices are lean protocol clients (support/bench-ws-client.ts) in one
+ * child process (support/bench-load-child.ts), not 10,000 SyncDevices. Reports device-to-device
+ * p50/p99 (device 0 pushes, device 1 of the same user, on the other relay, receives the live
+ * change), each relay's CPU and RSS (sampled from /proc every second), and PostgreSQL and
+ * Redis load (transactions and commands per second over the run).
+ * `load.users1000x10.p99_ms`: baseline, the same p99 measured in this run with 1 user x 2
+ * devices and the same message rate (the relay's floor without the 10,000 connections).
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Client } from 'pg';
+import { openDatabase } from '../../server/db/open-database';
+import { buildCli } from '../support/cli-process';
+import { startPgInstance } from '../support/pg-instance';
+import { startRedisInstance } from '../support/redis-instance';
+import { createRelayNode, type RelayNode } from '../support/relay-node';
+import { createUsersInBulk, type BenchUser } from '../support/relay-bench';
+import { outDirArg } from './faults.bench';
+import { percentile, type Benchmark, type Figure } from './figure';
+
+const CHILD = join(__dirname, '..', 'support', 'bench-load-child.ts');
+
+function numberArg(args: string[], flag: string, fallback: number): number {
+  const at = args.indexOf(flag);
+  const value = at >= 0 ? Number(args[at + 1]) : NaN;
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+interface ChildResult {
+  latencies: number[];
+  throughput: Array<[number, number]>;
+  sent: number;
+  received: number;
+  errors: number;
+  undelivered: number;
+}
+
+/** CPU seconds (user + system) and RSS (kB) of a process, from /proc. */
+function procSample(pid: number): { cpuS: number; rssKb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return { cpuS: ticks / 100, rssKb: Number(rss?.[1] ?? 0) };
+}
+
+/** Runs the child with `users`; samples relay CPU/RSS meanwhile. */
+async function runLoad(dir: string, relays: RelayNode[], users: BenchUser[], seconds: number, perMinute: number, burst: number): Promise<{ result: ChildResult; cpuPct: number[]; peakRssMb: number[] }> {
+  const planFile = join(dir, `plan-${users.length}.json`);
+  await writeFile(planFile, JSON.stringify({ urls: relays.map((r) => r.url), users, seconds, perMinute, burst }));
+  const child = spawn('bash', ['-c', `ulimit -n 65536 2>/dev/null || ulimit -n 20000; exec "${process.execPath}" --max-old-space-size=2048 --import tsx "${CHILD}" "${planFile}"`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  let output: ChildResult | undefined;
+  const ready = new Promise<void>((resolve, reject) => {
+    lines.on('line', (line) => {
+      if (line.startsWith('READY')) resolve();
+      else if (line.startsWith('{')) output = JSON.parse(line) as ChildResult;
+    });
+    child.once('exit', (code) => reject(new Error(`load child exited (${code}) before READY`)));
+  });
+  await ready;
+  const first = relays.map((r) => procSample(r.pid()!));
+  let last = first;
+  const peakRss = first.map((s) => s.rssKb);
+  const started = Date.now();
+  const timer = setInterval(() => {
+    last = relays.map((r, i) => {
+      const sample = procSample(r.pid()!);
+      peakRss[i] = Math.max(peakRss[i]!, sample.rssKb);
+      return sample;
+    });
+  }, 1000);
+  child.stdin!.write('go\n');
+  const exit = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  clearInterval(timer);
+  if (!output) throw new Error(`load child exited (${exit}) without a result`);
+  const elapsed = (Date.now() - started) / 1000;
+  return { result: output, cpuPct: relays.map((_, i) => Math.round(((last[i]!.cpuS - first[i]!.cpuS) / elapsed) * 1000) / 10), peakRssMb: peakRss.map((kb) => Math.round(kb / 1024)) };
+}
+
+/** Rows in the change log and the bytes it and the read model take on disk (with indexes and TOAST). */
+async function changeLogBytes(url: string): Promise<{ rows: number; bytes: number }> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const row = (await client.query<{ rows: string; bytes: string }>(
+      "SELECT (SELECT count(*) FROM sync_operations) AS rows, pg_total_relation_size('sync_operations') + pg_total_relation_size('messages') AS bytes",
+    )).rows[0]!;
+    return { rows: Number(row.rows), bytes: Number(row.bytes) };
+  } finally {
+    await client.end();
+  }
+}
+
+export const benchmark: Benchmark = {
+  name: 'load',
+  async run(args: string[]): Promise<Figure[]> {
+    const userCount = numberArg(args, '--users', 1000);
+    const devices = numberArg(args, '--devices', 10);
+    const seconds = numberArg(args, '--seconds', 300);
+    const perMinute = numberArg(args, '--per-minute', 10_000);
+    const burst = numberArg(args, '--burst', 1000);
+    await buildCli();
+    const dir = await mkdtemp(join(tmpdir(), 'roo-sync-load-'));
+    const pg = await startPgInstance({ maxConnections: 300 });
+    const redis = await startRedisInstance();
+    const env = { WS_RATE_LIMIT_PER_SECOND: '100000', WS_RATE_LIMIT_BURST: '100000', DB_POOL_MAX: '20', LOG_LEVEL: 'info', DB_SLOW_QUERY_MS: '60000' };
+    const relays = [await createRelayNode({ databaseUrl: pg.url, redisUrl: redis.url, env }), await createRelayNode({ databaseUrl: pg.url, redisUrl: redis.url, env })];
+    try {
+      await relays[0]!.start();
+      await relays[1]!.start();
+      const db = await openDatabase({ databaseUrl: pg.url, pool: { max: 4, statementTimeoutMs: 600_000 } });
+      let users: BenchUser[];
+      let floorUsers: BenchUser[];
+      try {
+        users = await createUsersInBulk(db, userCount, devices);
+        floorUsers = await createUsersInBulk(db, 1, 2);
+      } finally {
+        await db.close();
+      }
+      console.log(`  baseline: 1 user x 2 devices, ${perMinute}/min for ${Math.min(60, seconds)} s`);
+      const floor = await runLoad(dir, relays, floorUsers, Math.min(60, seconds), perMinute, 0);
+      const floorP99 = percentile(floor.result.latencies, 99);
+      console.log(`    p50 ${percentile(floor.result.latencies, 50).toFixed(1)} ms, p99 ${floorP99.toFixed(1)} ms`);
+      const pgBefore = await pg.stats();
+      const redisBefore = Number((await redis.info()).total_commands_processed);
+      console.log(`  ${userCount} users x ${devices} devices (${userCount * devices} connections), ${perMinute}/min for ${seconds} s, bursts of ${burst}`);
+      const t0 = Date.now();
+      const run = await runLoad(dir, relays, users, seconds, perMinute, burst);
+      const elapsed = (Date.now() - t0) / 1000;
+      const pgAfter = await pg.stats();
+      const redisAfter = Number((await redis.info()).total_commands_processed);
+      const { result } = run;
+      const p50 = percentile(result.latencies, 50);
+      const p99 = percentile(result.latencies, 99);
+      console.log(`    sent ${result.sent}, delivered ${result.received}, undelivered ${result.undelivered}, errors ${result.errors}`);
+      console.log(`    device to device: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
+      console.log(`    relays: CPU ${run.cpuPct.join('% / ')}%, peak RSS ${run.peakRssMb.join(' MB / ')} MB`);
+      console.log(`    PostgreSQL: ${((pgAfter.xactCommit - pgBefore.xactCommit) / elapsed).toFixed(0)} commits/s, ${((pgAfter.tupInserted - pgBefore.tupInserted) / elapsed).toFixed(0)} rows inserted/s, database ${(pgAfter.sizeBytes / 1048576).toFixed(0)} MB`);
+      console.log(`    Redis: ${((redisAfter - redisBefore) / elapsed).toFixed(0)} commands/s`);
+      const storage = await changeLogBytes(pg.url);
+      console.log(`    change log: ${storage.rows} rows, ${(storage.bytes / storage.rows).toFixed(0)} bytes per change with indexes (sync_operations + messages read model)`);
+      const out = outDirArg(args);
+      if (out) await writeFile(join(out, 'load.json'), JSON.stringify({ throughput: result.throughput, latencies: result.latencies }));
+      const round = (n: number): number => Math.round(n * 100) / 100;
+      const name = `load.users${userCount}x${devices}`;
+      return [
+        { name: `${name}.p99_ms`, value: round(p99), unit: 'ms', baseline: round(floorP99), target: '<= 100' },
+        { name: `${name}.p50_ms`, value: round(p50), unit: 'ms', baseline: round(percentile(floor.result.latencies, 50)), target: 'none' },
+        { name: `${name}.undelivered`, value: result.undelivered, unit: 'messages', baseline: result.sent, target: '== 0' },
+      ];
+    } finally {
+      for (const relay of relays) await relay.kill();
+      await redis.remove();
+      await pg.remove();
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+};

@@ -1,0 +1,108 @@
+/**
+ * Device side of the load bench (test/bench/load.bench.ts), in its own process: connects every
+ * device of every user (BenchWsClient; device i of a user to relay i % relays, so a user's
+ * devices sit on both relays and fan-out crosses Redis), prints `READY <n>`, waits for a line on
+ * stdin, then for `seconds` pushes `perMinute` messages a minute (one user's device 0 at a time,
+ * round robin over users) plus a burst of `burst` messages at the start of every minute after
+ * the first. Latency: push sent by device 0 to the live change arriving at device 1 of the same
+ * user (on the other relay). Prints `{"latencies":[...],"throughput":[[s,n],...],"sent":N,"received":N,"errors":N}`.
+ *
+ * argv: JSON file of `{ urls: string[], users: BenchUser[], seconds, perMinute, burst }`.
+ */
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { BenchWsClient } from './bench-ws-client';
+import type { BenchUser } from './relay-bench';
+import { streamPut } from './sync-client';
+
+interface LoadPlan {
+  urls: string[];
+  users: BenchUser[];
+  seconds: number;
+  perMinute: number;
+  burst: number;
+}
+
+async function main(): Promise<void> {
+  const plan = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as LoadPlan;
+  const senders: BenchWsClient[] = [];
+  const receivers: BenchWsClient[] = [];
+  const everyone: BenchWsClient[] = [];
+  const jobs = plan.users.flatMap((user, u) => user.devices.map((device, i) => ({ u, i, device })));
+  for (let at = 0; at < jobs.length; at += 100) {
+    await Promise.all(jobs.slice(at, at + 100).map(async ({ u, i, device }) => {
+      const client = await BenchWsClient.connect(plan.urls[i % plan.urls.length]!.replace(/^http/, 'ws') + '/v1/sync', device, ['none']);
+      everyone.push(client);
+      if (i === 0) senders[u] = client;
+      if (i === 1) receivers[u] = client;
+    }));
+  }
+  process.stdout.write(`READY ${everyone.length}\n`);
+  const go = createInterface({ input: process.stdin });
+  await new Promise<void>((resolve) => go.once('line', () => resolve()));
+  go.close();
+  process.stdin.destroy();
+
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const perSecond = new Map<number, number>();
+  const started = performance.now();
+  let received = 0;
+  let errors = 0;
+  receivers.forEach((client, u) => {
+    client.onPush = (message) => {
+      if (message.type !== 'changes') return;
+      const now = performance.now();
+      for (const change of message.changes) {
+        const key = `${u}:${change.clientSeq}`;
+        const at = sentAt.get(key);
+        if (at === undefined) continue;
+        sentAt.delete(key);
+        latencies.push(now - at);
+        received++;
+        const second = Math.floor((now - started) / 1000);
+        perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
+      }
+    };
+  });
+  const seqs = new Array<number>(senders.length).fill(0);
+  let next = 0;
+  let sent = 0;
+  const sendOne = (): void => {
+    const u = next++ % senders.length;
+    const seq = ++seqs[u]!;
+    sentAt.set(`${u}:${seq}`, performance.now());
+    sent++;
+    void senders[u]!.request({ type: 'push', changes: [streamPut(seq, `load-${u}`, seq, `load ${seq}`)] }).then((reply) => {
+      if (reply.type === 'error') errors++;
+    });
+  };
+  const intervalMs = 60_000 / plan.perMinute;
+  const end = started + plan.seconds * 1000;
+  let due = started;
+  let minute = 0;
+  while (performance.now() < end) {
+    const now = performance.now();
+    const thisMinute = Math.floor((now - started) / 60_000);
+    if (thisMinute > minute) {
+      minute = thisMinute;
+      for (let i = 0; i < plan.burst; i++) sendOne();
+    }
+    while (due <= now) {
+      sendOne();
+      due += intervalMs;
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.max(1, due - performance.now())));
+  }
+  const drainUntil = performance.now() + 10_000;
+  while (sentAt.size > 0 && performance.now() < drainUntil) await new Promise((resolve) => setTimeout(resolve, 50));
+  const throughput = [...perSecond.entries()].sort((a, b) => a[0] - b[0]);
+  process.stdout.write(`${JSON.stringify({ latencies, throughput, sent, received, errors, undelivered: sentAt.size })}\n`);
+  for (let at = 0; at < everyone.length; at += 500) await Promise.all(everyone.slice(at, at + 500).map((c) => c.close()));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`load child failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exitCode = 1;
+});
