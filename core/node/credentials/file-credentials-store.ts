@@ -14,7 +14,7 @@ import { basename, dirname, join } from 'node:path';
 import { SyncError } from '../../errors';
 import { asDeviceId } from '../../ids';
 import type { CredentialsStore, DeviceCredentials } from '../../ports/credentials-store';
-import { isErrnoCode } from '../stores/json-file';
+import { isErrnoCode, syncDirectory } from '../stores/json-file';
 import { acquireFileLock } from '../stores/file-lock';
 
 export class FileCredentialsStore implements CredentialsStore {
@@ -102,18 +102,4 @@ export function parseCredentials(text: string, path: string): DeviceCredentials 
     refreshToken: v.refreshToken as string,
     refreshTokenExpiresAt: v.refreshTokenExpiresAt as number,
   };
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  if (process.platform === 'win32') return;
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // Some file systems refuse fsync on directories; the rename itself already happened.
-  }
 }

@@ -165,7 +165,7 @@ async function renameWithRetry(from: string, to: string): Promise<void> {
 }
 
 /** fsyncs a directory so a rename in it survives a power loss (not possible on Windows: skipped). */
-async function syncDirectory(dir: string): Promise<void> {
+export async function syncDirectory(dir: string): Promise<void> {
   if (process.platform === 'win32') return;
   try {
     const handle = await open(dir, 'r');
