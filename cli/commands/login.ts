@@ -13,6 +13,7 @@ import { FileCredentialsStore } from '../../core/node/credentials/file-credentia
 import { cliPaths } from '../cli-paths';
 import { defaultDeviceName, outputFor, withExitCodesHelp } from '../cli-output';
 import { readSecretFromStdin } from './admin-connection';
+import { ROO_SYNC_VERSION } from '../../core/version';
 
 export interface LoginDeps {
   readSecret?: (prompt: string) => Promise<string>;
@@ -38,7 +39,7 @@ export function registerLoginCommands(program: Command, deps: LoginDeps = {}): v
     }
     const password = await (deps.readSecret ?? readSecretFromStdin)('Password: ');
     const session = await signIn(
-      { serverUrl: options.server, email: options.email, password, device: { name: options.deviceName ?? defaultDeviceName(), kind: 'cli', platform: platform(), clientVersion: process.env.ROO_SYNC_VERSION ?? '0.1.0' } },
+      { serverUrl: options.server, email: options.email, password, device: { name: options.deviceName ?? defaultDeviceName(), kind: 'cli', platform: platform(), clientVersion: ROO_SYNC_VERSION } },
       store,
     );
     const creds = session.credentials;

@@ -1,18 +1,19 @@
 /**
  * Operations endpoints (no auth: bind the relay to a private interface or proxy them off):
- * - GET /healthz: the process is up and serving (liveness).
+ * - GET /healthz: the process is up and serving (liveness), and its version.
  * - GET /readyz: the database answers (200 `ready`, or 200 `degraded` when Redis is configured
  *   but down: the relay still serves from the database); 503 `unavailable` when the database
  *   does not answer or shutdown has begun.
  * - GET /metrics: Prometheus text format.
  */
+import { ROO_SYNC_VERSION } from '../../core/version';
 import { sendJson } from './http-errors';
 import type { HttpContext } from './http-context';
 import type { Router } from './router';
 
 export function registerOpsRoutes(router: Router, ctx: HttpContext): void {
   router.add('GET', '/healthz', async ({ res }) => {
-    sendJson(res, 200, { status: 'ok' });
+    sendJson(res, 200, { status: 'ok', version: ROO_SYNC_VERSION });
   });
 
   router.add('GET', '/readyz', async ({ res }) => {

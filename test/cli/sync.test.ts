@@ -60,9 +60,10 @@ describe('roo-sync sync / status (dist/cli.js, two machines)', function () {
 
     const status = await runCli(a, ['status', '--json']);
     assert.equal(status.code, 0, status.stderr);
-    const before = JSON.parse(status.stdout) as { signedIn: boolean; relay: { reachable: boolean }; stores: Array<{ source: string; tasks: number }>; device: { queued: number } };
+    const before = JSON.parse(status.stdout) as { signedIn: boolean; relay: { reachable: boolean; version: string | null }; stores: Array<{ source: string; tasks: number }>; device: { queued: number } };
     assert.equal(before.signedIn, true);
     assert.equal(before.relay.reachable, true);
+    assert.match(before.relay.version ?? '', /^\d+\.\d+\.\d+/, 'status names the relay\'s version');
     assert.deepEqual(before.stores.map((s) => [s.source, s.tasks]), [['roo-code', 2]]);
 
     const syncA = spawnCli(a, ['sync']);

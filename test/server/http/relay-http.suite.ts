@@ -9,6 +9,8 @@ import { createHash } from 'node:crypto';
 import type { Database } from '../../../server/db/database';
 import { remainingUserRows, userRowKeys, userTables } from '../../support/user-rows';
 import { api, errorCode, PASSWORD, signIn, useSuiteRelay } from './relay-fixture';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface RelaySuiteSetup {
   /** The suite's database (migrated by the first relay start). */
@@ -244,10 +246,11 @@ export function relayHttpSuite(setup: RelaySuiteSetup): void {
   });
 
   describe('operations', () => {
-    it('GET /healthz answers ok', async () => {
+    it('GET /healthz answers ok with the version of package.json', async () => {
       const res = await api(relay(), 'GET', '/healthz');
       assert.equal(res.status, 200);
       assert.equal(res.body.status, 'ok');
+      assert.equal(res.body.version, (JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version);
     });
 
     it('GET /readyz reports the database and cache', async () => {
