@@ -5,25 +5,26 @@
  * a lock folder in the extension's globalStorage, which every window of this machine shares, so
  * two windows never spend one refresh token.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as vscode from 'vscode';
 import { SyncError } from '../core/errors';
 import { parseCredentials } from '../core/node/credentials/file-credentials-store';
-import { withFileLock } from '../core/node/stores/file-lock';
+import { ExclusiveSection } from '../core/node/credentials/exclusive-section';
 import type { CredentialsStore, DeviceCredentials } from '../core/ports/credentials-store';
 
 /** The SecretStorage key. */
 export const CREDENTIALS_SECRET_KEY = 'roo-sync.deviceCredentials';
 
 export class SecretCredentialsStore implements CredentialsStore {
-  private turn: Promise<unknown> = Promise.resolve();
+  private readonly section: ExclusiveSection;
 
   /** `lockDir`: a folder shared by the windows of this machine (the extension's globalStorage). */
   constructor(
     private readonly secrets: vscode.SecretStorage,
-    private readonly lockDir: string,
-  ) {}
+    lockDir: string,
+  ) {
+    this.section = new ExclusiveSection(join(lockDir, 'credentials'));
+  }
 
   async load(): Promise<DeviceCredentials | null> {
     let text: string | undefined;
@@ -52,12 +53,6 @@ export class SecretCredentialsStore implements CredentialsStore {
   }
 
   exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const run = async () => {
-      await mkdir(this.lockDir, { recursive: true });
-      return withFileLock(join(this.lockDir, 'credentials'), {}, work);
-    };
-    const next = this.turn.then(run, run);
-    this.turn = next.catch(() => undefined);
-    return next;
+    return this.section.run(work);
   }
 }

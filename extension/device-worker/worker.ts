@@ -5,7 +5,6 @@
  * presence. Credentials are read and written through the main thread (SecretStorage); the
  * cross-window token-rotation lock is a folder lock, taken here.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import { RelayAuthClient } from '../../core/client/relay-auth-client';
@@ -13,7 +12,7 @@ import { SyncError } from '../../core/errors';
 import type { TaskId } from '../../core/ids';
 import type { RooCloudClient } from '../../core/node/client/roo-cloud-client';
 import { SyncDevice } from '../../core/node/device/sync-device';
-import { withFileLock } from '../../core/node/stores/file-lock';
+import { ExclusiveSection } from '../../core/node/credentials/exclusive-section';
 import { FsTaskStore } from '../../core/node/stores/fs-task-store';
 import { planMigration } from '../../core/node/migrate/migration-plan';
 import { runMigration } from '../../core/node/migrate/run-migration';
@@ -39,8 +38,10 @@ function askMain(op: 'load' | 'save' | 'clear', value?: DeviceCredentials): Prom
 
 /** CredentialsStore over the main thread's SecretStorage. */
 class MainThreadCredentials implements CredentialsStore {
-  private turn: Promise<unknown> = Promise.resolve();
-  constructor(private readonly lockDir: string) {}
+  private readonly section: ExclusiveSection;
+  constructor(lockDir: string) {
+    this.section = new ExclusiveSection(join(lockDir, 'credentials'));
+  }
   async load(): Promise<DeviceCredentials | null> {
     return (await askMain('load')) ?? null;
   }
@@ -51,13 +52,7 @@ class MainThreadCredentials implements CredentialsStore {
     await askMain('clear');
   }
   exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const run = async () => {
-      await mkdir(this.lockDir, { recursive: true });
-      return withFileLock(join(this.lockDir, 'credentials'), {}, work);
-    };
-    const next = this.turn.then(run, run);
-    this.turn = next.catch(() => undefined);
-    return next;
+    return this.section.run(work);
   }
 }
 

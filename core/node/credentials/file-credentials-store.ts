@@ -15,13 +15,14 @@ import { SyncError } from '../../errors';
 import { asDeviceId } from '../../ids';
 import type { CredentialsStore, DeviceCredentials } from '../../ports/credentials-store';
 import { isErrnoCode, syncDirectory } from '../stores/json-file';
-import { acquireFileLock } from '../stores/file-lock';
+import { ExclusiveSection } from './exclusive-section';
 
 export class FileCredentialsStore implements CredentialsStore {
-  /** In-process queue: the directory lock cannot tell two callers of one process apart. */
-  private turn: Promise<unknown> = Promise.resolve();
+  private readonly section: ExclusiveSection;
 
-  constructor(readonly path: string) {}
+  constructor(readonly path: string) {
+    this.section = new ExclusiveSection(path, { waitMs: 30_000 });
+  }
 
   async load(): Promise<DeviceCredentials | null> {
     let text: string;
@@ -66,17 +67,7 @@ export class FileCredentialsStore implements CredentialsStore {
   }
 
   exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.turn.then(async () => {
-      await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-      const lock = await acquireFileLock(this.path, { waitMs: 30_000 });
-      try {
-        return await work();
-      } finally {
-        await lock.release();
-      }
-    });
-    this.turn = run.catch(() => undefined);
-    return run;
+    return this.section.run(work);
   }
 }
 

@@ -62,6 +62,23 @@ export function syncDeviceSuite(setup: SyncDeviceSuiteSetup): void {
     return { a, b, devA, devB };
   }
 
+  /**
+   * B adds message B2 to a task of A's; A gets it, then A stops and its entry cache is deleted
+   * (only the sync state knows B2 now). Returns the folders and A's device id; A is closed.
+   */
+  async function messageFromBThenACacheLost(): Promise<{ a: DeviceDir; b: DeviceDir; deviceId: string }> {
+    const { a, b, devA } = await twoDevices();
+    await assistantWrite(a.storePath, smallTask(TASK, ['Start', 'A1']));
+    await waitForTexts(b.storePath, TASK, ['A1'], 'the task on B');
+    await assistantWrite(b.storePath, smallTask(TASK, ['Start', 'A1', 'B2']));
+    await waitForTexts(a.storePath, TASK, ['B2'], 'B2 on A');
+    await devA.idle();
+    const deviceId = devA.deviceId!;
+    await devA.close();
+    await rm(deviceFolder(a.dataDir, deviceId).entries, { recursive: true, force: true });
+    return { a, b, deviceId };
+  }
+
   describe('SyncDevice', () => {
     it('syncs a task the assistant writes on one device to the other device\'s store, in the same format', async () => {
       const { a, b, devA, devB } = await twoDevices();
@@ -129,15 +146,7 @@ export function syncDeviceSuite(setup: SyncDeviceSuiteSetup): void {
     });
 
     it('fetches a dropped message back from the relay when the entry cache is gone too', async () => {
-      const { a, b, devA } = await twoDevices();
-      await assistantWrite(a.storePath, smallTask(TASK, ['Start', 'A1']));
-      await waitForTexts(b.storePath, TASK, ['A1'], 'the task on B');
-      await assistantWrite(b.storePath, smallTask(TASK, ['Start', 'A1', 'B2']));
-      await waitForTexts(a.storePath, TASK, ['B2'], 'B2 on A');
-      await devA.idle();
-      const deviceId = devA.deviceId!;
-      await devA.close();
-      await rm(deviceFolder(a.dataDir, deviceId).entries, { recursive: true, force: true });
+      const { a, b, deviceId } = await messageFromBThenACacheLost();
       // The read model follows the log asynchronously: wait until it holds B2.
       await waitFor(async () => {
         const { rows } = await relay().db.query<{ n: string | number }>("SELECT count(*) AS n FROM messages WHERE stream = 'ui' AND content::text LIKE '%B2%'");
@@ -164,15 +173,7 @@ export function syncDeviceSuite(setup: SyncDeviceSuiteSetup): void {
     });
 
     it('reports an entry that neither the cache nor the relay has, with its task and key, and writes nothing in its place', async () => {
-      const { a, b, devA } = await twoDevices();
-      await assistantWrite(a.storePath, smallTask(TASK, ['Start', 'A1']));
-      await waitForTexts(b.storePath, TASK, ['A1'], 'the task on B');
-      await assistantWrite(b.storePath, smallTask(TASK, ['Start', 'A1', 'B2']));
-      await waitForTexts(a.storePath, TASK, ['B2'], 'B2 on A');
-      await devA.idle();
-      const deviceId = devA.deviceId!;
-      await devA.close();
-      await rm(deviceFolder(a.dataDir, deviceId).entries, { recursive: true, force: true });
+      const { a, b, deviceId } = await messageFromBThenACacheLost();
       const logged: Array<Record<string, unknown>> = [];
       // The relay's read model is unreachable for this device: its messages route answers 503.
       const devA2 = await fixture.open(a, {
