@@ -47,7 +47,7 @@ export function registerSyncCommand(program: Command): void {
         await saveLastSync(dataDir, { at: Date.now(), deviceId: device.deviceId! });
         const { pushed, pulled } = report;
         out.result({ stores: selected.map((s) => ({ source: s.source, basePath: s.basePath })), pushed, pulled }, () => [
-          `synced ${selected.length} store(s): sent ${pushed.accepted} change(s), received ${pulled.applied}`,
+          `synced ${selected.length} store(s): sent ${pushed.accepted} change(s), received ${pulled.received}`,
           ...pushed.unreadable.map((u) => `  could not read ${u.source} ${u.taskId} [${u.code}] ${u.path ?? ''}`.trimEnd()),
         ]);
         markPartialFailure(pushed.unreadable.length);

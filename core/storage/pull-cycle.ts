@@ -19,8 +19,10 @@ import { detectTaskChanges, type PlannedChange } from './task-detect';
 import { buildTaskCopy, COPY_ID_ATTEMPTS, isTaskConflictCopy, taskCopyId, type DisplacedVersion } from './task-conflict-copy';
 
 export interface PullReport {
-  /** Changes pulled and applied (or skipped as already held). */
+  /** Changes pulled and applied (or skipped as already held), this device's own included. */
   applied: number;
+  /** Of `applied`, the changes other devices made (a first pull also returns this device's own). */
+  received: number;
   pages: number;
   /** Remote paths refused as unsafe. */
   refusedPaths: string[];
@@ -39,7 +41,7 @@ interface PageGroups {
 
 /** Pulls and applies every page after the cursor. Throws STORAGE_SYNC_FAILED when the transport fails. */
 export async function pullAll(deps: EngineDeps, pageSize: number): Promise<PullReport> {
-  const report: PullReport = { applied: 0, pages: 0, refusedPaths: [] };
+  const report: PullReport = { applied: 0, received: 0, pages: 0, refusedPaths: [] };
   let resynced = false;
   for (;;) {
     let page;
@@ -61,6 +63,7 @@ export async function pullAll(deps: EngineDeps, pageSize: number): Promise<PullR
     if (fresh.length > 0 || page.cursor > deps.ctx.state.cursor) {
       report.refusedPaths.push(...(await applyPage(deps, { changes: fresh, cursor: Math.max(page.cursor, deps.ctx.state.cursor) })));
       report.applied += fresh.length;
+      report.received += fresh.filter((c) => c.deviceId !== deps.ctx.deviceId).length;
     }
     if (!page.hasMore || page.changes.length === 0) return report;
   }

@@ -55,6 +55,20 @@ describe('HybridStorage', () => {
       assert.ok((await log(world)).every((c) => c.deviceId !== b.deviceId));
     });
 
+    it("counts as received only other devices' changes, not its own that a first pull returns", async () => {
+      const world = new SimWorld();
+      const a = await world.addDevice();
+      const b = await world.addDevice();
+      await createTask(a, 't1', 3);
+      await world.run(a.storage!.syncToCloud());
+      const own = await world.run(a.storage!.syncFromCloud());
+      assert.ok(own.applied > 0, 'the first pull returns the device its own changes');
+      assert.equal(own.received, 0);
+      const other = await world.run(b.storage!.syncFromCloud());
+      assert.equal(other.received, other.applied);
+      assert.ok(other.received > 0);
+    });
+
     it('pulls again from 0 when the relay says the cursor is behind its compaction point (CURSOR_COMPACTED)', async () => {
       const { world, a, b, taskId } = await twoDevices();
       await a.store.writeTask({ ...(await a.store.readTask(taskId))!, ui: [...(await a.store.readTask(taskId))!.ui, ui(2000, 'later')] });
