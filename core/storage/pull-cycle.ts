@@ -16,7 +16,7 @@ import { taskStateKey, type ApplyJournal } from './sync-state';
 import type { EngineDeps } from './sync-context';
 import { applyTaskChanges, type PendingIndex } from './task-apply';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
-import { buildTaskCopy, COPY_ID_ATTEMPTS, isTaskConflictCopy, taskCopyId, type DisplacedVersion } from './task-conflict-copy';
+import { buildTaskCopy, COPY_ID_ATTEMPTS, copyHolds, isTaskConflictCopy, taskCopyId, type DisplacedVersion } from './task-conflict-copy';
 
 export interface PullReport {
   /** Changes pulled and applied (or skipped as already held). */
@@ -143,15 +143,18 @@ export async function keepConflictCopy(deps: EngineDeps, store: TaskStore, displ
   const { source, taskId } = displaced.before;
   let copy: TaskSnapshot | null = null;
   for (let attempt = 0; copy === null; attempt++) {
-    const copyId = taskCopyId(taskId, ctx.deviceId, displaced.seq, attempt);
+    const copyId = taskCopyId(taskId, ctx.deviceId, displaced.divergence, attempt);
     const existing = await store.readTask(copyId);
     if (existing === null) {
       copy = buildTaskCopy(displaced, copyId, ctx.deviceId, ctx.now());
       await store.writeTask(copy);
       // The store may complete the HistoryItem (or rebuild the streams' form): detect what it holds.
       copy = (await store.readTask(copyId)) ?? copy;
-    } else if (isTaskConflictCopy(existing.historyItem, ctx.deviceId)) {
-      copy = existing; // written by an earlier run of this batch
+    } else if (isTaskConflictCopy(existing.historyItem, ctx.deviceId) && copyHolds(existing, displaced.lost)) {
+      // Written by an earlier run of this batch, or by an earlier batch of the same divergence:
+      // it already keeps every version this one displaced. Detected again below: a crash may
+      // have come between writing it and queueing it (nothing is queued when it is synced).
+      copy = existing;
     } else if (attempt >= 2 * COPY_ID_ATTEMPTS) {
       throw new SyncError(StorageErrorCode.COPY_ID_TAKEN, `no free id for a conflict copy of task ${taskId}`, { source, taskId });
     }
