@@ -37,32 +37,50 @@ interface PageGroups {
   files: Map<string, ServerChange[]>;
 }
 
-/** Pulls and applies every page after the cursor. Throws STORAGE_SYNC_FAILED when the transport fails. */
-export async function pullAll(deps: EngineDeps, pageSize: number): Promise<PullReport> {
+/**
+ * Pulls and applies every page after the cursor. Throws STORAGE_SYNC_FAILED when the transport fails.
+ *
+ * A device far behind (back from a long time offline, or the other device was) takes pages of
+ * `pageSize` until it holds `applyBatch` changes and applies them as one: each task of the batch
+ * is read, merged and written once for all of them, instead of once per page (a long task is
+ * rewritten whole every time, so per page the work grew with pages x task size). What was pulled
+ * is applied before a transport failure is thrown, so nothing received is pulled twice.
+ */
+export async function pullAll(deps: EngineDeps, pageSize: number, applyBatch = pageSize): Promise<PullReport> {
   const report: PullReport = { applied: 0, pages: 0, refusedPaths: [] };
   let resynced = false;
+  let held: ServerChange[] = [];
+  let heldCursor = deps.ctx.state.cursor;
+  const applyHeld = async (): Promise<void> => {
+    if (held.length === 0 && heldCursor <= deps.ctx.state.cursor) return;
+    report.refusedPaths.push(...(await applyPage(deps, { changes: held, cursor: Math.max(heldCursor, deps.ctx.state.cursor) })));
+    report.applied += held.length;
+    held = [];
+  };
   for (;;) {
     let page;
     try {
-      page = await deps.transport.pull(deps.ctx.state.cursor, pageSize);
+      page = await deps.transport.pull(heldCursor, pageSize);
     } catch (err) {
       // The relay compacted changes after our cursor that we never saw: pull everything from 0
       // once (applying is idempotent, so what we already have does not double).
-      if (isSyncError(err, 'CURSOR_COMPACTED') && !resynced && deps.ctx.state.cursor > 0) {
+      if (isSyncError(err, 'CURSOR_COMPACTED') && !resynced && heldCursor > 0) {
         resynced = true;
+        held = [];
         deps.ctx.state.cursor = 0;
+        heldCursor = 0;
         await deps.saveState();
         continue;
       }
+      await applyHeld();
       throw new SyncError(StorageErrorCode.SYNC_FAILED, 'pull failed; the cursor stays', undefined, { cause: err });
     }
     report.pages++;
-    const fresh = page.changes.filter((c) => c.seq > deps.ctx.state.cursor);
-    if (fresh.length > 0 || page.cursor > deps.ctx.state.cursor) {
-      report.refusedPaths.push(...(await applyPage(deps, { changes: fresh, cursor: Math.max(page.cursor, deps.ctx.state.cursor) })));
-      report.applied += fresh.length;
-    }
-    if (!page.hasMore || page.changes.length === 0) return report;
+    for (const change of page.changes) if (change.seq > heldCursor) held.push(change);
+    heldCursor = Math.max(heldCursor, page.cursor, ...page.changes.map((c) => c.seq));
+    const done = !page.hasMore || page.changes.length === 0;
+    if (done || held.length >= applyBatch) await applyHeld();
+    if (done) return report;
   }
 }
 
