@@ -24,6 +24,8 @@ export interface ScenarioReport {
   conflictCopies: number;
   /** Task conflict copies (tasks titled `[conflict copy ...]`), over all devices. */
   taskCopies: number;
+  /** Task files audited on all devices. */
+  filesAudited: number;
   divergedTasks: number;
   convergeMs: number;
   converged: boolean;
@@ -96,6 +98,7 @@ async function finish(name: string, world: FaultWorld, peers: Peer[], options: S
     corruptFiles: audit.corruptFiles,
     conflictCopies: audit.conflictCopies,
     taskCopies: audit.taskCopies,
+    filesAudited: audit.filesAudited,
     divergedTasks: audit.divergedTasks,
     convergeMs: Date.now() - healedAt,
     converged: result.converged,

@@ -67,6 +67,8 @@ export interface AuditResult {
   conflictCopies: number;
   /** Task conflict copies (new tasks holding a displaced version of a task), summed over the devices. */
   taskCopies: number;
+  /** Task files read and parsed, summed over the devices (what `corruptFiles` counts among). */
+  filesAudited: number;
   /** Tasks whose files differ between devices. */
   divergedTasks: number;
   /** A few of the problems, for the failure message. */
@@ -76,13 +78,14 @@ export interface AuditResult {
 /** Audits `stores` (one per device) against `made` (task -> every text written, on any machine). */
 export async function auditStores(stores: readonly string[], made: ReadonlyMap<string, readonly string[]>): Promise<AuditResult> {
   const snapshots = await Promise.all(stores.map(snapshotStore));
-  const result: AuditResult = { made: 0, lost: 0, duplicated: 0, corruptFiles: 0, conflictCopies: 0, taskCopies: 0, divergedTasks: 0, examples: [] };
+  const result: AuditResult = { made: 0, lost: 0, duplicated: 0, corruptFiles: 0, conflictCopies: 0, taskCopies: 0, filesAudited: 0, divergedTasks: 0, examples: [] };
   const note = (text: string): void => { if (result.examples.length < 10) result.examples.push(text); };
   for (const texts of made.values()) result.made += texts.length;
   snapshots.forEach((snapshot, i) => {
     result.corruptFiles += snapshot.corrupt.length;
     result.conflictCopies += snapshot.conflictCopies.length;
     result.taskCopies += snapshot.taskCopies.length;
+    for (const files of snapshot.files.values()) result.filesAudited += files.size;
     for (const path of snapshot.corrupt) note(`corrupt JSON: ${path}`);
     for (const [taskId, texts] of made) {
       const counts = new Map<string, number>();
