@@ -31,8 +31,8 @@ export function outDirArg(args: string[]): string | undefined {
 }
 
 export function printFaultTable(reports: readonly ScenarioReport[]): void {
-  const rows = [['scenario', 'made', 'acked', 'lost', 'dup', 'corrupt', 'copies', 'task copies', 'diverged', 'converge s'], ...reports.map((r) => [
-    r.name, r.made, r.acknowledged, r.lost, r.duplicated, r.corruptFiles, r.conflictCopies, r.taskCopies ?? 0, r.divergedTasks, r.converged ? (r.convergeMs / 1000).toFixed(1) : `>${(r.convergeMs / 1000).toFixed(0)}`,
+  const rows = [['scenario', 'made', 'acked', 'lost', 'dup', 'corrupt', 'copies', 'task copies', 'diverged', 'refresh graced/revoked', 'converge s'], ...reports.map((r) => [
+    r.name, r.made, r.acknowledged, r.lost, r.duplicated, r.corruptFiles, r.conflictCopies, r.taskCopies ?? 0, r.divergedTasks, `${r.refreshGraced ?? 0}/${r.refreshReused ?? 0}`, r.converged ? (r.convergeMs / 1000).toFixed(1) : `>${(r.convergeMs / 1000).toFixed(0)}`,
   ].map(String))];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   for (const row of rows) console.log(`  ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')}`);
@@ -56,7 +56,7 @@ export const benchmark: Benchmark = {
           convergeTimeoutMs: offline ? 1_800_000 : 300_000,
           outageMs: 5000,
         }).catch((err: unknown): ScenarioReport => ({
-          name: scenario.name, made: 0, acknowledged: 0, lost: 0, duplicated: 0, corruptFiles: 0, conflictCopies: 0, taskCopies: 0, filesAudited: 0, divergedTasks: 0,
+          name: scenario.name, made: 0, acknowledged: 0, lost: 0, duplicated: 0, corruptFiles: 0, conflictCopies: 0, taskCopies: 0, filesAudited: 0, refreshGraced: 0, refreshReused: 0, divergedTasks: 0,
           convergeMs: Date.now() - started, converged: false, examples: [`scenario failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`],
         }));
         reports.push(report);

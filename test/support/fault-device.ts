@@ -43,11 +43,12 @@ export async function createFaultDevice(root: string, name: string, serverUrl: s
       if (alive()) return;
       if (run) history += run.stderr();
       // ROO_SYNC_DEBUG=1 in the test's environment passes on to the devices (debug lines in their
-      // log); FAULT_DEVICE_NODE_OPTIONS becomes their NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
+      // log); FAULT_DEVICE_NODE_ARGS (space-separated) go before the script, e.g.
+      // `--cpu-prof --cpu-prof-dir=DIR` (Node refuses --cpu-prof in NODE_OPTIONS).
       const env: Record<string, string> = {};
       if (process.env.ROO_SYNC_DEBUG) env.ROO_SYNC_DEBUG = '1';
-      if (process.env.FAULT_DEVICE_NODE_OPTIONS) env.NODE_OPTIONS = process.env.FAULT_DEVICE_NODE_OPTIONS;
-      run = spawnCli(machine, ['sync', '--source', `roo-code=${storePath}`], { env });
+      const nodeArgs = process.env.FAULT_DEVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+      run = spawnCli(machine, ['sync', '--source', `roo-code=${storePath}`], { env, nodeArgs });
     },
     running: alive,
     pid: () => run?.child.pid,
