@@ -161,7 +161,12 @@ export async function keepConflictCopy(deps: EngineDeps, store: TaskStore, displ
   const { source, taskId } = displaced.before;
   let copy: TaskSnapshot | null = null;
   for (let attempt = 0; copy === null; attempt++) {
-    const copyId = taskCopyId(taskId, ctx.deviceId, displaced.divergence, attempt);
+    // First the divergence's own candidates (one copy per divergence); when each holds less than
+    // this batch displaced (a long run of concurrent writes keeps displacing new versions from the
+    // same start), candidates of this batch's own (its first displacing seq), as before.
+    const copyId = attempt < COPY_ID_ATTEMPTS
+      ? taskCopyId(taskId, ctx.deviceId, displaced.divergence, attempt)
+      : taskCopyId(taskId, ctx.deviceId, displaced.seq, attempt - COPY_ID_ATTEMPTS);
     const existing = await store.readTask(copyId);
     if (existing === null) {
       copy = buildTaskCopy(displaced, copyId, ctx.deviceId, ctx.now());
@@ -173,7 +178,7 @@ export async function keepConflictCopy(deps: EngineDeps, store: TaskStore, displ
       // it already keeps every version this one displaced. Detected again below: a crash may
       // have come between writing it and queueing it (nothing is queued when it is synced).
       copy = existing;
-    } else if (attempt >= 2 * COPY_ID_ATTEMPTS) {
+    } else if (attempt >= 3 * COPY_ID_ATTEMPTS) {
       throw new SyncError(StorageErrorCode.COPY_ID_TAKEN, `no free id for a conflict copy of task ${taskId}`, { source, taskId });
     }
   }

@@ -138,6 +138,24 @@ describe('task conflict copies', () => {
       }
     });
 
+    it('keeps every displaced version when one divergence goes on for more rounds than it has copy ids', async () => {
+      const { world, a, b, taskId } = await sharedTask();
+      const written: unknown[] = [];
+      for (let round = 0; round < 20; round++) {
+        // Each round a appends, then b appends at the same position without having seen it.
+        await append(a, taskId, { api: [api(`a: ${round}`)] });
+        await world.run(a.storage!.syncToCloud());
+        await append(b, taskId, { api: [api(`b: ${round}`)] });
+        await world.run(b.storage!.syncToCloud());
+        await world.run(a.storage!.syncFromCloud());
+        written.push(api(`a: ${round}`), api(`b: ${round}`));
+      }
+      await world.syncAll();
+      const onA = await tasksOf(a);
+      assert.deepEqual(await tasksOf(b), onA);
+      for (const entry of written) assert.ok([...onA.originals, ...onA.copies].some((t) => holds(t, 'api', entry)), JSON.stringify(entry));
+    });
+
     it('keeps the copy at every crash point of the apply, and makes it once', async () => {
       let crashed = 0;
       for (let point = 0; point < 30; point++) {
