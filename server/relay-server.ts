@@ -208,6 +208,7 @@ export async function startRelayServer(
       sessions,
       accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
       refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
+      refreshReuseGraceSeconds: config.auth.refreshReuseGraceSeconds,
       rateLimit: new LoginRateLimit(db, { ...loginRateLimitOptions(config.auth), ...options.loginRateLimit }),
       logger,
     });

@@ -57,6 +57,11 @@ export interface HybridStorageOptions {
   resolver?: ConflictResolver;
   /** Changes per pull page. Default 500. */
   pullPageSize?: number;
+  /**
+   * Changes pulled (in pages) before they are applied together when the device is behind: each
+   * task is then read and written once per batch, not per page. Default 5,000.
+   */
+  pullApplyBatch?: number;
   /** Changes per push. Default 500. */
   pushBatchSize?: number;
   /** Push rounds that may end in conflicts before the rest waits for the next sync. Default 5. */
@@ -295,7 +300,7 @@ export class HybridStorage {
   async syncFromCloud(): Promise<SyncFromCloudReport> {
     return this.run(async () => {
       const pushed = await pushPending(this.deps, this.batchSize, this.maxConflictRounds);
-      const pulled = await pullAll(this.deps, this.options.pullPageSize ?? 500);
+      const pulled = await pullAll(this.deps, this.options.pullPageSize ?? 500, this.options.pullApplyBatch ?? 5000);
       return { ...pulled, pushed };
     });
   }

@@ -16,7 +16,7 @@ import { taskStateKey, type ApplyJournal } from './sync-state';
 import type { EngineDeps } from './sync-context';
 import { applyTaskChanges, type PendingIndex } from './task-apply';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
-import { buildTaskCopy, COPY_ID_ATTEMPTS, isTaskConflictCopy, taskCopyId, type DisplacedVersion } from './task-conflict-copy';
+import { buildTaskCopy, COPY_ID_ATTEMPTS, copyHolds, isTaskConflictCopy, taskCopyId, type DisplacedVersion } from './task-conflict-copy';
 
 export interface PullReport {
   /** Changes pulled and applied (or skipped as already held), this device's own included. */
@@ -39,33 +39,51 @@ interface PageGroups {
   files: Map<string, ServerChange[]>;
 }
 
-/** Pulls and applies every page after the cursor. Throws STORAGE_SYNC_FAILED when the transport fails. */
-export async function pullAll(deps: EngineDeps, pageSize: number): Promise<PullReport> {
+/**
+ * Pulls and applies every page after the cursor. Throws STORAGE_SYNC_FAILED when the transport fails.
+ *
+ * A device far behind (back from a long time offline, or the other device was) takes pages of
+ * `pageSize` until it holds `applyBatch` changes and applies them as one: each task of the batch
+ * is read, merged and written once for all of them, instead of once per page (a long task is
+ * rewritten whole every time, so per page the work grew with pages x task size). What was pulled
+ * is applied before a transport failure is thrown, so nothing received is pulled twice.
+ */
+export async function pullAll(deps: EngineDeps, pageSize: number, applyBatch = pageSize): Promise<PullReport> {
   const report: PullReport = { applied: 0, received: 0, pages: 0, refusedPaths: [] };
   let resynced = false;
+  let held: ServerChange[] = [];
+  let heldCursor = deps.ctx.state.cursor;
+  const applyHeld = async (): Promise<void> => {
+    if (held.length === 0 && heldCursor <= deps.ctx.state.cursor) return;
+    report.refusedPaths.push(...(await applyPage(deps, { changes: held, cursor: Math.max(heldCursor, deps.ctx.state.cursor) })));
+    report.applied += held.length;
+    report.received += held.filter((c) => c.deviceId !== deps.ctx.deviceId).length;
+    held = [];
+  };
   for (;;) {
     let page;
     try {
-      page = await deps.transport.pull(deps.ctx.state.cursor, pageSize);
+      page = await deps.transport.pull(heldCursor, pageSize);
     } catch (err) {
       // The relay compacted changes after our cursor that we never saw: pull everything from 0
       // once (applying is idempotent, so what we already have does not double).
-      if (isSyncError(err, 'CURSOR_COMPACTED') && !resynced && deps.ctx.state.cursor > 0) {
+      if (isSyncError(err, 'CURSOR_COMPACTED') && !resynced && heldCursor > 0) {
         resynced = true;
+        held = [];
         deps.ctx.state.cursor = 0;
+        heldCursor = 0;
         await deps.saveState();
         continue;
       }
+      await applyHeld();
       throw new SyncError(StorageErrorCode.SYNC_FAILED, 'pull failed; the cursor stays', undefined, { cause: err });
     }
     report.pages++;
-    const fresh = page.changes.filter((c) => c.seq > deps.ctx.state.cursor);
-    if (fresh.length > 0 || page.cursor > deps.ctx.state.cursor) {
-      report.refusedPaths.push(...(await applyPage(deps, { changes: fresh, cursor: Math.max(page.cursor, deps.ctx.state.cursor) })));
-      report.applied += fresh.length;
-      report.received += fresh.filter((c) => c.deviceId !== deps.ctx.deviceId).length;
-    }
-    if (!page.hasMore || page.changes.length === 0) return report;
+    for (const change of page.changes) if (change.seq > heldCursor) held.push(change);
+    heldCursor = Math.max(heldCursor, page.cursor, ...page.changes.map((c) => c.seq));
+    const done = !page.hasMore || page.changes.length === 0;
+    if (done || held.length >= applyBatch) await applyHeld();
+    if (done) return report;
   }
 }
 
@@ -146,16 +164,24 @@ export async function keepConflictCopy(deps: EngineDeps, store: TaskStore, displ
   const { source, taskId } = displaced.before;
   let copy: TaskSnapshot | null = null;
   for (let attempt = 0; copy === null; attempt++) {
-    const copyId = taskCopyId(taskId, ctx.deviceId, displaced.seq, attempt);
+    // First the divergence's own candidates (one copy per divergence); when each holds less than
+    // this batch displaced (a long run of concurrent writes keeps displacing new versions from the
+    // same start), candidates of this batch's own (its first displacing seq), as before.
+    const copyId = attempt < COPY_ID_ATTEMPTS
+      ? taskCopyId(taskId, ctx.deviceId, displaced.divergence, attempt)
+      : taskCopyId(taskId, ctx.deviceId, displaced.seq, attempt - COPY_ID_ATTEMPTS);
     const existing = await store.readTask(copyId);
     if (existing === null) {
       copy = buildTaskCopy(displaced, copyId, ctx.deviceId, ctx.now());
       await store.writeTask(copy);
       // The store may complete the HistoryItem (or rebuild the streams' form): detect what it holds.
       copy = (await store.readTask(copyId)) ?? copy;
-    } else if (isTaskConflictCopy(existing.historyItem, ctx.deviceId)) {
-      copy = existing; // written by an earlier run of this batch
-    } else if (attempt >= 2 * COPY_ID_ATTEMPTS) {
+    } else if (isTaskConflictCopy(existing.historyItem, ctx.deviceId) && copyHolds(existing, displaced.lost)) {
+      // Written by an earlier run of this batch, or by an earlier batch of the same divergence:
+      // it already keeps every version this one displaced. Detected again below: a crash may
+      // have come between writing it and queueing it (nothing is queued when it is synced).
+      copy = existing;
+    } else if (attempt >= 3 * COPY_ID_ATTEMPTS) {
       throw new SyncError(StorageErrorCode.COPY_ID_TAKEN, `no free id for a conflict copy of task ${taskId}`, { source, taskId });
     }
   }

@@ -83,7 +83,7 @@ export async function applyTaskChanges(
   // Recorded only then: a task on disk is its own record of how it was (`snapshot`).
   const undo = { ui: new Map<EntryKey, KeyedEntry | undefined>(), api: new Map<EntryKey, KeyedEntry | undefined>() };
   const historyBefore = snapshot ? null : buildHistoryItem(null, task);
-  let displaced: { seq: number; by: string; entries: number } | null = null;
+  let displaced: Omit<DisplacedVersion, 'before'> | null = null;
   const setEntry = (stream: StreamName, entry: KeyedEntry): void => {
     if (!onDisk && !undo[stream].has(entry.key)) undo[stream].set(entry.key, entries[stream].get(entry.key));
     entries[stream].set(entry.key, entry);
@@ -105,8 +105,9 @@ export async function applyTaskChanges(
         const tracked = task.streams[body.stream].get(body.key);
         if (tracked && tracked.seq >= change.seq) break;
         if (tracked && displacesOwn(ctx, tracked, change)) {
-          if (displaced) displaced.entries++;
-          else displaced = { seq: change.seq, by: change.deviceId, entries: 1 };
+          if (!displaced) displaced = { seq: change.seq, by: change.deviceId, entries: 0, lost: [], divergence: divergenceOf(task, body.stream, body.key) };
+          displaced.entries++;
+          displaced.lost.push(tracked.hash);
         }
         const keyed = { key: body.key, hash: body.hash, entry: body.entry };
         setEntry(body.stream, keyed);
@@ -195,6 +196,26 @@ function displacesOwn(ctx: SyncContext, tracked: TrackedEntryState, change: Serv
   if (change.body.type !== 'stream.put' || change.deviceId === ctx.deviceId) return false;
   if (!tracked.own || tracked.seq <= 0 || tracked.hash === change.body.hash) return false;
   return change.baseSeq === null || change.baseSeq < tracked.seq;
+}
+
+/**
+ * Where the run of this device's displaced versions that `key` belongs to starts: `<stream>/<key>`
+ * of the lowest key of the run. An api run goes back over entries that are this device's own or
+ * that remote puts already replaced (`prev`: displaced by an earlier batch), so every batch of
+ * one divergence (a device back after a long time offline sends its appends in many pages) names
+ * the same start, and so the same copy (pull-cycle `keepConflictCopy`). ui keys are timestamps:
+ * a ui entry is its own run.
+ */
+function divergenceOf(task: TaskSyncState, stream: StreamName, key: EntryKey): string {
+  if (stream !== 'api') return `${stream}/${key}`;
+  const tracked = task.streams.api;
+  let start = Number(key);
+  for (;;) {
+    const before = tracked.get(String(start - 1) as EntryKey);
+    if (!before || !(before.own || (before.prev?.length ?? 0) > 0)) break;
+    start--;
+  }
+  return `api/${start}`;
 }
 
 /** The entries of a stream as they were before the batch: `now` with the `undo` record laid back. */

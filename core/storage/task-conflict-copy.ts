@@ -7,11 +7,15 @@
  * lost. See task-apply (`displaced`) and pull-cycle (`keepConflictCopy`).
  *
  * The copy's id has the original's id format (core/stores/task-ids.ts) and is derived from the
- * original, the device and the seq of the first displacing change, so applying the same batch
- * again after a crash finds the copy it already wrote instead of writing a second one.
+ * original, the device and where the divergence starts (`DisplacedVersion.divergence`), so
+ * applying the same batch again after a crash, and the next batches of the same divergence (a
+ * device back from a long time offline sends its appends in many pages, each displacing more of
+ * this device's run), find the copy already written: one copy per divergence, not one per page.
+ * A copy found is used only when it holds every displaced version; otherwise the next candidate
+ * id is tried.
  */
 import type { TaskId } from '../ids';
-import { sha256Hex } from '../model/hash';
+import { hashJson, sha256Hex } from '../model/hash';
 import type { HistoryItem, TaskSnapshot } from '../ports/task-store';
 import { rebuildHistoryItem } from '../stores/history-item';
 import { layoutOf } from '../stores/layouts';
@@ -36,6 +40,13 @@ export interface DisplacedVersion {
   by: string;
   /** How many of this device's entries the batch displaced. */
   entries: number;
+  /** Content hashes of this device's versions the batch displaced (what a copy must hold). */
+  lost: string[];
+  /**
+   * Where the divergence starts (`<stream>/<key>` of its first displaced key, task-apply): the
+   * batches of one divergence name the same start, and so the same copy.
+   */
+  divergence: string;
 }
 
 /** The device as the title names it: its id, without spaces or `]` (which end the mark), at most 64 characters. */
@@ -52,12 +63,12 @@ export const COPY_ID_ATTEMPTS = 8;
 
 /**
  * The id of the `attempt`-th candidate for the copy of `taskId` made by `deviceId` for the
- * displacement at `seq`, in the original's id format: a UUID v7 keeps the original's time, a
+ * divergence `divergence` (DisplacedVersion.divergence), in the original's id format: a UUID v7 keeps the original's time, a
  * UUID v4 (or an id of no known format) gets a UUID v4, a `Date.now()` id gets a number just
  * after the original's (within 1,000 s). Deterministic: the same inputs give the same id.
  */
-export function taskCopyId(taskId: TaskId, deviceId: string, seq: number, attempt = 0): TaskId {
-  const hex = sha256Hex(`roo-sync task conflict copy\n${taskId}\n${deviceId}\n${seq}\n${attempt}`);
+export function taskCopyId(taskId: TaskId, deviceId: string, divergence: number | string, attempt = 0): TaskId {
+  const hex = sha256Hex(`roo-sync task conflict copy\n${taskId}\n${deviceId}\n${divergence}\n${attempt}`);
   // A `Date.now()` id whose nearby numbers are all taken falls back to a UUID v4 (which no
   // other task can hold) after a few attempts.
   const era = attempt >= COPY_ID_ATTEMPTS ? 'uuid4' : taskIdEra(taskId);
@@ -71,6 +82,14 @@ export function taskCopyId(taskId: TaskId, deviceId: string, seq: number, attemp
     return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${hex.slice(0, 3)}-${variant}${hex.slice(3, 6)}-${hex.slice(6, 18)}` as TaskId;
   }
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(12, 15)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}` as TaskId;
+}
+
+/** True when `copy` holds every version in `lost` (content hashes) in one of its streams. */
+export function copyHolds(copy: TaskSnapshot, lost: readonly string[]): boolean {
+  const held = new Set<string>();
+  for (const entry of copy.api) held.add(hashJson(entry));
+  for (const entry of copy.ui) held.add(hashJson(entry));
+  return lost.every((hash) => held.has(hash));
 }
 
 /** `YYYY-MM-DD HH:MM UTC` */

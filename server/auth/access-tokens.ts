@@ -99,8 +99,9 @@ export class SessionValidator {
       return { userId: cached.u, deviceId: cached.d, expiresAt: cached.e };
     }
     this.options.metrics?.cacheMisses.inc({ cache: CACHE_NAME });
-    const { rows } = await this.options.db.query<{ user_id: string; device_id: string; access_hash: string | null; access_expires_at: string | null }>(
-      `SELECT s.user_id, s.device_id, s.metadata->>'accessHash' AS access_hash, s.metadata->>'accessExpiresAt' AS access_expires_at
+    const { rows } = await this.options.db.query<{ user_id: string; device_id: string; access_hash: string | null; access_expires_at: string | null; used: boolean }>(
+      `SELECT s.user_id, s.device_id, s.metadata->>'accessHash' AS access_hash, s.metadata->>'accessExpiresAt' AS access_expires_at,
+              s.last_used_at IS NOT NULL AS used
          FROM sessions s
          JOIN devices d ON d.id = s.device_id
          JOIN users u ON u.id = s.user_id
@@ -113,6 +114,10 @@ export class SessionValidator {
     const expiresAt = Number(row.access_expires_at);
     const now = this.now();
     if (!Number.isFinite(expiresAt) || expiresAt <= now) return null;
+    // The first accepted use of a pair ends the refresh reuse grace of the token it was traded
+    // for (auth-service): a client that used it did not lose it. Before the answer, so a token
+    // accepted once is marked used, whatever cache answers later.
+    if (!row.used) await this.options.db.query('UPDATE sessions SET last_used_at = now() WHERE id = $1 AND last_used_at IS NULL', [sessionId]);
     const ttl = Math.min(this.options.ttlSeconds, Math.ceil((expiresAt - now) / 1000));
     await this.writeCache(key, { u: row.user_id, d: row.device_id, e: expiresAt }, ttl);
     return { userId: row.user_id, deviceId: row.device_id, expiresAt };

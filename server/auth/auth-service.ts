@@ -9,7 +9,13 @@
  * - refresh: a refresh token is good once. Using it marks its row rotated and issues a new pair
  *   in the same family. Presenting a rotated token again is theft: the whole family and the
  *   device are revoked (as `revokeDevice` does), its sockets are closed, and the answer is
- *   AUTH_REFRESH_REUSED.
+ *   AUTH_REFRESH_REUSED. One exception, the reuse grace (`refreshReuseGraceSeconds`, the OAuth
+ *   "refresh token reuse interval"): the token rotated last in its family, presented again
+ *   within the grace after its rotation while the pair it was traded for was never used (its
+ *   refresh token not rotated, its access token never accepted), is a client that lost the
+ *   answer (killed before it saved the new token, or the response dropped): the unused pair is
+ *   revoked (`refresh-replaced`) and a new one issued in its place. The grace is counted from
+ *   the first rotation, so presenting the old token again does not extend it.
  * - logout: revokes the calling device (its sessions end, its sockets close).
  */
 import { randomUUID } from 'node:crypto';
@@ -42,6 +48,8 @@ export interface AuthServiceOptions {
   sessions: SessionValidator;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /** The reuse grace (see the module doc), seconds; 0 turns it off. */
+  refreshReuseGraceSeconds?: number;
   rateLimit?: LoginRateLimit;
   logger?: Logger;
 }
@@ -71,7 +79,7 @@ export class AuthService {
     }
     const result = await this.db.transaction(async (tx) => {
       const deviceId = await createDevice(tx, user.id, input.device);
-      const pair = await this.issue(tx, user.id, deviceId, randomUUID(), client);
+      const { sessionId: _sessionId, ...pair } = await this.issue(tx, user.id, deviceId, randomUUID(), client);
       return { userId: user.id, deviceId, ...pair };
     });
     await writeAudit(this.db, { action: 'auth.login', userId: user.id, deviceId: result.deviceId, ...client, metadata: { emailKey: key } }, this.logger);
@@ -103,16 +111,33 @@ export class AuthService {
       const { rows } = await tx.query<{
         id: string; user_id: string; device_id: string; family_id: string; expires_at: Date;
         rotated_at: Date | null; revoked_at: Date | null; access_hash: string | null; device_revoked: Date | null;
+        successor: string | null; within_grace: boolean;
       }>(
         `SELECT s.id, s.user_id, s.device_id, s.family_id, s.expires_at, s.rotated_at, s.revoked_at,
-                s.metadata->>'accessHash' AS access_hash, d.revoked_at AS device_revoked
+                s.metadata->>'accessHash' AS access_hash, d.revoked_at AS device_revoked,
+                s.metadata->>'successor' AS successor,
+                coalesce(s.rotated_at > now() - make_interval(secs => $2), false) AS within_grace
            FROM sessions s JOIN devices d ON d.id = s.device_id
           WHERE s.refresh_token_hash = $1
           FOR UPDATE OF s`,
-        [hash],
+        [hash, this.options.refreshReuseGraceSeconds ?? 0],
       );
       const row = rows[0];
       if (!row) return { kind: 'invalid' as const };
+      if (row.rotated_at && !row.revoked_at && row.within_grace && row.successor && !row.device_revoked && row.expires_at.getTime() > Date.now()) {
+        // The reuse grace: the pair this token was traded for, if it was never used, is replaced.
+        const replaced = await tx.query<{ access_hash: string | null }>(
+          `UPDATE sessions SET revoked_at = now(), revoke_reason = 'refresh-replaced'
+            WHERE id = $1 AND family_id = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND last_used_at IS NULL
+            RETURNING metadata->>'accessHash' AS access_hash`,
+          [row.successor, row.family_id],
+        );
+        if (replaced.rowCount === 1) {
+          const pair = await this.issue(tx, row.user_id, row.device_id, row.family_id, client);
+          await tx.query(`UPDATE sessions SET metadata = metadata || jsonb_build_object('successor', $2::text) WHERE id = $1`, [row.id, pair.sessionId]);
+          return { kind: 'rotated' as const, row: { ...row, access_hash: replaced.rows[0]!.access_hash }, pair, graced: true };
+        }
+      }
       if (row.rotated_at && !row.revoked_at) {
         const revoked = await tx.query<{ access_hash: string | null }>(
           `UPDATE sessions SET revoked_at = now(), revoke_reason = 'refresh-reuse'
@@ -127,10 +152,14 @@ export class AuthService {
       if (row.revoked_at || row.rotated_at || row.device_revoked || row.expires_at.getTime() <= Date.now()) {
         return { kind: 'invalid' as const, row };
       }
-      await tx.query('UPDATE sessions SET rotated_at = now(), last_used_at = now() WHERE id = $1', [row.id]);
       await tx.query('UPDATE devices SET last_seen_at = now() WHERE id = $1', [row.device_id]);
       const pair = await this.issue(tx, row.user_id, row.device_id, row.family_id, client);
-      return { kind: 'rotated' as const, row, pair };
+      // `successor` names the pair this token was traded for (the reuse grace replaces it if unused).
+      await tx.query(
+        `UPDATE sessions SET rotated_at = now(), last_used_at = now(), metadata = metadata || jsonb_build_object('successor', $2::text) WHERE id = $1`,
+        [row.id, pair.sessionId],
+      );
+      return { kind: 'rotated' as const, row, pair, graced: false };
     });
     if (outcome.kind === 'reused') {
       const { row } = outcome;
@@ -146,8 +175,13 @@ export class AuthService {
       throw invalidToken();
     }
     await this.options.sessions.forget([outcome.row.access_hash]);
-    await writeAudit(this.db, { action: 'auth.refresh', userId: outcome.row.user_id, deviceId: outcome.row.device_id, ...client }, this.logger);
-    return { userId: outcome.row.user_id, deviceId: outcome.row.device_id, ...outcome.pair };
+    await writeAudit(this.db, {
+      action: 'auth.refresh', userId: outcome.row.user_id, deviceId: outcome.row.device_id, ...client,
+      ...(outcome.graced ? { metadata: { reuseGrace: true, familyId: outcome.row.family_id } } : {}),
+    }, this.logger);
+    if (outcome.graced) this.logger.info('rotated refresh token presented again within the reuse grace; its unused successor replaced', { userId: outcome.row.user_id, deviceId: outcome.row.device_id });
+    const { sessionId: _sessionId, ...pair } = outcome.pair;
+    return { userId: outcome.row.user_id, deviceId: outcome.row.device_id, ...pair };
   }
 
   /** Signs the calling device out: it is revoked like `revokeDevice`. */
@@ -188,7 +222,7 @@ export class AuthService {
   }
 
   /** Stores a new session row (refresh token hash, access token hash and expiry) and returns the tokens. */
-  private async issue(tx: Pick<Database, 'query'>, userId: string, deviceId: string, familyId: string, client: ClientInfo): Promise<TokenPair> {
+  private async issue(tx: Pick<Database, 'query'>, userId: string, deviceId: string, familyId: string, client: ClientInfo): Promise<TokenPair & { sessionId: string }> {
     const sessionId = randomUUID();
     const accessToken = newAccessToken(sessionId);
     const refreshToken = newRefreshToken();
@@ -205,6 +239,7 @@ export class AuthService {
       ],
     );
     return {
+      sessionId,
       accessToken,
       accessTokenExpiresAt: new Date(accessExpiresAt).toISOString(),
       refreshToken,

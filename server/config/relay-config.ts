@@ -98,6 +98,12 @@ export interface RelayConfig {
     /** Lifetime of a refresh token (rotated on every use), in seconds. */
     readonly refreshTokenTtlSeconds: number;
     /**
+     * The refresh reuse grace, in seconds (0: none): a rotated refresh token presented again this
+     * soon after its rotation, while the pair it was traded for was never used, gets a new pair
+     * instead of revoking the device (server/auth/auth-service.ts).
+     */
+    readonly refreshReuseGraceSeconds: number;
+    /**
      * Failed password checks (sign-in, account deletion) allowed for one account from one client
      * address within `loginWindowSeconds`; then that address is refused for that account only.
      */
@@ -160,7 +166,7 @@ export const RELAY_DEFAULTS: RelayConfig = Object.freeze<RelayConfig>({
     rateLimitPerSecond: 50, rateLimitBurst: 200, slowConsumerBytes: 4 * MIB, slowConsumerCloseBytes: 64 * MIB,
   },
   auth: {
-    accessTokenTtlSeconds: 15 * 60, refreshTokenTtlSeconds: 30 * DAY,
+    accessTokenTtlSeconds: 15 * 60, refreshTokenTtlSeconds: 30 * DAY, refreshReuseGraceSeconds: 60,
     loginMaxFailuresPerAccountAddress: 5, loginMaxFailuresPerAccount: 50, loginMaxFailuresPerAddress: 20, loginWindowSeconds: 15 * 60,
     allowSignup: false,
   },

@@ -79,6 +79,11 @@ export class SyncHub {
   private readonly users = new Map<string, UserEntry>();
   private readonly byDevice = new Map<string, Set<HubConnection>>();
   private readonly removeHealthListener?: () => void;
+  /**
+   * Per user, the span of changes committed here whose fan-out could not be published (pub/sub
+   * down): announced again when pub/sub is healthy, so devices on other processes pull them.
+   */
+  private readonly unannounced = new Map<string, { first: number; last: number }>();
   private closed = false;
 
   constructor(private readonly options: SyncHubOptions) {
@@ -88,6 +93,9 @@ export class SyncHub {
       // What other relays published while pub/sub was down is gone: every device here pulls
       // (an empty page with hasMore; the device pulls from its own cursor).
       this.askEveryoneToPull();
+      // And what this relay could not publish is announced now: another relay that became
+      // healthy first already asked its devices to pull, before these were committed.
+      this.announceUnpublished();
     });
   }
 
@@ -166,7 +174,7 @@ export class SyncHub {
       inline.length <= MAX_INLINE_CHANGES_CHARS
         ? `${JSON.stringify(envelope).slice(0, -1)},"changes":${inline}}`
         : JSON.stringify(envelope);
-    this.publish(userId, text);
+    this.publish(userId, text, () => this.noteUnannounced(userId, first, last));
   }
 
   /** Tells the user's other devices (here and elsewhere) about a device's presence. */
@@ -255,13 +263,31 @@ export class SyncHub {
     }
   }
 
-  private publish(userId: string, text: string): void {
+  private publish(userId: string, text: string, onLost?: () => void): void {
     if (this.closed) return;
     // `<origin>|<json>`: a process skips its own messages without parsing them.
     this.options.pubsub.publish(userChannel(userId), `${this.origin}|${text}`).catch((err: unknown) => {
-      // Devices on other processes catch up by pull; this process's own were served directly.
+      // Devices on other processes catch up by pull (asked when pub/sub is back); this process's
+      // own were served directly.
       this.options.logger.debug('fan-out not published; other relays catch up by pull', { err });
+      onLost?.();
     });
+  }
+
+  private noteUnannounced(userId: string, first: number, last: number): void {
+    const span = this.unannounced.get(userId);
+    this.unannounced.set(userId, span ? { first: Math.min(span.first, first), last: Math.max(span.last, last) } : { first, last });
+  }
+
+  /** Announces every span of changes whose fan-out was lost, without the changes: the devices pull them. */
+  private announceUnpublished(): void {
+    const spans = [...this.unannounced];
+    this.unannounced.clear();
+    for (const [userId, { first, last }] of spans) {
+      // From no device: every device of the user is told (the author pulls its own back, harmlessly).
+      const envelope: Envelope = { t: 'changes', from: '', first, last, at: Date.now() };
+      this.publish(userId, JSON.stringify(envelope), () => this.noteUnannounced(userId, first, last));
+    }
   }
 
   private async subscribe(userId: string, user: UserEntry): Promise<void> {

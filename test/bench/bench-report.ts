@@ -47,8 +47,8 @@ export async function writeBenchReport(dir: string, figures: readonly Figure[], 
 
   if (faults) {
     parts.push('## Faults', '', table([
-      ['scenario', 'made', 'acknowledged', 'lost', 'duplicated', 'corrupt files', 'conflict copies', 'diverged tasks', 'time to converge (s)'],
-      ...faults.map((r) => [r.name, r.made, r.acknowledged, r.lost, r.duplicated, r.corruptFiles, r.conflictCopies, r.divergedTasks, r.converged ? (r.convergeMs / 1000).toFixed(1) : `not within ${(r.convergeMs / 1000).toFixed(0)}`]),
+      ['scenario', 'made', 'acknowledged', 'lost', 'duplicated', 'corrupt files', 'conflict files', 'task conflict copies', 'diverged tasks', 'time to converge (s)'],
+      ...faults.map((r) => [r.name, r.made, r.acknowledged, r.lost, r.duplicated, r.corruptFiles, r.conflictCopies, r.taskCopies ?? 0, r.divergedTasks, r.converged ? (r.convergeMs / 1000).toFixed(1) : `not within ${(r.convergeMs / 1000).toFixed(0)}`]),
     ]), '');
     for (const r of faults.filter((f) => f.examples.length)) parts.push(`- ${r.name}: ${r.examples.slice(0, 3).map((e) => `\`${e}\``).join(', ')}`);
     parts.push('');

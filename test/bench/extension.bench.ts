@@ -155,6 +155,8 @@ export const benchmark: Benchmark = {
 
       // --- event-loop stalls of a host that first-syncs a large store, then follows a 20 MB task
       const big = await pool.hosts.startDriven('bench-big');
+      // Baseline of extension.activate_ms: the same host's activate() with nothing on disk yet.
+      const emptyActivateMs = await big.call<number>('activateMs');
       await big.fixture('getCurrentTaskStack');
       let t0 = Date.now();
       const bigTask = await generateStore(big.rooStore, taskCount, storeMb);
@@ -197,8 +199,8 @@ export const benchmark: Benchmark = {
       const activateMs = await again.call<number>('activateMs');
       t0 = Date.now();
       await waitFor('the restarted device to sync', async () => (await again.call<{ device: { state: string } | null }>('status')).device?.state === 'synced', 10 * 60_000, 100);
-      console.log(`activate() ${activateMs.toFixed(1)} ms; synced again ${Date.now() - t0} ms after the suite started`);
-      figures.push({ name: 'extension.activate_ms', value: Math.round(activateMs * 10) / 10, unit: 'ms', baseline: null, target: 'report' });
+      console.log(`activate() ${activateMs.toFixed(1)} ms (${emptyActivateMs.toFixed(1)} ms on an empty store); synced again ${Date.now() - t0} ms after the suite started`);
+      figures.push({ name: 'extension.activate_ms', value: Math.round(activateMs * 10) / 10, unit: 'ms', baseline: Math.round(emptyActivateMs * 10) / 10, target: 'none' });
     } finally {
       await pool.close();
       await relay.close();

@@ -6,7 +6,7 @@ export interface Figure {
   unit: string;
   /** The comparison measured in the same run, or null when there is none. */
   baseline: number | null;
-  /** The goal in words, e.g. `<= 10`. */
+  /** The goal in words, e.g. `<= 10`; `none` (spelled so everywhere) when the figure has none. */
   target: string;
 }
 

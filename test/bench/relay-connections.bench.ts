@@ -82,7 +82,7 @@ export const benchmark: Benchmark = {
         const perConn = (after - before) / report.connected;
         console.log(`${report.connected} devices connected and welcomed in ${connectSeconds.toFixed(1)} s (${report.failed} failed); relay reports ${open} open sockets`);
         console.log(`relay RSS ${before} kB before, ${after} kB with them: ${perConn.toFixed(2)} kB per connection`);
-        return [{ name: 'relay.connections.10k.rss_kb_per_conn', value: Math.round(perConn * 100) / 100, unit: 'kB', baseline: Math.round((before / report.connected) * 100) / 100, target: '<= 20' }];
+        return [{ name: 'relay.connections.10k.rss_kb_per_conn', value: Math.round(perConn * 100) / 100, unit: 'kB/connection', baseline: Math.round((before / report.connected) * 100) / 100, target: '<= 20' }];
       } finally {
         await relay.kill();
       }

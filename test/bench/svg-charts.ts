@@ -37,7 +37,7 @@ function frame(title: string, xLabel: string, yLabel: string, xMax: number, yMax
     const xv = xLog ? 10 ** ((Math.log10(xMax) * i) / 4) : (xMax * i) / 4;
     ticks.push(`<text x="${x}" y="${H - PAD.bottom + 16}" text-anchor="middle" font-size="11">${+xv.toPrecision(3)}</text>`);
   }
-  const legendItems = legend.map((label, i) => `<rect x="${PAD.left + 8 + i * 150}" y="${PAD.top + 4}" width="10" height="10" fill="${COLOURS[i % COLOURS.length]}"/><text x="${PAD.left + 22 + i * 150}" y="${PAD.top + 13}" font-size="11">${escapeXml(label)}</text>`).join('');
+  const legendItems = legendRow(legend, PAD.top + 4);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">
 <rect width="${W}" height="${H}" fill="#fff"/>
 <text x="${W / 2}" y="16" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(title)}</text>
@@ -79,6 +79,11 @@ export function cdfChart(title: string, xLabel: string, samples: ReadonlyArray<{
 }
 
 /** Grouped bars: one group per metric, one bar per tool, each group scaled to its own largest value (labelled with the values). */
+/** Colour keys in a row, from the plot's left edge, their boxes' tops at `y`. */
+function legendRow(labels: readonly string[], y: number): string {
+  return labels.map((label, i) => `<rect x="${PAD.left + 8 + i * 150}" y="${y}" width="10" height="10" fill="${COLOURS[i % COLOURS.length]}"/><text x="${PAD.left + 22 + i * 150}" y="${y + 9}" font-size="11">${escapeXml(label)}</text>`).join('');
+}
+
 export function groupedBars(title: string, groups: ReadonlyArray<{ metric: string; values: readonly number[] }>, tools: readonly string[]): string {
   const plotW = W - PAD.left - PAD.right;
   const plotH = H - PAD.top - PAD.bottom;
@@ -96,7 +101,8 @@ export function groupedBars(title: string, groups: ReadonlyArray<{ metric: strin
     });
     bars.push(`<text x="${(PAD.left + g * groupW + groupW / 2).toFixed(1)}" y="${H - PAD.bottom + 16}" text-anchor="middle" font-size="11">${escapeXml(group.metric)}</text>`);
   });
-  const legend = tools.map((label, i) => `<rect x="${PAD.left + 8 + i * 150}" y="${PAD.top + 4}" width="10" height="10" fill="${COLOURS[i % COLOURS.length]}"/><text x="${PAD.left + 22 + i * 150}" y="${PAD.top + 13}" font-size="11">${escapeXml(label)}</text>`).join('');
+  // Below the metric names: the tallest bars and their values reach the top of the plot.
+  const legend = legendRow(tools, H - 14);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">
 <rect width="${W}" height="${H}" fill="#fff"/>
 <text x="${W / 2}" y="16" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(title)}</text>

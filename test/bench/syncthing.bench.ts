@@ -182,8 +182,9 @@ export async function runSyncthingComparison(messages: number): Promise<{ roo: P
     let roo: PeerResult;
     try {
       const [a, b] = await world.devices(2, 'vs-syncthing');
-      await a!.device.online();
-      await b!.device.online();
+      // A device's first round on a loaded machine can take longer than online()'s default 30 s.
+      await a!.device.online(180_000);
+      await b!.device.online(180_000);
       roo = await drive({
         name: 'roo_sync',
         storeA: a!.device.storePath,

@@ -16,13 +16,13 @@ describe('writeBenchReport', () => {
   afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
 
   it('writes the fault table, the Syncthing and load charts as SVG files, and every figure', async () => {
-    await writeFile(join(dir, 'faults.json'), JSON.stringify([{ name: 'relay-sigkill', made: 10, acknowledged: 10, lost: 1, duplicated: 0, corruptFiles: 0, conflictCopies: 0, divergedTasks: 0, convergeMs: 1500, converged: true, examples: ['lost on A: fx|a|t|1'] }]));
+    await writeFile(join(dir, 'faults.json'), JSON.stringify([{ name: 'relay-sigkill', made: 10, acknowledged: 10, lost: 1, duplicated: 0, corruptFiles: 0, conflictCopies: 0, taskCopies: 3, divergedTasks: 0, convergeMs: 1500, converged: true, examples: ['lost on A: fx|a|t|1'] }]));
     const run = (tool: string, base: number) => ({ tool, latencies: [base, base * 2, base * 3], bytesPerMessage: base * 10, lost: 0, corruptOrConflict: 0, timeline: [[0, 0], [100, 3]] });
     await writeFile(join(dir, 'syncthing.json'), JSON.stringify({ roo: run('roo_sync', 20), st: run('syncthing', 1000) }));
     await writeFile(join(dir, 'load.json'), JSON.stringify({ throughput: [[0, 10], [1, 12]], latencies: [5, 6, 7] }));
     const path = await writeBenchReport(dir, [{ name: 'faults.lost', value: 1, unit: 'messages', baseline: null, target: '== 0' }], 'npm run bench -- report X');
     const md = await readFile(path, 'utf8');
-    assert.match(md, /\| relay-sigkill \| 10 \| 10 \| 1 \| 0 \| 0 \| 0 \| 0 \| 1\.5 \|/);
+    assert.match(md, /\| relay-sigkill \| 10 \| 10 \| 1 \| 0 \| 0 \| 0 \| 3 \| 0 \| 1\.5 \|/, 'task conflict copies in their own column');
     assert.match(md, /`lost on A: fx\|a\|t\|1`/);
     assert.match(md, /\| faults\.lost \| 1 \| messages \| none \| == 0 \|/);
     for (const svg of ['peer-latency.svg', 'peer-throughput.svg', 'peer-comparison.svg', 'load-throughput.svg', 'load-latency.svg']) {

@@ -64,8 +64,8 @@ export interface CliResult {
 }
 
 /** Starts `roo-sync <args>` on `machine`; `input` is written to stdin, which is then closed. */
-export function spawnCli(machine: Machine, args: readonly string[], options: { input?: string; env?: Record<string, string> } = {}): { child: ChildProcess; done: Promise<CliResult>; stdout(): string; stderr(): string } {
-  const child = spawn(process.execPath, [CLI_BUNDLE, ...args], { cwd: machine.home, env: { ...machine.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+export function spawnCli(machine: Machine, args: readonly string[], options: { input?: string; env?: Record<string, string>; nodeArgs?: readonly string[] } = {}): { child: ChildProcess; done: Promise<CliResult>; stdout(): string; stderr(): string } {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI_BUNDLE, ...args], { cwd: machine.home, env: { ...machine.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -42,8 +42,13 @@ export async function createFaultDevice(root: string, name: string, serverUrl: s
     async start() {
       if (alive()) return;
       if (run) history += run.stderr();
-      // ROO_SYNC_DEBUG=1 in the test's environment passes on to the devices (debug lines in their log).
-      run = spawnCli(machine, ['sync', '--source', `roo-code=${storePath}`], { env: process.env.ROO_SYNC_DEBUG ? { ROO_SYNC_DEBUG: '1' } : {} });
+      // ROO_SYNC_DEBUG=1 in the test's environment passes on to the devices (debug lines in their
+      // log); FAULT_DEVICE_NODE_ARGS (space-separated) go before the script, e.g.
+      // `--cpu-prof --cpu-prof-dir=DIR` (Node refuses --cpu-prof in NODE_OPTIONS).
+      const env: Record<string, string> = {};
+      if (process.env.ROO_SYNC_DEBUG) env.ROO_SYNC_DEBUG = '1';
+      const nodeArgs = process.env.FAULT_DEVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+      run = spawnCli(machine, ['sync', '--source', `roo-code=${storePath}`], { env, nodeArgs });
     },
     running: alive,
     pid: () => run?.child.pid,

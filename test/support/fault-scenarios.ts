@@ -20,11 +20,19 @@ export interface ScenarioReport {
   lost: number;
   duplicated: number;
   corruptFiles: number;
+  /** `sync-conflict` files left beside task files, over all devices. */
   conflictCopies: number;
+  /** Task conflict copies (tasks titled `[conflict copy ...]`), over all devices. */
+  taskCopies: number;
+  /** Task files audited on all devices. */
+  filesAudited: number;
   divergedTasks: number;
   convergeMs: number;
   converged: boolean;
   examples: string[];
+  /** Refresh tokens presented again: within the relay's reuse grace, and outside it (device revoked). */
+  refreshGraced: number;
+  refreshReused: number;
   /** Device and relay log excerpts when it did not converge. */
   logs?: string;
 }
@@ -45,6 +53,13 @@ export interface Scenario {
 
 const SHARED_TASKS = 4;
 const OWN_TASKS = 6;
+/**
+ * About how many messages the offline device writes per task: a day of work spans many tasks.
+ * The assistant rewrites a task's files whole on every message, so writing one task of n
+ * messages costs n^2 / 2 entries serialized: 50,000 messages on 10 tasks took most of an hour
+ * to write on this machine before anything was synced.
+ */
+const OFFLINE_MESSAGES_PER_TASK = 1000;
 
 /** Creates the shared tasks on the first peer, waits until every peer has them, and opens them there. */
 async function shareTasks(peers: Peer[], convergeTimeoutMs: number): Promise<string[]> {
@@ -64,8 +79,8 @@ async function shareTasks(peers: Peer[], convergeTimeoutMs: number): Promise<str
 }
 
 /** Appends `count` messages, round robin over the peer's own tasks and the shared ones; `onEach` after every one. */
-async function writeLoop(assistant: AssistantWorkload, shared: string[], count: number, onEach?: (done: number) => Promise<void> | void): Promise<void> {
-  const own = Array.from({ length: OWN_TASKS }, (_, i) => `${assistant.writer}-task-${i}`);
+async function writeLoop(assistant: AssistantWorkload, shared: string[], count: number, onEach?: (done: number) => Promise<void> | void, ownTasks = OWN_TASKS): Promise<void> {
+  const own = Array.from({ length: ownTasks }, (_, i) => `${assistant.writer}-task-${i}`);
   const tasks = [...own, ...shared];
   for (let i = 0; i < count; i++) {
     await assistant.append(tasks[i % tasks.length]!);
@@ -78,12 +93,13 @@ async function until(check: () => boolean): Promise<void> {
   while (!check()) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
-async function finish(name: string, world: FaultWorld, peers: Peer[], options: ScenarioOptions, healedAt: number): Promise<ScenarioReport> {
+async function finish(name: string, world: FaultWorld, peers: Peer[], options: ScenarioOptions, healedAt: number, startedAt: number): Promise<ScenarioReport> {
   for (const peer of peers) await peer.device.start();
   const made = mergeMade(...peers.map((p) => p.assistant.made));
   const result = await awaitConvergence(peers.map((p) => p.device.storePath), made, options.convergeTimeoutMs);
   const audit: AuditResult = result.converged ? result.audit : await auditStores(peers.map((p) => p.device.storePath), made);
   const acknowledged = await world.acknowledged([...made.values()].flat());
+  const refresh = await world.refreshReuse(startedAt);
   const report: ScenarioReport = {
     name,
     made: audit.made,
@@ -92,6 +108,10 @@ async function finish(name: string, world: FaultWorld, peers: Peer[], options: S
     duplicated: audit.duplicated,
     corruptFiles: audit.corruptFiles,
     conflictCopies: audit.conflictCopies,
+    taskCopies: audit.taskCopies,
+    filesAudited: audit.filesAudited,
+    refreshGraced: refresh.graced,
+    refreshReused: refresh.reused,
     divergedTasks: audit.divergedTasks,
     convergeMs: Date.now() - healedAt,
     converged: result.converged,
@@ -110,6 +130,7 @@ function concurrentScenario(name: string, fault: (world: FaultWorld, peers: Peer
   return {
     name,
     async run(world, options) {
+      const startedAt = Date.now();
       const peers = await world.devices(2, name);
       const shared = await shareTasks(peers, options.convergeTimeoutMs);
       const each = Math.ceil((options.changes - SHARED_TASKS) / peers.length);
@@ -123,7 +144,7 @@ function concurrentScenario(name: string, fault: (world: FaultWorld, peers: Peer
       const heal = await fault(world, peers, options);
       await Promise.all(writers);
       await heal();
-      return finish(name, world, peers, options, Date.now());
+      return finish(name, world, peers, options, Date.now(), startedAt);
     },
   };
 }
@@ -170,21 +191,22 @@ export const SCENARIOS: Scenario[] = [
     name: 'device-sigkill',
     async run(world, options) {
       // SIGKILL the writing device (mid outbox append) and the receiving one (mid apply), again and again.
+      const startedAt = Date.now();
       const peers = await world.devices(2, 'device-sigkill');
       const shared = await shareTasks(peers, options.convergeTimeoutMs);
       const each = Math.ceil((options.changes - SHARED_TASKS) / peers.length);
       const killEvery = Math.max(10, Math.floor(each / 4));
       const writers = peers.map((peer, i) => writeLoop(peer.assistant, shared, each, async (done) => {
         if (done % killEvery === Math.floor(killEvery / 2) * i) {
+          // Restarted at once and killed again whenever its turn comes, also inside the token
+          // refresh it makes at start: the relay's reuse grace (docs/server.md) keeps a device
+          // killed after the relay rotated its token and before it saved the new one signed in.
           await peer.device.kill();
           await peer.device.start();
-          // Not again before it has renewed its token: a kill inside that round trip makes the
-          // relay revoke the device (AUTH_REFRESH_REUSED), reported separately (docs/faults.md).
-          await peer.device.online(90_000);
         }
       }));
       await Promise.all(writers);
-      return finish('device-sigkill', world, peers, options, Date.now());
+      return finish('device-sigkill', world, peers, options, Date.now(), startedAt);
     },
   },
   {
@@ -192,6 +214,7 @@ export const SCENARIOS: Scenario[] = [
     async run(world, options) {
       // A device cut off (its link refuses and drops everything) makes most of the changes,
       // on its own tasks and on shared ones the other device changes meanwhile; then it reconnects.
+      const startedAt = Date.now();
       const peers = await world.devices(2, 'offline-24h');
       const shared = await shareTasks(peers, options.convergeTimeoutMs);
       const [away, home] = peers as [Peer, Peer];
@@ -200,11 +223,11 @@ export const SCENARIOS: Scenario[] = [
       await until(() => /offline/.test(away.device.log()));
       const awayCount = Math.ceil((options.changes - SHARED_TASKS) * 0.8);
       await Promise.all([
-        writeLoop(away.assistant, shared, awayCount),
+        writeLoop(away.assistant, shared, awayCount, undefined, Math.max(OWN_TASKS, Math.ceil(awayCount / OFFLINE_MESSAGES_PER_TASK) - SHARED_TASKS)),
         writeLoop(home.assistant, shared, options.changes - SHARED_TASKS - awayCount),
       ]);
       away.link.set({ blackhole: null, dropNewRate: 0 });
-      return finish('offline-24h', world, peers, options, Date.now());
+      return finish('offline-24h', world, peers, options, Date.now(), startedAt);
     },
   },
 ];

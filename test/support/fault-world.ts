@@ -36,6 +36,12 @@ export interface FaultWorld {
   devices(n: number, label: string): Promise<Peer[]>;
   /** How many of `texts` the relay's change log holds (stream puts naming them). */
   acknowledged(texts: Iterable<string>): Promise<number>;
+  /**
+   * Token refreshes since `since` (epoch ms) from the relay's audit log: `graced`, a rotated token
+   * presented again within the reuse grace; `reused`, one presented again outside it (the device
+   * was revoked).
+   */
+  refreshReuse(since: number): Promise<{ graced: number; reused: number }>;
   close(): Promise<void>;
 }
 
@@ -96,6 +102,21 @@ export async function startFaultWorld(options: { relayEnv?: Record<string, strin
         let count = 0;
         for (const text of texts) if (found.has(text)) count++;
         return count;
+      },
+      async refreshReuse(since) {
+        const client = new Client({ connectionString: pg.url, connectionTimeoutMillis: 5000 });
+        await client.connect();
+        try {
+          const { rows } = await client.query<{ graced: string; reused: string }>(
+            `SELECT count(*) FILTER (WHERE action = 'auth.refresh' AND metadata->>'reuseGrace' = 'true') AS graced,
+                    count(*) FILTER (WHERE action = 'auth.refresh.reuse') AS reused
+               FROM audit_log WHERE created_at >= to_timestamp($1 / 1000.0)`,
+            [since],
+          );
+          return { graced: Number(rows[0]!.graced), reused: Number(rows[0]!.reused) };
+        } finally {
+          await client.end();
+        }
       },
       close,
     };

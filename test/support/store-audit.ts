@@ -2,11 +2,13 @@
  * What the fault suite checks after every scenario, read from the devices' task stores on disk:
  * every message an assistant wrote is on every device exactly once (ui messages, by their
  * unique text), no task file is corrupt JSON, every device holds the same tasks and the same
- * files, and how many conflict copies were left. `awaitConvergence` polls until nothing is
+ * files, and how many conflict copies were left (`sync-conflict` files and task conflict copies). `awaitConvergence` polls until nothing is
  * missing anywhere (or the time is up) and says how long that took.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { HistoryItem } from '../../core/ports/task-store';
+import { isTaskConflictCopy } from '../../core/storage/task-conflict-copy';
 
 const TASK_FILES = ['ui_messages.json', 'api_conversation_history.json', 'history_item.json'] as const;
 
@@ -16,11 +18,14 @@ export interface StoreSnapshot {
   /** taskId -> file name -> the file's text (for the same-files comparison). */
   files: Map<string, Map<string, string>>;
   corrupt: string[];
+  /** `*.sync-conflict-*` files beside task files. */
   conflictCopies: string[];
+  /** Task conflict copies: tasks whose HistoryItem title carries the copy mark (core/storage/task-conflict-copy). */
+  taskCopies: string[];
 }
 
 export async function snapshotStore(storePath: string): Promise<StoreSnapshot> {
-  const snapshot: StoreSnapshot = { ui: new Map(), files: new Map(), corrupt: [], conflictCopies: [] };
+  const snapshot: StoreSnapshot = { ui: new Map(), files: new Map(), corrupt: [], conflictCopies: [], taskCopies: [] };
   const tasksDir = join(storePath, 'tasks');
   const entries = await readdir(tasksDir, { withFileTypes: true }).catch(() => []);
   for (const entry of entries) {
@@ -41,6 +46,7 @@ export async function snapshotStore(storePath: string): Promise<StoreSnapshot> {
         snapshot.corrupt.push(join(folder, name));
         continue;
       }
+      if (name === 'history_item.json' && isTaskConflictCopy(value as HistoryItem)) snapshot.taskCopies.push(entry.name);
       if (name === 'ui_messages.json' && Array.isArray(value)) {
         snapshot.ui.set(entry.name, value.map((m) => String((m as { text?: unknown }).text ?? '')));
       }
@@ -57,7 +63,12 @@ export interface AuditResult {
   /** Extra copies of a message on a device. */
   duplicated: number;
   corruptFiles: number;
+  /** `sync-conflict` files, summed over the devices. */
   conflictCopies: number;
+  /** Task conflict copies (new tasks holding a displaced version of a task), summed over the devices. */
+  taskCopies: number;
+  /** Task files read and parsed, summed over the devices (what `corruptFiles` counts among). */
+  filesAudited: number;
   /** Tasks whose files differ between devices. */
   divergedTasks: number;
   /** A few of the problems, for the failure message. */
@@ -67,12 +78,14 @@ export interface AuditResult {
 /** Audits `stores` (one per device) against `made` (task -> every text written, on any machine). */
 export async function auditStores(stores: readonly string[], made: ReadonlyMap<string, readonly string[]>): Promise<AuditResult> {
   const snapshots = await Promise.all(stores.map(snapshotStore));
-  const result: AuditResult = { made: 0, lost: 0, duplicated: 0, corruptFiles: 0, conflictCopies: 0, divergedTasks: 0, examples: [] };
+  const result: AuditResult = { made: 0, lost: 0, duplicated: 0, corruptFiles: 0, conflictCopies: 0, taskCopies: 0, filesAudited: 0, divergedTasks: 0, examples: [] };
   const note = (text: string): void => { if (result.examples.length < 10) result.examples.push(text); };
   for (const texts of made.values()) result.made += texts.length;
   snapshots.forEach((snapshot, i) => {
     result.corruptFiles += snapshot.corrupt.length;
     result.conflictCopies += snapshot.conflictCopies.length;
+    result.taskCopies += snapshot.taskCopies.length;
+    for (const files of snapshot.files.values()) result.filesAudited += files.size;
     for (const path of snapshot.corrupt) note(`corrupt JSON: ${path}`);
     for (const [taskId, texts] of made) {
       const counts = new Map<string, number>();

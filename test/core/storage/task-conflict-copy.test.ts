@@ -99,6 +99,63 @@ describe('task conflict copies', () => {
       assert.equal((await tasksOf(b)).copies.length, 1);
     });
 
+    it('makes one copy for a divergence applied in many pages (a device back from a long time offline)', async () => {
+      const { world, a, b, taskId } = await sharedTask();
+      // a's 60 appends are acknowledged; b, which never saw them, appends 70 at the same positions.
+      const fromA = Array.from({ length: 60 }, (_, i) => api(`a: ${i}`));
+      const fromB = Array.from({ length: 70 }, (_, i) => api(`b: ${i}`));
+      await append(a, taskId, { api: fromA });
+      await world.run(a.storage!.syncToCloud());
+      await append(b, taskId, { api: fromB });
+      await world.run(b.storage!.syncToCloud());
+      // a pulls b's 70 puts in pages of 25: each page displaces more of a's run.
+      await world.syncAll();
+      const onA = await tasksOf(a);
+      assert.deepEqual(await tasksOf(b), onA);
+      assert.equal(onA.copies.length, 1, 'one copy, not one per page');
+      assert.deepEqual(onA.copies[0]!.api, [api('hello'), ...fromA]);
+      assert.deepEqual(onA.originals[0]!.api, [api('hello'), ...fromB]);
+    });
+
+    it('makes a second copy when a later batch displaces a version the first copy lacks', async () => {
+      const { world, a, b, taskId } = await sharedTask();
+      await append(a, taskId, { api: [api('a: 1')] });
+      await world.run(a.storage!.syncToCloud());
+      await append(b, taskId, { api: [api('b: 1')] });
+      await world.run(b.storage!.syncToCloud());
+      await world.run(a.storage!.syncFromCloud());
+      // a appends after its copy was made; b, still not having seen it, writes there too.
+      await append(a, taskId, { api: [api('a: 2')] });
+      await world.run(a.storage!.syncToCloud());
+      await append(b, taskId, { api: [api('b: 2')] });
+      await world.run(b.storage!.syncToCloud());
+      await world.syncAll();
+      const onA = await tasksOf(a);
+      assert.deepEqual(await tasksOf(b), onA);
+      assert.equal(onA.originals[0]!.api.length, 3);
+      for (const entry of [api('a: 1'), api('a: 2'), api('b: 1'), api('b: 2')]) {
+        assert.ok([...onA.originals, ...onA.copies].some((t) => holds(t, 'api', entry)), JSON.stringify(entry));
+      }
+    });
+
+    it('keeps every displaced version when one divergence goes on for more rounds than it has copy ids', async () => {
+      const { world, a, b, taskId } = await sharedTask();
+      const written: unknown[] = [];
+      for (let round = 0; round < 20; round++) {
+        // Each round a appends, then b appends at the same position without having seen it.
+        await append(a, taskId, { api: [api(`a: ${round}`)] });
+        await world.run(a.storage!.syncToCloud());
+        await append(b, taskId, { api: [api(`b: ${round}`)] });
+        await world.run(b.storage!.syncToCloud());
+        await world.run(a.storage!.syncFromCloud());
+        written.push(api(`a: ${round}`), api(`b: ${round}`));
+      }
+      await world.syncAll();
+      const onA = await tasksOf(a);
+      assert.deepEqual(await tasksOf(b), onA);
+      for (const entry of written) assert.ok([...onA.originals, ...onA.copies].some((t) => holds(t, 'api', entry)), JSON.stringify(entry));
+    });
+
     it('keeps the copy at every crash point of the apply, and makes it once', async () => {
       let crashed = 0;
       for (let point = 0; point < 30; point++) {
@@ -329,7 +386,7 @@ describe('task conflict copies', () => {
         api: [api('y')],
         historyItem: { ...item('t1'), childIds: ['t2'], parentTaskId: 't0' },
       };
-      const copy = buildTaskCopy({ before, seq: 7, by: 'dev-2', entries: 1 }, asTaskId('t1c'), 'dev-1', Date.UTC(2026, 10, 26, 9, 5));
+      const copy = buildTaskCopy({ before, seq: 7, by: 'dev-2', entries: 1, lost: [], divergence: 'api/1' }, asTaskId('t1c'), 'dev-1', Date.UTC(2026, 10, 26, 9, 5));
       assert.equal(copy.historyItem!.task, '[conflict copy dev-1 2026-11-26 09:05 UTC] fix the build');
       assert.equal(copy.historyItem!.id, 't1c');
       assert.equal(copy.historyItem!.childIds, undefined);

@@ -30,8 +30,8 @@ describe('relay logs', () => {
     const login = await api(relay, 'POST', '/v1/auth/login', { body: { email: 'ann@example.com', password: PASSWORD, device: { name: 'laptop' } } });
     assert.equal(login.status, 200);
     const refreshed = await api(relay, 'POST', '/v1/auth/refresh', { body: { refreshToken: login.body.refreshToken } });
+    await api(relay, 'GET', '/v1/devices', { token: refreshed.body.accessToken }); // the new pair used: no reuse grace
     await api(relay, 'POST', '/v1/auth/refresh', { body: { refreshToken: login.body.refreshToken } }); // reuse: logged as a warning
-    await api(relay, 'GET', '/v1/devices', { token: refreshed.body.accessToken });
     await api(relay, 'POST', '/v1/auth/logout', { token: refreshed.body.accessToken });
     assert.ok(lines.length > 5);
     for (const line of lines) JSON.parse(line);

@@ -106,6 +106,8 @@ export function relayHttpSuite(setup: RelaySuiteSetup): void {
       const revoked: string[] = [];
       const stop = relay().sessions.onDeviceRevoked((id) => revoked.push(id));
       const second = await api(relay(), 'POST', '/v1/auth/refresh', { body: { refreshToken: first.refreshToken } });
+      // The pair it was traded for is used: the reuse grace no longer applies.
+      assert.equal((await api(relay(), 'GET', '/v1/devices', { token: second.body.accessToken })).status, 200);
       const reuse = await api(relay(), 'POST', '/v1/auth/refresh', { body: { refreshToken: first.refreshToken } });
       stop();
       assert.equal(reuse.status, 401);
@@ -123,6 +125,49 @@ export function relayHttpSuite(setup: RelaySuiteSetup): void {
         "SELECT device_id, metadata->>'reason' AS reason FROM audit_log WHERE action = 'device.revoke'",
       );
       assert.deepEqual(revokeAudit.rows, [{ device_id: first.deviceId, reason: 'refresh-reuse' }]);
+    });
+
+    describe('the reuse grace (a client that lost the answer)', () => {
+      const refresh = (refreshToken: string) => api(relay(), 'POST', '/v1/auth/refresh', { body: { refreshToken } });
+
+      it('trades the previous token again while its successor was never used: a new pair, the unused one revoked, the device kept', async () => {
+        const first = await signIn(relay(), 'ann@example.com');
+        const lost = await refresh(first.refreshToken); // the answer the killed client never saved
+        assert.equal(lost.status, 200);
+        const again = await refresh(first.refreshToken);
+        assert.equal(again.status, 200, JSON.stringify(again.body));
+        assert.equal(again.body.deviceId, first.deviceId);
+        assert.notEqual(again.body.refreshToken, lost.body.refreshToken);
+        assert.equal(again.body.sessionId, undefined, 'no internal field in the answer');
+        assert.equal((await api(relay(), 'GET', '/v1/devices', { token: again.body.accessToken })).status, 200);
+        assert.equal(errorCode(await api(relay(), 'GET', '/v1/devices', { token: lost.body.accessToken })), 'AUTH_TOKEN_INVALID');
+        assert.equal(errorCode(await refresh(lost.body.refreshToken)), 'AUTH_TOKEN_INVALID', 'the replaced pair is revoked, not reused');
+        const next = await refresh(again.body.refreshToken);
+        assert.equal(next.status, 200, 'the new pair rotates as usual');
+        const graced = await setup.db().query("SELECT 1 FROM audit_log WHERE action = 'auth.refresh' AND metadata->>'reuseGrace' = 'true'");
+        assert.equal(graced.rowCount, 1);
+        const device = await setup.db().query<{ revoked_at: Date | null }>('SELECT revoked_at FROM devices WHERE id = $1', [first.deviceId]);
+        assert.equal(device.rows[0]!.revoked_at, null);
+      });
+
+      it('still revokes when the successor was used: its access token accepted, or itself rotated', async () => {
+        for (const use of ['access', 'rotate'] as const) {
+          const first = await signIn(relay(), `${use}@example.com`);
+          const second = await refresh(first.refreshToken);
+          if (use === 'access') assert.equal((await api(relay(), 'GET', '/v1/devices', { token: second.body.accessToken })).status, 200);
+          else assert.equal((await refresh(second.body.refreshToken)).status, 200);
+          assert.equal(errorCode(await refresh(first.refreshToken)), 'AUTH_REFRESH_REUSED', use);
+          const device = await setup.db().query<{ revoked_at: Date | null }>('SELECT revoked_at FROM devices WHERE id = $1', [first.deviceId]);
+          assert.notEqual(device.rows[0]!.revoked_at, null, use);
+        }
+      });
+
+      it('still revokes after the grace, counted from the first rotation', async () => {
+        const first = await signIn(relay(), 'ann@example.com');
+        assert.equal((await refresh(first.refreshToken)).status, 200);
+        await setup.db().query("UPDATE sessions SET rotated_at = rotated_at - interval '61 seconds' WHERE rotated_at IS NOT NULL");
+        assert.equal(errorCode(await refresh(first.refreshToken)), 'AUTH_REFRESH_REUSED');
+      });
     });
 
     it('refuses unknown and malformed refresh tokens with 401 AUTH_TOKEN_INVALID', async () => {
