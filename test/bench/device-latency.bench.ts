@@ -20,7 +20,7 @@
  * Figures: device.sync.p50_ms / device.sync.p99_ms, baseline the relay hop alone (push sent
  * on A to live page on B) in the same run.
  */
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signIn } from '../../core/client/sign-in';
@@ -70,11 +70,18 @@ function wrap(proto: object, name: string, before?: (self: any, args: unknown[])
   };
 }
 
+/** Resolves once `path` holds `needle`; polls every 2 ms, reading the file only when its stat changed. */
 async function waitForText(path: string, needle: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let seen = '';
   for (;;) {
-    const raw = await readFile(path, 'utf8').catch(() => '');
-    if (raw.includes(needle)) return;
+    const info = await stat(path).catch(() => null);
+    const version = info ? `${info.ino}:${info.size}:${info.mtimeMs}` : '';
+    if (version !== seen) {
+      seen = version;
+      const raw = await readFile(path, 'utf8').catch(() => '');
+      if (raw.includes(needle)) return;
+    }
     if (Date.now() > deadline) throw new Error(`${needle} did not reach ${path} in ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 2));
   }

@@ -85,6 +85,8 @@ const DEFAULTS = {
 
 /** The assistants treat a `.lock` folder older than this as left by a crash (task-stores.md). */
 const LOCK_STALE_MS = 31_000;
+/** How often a batch waiting for an assistant's lock looks again. */
+const LOCK_POLL_MS = 5;
 
 export class FileChangeDetector {
   /** Absolute root folder. */
@@ -226,8 +228,8 @@ export class FileChangeDetector {
   /** The quiet time passed: flush, unless an assistant is still writing there (and max wait allows). */
   private async quiet(): Promise<void> {
     if (this.lockAware && Date.now() - this.firstPendingAt < this.settings.maxWaitMs && (await this.writeInProgress())) {
-      // A new event meanwhile re-armed the timer itself.
-      if (!this.debounceTimer && !this.closing) this.armDebounce(this.settings.debounceMs);
+      // Look again soon (a new event meanwhile re-armed the timer itself).
+      if (!this.debounceTimer && !this.closing) this.armDebounce(Math.min(this.settings.debounceMs, LOCK_POLL_MS));
       return;
     }
     if (!this.debounceTimer) void this.flush();
