@@ -17,6 +17,9 @@
  * ack (the relay committed), live in (B's socket got the fan-out), write (B's store starts
  * writing), written (renamed into place). Each is reported as ms after the write began.
  *
+ * The frames both devices' sockets encode and decode meanwhile are counted by kind (push, ack,
+ * live page, ping), JSON body and bytes on the wire, and the changes of each push by type.
+ *
  * Figures: device.sync.p50_ms / device.sync.p99_ms, baseline the relay hop alone (push sent
  * on A to live page on B) in the same run.
  */
@@ -30,6 +33,7 @@ import { SyncDevice } from '../../core/node/device/sync-device';
 import { FileOutbox } from '../../core/node/outbox/file-outbox';
 import { FsTaskStore } from '../../core/node/stores/fs-task-store';
 import { FileChangeDetector } from '../../core/node/watch/file-change-detector';
+import { FrameCodec } from '../../core/protocol/frame';
 import { AssistantWorkload } from '../support/assistant-workload';
 import { buildCli, machineIn, runCli } from '../support/cli-process';
 import { createTestDatabase } from '../support/postgres';
@@ -49,8 +53,22 @@ function flag(args: string[], name: string, fallback: number): number {
   return at >= 0 && Number(args[at + 1]) >= 0 ? Number(args[at + 1]) : fallback;
 }
 
-/** The probe in flight: ms after its write began, per stage (first occurrence only). */
-let probe: { start: number; marks: Partial<Record<Stage, number>> } | null = null;
+/** Bytes of the frames of one probe: what its JSON body was and what went on the wire (header included). */
+interface FrameBytes {
+  frames: number;
+  json: number;
+  wire: number;
+}
+
+/** The probe in flight: ms after its write began, per stage (first occurrence only), and its frames by kind. */
+let probe: { start: number; marks: Partial<Record<Stage, number>>; bytes: Record<string, FrameBytes> } | null = null;
+function countFrame(kind: string, json: number, wire: number): void {
+  if (!probe) return;
+  const b = (probe.bytes[kind] ??= { frames: 0, json: 0, wire: 0 });
+  b.frames++;
+  b.json += json;
+  b.wire += wire;
+}
 function mark(stage: Stage): void {
   if (probe && probe.marks[stage] === undefined) probe.marks[stage] = performance.now() - probe.start;
 }
@@ -71,6 +89,33 @@ function wrap(proto: object, name: string, before?: (self: any, args: unknown[])
 }
 
 /** Resolves once `path` holds `needle`; polls every 2 ms, reading the file only when its stat changed. */
+/** Counts every frame a FrameCodec of this process encodes or decodes into the probe (see countFrame). */
+function wrapFrames(): () => void {
+  const proto = FrameCodec.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const encode = proto.encode!;
+  const decode = proto.decode!;
+  proto.encode = function (this: unknown, message: unknown) {
+    const wire = encode.call(this, message) as Uint8Array;
+    const m = message as { type: string; changes?: Array<{ body: { type: string; stream?: string } }> };
+    countFrame(`out ${m.type}`, JSON.stringify(m).length, wire.length);
+    for (const change of m.changes ?? []) {
+      const kind = change.body.type === 'stream.put' ? `${change.body.type} ${change.body.stream}` : change.body.type;
+      countFrame(`change ${kind}`, JSON.stringify(change).length, 0);
+    }
+    return wire;
+  };
+  proto.decode = function (this: unknown, bytes: unknown) {
+    const message = decode.call(this, bytes) as { type?: string; replyTo?: string };
+    const kind = message.type === 'changes' && !message.replyTo ? 'live changes' : String(message.type);
+    countFrame(`in ${kind}`, JSON.stringify(message).length, (bytes as Uint8Array).length);
+    return message;
+  };
+  return () => {
+    proto.encode = encode;
+    proto.decode = decode;
+  };
+}
+
 async function waitForText(path: string, needle: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let seen = '';
@@ -140,18 +185,23 @@ export const benchmark: Benchmark = {
         wrap(RooCloudClient.prototype, 'dispatch', (self, [, message]) => {
           if (self === bClient && (message as { type: string; changes?: unknown[] }).type === 'changes' && ((message as { changes: unknown[] }).changes.length ?? 0) > 0) mark('liveIn');
         }),
+        // Frames of both devices' sockets (the relay is another process): pushes and pings out,
+        // acks, pongs and live pages in. Changes in a push are also counted by type.
+        wrapFrames(),
         wrap(FsTaskStore.prototype, 'writeTask', (self: FsTaskStore) => self.basePath === b.store && mark('write'), (self: FsTaskStore) => self.basePath === b.store && mark('written')),
       );
 
       const rows: Array<Partial<Record<Stage, number>>> = [];
+      const bytes: Array<Record<string, FrameBytes>> = [];
       for (let i = 0; i < messages; i++) {
-        probe = { start: performance.now(), marks: {} };
+        probe = { start: performance.now(), marks: {}, bytes: {} };
         const text = await assistant.append(TASK);
         await waitForText(target, assistant.needle(text));
         mark('seen');
         await a.device.idle();
         await b.device.idle();
         rows.push(probe.marks);
+        bytes.push(probe.bytes);
         probe = null;
         // The assistant writes a message every few hundred ms or more.
         await new Promise((resolve) => setTimeout(resolve, 100));
@@ -166,6 +216,15 @@ export const benchmark: Benchmark = {
       const seen = rows.map((r) => r.seen!);
       const hop = rows.filter((r) => r.pushSent !== undefined && r.liveIn !== undefined).map((r) => r.liveIn! - r.pushSent!);
       console.log(`  relay hop (push sent on A -> live page on B): p50 ${percentile(hop, 50).toFixed(1)} ms, p99 ${percentile(hop, 99).toFixed(1)} ms`);
+      const kinds = [...new Set(bytes.flatMap((b) => Object.keys(b)))].sort();
+      let wirePerMessage = 0;
+      console.log(`\nframes per message on the devices' sockets (mean; JSON body -> on the wire):`);
+      for (const kind of kinds) {
+        const sum = (f: (b: FrameBytes) => number) => bytes.reduce((n, b) => n + (b[kind] ? f(b[kind]!) : 0), 0) / bytes.length;
+        if (!kind.startsWith('change ')) wirePerMessage += sum((b) => b.wire);
+        console.log(`  ${kind.padEnd(22)} ${sum((b) => b.frames).toFixed(2)} frames  ${sum((b) => b.json).toFixed(0).padStart(6)} B -> ${sum((b) => b.wire).toFixed(0).padStart(6)} B`);
+      }
+      console.log(`  all frames: ${wirePerMessage.toFixed(0)} B per message (plus WebSocket and TCP headers)`);
       const round = (n: number): number => Math.round(n * 10) / 10;
       const suffix = small ? '.small' : '';
       return [

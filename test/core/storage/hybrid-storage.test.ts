@@ -132,6 +132,42 @@ describe('HybridStorage', () => {
     });
   });
 
+  describe('#applyLiveChanges', () => {
+    it('applies live changes that follow the cursor without a pull, and pulls when they leave a gap', async () => {
+      const { world, a, b, taskId } = await twoDevices();
+      const transport = b.transport!;
+      const pull = transport.pull.bind(transport);
+      let pulls = 0;
+      transport.pull = (cursor, limit) => {
+        pulls++;
+        return pull(cursor, limit);
+      };
+      const appendOnA = async (ts: number, text: string) => {
+        const task = (await a.store.readTask(taskId))!;
+        await a.store.writeTask({ ...task, ui: [...task.ui, ui(ts, text)] });
+        await world.run(a.storage!.syncToCloud());
+        return (await log(world)).filter((c) => c.seq > (b.storage!.cursor));
+      };
+      const texts = async () => (await b.store.readTask(taskId))!.ui.map((m) => (m as { text: string }).text);
+
+      const next = await appendOnA(3000, 'live one');
+      await world.run(b.storage!.applyLiveChanges(next));
+      assert.equal(pulls, 0);
+      assert.ok((await texts()).includes('live one'));
+      assert.equal(b.storage!.cursor, world.relay.serverCursor(world.userId));
+
+      // The live page of 'lost' never came: the next one leaves a gap, so b pulls both.
+      await appendOnA(4000, 'lost');
+      const after = (await appendOnA(5000, 'live two')).filter((c) => c.body.type === 'stream.put' && c.body.key.startsWith('5000'));
+      await world.run(b.storage!.applyLiveChanges(after));
+      assert.equal(pulls, 1);
+      assert.deepEqual((await texts()).slice(-3), ['live one', 'lost', 'live two']);
+      assert.equal(b.storage!.cursor, world.relay.serverCursor(world.userId));
+      const quiet = await world.run(b.storage!.syncToCloud());
+      assert.equal(quiet.queued, 0);
+    });
+  });
+
   describe('#syncToCloud', () => {
     it('restores entries from another device that a stale rewrite dropped (a stale rewrite is not a deletion)', async () => {
       const { world, a, b, taskId } = await twoDevices();
