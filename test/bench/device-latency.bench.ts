@@ -1,12 +1,13 @@
 /**
- * `npm run bench -- latency [--messages N] [--history N] [--small]`: where the time goes
+ * `npm run bench -- latency [--messages N] [--history N] [--tasks N] [--small]`: where the time goes
  * between an assistant's write on one device and the same message in the other device's file.
  *
  * Two SyncDevices (the runtime every shell uses) run in this process against a relay process
  * (the built `roo-sync server`) on a fresh PostgreSQL database. Device A's store holds one task
  * with `--history` messages of realistic size (support/realistic-messages.ts: ~0.6 MB of
  * ui_messages.json and ~2.4 MB of api_conversation_history.json at the default 400); B has
- * synced it before measuring. Then, `--messages` times, the assistant on A appends one message
+ * synced it before measuring (`--tasks N`: N such tasks, written round robin, as the Syncthing
+ * bench does with 8). Then, `--messages` times, the assistant on A appends one message
  * in its real pattern (api, ui and history_item.json rewritten whole, each through a temp file
  * and a rename under the file's `.lock` folder), and the bench waits for it in B's
  * ui_messages.json (polled every 2 ms).
@@ -43,7 +44,8 @@ import { percentile, type Benchmark, type Figure } from './figure';
 
 const EMAIL = 'bench-latency@example.com';
 const PASSWORD = 'bench-latency-password-1';
-const TASK = '01900000-0000-7000-8000-00000000cafe';
+/** The tasks the assistant writes to, round robin (`--tasks`, default 1). */
+const taskIdOf = (i: number): string => `01900000-0000-7000-8000-${i.toString(16).padStart(12, '0')}`;
 
 const STAGES = ['watch', 'batch', 'queued', 'pushSent', 'acked', 'liveIn', 'write', 'written', 'seen'] as const;
 type Stage = (typeof STAGES)[number];
@@ -137,6 +139,7 @@ export const benchmark: Benchmark = {
   async run(args) {
     const messages = flag(args, 'messages', 60);
     const history = flag(args, 'history', 400);
+    const taskCount = Math.max(1, flag(args, 'tasks', 1));
     const small = args.includes('--small');
     await buildCli();
     const db = await createTestDatabase();
@@ -162,20 +165,23 @@ export const benchmark: Benchmark = {
       const a = await open('a');
       const b = await open('b');
       const assistant = new AssistantWorkload(a.store, 'a', 0, 1, small ? undefined : realisticPayloads(1));
-      const target = join(b.store, 'tasks', TASK, 'ui_messages.json');
-      const seeded = history > 0 ? await assistant.appendMany(TASK, history) : [await assistant.append(TASK)];
+      const tasks = Array.from({ length: taskCount }, (_, i) => taskIdOf(i));
+      const target = (taskId: string): string => join(b.store, 'tasks', taskId, 'ui_messages.json');
       const seedStarted = Date.now();
-      await waitForText(target, assistant.needle(seeded.at(-1)!), 300_000);
+      for (const taskId of tasks) {
+        const seeded = history > 0 ? await assistant.appendMany(taskId, history) : [await assistant.append(taskId)];
+        await waitForText(target(taskId), assistant.needle(seeded.at(-1)!), 300_000);
+      }
       await a.device.idle();
       await b.device.idle();
-      const sizes = await Promise.all(['ui_messages.json', 'api_conversation_history.json'].map(async (f) => (await readFile(join(a.store, 'tasks', TASK, f))).length));
-      console.log(`task of ${history} messages (ui ${(sizes[0]! / 1e6).toFixed(2)} MB, api ${(sizes[1]! / 1e6).toFixed(2)} MB) synced to B in ${Date.now() - seedStarted} ms`);
+      const sizes = await Promise.all(['ui_messages.json', 'api_conversation_history.json'].map(async (f) => (await readFile(join(a.store, 'tasks', tasks[0]!, f))).length));
+      console.log(`${taskCount} task(s) of ${history} messages (ui ${(sizes[0]! / 1e6).toFixed(2)} MB, api ${(sizes[1]! / 1e6).toFixed(2)} MB) synced to B in ${Date.now() - seedStarted} ms`);
 
       const aClient = a.device.client!;
       const bClient = b.device.client!;
       unwrap.push(
         wrap(FileChangeDetector.prototype, 'note', (self: FileChangeDetector, [, rel]) => {
-          if (self.root === a.store && String(rel).includes(TASK)) mark('watch');
+          if (self.root === a.store && String(rel).startsWith('tasks/')) mark('watch');
         }),
         wrap(FileChangeDetector.prototype, 'deliver', (self: FileChangeDetector) => {
           if (self.root === a.store) mark('batch');
@@ -195,8 +201,9 @@ export const benchmark: Benchmark = {
       const bytes: Array<Record<string, FrameBytes>> = [];
       for (let i = 0; i < messages; i++) {
         probe = { start: performance.now(), marks: {}, bytes: {} };
-        const text = await assistant.append(TASK);
-        await waitForText(target, assistant.needle(text));
+        const taskId = tasks[i % tasks.length]!;
+        const text = await assistant.append(taskId);
+        await waitForText(target(taskId), assistant.needle(text));
         mark('seen');
         await a.device.idle();
         await b.device.idle();
