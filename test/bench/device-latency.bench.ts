@@ -24,7 +24,7 @@
  * Figures: device.sync.p50_ms / device.sync.p99_ms, baseline the relay hop alone (push sent
  * on A to live page on B) in the same run.
  */
-import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signIn } from '../../core/client/sign-in';
@@ -37,6 +37,7 @@ import { FileChangeDetector } from '../../core/node/watch/file-change-detector';
 import { FrameCodec } from '../../core/protocol/frame';
 import { AssistantWorkload } from '../support/assistant-workload';
 import { buildCli, machineIn, runCli } from '../support/cli-process';
+import { FileTextCache } from '../support/file-text-cache';
 import { createTestDatabase } from '../support/postgres';
 import { realisticPayloads } from '../support/realistic-messages';
 import { createRelayNode } from '../support/relay-node';
@@ -90,7 +91,6 @@ function wrap(proto: object, name: string, before?: (self: any, args: unknown[])
   };
 }
 
-/** Resolves once `path` holds `needle`; polls every 2 ms, reading the file only when its stat changed. */
 /** Counts every frame a FrameCodec of this process encodes or decodes into the probe (see countFrame). */
 function wrapFrames(): () => void {
   const proto = FrameCodec.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
@@ -118,17 +118,10 @@ function wrapFrames(): () => void {
   };
 }
 
-async function waitForText(path: string, needle: string, timeoutMs = 30_000): Promise<void> {
+/** Resolves once `path` holds `needle`; polls every 2 ms (reading the file only when it changed). */
+async function waitForText(files: FileTextCache, path: string, needle: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let seen = '';
-  for (;;) {
-    const info = await stat(path).catch(() => null);
-    const version = info ? `${info.ino}:${info.size}:${info.mtimeMs}` : '';
-    if (version !== seen) {
-      seen = version;
-      const raw = await readFile(path, 'utf8').catch(() => '');
-      if (raw.includes(needle)) return;
-    }
+  while (!(await files.read(path)).includes(needle)) {
     if (Date.now() > deadline) throw new Error(`${needle} did not reach ${path} in ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
@@ -166,11 +159,12 @@ export const benchmark: Benchmark = {
       const b = await open('b');
       const assistant = new AssistantWorkload(a.store, 'a', 0, 1, small ? undefined : realisticPayloads(1));
       const tasks = Array.from({ length: taskCount }, (_, i) => taskIdOf(i));
+      const files = new FileTextCache();
       const target = (taskId: string): string => join(b.store, 'tasks', taskId, 'ui_messages.json');
       const seedStarted = Date.now();
       for (const taskId of tasks) {
         const seeded = history > 0 ? await assistant.appendMany(taskId, history) : [await assistant.append(taskId)];
-        await waitForText(target(taskId), assistant.needle(seeded.at(-1)!), 300_000);
+        await waitForText(files, target(taskId), assistant.needle(seeded.at(-1)!), 300_000);
       }
       await a.device.idle();
       await b.device.idle();
@@ -203,7 +197,7 @@ export const benchmark: Benchmark = {
         probe = { start: performance.now(), marks: {}, bytes: {} };
         const taskId = tasks[i % tasks.length]!;
         const text = await assistant.append(taskId);
-        await waitForText(target(taskId), assistant.needle(text));
+        await waitForText(files, target(taskId), assistant.needle(text));
         mark('seen');
         await a.device.idle();
         await b.device.idle();

@@ -26,6 +26,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AssistantWorkload } from '../support/assistant-workload';
+import { FileTextCache } from '../support/file-text-cache';
 import { realisticPayloads } from '../support/realistic-messages';
 import { startFaultWorld } from '../support/fault-world';
 import { startSyncthingPair } from '../support/syncthing-pair';
@@ -54,8 +55,10 @@ export interface PeerResult {
 const TASKS = 8;
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+const files = new FileTextCache();
+
 async function uiText(store: string, taskId: string): Promise<string> {
-  return readFile(join(store, 'tasks', taskId, 'ui_messages.json'), 'utf8').catch(() => '');
+  return files.read(join(store, 'tasks', taskId, 'ui_messages.json'));
 }
 
 /** What drives a run: messages measured, and the history each task starts with (0: the small workload). */
