@@ -13,7 +13,7 @@ import { SyncError, isSyncError } from '../errors';
 import type { DeviceId, TaskId } from '../ids';
 import { ConflictResolver } from '../merge/conflict-resolver';
 import { compareHlc, HybridLogicalClock } from '../model/hlc';
-import type { EntryKey, HlcStamp, StreamName, TaskSource } from '../model/changes';
+import type { EntryKey, HlcStamp, ServerChange, StreamName, TaskSource } from '../model/changes';
 import type { BlobStore } from '../ports/blob-store';
 import type { RemoteEntries } from '../ports/remote-entries';
 import type { Outbox } from '../ports/outbox';
@@ -23,7 +23,7 @@ import type { ChangeConflict } from '../protocol/messages';
 import { detectFileChanges } from './file-sync';
 import { checkIntegrity, type IntegrityReport } from './integrity';
 import { findUnsent, notePending, requeueUnsent, type OutboxRecoveryReport } from './outbox-recovery';
-import { applyJournal, pullAll, type PullReport } from './pull-cycle';
+import { applyJournal, applyPage, pullAll, type PullReport } from './pull-cycle';
 import { pushPending, resolveConflicts, type PushReport } from './push-cycle';
 import { StorageErrorCode } from './storage-errors';
 import { liveEntryHashes } from './entry-cache';
@@ -300,7 +300,35 @@ export class HybridStorage {
   async syncFromCloud(): Promise<SyncFromCloudReport> {
     return this.run(async () => {
       const pushed = await pushPending(this.deps, this.batchSize, this.maxConflictRounds);
-      const pulled = await pullAll(this.deps, this.options.pullPageSize ?? 500, this.options.pullApplyBatch ?? 5000);
+      const pulled = await this.pullEverything();
+      return { ...pulled, pushed };
+    });
+  }
+
+  /** Every page after the cursor, in pages of `pullPageSize`, applied in batches of `pullApplyBatch`. */
+  private pullEverything(): ReturnType<typeof pullAll> {
+    return pullAll(this.deps, this.options.pullPageSize ?? 500, this.options.pullApplyBatch ?? 5000);
+  }
+
+  /**
+   * Applies changes the relay sent live (after committing them). When they continue the log
+   * right after the cursor (seqs cursor+1, cursor+2, ... with no gap) they are applied as a
+   * pulled page would be, without asking the relay again; otherwise (a change of this device or
+   * a lost page in between) everything after the cursor is pulled. Pushes what is queued first,
+   * as syncFromCloud does.
+   */
+  async applyLiveChanges(changes: readonly ServerChange[]): Promise<SyncFromCloudReport> {
+    return this.run(async () => {
+      const pushed = await pushPending(this.deps, this.batchSize, this.maxConflictRounds);
+      const cursor = this.state.cursor;
+      const fresh = changes.filter((c) => c.seq > cursor).sort((a, b) => a.seq - b.seq);
+      if (fresh.length === 0) return { applied: 0, received: 0, pages: 0, refusedPaths: [], pushed };
+      if (fresh.every((c, i) => c.seq === cursor + 1 + i)) {
+        const refusedPaths = await applyPage(this.deps, { changes: fresh, cursor: fresh[fresh.length - 1]!.seq });
+        const received = fresh.filter((c) => c.deviceId !== this.options.deviceId).length;
+        return { applied: fresh.length, received, pages: 0, refusedPaths, pushed };
+      }
+      const pulled = await this.pullEverything();
       return { ...pulled, pushed };
     });
   }

@@ -113,6 +113,7 @@ export async function applyPage(deps: EngineDeps, journal: ApplyJournal): Promis
   await deps.saveState();
   const refused = await applyJournal(deps, journal, snapshots, groups);
   deps.ctx.state.cursor = Math.max(deps.ctx.state.cursor, journal.cursor);
+  deps.ctx.state.skipOwn();
   deps.ctx.state.journal = null;
   await deps.saveState();
   return refused;

@@ -38,11 +38,13 @@ export async function pushPending(deps: EngineDeps, batchSize: number, maxConfli
       throw new SyncError(StorageErrorCode.SYNC_FAILED, 'push failed; the changes stay queued', undefined, { cause: err });
     }
     const byClientSeq = new Map(batch.map((c) => [c.clientSeq, c]));
+    const recorded: number[] = [];
     for (const accepted of outcome.accepted) {
       const change = byClientSeq.get(accepted.clientSeq);
-      if (change) recordAck(deps, change.body, accepted.seq);
+      if (change && recordAck(deps, change.body, accepted.seq)) recorded.push(accepted.seq);
     }
     report.accepted += outcome.accepted.length;
+    deps.ctx.state.noteOwnSeqs(recorded);
     await deps.saveState();
     await deps.outbox.acknowledge(outcome.accepted.map((a) => a.clientSeq));
     if (outcome.conflicts.length > 0) {
@@ -59,8 +61,14 @@ export async function pushPending(deps: EngineDeps, batchSize: number, maxConfli
   return report;
 }
 
-/** Records the relay's acceptance of one of this device's changes as its base version. */
-export function recordAck(deps: EngineDeps, body: ChangeBody, seq: number): void {
+/**
+ * Records the relay's acceptance of one of this device's changes as its base version. Returns
+ * true when that leaves nothing for the change to do here if it came back in a pull (its seq
+ * may then be skipped, see SyncState.noteOwnSeqs): a put recorded as the entry's synced
+ * version, or metadata acknowledged as the task's latest; truncates, tombstones and files are
+ * always pulled back.
+ */
+export function recordAck(deps: EngineDeps, body: ChangeBody, seq: number): boolean {
   const state = deps.ctx.state;
   switch (body.type) {
     case 'stream.put': {
@@ -70,13 +78,14 @@ export function recordAck(deps: EngineDeps, body: ChangeBody, seq: number): void
         tracked.own = true;
         delete tracked.base;
         state.markDirty(state.getTask(body.source, body.taskId)!);
+        return true;
       }
-      return;
+      return false;
     }
     case 'task.meta':
     case 'task.delete': {
       const task = state.getTask(body.source, body.taskId);
-      if (!task) return;
+      if (!task) return false;
       let changed = false;
       if (task.metaSeq < seq) {
         task.metaSeq = seq;
@@ -84,16 +93,17 @@ export function recordAck(deps: EngineDeps, body: ChangeBody, seq: number): void
       }
       if (noteMetaAcked(task, body, deps.ctx.deviceId)) changed = true;
       if (changed) state.markDirty(task);
-      return;
+      // Its fields were merged when it was detected; coming back it would only merge them again.
+      return body.type === 'task.meta' && task.metaSeq === seq;
     }
     case 'file.put':
     case 'file.delete':
       recordFileAck(deps.ctx, body, seq);
-      return;
+      return false;
     case 'stream.truncate': {
       const task = state.getTask(body.source, body.taskId);
       if (task && noteTruncateAcked(task, body.stream, body.afterKey)) state.markDirty(task);
-      return;
+      return false;
     }
   }
 }

@@ -272,6 +272,28 @@ export class SyncState {
   outboxId: string | null = null;
   /** Tasks changed since the last save; null when everything must be written. */
   private dirty: Set<string> | null = null;
+  /**
+   * Seqs above the cursor that the relay gave this device's own changes (memory only: after a
+   * restart a pull brings them back, and applying them again changes nothing).
+   */
+  private readonly ownAhead = new Set<number>();
+
+  /**
+   * Notes seqs the relay gave this device's own changes (their acks are recorded already) and
+   * moves the cursor over those that follow it directly: pulling them back would only download
+   * what this device sent (a device whose cursor stayed behind its own pushes fetched them all
+   * again at every poll).
+   */
+  noteOwnSeqs(seqs: Iterable<number>): void {
+    for (const seq of seqs) if (seq > this.cursor) this.ownAhead.add(seq);
+    this.skipOwn();
+  }
+
+  /** Moves the cursor over noted own seqs that follow it directly (call after it advanced). */
+  skipOwn(): void {
+    while (this.ownAhead.delete(this.cursor + 1)) this.cursor++;
+    for (const seq of this.ownAhead) if (seq <= this.cursor) this.ownAhead.delete(seq);
+  }
 
   /** The task's state, or undefined when never synced. */
   getTask(source: TaskSource, taskId: TaskId | string): TaskSyncState | undefined {

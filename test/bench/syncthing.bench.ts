@@ -6,6 +6,13 @@
  * (support/fault-world.ts). Both links run through the fault proxy, which counts the bytes.
  * The same workload drives both, the assistant's real write pattern (every message rewrites
  * ui_messages.json, api_conversation_history.json and history_item.json whole):
+ * 0. the store: 8 tasks of `--history` messages each (default 300) of realistic size
+ *    (support/realistic-messages.ts: a ui text of 0.3-3 KiB and an api entry of 1-12 KiB per
+ *    message, code-like text), about 0.45 MB of ui_messages.json and 1.9 MB of
+ *    api_conversation_history.json per task, 19 MB in all: real tasks hold hundreds of
+ *    messages and several MB (shared/reference/task-stores.md), and a rewrite of such a file
+ *    is what Syncthing has to rescan and send in changed 128 KiB blocks. `--small` runs the
+ *    old workload instead (40 one-line messages in all, files of a few KB);
  * 1. one machine writes: a message every 300 ms to one of 8 tasks; latency = write until the
  *    other machine's ui_messages.json holds it; bytes per message = proxy bytes / messages;
  * 2. both machines write the same task at once (each assistant from its own memory), then the
@@ -19,6 +26,8 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AssistantWorkload } from '../support/assistant-workload';
+import { FileTextCache } from '../support/file-text-cache';
+import { realisticPayloads } from '../support/realistic-messages';
 import { startFaultWorld } from '../support/fault-world';
 import { startSyncthingPair } from '../support/syncthing-pair';
 import { outDirArg } from './faults.bench';
@@ -46,24 +55,38 @@ export interface PeerResult {
 const TASKS = 8;
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+const files = new FileTextCache();
+
 async function uiText(store: string, taskId: string): Promise<string> {
-  return readFile(join(store, 'tasks', taskId, 'ui_messages.json'), 'utf8').catch(() => '');
+  return files.read(join(store, 'tasks', taskId, 'ui_messages.json'));
+}
+
+/** What drives a run: messages measured, and the history each task starts with (0: the small workload). */
+export interface Workload {
+  messages: number;
+  history: number;
 }
 
 /** Phase 1 and 2 on one tool. */
-async function drive(side: Side, messages: number): Promise<PeerResult> {
-  const a = new AssistantWorkload(side.storeA, 'a', 0, 2);
-  const b = new AssistantWorkload(side.storeB, 'b', 1, 2);
+async function drive(side: Side, workload: Workload): Promise<PeerResult> {
+  const { messages, history } = workload;
+  const a = new AssistantWorkload(side.storeA, 'a', 0, 2, history > 0 ? realisticPayloads(1) : undefined);
+  const b = new AssistantWorkload(side.storeB, 'b', 1, 2, history > 0 ? realisticPayloads(2) : undefined);
   const tasks = Array.from({ length: TASKS }, (_, i) => `task-${i}`);
   // A store with some history first, synced before measuring.
-  for (let i = 0; i < TASKS * 5; i++) await a.append(tasks[i % TASKS]!);
-  const seeded = [...a.made.entries()];
+  if (history > 0) for (const task of tasks) await a.appendMany(task, history);
+  else for (let i = 0; i < TASKS * 5; i++) await a.append(tasks[i % TASKS]!);
+  const seeded = [...a.made.entries()].map(([taskId, list]) => [taskId, a.needle(list.at(-1)!)] as const);
+  const seedStarted = Date.now();
   for (;;) {
     const texts = await Promise.all(tasks.map((t) => uiText(side.storeB, t)));
-    if (seeded.every(([taskId, list]) => list.every((text) => texts[tasks.indexOf(taskId)]!.includes(text)))) break;
-    await pause(50);
+    if (seeded.every(([taskId, needle]) => texts[tasks.indexOf(taskId)]!.includes(needle))) break;
+    if (Date.now() - seedStarted > 600_000) throw new Error(`${side.name} did not sync the seeded store in 10 minutes`);
+    await pause(100);
   }
   await side.settled();
+  const storeBytes = (await Promise.all(tasks.flatMap((t) => ['ui_messages.json', 'api_conversation_history.json'].map((f) => readFile(join(side.storeA, 'tasks', t, f)).then((x) => x.length, () => 0))))).reduce((x, y) => x + y, 0);
+  console.log(`  ${side.name}: store of ${TASKS} tasks, ${(storeBytes / 1e6).toFixed(1)} MB, synced in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s`);
 
   // 1. One machine writes.
   const bytesBefore = side.bytes();
@@ -77,7 +100,7 @@ async function drive(side: Side, messages: number): Promise<PeerResult> {
       const byTask = new Map<string, string>();
       for (const [text, { taskId, at }] of pending) {
         if (!byTask.has(taskId)) byTask.set(taskId, await uiText(side.storeB, taskId));
-        if (byTask.get(taskId)!.includes(`"${text}"`)) {
+        if (byTask.get(taskId)!.includes(a.needle(text))) {
           latencies.push(Date.now() - at);
           pending.delete(text);
           timeline.push([Date.now() - started, latencies.length]);
@@ -117,7 +140,7 @@ async function drive(side: Side, messages: number): Promise<PeerResult> {
   for (;;) {
     await side.settled();
     const [ta, tb] = [await uiText(side.storeA, shared), await uiText(side.storeB, shared)];
-    if ((ta === tb && written.every((t) => ta.includes(`"${t}"`))) || Date.now() > deadline) break;
+    if ((ta === tb && written.every((t) => ta.includes(a.needle(t)))) || Date.now() > deadline) break;
     await pause(250);
   }
   const settleMs = Date.now() - (deadline - 60_000);
@@ -125,7 +148,7 @@ async function drive(side: Side, messages: number): Promise<PeerResult> {
   const missing: string[] = [];
   for (const store of [side.storeA, side.storeB]) {
     const text = await uiText(store, shared);
-    const gone = written.filter((t) => !text.includes(`"${t}"`));
+    const gone = written.filter((t) => !text.includes(a.needle(t)));
     lost += gone.length;
     missing.push(`${store === side.storeA ? 'A' : 'B'} lacks ${gone.length}${gone.length ? ` (${gone.slice(0, 4).join(', ')})` : ''}`);
   }
@@ -150,7 +173,7 @@ async function drive(side: Side, messages: number): Promise<PeerResult> {
   return { tool: side.name, latencies, bytesPerMessage, lost: lost + unseen, corruptOrConflict, timeline };
 }
 
-export async function runSyncthingComparison(messages: number): Promise<{ roo: PeerResult; st: PeerResult }> {
+export async function runSyncthingComparison(workload: Workload): Promise<{ roo: PeerResult; st: PeerResult }> {
   try {
     execFileSync('syncthing', ['--version'], { stdio: 'ignore' });
   } catch {
@@ -174,7 +197,7 @@ export async function runSyncthingComparison(messages: number): Promise<{ roo: P
             await pause(100);
           }
         },
-      }, messages);
+      }, workload);
     } finally {
       await pair.close();
     }
@@ -198,7 +221,7 @@ export async function runSyncthingComparison(messages: number): Promise<{ roo: P
             await pause(50);
           }
         },
-      }, messages);
+      }, workload);
     } finally {
       await world.close();
     }
@@ -213,7 +236,9 @@ export const benchmark: Benchmark = {
   async run(args: string[]): Promise<Figure[]> {
     const at = args.indexOf('--messages');
     const messages = at >= 0 && Number(args[at + 1]) > 0 ? Number(args[at + 1]) : 100;
-    const { roo, st } = await runSyncthingComparison(messages);
+    const h = args.indexOf('--history');
+    const history = args.includes('--small') ? 0 : h >= 0 && Number(args[h + 1]) > 0 ? Number(args[h + 1]) : 300;
+    const { roo, st } = await runSyncthingComparison({ messages, history });
     const out = outDirArg(args);
     if (out) await writeFile(join(out, 'syncthing.json'), JSON.stringify({ roo, st }));
     const round = (n: number): number => Math.round(n * 10) / 10;

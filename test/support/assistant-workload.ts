@@ -9,6 +9,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withFileLock } from '../../core/node/stores/file-lock';
+import type { MessagePayloads } from './realistic-messages';
 
 interface TaskMemory {
   ui: Array<Record<string, unknown>>;
@@ -29,7 +30,17 @@ export class AssistantWorkload {
     readonly writer: string,
     private readonly writerIndex: number,
     private readonly writers: number,
+    /** Extra text of each message (realistic-messages.ts); none by default (a few bytes each). */
+    private readonly payloads?: MessagePayloads,
   ) {}
+
+  /**
+   * What to look for in a raw ui_messages.json to find the message whose text starts with
+   * `text` (the marker append returns): its JSON string, closed or followed by the payload.
+   */
+  needle(text: string): string {
+    return this.payloads ? `${JSON.stringify(text).slice(0, -1)}\\n` : JSON.stringify(text);
+  }
 
   /** Total messages written. */
   get count(): number {
@@ -49,17 +60,32 @@ export class AssistantWorkload {
 
   /** Appends one message (new task when unknown) and rewrites the task's files. */
   async append(taskId: string): Promise<string> {
-    const n = this.seq++;
-    const ts = TS_BASE + n * this.writers + this.writerIndex;
-    const text = `fx|${this.writer}|${taskId}|${n}`;
+    return (await this.appendMany(taskId, 1))[0]!;
+  }
+
+  /**
+   * Appends `count` messages to a task with one rewrite of its files (seeding a store with
+   * history); returns their texts.
+   */
+  async appendMany(taskId: string, count: number): Promise<string[]> {
     let task = this.tasks.get(taskId);
-    if (!task) {
-      task = { ui: [], api: [], historyItem: { id: taskId, number: 1, ts, task: text, tokensIn: 0, tokensOut: 0, totalCost: 0, workspace: '/work/project', mode: 'code' } };
-      this.tasks.set(taskId, task);
+    const texts: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const n = this.seq++;
+      const ts = TS_BASE + n * this.writers + this.writerIndex;
+      const text = `fx|${this.writer}|${taskId}|${n}`;
+      if (!task) {
+        task = { ui: [], api: [], historyItem: { id: taskId, number: 1, ts, task: text, tokensIn: 0, tokensOut: 0, totalCost: 0, workspace: '/work/project', mode: 'code' } };
+        this.tasks.set(taskId, task);
+      }
+      const uiText = this.payloads ? `${text}\n${this.payloads.ui(n)}` : text;
+      const apiText = this.payloads ? `${text}\n${this.payloads.api(n)}` : text;
+      task.ui.push({ ts, type: 'say', say: 'text', text: uiText });
+      task.api.push({ role: task.api.length % 2 === 0 ? 'user' : 'assistant', content: [{ type: 'text', text: apiText }], ts });
+      task.historyItem = { ...task.historyItem, tokensIn: Number(task.historyItem.tokensIn) + 10, tokensOut: Number(task.historyItem.tokensOut) + 20 };
+      texts.push(text);
     }
-    task.ui.push({ ts, type: 'say', say: 'text', text });
-    task.api.push({ role: task.api.length % 2 === 0 ? 'user' : 'assistant', content: [{ type: 'text', text }], ts });
-    task.historyItem = { ...task.historyItem, tokensIn: Number(task.historyItem.tokensIn) + 10, tokensOut: Number(task.historyItem.tokensOut) + 20 };
+    if (!task) return texts;
     const folder = join(this.storePath, 'tasks', taskId);
     await mkdir(folder, { recursive: true });
     for (const [name, value] of [['api_conversation_history.json', task.api], ['ui_messages.json', task.ui], ['history_item.json', task.historyItem]] as const) {
@@ -72,7 +98,7 @@ export class AssistantWorkload {
     }
     let list = this.made.get(taskId);
     if (!list) this.made.set(taskId, (list = []));
-    list.push(text);
-    return text;
+    list.push(...texts);
+    return texts;
   }
 }

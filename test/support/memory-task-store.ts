@@ -40,6 +40,9 @@ export class MemoryTaskStore implements ScannableTaskStore {
   async writeTask(task: TaskSnapshot): Promise<void> {
     checkSnapshot(task, this.source);
     const copy = copyJson(task);
+    // What a snapshot says about how it was read is not task data (a real store keeps files).
+    delete copy.read;
+    delete copy.keyed;
     // No HistoryItem given: keep the stored one (never replace it with less), else rebuild.
     copy.historyItem ??= this.tasks.get(copy.taskId)?.historyItem ?? null;
     if (copy.historyItem === null) {

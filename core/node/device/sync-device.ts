@@ -27,7 +27,7 @@ import { AuthSession } from '../../client/auth-session';
 import { RelayEntries } from '../../client/relay-entries';
 import { syncUrlOf, type RelayHttpOptions } from '../../client/relay-http';
 import type { DeviceStatus, DeviceStoreStatus, LockHolder, UnrestorableEntry } from '../../device/device-status';
-import type { TaskSource } from '../../model/changes';
+import type { ServerChange, TaskSource } from '../../model/changes';
 import type { CredentialsStore } from '../../ports/credentials-store';
 import { liveEntryHashes } from '../../storage/entry-cache';
 import { HybridStorage, type SyncFromCloudReport, type SyncToCloudReport } from '../../storage/hybrid-storage';
@@ -135,6 +135,10 @@ export class SyncDevice {
   private closing?: Promise<void>;
   private busy = 0;
   private pullAgain = false;
+  /** A pull from the cursor is wanted (not only the live changes below). */
+  private fullPull = false;
+  /** Live changes received while a pull or an apply ran. */
+  private liveChanges: ServerChange[] = [];
   private pulling: Promise<void> | null = null;
   private lastSyncAt: number | null = null;
   private lastError: { code: string; message: string } | null = null;
@@ -405,13 +409,14 @@ export class SyncDevice {
           if (this.options.live ?? true) this.schedulePull(engine);
         })().catch((err: unknown) => this.noteError(err));
       }),
-      client.onLiveChanges(() => {
-        if (this.options.live ?? true) this.schedulePull(engine);
+      // Live changes are applied as they come (no pull round trip when they follow the cursor).
+      client.onLiveChanges((changes) => {
+        if (this.options.live ?? true) this.schedulePull(engine, changes);
       }),
-      // An empty page with hasMore: the relay held live pages back (slow consumer) or lost
-      // them (its pub/sub was down): pull.
+      // A page with hasMore: the relay held live pages back (slow consumer) or lost them (its
+      // pub/sub was down): pull.
       client.onLivePage((page) => {
-        if (page.hasMore && page.changes.length === 0 && (this.options.live ?? true)) this.schedulePull(engine);
+        if (page.hasMore && (this.options.live ?? true)) this.schedulePull(engine);
       }),
       client.onDrainConflicts(async ({ conflicts }) => {
         await storage.resolveConflicts(conflicts);
@@ -499,9 +504,15 @@ export class SyncDevice {
     }
   }
 
-  /** Pulls and applies what the relay has after the cursor; coalesces requests that come meanwhile. */
-  private schedulePull(engine: Engine): void {
+  /**
+   * Pulls and applies what the relay has after the cursor, or, given `live` changes, applies
+   * those (HybridStorage.applyLiveChanges pulls only when they leave a gap). Coalesces requests
+   * that come meanwhile; a pull covers the live changes that waited for it.
+   */
+  private schedulePull(engine: Engine, live?: readonly ServerChange[]): void {
     if (this.engine !== engine) return;
+    if (live) this.liveChanges.push(...live);
+    else this.fullPull = true;
     if (this.pulling) {
       this.pullAgain = true;
       return;
@@ -511,14 +522,21 @@ export class SyncDevice {
     this.pulling = (async () => {
       do {
         this.pullAgain = false;
+        const changes = this.liveChanges.splice(0);
+        const full = this.fullPull || changes.length === 0;
+        this.fullPull = false;
         try {
-          const report = await engine.storage.syncFromCloud();
+          const report = full ? await engine.storage.syncFromCloud() : await engine.storage.applyLiveChanges(changes);
           this.lastSyncAt = (this.options.now ?? Date.now)();
           this.lastError = null;
           if (report.applied > 0) this.logger.debug('applied remote changes', { applied: report.applied, cursor: engine.storage.cursor });
         } catch (err) {
           if (isSyncError(err, 'STORAGE_SYNC_FAILED')) this.retryPullLater(engine);
-          else if (!isSyncError(err, 'STORAGE_CLOSED')) this.noteError(err);
+          else if (!isSyncError(err, 'STORAGE_CLOSED')) {
+            this.noteError(err);
+            // Live changes that could not be applied are not lost: a pull later fetches them.
+            if (!full) this.retryPullLater(engine);
+          }
         }
       } while (this.pullAgain && this.engine === engine);
     })().finally(() => {

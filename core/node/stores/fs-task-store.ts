@@ -72,6 +72,12 @@ export class FsTaskStore implements ScannableTaskStore {
   private readonly legacyIndex: LegacyTaskIndex | null;
   /** Last parse of recently read ui/api files: re-reading after an append parses only the new entries. */
   private readonly parsedStreams = new ParsedStreamCache();
+  /**
+   * The entry lists readTask handed out, with the file and version each was read from: a
+   * snapshot written back with a stream it did not change (the same list, the file still at
+   * that version) leaves that file alone without serialising and comparing it.
+   */
+  private readonly handedOut = new WeakMap<readonly unknown[], { path: string; version: string }>();
 
   constructor(options: FsTaskStoreOptions) {
     this.source = options.source;
@@ -133,8 +139,8 @@ export class FsTaskStore implements ScannableTaskStore {
     const api = await this.readStream('api', [join(dir, STORE_FILES.api), join(dir, STORE_FILES.legacyApi)]);
     const { item } = await this.resolveHistoryItem(taskId, dir, async () => ui.entries, []);
     const keyed: TaskSnapshot['keyed'] = {};
-    if (ui.parsed) keyed.ui = ui.parsed.keyed;
-    if (api.parsed) keyed.api = api.parsed.keyed;
+    if (ui.parsed) keyed.ui = ui.parsed.keyed.slice();
+    if (api.parsed) keyed.api = api.parsed.keyed.slice();
     // The api version is that of the file writes go to (api_conversation_history.json).
     const apiVersion = api.path === join(dir, STORE_FILES.api) ? api.version : await fileVersion(join(dir, STORE_FILES.api));
     return { source: this.source, taskId, ui: ui.entries, api: api.entries, historyItem: item, keyed, read: { ui: ui.version, api: apiVersion } };
@@ -150,6 +156,11 @@ export class FsTaskStore implements ScannableTaskStore {
     paths: readonly string[],
   ): Promise<{ entries: unknown[]; parsed?: ParsedStream; path?: string; version: string | null }> {
     for (const path of paths) {
+      // Still the version last read or written here: its parse stands, nothing to read.
+      const cached = this.parsedStreams.get(path);
+      if (cached?.version && cached.version === (await fileVersion(path))) {
+        return this.handOut({ entries: cached.entries as unknown[], parsed: cached, path, version: cached.version });
+      }
       const file = await readFileVersioned(path);
       if (file === null) {
         this.parsedStreams.delete(path);
@@ -157,15 +168,25 @@ export class FsTaskStore implements ScannableTaskStore {
       }
       const { bytes, version } = file;
       try {
-        const parsed = parseStreamText(stream, bytes.toString('utf8'), this.parsedStreams.get(path));
+        const parsed = { ...parseStreamText(stream, bytes.toString('utf8'), cached), version };
         this.parsedStreams.set(path, parsed);
-        return { entries: parsed.entries as unknown[], parsed, path, version };
+        return this.handOut({ entries: parsed.entries as unknown[], parsed, path, version });
       } catch {
         this.parsedStreams.delete(path);
-        return { entries: parseStoreJson(path, bytes, expectArray) as unknown[], path, version };
+        return this.handOut({ entries: parseStoreJson(path, bytes, expectArray) as unknown[], path, version });
       }
     }
     return { entries: [], version: null };
+  }
+
+  /**
+   * A copy of the entry list for the caller (the cached parse stays as read), remembered with
+   * the file and version it came from (see replaceStream).
+   */
+  private handOut<T extends { entries: unknown[]; path?: string; version: string | null }>(read: T): T {
+    const entries = read.entries.slice();
+    if (read.path && read.version) this.handedOut.set(entries, { path: read.path, version: read.version });
+    return { ...read, entries };
   }
 
   /**
@@ -242,8 +263,8 @@ export class FsTaskStore implements ScannableTaskStore {
   private async writeTaskFiles(task: TaskSnapshot): Promise<HistoryItem | null> {
     const dir = this.taskDir(task.taskId);
     await mkdir(dir, { recursive: true });
-    await this.replaceJson(join(dir, STORE_FILES.ui), task.ui, task.read?.ui);
-    await this.replaceJson(join(dir, STORE_FILES.api), task.api, task.read?.api);
+    await this.replaceStream('ui', join(dir, STORE_FILES.ui), task.ui, task.read?.ui);
+    await this.replaceStream('api', join(dir, STORE_FILES.api), task.api, task.read?.api);
     // No HistoryItem given: keep the one the store has (never replace it with less), else rebuild.
     const item = task.historyItem ?? (await this.existingHistoryItem(task.taskId, dir)) ?? (await this.rebuild(task.taskId, dir, task.ui));
     if (item === null) return null;
@@ -326,30 +347,65 @@ export class FsTaskStore implements ScannableTaskStore {
   }
 
   /**
+   * replaceJson for a ui or api file. Entries handed out by readTask from this file, which is
+   * still at that version, are already on disk: nothing is written. What it writes is parsed
+   * into the stream cache under the new version, so the next read (the watcher's echo of this
+   * write, the next page) neither reads nor parses the file again.
+   */
+  private async replaceStream(stream: StreamName, path: string, entries: readonly unknown[], expected?: string | null): Promise<void> {
+    const handed = this.handedOut.get(entries);
+    await withFileLock(path, this.lock, async () => {
+      const now = await fileVersion(path);
+      if (handed && handed.path === path && handed.version === now) return;
+      const written = await this.replaceJsonLocked(path, entries, expected, now);
+      if (written === null) return;
+      try {
+        this.parsedStreams.set(path, { ...parseStreamText(stream, written.text, this.parsedStreams.get(path)), version: written.version });
+      } catch {
+        this.parsedStreams.delete(path);
+      }
+    });
+  }
+
+  /**
    * Replaces `path` with `value` as compact JSON under the file's lock, unless it already holds
    * exactly that. With `expected` (a version stamp from readFileVersioned, null: absent), only
    * while the file is still that version: otherwise STORE_CHANGED, nothing written. A corrupt
    * file in the way is kept beside it (`<name>.corrupt-<ts>`), not lost.
    */
   private async replaceJson(path: string, value: unknown, expected?: string | null): Promise<void> {
-    const text = JSON.stringify(value);
     await withFileLock(path, this.lock, async () => {
-      const before = expected === undefined ? undefined : await fileVersion(path);
-      const existing = await readFileIfExists(path);
-      if (existing !== null && existing.length === Buffer.byteLength(text) && existing.equals(Buffer.from(text))) return;
-      if (expected !== undefined && before !== expected) {
-        throw new SyncError(STORE_ERROR_CODES.changed, `${path} was rewritten while roo-sync merged it; it reads and merges again`, { path });
-      }
-      if (existing !== null) {
-        try {
-          parseStoreJson(path, existing);
-        } catch (error) {
-          if (!isSyncError(error, STORE_ERROR_CODES.corruptJson)) throw error;
-          await rename(path, `${path}.corrupt-${this.now()}`);
-        }
-      }
-      await writeFileAtomic(path, text);
+      await this.replaceJsonLocked(path, value, expected, expected === undefined ? undefined : await fileVersion(path));
     });
+  }
+
+  /**
+   * replaceJson's work, the lock held and the file's version `before` taken (undefined: not
+   * needed). Returns the text written and the file's new version, or null when nothing was written.
+   */
+  private async replaceJsonLocked(
+    path: string,
+    value: unknown,
+    expected: string | null | undefined,
+    before: string | null | undefined,
+  ): Promise<{ text: string; version: string } | null> {
+    const text = JSON.stringify(value);
+    // The file is the version read (and parsed) before: not corrupt, no need to read it again.
+    if (expected !== undefined && expected !== null && before === expected) return { text, version: await writeFileAtomic(path, text) };
+    const existing = await readFileIfExists(path);
+    if (existing !== null && existing.length === Buffer.byteLength(text) && existing.equals(Buffer.from(text))) return null;
+    if (expected !== undefined && before !== expected) {
+      throw new SyncError(STORE_ERROR_CODES.changed, `${path} was rewritten while roo-sync merged it; it reads and merges again`, { path });
+    }
+    if (existing !== null) {
+      try {
+        parseStoreJson(path, existing);
+      } catch (error) {
+        if (!isSyncError(error, STORE_ERROR_CODES.corruptJson)) throw error;
+        await rename(path, `${path}.corrupt-${this.now()}`);
+      }
+    }
+    return { text, version: await writeFileAtomic(path, text) };
   }
 }
 

@@ -127,15 +127,18 @@ export function tempPathFor(path: string): string {
 
 /**
  * Replaces `path` with `data` atomically: write a temp file beside it, fsync, rename over.
- * The temp file is removed when anything fails.
+ * The temp file is removed when anything fails. Returns the version stamp (see
+ * readFileVersioned) of what it wrote, taken before the rename, so no later write can pass as it.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<string> {
   const temp = tempPathFor(path);
+  let version: string;
   try {
     const handle = await open(temp, 'w');
     try {
       await handle.writeFile(data);
       await handle.sync();
+      version = versionOf(await handle.stat());
     } finally {
       await handle.close();
     }
@@ -145,6 +148,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     throw storeIoError(path, 'write', error);
   }
   await syncDirectory(dirname(path));
+  return version;
 }
 
 /**

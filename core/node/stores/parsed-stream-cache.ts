@@ -1,27 +1,36 @@
 /**
- * The last parse of recently read stream files, so that reading a task again after the
- * assistant appended one message parses and hashes only that message (see
- * core/tracking/stream-text.ts). Bounded by entry count and by total text size: a parse holds
- * the whole file text, and tasks of 20 MB exist.
+ * The last parse of recently read (or written) stream files, with the file version it belongs
+ * to (json-file's `ino:size:mtime` stamp): reading a task again after the assistant appended
+ * one message parses and hashes only that message (see core/tracking/stream-text.ts), and a
+ * file still at that version is not read at all. Bounded by entry count and by total text
+ * size: a parse holds the whole file text, and tasks of 20 MB exist.
  */
 import type { ParsedStream } from '../../tracking/stream-text';
 
+/** A parse of a file's text, and the version of the file that held that text (null: unknown). */
+export type VersionedParse = ParsedStream & { readonly version: string | null };
+
 export class ParsedStreamCache {
-  private readonly byPath = new Map<string, ParsedStream>();
+  private readonly byPath = new Map<string, VersionedParse>();
   private textChars = 0;
 
   constructor(
-    private readonly maxStreams = 8,
+    /**
+     * Streams kept at most: two per task, for the tasks in use at once (an assistant in several
+     * windows, the tasks a page of remote changes touches). With 8, writing to 8 tasks in turn
+     * parsed every file whole on every message (a fifth of a second per message under load).
+     */
+    private readonly maxStreams = 32,
     /** UTF-16 code units of text kept at most (48 M: about 96 MB). */
     private readonly maxTextChars = 48 * 1024 * 1024,
   ) {}
 
-  get(path: string): ParsedStream | undefined {
+  get(path: string): VersionedParse | undefined {
     return this.byPath.get(path);
   }
 
   /** Keeps `parsed` as the newest entry, dropping the least recently stored past the bounds. */
-  set(path: string, parsed: ParsedStream): void {
+  set(path: string, parsed: VersionedParse): void {
     this.delete(path);
     if (parsed.text.length > this.maxTextChars) return;
     this.byPath.set(path, parsed);

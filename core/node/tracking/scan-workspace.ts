@@ -34,6 +34,13 @@ export interface ScanOptions {
   onProblem?: (problem: ScanProblem) => void;
   /** Files hashed at once; default 8. */
   concurrency?: number;
+  /**
+   * `content` (default): `hash` is the sha256 of the bytes. `stat`: nothing is read; `hash` is
+   * a stamp of size, mtime and inode (`stat:<size>:<mtime>:<ino>`), which changes whenever a
+   * file is replaced (a rename gives a new inode) or rewritten. For callers that only need to
+   * know that a file may have changed and read it anyway (the task-store watcher).
+   */
+  identity?: 'content' | 'stat';
 }
 
 /** True for paths left out by default: `.git` and `node_modules` folders, conflict copies. */
@@ -93,7 +100,7 @@ export async function scanWorkspace(root: string, options: ScanOptions = {}): Pr
     while (next < files.length) {
       const rel = files[next++]!;
       try {
-        const entry = await scanFile(root, rel, options.previous?.get(rel));
+        const entry = await scanFile(root, rel, options.previous?.get(rel), options.identity ?? 'content');
         if (entry) entries.push(entry);
       } catch (err) {
         if (errorCode(err) === 'ENOENT') continue;
@@ -109,7 +116,14 @@ export async function scanWorkspace(root: string, options: ScanOptions = {}): Pr
 }
 
 /** One file's entry; reuses `previous`'s hash when size and mtime are unchanged. Null when it is no longer a file. */
-async function scanFile(root: string, rel: string, previous: ManifestEntry | undefined): Promise<ManifestEntry | null> {
+async function scanFile(root: string, rel: string, previous: ManifestEntry | undefined, identity: 'content' | 'stat'): Promise<ManifestEntry | null> {
+  if (identity === 'stat') {
+    const info = await stat(join(root, rel));
+    if (!info.isFile()) return null;
+    const base = { path: rel, size: info.size, mode: info.mode & 0o777, mtime: info.mtimeMs };
+    if (previous && previous.size === info.size && previous.mtime === info.mtimeMs) return { ...base, hash: previous.hash, binary: previous.binary };
+    return { ...base, hash: `stat:${info.size}:${info.mtimeMs}:${info.ino}`, binary: false };
+  }
   const handle = await open(join(root, rel), 'r');
   try {
     const info = await handle.stat();

@@ -4,9 +4,17 @@
  * last time, so changes made while nothing ran are found too.
  *
  * Every candidate path is checked against the disk before it is reported: a file rewritten
- * with the same content (the assistants rewrite whole files) is not a change, and a file that
- * appeared and vanished within one debounce window is not reported at all. Scanning and
- * hashing reuse `scanWorkspace` (core/node/tracking).
+ * with the same content (the assistants rewrite whole files) is not a change (with `check:
+ * 'stat'`, a file whose size, mtime and inode are unchanged), and a file that appeared and
+ * vanished within one debounce window is not reported at all. Scanning and hashing reuse
+ * `scanWorkspace` (core/node/tracking).
+ *
+ * The debounce is short (20 ms) because the assistants write a file whole, through a temp file
+ * and a rename under `<file>.lock`: a batch never sees half a file. While a folder of a pending
+ * path holds a live `.lock` (the assistant is between its files), the batch waits for it, up to
+ * `maxWaitMs`. chokidar drops a second change of one path within 50 ms of the first (its
+ * throttle): so the paths of every batch are checked once more `recheckMs` later, and a
+ * rewrite whose event was dropped is still reported.
  *
  * Delivery is at least once: the manifest takes a batch in only after every listener has
  * finished with it, so a batch whose listener failed (or a process that died meanwhile) is
@@ -14,7 +22,7 @@
  */
 import { watch, type FSWatcher } from 'chokidar';
 import { promises as fsp } from 'node:fs';
-import { relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { SyncError, isSyncError } from '../../errors';
 import type { ManifestEntry } from '../../tracking/manifest';
 import { scanWorkspace, type ScanProblem } from '../tracking/scan-workspace';
@@ -31,7 +39,7 @@ export interface FileBatch {
 export type FileBatchListener = (batch: FileBatch) => void | Promise<void>;
 
 export interface FileChangeDetectorOptions {
-  /** Quiet time after the last event before a batch is emitted (default 200 ms). */
+  /** Quiet time after the last event before a batch is emitted (default 20 ms). */
   debounceMs?: number;
   /** Longest a pending event waits while events keep coming (default 2000 ms). */
   maxWaitMs?: number;
@@ -53,15 +61,32 @@ export interface FileChangeDetectorOptions {
   rescan?: 'hash' | 'stat';
   /** Least time between two saves of the state file (default 2000 ms; close() always saves). */
   saveIntervalMs?: number;
+  /**
+   * How a file named by an event is compared with its last state: `hash` (default) reads and
+   * hashes it; `stat` compares size, mtime and inode only (for listeners that read the file
+   * anyway: the task-store watcher).
+   */
+  check?: 'hash' | 'stat';
+  /** Wait while a folder of a pending path holds a live `*.lock` folder (default: ignoreAssistantScratch). */
+  lockAware?: boolean;
+  /** When the paths of a batch are checked again, for changes chokidar's throttle dropped (default 60 ms; 0: never). */
+  recheckMs?: number;
 }
 
 const DEFAULTS = {
-  debounceMs: 200,
+  debounceMs: 20,
   maxWaitMs: 2000,
   ignoreAssistantScratch: true,
   rescan: 'hash' as 'hash' | 'stat',
   saveIntervalMs: 2000,
+  check: 'hash' as 'hash' | 'stat',
+  recheckMs: 60,
 };
+
+/** The assistants treat a `.lock` folder older than this as left by a crash (task-stores.md). */
+const LOCK_STALE_MS = 31_000;
+/** How often a batch waiting for an assistant's lock looks again. */
+const LOCK_POLL_MS = 5;
 
 export class FileChangeDetector {
   /** Absolute root folder. */
@@ -74,6 +99,9 @@ export class FileChangeDetector {
   /** Files (and folders, whose whole subtree counts) to check on the next flush. */
   private readonly pendingFiles = new Set<string>();
   private readonly pendingFolders = new Set<string>();
+  /** Paths of earlier batches to check again (stat first: unchanged ones are not read). */
+  private readonly pendingRechecks = new Set<string>();
+  private recheckTimer: NodeJS.Timeout | null = null;
   private pendingRescan = false;
   private firstPendingAt = 0;
   private debounceTimer: NodeJS.Timeout | null = null;
@@ -136,6 +164,8 @@ export class FileChangeDetector {
     this.closing ??= (async () => {
       this.markClosed();
       this.clearDebounce();
+      if (this.recheckTimer) clearTimeout(this.recheckTimer);
+      this.recheckTimer = null;
       if (this.saveTimer) clearTimeout(this.saveTimer);
       this.saveTimer = null;
       await this.watcher?.close().catch(() => undefined);
@@ -143,6 +173,7 @@ export class FileChangeDetector {
       await this.work;
       this.pendingFiles.clear();
       this.pendingFolders.clear();
+      this.pendingRechecks.clear();
       if (this.dirty) await this.save();
       this.batchListeners.clear();
       this.errorListeners.clear();
@@ -180,13 +211,61 @@ export class FileChangeDetector {
     else return;
     const now = Date.now();
     if (!this.debounceTimer) this.firstPendingAt = now;
+    this.armDebounce(this.settings.debounceMs);
+  }
+
+  /** (Re)starts the quiet-time timer: `ms`, but never past the first pending event's max wait. */
+  private armDebounce(ms: number): void {
     this.clearDebounce();
-    const wait = Math.max(0, Math.min(this.settings.debounceMs, this.firstPendingAt + this.settings.maxWaitMs - now));
+    const wait = Math.max(0, Math.min(ms, this.firstPendingAt + this.settings.maxWaitMs - Date.now()));
     this.debounceTimer = setTimeout(() => {
       this.debounceTimer = null;
-      void this.flush();
+      void this.quiet();
     }, wait);
     this.debounceTimer.unref();
+  }
+
+  /** The quiet time passed: flush, unless an assistant is still writing there (and max wait allows). */
+  private async quiet(): Promise<void> {
+    if (this.lockAware && Date.now() - this.firstPendingAt < this.settings.maxWaitMs && (await this.writeInProgress())) {
+      // Look again soon (a new event meanwhile re-armed the timer itself).
+      if (!this.debounceTimer && !this.closing) this.armDebounce(Math.min(this.settings.debounceMs, LOCK_POLL_MS));
+      return;
+    }
+    if (!this.debounceTimer) void this.flush();
+  }
+
+  private get lockAware(): boolean {
+    return this.settings.lockAware ?? this.settings.ignoreAssistantScratch;
+  }
+
+  /** True when a folder holding a pending file has a live `*.lock` folder (an assistant mid-write). */
+  private async writeInProgress(): Promise<boolean> {
+    const folders = new Set<string>();
+    for (const file of this.pendingFiles) folders.add(dirname(file));
+    folders.delete('.'); // the root holds roo-sync's own owner lock, not an assistant's
+    const now = Date.now();
+    for (const folder of folders) {
+      const names = await fsp.readdir(join(this.root, folder)).catch(() => [] as string[]);
+      for (const name of names) {
+        if (!name.endsWith('.lock')) continue;
+        const info = await fsp.stat(join(this.root, folder, name)).catch(() => null);
+        if (info?.isDirectory() && now - info.mtimeMs < LOCK_STALE_MS) return true;
+      }
+    }
+    return false;
+  }
+
+  /** Checks `paths` again after `recheckMs` (see the module doc). */
+  private scheduleRecheck(paths: Iterable<string>): void {
+    if (this.settings.recheckMs <= 0 || this.closing) return;
+    for (const path of paths) this.pendingRechecks.add(path);
+    if (this.recheckTimer || this.pendingRechecks.size === 0) return;
+    this.recheckTimer = setTimeout(() => {
+      this.recheckTimer = null;
+      void this.flush();
+    }, this.settings.recheckMs);
+    this.recheckTimer.unref();
   }
 
   private clearDebounce(): void {
@@ -199,9 +278,17 @@ export class FileChangeDetector {
     const rescan = this.pendingRescan;
     const files = new Set(this.pendingFiles);
     const folders = new Set(this.pendingFolders);
+    // A recheck trusts unchanged size and mtime; a path with a new event is checked in full.
+    const rechecks = new Map<string, ManifestEntry>();
+    for (const path of this.pendingRechecks) {
+      const before = this.manifest.get(path);
+      if (!files.has(path) && before) rechecks.set(path, before);
+      files.add(path);
+    }
     this.pendingRescan = false;
     this.pendingFiles.clear();
     this.pendingFolders.clear();
+    this.pendingRechecks.clear();
     if (!rescan && files.size === 0 && folders.size === 0) return;
 
     const inScope = rescan ? () => true : scopeOf(files, folders);
@@ -210,8 +297,9 @@ export class FileChangeDetector {
     try {
       current = await scanWorkspace(this.root, {
         ignore: (rel) => this.isIgnored(rel) || !inScope(rel, 'walk'),
-        // Events always rehash; only a `stat` rescan trusts unchanged size and mtime.
-        previous: rescan && this.settings.rescan === 'stat' ? this.manifest : undefined,
+        // Events always check in full; a `stat` rescan and rechecks trust unchanged size and mtime.
+        previous: rescan && this.settings.rescan === 'stat' ? this.manifest : rechecks,
+        identity: this.settings.check === 'stat' ? 'stat' : 'content',
         onProblem: (p: ScanProblem) => {
           unreadable.push(p.path);
           this.report('WATCH_UNREADABLE', 'a path could not be read; it keeps its last state', { ...p });
@@ -244,6 +332,8 @@ export class FileChangeDetector {
       const delivered = await this.deliver({ changed, removed });
       if (!delivered) return;
     }
+    // Paths named by events (not a whole rescan) get one more look: see scheduleRecheck.
+    if (!rescan) this.scheduleRecheck([...files].filter((path) => current.has(path) && (!rechecks.has(path) || changed.includes(path))));
     // Take in every scanned entry (also touched-but-same files, so their new mtime sticks).
     for (const entry of current.values()) this.manifest.set(entry.path, entry);
     for (const path of removed) this.manifest.delete(path);

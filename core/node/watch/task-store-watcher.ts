@@ -19,7 +19,7 @@ export interface TaskStoreBatch {
 
 export type TaskStoreWatcherOptions = Pick<
   FileChangeDetectorOptions,
-  'debounceMs' | 'maxWaitMs' | 'statePath' | 'rescan' | 'saveIntervalMs'
+  'debounceMs' | 'maxWaitMs' | 'statePath' | 'rescan' | 'saveIntervalMs' | 'check'
 >;
 
 const INDEX_FILES: ReadonlySet<string> = new Set(['tasks/_index.json', 'state/taskHistory.json']);
@@ -30,6 +30,9 @@ export class TaskStoreWatcher {
   /** `base` is the store's folder: the one holding `tasks/`. */
   constructor(base: string, options: TaskStoreWatcherOptions = {}) {
     this.detector = new FileChangeDetector(base, {
+      // HybridStorage reads every changed task anyway (and skips one rewritten unchanged):
+      // hashing its multi-MB files here as well would only double the reads.
+      check: 'stat',
       ...options,
       depth: 2,
       ignore: (rel) => !isStorePath(rel),

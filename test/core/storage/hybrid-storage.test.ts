@@ -55,18 +55,16 @@ describe('HybridStorage', () => {
       assert.ok((await log(world)).every((c) => c.deviceId !== b.deviceId));
     });
 
-    it("counts as received only other devices' changes, not its own that a first pull returns", async () => {
-      const world = new SimWorld();
-      const a = await world.addDevice();
-      const b = await world.addDevice();
-      await createTask(a, 't1', 3);
-      await world.run(a.storage!.syncToCloud());
+    it("counts as received only other devices' changes, not its own that a pull returns", async () => {
+      const { world, a, b, taskId } = await twoDevices();
+      // A device skips its own puts that follow its cursor, but its tombstone comes back in a pull.
+      await world.run(a.storage!.deleteTask('roo-code', taskId));
       const own = await world.run(a.storage!.syncFromCloud());
-      assert.ok(own.applied > 0, 'the first pull returns the device its own changes');
+      assert.ok(own.applied > 0, 'the pull returns the device its own tombstone');
       assert.equal(own.received, 0);
       const other = await world.run(b.storage!.syncFromCloud());
-      assert.equal(other.received, other.applied);
       assert.ok(other.received > 0);
+      assert.equal(other.received, other.applied);
     });
 
     it('pulls again from 0 when the relay says the cursor is behind its compaction point (CURSOR_COMPACTED)', async () => {
@@ -143,6 +141,42 @@ describe('HybridStorage', () => {
       const ta = (await a.store.readTask(taskId))!;
       assert.deepEqual(ta, await b.store.readTask(taskId));
       assert.deepEqual(ta.ui.map((m) => (m as { text: string }).text), ['m0', 'b was here']);
+    });
+  });
+
+  describe('#applyLiveChanges', () => {
+    it('applies live changes that follow the cursor without a pull, and pulls when they leave a gap', async () => {
+      const { world, a, b, taskId } = await twoDevices();
+      const transport = b.transport!;
+      const pull = transport.pull.bind(transport);
+      let pulls = 0;
+      transport.pull = (cursor, limit) => {
+        pulls++;
+        return pull(cursor, limit);
+      };
+      const appendOnA = async (ts: number, text: string) => {
+        const task = (await a.store.readTask(taskId))!;
+        await a.store.writeTask({ ...task, ui: [...task.ui, ui(ts, text)] });
+        await world.run(a.storage!.syncToCloud());
+        return (await log(world)).filter((c) => c.seq > (b.storage!.cursor));
+      };
+      const texts = async () => (await b.store.readTask(taskId))!.ui.map((m) => (m as { text: string }).text);
+
+      const next = await appendOnA(3000, 'live one');
+      await world.run(b.storage!.applyLiveChanges(next));
+      assert.equal(pulls, 0);
+      assert.ok((await texts()).includes('live one'));
+      assert.equal(b.storage!.cursor, world.relay.serverCursor(world.userId));
+
+      // The live page of 'lost' never came: the next one leaves a gap, so b pulls both.
+      await appendOnA(4000, 'lost');
+      const after = (await appendOnA(5000, 'live two')).filter((c) => c.body.type === 'stream.put' && c.body.key.startsWith('5000'));
+      await world.run(b.storage!.applyLiveChanges(after));
+      assert.equal(pulls, 1);
+      assert.deepEqual((await texts()).slice(-3), ['live one', 'lost', 'live two']);
+      assert.equal(b.storage!.cursor, world.relay.serverCursor(world.userId));
+      const quiet = await world.run(b.storage!.syncToCloud());
+      assert.equal(quiet.queued, 0);
     });
   });
 

@@ -205,6 +205,10 @@ describe('HybridStorage long-run regressions', () => {
       const write = (ui: unknown[]) => b.store.writeTask({ ...task, ui });
       await write([...start, say(2000, 'm1'), say(3000, 'm2')]);
       await world.syncAll();
+      // A change of a's that b has not pulled yet: b's own changes after it come back in b's
+      // next pull (a cursor right below them would just skip them).
+      await a.store.writeTask({ source: 'roo-code', taskId: 't2' as TaskId, ui: [say(1500, 'other')], api: [], historyItem: { id: 't2', number: 2, ts: 1500, task: 'r' } });
+      await world.run(a.storage!.syncToCloud());
       await write([...start, say(2000, 'm1')]); // delete from m2: truncate after m1
       await world.run(b.storage!.syncToCloud());
       await write([...start, say(2000, 'm1'), say(4000, 'm3')]);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSyncError, type SyncError } from '../../../core/errors';
@@ -173,7 +173,8 @@ describe('FileChangeDetector', function () {
 
     it('ignores the assistants temp and lock files, checkpoints and command output', async () => {
       const { root } = fresh();
-      const { d, recorder } = detector(root);
+      // The lock folder stays (a crash left it): the batch waits for it up to maxWaitMs.
+      const { d, recorder } = detector(root, { maxWaitMs: 300 });
       await d.start();
       const batch = recorder.next();
       write(root, 'tasks/1/.ui_messages.json.new_1732000000000_k3j2.tmp', 'partial');
@@ -183,6 +184,42 @@ describe('FileChangeDetector', function () {
       write(root, 'tasks/1/command-output/cmd-1.txt', 'ls');
       write(root, 'tasks/1/ui_messages.json', '[]');
       assert.deepEqual(await batch, { changed: ['tasks/1/ui_messages.json'], removed: [] });
+    });
+
+    it('waits while an assistant holds a lock in the folder, then reports its files in one batch', async () => {
+      const { root } = fresh();
+      const { d, recorder } = detector(root, { debounceMs: 10 });
+      await d.start();
+      const batch = recorder.next();
+      const lock = join(root, 'tasks/1/ui_messages.json.lock');
+      mkdirSync(lock, { recursive: true });
+      write(root, 'tasks/1/api_conversation_history.json', '[1]');
+      // The assistant is still at work on its next file, long past the debounce.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      write(root, 'tasks/1/ui_messages.json', '[2]');
+      rmSync(lock, { recursive: true });
+      assert.deepEqual(await batch, { changed: ['tasks/1/api_conversation_history.json', 'tasks/1/ui_messages.json'], removed: [] });
+    });
+
+    it('reports a rewrite whose change event chokidar dropped (a second rename within 50 ms)', async () => {
+      const { root } = fresh();
+      write(root, 'f.json', 'v0');
+      const replace = (text: string) => {
+        write(root, '.f.json.new_1_a.tmp', text);
+        renameSync(join(root, '.f.json.new_1_a.tmp'), join(root, 'f.json'));
+      };
+      const { d, recorder } = detector(root, { debounceMs: 1, check: 'stat' });
+      const contents: string[] = [];
+      d.onBatch(() => void contents.push(readFileSync(join(root, 'f.json'), 'utf8')));
+      await d.start();
+      const after = recorder.batches.length;
+      const first = recorder.nth(after);
+      replace('v1');
+      await first;
+      // Right after the batch, within chokidar's 50 ms throttle of the first event.
+      replace('v2');
+      await recorder.nth(after + 1, 5000);
+      assert.equal(contents.at(-1), 'v2');
     });
 
     it('reports removed files, including everything under a removed folder', async () => {
