@@ -47,7 +47,10 @@ export interface FileChangeDetectorOptions {
   ignore?: (relPath: string) => boolean;
   /** Levels of subfolders to descend (0: the root's own files only); default unlimited. */
   depth?: number;
-  /** Leave out the assistants' temp/lock files, checkpoints/ and command-output/ (default true). */
+  /**
+   * Leave out the assistants' temp/lock files, checkpoints/ and command-output/ (default false:
+   * in a workspace `yarn.lock` or a `checkpoints/` folder are the user's files; task stores set it).
+   */
   ignoreAssistantScratch?: boolean;
   /**
    * Where the manifest is kept between runs (a small JSON file this module owns). Without it
@@ -76,7 +79,7 @@ export interface FileChangeDetectorOptions {
 const DEFAULTS = {
   debounceMs: 20,
   maxWaitMs: 2000,
-  ignoreAssistantScratch: true,
+  ignoreAssistantScratch: false,
   rescan: 'hash' as 'hash' | 'stat',
   saveIntervalMs: 2000,
   check: 'hash' as 'hash' | 'stat',

@@ -34,6 +34,7 @@ export class TaskStoreWatcher {
       // hashing its multi-MB files here as well would only double the reads.
       check: 'stat',
       ...options,
+      ignoreAssistantScratch: true,
       depth: 2,
       ignore: (rel) => !isStorePath(rel),
     });

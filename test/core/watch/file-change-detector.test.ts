@@ -174,7 +174,7 @@ describe('FileChangeDetector', function () {
     it('ignores the assistants temp and lock files, checkpoints and command output', async () => {
       const { root } = fresh();
       // The lock folder stays (a crash left it): the batch waits for it up to maxWaitMs.
-      const { d, recorder } = detector(root, { maxWaitMs: 300 });
+      const { d, recorder } = detector(root, { maxWaitMs: 300, ignoreAssistantScratch: true });
       await d.start();
       const batch = recorder.next();
       write(root, 'tasks/1/.ui_messages.json.new_1732000000000_k3j2.tmp', 'partial');
@@ -186,9 +186,20 @@ describe('FileChangeDetector', function () {
       assert.deepEqual(await batch, { changed: ['tasks/1/ui_messages.json'], removed: [] });
     });
 
+    it("reports a workspace's lock files and checkpoints folder: the assistants' rule is off by default", async () => {
+      const { root } = fresh();
+      const { d, recorder } = detector(root);
+      await d.start();
+      const batch = recorder.next();
+      write(root, 'yarn.lock', 'lock v1');
+      write(root, 'crates/Cargo.lock', 'lock v1');
+      write(root, 'checkpoints/model.txt', 'weights');
+      assert.deepEqual(await batch, { changed: ['checkpoints/model.txt', 'crates/Cargo.lock', 'yarn.lock'], removed: [] });
+    });
+
     it('waits while an assistant holds a lock in the folder, then reports its files in one batch', async () => {
       const { root } = fresh();
-      const { d, recorder } = detector(root, { debounceMs: 10 });
+      const { d, recorder } = detector(root, { debounceMs: 10, ignoreAssistantScratch: true });
       await d.start();
       const batch = recorder.next();
       const lock = join(root, 'tasks/1/ui_messages.json.lock');
@@ -208,7 +219,7 @@ describe('FileChangeDetector', function () {
         write(root, '.f.json.new_1_a.tmp', text);
         renameSync(join(root, '.f.json.new_1_a.tmp'), join(root, 'f.json'));
       };
-      const { d, recorder } = detector(root, { debounceMs: 1, check: 'stat' });
+      const { d, recorder } = detector(root, { debounceMs: 1, check: 'stat', ignoreAssistantScratch: true });
       const contents: string[] = [];
       d.onBatch(() => void contents.push(readFileSync(join(root, 'f.json'), 'utf8')));
       await d.start();
