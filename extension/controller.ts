@@ -84,7 +84,7 @@ export class RooSyncController implements vscode.Disposable {
       this.render({ kind: 'off' });
       return;
     }
-    const key = JSON.stringify({ sources: settings.sources, workspaceSync: settings.workspaceSync });
+    const key = JSON.stringify({ sources: settings.sources, workspaceSync: settings.workspaceSync, compressionThreshold: settings.compressionThreshold });
     if (this.runtime && this.runtimeKey === key) return;
     if (this.runtime) {
       this.log.info('sync settings changed; restarting sync');

@@ -83,6 +83,7 @@ export class DeviceRuntime {
         workspaces,
         holderName: `VS Code window (${vscode.env.appName})`,
         lockDir: options.globalStorageUri.fsPath,
+        ...(settings.compressionThreshold === null ? {} : { compressThreshold: settings.compressionThreshold }),
       },
       options.credentials,
       log,

@@ -13,7 +13,7 @@ import type { CredentialsStore } from '../../core/ports/credentials-store';
 import type { CommandDeliverMessage, CommandResultMessage, CommandResultStatus, PresenceMessage, PresenceState, RemoteCommand } from '../../core/protocol/messages';
 import type { FileConflictRecord } from '../../core/storage/sync-state';
 import type { MigrationProgressEvent, MigrationResult } from '../../core/node/migrate/run-migration';
-import { toWireError, type MainToWorker, type WireError, type WorkerDeviceOptions, type WorkerMethods, type WorkerToMain } from './protocol';
+import { toWireError, type MainToWorker, type WireError, type WireInfo, type WorkerDeviceOptions, type WorkerMethods, type WorkerToMain } from './protocol';
 
 export interface WorkerDeviceLog {
   debug(message: string): void;
@@ -166,6 +166,10 @@ export class WorkerDevice {
   }
   cancelMigration(): Promise<void> {
     return this.call('cancelMigration');
+  }
+  /** The relay link's framing: codec, compression threshold, bytes sent (null while not connected). */
+  wire(): Promise<WireInfo | null> {
+    return this.call('wire');
   }
 
   syncNow(): Promise<void> {

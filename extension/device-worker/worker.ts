@@ -18,6 +18,7 @@ import { planMigration } from '../../core/node/migrate/migration-plan';
 import { runMigration } from '../../core/node/migrate/run-migration';
 import type { CredentialsStore, DeviceCredentials } from '../../core/ports/credentials-store';
 import { workspaceIgnore } from '../workspace-ignore';
+import { lowerThreadPriority, WORKER_NICE } from './thread-priority';
 import { toWireError, type MainToWorker, type WorkerDeviceOptions, type WorkerMethods, type WorkerToMain } from './protocol';
 
 const port = parentPort;
@@ -129,11 +130,16 @@ const methods: { [K in keyof WorkerMethods]: (...args: Parameters<WorkerMethods[
   async cancelMigration() {
     migration?.abort();
   },
+  async wire() {
+    return device?.client?.wire ?? null;
+  },
 };
 
 async function open(options: WorkerDeviceOptions): Promise<void> {
   const log = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) =>
     post({ t: 'log', level, message: fields && Object.keys(fields).length > 0 ? `${message} ${JSON.stringify(fields)}` : message });
+  const tid = lowerThreadPriority();
+  log('debug')(tid === null ? 'the device worker runs at the extension host\'s priority' : `the device worker (thread ${tid}) runs at nice ${WORKER_NICE}`);
   device = await SyncDevice.open({
     credentials: new MainThreadCredentials(options.lockDir),
     dataDir: options.dataDir,
@@ -142,6 +148,7 @@ async function open(options: WorkerDeviceOptions): Promise<void> {
     holderName: options.holderName,
     logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
     ...(options.watch ? { watch: options.watch } : {}),
+    ...(options.compressThreshold === undefined ? {} : { client: { compressThreshold: options.compressThreshold } }),
   });
   device.onStatus(() => postStatus());
   post({ t: 'opened' });

@@ -189,6 +189,36 @@ describe('roo-sync on two devices (two real extension hosts, one relay)', functi
     await waitFor('device 1 to hold the accepted version', async () => (await readFile(file(one), 'utf8')) === 'line 1\nline 2 from device 1\nline 3\n');
   });
 
+  it('passes rooSync.compressionThreshold to the device: a change restarts it with that threshold, and frames compress from it on', async () => {
+    type Wire = { codec: string; compressThreshold: number; stats: { bodyBytesEncoded: number; wireBytesEncoded: number } } | null;
+    const wireOf = async (host: DrivenHost, threshold: number) =>
+      waitFor(`${host.name} to sync with threshold ${threshold}`, async () => {
+        const status = await host.call<{ device: { state: string } | null }>('status');
+        const wire = await host.call<Wire>('wire');
+        return status.device?.state === 'synced' && wire?.compressThreshold === threshold ? wire : null;
+      });
+    await one.call('setting', 'rooSync.compressionThreshold', 100_000);
+    const raw = await wireOf(one, 100_000);
+    const taskId = await one.fixture<string>('startNewTask', { text: 'compressed or not' });
+    await one.fixture('appendText', 'lorem ipsum '.repeat(400));
+    await waitFor('the task on device 2', () => sameMessages(one, two, taskId));
+    const afterRaw = (await one.call<Wire>('wire'))!.stats;
+    const rawBody = afterRaw.bodyBytesEncoded - raw.stats.bodyBytesEncoded;
+    const rawWire = afterRaw.wireBytesEncoded - raw.stats.wireBytesEncoded;
+    assert.ok(rawBody > 4800 && rawWire > rawBody, `under a 100 KB threshold nothing is compressed: ${rawBody} body bytes, ${rawWire} on the wire`);
+
+    await one.call('setting', 'rooSync.compressionThreshold', 0);
+    const zero = await wireOf(one, 0);
+    await one.fixture('appendText', 'lorem ipsum '.repeat(400));
+    await waitFor('the append on device 2', () => sameMessages(one, two, taskId));
+    const afterZero = (await one.call<Wire>('wire'))!.stats;
+    const zeroBody = afterZero.bodyBytesEncoded - zero.stats.bodyBytesEncoded;
+    const zeroWire = afterZero.wireBytesEncoded - zero.stats.wireBytesEncoded;
+    assert.ok(zeroBody > 4800 && zeroWire < zeroBody / 2, `at 0 every frame is compressed: ${zeroBody} body bytes, ${zeroWire} on the wire`);
+    await one.call('setting', 'rooSync.compressionThreshold', null);
+    await waitFor('device 1 back on the default threshold', async () => ((await one.call<Wire>('wire'))?.compressThreshold ?? 0) > 0);
+  });
+
   it('runs Migrate Local Tasks in the window (core migration in the device worker) over every local task', async () => {
     await one.fixture('startNewTask', { text: 'a local task to migrate' });
     await one.call('idle');

@@ -89,7 +89,7 @@ export interface SyncDeviceOptions {
   /** Watcher timings (ms). */
   watch?: { debounceMs?: number; maxWaitMs?: number };
   /** Tuning of the relay link (timeouts, backoff, pings). */
-  client?: Partial<Pick<RooCloudClientOptions, 'requestTimeoutMs' | 'backoff' | 'pingIntervalMs' | 'offlineAfterFailures' | 'stableAfterMs' | 'codecs'>>;
+  client?: Partial<Pick<RooCloudClientOptions, 'requestTimeoutMs' | 'backoff' | 'pingIntervalMs' | 'offlineAfterFailures' | 'stableAfterMs' | 'codecs' | 'compressThreshold'>>;
   http?: RelayHttpOptions;
   /** Wall clock (ms). Default Date.now. */
   now?: () => number;
