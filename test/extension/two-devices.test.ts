@@ -169,9 +169,7 @@ describe('roo-sync on two devices (two real extension hosts, one relay)', functi
     await two.command('roo-sync.enableSync');
 
     const { readdir } = await import('node:fs/promises');
-    // Live, device 2 can stay at "syncing, 1 queued" here (the settled conflict's result is not
-    // always pushed at once; left open on #10); one Sync Now round settles it.
-    await two.command('roo-sync.syncNow');
+    // Live: no Sync Now; the conflict is produced and shown by the live sync alone.
     const conflict = await waitFor('a conflict in device 2 view', async () => (await two.call<{ view: { conflicts: { id: string; path: string }[] } }>('status')).view.conflicts[0]);
     assert.equal(conflict.path, 'notes.txt');
     assert.equal(await readFile(file(two), 'utf8'), 'line 1\nline 2 from device 2\nline 3\n', 'the local version stays');
