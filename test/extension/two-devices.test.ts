@@ -10,6 +10,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createUser } from '../../server/accounts/users';
 import { PASSWORD, usePgliteRelay } from '../server/http/relay-fixture';
+import { writeJsonLikeRoo } from './fixture-assistant/task-files';
 import { useExtensionHosts, type DrivenHost } from './support/host-session';
 import { readJsonOrNull, waitFor } from './support/wait';
 
@@ -48,6 +49,8 @@ describe('roo-sync on two devices (two real extension hosts, one relay)', functi
   const hosts = useExtensionHosts();
   let one: DrivenHost;
   let two: DrivenHost;
+  /** Device 3: roo-sync without an assistant (set by the ASSISTANT_NOT_INSTALLED test). */
+  let bare: DrivenHost;
   const deviceIds = new Map<DrivenHost, string>();
 
   async function signInAndSync(host: DrivenHost, name: string): Promise<void> {
@@ -139,7 +142,7 @@ describe('roo-sync on two devices (two real extension hosts, one relay)', functi
   });
 
   it('answers a command for a device without an assistant with ASSISTANT_NOT_INSTALLED', async () => {
-    const bare = await hosts.startDriven('device-3', { withFixture: false });
+    bare = await hosts.startDriven('device-3', { withFixture: false });
     // Cline's task folder is there (the extension was uninstalled, its history kept): the device
     // syncs it, so it is online for commands, but no assistant can run one.
     const { mkdir } = await import('node:fs/promises');
@@ -147,6 +150,22 @@ describe('roo-sync on two devices (two real extension hosts, one relay)', functi
     await signInAndSync(bare, 'device 3 (no assistant)');
     const outcome = await two.command<{ error?: { code: string } }>('roo-sync.sendTaskToDevice', { deviceId: deviceIds.get(bare), text: 'nobody can run this' });
     assert.equal(outcome.error?.code, 'ASSISTANT_NOT_INSTALLED', JSON.stringify(outcome));
+  });
+
+  it('picks up an assistant store folder that appears while sync runs (an assistant installed later), with no restart', async () => {
+    const store = join(bare.server.userDataDir, 'User', 'globalStorage', 'rooveterinaryinc.roo-cline');
+    const before = await bare.call<{ device: { stores: { basePath: string }[] } | null }>('status');
+    assert.equal(before.device?.stores.some((s) => s.basePath === store), false, 'no Roo Code store yet');
+    // Roo Code is installed on device 3 and writes its first task (its folder appears only now).
+    const taskId = '0199a1b2-c3d4-7e5f-8a9b-00000000c0de';
+    const ts = Date.now();
+    const dir = join(store, 'tasks', taskId);
+    await writeJsonLikeRoo(join(dir, 'api_conversation_history.json'), [{ role: 'user', content: 'installed later', ts }]);
+    await writeJsonLikeRoo(join(dir, 'ui_messages.json'), [{ ts, type: 'say', say: 'text', text: 'a task from an assistant installed later' }]);
+    await writeJsonLikeRoo(join(dir, 'history_item.json'), { id: taskId, number: 1, ts, task: 'a task from an assistant installed later', tokensIn: 0, tokensOut: 0, totalCost: 0 });
+    await waitFor('device 3 to sync the new store', async () => (await bare.call<{ device: { stores: { basePath: string; role: string }[] } | null }>('status')).device?.stores.some((s) => s.basePath === store && s.role === 'syncing'));
+    const messages = await waitFor('the task on device 2', async () => (await readJsonOrNull<Message[]>(uiPath(two, taskId))) ?? undefined);
+    assert.equal(messages[0]!.text, 'a task from an assistant installed later');
   });
 
   it('keeps a conflict copy for overlapping edits of a workspace file, lists it in the view, and Accept Remote resolves it', async () => {
