@@ -9,7 +9,11 @@
  *   (perf_hooks.monitorEventLoopDelay inside it) while it first-syncs a generated store
  *   (`--store-mb`, default 250, in `--tasks` tasks, default 1,000, one of them 20 MB) and then
  *   detects appends to the 20 MB task (written from outside the host, as the assistant would).
- *   Baseline: the same host's loop with roo-sync idle over as long a window.
+ *   Baseline: the same host with sync disabled, over as long a window as the first sync (up to
+ *   30 s) and the same appends at the same pace. `--profile=DIR` also writes a CPU profile of
+ *   the host's main thread per window and the stalls over 30 ms with their times
+ *   (DIR/<window>.cpuprofile and .stalls.json), to tell whose work a stall was.
+ *   `--only=latency` or `--only=host_block` runs one part.
  * - extension.activate_ms: how long roo-sync's activate() takes in a new extension host of
  *   that device (sync enabled, signed in, the 1,000 tasks on disk), measured inside activate().
  *   VS Code's own activation timings are not reachable from an extension or the workbench
