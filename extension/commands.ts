@@ -116,6 +116,9 @@ export function registerCommands(controller: RooSyncController): vscode.Disposab
       return { status: controller.status.kind };
     }),
     command('syncNow', async () => {
+      requireDevice();
+      // A store folder that appeared since sync started (and was not noticed) is taken in first.
+      await controller.rediscover();
       const device = requireDevice();
       await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'roo-sync: syncing' }, () => device.syncNow());
       return { status: describeStatus(device.status) };

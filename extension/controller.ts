@@ -5,7 +5,7 @@
  * one queue, so a settings change during a start never opens two devices.
  */
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { signIn, signOut } from '../core/client/sign-in';
 import { describeStatus, type DeviceStatus } from '../core/device/device-status';
@@ -16,6 +16,9 @@ import { readSettings, updateSetting, type RooSyncSettings } from './settings';
 import type { StatusBar, StatusBarState } from './status-bar';
 import type { SyncView } from './sync-view';
 import { DeviceRuntime } from './device-runtime';
+import { watchStoreFolders } from './store-folder-watch';
+import { findTaskStores, sameStores } from './task-stores';
+import { TASK_STORE_LAYOUTS } from '../core/stores/layouts';
 
 export interface SignInArgs {
   serverUrl: string;
@@ -33,6 +36,8 @@ export class RooSyncController implements vscode.Disposable {
   private disposed = false;
   /** The settings the running device was opened with (a change restarts it). */
   private runtimeKey = '';
+  /** Watches for assistant store folders that appear while the device runs. */
+  private storeFolders: vscode.Disposable | undefined;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -84,7 +89,7 @@ export class RooSyncController implements vscode.Disposable {
       this.render({ kind: 'off' });
       return;
     }
-    const key = JSON.stringify({ sources: settings.sources, workspaceSync: settings.workspaceSync });
+    const key = JSON.stringify({ sources: settings.sources, workspaceSync: settings.workspaceSync, compressionThreshold: settings.compressionThreshold });
     if (this.runtime && this.runtimeKey === key) return;
     if (this.runtime) {
       this.log.info('sync settings changed; restarting sync');
@@ -117,7 +122,32 @@ export class RooSyncController implements vscode.Disposable {
       return;
     }
     this.log.info('sync started');
+    this.storeFolders = watchStoreFolders(
+      dirname(this.context.globalStorageUri.fsPath),
+      TASK_STORE_LAYOUTS.map((l) => l.extensionId),
+      () => void this.rediscover(),
+      (error) => this.log.warn('cannot watch for new assistant store folders; they are found at the next start or Sync Now', error),
+    );
     this.onDeviceStatus(this.runtime.status);
+  }
+
+  /**
+   * Finds the task stores again (an assistant installed or its store folder created since sync
+   * started, a custom storage path changed) and restarts the device when they differ from the
+   * ones it runs with. Runs on a new store folder, a change of the assistants' storage settings
+   * and Sync Now.
+   */
+  rediscover(): Promise<void> {
+    return this.serial(async () => {
+      const runtime = this.runtime;
+      if (this.disposed || !runtime) return;
+      const settings = readSettings();
+      const found = await findTaskStores(this.context.globalStorageUri, settings.sources);
+      if (this.runtime !== runtime || sameStores(found.stores, runtime.stores)) return;
+      this.log.info(`the assistants' task stores changed (${found.stores.map((s) => s.basePath).join(', ') || 'none'}); restarting sync`);
+      await this.stopDevice();
+      await this.startDevice(settings);
+    });
   }
 
   private onDeviceStatus(status: DeviceStatus): void {
@@ -140,6 +170,8 @@ export class RooSyncController implements vscode.Disposable {
   }
 
   private async stopDevice(): Promise<void> {
+    this.storeFolders?.dispose();
+    this.storeFolders = undefined;
     const runtime = this.runtime;
     this.runtime = null;
     if (runtime) {

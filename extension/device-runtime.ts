@@ -19,6 +19,7 @@ import { openConflictDiff, resolveConflict, unresolvedConflicts, type ConflictCh
 import type { OutputLog } from './output-log';
 import type { RooSyncSettings } from './settings';
 import type { ViewDevice } from './sync-view';
+import type { StoreCandidate } from '../core/stores/store-selection';
 import { findTaskStores } from './task-stores';
 import { workspacesToSync, type WorkspaceToSync } from './workspace-sync';
 
@@ -63,6 +64,8 @@ export class DeviceRuntime {
 
   private constructor(
     readonly device: WorkerDevice,
+    /** The task stores it was opened with (a change of these restarts it). */
+    readonly stores: readonly StoreCandidate[],
     private readonly workspaces: WorkspaceToSync[],
     private readonly options: DeviceRuntimeOptions,
   ) {}
@@ -83,11 +86,12 @@ export class DeviceRuntime {
         workspaces,
         holderName: `VS Code window (${vscode.env.appName})`,
         lockDir: options.globalStorageUri.fsPath,
+        ...(settings.compressionThreshold === null ? {} : { compressThreshold: settings.compressionThreshold }),
       },
       options.credentials,
       log,
     );
-    const runtime = new DeviceRuntime(device, workspaces, options);
+    const runtime = new DeviceRuntime(device, found.stores, workspaces, options);
     runtime.removers.push(
       device.onStatus((status) => runtime.onStatus(status)),
       device.onCommand((delivery) => void runtime.onCommand(delivery)),

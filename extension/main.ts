@@ -5,6 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
+import { TASK_STORE_LAYOUTS } from '../core/stores/layouts';
 import { registerCommands } from './commands';
 import { RooSyncController } from './controller';
 import { OutputLog } from './output-log';
@@ -37,6 +38,7 @@ export function activate(context: vscode.ExtensionContext): RooSyncApi {
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration('rooSync')) void owned.reconcile();
+      else if (TASK_STORE_LAYOUTS.some((l) => l.customPathSetting && event.affectsConfiguration(l.customPathSetting))) void owned.rediscover();
     }),
   );
   log.info(`roo-sync ${version} activated; sync is ${readSettings().enabled ? 'enabled' : 'off'}`);

@@ -17,7 +17,8 @@ export interface RooSyncSettings {
   /** Assistants to sync; empty = every one found. */
   sources: TaskSource[];
   workspaceSync: { enabled: boolean; include: string[]; exclude: string[] };
-  compressionThreshold: number;
+  /** Frames from this device with a smaller body go uncompressed; null: core's default (see RooCloudClientOptions). */
+  compressionThreshold: number | null;
   logLevel: LogLevel;
 }
 
@@ -26,7 +27,7 @@ const stringList = (value: unknown): string[] => (Array.isArray(value) ? value.f
 export function readSettings(): RooSyncSettings {
   const c = vscode.workspace.getConfiguration('rooSync');
   const level = c.get<string>('logLevel', 'info');
-  const threshold = c.get<number>('compressionThreshold', 1024);
+  const threshold = c.get<number | null>('compressionThreshold', null);
   return {
     serverUrl: (c.get<string>('serverUrl', '') ?? '').trim(),
     enabled: c.get<boolean>('enabled', false) === true,
@@ -36,7 +37,7 @@ export function readSettings(): RooSyncSettings {
       include: stringList(c.get('workspaceSync.include')),
       exclude: stringList(c.get('workspaceSync.exclude')),
     },
-    compressionThreshold: typeof threshold === 'number' && threshold >= 0 ? threshold : 1024,
+    compressionThreshold: typeof threshold === 'number' && Number.isFinite(threshold) && threshold >= 0 ? Math.floor(threshold) : null,
     logLevel: (LOG_LEVELS as readonly string[]).includes(level) ? (level as LogLevel) : 'info',
   };
 }

@@ -21,6 +21,12 @@ async function isDirectory(path: string): Promise<boolean> {
   }
 }
 
+/** True when both lists name the same stores (source and folder), in any order. */
+export function sameStores(a: readonly StoreCandidate[], b: readonly StoreCandidate[]): boolean {
+  const key = (list: readonly StoreCandidate[]) => JSON.stringify(list.map((s) => `${s.source}\u0000${s.basePath}`).sort());
+  return key(a) === key(b);
+}
+
 export async function findTaskStores(globalStorageUri: vscode.Uri, sources: readonly TaskSource[]): Promise<{ stores: StoreCandidate[]; problems: StoreProblem[] }> {
   const candidates: StoreCandidate[] = [];
   const globalStorageRoot = dirname(globalStorageUri.fsPath);

@@ -6,7 +6,7 @@
 import type { RelayDevice } from '../../core/client/relay-auth-client';
 import type { DeviceStatus } from '../../core/device/device-status';
 import type { DeviceCredentials } from '../../core/ports/credentials-store';
-import type { QueuedCommand } from '../../core/node/client/roo-cloud-client';
+import type { QueuedCommand, RooCloudClient } from '../../core/node/client/roo-cloud-client';
 import type { CommandDeliverMessage, CommandResultMessage, CommandResultStatus, PresenceMessage, PresenceState, RemoteCommand } from '../../core/protocol/messages';
 import type { SyncDeviceStore } from '../../core/node/device/sync-device';
 import type { FileConflictRecord } from '../../core/storage/sync-state';
@@ -22,6 +22,8 @@ export interface WorkerDeviceOptions {
   /** Folder of the cross-window credentials lock (the extension's globalStorage). */
   lockDir: string;
   watch?: { debounceMs?: number; maxWaitMs?: number };
+  /** `rooSync.compressionThreshold` (absent: core's default). */
+  compressThreshold?: number;
 }
 
 export interface WireError {
@@ -43,7 +45,11 @@ export interface WorkerMethods {
   migrate(since?: number): MigrationResult;
   /** Stops a running migration after the tasks in flight (what is uploaded stays). */
   cancelMigration(): void;
+  /** The relay link's framing (codec, compression threshold, bytes sent); null while not connected. */
+  wire(): WireInfo | null;
 }
+
+export type WireInfo = NonNullable<RooCloudClient['wire']>;
 
 export type MainToWorker =
   | { t: 'open'; options: WorkerDeviceOptions }

@@ -1,9 +1,9 @@
 /**
- * The main thread's handle on the device worker: starts dist/device-worker.js, answers its
- * credential requests from SecretStorage, and offers the device's status, events and calls as
- * promises and listeners. `close()` closes the device in the worker, then ends the thread.
+ * The extension host's handle on the device process: starts dist/device-worker.js (see
+ * device-process.ts), answers its credential requests from SecretStorage, and offers the
+ * device's status, events and calls as promises and listeners. `close()` closes the device in
+ * that process, then ends it.
  */
-import { Worker } from 'node:worker_threads';
 import type { RelayDevice } from '../../core/client/relay-auth-client';
 import { Listeners } from '../../core/client/listeners';
 import type { DeviceStatus } from '../../core/device/device-status';
@@ -13,7 +13,8 @@ import type { CredentialsStore } from '../../core/ports/credentials-store';
 import type { CommandDeliverMessage, CommandResultMessage, CommandResultStatus, PresenceMessage, PresenceState, RemoteCommand } from '../../core/protocol/messages';
 import type { FileConflictRecord } from '../../core/storage/sync-state';
 import type { MigrationProgressEvent, MigrationResult } from '../../core/node/migrate/run-migration';
-import { toWireError, type MainToWorker, type WireError, type WorkerDeviceOptions, type WorkerMethods, type WorkerToMain } from './protocol';
+import { DeviceProcess } from './device-process';
+import { toWireError, type MainToWorker, type WireError, type WireInfo, type WorkerDeviceOptions, type WorkerMethods, type WorkerToMain } from './protocol';
 
 export interface WorkerDeviceLog {
   debug(message: string): void;
@@ -37,42 +38,45 @@ export class WorkerDevice {
   private closing: Promise<void> | undefined;
   private exited = false;
 
+  private worker!: DeviceProcess<MainToWorker, WorkerToMain>;
+
   private constructor(
-    private readonly worker: Worker,
     private readonly credentials: CredentialsStore,
     private readonly log: WorkerDeviceLog,
   ) {}
 
-  /** Starts the worker and opens the device in it; rejects with the device's coded error. */
+  /** Starts the device process and opens the device in it; rejects with the device's coded error. */
   static async open(workerPath: string, options: WorkerDeviceOptions, credentials: CredentialsStore, log: WorkerDeviceLog): Promise<WorkerDevice> {
-    const worker = new Worker(workerPath, { name: 'roo-sync device' });
-    const device = new WorkerDevice(worker, credentials, log);
+    const device = new WorkerDevice(credentials, log);
     const opened = new Promise<void>((resolve, reject) => {
-      worker.on('message', (message: WorkerToMain) => {
-        if (message.t === 'opened') resolve();
-        else if (message.t === 'open-failed') reject(fromWire(message.error));
-        else device.onMessage(message);
-      });
-      worker.once('error', (error) => reject(new SyncError('DEVICE_WORKER_FAILED', `the device worker failed: ${error.message}`)));
-      worker.once('exit', (code) => {
-        device.exited = true;
-        for (const pending of device.replies.values()) pending.reject(new SyncError('DEVICE_WORKER_FAILED', `the device worker ended (exit ${code})`));
-        device.replies.clear();
-        reject(new SyncError('DEVICE_WORKER_FAILED', `the device worker ended (exit ${code}) before the device opened`));
+      device.worker = new DeviceProcess<MainToWorker, WorkerToMain>(workerPath, {
+        message: (message) => {
+          if (message.t === 'opened') resolve();
+          else if (message.t === 'open-failed') reject(fromWire(message.error));
+          else device.onMessage(message);
+        },
+        stderr: (line) => log.warn(`device process: ${line}`),
+        exit: (code, signal) => {
+          device.exited = true;
+          const how = signal ?? `exit ${code}`;
+          for (const pending of device.replies.values()) pending.reject(new SyncError('DEVICE_WORKER_FAILED', `the device process ended (${how})`));
+          device.replies.clear();
+          reject(new SyncError('DEVICE_WORKER_FAILED', `the device process ended (${how}) before the device opened`));
+        },
       });
     });
     device.send({ t: 'open', options });
     try {
       await opened;
     } catch (error) {
-      await worker.terminate();
+      await device.worker.end();
       throw error;
     }
     return device;
   }
 
   private send(message: MainToWorker): void {
-    this.worker.postMessage(message);
+    this.worker.send(message);
   }
 
   private onMessage(message: WorkerToMain): void {
@@ -122,11 +126,15 @@ export class WorkerDevice {
   }
 
   private call<K extends keyof WorkerMethods>(method: K, ...args: Parameters<WorkerMethods[K]>): Promise<ReturnType<WorkerMethods[K]>> {
-    if (this.exited) return Promise.reject(new SyncError('DEVICE_WORKER_FAILED', 'the device worker has ended'));
+    const ended = () => new SyncError('DEVICE_WORKER_FAILED', 'the device process has ended');
+    if (this.exited) return Promise.reject(ended());
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.replies.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.send({ t: 'call', id, method, args });
+      if (!this.worker.send({ t: 'call', id, method, args })) {
+        this.replies.delete(id);
+        reject(ended());
+      }
     });
   }
 
@@ -167,6 +175,10 @@ export class WorkerDevice {
   cancelMigration(): Promise<void> {
     return this.call('cancelMigration');
   }
+  /** The relay link's framing: codec, compression threshold, bytes sent (null while not connected). */
+  wire(): Promise<WireInfo | null> {
+    return this.call('wire');
+  }
 
   syncNow(): Promise<void> {
     return this.call('syncNow');
@@ -188,13 +200,13 @@ export class WorkerDevice {
     return this.call('updatePresence', state, activeTaskId);
   }
 
-  /** Closes the device (ordered, in the worker), then ends the thread. Idempotent. */
+  /** Closes the device (ordered, in its process), then ends the process. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       try {
         if (!this.exited) await this.call('close');
       } finally {
-        await this.worker.terminate();
+        await this.worker.end();
       }
     })();
     return this.closing;

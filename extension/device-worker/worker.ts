@@ -1,12 +1,13 @@
 /**
- * The device worker (bundled as dist/device-worker.js): core's SyncDevice in a worker thread of
- * the extension host. The main thread keeps what needs VS Code (SecretStorage, the assistant's
- * API, the UI); this thread does the syncing and forwards status, logs, remote commands and
- * presence. Credentials are read and written through the main thread (SecretStorage); the
- * cross-window token-rotation lock is a folder lock, taken here.
+ * The device process (bundled as dist/device-worker.js, started by device-process.ts): core's
+ * SyncDevice beside the extension host, never on its event loop. The host keeps what needs
+ * VS Code (SecretStorage, the assistant's API, the UI); this process does the syncing and
+ * forwards status, logs, remote commands and presence over the IPC channel. Credentials are
+ * read and written through the host (SecretStorage); the cross-window token-rotation lock is a
+ * folder lock, taken here. When the host goes away (its channel closes) the device is closed
+ * and the process exits.
  */
 import { join } from 'node:path';
-import { parentPort } from 'node:worker_threads';
 import { RelayAuthClient } from '../../core/client/relay-auth-client';
 import { SyncError } from '../../core/errors';
 import type { TaskId } from '../../core/ids';
@@ -20,10 +21,12 @@ import type { CredentialsStore, DeviceCredentials } from '../../core/ports/crede
 import { workspaceIgnore } from '../workspace-ignore';
 import { toWireError, type MainToWorker, type WorkerDeviceOptions, type WorkerMethods, type WorkerToMain } from './protocol';
 
-const port = parentPort;
-if (!port) throw new Error('device-worker.js runs only as a worker thread');
+if (!process.send) throw new Error('device-worker.js runs only as the extension host\'s child process (with an IPC channel)');
+const send = process.send.bind(process);
 
-const post = (message: WorkerToMain) => port.postMessage(message);
+const post = (message: WorkerToMain) => {
+  if (process.connected) send(message);
+};
 
 let nextCredentialsId = 1;
 const credentialReplies = new Map<number, { resolve(value: DeviceCredentials | null | undefined): void; reject(error: Error): void }>();
@@ -129,6 +132,9 @@ const methods: { [K in keyof WorkerMethods]: (...args: Parameters<WorkerMethods[
   async cancelMigration() {
     migration?.abort();
   },
+  async wire() {
+    return device?.client?.wire ?? null;
+  },
 };
 
 async function open(options: WorkerDeviceOptions): Promise<void> {
@@ -142,13 +148,24 @@ async function open(options: WorkerDeviceOptions): Promise<void> {
     holderName: options.holderName,
     logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
     ...(options.watch ? { watch: options.watch } : {}),
+    ...(options.compressThreshold === undefined ? {} : { client: { compressThreshold: options.compressThreshold } }),
   });
   device.onStatus(() => postStatus());
   post({ t: 'opened' });
   postStatus();
 }
 
-port.on('message', (message: MainToWorker) => {
+let exiting = false;
+/** The host closed the channel (it ended, or it closed the device and let go): close the device and exit. */
+process.on('disconnect', () => {
+  if (exiting) return;
+  exiting = true;
+  const done = () => process.exit(0);
+  const closing = device?.close() ?? Promise.resolve();
+  closing.then(done, done);
+});
+
+process.on('message', (message: MainToWorker) => {
   switch (message.t) {
     case 'open':
       open(message.options).catch((error: unknown) => post({ t: 'open-failed', error: toWireError(error) }));

@@ -10,6 +10,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createUser } from '../../server/accounts/users';
 import { PASSWORD, usePgliteRelay } from '../server/http/relay-fixture';
+import { writeJsonLikeRoo } from './fixture-assistant/task-files';
 import { useExtensionHosts, type DrivenHost } from './support/host-session';
 import { readJsonOrNull, waitFor } from './support/wait';
 
@@ -48,6 +49,8 @@ describe('roo-sync on two devices (two real extension hosts, one relay)', functi
   const hosts = useExtensionHosts();
   let one: DrivenHost;
   let two: DrivenHost;
+  /** Device 3: roo-sync without an assistant (set by the ASSISTANT_NOT_INSTALLED test). */
+  let bare: DrivenHost;
   const deviceIds = new Map<DrivenHost, string>();
 
   async function signInAndSync(host: DrivenHost, name: string): Promise<void> {
@@ -139,7 +142,7 @@ describe('roo-sync on two devices (two real extension hosts, one relay)', functi
   });
 
   it('answers a command for a device without an assistant with ASSISTANT_NOT_INSTALLED', async () => {
-    const bare = await hosts.startDriven('device-3', { withFixture: false });
+    bare = await hosts.startDriven('device-3', { withFixture: false });
     // Cline's task folder is there (the extension was uninstalled, its history kept): the device
     // syncs it, so it is online for commands, but no assistant can run one.
     const { mkdir } = await import('node:fs/promises');
@@ -147,6 +150,22 @@ describe('roo-sync on two devices (two real extension hosts, one relay)', functi
     await signInAndSync(bare, 'device 3 (no assistant)');
     const outcome = await two.command<{ error?: { code: string } }>('roo-sync.sendTaskToDevice', { deviceId: deviceIds.get(bare), text: 'nobody can run this' });
     assert.equal(outcome.error?.code, 'ASSISTANT_NOT_INSTALLED', JSON.stringify(outcome));
+  });
+
+  it('picks up an assistant store folder that appears while sync runs (an assistant installed later), with no restart', async () => {
+    const store = join(bare.server.userDataDir, 'User', 'globalStorage', 'rooveterinaryinc.roo-cline');
+    const before = await bare.call<{ device: { stores: { basePath: string }[] } | null }>('status');
+    assert.equal(before.device?.stores.some((s) => s.basePath === store), false, 'no Roo Code store yet');
+    // Roo Code is installed on device 3 and writes its first task (its folder appears only now).
+    const taskId = '0199a1b2-c3d4-7e5f-8a9b-00000000c0de';
+    const ts = Date.now();
+    const dir = join(store, 'tasks', taskId);
+    await writeJsonLikeRoo(join(dir, 'api_conversation_history.json'), [{ role: 'user', content: 'installed later', ts }]);
+    await writeJsonLikeRoo(join(dir, 'ui_messages.json'), [{ ts, type: 'say', say: 'text', text: 'a task from an assistant installed later' }]);
+    await writeJsonLikeRoo(join(dir, 'history_item.json'), { id: taskId, number: 1, ts, task: 'a task from an assistant installed later', tokensIn: 0, tokensOut: 0, totalCost: 0 });
+    await waitFor('device 3 to sync the new store', async () => (await bare.call<{ device: { stores: { basePath: string; role: string }[] } | null }>('status')).device?.stores.some((s) => s.basePath === store && s.role === 'syncing'));
+    const messages = await waitFor('the task on device 2', async () => (await readJsonOrNull<Message[]>(uiPath(two, taskId))) ?? undefined);
+    assert.equal(messages[0]!.text, 'a task from an assistant installed later');
   });
 
   it('keeps a conflict copy for overlapping edits of a workspace file, lists it in the view, and Accept Remote resolves it', async () => {
@@ -169,9 +188,7 @@ describe('roo-sync on two devices (two real extension hosts, one relay)', functi
     await two.command('roo-sync.enableSync');
 
     const { readdir } = await import('node:fs/promises');
-    // Live, device 2 can stay at "syncing, 1 queued" here (the settled conflict's result is not
-    // always pushed at once; left open on #10); one Sync Now round settles it.
-    await two.command('roo-sync.syncNow');
+    // Live: no Sync Now; the conflict is produced and shown by the live sync alone.
     const conflict = await waitFor('a conflict in device 2 view', async () => (await two.call<{ view: { conflicts: { id: string; path: string }[] } }>('status')).view.conflicts[0]);
     assert.equal(conflict.path, 'notes.txt');
     assert.equal(await readFile(file(two), 'utf8'), 'line 1\nline 2 from device 2\nline 3\n', 'the local version stays');
@@ -187,6 +204,36 @@ describe('roo-sync on two devices (two real extension hosts, one relay)', functi
     await waitFor('no conflict left in device 2 view', async () => (await two.call<{ view: { conflicts: unknown[] } }>('status')).view.conflicts.length === 0);
     // Device 2 had pushed its kept version; the accepted one now reaches device 1 again.
     await waitFor('device 1 to hold the accepted version', async () => (await readFile(file(one), 'utf8')) === 'line 1\nline 2 from device 1\nline 3\n');
+  });
+
+  it('passes rooSync.compressionThreshold to the device: a change restarts it with that threshold, and frames compress from it on', async () => {
+    type Wire = { codec: string; compressThreshold: number; stats: { bodyBytesEncoded: number; wireBytesEncoded: number } } | null;
+    const wireOf = async (host: DrivenHost, threshold: number) =>
+      waitFor(`${host.name} to sync with threshold ${threshold}`, async () => {
+        const status = await host.call<{ device: { state: string } | null }>('status');
+        const wire = await host.call<Wire>('wire');
+        return status.device?.state === 'synced' && wire?.compressThreshold === threshold ? wire : null;
+      });
+    await one.call('setting', 'rooSync.compressionThreshold', 100_000);
+    const raw = await wireOf(one, 100_000);
+    const taskId = await one.fixture<string>('startNewTask', { text: 'compressed or not' });
+    await one.fixture('appendText', 'lorem ipsum '.repeat(400));
+    await waitFor('the task on device 2', () => sameMessages(one, two, taskId));
+    const afterRaw = (await one.call<Wire>('wire'))!.stats;
+    const rawBody = afterRaw.bodyBytesEncoded - raw.stats.bodyBytesEncoded;
+    const rawWire = afterRaw.wireBytesEncoded - raw.stats.wireBytesEncoded;
+    assert.ok(rawBody > 4800 && rawWire > rawBody, `under a 100 KB threshold nothing is compressed: ${rawBody} body bytes, ${rawWire} on the wire`);
+
+    await one.call('setting', 'rooSync.compressionThreshold', 0);
+    const zero = await wireOf(one, 0);
+    await one.fixture('appendText', 'lorem ipsum '.repeat(400));
+    await waitFor('the append on device 2', () => sameMessages(one, two, taskId));
+    const afterZero = (await one.call<Wire>('wire'))!.stats;
+    const zeroBody = afterZero.bodyBytesEncoded - zero.stats.bodyBytesEncoded;
+    const zeroWire = afterZero.wireBytesEncoded - zero.stats.wireBytesEncoded;
+    assert.ok(zeroBody > 4800 && zeroWire < zeroBody / 2, `at 0 every frame is compressed: ${zeroBody} body bytes, ${zeroWire} on the wire`);
+    await one.call('setting', 'rooSync.compressionThreshold', null);
+    await waitFor('device 1 back on the default threshold', async () => ((await one.call<Wire>('wire'))?.compressThreshold ?? 0) > 0);
   });
 
   it('runs Migrate Local Tasks in the window (core migration in the device worker) over every local task', async () => {

@@ -26,7 +26,7 @@ import type { ClientChange, ServerChange } from '../../model/changes';
 import type { AnchorOutcome, Outbox } from '../../ports/outbox';
 import type { PullPage, PushOutcome, SyncTransport } from '../../ports/sync-transport';
 import { CloseCode, FINAL_CLOSE_CODES } from '../../protocol/close-codes';
-import { FrameCodec } from '../../protocol/frame';
+import { FrameCodec, type FrameStats } from '../../protocol/frame';
 import {
   PROTOCOL_VERSIONS,
   type ChangeConflict,
@@ -101,6 +101,11 @@ export interface RooCloudClientOptions {
   pingIntervalMs?: number;
   /** Largest frame accepted from the relay. Default 16 MiB; inflated bodies up to 4x that. */
   maxFrameBytes?: number;
+  /**
+   * Frames this device sends with a body smaller than this many bytes go uncompressed. Default:
+   * FrameCodec's (128 bytes with the connection's compression context, 1024 without).
+   */
+  compressThreshold?: number;
   /** Random source in [0, 1) for jitter (tests pin it). Default Math.random. */
   random?: () => number;
 }
@@ -191,6 +196,15 @@ export class RooCloudClient implements SyncTransport {
 
   get status(): ClientStatus {
     return { ...this.currentStatus };
+  }
+
+  /**
+   * The open connection's framing: the codec negotiated at hello, the size from which bodies
+   * are compressed, and the bytes sent so far (body and on the wire). Null while not connected.
+   */
+  get wire(): { codec: CodecName; compressThreshold: number; stats: FrameStats } | null {
+    const frames = this.session?.frames;
+    return frames ? { codec: frames.codec, compressThreshold: frames.compressThreshold, stats: { ...frames.stats } } : null;
   }
 
   /** True while a welcomed connection is open. */
@@ -457,7 +471,13 @@ export class RooCloudClient implements SyncTransport {
       maxPayload: maxFrameBytes,
     });
     socket.binaryType = 'nodebuffer';
-    const frames = new FrameCodec({ codec: 'none', codecs: this.codecRegistry, maxFrameBytes, maxInflatedBytes: maxFrameBytes * 4 });
+    const frames = new FrameCodec({
+      codec: 'none',
+      codecs: this.codecRegistry,
+      maxFrameBytes,
+      maxInflatedBytes: maxFrameBytes * 4,
+      ...(this.options.compressThreshold === undefined ? {} : { compressThreshold: this.options.compressThreshold }),
+    });
     const session: Session = { socket, frames, welcome: null, heldConflicts: new Set() };
     this.session = session;
     let failure: { code: string; message: string } | null = null;

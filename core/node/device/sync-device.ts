@@ -89,7 +89,7 @@ export interface SyncDeviceOptions {
   /** Watcher timings (ms). */
   watch?: { debounceMs?: number; maxWaitMs?: number };
   /** Tuning of the relay link (timeouts, backoff, pings). */
-  client?: Partial<Pick<RooCloudClientOptions, 'requestTimeoutMs' | 'backoff' | 'pingIntervalMs' | 'offlineAfterFailures' | 'stableAfterMs' | 'codecs'>>;
+  client?: Partial<Pick<RooCloudClientOptions, 'requestTimeoutMs' | 'backoff' | 'pingIntervalMs' | 'offlineAfterFailures' | 'stableAfterMs' | 'codecs' | 'compressThreshold'>>;
   http?: RelayHttpOptions;
   /** Wall clock (ms). Default Date.now. */
   now?: () => number;
@@ -116,6 +116,8 @@ interface Engine {
   client: RooCloudClient;
   storage: HybridStorage;
   watchers: Array<{ flush(): Promise<void>; close(): Promise<void> }>;
+  /** Settles when every watcher has started and delivered its start-up rescan. */
+  watching?: Promise<void>;
   removers: Array<() => void>;
   renewTimer?: NodeJS.Timeout;
   pullRetry?: NodeJS.Timeout;
@@ -232,6 +234,7 @@ export class SyncDevice {
   async idle(): Promise<void> {
     const engine = this.engine;
     if (!engine) return;
+    await engine.watching;
     for (const watcher of engine.watchers) await watcher.flush();
     while (this.pulling) await this.pulling;
     if (engine.client.isOnline && engine.outbox.size > 0) await engine.client.flush();
@@ -385,7 +388,7 @@ export class SyncDevice {
       this.wire(engine);
       client.start();
       if (this.options.live ?? true) {
-        await this.startWatching(engine);
+        this.startWatching(engine);
         this.startPolling(engine);
       }
       this.logger.info('syncing', { deviceId: creds.deviceId, stores: owned.map((s) => s.basePath), server: creds.serverUrl });
@@ -453,22 +456,30 @@ export class SyncDevice {
     engine.renewTimer.unref?.();
   }
 
-  private async startWatching(engine: Engine): Promise<void> {
+  /**
+   * Starts the watchers. Not awaited by the engine's start: each one's start-up rescan (what
+   * changed while nothing ran; on a first sync, the whole store) is pushed as a batch while the
+   * engine already runs (`pushLocal` drops batches of an engine that is not the current one, so
+   * a start that awaited them lost that batch). `idle()` waits for the rescans.
+   */
+  private startWatching(engine: Engine): void {
     const watchOptions = { debounceMs: this.options.watch?.debounceMs, maxWaitMs: this.options.watch?.maxWaitMs };
+    const starts: Promise<void>[] = [];
     for (const store of engine.owned) {
       const watcher = new TaskStoreWatcher(store.basePath, { ...definedOnly(watchOptions), statePath: engine.folder.watchState(store.basePath), rescan: 'stat' });
       engine.watchers.push(watcher);
       watcher.onError((err) => this.noteError(err));
       watcher.onBatch((batch) => this.onStoreBatch(engine, store, batch));
-      await watcher.start();
+      starts.push(watcher.start());
     }
     for (const workspace of this.options.workspaces ?? []) {
       const watcher = new FileChangeDetector(workspace.root, { ...definedOnly(watchOptions), ignore: workspace.ignore, statePath: engine.folder.watchState(workspace.root), rescan: 'stat' });
       engine.watchers.push(watcher);
       watcher.onError((err) => this.noteError(err));
       watcher.onBatch(() => this.pushLocal(engine, () => engine.storage.syncToCloud({ tasks: [], files: true })));
-      await watcher.start();
+      starts.push(watcher.start());
     }
+    engine.watching = Promise.all(starts.map((start) => start.catch((err: unknown) => this.noteError(err)))).then(() => undefined);
   }
 
   /** Hands a watcher batch to HybridStorage: the changed tasks, or every task when an index changed. */

@@ -114,6 +114,22 @@ describe('RooCloudClient', () => {
       await rejectsWithCode(b.pull(0, 10), 'RELAY_REPLY_TOO_LARGE');
     });
 
+    it('compresses bodies from compressThreshold on: 2 KB goes uncompressed under a 100 KB threshold and compressed under 0', async () => {
+      const body = { ...putBody(1), entry: { ts: 1, text: 'lorem ipsum '.repeat(170) } };
+      const sentBy = async (compressThreshold: number, clientSeq: number) => {
+        const client = await harness.online(harness.client({ codecs: ['deflate'], compressThreshold }));
+        assert.equal(client.wire?.compressThreshold, compressThreshold);
+        const before = client.wire!.stats;
+        await client.push([{ clientSeq, baseSeq: null, body: { ...body, key: `${clientSeq}:0` } }]);
+        const after = client.wire!.stats;
+        return { body: after.bodyBytesEncoded - before.bodyBytesEncoded, wire: after.wireBytesEncoded - before.wireBytesEncoded };
+      };
+      const raw = await sentBy(100_000, 1);
+      assert.equal(raw.wire, raw.body + 1, 'one header byte, body uncompressed');
+      const compressed = await sentBy(0, 2);
+      assert.ok(compressed.wire < compressed.body / 4, `compressed ${compressed.body} -> ${compressed.wire} bytes`);
+    });
+
     it('rejects with the relay error code', async () => {
       const a = await harness.online(harness.client());
       await rejectsWithCode(a.sendCommand('nobody', { kind: 'task.start' }), 'COMMAND_TARGET_UNKNOWN');

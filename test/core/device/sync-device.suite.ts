@@ -97,6 +97,29 @@ export function syncDeviceSuite(setup: SyncDeviceSuiteSetup): void {
       assert.deepEqual(devB.status.unrestorable, []);
     });
 
+    it('pushes, when it opens, the tasks written while it was closed and on a first sync the whole store (the start-up rescan is not dropped)', async () => {
+      await fixture.account(EMAIL);
+      const a = await fixture.folder();
+      const b = await fixture.folder();
+      await fixture.signIn(a, EMAIL, 'desktop');
+      await fixture.signIn(b, EMAIL, 'laptop');
+      // Written before A ever ran: its first sync must send it, with no later change to trigger it.
+      await assistantWrite(a.storePath, smallTask(TASK, ['Written before sync was on']));
+      const devB = await fixture.open(b);
+      await devB.waitUntilOnline();
+      const devA = await fixture.open(a);
+      await waitForTexts(b.storePath, TASK, ['Written before sync was on'], 'the first sync of A on B');
+      await devA.idle();
+      await devA.close();
+      // Written while A was closed: its start-up rescan must send it.
+      const later = '0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c';
+      await assistantWrite(a.storePath, smallTask(later, ['Written while A was closed']));
+      const devA2 = await fixture.open(a);
+      await devA2.idle();
+      assert.equal(devA2.status.queued, 0);
+      await waitForTexts(b.storePath, later, ['Written while A was closed'], 'the task written while A was closed, on B');
+    });
+
     it('sends nothing back after applying a page of remote changes (no echo through the real watcher)', async () => {
       const { a, b, devA, devB } = await twoDevices();
       const texts = Array.from({ length: 40 }, (_, i) => `message ${i}`);

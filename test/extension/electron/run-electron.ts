@@ -2,7 +2,9 @@
  * `npm run test:extension:electron`: the standalone extension-host suites (activation, fixture
  * assistant) in desktop VS Code through @vscode/test-electron, for machines that can download
  * VS Code (this project's CI cannot; it runs the same suites in code-server, see
- * test/extension/support). VSCODE_VERSION picks the version (default: the engines minimum).
+ * test/extension/support). VSCODE_VERSION picks the version (default: the engines minimum);
+ * VSCODE_EXECUTABLE uses an installed VS Code instead of downloading one. Without either a
+ * download, it fails with one line saying so.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, mkdir } from 'node:fs/promises';
@@ -11,9 +13,29 @@ import { join } from 'node:path';
 import { downloadAndUnzipVSCode, resolveCliArgsFromVSCodeExecutablePath, runTests } from '@vscode/test-electron';
 import { buildForHost, FIXTURE_ASSISTANT_VSIX, HOST_SUITES_DIR, REPO_ROOT } from '../support/build';
 
+/** Why this run cannot go on, said once on stderr (no stack trace). */
+class RunnerError extends Error {}
+
+/** An installed VS Code (VSCODE_EXECUTABLE), or the one @vscode/test-electron downloads. */
+async function vscodeExecutable(): Promise<string> {
+  const installed = process.env['VSCODE_EXECUTABLE'];
+  if (installed) return installed;
+  const version = process.env['VSCODE_VERSION'] ?? '1.100.3';
+  try {
+    return await downloadAndUnzipVSCode(version);
+  } catch (error) {
+    const reason = (error as { code?: string; message?: string })?.code ?? (error as Error)?.message ?? String(error);
+    throw new RunnerError(
+      `test:extension:electron could not download VS Code ${version} (${reason}): this machine cannot reach update.code.visualstudio.com. ` +
+        'Run it on a machine that can (see docs/extension.md, "Tests in real extension hosts"), or point VSCODE_EXECUTABLE at an installed VS Code (e.g. /usr/share/code/code). ' +
+        'The same suites run here in code-server: npm run test:extension.',
+    );
+  }
+}
+
 async function main(): Promise<void> {
   await buildForHost();
-  const vscodeExecutablePath = await downloadAndUnzipVSCode(process.env['VSCODE_VERSION'] ?? '1.100.3');
+  const vscodeExecutablePath = await vscodeExecutable();
   const dir = await mkdtemp(join(tmpdir(), 'roo-sync-electron-'));
   const extensionsDir = join(dir, 'ext');
   const userDataDir = join(dir, 'ud');
@@ -33,6 +55,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error);
+  console.error(error instanceof RunnerError ? `error: ${error.message}` : error);
   process.exitCode = 1;
 });

@@ -35,7 +35,7 @@ describe('roo-sync activation (sync off by default)', () => {
       enabled: false,
       sources: [],
       'workspaceSync.enabled': false,
-      compressionThreshold: 1024,
+      compressionThreshold: null,
       logLevel: 'info',
     };
     for (const [key, value] of Object.entries(defaults)) assert.deepEqual(config.inspect(key)?.defaultValue, value, key);

@@ -5,6 +5,8 @@
  * until the Node side says done. It lets one host serve many Node-side tests, and two hosts
  * (two devices) take turns in one test.
  */
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import { fixtureAssistant } from './fixture-api';
@@ -14,6 +16,13 @@ import { rooSync } from './roo-sync-api';
 type Step = { id: number; action: string; args: unknown[] } | { done: true };
 
 let histogram: IntervalHistogram | undefined;
+let profiler: Session | undefined;
+/** Stalls of this host's loop longer than the threshold, as [start (µs of the monotonic clock a CPU profile uses), duration (ms)]. */
+let stalls: { timer: NodeJS.Timeout; thresholdMs: number; last: number; found: [number, number][] } | undefined;
+
+function inspectorPost<T>(session: Session, method: string, params?: object): Promise<T> {
+  return new Promise((resolve, reject) => session.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result as T))));
+}
 
 const actions: Record<string, (...args: any[]) => unknown> = {
   command: async (id: string, ...args: unknown[]) => {
@@ -26,6 +35,8 @@ const actions: Record<string, (...args: any[]) => unknown> = {
     const device = api.testing.controller.device;
     return { ...api.status(), bar: api.testing.statusBar(), view: api.testing.view(), device: device?.status ?? null, workspaces: device?.workspaceIds ?? [] };
   },
+  /** The device's relay link framing (codec, compression threshold, bytes sent), from its worker. */
+  wire: async () => (await (await rooSync()).testing.controller.device?.device.wire()) ?? null,
   activateMs: async () => (await rooSync()).testing.activateMs,
   credentials: async () => (await rooSync()).testing.storedCredentials(),
   mementos: async () => (await rooSync()).testing.mementos(),
@@ -53,6 +64,43 @@ const actions: Record<string, (...args: any[]) => unknown> = {
     histogram = undefined;
     return result;
   },
+  /** Records each stall of this host's loop longer than `thresholdMs` (a 5 ms timer that notes its own lateness). */
+  'stalls.start': (thresholdMs = 30) => {
+    if (stalls) clearInterval(stalls.timer);
+    const micros = () => Number(process.hrtime.bigint() / 1000n);
+    const record = { thresholdMs, last: micros(), found: [] as [number, number][], timer: undefined as unknown as NodeJS.Timeout };
+    record.timer = setInterval(() => {
+      const now = micros();
+      const gap = (now - record.last) / 1000 - 5;
+      if (gap > record.thresholdMs) record.found.push([record.last, Math.round(gap)]);
+      record.last = now;
+    }, 5);
+    stalls = record;
+  },
+  'stalls.stop': () => {
+    if (!stalls) throw new Error('stalls.start first');
+    clearInterval(stalls.timer);
+    const found = stalls.found;
+    stalls = undefined;
+    return found;
+  },
+  /** A CPU profile of this host's main thread (node:inspector), written to `path` at stop. */
+  'profile.start': async () => {
+    profiler = new Session();
+    profiler.connect();
+    await inspectorPost(profiler, 'Profiler.enable');
+    await inspectorPost(profiler, 'Profiler.setSamplingInterval', { interval: 500 });
+    await inspectorPost(profiler, 'Profiler.start');
+  },
+  'profile.stop': async (path: string) => {
+    if (!profiler) throw new Error('profile.start first');
+    const { profile } = await inspectorPost<{ profile: unknown }>(profiler, 'Profiler.stop');
+    profiler.disconnect();
+    profiler = undefined;
+    await writeFile(path, JSON.stringify(profile));
+  },
+  /** The extension host process's resident memory (MB): its main thread and the device worker. */
+  rssMb: () => Math.round(process.memoryUsage().rss / 1048576),
   workspaceFolder: () => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? null,
 };
 

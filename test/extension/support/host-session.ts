@@ -93,7 +93,9 @@ export class ExtensionHostPool {
     await Promise.allSettled(this.drivenRuns.values());
     await Promise.all(this.servers.map((s) => s.stop()));
     await this.workbench.close();
-    if (this.root) await rm(this.root, { recursive: true, force: true });
+    // ROO_SYNC_KEEP_HOST_DIRS=1 keeps the servers' folders (logs, output channels, stores) to look at.
+    if (this.root && process.env['ROO_SYNC_KEEP_HOST_DIRS'] === '1') console.log(`kept the extension hosts' folders in ${this.root}`);
+    else if (this.root) await rm(this.root, { recursive: true, force: true });
   }
 
   private makeHosts(): ExtensionHosts {
