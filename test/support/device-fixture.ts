@@ -7,7 +7,7 @@
  */
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { signIn } from '../../core/client/sign-in';
 import { FileCredentialsStore } from '../../core/node/credentials/file-credentials-store';
 import { SyncDevice, type SyncDeviceOptions } from '../../core/node/device/sync-device';
@@ -92,11 +92,14 @@ export async function assistantWrite(storePath: string, task: AssistantTask): Pr
     ['ui_messages.json', task.ui],
     ['history_item.json', task.historyItem],
   ];
-  for (const [name, value] of files) {
-    const temp = join(folder, `.${name}.new_${Date.now()}_${Math.random().toString(16).slice(2, 10)}.tmp`);
-    await writeFile(temp, JSON.stringify(value));
-    await rename(temp, join(folder, name));
-  }
+  for (const [name, value] of files) await writeFileLikeAssistant(join(folder, name), value);
+}
+
+/** Writes `value` as JSON the way the assistants do: a temp file beside it, renamed over it. */
+export async function writeFileLikeAssistant(path: string, value: unknown): Promise<void> {
+  const temp = join(dirname(path), `.${basename(path)}.new_${Date.now()}_${Math.random().toString(16).slice(2, 10)}.tmp`);
+  await writeFile(temp, JSON.stringify(value));
+  await rename(temp, path);
 }
 
 /** The ui messages of a task on disk ([] when the file is missing or not JSON yet). */

@@ -41,6 +41,7 @@ import { FsWorkspaceFiles } from '../storage/fs-workspace-files';
 import { JsonFileSyncStateStore } from '../storage/json-file-sync-state-store';
 import { FsTaskStore, type LegacyTaskIndex } from '../stores/fs-task-store';
 import { FileChangeDetector } from '../watch/file-change-detector';
+import { IndexEntryChanges } from '../watch/index-entry-changes';
 import { TaskStoreWatcher, type TaskStoreBatch } from '../watch/task-store-watcher';
 import { deviceFolder, storeLockPath, type DeviceFolder } from './device-folder';
 
@@ -111,6 +112,8 @@ interface Engine {
   deviceLock: OwnerLock;
   storeLocks: OwnerLock[];
   owned: SyncDeviceStore[];
+  /** The owned stores' readers and writers, in the order of `owned`. */
+  taskStores: FsTaskStore[];
   outbox: FileOutbox;
   entryCache: FsEntryCache;
   client: RooCloudClient;
@@ -383,7 +386,7 @@ export class SyncDevice {
         workspaces: (this.options.workspaces ?? []).map((w) => new FsWorkspaceFiles({ workspaceId: asWorkspaceId(w.workspaceId), root: w.root, ignore: w.ignore })),
         now: this.options.now,
       });
-      const engine: Engine = { folder, deviceLock, storeLocks, owned, outbox, entryCache, client, storage, watchers: [], removers: [] };
+      const engine: Engine = { folder, deviceLock, storeLocks, owned, taskStores: stores, outbox, entryCache, client, storage, watchers: [], removers: [] };
       await this.compactEntryCache(engine);
       this.wire(engine);
       client.start();
@@ -465,13 +468,15 @@ export class SyncDevice {
   private startWatching(engine: Engine): void {
     const watchOptions = { debounceMs: this.options.watch?.debounceMs, maxWaitMs: this.options.watch?.maxWaitMs };
     const starts: Promise<void>[] = [];
-    for (const store of engine.owned) {
+    engine.owned.forEach((store, i) => {
       const watcher = new TaskStoreWatcher(store.basePath, { ...definedOnly(watchOptions), statePath: engine.folder.watchState(store.basePath), rescan: 'stat' });
+      const taskStore = engine.taskStores[i]!;
+      const indexChanges = new IndexEntryChanges(() => taskStore.indexEntries());
       engine.watchers.push(watcher);
       watcher.onError((err) => this.noteError(err));
-      watcher.onBatch((batch) => this.onStoreBatch(engine, store, batch));
+      watcher.onBatch((batch) => this.onStoreBatch(engine, store, batch, indexChanges));
       starts.push(watcher.start());
-    }
+    });
     for (const workspace of this.options.workspaces ?? []) {
       const watcher = new FileChangeDetector(workspace.root, { ...definedOnly(watchOptions), ignore: workspace.ignore, statePath: engine.folder.watchState(workspace.root), rescan: 'stat' });
       engine.watchers.push(watcher);
@@ -482,9 +487,18 @@ export class SyncDevice {
     engine.watching = Promise.all(starts.map((start) => start.catch((err: unknown) => this.noteError(err)))).then(() => undefined);
   }
 
-  /** Hands a watcher batch to HybridStorage: the changed tasks, or every task when an index changed. */
-  private async onStoreBatch(engine: Engine, store: SyncDeviceStore, batch: TaskStoreBatch): Promise<void> {
-    const tasks = batch.indexChanged ? undefined : batch.taskIds.map((taskId) => ({ source: store.source, taskId: asTaskId(taskId) }));
+  /**
+   * Hands a watcher batch to HybridStorage: the changed tasks, and when an index changed, the
+   * tasks whose index entry changed too (every task when that cannot be told: the first index
+   * change seen, or an unreadable index).
+   */
+  private async onStoreBatch(engine: Engine, store: SyncDeviceStore, batch: TaskStoreBatch, indexChanges: IndexEntryChanges): Promise<void> {
+    let ids: string[] | null = batch.taskIds;
+    if (batch.indexChanged) {
+      const changed = await indexChanges.next().catch(() => null);
+      ids = changed === null ? null : [...new Set([...batch.taskIds, ...changed])];
+    }
+    const tasks = ids?.map((taskId) => ({ source: store.source, taskId: asTaskId(taskId) }));
     await this.pushLocal(engine, () => engine.storage.syncToCloud({ tasks, files: false }));
   }
 

@@ -89,6 +89,11 @@ export class FsTaskStore implements ScannableTaskStore {
     this.legacyIndex = options.legacyIndex ?? null;
   }
 
+  /** The entries of the store's own index file by task id (null: the layout has none, or it is missing); cached while the file is unchanged. */
+  indexEntries(): Promise<ReadonlyMap<string, HistoryItem> | null> {
+    return this.index ? this.index.entries() : Promise.resolve(null);
+  }
+
   /** `<base>/tasks`. */
   get tasksDir(): string {
     return join(this.basePath, STORE_FILES.tasksDir);

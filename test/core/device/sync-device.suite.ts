@@ -5,13 +5,13 @@
  * The assistant is played by `assistantWrite`: whole-file rewrites through temp + rename.
  */
 import assert from 'node:assert/strict';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DeviceStatus } from '../../../core/device/device-status';
 import { deviceFolder } from '../../../core/node/device/device-folder';
 import type { SyncDevice } from '../../../core/node/device/sync-device';
 import type { Database } from '../../../server/db/database';
-import { assistantWrite, smallTask, uiOnDisk, useDeviceFixture, waitForTexts, type DeviceDir } from '../../support/device-fixture';
+import { assistantWrite, smallTask, writeFileLikeAssistant, uiOnDisk, useDeviceFixture, waitForTexts, type DeviceDir } from '../../support/device-fixture';
 import { waitFor } from '../../support/redis';
 import { useSuiteRelay } from '../../server/http/relay-fixture';
 
@@ -118,6 +118,32 @@ export function syncDeviceSuite(setup: SyncDeviceSuiteSetup): void {
       await devA2.idle();
       assert.equal(devA2.status.queued, 0);
       await waitForTexts(b.storePath, later, ['Written while A was closed'], 'the task written while A was closed, on B');
+    });
+
+    it('sends a HistoryItem changed only in the index, every time (a task from before history_item.json)', async () => {
+      const { a, b } = await twoDevices();
+      const { ui, api, historyItem } = smallTask(TASK, ['A task from before Roo Code 3.49']);
+      const folder = join(a.storePath, 'tasks', TASK);
+      await mkdir(folder, { recursive: true });
+      const writeIndex = (item: Record<string, unknown>) =>
+        writeFileLikeAssistant(join(a.storePath, 'tasks', '_index.json'), { version: 1, updatedAt: Date.now(), entries: [item] });
+      await writeFileLikeAssistant(join(folder, 'api_conversation_history.json'), api);
+      await writeFileLikeAssistant(join(folder, 'ui_messages.json'), ui);
+      await writeIndex(historyItem);
+      await waitForTexts(b.storePath, TASK, ['A task from before Roo Code 3.49'], 'the task on B');
+      const costOnB = async () => {
+        try {
+          return (JSON.parse(await readFile(join(b.storePath, 'tasks', TASK, 'history_item.json'), 'utf8')) as { totalCost?: number }).totalCost;
+        } catch {
+          return undefined;
+        }
+      };
+      // The first index change after start is compared with nothing (every task is checked);
+      // the next ones name the task by its changed entry.
+      for (const totalCost of [0.5, 0.75, 1.25]) {
+        await writeIndex({ ...historyItem, totalCost });
+        await waitFor(async () => (await costOnB()) === totalCost, `totalCost ${totalCost} on B`, 15_000);
+      }
     });
 
     it('sends nothing back after applying a page of remote changes (no echo through the real watcher)', async () => {
