@@ -108,7 +108,7 @@ export async function relayVersion(
  */
 export function liveEntryHashes(state: SyncState): Set<string> {
   const live = new Set<string>();
-  for (const task of state.tasks.values()) {
+  for (const task of state.allTasks()) {
     for (const stream of STREAM_NAMES) {
       for (const tracked of task.streams[stream].values()) {
         live.add(tracked.hash);
