@@ -27,6 +27,7 @@ import { applyJournal, pullAll, type PullReport } from './pull-cycle';
 import { pushPending, resolveConflicts, type PushReport } from './push-cycle';
 import { StorageErrorCode } from './storage-errors';
 import { liveEntryHashes } from './entry-cache';
+import type { EntryHashSet } from './entry-cache-index';
 import { loadSyncState, type FileConflictRecord, type SyncState, type SyncStateStore } from './sync-state';
 import type { EngineDeps, SyncContext } from './sync-context';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
@@ -369,7 +370,7 @@ export class HybridStorage {
   }
 
   /** Every entry hash the sync state names: what the entry cache must keep (see liveEntryHashes). */
-  async entryHashesInUse(): Promise<Set<string>> {
+  async entryHashesInUse(): Promise<EntryHashSet> {
     return this.run(async () => liveEntryHashes(this.state));
   }
 
