@@ -369,6 +369,11 @@ export class HybridStorage {
     });
   }
 
+  /** Task sync states held in memory now (the rest are read from the state store when used). */
+  get tasksInMemory(): number {
+    return this.state.tasksInMemory;
+  }
+
   /** Every entry hash the sync state names: what the entry cache must keep (see liveEntryHashes). */
   async entryHashesInUse(): Promise<EntryHashSet> {
     return this.run(async () => liveEntryHashes(this.state));
