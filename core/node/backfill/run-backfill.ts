@@ -133,8 +133,11 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
   return result;
 }
 
-/** Tasks fetched and written per batch (one index update each). */
-const BATCH = 25;
+/**
+ * Tasks fetched and written per batch: one index rewrite (parse, merge, serialise and fsync the
+ * whole index, which grows with the store) and two journal fsyncs each.
+ */
+const BATCH = 100;
 /** Tasks fetched from the relay at once. */
 const FETCH_CONCURRENCY = 8;
 
