@@ -298,7 +298,7 @@ export const fileStateKey = (workspaceId: WorkspaceId | string, path: string): s
 export class SyncState {
   /** Highest log seq applied locally; pulls continue after it. */
   cursor = 0;
-  /** Task states in memory (least recently paged in or created first). */
+  /** Task states in memory, least recently used first. */
   private readonly loaded = new Map<string, TaskSyncState>();
   /** Saved task states that can be paged in (their keys), or null when nothing is paged. */
   private saved: { keys: Set<string>; read: SavedTaskStates['read'] } | null = null;
@@ -319,7 +319,17 @@ export class SyncState {
   /** The task's state, or undefined when never synced (a saved one is paged in). */
   getTask(source: TaskSource, taskId: TaskId | string): TaskSyncState | undefined {
     const key = taskStateKey(source, taskId);
-    return this.loaded.get(key) ?? this.pageIn(key);
+    return this.inMemory(key) ?? this.pageIn(key);
+  }
+
+  /** The task state in memory under `key`, now the most recently used one. */
+  private inMemory(key: string): TaskSyncState | undefined {
+    const task = this.loaded.get(key);
+    if (task && this.saved) {
+      this.loaded.delete(key);
+      this.loaded.set(key, task);
+    }
+    return task;
   }
 
   /** Number of tasks the state tracks, in memory or saved. */
@@ -346,7 +356,7 @@ export class SyncState {
   }
 
   /**
-   * Forgets task states beyond `keep` (the oldest paged in first) that are saved and unchanged
+   * Forgets task states beyond `keep` (the least recently used first) that are saved and unchanged
    * since: they are read again when next used. A state that is not paged keeps everything.
    */
   trim(keep = TASKS_IN_MEMORY): void {
@@ -379,7 +389,7 @@ export class SyncState {
   /** The task's state, created empty on first use. */
   task(source: TaskSource, taskId: TaskId): TaskSyncState {
     const key = taskStateKey(source, taskId);
-    let state = this.loaded.get(key) ?? this.pageIn(key);
+    let state = this.inMemory(key) ?? this.pageIn(key);
     if (!state) {
       state = emptyTask(source, taskId);
       this.loaded.set(key, state);

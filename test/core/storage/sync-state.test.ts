@@ -266,6 +266,20 @@ describe('JsonFileSyncStateStore', () => {
       assert.deepEqual([...again.allTasks()].map((t) => t.metaSeq).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 100, 200]);
     });
 
+    it('trim forgets the least recently used tasks first', async () => {
+      const store = new JsonFileSyncStateStore(join(dir, 'state.json'));
+      await savedTasks(store, 4);
+      const state = await loadSyncState(store);
+      const [t0, t1, t2, t3] = [0, 1, 2, 3].map((i) => state.getTask('roo-code', `t${i}`)!);
+      state.getTask('roo-code', 't0');
+      state.trim(2);
+      assert.equal(state.tasksInMemory, 2);
+      assert.equal(state.getTask('roo-code', 't0'), t0, 'used last: kept');
+      assert.equal(state.getTask('roo-code', 't3'), t3);
+      assert.notEqual(state.getTask('roo-code', 't1'), t1, 'forgotten: read again');
+      assert.notEqual(state.getTask('roo-code', 't2'), t2);
+    });
+
     it('keeps a task changed after it was listed (markDirty keeps the object listed)', async () => {
       const store = new JsonFileSyncStateStore(join(dir, 'state.json'));
       await savedTasks(store, 3);
