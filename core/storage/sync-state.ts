@@ -345,12 +345,13 @@ export class SyncState {
    * kept (a caller that changes one calls `markDirty`, which keeps it until saved).
    */
   *allTasks(): Generator<TaskSyncState> {
-    const inMemory = [...this.loaded.values()];
-    yield* inMemory;
+    const inMemory = new Map(this.loaded);
+    yield* inMemory.values();
     if (!this.saved) return;
     for (const key of [...this.saved.keys]) {
-      if (this.loaded.has(key)) continue;
-      const task = this.readSaved(key);
+      if (inMemory.has(key)) continue;
+      // Paged in by the caller meanwhile: that object, not a second copy.
+      const task = this.loaded.get(key) ?? this.readSaved(key);
       if (task) yield task;
     }
   }

@@ -266,6 +266,19 @@ describe('JsonFileSyncStateStore', () => {
       assert.deepEqual([...again.allTasks()].map((t) => t.metaSeq).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 100, 200]);
     });
 
+    it('lists a task the caller pages in while listing, as the object it paged in', async () => {
+      const store = new JsonFileSyncStateStore(join(dir, 'state.json'));
+      await savedTasks(store, 5);
+      const state = await loadSyncState(store);
+      const seen = new Map<string, unknown>();
+      for (const task of state.allTasks()) {
+        seen.set(task.taskId, task);
+        if (seen.size === 1) for (let i = 0; i < 5; i++) state.getTask('roo-code', `t${i}`);
+      }
+      assert.equal(seen.size, 5);
+      for (let i = 0; i < 5; i++) if (seen.get(`t${i}`) !== seen.values().next().value) assert.equal(seen.get(`t${i}`), state.getTask('roo-code', `t${i}`));
+    });
+
     it('trim forgets the least recently used tasks first', async () => {
       const store = new JsonFileSyncStateStore(join(dir, 'state.json'));
       await savedTasks(store, 4);
