@@ -8,6 +8,7 @@ import { STREAM_NAMES, type EntryKey, type StreamName, type TaskSource } from '.
 import { hashJson } from '../model/hash';
 import type { BlobStore } from '../ports/blob-store';
 import type { RemoteEntries, RemoteEntry } from '../ports/remote-entries';
+import { EntryHashSet } from './entry-cache-index';
 import type { SyncState } from './sync-state';
 
 const encoder = new TextEncoder();
@@ -106,9 +107,9 @@ export async function relayVersion(
  * Every entry hash the sync state still names (current versions and the earlier versions kept
  * to recognise stale rewrites and cut entries): what the entry cache must keep when compacted.
  */
-export function liveEntryHashes(state: SyncState): Set<string> {
-  const live = new Set<string>();
-  for (const task of state.tasks.values()) {
+export function liveEntryHashes(state: SyncState): EntryHashSet {
+  const live = new EntryHashSet();
+  for (const task of state.allTasks()) {
     for (const stream of STREAM_NAMES) {
       for (const tracked of task.streams[stream].values()) {
         live.add(tracked.hash);

@@ -27,6 +27,7 @@ import { applyJournal, applyPage, pullAll, type PullReport } from './pull-cycle'
 import { pushPending, resolveConflicts, type PushReport } from './push-cycle';
 import { StorageErrorCode } from './storage-errors';
 import { liveEntryHashes } from './entry-cache';
+import type { EntryHashSet } from './entry-cache-index';
 import { loadSyncState, type FileConflictRecord, type SyncState, type SyncStateStore } from './sync-state';
 import type { EngineDeps, SyncContext } from './sync-context';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
@@ -393,14 +394,21 @@ export class HybridStorage {
         const done = Math.min(targets.length, i + sliceSize);
         opts.onProgress?.({ phase: 'scan', done, total: targets.length, slice: ids, queued, accepted: pushed.accepted });
         await pushAll();
+        // The slice's task states are saved: keep only a working set in memory.
+        this.state.trim();
         opts.onProgress?.({ phase: 'push', done, total: targets.length, slice: ids, queued, accepted: pushed.accepted });
       }
       return { tasks: targets.length, queued, pushed, unreadable: found.unreadable, aborted };
     });
   }
 
+  /** Task sync states held in memory now (the rest are read from the state store when used). */
+  get tasksInMemory(): number {
+    return this.state.tasksInMemory;
+  }
+
   /** Every entry hash the sync state names: what the entry cache must keep (see liveEntryHashes). */
-  async entryHashesInUse(): Promise<Set<string>> {
+  async entryHashesInUse(): Promise<EntryHashSet> {
     return this.run(async () => liveEntryHashes(this.state));
   }
 
@@ -428,7 +436,7 @@ export class HybridStorage {
   /** Every task of a store: its task folders, and the synced tasks whose folder is gone. */
   private async everyTaskOf(store: TaskStore): Promise<Array<{ store: TaskStore; taskId: TaskId }>> {
     const ids = new Set<string>(await store.listTaskIds());
-    for (const task of this.state.tasks.values()) if (task.source === store.source && task.deleted === null) ids.add(task.taskId);
+    for (const task of this.state.allTasks()) if (task.source === store.source && task.deleted === null) ids.add(task.taskId);
     return [...ids].map((taskId) => ({ store, taskId: taskId as TaskId }));
   }
 
@@ -456,7 +464,9 @@ export class HybridStorage {
             this.needsReload = false;
             await this.recover();
           }
-          return await operation();
+          const value = await operation();
+          this.state.trim();
+          return value;
         } catch (err) {
           this.needsReload = true;
           // The assistant rewrote a task file while it was being merged (nothing was written
@@ -514,7 +524,7 @@ export class HybridStorage {
       if (requeue.planned.length > 0) await outbox.enqueue(requeue.planned);
       await this.deps.saveState();
       for (const { store, snapshot } of requeue.rewrites) await store.writeTask(snapshot);
-    } else if (this.state.tasks.size > 0 || this.state.files.size > 0) {
+    } else if (this.state.taskCount > 0 || this.state.files.size > 0) {
       // Name the journal now, so the next open need not check (an empty state names it at its first save).
       await this.deps.saveState();
     }

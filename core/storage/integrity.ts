@@ -39,7 +39,7 @@ export async function checkIntegrity(deps: EngineDeps): Promise<IntegrityReport>
   for (const store of deps.stores) {
     const source = store.source;
     const onDisk = new Set<string>(await store.listTaskIds());
-    for (const task of state.tasks.values()) {
+    for (const task of state.allTasks()) {
       if (task.source !== source || task.deleted !== null) continue;
       const where = { source, taskId: task.taskId as string };
       if (!onDisk.has(task.taskId)) {

@@ -30,7 +30,7 @@ import type { KeyedEntry } from '../tracking/stream-keys';
 import { loadSyncedEntries, relayVersion } from './entry-cache';
 import { detectFileChanges } from './file-sync';
 import { keyEntriesStable } from './stable-keys';
-import { isUnackedOwnClock, noteQueuedTruncate, type FileSyncState, type SyncState, type TaskSyncState, type TrackedEntryState } from './sync-state';
+import { isUnackedOwnClock, noteQueuedTruncate, taskStateKey, type FileSyncState, type SyncState, type TaskSyncState, type TrackedEntryState } from './sync-state';
 import type { EngineDeps } from './sync-context';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
 
@@ -92,7 +92,8 @@ function fileUnacked(f: FileSyncState): boolean {
 export function findUnsent(state: SyncState, deviceId: string, pending: readonly { body: ChangeBody }[]): UnsentChanges {
   const held = new Set(pending.map((c) => entityKeyOf(c.body)));
   const out: UnsentChanges = { unacknowledged: 0, missing: 0, tasks: new Map(), files: new Map() };
-  for (const [key, task] of state.tasks) {
+  for (const task of state.allTasks()) {
+    const key = taskStateKey(task.source, task.taskId);
     const missing = new Set<string>();
     const note = (entity: string): void => {
       out.unacknowledged++;

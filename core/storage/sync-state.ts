@@ -5,6 +5,10 @@
  * Kept per device, persisted through a `SyncStateStore` (in memory for tests, a JSON file in
  * core/node/storage). The persisted form is compact: tuples instead of objects, so thousands of
  * tasks with thousands of entries each stay a few bytes per entry.
+ *
+ * Paged by task: a store that offers `loadPaged` leaves the saved task states where they are and
+ * the state reads each one when it is first used; `trim` forgets saved, unchanged ones again, so
+ * the tasks in memory are a working set (a migration's slice) whatever the number of tasks.
  */
 import { SyncError } from '../errors';
 import type { TaskId, WorkspaceId } from '../ids';
@@ -207,14 +211,33 @@ export interface PersistedSyncState {
 export type PersistedHeader = Omit<PersistedSyncState, 'tasks'>;
 
 /**
+ * The saved task states of a paged load: every key, and one state read when asked (synchronous,
+ * so a task is paged in where the engine first touches it; it throws STORAGE_STATE_IO or
+ * STORAGE_STATE_CORRUPT; null: no such task saved).
+ */
+export interface SavedTaskStates {
+  readonly keys: Iterable<string>;
+  read(key: string): PersistedTask | null;
+}
+
+/** What `SyncStateStore.loadPaged` gives: the header (null: never saved) and the saved tasks. */
+export interface PagedSyncState {
+  header: (PersistedHeader & { tasks?: Record<string, PersistedTask> }) | null;
+  tasks: SavedTaskStates;
+}
+
+/**
  * Port: where the sync state is kept between runs. `save` replaces the whole state atomically.
  * A store may offer `saveChanges`, which writes only the tasks changed since the last save and
  * then the header: each task and the header atomically on their own, the header last. (The
- * engine's writes are idempotent, so a crash between two of them loses nothing.)
+ * engine's writes are idempotent, so a crash between two of them loses nothing.) A store may
+ * offer `loadPaged`, which reads the header and leaves the tasks to be read one by one.
  */
 export interface SyncStateStore {
   /** The last saved state, or null when none was ever saved. */
   load(): Promise<PersistedSyncState | null>;
+  /** The last saved header (null when none was ever saved) and the saved tasks to page in. */
+  loadPaged?(): Promise<PagedSyncState>;
   save(state: PersistedSyncState): Promise<void>;
   saveChanges?(header: PersistedHeader, tasks: ReadonlyMap<string, PersistedTask>): Promise<void>;
 }
@@ -249,7 +272,24 @@ export class MemorySyncStateStore implements SyncStateStore {
     this.header = JSON.stringify(header);
     this.saves++;
   }
+
+  async loadPaged(): Promise<PagedSyncState> {
+    const saved = this.tasks;
+    return {
+      header: this.header === null ? null : (JSON.parse(this.header) as PersistedHeader),
+      tasks: {
+        keys: [...saved.keys()],
+        read: (key) => {
+          const text = saved.get(key);
+          return text === undefined ? null : (JSON.parse(text) as PersistedTask);
+        },
+      },
+    };
+  }
 }
+
+/** Tasks a state keeps in memory after `trim` when no bound is given. */
+export const TASKS_IN_MEMORY = 64;
 
 export const taskStateKey = (source: TaskSource, taskId: TaskId | string): string => `${source}/${taskId}`;
 export const fileStateKey = (workspaceId: WorkspaceId | string, path: string): string => `${workspaceId}\n${path}`;
@@ -258,7 +298,10 @@ export const fileStateKey = (workspaceId: WorkspaceId | string, path: string): s
 export class SyncState {
   /** Highest log seq applied locally; pulls continue after it. */
   cursor = 0;
-  readonly tasks = new Map<string, TaskSyncState>();
+  /** Task states in memory, least recently used first. */
+  private readonly loaded = new Map<string, TaskSyncState>();
+  /** Saved task states that can be paged in (their keys), or null when nothing is paged. */
+  private saved: { keys: Set<string>; read: SavedTaskStates['read'] } | null = null;
   readonly files = new Map<string, FileSyncState>();
   readonly conflicts: FileConflictRecord[] = [];
   /** Latest HLC stamp issued or received. */
@@ -295,37 +338,94 @@ export class SyncState {
     for (const seq of this.ownAhead) if (seq <= this.cursor) this.ownAhead.delete(seq);
   }
 
-  /** The task's state, or undefined when never synced. */
+  /** The task's state, or undefined when never synced (a saved one is paged in). */
   getTask(source: TaskSource, taskId: TaskId | string): TaskSyncState | undefined {
-    return this.tasks.get(taskStateKey(source, taskId));
+    const key = taskStateKey(source, taskId);
+    return this.inMemory(key) ?? this.pageIn(key);
+  }
+
+  /** The task state in memory under `key`, now the most recently used one. */
+  private inMemory(key: string): TaskSyncState | undefined {
+    const task = this.loaded.get(key);
+    if (task && this.saved) {
+      this.loaded.delete(key);
+      this.loaded.set(key, task);
+    }
+    return task;
+  }
+
+  /** Number of tasks the state tracks, in memory or saved. */
+  get taskCount(): number {
+    if (!this.saved) return this.loaded.size;
+    let count = this.saved.keys.size;
+    for (const key of this.loaded.keys()) if (!this.saved.keys.has(key)) count++;
+    return count;
+  }
+
+  /**
+   * Every task state, those in memory first, then the saved ones, read one at a time and not
+   * kept (a caller that changes one calls `markDirty`, which keeps it until saved).
+   */
+  *allTasks(): Generator<TaskSyncState> {
+    const inMemory = new Map(this.loaded);
+    yield* inMemory.values();
+    if (!this.saved) return;
+    for (const key of [...this.saved.keys]) {
+      if (inMemory.has(key)) continue;
+      // Paged in by the caller meanwhile: that object, not a second copy.
+      const task = this.loaded.get(key) ?? this.readSaved(key);
+      if (task) yield task;
+    }
+  }
+
+  /**
+   * Forgets task states beyond `keep` (the least recently used first) that are saved and unchanged
+   * since: they are read again when next used. A state that is not paged keeps everything.
+   */
+  trim(keep = TASKS_IN_MEMORY): void {
+    if (!this.saved || this.dirty === null) return;
+    for (const key of this.loaded.keys()) {
+      if (this.loaded.size <= keep) break;
+      if (this.dirty.has(key) || !this.saved.keys.has(key)) continue;
+      this.loaded.delete(key);
+    }
+  }
+
+  /** Number of task states in memory (tests and measurements). */
+  get tasksInMemory(): number {
+    return this.loaded.size;
+  }
+
+  /** Reads a saved task state into memory, or undefined when none is saved under `key`. */
+  private pageIn(key: string): TaskSyncState | undefined {
+    if (!this.saved?.keys.has(key)) return undefined;
+    const task = this.readSaved(key);
+    if (task) this.loaded.set(key, task);
+    return task;
+  }
+
+  private readSaved(key: string): TaskSyncState | undefined {
+    const raw = this.saved!.read(key);
+    return raw === null ? undefined : parseTask(key, raw);
   }
 
   /** The task's state, created empty on first use. */
   task(source: TaskSource, taskId: TaskId): TaskSyncState {
     const key = taskStateKey(source, taskId);
-    let state = this.tasks.get(key);
+    let state = this.inMemory(key) ?? this.pageIn(key);
     if (!state) {
-      state = {
-        source,
-        taskId,
-        streams: { ui: new Map(), api: new Map() },
-        fields: {},
-        clocks: {},
-        metaSeq: 0,
-        deleted: null,
-        metaAcked: null,
-        truncates: { ui: [], api: [] },
-        cut: new Map(),
-      };
-      this.tasks.set(key, state);
+      state = emptyTask(source, taskId);
+      this.loaded.set(key, state);
       this.dirty?.add(key);
     }
     return state;
   }
 
-  /** Notes that a task's state changed, so the next incremental save writes it. */
+  /** Notes that a task's state changed, so the next incremental save writes it (and keeps it in memory until then). */
   markDirty(task: TaskSyncState): void {
-    this.dirty?.add(taskStateKey(task.source, task.taskId));
+    const key = taskStateKey(task.source, task.taskId);
+    if (!this.loaded.has(key)) this.loaded.set(key, task);
+    this.dirty?.add(key);
   }
 
   /** Saves through `store`: only the changed tasks when the store can, else everything. */
@@ -334,11 +434,12 @@ export class SyncState {
       const dirty = new Set<string>();
       await store.save(this.toPersisted());
       this.dirty = dirty;
+      this.noteSaved(this.loaded.keys());
       return;
     }
     const changed = new Map<string, PersistedTask>();
     for (const key of this.dirty) {
-      const task = this.tasks.get(key);
+      const task = this.loaded.get(key);
       if (task) changed.set(key, persistTask(task));
     }
     const dirty = this.dirty;
@@ -349,6 +450,12 @@ export class SyncState {
       for (const key of dirty) this.dirty.add(key);
       throw err;
     }
+    this.noteSaved(changed.keys());
+  }
+
+  /** Tasks now saved in the store this state pages from (so `trim` may forget them). */
+  private noteSaved(keys: Iterable<string>): void {
+    if (this.saved) for (const key of keys) this.saved.keys.add(key);
   }
 
   getFile(workspaceId: WorkspaceId | string, path: string): FileSyncState | undefined {
@@ -367,7 +474,7 @@ export class SyncState {
   /** The persisted form (a fresh object; later mutations do not change it). */
   toPersisted(): PersistedSyncState {
     const tasks: PersistedSyncState['tasks'] = {};
-    for (const [key, t] of this.tasks) tasks[key] = persistTask(t);
+    for (const t of this.allTasks()) tasks[taskStateKey(t.source, t.taskId)] = persistTask(t);
     return { ...this.toPersistedHeader(), tasks };
   }
 
@@ -390,6 +497,21 @@ export class SyncState {
     };
   }
 
+  /**
+   * A state over saved task states it pages in when used (`SyncStateStore.loadPaged`). Tasks the
+   * header itself holds (a state saved before tasks had files of their own) are kept in memory
+   * and marked changed, so the next save gives them their own; a saved file wins over them.
+   */
+  static fromSaved({ header, tasks: saved }: PagedSyncState): SyncState {
+    const state = header === null ? new SyncState() : SyncState.fromPersisted({ ...header, tasks: header.tasks ?? {} });
+    state.saved = { keys: new Set(saved.keys), read: saved.read };
+    for (const key of [...state.loaded.keys()]) {
+      if (state.saved.keys.has(key)) state.loaded.delete(key);
+      else state.dirty!.add(key);
+    }
+    return state;
+  }
+
   /** Rebuilds the state from its persisted form; throws STORAGE_STATE_CORRUPT on a bad shape. */
   static fromPersisted(data: unknown): SyncState {
     const state = new SyncState();
@@ -397,52 +519,7 @@ export class SyncState {
       throw corrupt('not a version-1 sync state');
     }
     state.cursor = data.cursor;
-    for (const [key, raw] of Object.entries(data.tasks)) {
-      const slash = key.indexOf('/');
-      const source = key.slice(0, slash) as TaskSource;
-      if (slash < 0 || !TASK_SOURCES.includes(source) || !isRecord(raw)) throw corrupt(`bad task ${key}`);
-      const t = state.task(source, key.slice(slash + 1) as TaskId);
-      for (const stream of STREAM_NAMES) {
-        const list = raw[stream];
-        if (!Array.isArray(list)) throw corrupt(`bad ${stream} list of ${key}`);
-        for (const tuple of list as unknown[]) {
-          if (!Array.isArray(tuple) || typeof tuple[0] !== 'string' || typeof tuple[1] !== 'string' || !isSeq(tuple[3])) {
-            throw corrupt(`bad entry in ${key}`);
-          }
-          const entry: TrackedEntryState = { key: tuple[0], hash: tuple[1], own: tuple[2] === 1, seq: tuple[3] };
-          if (typeof tuple[4] === 'string' && tuple[4] !== '') entry.prev = tuple[4].split(' ');
-          if (isSeq(tuple[5]) && tuple[5] > 0) entry.base = tuple[5];
-          t.streams[stream].set(tuple[0], entry);
-        }
-      }
-      if (!isRecord(raw.f) || !isRecord(raw.c) || !isSeq(raw.ms)) throw corrupt(`bad metadata of ${key}`);
-      t.fields = raw.f;
-      t.clocks = raw.c as Record<string, HlcStamp>;
-      t.metaSeq = raw.ms;
-      t.deleted = typeof raw.del === 'string' ? raw.del : null;
-      if (raw.ma === undefined) {
-        // A state from before metaAcked: what it holds was treated as sent, as it was then.
-        t.metaAcked = [...Object.values(t.clocks), t.deleted].reduce<HlcStamp | null>((max, c) => (typeof c === 'string' && (max === null || c > max) ? c : max), null);
-      } else if (raw.ma === null || typeof raw.ma === 'string') {
-        t.metaAcked = raw.ma;
-      } else {
-        throw corrupt(`bad metaAcked of ${key}`);
-      }
-      if (raw.pt !== undefined) {
-        if (!isRecord(raw.pt)) throw corrupt(`bad truncates of ${key}`);
-        for (const stream of STREAM_NAMES) {
-          const list = raw.pt[stream];
-          if (list === undefined) continue;
-          if (!Array.isArray(list) || !list.every((k) => k === null || typeof k === 'string')) throw corrupt(`bad truncates of ${key}`);
-          t.truncates[stream] = [...(list as Array<EntryKey | null>)];
-        }
-      }
-      if (raw.pc !== undefined) {
-        const pairs = raw.pc;
-        if (!Array.isArray(pairs) || !pairs.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string')) throw corrupt(`bad cut entries of ${key}`);
-        for (const [k, hashes] of pairs as Array<[string, string]>) t.cut.set(k, hashes.split(' '));
-      }
-    }
+    for (const [key, raw] of Object.entries(data.tasks)) state.loaded.set(key, parseTask(key, raw));
     for (const [key, tuple] of Object.entries(data.files)) {
       const nl = key.indexOf('\n');
       if (nl < 0 || !Array.isArray(tuple) || (tuple.length !== 7 && tuple.length !== 8) || typeof tuple[0] !== 'string' || typeof tuple[5] !== 'string') {
@@ -476,6 +553,71 @@ export class SyncState {
     }
     return state;
   }
+}
+
+
+/** One task's state from its persisted form; throws STATE_CORRUPT on a bad shape. */
+function parseTask(key: string, raw: unknown): TaskSyncState {
+  const slash = key.indexOf('/');
+  const source = key.slice(0, slash) as TaskSource;
+  if (slash < 0 || !TASK_SOURCES.includes(source) || !isRecord(raw)) throw corrupt(`bad task ${key}`);
+  const t = emptyTask(source, key.slice(slash + 1) as TaskId);
+  for (const stream of STREAM_NAMES) {
+    const list = raw[stream];
+    if (!Array.isArray(list)) throw corrupt(`bad ${stream} list of ${key}`);
+    for (const tuple of list as unknown[]) {
+      if (!Array.isArray(tuple) || typeof tuple[0] !== 'string' || typeof tuple[1] !== 'string' || !isSeq(tuple[3])) {
+        throw corrupt(`bad entry in ${key}`);
+      }
+      const entry: TrackedEntryState = { key: tuple[0], hash: tuple[1], own: tuple[2] === 1, seq: tuple[3] };
+      if (typeof tuple[4] === 'string' && tuple[4] !== '') entry.prev = tuple[4].split(' ');
+      if (isSeq(tuple[5]) && tuple[5] > 0) entry.base = tuple[5];
+      t.streams[stream].set(tuple[0], entry);
+    }
+  }
+  if (!isRecord(raw.f) || !isRecord(raw.c) || !isSeq(raw.ms)) throw corrupt(`bad metadata of ${key}`);
+  t.fields = raw.f;
+  t.clocks = raw.c as Record<string, HlcStamp>;
+  t.metaSeq = raw.ms;
+  t.deleted = typeof raw.del === 'string' ? raw.del : null;
+  if (raw.ma === undefined) {
+    // A state from before metaAcked: what it holds was treated as sent, as it was then.
+    t.metaAcked = [...Object.values(t.clocks), t.deleted].reduce<HlcStamp | null>((max, c) => (typeof c === 'string' && (max === null || c > max) ? c : max), null);
+  } else if (raw.ma === null || typeof raw.ma === 'string') {
+    t.metaAcked = raw.ma;
+  } else {
+    throw corrupt(`bad metaAcked of ${key}`);
+  }
+  if (raw.pt !== undefined) {
+    if (!isRecord(raw.pt)) throw corrupt(`bad truncates of ${key}`);
+    for (const stream of STREAM_NAMES) {
+      const list = raw.pt[stream];
+      if (list === undefined) continue;
+      if (!Array.isArray(list) || !list.every((k) => k === null || typeof k === 'string')) throw corrupt(`bad truncates of ${key}`);
+      t.truncates[stream] = [...(list as Array<EntryKey | null>)];
+    }
+  }
+  if (raw.pc !== undefined) {
+    const pairs = raw.pc;
+    if (!Array.isArray(pairs) || !pairs.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string')) throw corrupt(`bad cut entries of ${key}`);
+    for (const [k, hashes] of pairs as Array<[string, string]>) t.cut.set(k, hashes.split(' '));
+  }
+  return t;
+}
+
+function emptyTask(source: TaskSource, taskId: TaskId): TaskSyncState {
+  return {
+    source,
+    taskId,
+    streams: { ui: new Map(), api: new Map() },
+    fields: {},
+    clocks: {},
+    metaSeq: 0,
+    deleted: null,
+    metaAcked: null,
+    truncates: { ui: [], api: [] },
+    cut: new Map(),
+  };
 }
 
 function persistTask(t: TaskSyncState): PersistedTask {
@@ -553,6 +695,16 @@ export function trackedList(task: TaskSyncState, stream: StreamName): TrackedEnt
 
 /** Loads the state from a store (an empty state when none was saved). */
 export async function loadSyncState(store: SyncStateStore): Promise<SyncState> {
+  if (store.loadPaged) {
+    let paged: PagedSyncState;
+    try {
+      paged = await store.loadPaged();
+    } catch (err) {
+      if (err instanceof SyncError) throw err;
+      throw new SyncError(StorageErrorCode.STATE_IO, 'could not read the sync state', undefined, { cause: err });
+    }
+    return SyncState.fromSaved(paged);
+  }
   let data: PersistedSyncState | null;
   try {
     data = await store.load();

@@ -1,6 +1,6 @@
 /**
  * Runs the built `dist/cli.js` as a child process, as a user would: `buildCli()` bundles it
- * once per test run (the same esbuild options as esbuild.config.mjs), `runCli` runs one
+ * once per test run (the options `npm run build` uses, from esbuild.builds.mjs), `runCli` runs one
  * command to its end and returns its exit code and output, `spawnCli` starts one and leaves it
  * running (sync, a migration to kill midway). Each machine is a folder: HOME, the config and
  * data folders live in it, so two "machines" never share anything. Only the child's own PID is
@@ -16,23 +16,11 @@ export const CLI_BUNDLE = join(REPO_ROOT, 'dist', 'cli.js');
 
 let built: Promise<void> | undefined;
 
-/** Bundles cli/main.ts into dist/cli.js (once per process). */
+/** Bundles cli/main.ts into dist/cli.js (once per process) with `npm run build`'s options (esbuild.builds.mjs). */
 export function buildCli(): Promise<void> {
-  built ??= esbuild
-    .build({
-      entryPoints: [join(REPO_ROOT, 'cli', 'main.ts')],
-      outfile: CLI_BUNDLE,
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'cjs',
-      sourcemap: true,
-      logLevel: 'silent',
-      mainFields: ['module', 'main'],
-      banner: { js: '#!/usr/bin/env node' },
-      external: ['@electric-sql/pglite', 'pg-native'],
-    })
-    .then(() => undefined);
+  built ??= import('../../esbuild.builds.mjs').then(async ({ cliBuild }) => {
+    await esbuild.build({ ...cliBuild, logLevel: 'silent' });
+  });
   return built;
 }
 

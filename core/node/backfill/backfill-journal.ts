@@ -2,7 +2,8 @@
  * The durable record of what one backfill changed in one task store, so `--rollback` can undo
  * exactly that. A JSON-lines file per store (`<journalDir>/<store key>.jsonl`, every line
  * fsynced before the change it announces is made) plus the original bytes of every file the
- * backfill replaced (`<store key>.d/<n>`), copied before the first write:
+ * backfill replaced (`<store key>.d/<n>`), copied before the first write. Records are appended a
+ * batch of tasks at a time (one fsync per batch), always before the writes they announce:
  *
  *   {"t":"begin", basePath, source, at}
  *   {"t":"file", path, original: "<n>" | null}   before the first write of `path` (null: it did not exist)
@@ -98,31 +99,43 @@ export class BackfillJournal {
     return journal;
   }
 
-  /** Appends and fsyncs one record. */
-  async append(record: JournalRecord): Promise<void> {
-    await this.handle.write(`${JSON.stringify(record)}\n`);
+  /** Appends `records` and fsyncs them: one write, one datasync. */
+  async append(...records: JournalRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.handle.write(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
     await this.handle.datasync();
   }
 
-  /** Before the first write of `path` in this run: keeps its original bytes (or notes it was absent). */
-  async recordOriginal(path: string): Promise<void> {
-    if (this.recorded.has(path)) return;
-    const bytes = await readFileIfExists(path);
-    let original: string | null = null;
-    if (bytes !== null) {
-      original = String(this.nextOriginal++);
-      await writeFileAtomic(join(originalsDir(this.path), original), bytes);
+  /**
+   * Before a batch of writes: notes its tasks and, for each of `paths` not seen before in this
+   * run, keeps its original bytes (or notes it was absent); all in one fsynced append.
+   */
+  async announce(tasks: ReadonlyArray<{ taskId: string; created: boolean }>, paths: Iterable<string>): Promise<void> {
+    const records: JournalRecord[] = tasks.map(({ taskId, created }) => ({ t: 'task', taskId, created }));
+    const fresh: string[] = [];
+    for (const path of new Set(paths)) {
+      if (this.recorded.has(path)) continue;
+      const bytes = await readFileIfExists(path);
+      let original: string | null = null;
+      if (bytes !== null) {
+        original = String(this.nextOriginal++);
+        await writeFileAtomic(join(originalsDir(this.path), original), bytes);
+      }
+      records.push({ t: 'file', path, original });
+      fresh.push(path);
     }
-    await this.append({ t: 'file', path, original });
-    this.recorded.add(path);
+    await this.append(...records);
+    for (const path of fresh) this.recorded.add(path);
   }
 
-  /** After a write: what the backfill left in each of `paths`. */
+  /** After a batch of writes: what the backfill left in each of `paths` (one fsynced append). */
   async recordWritten(paths: readonly string[]): Promise<void> {
+    const records: JournalRecord[] = [];
     for (const path of paths) {
       const hash = await fileHash(path);
-      if (hash !== null) await this.append({ t: 'written', path, hash });
+      if (hash !== null) records.push({ t: 'written', path, hash });
     }
+    await this.append(...records);
   }
 
   async close(finished: boolean, now: () => number): Promise<void> {

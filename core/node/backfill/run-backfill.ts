@@ -11,6 +11,7 @@ import { SyncError, isSyncError } from '../../errors';
 import type { TaskId } from '../../ids';
 import { TASK_SOURCES, type TaskSource } from '../../model/changes';
 import type { HistoryItem, TaskSnapshot } from '../../ports/task-store';
+import { mapConcurrent } from '../../map-concurrent';
 import { mapHistoryItem } from '../../stores/history-mapping';
 import { isValidTaskId } from '../../stores/task-ids';
 import { mergeTaskCopies } from '../../stores/task-merge';
@@ -40,7 +41,7 @@ export interface BackfillResult {
   unchanged: number;
   /** Entries added, per stream. */
   added: { ui: number; api: number };
-  /** Bytes of the tasks' messages fetched (JSON). */
+  /** Bytes of the tasks' ui and api files as JSON (as written; with `dryRun`, as they would be). */
   bytes: number;
   /** Tasks that could not be written or whose local copy could not be read. */
   failed: UnreadableTask[];
@@ -86,12 +87,12 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
           continue;
         }
         const remote = item.snapshot;
-        result.bytes += item.bytes;
         try {
           const local = await target.readTask(remote.taskId);
           const merge = local ? mergeTaskCopies(local, remote) : null;
           if (merge && !merge.changed) {
             result.unchanged += 1;
+            result.bytes += jsonBytes(remote.ui) + jsonBytes(remote.api);
             continue;
           }
           writes.push({ snapshot: merge ? merge.snapshot : remote, created: local === null, added: merge ? merge.added : { ui: remote.ui.length, api: remote.api.length } });
@@ -101,19 +102,15 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
         }
       }
       let failedIds = new Set<string>();
-      if (!options.dryRun && writes.length > 0) {
+      if (options.dryRun) for (const w of writes) result.bytes += jsonBytes(w.snapshot.ui) + jsonBytes(w.snapshot.api);
+      else if (writes.length > 0) {
         journal ??= await BackfillJournal.open(journalPath, target.basePath, target.source, now);
         result.journal = journal.path;
-        const paths = new Set<string>();
-        for (const w of writes) {
-          await journal.append({ t: 'task', taskId: w.snapshot.taskId, created: w.created });
-          for (const path of filesTouched(target, w.snapshot.taskId)) {
-            await journal.recordOriginal(path);
-            paths.add(path);
-          }
-        }
-        const failures = await target.writeTasks(writes.map((w) => w.snapshot));
-        await journal.recordWritten([...paths]);
+        const paths = writes.flatMap((w) => filesTouched(target, w.snapshot.taskId));
+        await journal.announce(writes.map((w) => ({ taskId: w.snapshot.taskId, created: w.created })), paths);
+        const { failed: failures, bytes } = await target.writeTasks(writes.map((w) => w.snapshot));
+        result.bytes += bytes;
+        await journal.recordWritten([...new Set(paths)]);
         for (const f of failures) {
           if (!isSyncError(f.error) || !TASK_ERRORS(f.error.code)) throw f.error;
           result.failed.push(unreadableOf({ source: target.source, taskId: f.taskId }, f.error));
@@ -136,10 +133,13 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
   return result;
 }
 
-/** Tasks fetched and written per batch (one index update each). */
-const BATCH = 25;
+/**
+ * Tasks fetched and written per batch: one index rewrite (parse, merge, serialise and fsync the
+ * whole index, which grows with the store) and two journal fsyncs each.
+ */
+const BATCH = 100;
 /** Tasks fetched from the relay at once. */
-const FETCH_CONCURRENCY = 4;
+const FETCH_CONCURRENCY = 8;
 
 /** Codes that fail one task, not the backfill. */
 function TASK_ERRORS(code: string): boolean {
@@ -147,35 +147,27 @@ function TASK_ERRORS(code: string): boolean {
 }
 
 type Listed = { source: TaskSource; taskId: string; meta: Record<string, unknown> };
-type Fetched = { task: Listed; snapshot: TaskSnapshot; bytes: number } | { task: Listed; error: unknown };
+type Fetched = { task: Listed; snapshot: TaskSnapshot } | { task: Listed; error: unknown };
 
 /** The relay's copies of `tasks`, as snapshots of the target's source (errors per task). */
 async function fetchBatch(relay: TaskReadClient, tasks: readonly Listed[], targetSource: TaskSource): Promise<Fetched[]> {
-  const out: Fetched[] = new Array(tasks.length);
-  let nextIndex = 0;
-  const worker = async (): Promise<void> => {
-    while (nextIndex < tasks.length) {
-      const i = nextIndex++;
-      const task = tasks[i]!;
-      try {
-        if (!isValidTaskId(task.taskId)) throw new SyncError('STORE_INVALID_TASK_ID', 'the relay holds a task id that cannot name a folder', { taskId: task.taskId });
-        const taskId = task.taskId as TaskId;
-        const [ui, api] = await Promise.all([relay.messages(task.source, taskId, 'ui'), relay.messages(task.source, taskId, 'api')]);
-        const snapshot: TaskSnapshot = {
-          source: targetSource,
-          taskId,
-          ui: ui.map((m) => m.entry),
-          api: api.map((m) => m.entry),
-          historyItem: Object.keys(task.meta).length > 0 ? mapHistoryItem({ ...task.meta, id: taskId } as HistoryItem, task.source, targetSource) : null,
-        };
-        out[i] = { task, snapshot, bytes: jsonBytes(snapshot.ui) + jsonBytes(snapshot.api) };
-      } catch (error) {
-        out[i] = { task, error };
-      }
+  return mapConcurrent(tasks, FETCH_CONCURRENCY, async (task): Promise<Fetched> => {
+    try {
+      if (!isValidTaskId(task.taskId)) throw new SyncError('STORE_INVALID_TASK_ID', 'the relay holds a task id that cannot name a folder', { taskId: task.taskId });
+      const taskId = task.taskId as TaskId;
+      const [ui, api] = await Promise.all([relay.messages(task.source, taskId, 'ui'), relay.messages(task.source, taskId, 'api')]);
+      const snapshot: TaskSnapshot = {
+        source: targetSource,
+        taskId,
+        ui: ui.map((m) => m.entry),
+        api: api.map((m) => m.entry),
+        historyItem: Object.keys(task.meta).length > 0 ? mapHistoryItem({ ...task.meta, id: taskId } as HistoryItem, task.source, targetSource) : null,
+      };
+      return { task, snapshot };
+    } catch (error) {
+      return { task, error };
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(FETCH_CONCURRENCY, tasks.length) }, worker));
-  return out;
+  });
 }
 
 /** The files writing a task may replace: its ui, api and history_item.json, and the index. */

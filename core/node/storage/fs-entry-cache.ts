@@ -5,7 +5,8 @@
  *
  * Layout: `<dir>/<xx>.pack` for the first two hex digits `xx` of the hash (256 shards), each an
  * append-only file of records `[u32 length][32-byte sha256][entry JSON text]`. A shard's index
- * (hash -> offset) is read on first use by walking the record headers. A record cut short by a
+ * (hash -> offset, in typed arrays: EntryCacheIndex) is read on first use by walking the record
+ * headers. A record cut short by a
  * crash at the end of a shard is cut off when the shard is opened; every read checks the bytes
  * against their sha256, so a damaged record reads as missing (and the caller fetches the entry
  * back from the relay) rather than as wrong content. Writes are not fsynced one by one: losing
@@ -22,18 +23,14 @@ import { join } from 'node:path';
 import { SyncError } from '../../errors';
 import { sha256Hex, SHA256_HEX } from '../../model/hash';
 import type { BlobStore } from '../../ports/blob-store';
+import { EntryCacheIndex, type Slot } from '../../storage/entry-cache-index';
 
 const HEADER_BYTES = 36;
 const SHARDS = 256;
 
-interface Slot {
-  offset: number;
-  length: number;
-}
-
 interface Shard {
   path: string;
-  index: Map<string, Slot>;
+  index: EntryCacheIndex;
   /** Bytes of the file (records appended so far). */
   size: number;
   handle: FileHandle | null;
@@ -146,7 +143,7 @@ export class FsEntryCache implements BlobStore {
         const number = parseInt(name.slice(0, 2), 16);
         const shard = this.shardNumber(number);
         report.bytesBefore += shard.size;
-        const live = [...shard.index].filter(([hash]) => isLive(hash)).sort((a, b) => a[1].offset - b[1].offset);
+        const live = (await this.indexedRecords(shard)).filter(([hash]) => isLive(hash));
         let bytes = live.reduce((sum, [, slot]) => sum + slot.length + HEADER_BYTES, 0);
         while (bytes > share && live.length > 0) bytes -= live.shift()![1].length + HEADER_BYTES;
         report.dropped += shard.index.size - live.length;
@@ -191,7 +188,7 @@ export class FsEntryCache implements BlobStore {
     const known = this.shards.get(number);
     if (known) return known;
     const path = join(this.options.dir, `${number.toString(16).padStart(2, '0')}.pack`);
-    const shard: Shard = { path, index: new Map(), size: 0, handle: null };
+    const shard: Shard = { path, index: new EntryCacheIndex(), size: 0, handle: null };
     let fd: number | undefined;
     try {
       fd = openSync(path, 'a+');
@@ -219,7 +216,7 @@ export class FsEntryCache implements BlobStore {
   /** Replaces the shard's file with `keep` (temp file, rename). */
   private async rewrite(shard: Shard, keep: ReadonlyArray<[string, Slot]>): Promise<void> {
     const temp = `${shard.path}.compact.tmp`;
-    const index = new Map<string, Slot>();
+    const index = new EntryCacheIndex(keep.length);
     let size = 0;
     try {
       shard.handle ??= await open(shard.path, 'a+');
@@ -252,6 +249,28 @@ export class FsEntryCache implements BlobStore {
     }
     shard.index = index;
     shard.size = size;
+  }
+
+  /** The shard's records its index holds (valid, not superseded), by hash, in file order. */
+  private async indexedRecords(shard: Shard): Promise<Array<[string, Slot]>> {
+    const out: Array<[string, Slot]> = [];
+    if (shard.size === 0) return out;
+    const header = Buffer.allocUnsafe(HEADER_BYTES);
+    try {
+      shard.handle ??= await open(shard.path, 'a+');
+      for (let at = 0; at + HEADER_BYTES <= shard.size; ) {
+        const { bytesRead } = await shard.handle.read(header, 0, HEADER_BYTES, at);
+        if (bytesRead !== HEADER_BYTES) break;
+        const length = header.readUInt32BE(0);
+        const hash = header.toString('hex', 4, HEADER_BYTES);
+        const offset = at + HEADER_BYTES;
+        if (shard.index.get(hash)?.offset === offset) out.push([hash, { offset, length }]);
+        at = offset + length;
+      }
+    } catch (err) {
+      throw ioError(shard.path, 'read', err);
+    }
+    return out;
   }
 
   private async shardFiles(): Promise<string[]> {

@@ -3,13 +3,15 @@
  * task's state in its own file in `<path>.d/`, so a save writes only the tasks that changed.
  * Every file is replaced atomically (temp file, fsync, rename; then the folder is fsynced); the
  * header is written last. A crash between two files leaves some tasks newer than the header,
- * which the engine tolerates (its writes are idempotent).
+ * which the engine tolerates (its writes are idempotent). `loadPaged` reads the header and the
+ * folder's listing only; each task's file is read when the engine first uses the task, so a
+ * device with thousands of tasks does not hold them all in memory.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SyncError } from '../../errors';
-import type { PersistedHeader, PersistedSyncState, PersistedTask, SyncStateStore } from '../../storage/sync-state';
+import type { PagedSyncState, PersistedHeader, PersistedSyncState, PersistedTask, SyncStateStore } from '../../storage/sync-state';
 import { StorageErrorCode } from '../../storage/storage-errors';
 
 /** Task files written at once. */
@@ -24,23 +26,46 @@ export class JsonFileSyncStateStore implements SyncStateStore {
   }
 
   async load(): Promise<PersistedSyncState | null> {
+    const paged = await this.loadPaged();
+    if (paged.header === null) return null;
+    const tasks: Record<string, PersistedTask> = { ...(paged.header.tasks ?? {}) };
+    for (const key of paged.tasks.keys) {
+      const task = paged.tasks.read(key);
+      if (task !== null) tasks[key] = task;
+    }
+    return { ...paged.header, tasks } as PersistedSyncState;
+  }
+
+  async loadPaged(): Promise<PagedSyncState> {
     const header = await this.readJson(this.path);
-    if (header === undefined) return null;
-    if (typeof header !== 'object' || header === null) throw corrupt(this.path, 'not an object');
-    const state = header as PersistedSyncState;
-    const tasks: Record<string, PersistedTask> = { ...(state.tasks ?? {}) };
+    if (header !== undefined && (typeof header !== 'object' || header === null)) throw corrupt(this.path, 'not an object');
     let names: string[] = [];
     try {
-      names = await fs.readdir(this.tasksDir);
+      // Task files without a header (the first save cut short) are not a state: they are ignored, as by load.
+      if (header !== undefined) names = await fs.readdir(this.tasksDir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw io(this.tasksDir, err);
     }
-    for (const name of names) {
-      if (!name.endsWith('.json')) continue; // temp files of an interrupted save
-      const task = await this.readJson(join(this.tasksDir, name));
-      if (task !== undefined) tasks[decodeURIComponent(name.slice(0, -'.json'.length))] = task as PersistedTask;
+    // Temp files of an interrupted save do not end in .json.
+    const keys = names.filter((name) => name.endsWith('.json')).map((name) => decodeURIComponent(name.slice(0, -'.json'.length)));
+    return { header: header === undefined ? null : (header as PersistedHeader), tasks: { keys, read: (key) => this.readTask(key) } };
+  }
+
+  /** One task's saved state, read synchronously (the engine pages it in where it first uses it), or null. */
+  private readTask(key: string): PersistedTask | null {
+    const path = this.taskPath(key);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw io(path, err);
     }
-    return { ...state, tasks };
+    return parseJson(path, text) as PersistedTask;
+  }
+
+  private taskPath(key: string): string {
+    return join(this.tasksDir, `${encodeURIComponent(key)}.json`);
   }
 
   async save(state: PersistedSyncState): Promise<void> {
@@ -54,7 +79,7 @@ export class JsonFileSyncStateStore implements SyncStateStore {
       const entries = [...tasks];
       for (let i = 0; i < entries.length; i += WRITE_CONCURRENCY) {
         await Promise.all(
-          entries.slice(i, i + WRITE_CONCURRENCY).map(([key, task]) => writeAtomic(join(this.tasksDir, `${encodeURIComponent(key)}.json`), task, false)),
+          entries.slice(i, i + WRITE_CONCURRENCY).map(([key, task]) => writeAtomic(this.taskPath(key), task, false)),
         );
       }
       await syncDir(this.tasksDir);
@@ -72,11 +97,15 @@ export class JsonFileSyncStateStore implements SyncStateStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw io(path, err);
     }
-    try {
-      return JSON.parse(text) as unknown;
-    } catch (err) {
-      throw corrupt(path, 'not valid JSON', err);
-    }
+    return parseJson(path, text);
+  }
+}
+
+function parseJson(path: string, text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw corrupt(path, 'not valid JSON', err);
   }
 }
 

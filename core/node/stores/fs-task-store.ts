@@ -11,6 +11,7 @@
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SyncError, isSyncError } from '../../errors';
+import { mapConcurrent } from '../../map-concurrent';
 import type { TaskId } from '../../ids';
 import type { TaskSource } from '../../model/changes';
 import type { HistoryItem, StoreProblem, TaskSnapshot } from '../../ports/task-store';
@@ -237,44 +238,54 @@ export class FsTaskStore implements ScannableTaskStore {
   async writeTask(task: TaskSnapshot): Promise<void> {
     checkSnapshot(task, this.source);
     await this.index?.assertWritable();
-    const item = await this.writeTaskFiles(task);
+    const { item } = await this.writeTaskFiles(task);
     if (item !== null) await this.index?.update(task.taskId, item);
   }
 
   /**
-   * Writes several tasks like writeTask, with one update of the index for all of them (a
+   * Writes several tasks like writeTask (up to TASK_WRITE_CONCURRENCY at once), with one update of the index for all of them (a
    * backfill of thousands of tasks would otherwise rewrite the whole index once per task). A
    * task that fails (a live lock held too long, say) is reported and left out of the index;
    * the others are written.
    */
-  async writeTasks(tasks: readonly TaskSnapshot[]): Promise<Array<{ taskId: TaskId; error: unknown }>> {
+  async writeTasks(tasks: readonly TaskSnapshot[]): Promise<WriteTasksResult> {
     for (const task of tasks) checkSnapshot(task, this.source);
     await this.index?.assertWritable();
     const failed: Array<{ taskId: TaskId; error: unknown }> = [];
     const items: Array<[string, HistoryItem]> = [];
-    for (const task of tasks) {
+    let bytes = 0;
+    // Several tasks at once: each file write waits on its fsyncs, which overlap on the disk.
+    const written = await mapConcurrent(tasks, TASK_WRITE_CONCURRENCY, async (task) => {
       try {
-        const item = await this.writeTaskFiles(task);
-        if (item !== null) items.push([task.taskId, item]);
+        return { task, ...(await this.writeTaskFiles(task)) };
       } catch (error) {
-        failed.push({ taskId: task.taskId, error });
+        return { task, error };
+      }
+    });
+    for (const w of written) {
+      if ('error' in w) failed.push({ taskId: w.task.taskId, error: w.error });
+      else {
+        bytes += w.bytes;
+        if (w.item !== null) items.push([w.task.taskId, w.item]);
       }
     }
     await this.index?.updateMany(items);
-    return failed;
+    return { failed, bytes };
   }
 
-  /** A task's ui, api and history_item.json; returns the HistoryItem its index entry gets (null: none). */
-  private async writeTaskFiles(task: TaskSnapshot): Promise<HistoryItem | null> {
+  /**
+   * A task's ui, api and history_item.json; returns the HistoryItem its index entry gets (null:
+   * none) and the bytes of its ui and api files.
+   */
+  private async writeTaskFiles(task: TaskSnapshot): Promise<{ item: HistoryItem | null; bytes: number }> {
     const dir = this.taskDir(task.taskId);
     await mkdir(dir, { recursive: true });
-    await this.replaceStream('ui', join(dir, STORE_FILES.ui), task.ui, task.read?.ui);
-    await this.replaceStream('api', join(dir, STORE_FILES.api), task.api, task.read?.api);
+    const bytes = (await this.replaceStream('ui', join(dir, STORE_FILES.ui), task.ui, task.read?.ui)) + (await this.replaceStream('api', join(dir, STORE_FILES.api), task.api, task.read?.api));
     // No HistoryItem given: keep the one the store has (never replace it with less), else rebuild.
     const item = task.historyItem ?? (await this.existingHistoryItem(task.taskId, dir)) ?? (await this.rebuild(task.taskId, dir, task.ui));
-    if (item === null) return null;
+    if (item === null) return { item, bytes };
     if (this.layout.kind === 'roo') await this.replaceJson(join(dir, STORE_FILES.historyItem), item);
-    return item;
+    return { item, bytes };
   }
 
   async deleteTask(taskId: TaskId): Promise<void> {
@@ -357,18 +368,21 @@ export class FsTaskStore implements ScannableTaskStore {
    * into the stream cache under the new version, so the next read (the watcher's echo of this
    * write, the next page) neither reads nor parses the file again.
    */
-  private async replaceStream(stream: StreamName, path: string, entries: readonly unknown[], expected?: string | null): Promise<void> {
+  private async replaceStream(stream: StreamName, path: string, entries: readonly unknown[], expected?: string | null): Promise<number> {
     const handed = this.handedOut.get(entries);
-    await withFileLock(path, this.lock, async () => {
+    return withFileLock(path, this.lock, async () => {
       const now = await fileVersion(path);
-      if (handed && handed.path === path && handed.version === now) return;
+      // The list readTask handed out, the file still at that version: nothing to write.
+      if (handed && handed.path === path && handed.version === now) return 0;
       const written = await this.replaceJsonLocked(path, entries, expected, now);
-      if (written === null) return;
-      try {
-        this.parsedStreams.set(path, { ...parseStreamText(stream, written.text, this.parsedStreams.get(path)), version: written.version });
-      } catch {
-        this.parsedStreams.delete(path);
+      if (written.version !== null) {
+        try {
+          this.parsedStreams.set(path, { ...parseStreamText(stream, written.text, this.parsedStreams.get(path)), version: written.version });
+        } catch {
+          this.parsedStreams.delete(path);
+        }
       }
+      return Buffer.byteLength(written.text);
     });
   }
 
@@ -376,29 +390,31 @@ export class FsTaskStore implements ScannableTaskStore {
    * Replaces `path` with `value` as compact JSON under the file's lock, unless it already holds
    * exactly that. With `expected` (a version stamp from readFileVersioned, null: absent), only
    * while the file is still that version: otherwise STORE_CHANGED, nothing written. A corrupt
-   * file in the way is kept beside it (`<name>.corrupt-<ts>`), not lost.
+   * file in the way is kept beside it (`<name>.corrupt-<ts>`), not lost. Returns the bytes of
+   * the JSON text.
    */
-  private async replaceJson(path: string, value: unknown, expected?: string | null): Promise<void> {
-    await withFileLock(path, this.lock, async () => {
-      await this.replaceJsonLocked(path, value, expected, expected === undefined ? undefined : await fileVersion(path));
-    });
+  private async replaceJson(path: string, value: unknown, expected?: string | null): Promise<number> {
+    const written = await withFileLock(path, this.lock, async () =>
+      this.replaceJsonLocked(path, value, expected, expected === undefined ? undefined : await fileVersion(path)),
+    );
+    return Buffer.byteLength(written.text);
   }
 
   /**
    * replaceJson's work, the lock held and the file's version `before` taken (undefined: not
-   * needed). Returns the text written and the file's new version, or null when nothing was written.
+   * needed). Returns the JSON text and the file's new version (null: the file already held it, nothing written).
    */
   private async replaceJsonLocked(
     path: string,
     value: unknown,
     expected: string | null | undefined,
     before: string | null | undefined,
-  ): Promise<{ text: string; version: string } | null> {
+  ): Promise<{ text: string; version: string | null }> {
     const text = JSON.stringify(value);
     // The file is the version read (and parsed) before: not corrupt, no need to read it again.
     if (expected !== undefined && expected !== null && before === expected) return { text, version: await writeFileAtomic(path, text) };
     const existing = await readFileIfExists(path);
-    if (existing !== null && existing.length === Buffer.byteLength(text) && existing.equals(Buffer.from(text))) return null;
+    if (existing !== null && existing.length === Buffer.byteLength(text) && existing.equals(Buffer.from(text))) return { text, version: null };
     if (expected !== undefined && before !== expected) {
       throw new SyncError(STORE_ERROR_CODES.changed, `${path} was rewritten while roo-sync merged it; it reads and merges again`, { path });
     }
@@ -414,6 +430,12 @@ export class FsTaskStore implements ScannableTaskStore {
   }
 }
 
+/** What writeTasks did: the tasks that failed, and the bytes of the ui and api files of the others. */
+export interface WriteTasksResult {
+  failed: Array<{ taskId: TaskId; error: unknown }>;
+  bytes: number;
+}
+
 function problemOf(error: unknown, path: string): StoreProblem {
   if (isSyncError(error)) {
     const details = error.details ?? {};
@@ -423,6 +445,9 @@ function problemOf(error: unknown, path: string): StoreProblem {
 }
 
 /** Files whose presence makes a folder a task (one with only checkpoints/ or command-output/ is not). */
+/** Tasks writeTasks writes at once. */
+const TASK_WRITE_CONCURRENCY = 8;
+
 const TASK_FILES = new Set<string>([STORE_FILES.ui, STORE_FILES.api, STORE_FILES.legacyApi, STORE_FILES.historyItem]);
 
 /**

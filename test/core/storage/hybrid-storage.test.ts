@@ -7,7 +7,7 @@ import { asDeviceId, asWorkspaceId } from '../../../core/ids';
 import { applyFileChanges } from '../../../core/storage/file-sync';
 import { MemoryBlobStore } from '../../../core/storage/memory-blob-store';
 import { IntegrityCode } from '../../../core/storage/storage-errors';
-import { SyncState } from '../../../core/storage/sync-state';
+import { SyncState, TASKS_IN_MEMORY } from '../../../core/storage/sync-state';
 import { MemoryWorkspaceFiles } from '../../../core/storage/workspace-files';
 import { pullLog } from '../../support/sim/convergence';
 import type { SimDevice } from '../../support/sim/sim-device';
@@ -443,6 +443,20 @@ describe('HybridStorage', () => {
       const changes = await log(world);
       assert.equal(changes.length, 30);
       assert.equal(new Set(changes.map((c) => c.entity)).size, 30, 'each change once');
+    });
+
+    it('keeps at most a working set of task states in memory, whatever the number of tasks', async () => {
+      const world = new SimWorld();
+      const a = await world.addDevice();
+      const tasks = TASKS_IN_MEMORY + 30;
+      for (let i = 0; i < tasks; i++) await createTask(a, `m${i}`, 2);
+      const held: number[] = [];
+      const report = await world.run(a.storage!.migrateLocalTasksToCloud({ sliceTasks: 10, onProgress: (p) => p.phase === 'push' && held.push(a.storage!.tasksInMemory) }));
+      assert.equal(report.queued, tasks * 4);
+      assert.ok(Math.max(...held) <= TASKS_IN_MEMORY, `held ${Math.max(...held)}`);
+      assert.ok(a.storage!.tasksInMemory <= TASKS_IN_MEMORY);
+      assert.equal((await world.run(a.storage!.migrateLocalTasksToCloud())).queued, 0, 'the tasks no longer in memory are still known as sent');
+      assert.equal(new Set((await log(world)).map((c) => c.entity)).size, tasks * 4);
     });
 
     it('keeps what the relay acknowledged when the link drops mid-push; a rerun sends the rest once', async () => {

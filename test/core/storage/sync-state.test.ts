@@ -217,4 +217,128 @@ describe('JsonFileSyncStateStore', () => {
     await assert.rejects(store.load(), (err: unknown) => isSyncError(err, 'STORAGE_STATE_CORRUPT'));
     await assert.rejects(loadSyncState(store), (err: unknown) => isSyncError(err, 'STORAGE_STATE_CORRUPT'));
   });
+
+  describe('paged by task (loadPaged)', () => {
+    /** A state of `count` tasks saved in `store`, each with one ui entry and metaSeq = its number. */
+    async function savedTasks(store: JsonFileSyncStateStore, count: number): Promise<void> {
+      const state = await loadSyncState(store);
+      for (let i = 0; i < count; i++) {
+        const task = state.task('roo-code', asTaskId(`t${i}`));
+        task.streams.ui.set(`${i}:0`, { key: `${i}:0`, hash: String(i % 10).repeat(64), own: false, seq: i + 1 });
+        task.metaSeq = i;
+      }
+      await state.saveTo(store);
+    }
+
+    it('reads no task on load, pages one in when used, and counts and lists every task', async () => {
+      const store = new JsonFileSyncStateStore(join(dir, 'state.json'));
+      await savedTasks(store, 20);
+      const state = await loadSyncState(store);
+      assert.equal(state.tasksInMemory, 0);
+      assert.equal(state.taskCount, 20);
+      assert.equal(state.getTask('roo-code', 't7')?.metaSeq, 7);
+      assert.equal(state.getTask('roo-code', 't7')?.streams.ui.get('7:0')?.seq, 8);
+      assert.equal(state.tasksInMemory, 1);
+      assert.equal(state.getTask('roo-code', 'absent'), undefined);
+      assert.deepEqual([...state.allTasks()].map((t) => t.metaSeq).sort((a, b) => a - b), [...Array(20).keys()]);
+      assert.equal(state.tasksInMemory, 1, 'listing every task keeps none it read');
+    });
+
+    it('trim forgets saved unchanged tasks past the bound, keeps changed and unsaved ones, and nothing is lost', async () => {
+      const store = new JsonFileSyncStateStore(join(dir, 'state.json'));
+      await savedTasks(store, 10);
+      const state = await loadSyncState(store);
+      for (let i = 0; i < 10; i++) state.getTask('roo-code', `t${i}`);
+      const changed = state.getTask('roo-code', 't0')!;
+      changed.metaSeq = 100;
+      state.markDirty(changed);
+      state.task('roo-code', asTaskId('new')).metaSeq = 200;
+      state.trim(0);
+      assert.equal(state.tasksInMemory, 2, 'the changed task and the new one stay until saved');
+      assert.equal(state.getTask('roo-code', 't0'), changed);
+      await state.saveTo(store);
+      state.trim(0);
+      assert.equal(state.tasksInMemory, 0);
+      assert.equal(state.taskCount, 11);
+      assert.equal(state.getTask('roo-code', 't0')?.metaSeq, 100);
+      assert.equal(state.getTask('roo-code', 'new')?.metaSeq, 200);
+      const again = await loadSyncState(store);
+      assert.deepEqual([...again.allTasks()].map((t) => t.metaSeq).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 100, 200]);
+    });
+
+    it('lists a task the caller pages in while listing, as the object it paged in', async () => {
+      const store = new JsonFileSyncStateStore(join(dir, 'state.json'));
+      await savedTasks(store, 5);
+      const state = await loadSyncState(store);
+      const seen = new Map<string, unknown>();
+      for (const task of state.allTasks()) {
+        seen.set(task.taskId, task);
+        if (seen.size === 1) for (let i = 0; i < 5; i++) state.getTask('roo-code', `t${i}`);
+      }
+      assert.equal(seen.size, 5);
+      for (let i = 0; i < 5; i++) if (seen.get(`t${i}`) !== seen.values().next().value) assert.equal(seen.get(`t${i}`), state.getTask('roo-code', `t${i}`));
+    });
+
+    it('trim forgets the least recently used tasks first', async () => {
+      const store = new JsonFileSyncStateStore(join(dir, 'state.json'));
+      await savedTasks(store, 4);
+      const state = await loadSyncState(store);
+      const [t0, t1, t2, t3] = [0, 1, 2, 3].map((i) => state.getTask('roo-code', `t${i}`)!);
+      state.getTask('roo-code', 't0');
+      state.trim(2);
+      assert.equal(state.tasksInMemory, 2);
+      assert.equal(state.getTask('roo-code', 't0'), t0, 'used last: kept');
+      assert.equal(state.getTask('roo-code', 't3'), t3);
+      assert.notEqual(state.getTask('roo-code', 't1'), t1, 'forgotten: read again');
+      assert.notEqual(state.getTask('roo-code', 't2'), t2);
+    });
+
+    it('keeps a task changed after it was listed (markDirty keeps the object listed)', async () => {
+      const store = new JsonFileSyncStateStore(join(dir, 'state.json'));
+      await savedTasks(store, 3);
+      const state = await loadSyncState(store);
+      for (const task of state.allTasks()) {
+        task.metaSeq += 50;
+        state.markDirty(task);
+      }
+      state.trim(0);
+      await state.saveTo(store);
+      assert.deepEqual([...(await loadSyncState(store)).allTasks()].map((t) => t.metaSeq).sort((a, b) => a - b), [50, 51, 52]);
+    });
+
+    it('pages from a fresh store too: after the first save, trim forgets what was saved', async () => {
+      const store = new JsonFileSyncStateStore(join(dir, 'state.json'));
+      const state = await loadSyncState(store);
+      state.task('roo-code', asTaskId('a')).metaSeq = 1;
+      state.trim(0);
+      assert.equal(state.tasksInMemory, 1, 'not saved yet');
+      await state.saveTo(store);
+      state.trim(0);
+      assert.equal(state.tasksInMemory, 0);
+      assert.equal(state.getTask('roo-code', 'a')?.metaSeq, 1);
+    });
+
+    it('upgrades a state whose header holds its tasks (one file): they are loaded, and the next save gives them files', async () => {
+      const path = join(dir, 'state.json');
+      await writeFile(path, JSON.stringify(sampleState().toPersisted()));
+      const store = new JsonFileSyncStateStore(path);
+      const state = await loadSyncState(store);
+      assert.equal(state.getTask('roo-code', 't1')?.metaSeq, 7);
+      await state.saveTo(store);
+      assert.deepEqual(await readdir(join(dir, 'state.json.d')), ['roo-code%2Ft1.json']);
+      state.trim(0);
+      assert.equal(state.tasksInMemory, 0);
+      assert.equal((await loadSyncState(store)).getTask('roo-code', 't1')?.streams.ui.size, 2);
+    });
+
+    it('reports a corrupt task file with STORAGE_STATE_CORRUPT when the task is used', async () => {
+      const store = new JsonFileSyncStateStore(join(dir, 'state.json'));
+      await savedTasks(store, 2);
+      await writeFile(join(dir, 'state.json.d', 'roo-code%2Ft1.json'), '{"ui":[');
+      const state = await loadSyncState(store);
+      assert.equal(state.getTask('roo-code', 't0')?.metaSeq, 0);
+      assert.throws(() => state.getTask('roo-code', 't1'), (err: unknown) => isSyncError(err, 'STORAGE_STATE_CORRUPT'));
+      await assert.rejects(store.load(), (err: unknown) => isSyncError(err, 'STORAGE_STATE_CORRUPT'));
+    });
+  });
 });

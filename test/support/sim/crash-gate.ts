@@ -76,6 +76,8 @@ export function gatedOutbox(inner: Outbox, gate: CrashGate): Outbox {
 export function gatedStateStore(inner: SyncStateStore, gate: CrashGate): SyncStateStore {
   return {
     load: () => (gate.pass(), inner.load()),
+    // Paged like a device's store: task states are read when used (reads are not crash points).
+    ...(inner.loadPaged ? { loadPaged: () => (gate.pass(), inner.loadPaged!()) } : {}),
     save: (state: PersistedSyncState) => (gate.pass(), inner.save(state)),
   };
 }
