@@ -30,6 +30,8 @@ export interface PushCommitterOptions {
   maxInFlight?: number;
   /** Most changes in one call (an entry larger than this goes alone). Default 4000. */
   maxChanges?: number;
+  /** Told after every call that committed (metrics: pushes per commit). */
+  onCommitted?(pushes: number, changes: number): void;
 }
 
 interface Waiting {
@@ -41,6 +43,7 @@ interface Waiting {
 export class PushCommitter {
   private readonly maxInFlight: number;
   private readonly maxChanges: number;
+  private readonly onCommitted?: (pushes: number, changes: number) => void;
   private queue: Waiting[] = [];
   /** Users with an entry in a call now. */
   private readonly busy = new Set<string>();
@@ -52,6 +55,7 @@ export class PushCommitter {
   ) {
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 2);
     this.maxChanges = Math.max(1, options.maxChanges ?? 4000);
+    this.onCommitted = options.onCommitted;
   }
 
   /** Stores one push; resolves once it is committed, with what `appendChanges` returns for it. */
@@ -110,6 +114,7 @@ export class PushCommitter {
   private async run(batch: Waiting[]): Promise<void> {
     try {
       const results = await appendPushes(this.db, batch.map((w) => w.entry));
+      this.onCommitted?.(batch.length, batch.reduce((n, w) => n + w.entry.changes.length, 0));
       batch.forEach((waiting, i) => waiting.resolve(results[i]!));
       return;
     } catch (error) {
@@ -122,7 +127,9 @@ export class PushCommitter {
     // error goes to the one that caused it.
     for (const waiting of batch) {
       try {
-        waiting.resolve((await appendPushes(this.db, [waiting.entry]))[0]!);
+        const [result] = await appendPushes(this.db, [waiting.entry]);
+        this.onCommitted?.(1, waiting.entry.changes.length);
+        waiting.resolve(result!);
       } catch (error) {
         waiting.reject(error);
       }

@@ -83,7 +83,7 @@ export function attachSyncEndpoint(httpServer: Server, context: SyncEndpointCont
   wss.on('error', (err) => logger.warn('websocket server error', { err }));
   const deps = {
     db: context.db,
-    pushes: new PushCommitter(context.db),
+    pushes: new PushCommitter(context.db, { onCommitted: (pushes, changes) => context.metrics?.recordPushCommit(pushes, changes) }),
     hub,
     commands,
     sessions: context.sessions,
