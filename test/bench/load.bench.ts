@@ -8,6 +8,8 @@
  * p50/p99 (device 0 pushes, device 1 of the same user, on the other relay, receives the live
  * change), each relay's CPU and RSS (sampled from /proc every second), and PostgreSQL and
  * Redis load (transactions and commands per second over the run).
+ * Also printed: PostgreSQL's cost per push alone and in a group-commit statement (measured before
+ * the load), push-to-ack latency, pushes per commit, the generator's CPU and event-loop delay.
  * `load.users1000x10.p99_ms`: baseline, the same p99 measured in this run with 1 user x 2
  * devices and the same message rate (the relay's floor without the 10,000 connections).
  */
@@ -16,14 +18,20 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { Client } from 'pg';
+import type { DeviceId, UserId } from '../../core/ids';
+import type { ClientChange } from '../../core/model/changes';
+import { appendPushes, type PushEntry } from '../../server/db/change-log';
+import type { Database } from '../../server/db/database';
 import { openDatabase } from '../../server/db/open-database';
 import { buildCli } from '../support/cli-process';
 import { startPgInstance } from '../support/pg-instance';
 import { startRedisInstance } from '../support/redis-instance';
 import { createRelayNode, type RelayNode } from '../support/relay-node';
 import { createUsersInBulk, type BenchUser } from '../support/relay-bench';
+import { streamPut } from '../support/sync-client';
 import { outDirArg } from './faults.bench';
 import { percentile, type Benchmark, type Figure } from './figure';
 
@@ -113,6 +121,24 @@ async function runLoad(dir: string, relays: RelayNode[], users: BenchUser[], sec
   return { result: output, pgCpuPct: Math.round(((pgLast - pgFirst) / elapsed) * 1000) / 10, cpuPct: relays.map((_, i) => Math.round(((last[i]!.cpuS - first[i]!.cpuS) / elapsed) * 1000) / 10), peakRssMb: peakRss.map((kb) => Math.round(kb / 1024)) };
 }
 
+/**
+ * What PostgreSQL spends per push of one change, on this database before the load: 500 pushes
+ * one statement each (one after another), then 500 other users' pushes in one statement
+ * (the group commit's statement). Milliseconds per push, wall time of the statements.
+ */
+async function pushCostMs(db: Database, users: BenchUser[]): Promise<{ alone: number; grouped: number }> {
+  const half = Math.floor(users.length / 2);
+  const change = (u: number) => [streamPut(1, `cost-${u}`, 1, 'cost probe')] as ClientChange[];
+  const push = (u: number): PushEntry => ({ userId: users[u]!.userId as UserId, deviceId: users[u]!.devices[0]!.deviceId as DeviceId, changes: change(u) });
+  let started = performance.now();
+  for (let u = 0; u < half; u++) await appendPushes(db, [push(u)]);
+  const alone = (performance.now() - started) / half;
+  started = performance.now();
+  await appendPushes(db, Array.from({ length: users.length - half }, (_, i) => push(half + i)));
+  const grouped = (performance.now() - started) / (users.length - half);
+  return { alone, grouped };
+}
+
 /** Group-commit counters summed over the relays' /metrics: statements, pushes and changes committed. */
 async function pushCommits(relays: RelayNode[]): Promise<{ commits: number; pushes: number; changes: number }> {
   const sum = { commits: 0, pushes: 0, changes: 0 };
@@ -170,6 +196,8 @@ export const benchmark: Benchmark = {
       try {
         users = await createUsersInBulk(db, userCount, devices);
         floorUsers = await createUsersInBulk(db, 1, 2);
+        const cost = await pushCostMs(db, await createUsersInBulk(db, 1000, 1));
+        console.log(`  PostgreSQL per push of one change: ${cost.alone.toFixed(2)} ms as its own statement, ${cost.grouped.toFixed(3)} ms in a statement of 500 users' pushes`);
       } finally {
         await db.close();
       }
