@@ -4,8 +4,10 @@
  * change, so a crash between the two replays the change and the relay acknowledges it again
  * (idempotent by (deviceId, clientSeq)). Conflicts are settled and the result queued again.
  */
+import { DEFAULT_PUSH_WINDOW, pushWindowed } from '../client/push-window';
 import { SyncError } from '../errors';
 import type { ChangeBody, ClientChange, ServerChange } from '../model/changes';
+import type { PushOutcome } from '../ports/sync-transport';
 import type { ChangeConflict } from '../protocol/messages';
 import { recordFileAck, resolveFileConflict } from './file-sync';
 import { StorageErrorCode } from './storage-errors';
@@ -25,18 +27,15 @@ export interface PushReport {
 
 const NO_PENDING: PendingIndex = { entities: new Set(), truncates: new Map() };
 
-/** Pushes the whole outbox (in batches). Throws STORAGE_SYNC_FAILED when the transport fails. */
-export async function pushPending(deps: EngineDeps, batchSize: number, maxConflictRounds: number): Promise<PushReport> {
+/**
+ * Pushes the whole outbox in batches, up to `window` pushes awaiting their reply at once
+ * (core/client/push-window.ts), replies settled in order. Throws STORAGE_SYNC_FAILED when the
+ * transport fails (what was not acknowledged stays queued).
+ */
+export async function pushPending(deps: EngineDeps, batchSize: number, maxConflictRounds: number, window = DEFAULT_PUSH_WINDOW): Promise<PushReport> {
   const report: PushReport = { accepted: 0, conflicts: 0, unresolved: 0 };
   let conflictRounds = 0;
-  while (deps.outbox.size > 0) {
-    const batch = deps.outbox.pending().slice(0, batchSize);
-    let outcome;
-    try {
-      outcome = await deps.transport.push(batch);
-    } catch (err) {
-      throw new SyncError(StorageErrorCode.SYNC_FAILED, 'push failed; the changes stay queued', undefined, { cause: err });
-    }
+  const settle = async (batch: ClientChange[], outcome: PushOutcome): Promise<boolean> => {
     const byClientSeq = new Map(batch.map((c) => [c.clientSeq, c]));
     const recorded: number[] = [];
     for (const accepted of outcome.accepted) {
@@ -51,13 +50,29 @@ export async function pushPending(deps: EngineDeps, batchSize: number, maxConfli
       report.conflicts += outcome.conflicts.length;
       if (++conflictRounds > maxConflictRounds) {
         report.unresolved = outcome.conflicts.length;
-        break;
+        return false;
       }
       await resolveConflicts(deps, outcome.conflicts, byClientSeq);
-    } else if (outcome.accepted.length === 0) {
-      break; // nothing moved: do not spin
+      return true;
     }
-  }
+    return outcome.accepted.length > 0; // nothing moved: do not spin
+  };
+  await pushWindowed({
+    window,
+    nextBatch: (inFlight) => {
+      const batch: ClientChange[] = [];
+      for (const change of deps.outbox.pending()) {
+        if (batch.length >= batchSize) break;
+        if (!inFlight.has(change.clientSeq)) batch.push(change);
+      }
+      return batch;
+    },
+    send: (batch) =>
+      deps.transport.push(batch).catch((err: unknown) => {
+        throw new SyncError(StorageErrorCode.SYNC_FAILED, 'push failed; the changes stay queued', undefined, { cause: err });
+      }),
+    settle,
+  });
   return report;
 }
 

@@ -2,11 +2,12 @@
  * The per-user change log (DESIGN.md "Ordering, idempotency, cursors"): the SQL behind push,
  * pull and compaction. Every function takes the authenticated user's id and touches nothing else.
  *
- * - `appendChanges` stores a device's changes in one statement (one round trip, its own
- *   transaction): `sync_push_changes` (migration 0005) first locks the user's counter row in
- *   `sync_log_heads` (creating it on first use), so appends of one user run one at a time and
- *   their numbers commit in order: a reader never sees seq 11 before seq 10. Its later steps
- *   see every append committed before the lock was granted.
+ * - `appendPushes` stores the pushes of several devices (of different users) in one statement
+ *   (one round trip, its own transaction; `appendChanges` is one push): `sync_push_batch`
+ *   (migration 0008) first locks the users' counter rows in `sync_log_heads` (creating them on
+ *   first use) in user id order, so appends of one user run one at a time and their numbers
+ *   commit in order (a reader never sees seq 11 before seq 10), and two calls sharing users
+ *   never deadlock. Its later steps see every append committed before the locks were granted.
  * - `(deviceId, clientSeq)` is unique: a replayed change is acknowledged again with its
  *   original seq and stored once.
  * - A change to an entity that does not merge (`isMergeable`) conflicts when another device
@@ -91,36 +92,91 @@ export async function appendChanges(
   deviceId: DeviceId,
   changes: readonly ClientChange[],
 ): Promise<AppendResult> {
-  validateChanges(changes);
-  if (changes.length === 0) return { accepted: [], conflicts: [], stored: [] };
-  const entities = changes.map((c) => entityKeyOf(c.body));
-  const records = changes.map((c, i) => ({
-    i,
-    client_seq: c.clientSeq,
-    base_seq: c.baseSeq,
-    entity: entities[i],
-    change_type: c.body.type,
-    body: c.body,
-    mergeable: isMergeable(c.body),
-  }));
-  // sync_push_changes (migration 0005) locks the user's counter row, then detects replays
-  // and conflicts, numbers, inserts and supersedes in one round trip; a lone statement is
-  // its own transaction. It returns the counter before the append, then a row per change it
-  // did not store; the stored ones took the seqs after the counter, in push order.
-  const { rows } = await db.query<AppendRow>('SELECT * FROM sync_push_changes($1, $2, $3::json)', [userId, deviceId, JSON.stringify(records)]);
-  let nextSeq = Number(rows.find((row) => row.o_outcome === 'head')!.o_seq);
-  const notStored = new Map<number, AppendRow>();
-  for (const row of rows) if (row.o_outcome !== 'head') notStored.set(row.o_i!, row);
+  return (await appendPushes(db, [{ userId, deviceId, changes }]))[0]!;
+}
+
+/** One device's push to store with others in one call of `appendPushes`. */
+export interface PushEntry {
+  userId: UserId;
+  deviceId: DeviceId;
+  changes: readonly ClientChange[];
+}
+
+/**
+ * Stores the pushes of several devices in one statement (one round trip, one transaction, one
+ * WAL flush): what the relay's group commit (server/sync/push-committer.ts) sends. At most one
+ * entry per user (throws otherwise: an entry would not see the appends of the one before it).
+ * Every entry is validated first; a CHANGE_INVALID names the entry's clientSeq and nothing is
+ * stored. Results are in entry order, each as `appendChanges` returns it.
+ */
+export async function appendPushes(db: Queryable, entries: readonly PushEntry[]): Promise<AppendResult[]> {
+  const users = new Set<string>();
+  for (const entry of entries) {
+    checkChanges(entry.changes);
+    if (users.has(entry.userId)) throw new Error('appendPushes: one entry per user');
+    users.add(entry.userId);
+  }
+  const results: AppendResult[] = entries.map(() => ({ accepted: [], conflicts: [], stored: [] }));
+  const live = entries.flatMap((entry, e) => (entry.changes.length > 0 ? [{ entry, e }] : []));
+  if (live.length === 0) return results;
+  const entitiesOf = new Map<number, string[]>();
+  const records: unknown[] = [];
+  for (const { entry, e } of live) {
+    const entities = entry.changes.map((c) => entityKeyOf(c.body));
+    entitiesOf.set(e, entities);
+    entry.changes.forEach((c, i) =>
+      records.push({
+        e,
+        user_id: entry.userId,
+        device_id: entry.deviceId,
+        i,
+        client_seq: c.clientSeq,
+        base_seq: c.baseSeq,
+        entity: entities[i],
+        change_type: c.body.type,
+        body: c.body,
+        mergeable: isMergeable(c.body),
+      }),
+    );
+  }
+  // sync_push_batch (migration 0008) locks the users' counter rows in id order, then detects
+  // replays and conflicts, numbers, inserts and supersedes for every entry in one round trip;
+  // a lone statement is its own transaction. It returns per entry the counter before the
+  // append, then a row per change it did not store; the stored ones took the seqs after the
+  // counter, in push order.
+  const sortedUsers = [...new Set(live.map(({ entry }) => entry.userId))].sort();
+  const { rows } = await db.query<AppendRow>('SELECT * FROM sync_push_batch($1::uuid[], $2::json)', [sortedUsers, JSON.stringify(records)]);
+  const heads = new Map<number, number>();
+  const notStored = new Map<number, Map<number, AppendRow>>();
+  for (const row of rows) {
+    if (row.o_outcome === 'head') heads.set(row.o_e, Number(row.o_seq));
+    else {
+      let byIndex = notStored.get(row.o_e);
+      if (!byIndex) notStored.set(row.o_e, (byIndex = new Map()));
+      byIndex.set(row.o_i!, row);
+    }
+  }
+  for (const { entry, e } of live) {
+    const head = heads.get(e);
+    if (head === undefined) throw new Error(`sync_push_batch returned no head for entry ${e}`);
+    results[e] = toAppendResult(entry, entitiesOf.get(e)!, head, notStored.get(e) ?? new Map());
+  }
+  return results;
+}
+
+/** One entry's outcome from its counter before the call and its rows of changes not stored. */
+function toAppendResult(entry: PushEntry, entities: readonly string[], head: number, notStored: ReadonlyMap<number, AppendRow>): AppendResult {
+  let nextSeq = head;
   const accepted: AcceptedChange[] = [];
   const conflicts: ChangeConflict[] = [];
   const stored: ServerChange[] = [];
-  for (let i = 0; i < changes.length; i++) {
-    const change = changes[i]!;
+  for (let i = 0; i < entry.changes.length; i++) {
+    const change = entry.changes[i]!;
     const row = notStored.get(i);
     if (row === undefined) {
       const seq = ++nextSeq;
       accepted.push({ clientSeq: change.clientSeq, seq });
-      stored.push({ seq, deviceId, clientSeq: change.clientSeq, baseSeq: change.baseSeq, body: change.body, entity: entities[i]! });
+      stored.push({ seq, deviceId: entry.deviceId, clientSeq: change.clientSeq, baseSeq: change.baseSeq, body: change.body, entity: entities[i]! });
     } else if (row.o_outcome === 'conflict') {
       conflicts.push({
         clientSeq: change.clientSeq,
@@ -143,8 +199,9 @@ export async function appendChanges(
   return { accepted, conflicts, stored };
 }
 
-/** The rows of sync_push_changes (see migration 0005): the 'head' row, then the changes not stored. */
+/** The rows of sync_push_batch (see migration 0008): a 'head' row per entry, then the changes not stored. */
 interface AppendRow {
+  o_e: number;
   o_i: number | null;
   o_outcome: 'head' | 'replay' | 'compacted' | 'conflict';
   o_seq: number | null;
@@ -311,7 +368,8 @@ function toServerChange(row: LogRow): ServerChange {
   };
 }
 
-function validateChanges(changes: readonly ClientChange[]): void {
+/** Throws CHANGE_INVALID for a malformed push (what `appendPushes` refuses before storing anything). */
+export function checkChanges(changes: readonly ClientChange[]): void {
   const seen = new Set<number>();
   for (const change of changes) {
     const { clientSeq, baseSeq, body } = change;

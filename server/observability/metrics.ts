@@ -76,6 +76,10 @@ export class RelayMetrics {
   readonly projectionRebuilds: Counter;
   /** Seconds per projection batch (one transaction). */
   readonly projectionBatchDuration: Histogram;
+  /** Group-commit statements of pushes (server/sync/push-committer.ts), and the pushes and changes they carried. */
+  readonly pushCommits: Counter;
+  readonly pushCommitPushes: Counter;
+  readonly pushCommitChanges: Counter;
 
   private redisProbe: Probe<boolean> | undefined;
   private poolProbe: Probe<DbPoolStats> | undefined;
@@ -99,6 +103,9 @@ export class RelayMetrics {
       name: `${p}ws_bytes_total`, help: 'WebSocket frame bytes by direction; encoding raw is the JSON body, compressed the bytes on the wire.',
       labelNames: ['direction', 'encoding'], registers,
     });
+    this.pushCommits = new Counter({ name: `${p}push_commits_total`, help: 'Statements (transactions) that committed pushes.', registers });
+    this.pushCommitPushes = new Counter({ name: `${p}push_commit_pushes_total`, help: 'Pushes those statements committed (pushes per commit: this over push_commits_total).', registers });
+    this.pushCommitChanges = new Counter({ name: `${p}push_commit_changes_total`, help: 'Changes in the pushes those statements committed.', registers });
     this.syncLatency = new Histogram({
       name: `${p}sync_latency_seconds`, help: 'Seconds from a change being accepted to it being sent to another device.',
       buckets: LATENCY_BUCKETS, registers,
@@ -202,6 +209,13 @@ export class RelayMetrics {
   }
 
   /** Records one database statement; `slow` when it passed the slow-query threshold. */
+  /** One group-commit statement of `pushes` pushes holding `changes` changes. */
+  recordPushCommit(pushes: number, changes: number): void {
+    this.pushCommits.inc();
+    this.pushCommitPushes.inc(pushes);
+    this.pushCommitChanges.inc(changes);
+  }
+
   recordQuery(op: string, seconds: number, slow = false): void {
     this.queryDuration.observe({ op }, seconds);
     if (slow) this.slowQueries.inc({ op });

@@ -29,19 +29,22 @@ import { parseClientMessage } from '../../core/protocol/validate';
 import { nodeCodecRegistry } from '../../core/node/protocol/node-codecs';
 import type { CommandService } from '../commands/command-service';
 import type { ClientChange, ServerChange } from '../../core/model/changes';
-import { appendChanges, pullStoredChanges, type AppendResult } from '../db/change-log';
+import { pullStoredChanges, type AppendResult } from '../db/change-log';
 import { deviceLogPosition } from '../db/device-client-seq';
 import { writePullReply } from './pull-reply';
 import { Utf8Writer } from './utf8-writer';
 import type { Database } from '../db/database';
 import { OutboundFrames, replyTooLarge, type OutboundLimits } from './outbound-frames';
 import type { DeviceRateLimits, TokenBucket } from './rate-limiter';
+import type { PushCommitter } from './push-committer';
 import { SyncErrorCode } from './sync-error-codes';
 import type { HubConnection, LivePage, SyncHub } from './sync-hub';
 
 /** Limits and shared parts every connection of an endpoint uses (logger, metrics and the slow-consumer limits: OutboundLimits). */
 export interface ConnectionDeps extends OutboundLimits {
   db: Database;
+  /** The process's group commit of pushes (one per endpoint). */
+  pushes: PushCommitter;
   hub: SyncHub;
   commands: CommandService;
   /** `expiresAt` (epoch ms), when given, is enforced on the open socket. */
@@ -279,9 +282,12 @@ export class SyncConnection implements HubConnection {
     return taken;
   }
 
-  /** The one place pushes are committed: appends, then lets the relay invalidate what the push changed. */
+  /**
+   * The one place pushes are committed: through the process's group commit (with the pushes of
+   * other connections that arrive meanwhile), then lets the relay invalidate what it changed.
+   */
   private async commit(auth: { userId: string; deviceId: string }, changes: ClientChange[]): Promise<AppendResult> {
-    const result = await appendChanges(this.deps.db, auth.userId as UserId, auth.deviceId as DeviceId, changes);
+    const result = await this.deps.pushes.commit(auth.userId as UserId, auth.deviceId as DeviceId, changes);
     if (result.stored.length > 0) await this.deps.onCommitted?.(auth.userId, result.stored);
     return result;
   }

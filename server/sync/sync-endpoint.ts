@@ -18,6 +18,7 @@ import type { RelayConfig } from '../config/relay-config';
 import type { Database } from '../db/database';
 import type { Logger } from '../observability/logger';
 import type { RelayMetrics } from '../observability/metrics';
+import { PushCommitter } from './push-committer';
 import { DeviceRateLimits } from './rate-limiter';
 import { SyncConnection } from './sync-connection';
 import { SyncHub } from './sync-hub';
@@ -82,6 +83,7 @@ export function attachSyncEndpoint(httpServer: Server, context: SyncEndpointCont
   wss.on('error', (err) => logger.warn('websocket server error', { err }));
   const deps = {
     db: context.db,
+    pushes: new PushCommitter(context.db, { onCommitted: (pushes, changes) => context.metrics?.recordPushCommit(pushes, changes) }),
     hub,
     commands,
     sessions: context.sessions,

@@ -8,22 +8,30 @@
  * p50/p99 (device 0 pushes, device 1 of the same user, on the other relay, receives the live
  * change), each relay's CPU and RSS (sampled from /proc every second), and PostgreSQL and
  * Redis load (transactions and commands per second over the run).
+ * Also printed: PostgreSQL's cost per push alone and in a group-commit statement (measured before
+ * the load), push-to-ack latency, pushes per commit, the generator's CPU and event-loop delay.
  * `load.users1000x10.p99_ms`: baseline, the same p99 measured in this run with 1 user x 2
  * devices and the same message rate (the relay's floor without the 10,000 connections).
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { Client } from 'pg';
+import type { DeviceId, UserId } from '../../core/ids';
+import type { ClientChange } from '../../core/model/changes';
+import { appendPushes, type PushEntry } from '../../server/db/change-log';
+import type { Database } from '../../server/db/database';
 import { openDatabase } from '../../server/db/open-database';
 import { buildCli } from '../support/cli-process';
 import { startPgInstance } from '../support/pg-instance';
 import { startRedisInstance } from '../support/redis-instance';
 import { createRelayNode, type RelayNode } from '../support/relay-node';
 import { createUsersInBulk, type BenchUser } from '../support/relay-bench';
+import { streamPut } from '../support/sync-client';
 import { outDirArg } from './faults.bench';
 import { percentile, type Benchmark, type Figure } from './figure';
 
@@ -37,6 +45,10 @@ function numberArg(args: string[], flag: string, fallback: number): number {
 
 interface ChildResult {
   latencies: number[];
+  ackLatencies: number[];
+  loopDelayMs: { p50: number; p99: number; max: number };
+  /** The load generator's own CPU, % of a core. */
+  cpuPct: number;
   throughput: Array<[number, number]>;
   sent: number;
   received: number;
@@ -53,8 +65,28 @@ function procSample(pid: number): { cpuS: number; rssKb: number } {
   return { cpuS: ticks / 100, rssKb: Number(rss?.[1] ?? 0) };
 }
 
+/** CPU seconds of a PostgreSQL instance: its postmaster and every process it started (backends, WAL writer, ...). */
+function pgCpuSeconds(dataDir: string): number {
+  const postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  // The postmaster's own time plus that of children it already reaped (backends that ended).
+  const line = readFileSync(`/proc/${postmaster}/stat`, 'utf8');
+  const stat = line.slice(line.lastIndexOf(')') + 2).split(' ');
+  let total = (Number(stat[11]) + Number(stat[12]) + Number(stat[13]) + Number(stat[14])) / 100;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === postmaster) total += (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return total;
+}
+
 /** Runs the child with `users`; samples relay CPU/RSS meanwhile. */
-async function runLoad(dir: string, relays: RelayNode[], users: BenchUser[], seconds: number, perMinute: number, burst: number): Promise<{ result: ChildResult; cpuPct: number[]; peakRssMb: number[] }> {
+async function runLoad(dir: string, relays: RelayNode[], users: BenchUser[], seconds: number, perMinute: number, burst: number, pgDataDir: string): Promise<{ result: ChildResult; cpuPct: number[]; pgCpuPct: number; peakRssMb: number[] }> {
   const planFile = join(dir, `plan-${users.length}.json`);
   await writeFile(planFile, JSON.stringify({ urls: relays.map((r) => r.url), users, seconds, perMinute, burst }));
   const child = spawn('bash', ['-c', `ulimit -n 65536 2>/dev/null || ulimit -n 20000; exec "${process.execPath}" --max-old-space-size=2048 --import tsx "${CHILD}" "${planFile}"`], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -69,6 +101,7 @@ async function runLoad(dir: string, relays: RelayNode[], users: BenchUser[], sec
   });
   await ready;
   const first = relays.map((r) => procSample(r.pid()!));
+  const pgFirst = pgCpuSeconds(pgDataDir);
   let last = first;
   const peakRss = first.map((s) => s.rssKb);
   const started = Date.now();
@@ -82,9 +115,48 @@ async function runLoad(dir: string, relays: RelayNode[], users: BenchUser[], sec
   child.stdin!.write('go\n');
   const exit = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   clearInterval(timer);
+  const pgLast = pgCpuSeconds(pgDataDir);
   if (!output) throw new Error(`load child exited (${exit}) without a result`);
   const elapsed = (Date.now() - started) / 1000;
-  return { result: output, cpuPct: relays.map((_, i) => Math.round(((last[i]!.cpuS - first[i]!.cpuS) / elapsed) * 1000) / 10), peakRssMb: peakRss.map((kb) => Math.round(kb / 1024)) };
+  return { result: output, pgCpuPct: Math.round(((pgLast - pgFirst) / elapsed) * 1000) / 10, cpuPct: relays.map((_, i) => Math.round(((last[i]!.cpuS - first[i]!.cpuS) / elapsed) * 1000) / 10), peakRssMb: peakRss.map((kb) => Math.round(kb / 1024)) };
+}
+
+/**
+ * What PostgreSQL spends per push of one change, on this database before the load: 500 pushes
+ * one statement each (one after another), then 500 other users' pushes in one statement
+ * (the group commit's statement). Milliseconds per push, wall time of the statements.
+ */
+async function pushCostMs(db: Database, users: BenchUser[]): Promise<{ alone: number; grouped: number }> {
+  const half = Math.floor(users.length / 2);
+  const change = (u: number) => [streamPut(1, `cost-${u}`, 1, 'cost probe')] as ClientChange[];
+  const push = (u: number): PushEntry => ({ userId: users[u]!.userId as UserId, deviceId: users[u]!.devices[0]!.deviceId as DeviceId, changes: change(u) });
+  let started = performance.now();
+  for (let u = 0; u < half; u++) await appendPushes(db, [push(u)]);
+  const alone = (performance.now() - started) / half;
+  started = performance.now();
+  await appendPushes(db, Array.from({ length: users.length - half }, (_, i) => push(half + i)));
+  const grouped = (performance.now() - started) / (users.length - half);
+  return { alone, grouped };
+}
+
+/** Group-commit counters summed over the relays' /metrics: statements, pushes and changes committed. */
+async function pushCommits(relays: RelayNode[]): Promise<{ commits: number; pushes: number; changes: number }> {
+  const sum = { commits: 0, pushes: 0, changes: 0 };
+  for (const relay of relays) {
+    const text = await (await fetch(`${relay.url}/metrics`)).text();
+    const value = (name: string): number => Number(new RegExp(`^roo_sync_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    sum.commits += value('push_commits_total');
+    sum.pushes += value('push_commit_pushes_total');
+    sum.changes += value('push_commit_changes_total');
+  }
+  return sum;
+}
+
+/** Where the time goes: push to ack (writing relay + PostgreSQL) and the generator's own event-loop delay. */
+function diagnostics(result: ChildResult): string {
+  const ack = `push to ack p50 ${percentile(result.ackLatencies, 50).toFixed(1)} ms, p99 ${percentile(result.ackLatencies, 99).toFixed(1)} ms`;
+  const loop = result.loopDelayMs;
+  return `${ack}; load generator CPU ${result.cpuPct}%, event-loop delay p50 ${loop.p50.toFixed(1)} ms, p99 ${loop.p99.toFixed(1)} ms, max ${loop.max.toFixed(0)} ms`;
 }
 
 /** Rows in the change log and the bytes it and the read model take on disk (with indexes and TOAST). */
@@ -124,28 +196,34 @@ export const benchmark: Benchmark = {
       try {
         users = await createUsersInBulk(db, userCount, devices);
         floorUsers = await createUsersInBulk(db, 1, 2);
+        const cost = await pushCostMs(db, await createUsersInBulk(db, 1000, 1));
+        console.log(`  PostgreSQL per push of one change: ${cost.alone.toFixed(2)} ms as its own statement, ${cost.grouped.toFixed(3)} ms in a statement of 500 users' pushes`);
       } finally {
         await db.close();
       }
       console.log(`  baseline: 1 user x 2 devices, ${perMinute}/min for ${Math.min(60, seconds)} s`);
-      const floor = await runLoad(dir, relays, floorUsers, Math.min(60, seconds), perMinute, 0);
+      const floor = await runLoad(dir, relays, floorUsers, Math.min(60, seconds), perMinute, 0, pg.dataDir);
       const floorP99 = percentile(floor.result.latencies, 99);
-      console.log(`    p50 ${percentile(floor.result.latencies, 50).toFixed(1)} ms, p99 ${floorP99.toFixed(1)} ms`);
+      console.log(`    p50 ${percentile(floor.result.latencies, 50).toFixed(1)} ms, p99 ${floorP99.toFixed(1)} ms; ${diagnostics(floor.result)}`);
       const pgBefore = await pg.stats();
+      const commitsBefore = await pushCommits(relays);
       const redisBefore = Number((await redis.info()).total_commands_processed);
       console.log(`  ${userCount} users x ${devices} devices (${userCount * devices} connections), ${perMinute}/min for ${seconds} s, bursts of ${burst}`);
       const t0 = Date.now();
-      const run = await runLoad(dir, relays, users, seconds, perMinute, burst);
+      const run = await runLoad(dir, relays, users, seconds, perMinute, burst, pg.dataDir);
       const elapsed = (Date.now() - t0) / 1000;
       const pgAfter = await pg.stats();
+      const commitsAfter = await pushCommits(relays);
+      const statements = commitsAfter.commits - commitsBefore.commits;
       const redisAfter = Number((await redis.info()).total_commands_processed);
       const { result } = run;
       const p50 = percentile(result.latencies, 50);
       const p99 = percentile(result.latencies, 99);
       console.log(`    sent ${result.sent}, delivered ${result.received}, undelivered ${result.undelivered}, errors ${result.errors}`);
-      console.log(`    device to device: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
+      console.log(`    device to device: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms; ${diagnostics(result)}`);
       console.log(`    relays: CPU ${run.cpuPct.join('% / ')}%, peak RSS ${run.peakRssMb.join(' MB / ')} MB`);
-      console.log(`    PostgreSQL: ${((pgAfter.xactCommit - pgBefore.xactCommit) / elapsed).toFixed(0)} commits/s, ${((pgAfter.tupInserted - pgBefore.tupInserted) / elapsed).toFixed(0)} rows inserted/s, database ${(pgAfter.sizeBytes / 1048576).toFixed(0)} MB`);
+      console.log(`    PostgreSQL: CPU ${run.pgCpuPct}% (all its processes), ${((pgAfter.xactCommit - pgBefore.xactCommit) / elapsed).toFixed(0)} commits/s, ${((pgAfter.tupInserted - pgBefore.tupInserted) / elapsed).toFixed(0)} rows inserted/s, database ${(pgAfter.sizeBytes / 1048576).toFixed(0)} MB`);
+      console.log(`    group commit: ${statements} push statements for ${commitsAfter.pushes - commitsBefore.pushes} pushes (${((commitsAfter.pushes - commitsBefore.pushes) / Math.max(1, statements)).toFixed(1)} pushes per commit)`);
       console.log(`    Redis: ${((redisAfter - redisBefore) / elapsed).toFixed(0)} commands/s`);
       const storage = await changeLogBytes(pg.url);
       console.log(`    change log: ${storage.rows} rows, ${(storage.bytes / storage.rows).toFixed(0)} bytes per change with indexes (sync_operations + messages read model)`);

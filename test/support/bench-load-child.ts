@@ -5,12 +5,14 @@
  * stdin, then for `seconds` pushes `perMinute` messages a minute (one user's device 0 at a time,
  * round robin over users) plus a burst of `burst` messages at the start of every minute after
  * the first. Latency: push sent by device 0 to the live change arriving at device 1 of the same
- * user (on the other relay). Prints `{"latencies":[...],"throughput":[[s,n],...],"sent":N,"received":N,"errors":N}`.
+ * user (on the other relay); also push to ack (`ackLatencies`) and this process's event-loop delay
+ * (`loopDelayMs`: a busy generator delays what it measures). Prints
+ * `{"latencies":[...],"ackLatencies":[...],"loopDelayMs":{...},"cpuPct":N,"throughput":[[s,n],...],"sent":N,"received":N,"errors":N}`.
  *
  * argv: JSON file of `{ urls: string[], users: BenchUser[], seconds, perMinute, burst }`.
  */
 import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { BenchWsClient } from './bench-ws-client';
 import type { BenchUser } from './relay-bench';
@@ -46,8 +48,14 @@ async function main(): Promise<void> {
 
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
+  /** Push sent to its ack (the writing relay and PostgreSQL, without the fan-out). */
+  const ackLatencies: number[] = [];
+  // How late this process's own event loop ran: a busy load generator delays what it measures.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const perSecond = new Map<number, number>();
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   let received = 0;
   let errors = 0;
   receivers.forEach((client, u) => {
@@ -72,9 +80,11 @@ async function main(): Promise<void> {
   const sendOne = (): void => {
     const u = next++ % senders.length;
     const seq = ++seqs[u]!;
-    sentAt.set(`${u}:${seq}`, performance.now());
+    const at = performance.now();
+    sentAt.set(`${u}:${seq}`, at);
     sent++;
     void senders[u]!.request({ type: 'push', changes: [streamPut(seq, `load-${u}`, seq, `load ${seq}`)] }).then((reply) => {
+      ackLatencies.push(performance.now() - at);
       if (reply.type === 'error') errors++;
     });
   };
@@ -98,7 +108,11 @@ async function main(): Promise<void> {
   const drainUntil = performance.now() + 10_000;
   while (sentAt.size > 0 && performance.now() < drainUntil) await new Promise((resolve) => setTimeout(resolve, 50));
   const throughput = [...perSecond.entries()].sort((a, b) => a[0] - b[0]);
-  process.stdout.write(`${JSON.stringify({ latencies, throughput, sent, received, errors, undelivered: sentAt.size })}\n`);
+  loopDelay.disable();
+  const loopDelayMs = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
+  const cpu = process.cpuUsage(cpu0);
+  const cpuPct = Math.round(((cpu.user + cpu.system) / 1000 / (performance.now() - started)) * 1000) / 10;
+  process.stdout.write(`${JSON.stringify({ latencies, ackLatencies, loopDelayMs, cpuPct, throughput, sent, received, errors, undelivered: sentAt.size })}\n`);
   for (let at = 0; at < everyone.length; at += 500) await Promise.all(everyone.slice(at, at + 500).map((c) => c.close()));
 }
 

@@ -44,6 +44,7 @@ import {
 import { parseServerMessage } from '../../protocol/validate';
 import { nodeCodecRegistry } from '../protocol/node-codecs';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from '../../client/backoff';
+import { DEFAULT_PUSH_WINDOW, pushWindowed } from '../../client/push-window';
 import { Listeners } from '../../client/listeners';
 
 export type ClientState = 'connecting' | 'online' | 'offline';
@@ -97,6 +98,8 @@ export interface RooCloudClientOptions {
   stableAfterMs?: number;
   /** Outbox changes per push while draining. Default 200. */
   drainBatchSize?: number;
+  /** Pushes awaiting their reply at once while draining (core/client/push-window.ts). Default 4. */
+  pushWindow?: number;
   /** Ping period that detects a dead connection; 0 turns it off. Default 30 s. */
   pingIntervalMs?: number;
   /** Largest frame accepted from the relay. Default 16 MiB; inflated bodies up to 4x that. */
@@ -386,25 +389,10 @@ export class RooCloudClient implements SyncTransport {
     const batchSize = Math.max(1, this.options.drainBatchSize ?? 200);
     do {
       this.drainAgain = false;
-      for (;;) {
-        const session = this.session;
-        if (!session?.welcome || this.closed) return;
-        const batch = outbox
-          .pending()
-          .filter((change) => !session.heldConflicts.has(change.clientSeq))
-          .slice(0, batchSize);
-        if (batch.length === 0) break;
-        let outcome: PushOutcome;
-        try {
-          outcome = await this.push(batch);
-        } catch (error) {
-          this.noteError(error);
-          // A lost connection drains again on the next welcome. A relay that answered with an
-          // error and stays connected (its database restarting: DB_UNAVAILABLE) sends no new
-          // welcome: without this retry the queue waited for the next local change.
-          this.flushLater();
-          return;
-        }
+      const session = this.session;
+      if (!session?.welcome || this.closed) return;
+      let unanswered = false;
+      const settle = async (batch: ClientChange[], outcome: PushOutcome): Promise<boolean> => {
         this.drainFailures = 0;
         const done = outcome.accepted.map((a) => a.clientSeq);
         if (outcome.conflicts.length > 0) {
@@ -421,9 +409,35 @@ export class RooCloudClient implements SyncTransport {
         if (batch.some((change) => !answered.has(change.clientSeq))) {
           // A relay that leaves changes unanswered would have them pushed forever: stop here.
           this.noteError(new SyncError('CLIENT_PUSH_UNANSWERED', 'the relay did not answer every change of a push'));
-          return;
+          unanswered = true;
+          return false;
         }
+        return this.session === session && !this.closed;
+      };
+      try {
+        await pushWindowed({
+          window: this.options.pushWindow ?? DEFAULT_PUSH_WINDOW,
+          nextBatch: (inFlight) => {
+            const batch: ClientChange[] = [];
+            if (this.session !== session || this.closed) return batch;
+            for (const change of outbox.pending()) {
+              if (batch.length >= batchSize) break;
+              if (!inFlight.has(change.clientSeq) && !session.heldConflicts.has(change.clientSeq)) batch.push(change);
+            }
+            return batch;
+          },
+          send: (batch) => this.push(batch),
+          settle,
+        });
+      } catch (error) {
+        this.noteError(error);
+        // A lost connection drains again on the next welcome. A relay that answered with an
+        // error and stays connected (its database restarting: DB_UNAVAILABLE) sends no new
+        // welcome: without this retry the queue waited for the next local change.
+        this.flushLater();
+        return;
       }
+      if (unanswered || this.session !== session || this.closed) return;
     } while (this.drainAgain);
   }
 

@@ -7,7 +7,7 @@ import { isSyncError } from '../../../core/errors';
 import type { DeviceId, UserId } from '../../../core/ids';
 import { asRequestId, asTaskId } from '../../../core/ids';
 import type { ClientChange, ServerChange, TaskMetaBody } from '../../../core/model/changes';
-import { appendChanges, compactLog, logHead, pullChanges, pullStoredChanges } from '../../../server/db/change-log';
+import { appendChanges, appendPushes, compactLog, logHead, pullChanges, pullStoredChanges } from '../../../server/db/change-log';
 import { writePullReply } from '../../../server/sync/pull-reply';
 import { Utf8Writer } from '../../../server/sync/utf8-writer';
 import { parseServerMessage } from '../../../core/protocol/validate';
@@ -229,6 +229,74 @@ export function changeLogSuite(getDb: () => Database): void {
       }
       await writing;
       assert.equal(seen.length, total);
+    });
+  });
+
+  describe('#appendPushes (several users in one statement)', () => {
+    it('numbers each user\'s entry on its own log and answers each like appendChanges', async () => {
+      const other = await insertUser(db());
+      const third = await insertUser(db());
+      await appendChanges(db(), other, deviceB, [streamPut(1, '1:0'), streamPut(2, '2:0')]);
+      const results = await appendPushes(db(), [
+        { userId: user, deviceId: deviceA, changes: [streamPut(1, '1:0'), streamPut(2, '2:0')] },
+        { userId: third, deviceId: deviceA, changes: [] },
+        { userId: other, deviceId: deviceB, changes: [streamPut(2, '2:0'), streamPut(3, '3:0')] },
+      ]);
+      assert.deepEqual(results[0]!.accepted, [{ clientSeq: 1, seq: 1 }, { clientSeq: 2, seq: 2 }]);
+      assert.deepEqual(results[1], { accepted: [], conflicts: [], stored: [] });
+      // The other user's entry: a replay with its original seq, then the next seq of its own log.
+      assert.deepEqual(results[2]!.accepted, [{ clientSeq: 2, seq: 2 }, { clientSeq: 3, seq: 3 }]);
+      assert.deepEqual(results[2]!.stored.map((c) => c.seq), [3]);
+      assert.equal((await logHead(db(), user)).seq, 2);
+      assert.equal((await logHead(db(), other)).seq, 3);
+      assert.equal((await logHead(db(), third)).seq, 0);
+    });
+
+    it('reports a conflict in one entry and stores the other entries', async () => {
+      const other = await insertUser(db());
+      await appendChanges(db(), user, deviceA, [filePut(1, null, 'src/a.ts')]);
+      const [stale, fine] = await appendPushes(db(), [
+        { userId: user, deviceId: deviceB, changes: [streamPut(1, '1:0'), filePut(2, null, 'src/a.ts', 'c'.repeat(64)), streamPut(3, '3:0')] },
+        { userId: other, deviceId: deviceA, changes: [filePut(1, null, 'src/a.ts')] },
+      ]);
+      assert.deepEqual(stale!.accepted, [{ clientSeq: 1, seq: 2 }, { clientSeq: 3, seq: 3 }]);
+      assert.deepEqual(stale!.conflicts.map((c) => [c.clientSeq, c.current.seq, c.current.deviceId]), [[2, 1, deviceA]]);
+      assert.deepEqual(fine!.accepted, [{ clientSeq: 1, seq: 1 }]);
+      assert.deepEqual(fine!.conflicts, []);
+    });
+
+    it('refuses two entries of one user and a malformed entry before storing anything', async () => {
+      const other = await insertUser(db());
+      await assert.rejects(
+        appendPushes(db(), [
+          { userId: user, deviceId: deviceA, changes: [streamPut(1, '1:0')] },
+          { userId: user, deviceId: deviceB, changes: [streamPut(1, '2:0')] },
+        ]),
+        /one entry per user/,
+      );
+      await assert.rejects(
+        appendPushes(db(), [
+          { userId: other, deviceId: deviceA, changes: [streamPut(1, '1:0')] },
+          { userId: user, deviceId: deviceA, changes: [streamPut(0, '1:0')] },
+        ]),
+        (error: unknown) => isSyncError(error) && error.code === 'CHANGE_INVALID',
+      );
+      assert.equal((await logHead(db(), other)).seq, 0);
+      assert.equal((await logHead(db(), user)).seq, 0);
+    });
+
+    it('never deadlocks when concurrent calls share users in opposite orders', async () => {
+      const users = [user, await insertUser(db()), await insertUser(db()), await insertUser(db())];
+      const calls = Array.from({ length: 8 }, (_, k) => {
+        const order = k % 2 === 0 ? users : [...users].reverse();
+        return appendPushes(db(), order.map((u) => ({ userId: u, deviceId: deviceA, changes: [streamPut(k + 1, `${k}:0`)] })));
+      });
+      await Promise.all(calls);
+      for (const u of users) {
+        const page = await pullChanges(db(), u, 0, 100);
+        assert.deepEqual(page.changes.map((c) => c.seq), [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert.deepEqual(page.changes.map((c) => c.clientSeq).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8]);
+      }
     });
   });
 
