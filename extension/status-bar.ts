@@ -34,7 +34,7 @@ export function renderStatusBar(state: StatusBarState): StatusBarView {
       }
       switch (s.state) {
         case 'synced':
-          return { text: '$(check) roo-sync: synced', tooltip, warning: false };
+          return { text: s.stores.length === 0 ? '$(check) roo-sync: synced, no task store' : '$(check) roo-sync: synced', tooltip, warning: false };
         case 'syncing':
           return { text: s.queued > 0 ? `$(sync~spin) roo-sync: pending ${s.queued}` : '$(sync~spin) roo-sync: syncing', tooltip, warning: false };
         case 'connecting':

@@ -65,7 +65,9 @@ export function describeStatus(status: DeviceStatus): string {
     case 'syncing':
       return status.queued > 0 ? `syncing (${status.queued} pending)` : 'syncing';
     case 'synced':
-      return status.conflicts > 0 ? `synced, ${status.conflicts} conflict${status.conflicts === 1 ? '' : 's'}` : 'synced';
+      if (status.conflicts > 0) return `synced, ${status.conflicts} conflict${status.conflicts === 1 ? '' : 's'}`;
+      // Presence and remote commands still work, but no task reaches this machine's disk.
+      return status.stores.length === 0 ? 'synced, no task store (no Roo Code, Zoo Code, Kilo Code or Cline tasks found here)' : 'synced';
     case 'offline':
       return `offline, ${status.queued} queued`;
     case 'following': {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DeviceStatus } from '../../../core/device/device-status';
+import { describeStatus, type DeviceStatus } from '../../../core/device/device-status';
 import { deviceFolder } from '../../../core/node/device/device-folder';
 import type { SyncDevice } from '../../../core/node/device/sync-device';
 import type { Database } from '../../../server/db/database';
@@ -115,6 +115,8 @@ export function syncDeviceSuite(setup: SyncDeviceSuiteSetup): void {
       const later = '0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c';
       await assistantWrite(a.storePath, smallTask(later, ['Written while A was closed']));
       const devA2 = await fixture.open(a);
+      // idle() flushes the outbox only on a live link; on a loaded machine the link may not be up yet.
+      await devA2.waitUntilOnline();
       await devA2.idle();
       assert.equal(devA2.status.queued, 0);
       await waitForTexts(b.storePath, later, ['Written while A was closed'], 'the task written while A was closed, on B');
@@ -276,6 +278,7 @@ export function syncDeviceSuite(setup: SyncDeviceSuiteSetup): void {
       await device.waitUntilOnline();
       await waitForState(device, 'synced');
       assert.deepEqual(device.status.stores, []);
+      assert.match(describeStatus(device.status), /^synced, no task store/);
     });
 
     it('lets one process sync a store; a second one follows, names the holder, and takes over when it exits', async () => {
