@@ -93,8 +93,8 @@ describe('roo-sync on two devices (two real extension hosts, one relay)', functi
     await two.command('roo-sync.enableSync');
     await waitFor('device 2 to catch up', () => sameMessages(one, two, fromOne));
     await waitFor('device 1 to get what device 2 wrote offline', () => sameMessages(two, one, fromTwo));
-    const texts = await allTexts(two);
-    assert.ok(texts.has('and a follow-up'));
+    // The messages land first, history_item.json and _index.json after them.
+    await waitFor("the follow-up in device 2's history", async () => (await allTexts(two)).has('and a follow-up'));
   });
 
   it('loses nothing when both devices append to one task at once', async () => {
