@@ -13,8 +13,11 @@
  * and a rename under `<file>.lock`: a batch never sees half a file. While a folder of a pending
  * path holds a live `.lock` (the assistant is between its files), the batch waits for it, up to
  * `maxWaitMs`. chokidar drops a second change of one path within 50 ms of the first (its
- * throttle): so the paths of every batch are checked once more `recheckMs` later, and a
- * rewrite whose event was dropped is still reported.
+ * throttle), and after an atomic replace it can miss the next replace of the same file for
+ * good (seen with two devices: a message written ~80 ms after the previous one never raised an
+ * event). So the paths of every batch are checked again on a widening ladder (`recheckMs`, then
+ * 4x, 16x and 50x that: 60 ms, 240 ms, 960 ms, 3 s by default), each a stat; a change found
+ * starts the ladder over. A rewrite whose event was lost is reported within seconds.
  *
  * Delivery is at least once: the manifest takes a batch in only after every listener has
  * finished with it, so a batch whose listener failed (or a process that died meanwhile) is
@@ -72,7 +75,7 @@ export interface FileChangeDetectorOptions {
   check?: 'hash' | 'stat';
   /** Wait while a folder of a pending path holds a live `*.lock` folder (default: ignoreAssistantScratch). */
   lockAware?: boolean;
-  /** When the paths of a batch are checked again, for changes chokidar's throttle dropped (default 60 ms; 0: never). */
+  /** First step of the recheck ladder for a batch's paths, for events chokidar lost (default 60 ms; 0: never). */
   recheckMs?: number;
 }
 
@@ -88,6 +91,10 @@ const DEFAULTS = {
 
 /** The assistants treat a `.lock` folder older than this as left by a crash (task-stores.md). */
 const LOCK_STALE_MS = 31_000;
+/** The recheck ladder, in multiples of `recheckMs`. */
+const RECHECK_LADDER = [1, 4, 16, 50];
+/** How much earlier than its due time a recheck timer may fire and still count. */
+const RECHECK_EARLY_MS = 5;
 /** How often a batch waiting for an assistant's lock looks again. */
 const LOCK_POLL_MS = 5;
 
@@ -102,8 +109,10 @@ export class FileChangeDetector {
   /** Files (and folders, whose whole subtree counts) to check on the next flush. */
   private readonly pendingFiles = new Set<string>();
   private readonly pendingFolders = new Set<string>();
-  /** Paths of earlier batches to check again (stat first: unchanged ones are not read). */
+  /** Paths of earlier batches whose recheck is due now (checked by the next flush; stat first). */
   private readonly pendingRechecks = new Set<string>();
+  /** Paths waiting for a recheck: when it is due and its step on the ladder. */
+  private readonly rechecksDue = new Map<string, { due: number; step: number }>();
   private recheckTimer: NodeJS.Timeout | null = null;
   private pendingRescan = false;
   private firstPendingAt = 0;
@@ -177,6 +186,7 @@ export class FileChangeDetector {
       this.pendingFiles.clear();
       this.pendingFolders.clear();
       this.pendingRechecks.clear();
+      this.rechecksDue.clear();
       if (this.dirty) await this.save();
       this.batchListeners.clear();
       this.errorListeners.clear();
@@ -259,15 +269,40 @@ export class FileChangeDetector {
     return false;
   }
 
-  /** Checks `paths` again after `recheckMs` (see the module doc). */
-  private scheduleRecheck(paths: Iterable<string>): void {
+  /** Schedules each path's recheck at `step` of the ladder (see the module doc); past its end, none. */
+  private scheduleRecheck(paths: Iterable<string>, stepOf: (path: string) => number): void {
     if (this.settings.recheckMs <= 0 || this.closing) return;
-    for (const path of paths) this.pendingRechecks.add(path);
-    if (this.recheckTimer || this.pendingRechecks.size === 0) return;
+    const now = Date.now();
+    for (const path of paths) {
+      const step = stepOf(path);
+      if (step >= RECHECK_LADDER.length) this.rechecksDue.delete(path);
+      else this.rechecksDue.set(path, { due: now + this.settings.recheckMs * RECHECK_LADDER[step]!, step });
+    }
+    this.armRecheck();
+  }
+
+  /** Arms the timer for the earliest recheck due. */
+  private armRecheck(): void {
+    if (this.recheckTimer) clearTimeout(this.recheckTimer);
+    this.recheckTimer = null;
+    if (this.rechecksDue.size === 0 || this.closing) return;
+    let next = Infinity;
+    for (const { due } of this.rechecksDue.values()) next = Math.min(next, due);
     this.recheckTimer = setTimeout(() => {
       this.recheckTimer = null;
-      void this.flush();
-    }, this.settings.recheckMs);
+      // A timer may fire a little before Date.now() reaches its due time.
+      const now = Date.now() + RECHECK_EARLY_MS;
+      for (const [path, recheck] of this.rechecksDue) {
+        if (recheck.due > now) continue;
+        this.pendingRechecks.add(path);
+        // Due again at the same step unless process() reschedules it (a failed delivery does not).
+        recheck.due = now + this.settings.recheckMs * RECHECK_LADDER[recheck.step]!;
+      }
+      // process() reschedules what it checked; the timer is armed again for the rest either way.
+      void this.flush().then(() => {
+        if (!this.recheckTimer) this.armRecheck();
+      });
+    }, Math.max(0, next - Date.now()));
     this.recheckTimer.unref();
   }
 
@@ -335,8 +370,13 @@ export class FileChangeDetector {
       const delivered = await this.deliver({ changed, removed });
       if (!delivered) return;
     }
-    // Paths named by events (not a whole rescan) get one more look: see scheduleRecheck.
-    if (!rescan) this.scheduleRecheck([...files].filter((path) => current.has(path) && (!rechecks.has(path) || changed.includes(path))));
+    // Paths named by events (not a whole rescan) are looked at again: a path with an event or a
+    // change starts the ladder over, an unchanged recheck takes its next step (see the module doc).
+    if (!rescan) {
+      const fresh = (path: string) => !rechecks.has(path) || changed.includes(path);
+      for (const path of files) if (!current.has(path)) this.rechecksDue.delete(path);
+      this.scheduleRecheck([...files].filter((path) => current.has(path)), (path) => (fresh(path) ? 0 : (this.rechecksDue.get(path)?.step ?? RECHECK_LADDER.length) + 1));
+    }
     // Take in every scanned entry (also touched-but-same files, so their new mtime sticks).
     for (const entry of current.values()) this.manifest.set(entry.path, entry);
     for (const path of removed) this.manifest.delete(path);

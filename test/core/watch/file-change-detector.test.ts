@@ -233,6 +233,23 @@ describe('FileChangeDetector', function () {
       assert.equal(contents.at(-1), 'v2');
     });
 
+    it('reports a rewrite that raised no event at all, seconds later, through the widening rechecks', async () => {
+      const { root } = fresh();
+      write(root, 'f.json', 'v0');
+      const { d, recorder } = detector(root, { debounceMs: 1, check: 'stat' });
+      await d.start();
+      const after = recorder.batches.length;
+      const first = recorder.nth(after);
+      write(root, 'f.json', 'v1 longer');
+      await first;
+      // From here chokidar raises nothing for f.json (as when it loses the event of a replace).
+      (d as unknown as { watcher: { unwatch(path: string): void } }).watcher.unwatch(join(root, 'f.json'));
+      // The assistant writes again after the first recheck (60 ms) has come and gone.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      write(root, 'f.json', 'v2 longer still');
+      assert.deepEqual(await recorder.nth(after + 1, 5000), { changed: ['f.json'], removed: [] });
+    });
+
     it('reports removed files, including everything under a removed folder', async () => {
       const { root } = fresh();
       write(root, 'keep.txt', 'k');
