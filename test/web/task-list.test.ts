@@ -84,10 +84,17 @@ describe('web page: sign-in and task list', function () {
       await page.mouse.wheel(0, height);
       await page.waitForFunction((h) => (globalThis as unknown as { document: { documentElement: { scrollHeight: number } } }).document.documentElement.scrollHeight > h, height, { timeout: 10_000 });
     }
-    await page.evaluate(() => {
-      const g = globalThis as unknown as { document: { querySelector(s: string): { getBoundingClientRect(): { top: number } } }; scrollBy(x: number, y: number): void };
-      g.scrollBy(0, g.document.querySelector('.rows').getBoundingClientRect().top + 400 * 76);
-    });
+    // Scroll to row 400 and keep it there: a wheel scroll of the loop above may still be
+    // gliding and carry the page past it (seen: rows 482-508 rendered), so aim again each poll.
+    await page.waitForFunction(
+      () => {
+        const g = globalThis as unknown as { scrollY: number; scrollTo(x: number, y: number): void; document: { querySelector(s: string): { getBoundingClientRect(): { top: number } } | null } };
+        g.scrollTo(0, g.scrollY + g.document.querySelector('.rows')!.getBoundingClientRect().top + 400 * 76);
+        return g.document.querySelector('.task-row[data-task-id="t400"]') !== null;
+      },
+      undefined,
+      { polling: 100, timeout: 15_000 },
+    );
     await page.locator('.task-row[data-task-id="t400"]').waitFor();
     assert.ok((await page.locator('.task-row').count()) < 60);
   });
