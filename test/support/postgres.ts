@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import type { Database, Queryable } from '../../server/db/database';
+import { migrate } from '../../server/db/migrator';
 import { openDatabase } from '../../server/db/open-database';
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -76,19 +77,21 @@ export async function wipeSchema(db: Queryable): Promise<void> {
 }
 
 /**
- * Mocha hooks for a suite on real PostgreSQL: a fresh database opened before the suite, closed
- * and dropped after it. Returns the getter the suite reads it through.
+ * Mocha hooks for a suite on real PostgreSQL: a fresh database opened before the suite (with a
+ * pool of `poolMax` connections, migrated when `migrated`), closed and dropped after it. Returns
+ * the getter the suite reads it through, and the database's URL (for extra connections).
  */
-export function usePostgresDatabase(): () => Database {
+export function usePostgresDatabase(options: { poolMax?: number; migrated?: boolean } = {}): (() => Database) & { url(): string } {
   let testDb: TestDatabase | undefined;
   let db: Database | undefined;
   before(async () => {
     testDb = await createTestDatabase();
-    db = await openDatabase({ databaseUrl: testDb.url });
+    db = await openDatabase({ databaseUrl: testDb.url, ...(options.poolMax === undefined ? {} : { pool: { max: options.poolMax } }) });
+    if (options.migrated) await migrate(db);
   });
   after(async () => {
     await db?.close();
     await testDb?.drop();
   });
-  return () => db!;
+  return Object.assign(() => db!, { url: () => testDb!.url });
 }

@@ -2,22 +2,11 @@ import assert from 'node:assert/strict';
 import type { Database } from '../../../server/db/database';
 import { loadMigrations, migrate, status } from '../../../server/db/migrator';
 import { PostgresDatabase } from '../../../server/db/postgres-database';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
+import { createTestDatabase, usePostgresDatabase, type TestDatabase } from '../../support/postgres';
 import { migratorSuite } from './migrator.suite';
 
 describe('migrator on PostgreSQL', () => {
-  let testDb: TestDatabase;
-  let db: Database;
-  before(async () => {
-    testDb = await createTestDatabase();
-    db = await PostgresDatabase.open({ url: testDb.url, pool: { max: 2 } });
-  });
-  after(async () => {
-    await db?.close();
-    await testDb?.drop();
-  });
-
-  migratorSuite(() => db);
+  migratorSuite(usePostgresDatabase({ poolMax: 2 }));
 
   describe('two servers starting at once', () => {
     let fresh: TestDatabase;

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { isSyncError } from '../../../core/errors';
 import type { Database, Queryable } from '../../../server/db/database';
 import { logHead, pullChanges } from '../../../server/db/change-log';
+import { PushCommitter } from '../../../server/sync/push-committer';
+import { createTestDatabase, resetDatabase, usePostgresDatabase } from '../../support/postgres';
 import { migrate } from '../../../server/db/migrator';
 import { PostgresDatabase } from '../../../server/db/postgres-database';
-import { PushCommitter } from '../../../server/sync/push-committer';
-import { createTestDatabase, resetDatabase, type TestDatabase } from '../../support/postgres';
 import { insertUser, newDeviceId, streamPut } from '../db/fixtures';
 import { asUserId } from '../../../core/ids';
 
@@ -26,18 +26,10 @@ function counting(db: Queryable): Queryable & { pushCalls: number } {
 }
 
 describe('PushCommitter (group commit) on PostgreSQL', () => {
-  let testDb: TestDatabase;
+  const database = usePostgresDatabase({ poolMax: 4, migrated: true });
   let db: Database;
-  before(async () => {
-    testDb = await createTestDatabase();
-    db = await PostgresDatabase.open({ url: testDb.url, pool: { max: 4 } });
-    await migrate(db);
-  });
-  after(async () => {
-    await db?.close();
-    await testDb?.drop();
-  });
   beforeEach(async () => {
+    db = database();
     await resetDatabase(db);
   });
 
