@@ -8,16 +8,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ScenarioReport } from '../support/fault-scenarios';
 import type { Figure } from './figure';
+import type { PeerResult } from './syncthing.bench';
 import { cdfChart, groupedBars, lineChart } from './svg-charts';
-
-export interface PeerRun {
-  tool: string;
-  latencies: number[];
-  bytesPerMessage: number;
-  lost: number;
-  corruptOrConflict: number;
-  timeline: Array<[number, number]>;
-}
 
 export interface LoadRun {
   /** [second since start, messages delivered in that second] */
@@ -41,7 +33,7 @@ function table(rows: ReadonlyArray<ReadonlyArray<string | number>>): string {
 /** Writes DIR/bench-report.md and DIR/*.svg; returns the report's path. */
 export async function writeBenchReport(dir: string, figures: readonly Figure[], command: string): Promise<string> {
   const faults = await readJson<ScenarioReport[]>(join(dir, 'faults.json'));
-  const peers = await readJson<{ roo: PeerRun; st: PeerRun }>(join(dir, 'syncthing.json'));
+  const peers = await readJson<{ roo: PeerResult; st: PeerResult }>(join(dir, 'syncthing.json'));
   const load = await readJson<LoadRun>(join(dir, 'load.json'));
   const parts: string[] = [`# roo-sync bench report`, '', `Made by \`${command}\` on ${new Date().toISOString()}. Every figure's baseline is measured in the same run, in the figure's own unit.`, ''];
 

@@ -13,23 +13,12 @@ import type { AssistantWorkload } from './assistant-workload';
 import type { FaultWorld, Peer } from './fault-world';
 import { auditStores, awaitConvergence, mergeMade, type AuditResult } from './store-audit';
 
-export interface ScenarioReport {
+/** What a scenario left on the devices (the audit's counts, over all devices) and how it got there. */
+export interface ScenarioReport extends AuditResult {
   name: string;
-  made: number;
   acknowledged: number;
-  lost: number;
-  duplicated: number;
-  corruptFiles: number;
-  /** `sync-conflict` files left beside task files, over all devices. */
-  conflictCopies: number;
-  /** Task conflict copies (tasks titled `[conflict copy ...]`), over all devices. */
-  taskCopies: number;
-  /** Task files audited on all devices. */
-  filesAudited: number;
-  divergedTasks: number;
   convergeMs: number;
   converged: boolean;
-  examples: string[];
   /** Refresh tokens presented again: within the relay's reuse grace, and outside it (device revoked). */
   refreshGraced: number;
   refreshReused: number;
@@ -102,20 +91,12 @@ async function finish(name: string, world: FaultWorld, peers: Peer[], options: S
   const refresh = await world.refreshReuse(startedAt);
   const report: ScenarioReport = {
     name,
-    made: audit.made,
+    ...audit,
     acknowledged,
-    lost: audit.lost,
-    duplicated: audit.duplicated,
-    corruptFiles: audit.corruptFiles,
-    conflictCopies: audit.conflictCopies,
-    taskCopies: audit.taskCopies,
-    filesAudited: audit.filesAudited,
     refreshGraced: refresh.graced,
     refreshReused: refresh.reused,
-    divergedTasks: audit.divergedTasks,
     convergeMs: Date.now() - healedAt,
     converged: result.converged,
-    examples: audit.examples,
   };
   if (!result.converged) {
     report.logs = peers.map((p) => `--- ${p.device.name}\n${p.device.log().slice(-(Number(process.env.FAULT_LOG_CHARS) || 3000))}`).join('\n')
