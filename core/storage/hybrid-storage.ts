@@ -23,7 +23,7 @@ import type { ChangeConflict } from '../protocol/messages';
 import { detectFileChanges } from './file-sync';
 import { checkIntegrity, type IntegrityReport } from './integrity';
 import { findUnsent, notePending, requeueUnsent, type OutboxRecoveryReport } from './outbox-recovery';
-import { applyJournal, applyPage, pullAll, type PullReport } from './pull-cycle';
+import { applyJournal, applyReported, pullAll, type PullReport } from './pull-cycle';
 import { pushPending, resolveConflicts, type PushReport } from './push-cycle';
 import { StorageErrorCode } from './storage-errors';
 import { liveEntryHashes } from './entry-cache';
@@ -325,9 +325,7 @@ export class HybridStorage {
       const fresh = changes.filter((c) => c.seq > cursor).sort((a, b) => a.seq - b.seq);
       if (fresh.length === 0) return { applied: 0, received: 0, pages: 0, refusedPaths: [], pushed };
       if (fresh.every((c, i) => c.seq === cursor + 1 + i)) {
-        const refusedPaths = await applyPage(this.deps, { changes: fresh, cursor: fresh[fresh.length - 1]!.seq });
-        const received = fresh.filter((c) => c.deviceId !== this.options.deviceId).length;
-        return { applied: fresh.length, received, pages: 0, refusedPaths, pushed };
+        return { ...(await applyReported(this.deps, fresh, fresh[fresh.length - 1]!.seq)), pushed };
       }
       const pulled = await this.pullEverything();
       return { ...pulled, pushed };

@@ -55,9 +55,10 @@ export async function pullAll(deps: EngineDeps, pageSize: number, applyBatch = p
   let heldCursor = deps.ctx.state.cursor;
   const applyHeld = async (): Promise<void> => {
     if (held.length === 0 && heldCursor <= deps.ctx.state.cursor) return;
-    report.refusedPaths.push(...(await applyPage(deps, { changes: held, cursor: Math.max(heldCursor, deps.ctx.state.cursor) })));
-    report.applied += held.length;
-    report.received += held.filter((c) => c.deviceId !== deps.ctx.deviceId).length;
+    const applied = await applyReported(deps, held, Math.max(heldCursor, deps.ctx.state.cursor));
+    report.refusedPaths.push(...applied.refusedPaths);
+    report.applied += applied.applied;
+    report.received += applied.received;
     held = [];
   };
   for (;;) {
@@ -85,6 +86,12 @@ export async function pullAll(deps: EngineDeps, pageSize: number, applyBatch = p
     if (done || held.length >= applyBatch) await applyHeld();
     if (done) return report;
   }
+}
+
+/** Applies `changes` as one page up to `cursor` and reports them (no page was pulled for them). */
+export async function applyReported(deps: EngineDeps, changes: ServerChange[], cursor: number): Promise<PullReport> {
+  const refusedPaths = await applyPage(deps, { changes, cursor });
+  return { applied: changes.length, received: changes.filter((c) => c.deviceId !== deps.ctx.deviceId).length, pages: 0, refusedPaths };
 }
 
 /** Applies one page: detect first, journal, apply, advance the cursor. */
