@@ -19,12 +19,15 @@ import { planMigration } from '../../core/node/migrate/migration-plan';
 import { runMigration } from '../../core/node/migrate/run-migration';
 import type { CredentialsStore, DeviceCredentials } from '../../core/ports/credentials-store';
 import { workspaceIgnore } from '../workspace-ignore';
+import { StatusPacer } from './status-pacer';
 import { toWireError, type MainToWorker, type WorkerDeviceOptions, type WorkerMethods, type WorkerToMain } from './protocol';
 
 if (!process.send) throw new Error('device-worker.js runs only as the extension host\'s child process (with an IPC channel)');
 const send = process.send.bind(process);
 
+/** Sends to the host; any other message goes after a held status (the host reads it current). */
 const post = (message: WorkerToMain) => {
+  if (message.t !== 'status') statusPacer.flush();
   if (process.connected) send(message);
 };
 
@@ -64,11 +67,18 @@ let migration: AbortController | null = null;
 let wired: RooCloudClient | null = null;
 let unwire: Array<() => void> = [];
 
-function postStatus(): void {
+/** At most ten status messages a second reach the host (status-pacer.ts). */
+const STATUS_PACE_MS = 100;
+const statusPacer = new StatusPacer(() => {
   if (!device) return;
-  wire();
   post({ t: 'status', status: device.status, conflicts: [...(device.storage?.fileConflicts ?? [])], online: device.client?.isOnline ?? false });
+}, STATUS_PACE_MS);
+
+function postStatus(): void {
+  wire(); // at once, not paced: a new relay link's commands must not go by unheard
+  statusPacer.changed();
 }
+
 
 /** Forwards the events of the current relay link (a new one after a lock takeover). */
 function wire(): void {
@@ -101,6 +111,7 @@ const methods: { [K in keyof WorkerMethods]: (...args: Parameters<WorkerMethods[
   async close() {
     for (const remove of unwire.splice(0)) remove();
     await device?.close();
+    statusPacer.close();
   },
   async listDevices() {
     const auth = device?.auth;

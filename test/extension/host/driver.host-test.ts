@@ -15,6 +15,8 @@ import { rooSync } from './roo-sync-api';
 
 type Step = { id: number; action: string; args: unknown[] } | { done: true };
 
+/** monitorEventLoopDelay's sampling interval. */
+const LOOP_RESOLUTION_MS = 10;
 let histogram: IntervalHistogram | undefined;
 let profiler: Session | undefined;
 /** Stalls of this host's loop longer than the threshold, as [start (µs of the monotonic clock a CPU profile uses), duration (ms)]. */
@@ -54,13 +56,17 @@ const actions: Record<string, (...args: any[]) => unknown> = {
   },
   'eventLoop.start': () => {
     histogram?.disable();
-    histogram = monitorEventLoopDelay({ resolution: 10 });
+    histogram = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
     histogram.enable();
   },
   'eventLoop.stop': () => {
     if (!histogram) throw new Error('eventLoop.start first');
     histogram.disable();
-    const result = { maxMs: histogram.max / 1e6, p99Ms: histogram.percentile(99) / 1e6, meanMs: histogram.mean / 1e6 };
+    // The histogram records the interval between two ticks of its own timer (Node's RecordDelta),
+    // so no sample is under the resolution: an idle loop reads 10 ms. The loop's delay, what a
+    // stall is, is what a tick came later than that.
+    const delayMs = (intervalNs: number) => Math.max(0, intervalNs / 1e6 - LOOP_RESOLUTION_MS);
+    const result = { maxMs: delayMs(histogram.max), p99Ms: delayMs(histogram.percentile(99)), meanMs: delayMs(histogram.mean) };
     histogram = undefined;
     return result;
   },
