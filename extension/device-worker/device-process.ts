@@ -9,10 +9,15 @@
  * own GC pauses (stalls of 100-390 ms that were GC of the main thread, with roo-sync's own
  * main-thread code at 18 ms in 113 s), and the worker's heap made the host's RSS large, so each
  * child VS Code spawns from the host (its port finder runs `ls` and `ps` every few seconds)
- * took 100-200 ms to fork. A process shares none of that, and its priority covers all its threads.
+ * took 100-200 ms to fork. A process shares none of that.
+ *
+ * Its priority: the process lowers every thread of its own to nice 10 as it starts
+ * (process-priority.ts), and it stays in the host's session. On Linux the kernel schedules a
+ * session's processes as one group (autogroup), and nice values order the threads inside a group:
+ * so when the host wakes it runs before the device, and against the rest of the machine the two
+ * count as VS Code, as the assistant does.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { constants, setPriority } from 'node:os';
 
 export interface DeviceProcessEvents<In> {
   message(message: In): void;
@@ -20,24 +25,6 @@ export interface DeviceProcessEvents<In> {
   exit(code: number | null, signal: NodeJS.Signals | null): void;
   /** A line the process wrote on stderr (a crash trace, a warning of Node's). */
   stderr(line: string): void;
-}
-
-/** The process priority it runs at: below normal (nice 10 on Linux and macOS, BELOW_NORMAL on Windows). */
-export const DEVICE_PROCESS_PRIORITY = constants.priority.PRIORITY_BELOW_NORMAL;
-
-/**
- * Runs `pid` below normal priority (its nice value), so that on one scheduling group with the
- * host the host runs first. Best effort: where it is not allowed it runs at the host's priority.
- * On Linux the process also has a session, so an autogroup, of its own (`detached`): its CPU time
- * is not charged to the host's group. That group is left at nice 0: at nice 10 it got about 1% of
- * a loaded machine against other sessions (sync p50 1.2 s instead of 0.37 s, measured).
- */
-function lowerPriority(pid: number): void {
-  try {
-    setPriority(pid, DEVICE_PROCESS_PRIORITY);
-  } catch {
-    // not allowed here
-  }
 }
 
 export class DeviceProcess<Out, In> {
@@ -53,11 +40,7 @@ export class DeviceProcess<Out, In> {
       execArgv: [],
       // Inside desktop VS Code process.execPath is Electron: run it as plain Node.
       env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
-      // Linux: a session of its own, so the kernel's autogroup scheduling counts its CPU time
-      // apart from the host's (sharing the host's group made the host wait for its turn).
-      detached: process.platform === 'linux',
     });
-    if (this.child.pid !== undefined) lowerPriority(this.child.pid);
     this.child.on('message', (message: In) => events.message(message));
     let pending = '';
     this.child.stderr?.setEncoding('utf8');

@@ -19,10 +19,13 @@ import { planMigration } from '../../core/node/migrate/migration-plan';
 import { runMigration } from '../../core/node/migrate/run-migration';
 import type { CredentialsStore, DeviceCredentials } from '../../core/ports/credentials-store';
 import { workspaceIgnore } from '../workspace-ignore';
+import { lowerOwnPriority } from './process-priority';
 import { StatusPacer } from './status-pacer';
 import { toWireError, type MainToWorker, type WorkerDeviceOptions, type WorkerMethods, type WorkerToMain } from './protocol';
 
 if (!process.send) throw new Error('device-worker.js runs only as the extension host\'s child process (with an IPC channel)');
+// Below the host, every thread, before any work (device-process.ts says why).
+lowerOwnPriority();
 const send = process.send.bind(process);
 
 /** Sends to the host; any other message goes after a held status (the host reads it current). */
