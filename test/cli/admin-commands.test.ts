@@ -18,7 +18,7 @@ import { MemoryPubSub } from '../../server/cache/memory-pubsub';
 import { appendChanges, logHead } from '../../server/db/change-log';
 import type { Database } from '../../server/db/database';
 import type { PgliteDatabase } from '../../server/db/pglite-database';
-import { useMigratedPglite } from '../support/pglite';
+import { borrowedDatabase, useMigratedPglite } from '../support/pglite';
 import { newDeviceId, streamPut } from '../server/db/fixtures';
 
 describe('administration commands', () => {
@@ -31,16 +31,7 @@ describe('administration commands', () => {
     output = '';
   });
 
-  /** The suite's database, which the commands may "close" without closing it. */
-  function borrowed(): Database {
-    return new Proxy(db, {
-      get(target, prop, receiver) {
-        if (prop === 'close') return async () => undefined;
-        const value = Reflect.get(target, prop, receiver) as unknown;
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    }) as Database;
-  }
+  const borrowed = (): Database => borrowedDatabase(db);
 
   async function run(args: string[], secret = 'a strong password'): Promise<void> {
     const program = new Command('roo-sync').exitOverride();

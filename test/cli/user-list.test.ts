@@ -10,7 +10,7 @@ import { registerUserListCommand } from '../../cli/commands/user-list';
 import { EXIT, errorLine, exitCodeFor } from '../../cli/exit-codes';
 import type { Database } from '../../server/db/database';
 import type { PgliteDatabase } from '../../server/db/pglite-database';
-import { useMigratedPglite } from '../support/pglite';
+import { borrowedDatabase, useMigratedPglite } from '../support/pglite';
 
 describe('roo-sync user list', () => {
   const database = useMigratedPglite();
@@ -22,15 +22,7 @@ describe('roo-sync user list', () => {
     output = '';
   });
 
-  function borrowed(): Database {
-    return new Proxy(db, {
-      get(target, prop, receiver) {
-        if (prop === 'close') return async () => undefined;
-        const value = Reflect.get(target, prop, receiver) as unknown;
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    }) as Database;
-  }
+  const borrowed = (): Database => borrowedDatabase(db);
 
   async function run(args: string[]): Promise<void> {
     const program = new Command('roo-sync').exitOverride();

@@ -8,6 +8,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import type { Database } from '../../server/db/database';
 import { migrate } from '../../server/db/migrator';
 import { PgliteDatabase, type PgliteDatabaseOptions } from '../../server/db/pglite-database';
 import { resetDatabase } from './postgres';
@@ -75,4 +76,18 @@ export function useMigratedPglite(): () => PgliteDatabase {
     await resetDatabase(db());
   });
   return db;
+}
+
+/**
+ * `db` lent to code that closes what it is given (a CLI command's `open` dependency): its
+ * `close()` does nothing, so the suite's shared database stays open.
+ */
+export function borrowedDatabase(db: Database): Database {
+  return new Proxy(db, {
+    get(target, prop, receiver) {
+      if (prop === 'close') return async () => undefined;
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
