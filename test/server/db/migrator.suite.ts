@@ -95,6 +95,14 @@ export function migratorSuite(getDb: () => Database): void {
       assert.deepEqual(rows.map((r) => [r.attname, r.attcompression]), [['body', want], ['content', want]]);
     });
 
+    it('runs sync_push_batch with work_mem 64MB, so a migration-sized batch does not spill to temporary files', async () => {
+      await migrate(db());
+      const { rows } = await db().query<{ proconfig: string[] }>(
+        "SELECT proconfig FROM pg_proc WHERE oid = 'sync_push_batch(uuid[], json)'::regprocedure",
+      );
+      assert.ok(rows[0]!.proconfig.includes('work_mem=64MB'), JSON.stringify(rows[0]!.proconfig));
+    });
+
     it('does nothing the second time', async () => {
       await migrate(db());
       const again = await migrate(db());
