@@ -110,8 +110,28 @@ export interface DecodedJournal {
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** Frames one record. Throws OUTBOX_RECORD_TOO_LARGE past MAX_RECORD_BYTES. */
-export function encodeRecord(record: JournalRecord): Uint8Array {
+/**
+ * CRC-32 (IEEE) of a whole byte array. The pure `crc32` is the default; a Node adapter passes
+ * zlib's native one (same values, many times faster), see core/node/outbox/native-crc32.ts.
+ */
+export type Checksum = (bytes: Uint8Array) => number;
+
+const pureChecksum: Checksum = (bytes) => crc32(bytes);
+
+/** One framed record as its two parts, written together (writev) without copying the payload. */
+export interface FramedRecord {
+  /** The RECORD_HEADER_BYTES bytes before the payload. */
+  header: Uint8Array;
+  payload: Uint8Array;
+  /** header + payload bytes. */
+  size: number;
+}
+
+/**
+ * Frames one record as header and payload: the JSON text is encoded to UTF-8 once and never
+ * copied. Throws OUTBOX_RECORD_TOO_LARGE past MAX_RECORD_BYTES.
+ */
+export function frameRecord(record: JournalRecord, checksum: Checksum = pureChecksum): FramedRecord {
   const payload = utf8Encoder.encode(JSON.stringify(record));
   if (payload.length > MAX_RECORD_BYTES) {
     throw new SyncError('OUTBOX_RECORD_TOO_LARGE', 'outbox record exceeds the size limit', {
@@ -119,18 +139,26 @@ export function encodeRecord(record: JournalRecord): Uint8Array {
       limit: MAX_RECORD_BYTES,
     });
   }
-  const out = new Uint8Array(RECORD_HEADER_BYTES + payload.length);
-  const view = new DataView(out.buffer);
+  const header = new Uint8Array(RECORD_HEADER_BYTES);
+  const view = new DataView(header.buffer);
   view.setUint32(0, payload.length, true);
-  view.setUint32(4, crc32(out, 0, 4), true);
-  view.setUint32(8, crc32(payload), true);
+  view.setUint32(4, checksum(header.subarray(0, 4)), true);
+  view.setUint32(8, checksum(payload), true);
+  return { header, payload, size: RECORD_HEADER_BYTES + payload.length };
+}
+
+/** Frames one record into one buffer. Throws OUTBOX_RECORD_TOO_LARGE past MAX_RECORD_BYTES. */
+export function encodeRecord(record: JournalRecord, checksum: Checksum = pureChecksum): Uint8Array {
+  const { header, payload, size } = frameRecord(record, checksum);
+  const out = new Uint8Array(size);
+  out.set(header, 0);
   out.set(payload, RECORD_HEADER_BYTES);
   return out;
 }
 
 /** Frames several records into one contiguous buffer (one write, one fsync). */
-export function encodeRecords(records: readonly JournalRecord[]): Uint8Array {
-  const parts = records.map(encodeRecord);
+export function encodeRecords(records: readonly JournalRecord[], checksum: Checksum = pureChecksum): Uint8Array {
+  const parts = records.map((record) => encodeRecord(record, checksum));
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const part of parts) {
@@ -141,7 +169,7 @@ export function encodeRecords(records: readonly JournalRecord[]): Uint8Array {
 }
 
 /** Decodes records from the start of `bytes` until the end or the first defect. */
-export function decodeJournal(bytes: Uint8Array): DecodedJournal {
+export function decodeJournal(bytes: Uint8Array, checksum: Checksum = pureChecksum): DecodedJournal {
   const records: JournalRecord[] = [];
   const sizes: number[] = [];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -157,7 +185,7 @@ export function decodeJournal(bytes: Uint8Array): DecodedJournal {
     if (isZeroFrom(bytes, at)) return stop('torn', 'ZERO_FILL', 'zero-filled tail');
     if (remaining < RECORD_HEADER_BYTES) return stop('torn', 'TRUNCATED_HEADER', 'record header cut short');
     const length = view.getUint32(at, true);
-    if (view.getUint32(at + 4, true) !== crc32(bytes, at, at + 4)) {
+    if (view.getUint32(at + 4, true) !== checksum(bytes.subarray(at, at + 4))) {
       return stop('corrupt', 'HEADER_CHECKSUM', 'record length fails its check');
     }
     if (length === 0 || length > MAX_RECORD_BYTES) {
@@ -166,7 +194,7 @@ export function decodeJournal(bytes: Uint8Array): DecodedJournal {
     const start = at + RECORD_HEADER_BYTES;
     const end = start + length;
     if (end > bytes.length) return stop('torn', 'TRUNCATED_PAYLOAD', 'record payload cut short');
-    if (view.getUint32(at + 8, true) !== crc32(bytes, start, end)) {
+    if (view.getUint32(at + 8, true) !== checksum(bytes.subarray(start, end))) {
       return end === bytes.length
         ? stop('torn', 'TAIL_CHECKSUM', 'last record fails its checksum')
         : stop('corrupt', 'PAYLOAD_CHECKSUM', 'record fails its checksum');

@@ -60,6 +60,11 @@ export class MemoryOutbox implements Outbox {
     return this.state.pending();
   }
 
+  /** See Outbox.queued. */
+  queued(): IterableIterator<ClientChange> {
+    return this.state.queued();
+  }
+
   /** Drops acknowledged changes; unknown or already acknowledged seqs are ignored. */
   async acknowledge(clientSeqs: readonly number[]): Promise<void> {
     this.assertOpen();

@@ -79,11 +79,31 @@ export class OutboxState {
     return this.live.has(clientSeq);
   }
 
-  /** Queued changes in clientSeq order. */
+  /** Queued changes in clientSeq order (a copy; see `queued` to read without copying). */
   pending(): ClientChange[] {
-    const out: ClientChange[] = [];
-    for (const { change } of this.live.values()) out.push(change);
-    return out;
+    return [...this.queued()];
+  }
+
+  /**
+   * Queued changes in clientSeq order, read lazily without copying the queue: a caller that
+   * wants the first few stops early. Read it synchronously: a change acknowledged meanwhile is
+   * skipped, but applying an anchor record restarts the numbering under a running iteration.
+   */
+  *queued(): IterableIterator<ClientChange> {
+    for (const { change } of this.live.values()) yield change;
+  }
+
+  /** Queued changes in clientSeq order, `size` at a time (the last chunk may be shorter). */
+  *pendingChunks(size: number): IterableIterator<ClientChange[]> {
+    let chunk: ClientChange[] = [];
+    for (const change of this.queued()) {
+      chunk.push(change);
+      if (chunk.length >= size) {
+        yield chunk;
+        chunk = [];
+      }
+    }
+    if (chunk.length > 0) yield chunk;
   }
 
   /**

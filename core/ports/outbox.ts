@@ -29,8 +29,14 @@ export interface Outbox {
    * that already has a queued, unacknowledged change replaces it (coalescing).
    */
   enqueue(changes: Array<{ body: ChangeBody; baseSeq: number | null }>): Promise<ClientChange[]>;
-  /** Queued, unacknowledged changes in clientSeq order. */
+  /** Queued, unacknowledged changes in clientSeq order (a copy of the queue). */
   pending(): ClientChange[];
+  /**
+   * The same changes, read lazily without copying the queue: a push loop that takes the first
+   * few of a large queue (a migration's) stops early instead of copying it every batch. Read it
+   * synchronously, without awaiting in between.
+   */
+  queued(): IterableIterator<ClientChange>;
   /** Drops changes the relay acknowledged (durably, like enqueue). */
   acknowledge(clientSeqs: readonly number[]): Promise<void>;
   /**

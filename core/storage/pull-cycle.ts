@@ -136,7 +136,7 @@ export async function applyJournal(
   snapshots?: ReadonlyMap<string, ReadTask>,
   groups: PageGroups = groupPage(journal.changes),
 ): Promise<string[]> {
-  const pending = pendingIndex(deps.outbox.pending());
+  const pending = pendingIndex(deps.outbox.queued());
   const copies: PlannedChange[] = [];
   for (const [key, group] of groups.tasks) {
     const store = deps.storeFor(group.source);
@@ -199,7 +199,7 @@ export async function keepConflictCopy(deps: EngineDeps, store: TaskStore, displ
 }
 
 /** What the outbox holds, as applying needs it. */
-export function pendingIndex(pending: readonly ClientChange[]): PendingIndex {
+export function pendingIndex(pending: Iterable<ClientChange>): PendingIndex {
   const entities = new Set<string>();
   const truncates = new Map<string, EntryKey | null>();
   for (const change of pending) {

@@ -61,7 +61,7 @@ export async function pushPending(deps: EngineDeps, batchSize: number, maxConfli
     window,
     nextBatch: (inFlight) => {
       const batch: ClientChange[] = [];
-      for (const change of deps.outbox.pending()) {
+      for (const change of deps.outbox.queued()) {
         if (batch.length >= batchSize) break;
         if (!inFlight.has(change.clientSeq)) batch.push(change);
       }

@@ -25,7 +25,7 @@ import {
 } from '../../core/model/changes';
 import { MAX_PULL_LIMIT, type AcceptedChange, type ChangeConflict } from '../../core/protocol/messages';
 import { foldMetaBodies } from '../../core/merge/metadata-merge';
-import type { Database, Queryable } from './database';
+import { JsonText, type Database, type Queryable } from './database';
 
 export const ChangeLogErrorCode = {
   /** A pushed change is malformed (clientSeq, baseSeq or body type), or repeats a clientSeq in one push. */
@@ -145,7 +145,7 @@ export async function appendPushes(db: Queryable, entries: readonly PushEntry[])
   // append, then a row per change it did not store; the stored ones took the seqs after the
   // counter, in push order.
   const sortedUsers = [...new Set(live.map(({ entry }) => entry.userId))].sort();
-  const { rows } = await db.query<AppendRow>('SELECT * FROM sync_push_batch($1::uuid[], $2::json)', [sortedUsers, JSON.stringify(records)]);
+  const { rows } = await db.query<AppendRow>('SELECT * FROM sync_push_batch($1::uuid[], $2::json)', [sortedUsers, new JsonText(JSON.stringify(records))]);
   const heads = new Map<number, number>();
   const notStored = new Map<number, Map<number, AppendRow>>();
   for (const row of rows) {

@@ -12,6 +12,22 @@ export interface QueryResult<Row> {
   rowCount: number;
 }
 
+/**
+ * A parameter of type json (or text) given as its JSON text, typically a whole batch of rows
+ * (`json_to_recordset($1::json)`). The PostgreSQL adapter sends it as UTF-8 bytes in binary
+ * format (json's binary form is its text): `pg` would otherwise measure the string's UTF-8
+ * length and then encode it, two passes over megabytes per push. PGlite gets the text. Never
+ * for a parameter of another type (jsonb's, uuid's binary forms differ).
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
+/** `params` with every JsonText as the value the adapter sends (`toValue(text)`), or as given when there is none. */
+export function withJsonText(params: readonly unknown[] | undefined, toValue: (text: string) => unknown): unknown[] | undefined {
+  return params?.map((p) => (p instanceof JsonText ? toValue(p.text) : p));
+}
+
 export interface Queryable {
   /** Runs one parameterised statement ($1, $2, ...). */
   query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>>;

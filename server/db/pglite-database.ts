@@ -18,6 +18,7 @@ import type {
   QueryResult,
   Session,
 } from './database';
+import { withJsonText } from './database';
 import { DbErrorCode, closedError, toDbError } from './db-errors';
 import { statementTimer, type StatementTimer } from './query-observer';
 
@@ -167,7 +168,7 @@ async function runQuery<Row>(
 ): Promise<QueryResult<Row>> {
   const stop = time(sql);
   try {
-    const result = await runner.query<Row>(sql, params ? [...params] : undefined);
+    const result = await runner.query<Row>(sql, withJsonText(params, (text) => text));
     return { rows: result.rows, rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length };
   } catch (err) {
     throw toDbError(err);

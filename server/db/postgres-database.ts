@@ -15,6 +15,7 @@ import type {
   QueryResult,
   Session,
 } from './database';
+import { withJsonText } from './database';
 import { DbErrorCode, closedError, connectTargetOf, toConnectError, toDbError } from './db-errors';
 import { statementTimer, type StatementTimer } from './query-observer';
 
@@ -48,6 +49,11 @@ export interface PostgresDatabaseOptions extends QueryObserver {
 }
 
 const INT8_OID = 20;
+
+/** A JsonText parameter for pg: a Buffer, which pg sends in binary format as it is. */
+function utf8Buffer(text: string): Buffer {
+  return Buffer.from(text, 'utf8');
+}
 
 function parseInt8(value: string): number {
   return Number(value);
@@ -97,7 +103,7 @@ export class PostgresDatabase implements Database {
     this.assertOpen();
     const stop = this.time(sql);
     try {
-      const result = await this.pool.query(sql, params ? [...params] : undefined);
+      const result = await this.pool.query(sql, withJsonText(params, utf8Buffer));
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
     } catch (err) {
       throw toDbError(err);
@@ -225,7 +231,7 @@ function clientSession(client: PoolClient, time: StatementTimer): Session {
     async query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
       const stop = time(sql);
       try {
-        const result = await client.query(sql, params ? [...params] : undefined);
+        const result = await client.query(sql, withJsonText(params, utf8Buffer));
         return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
       } catch (err) {
         throw toDbError(err);

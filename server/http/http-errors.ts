@@ -61,18 +61,25 @@ export function statusOf(error: SyncError): number {
 
 /** Writes a JSON body with the given status (no-op when the response already started). */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  // Encoded once: measuring the text (Buffer.byteLength) and then writing it walked a task's
+  // messages twice (a backfill reads every task of the user).
+  sendJsonText(res, status, JSON.stringify(body), headers);
+}
+
+/** Like sendJson for a body the caller already serialised (`json` must be one JSON value). */
+export function sendJsonText(res: ServerResponse, status: number, json: string, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const text = JSON.stringify(body);
+  const bytes = Buffer.from(json, 'utf8');
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
+    'content-length': bytes.length,
     'cache-control': 'no-store',
     ...headers,
   });
-  res.end(text);
+  res.end(bytes);
 }
 
 /** Writes `{ error: { code, message } }`. Internal errors never expose their message. */

@@ -12,10 +12,10 @@
 import { SyncError } from '../../core/errors';
 import { STREAM_NAMES, type StreamName } from '../../core/model/changes';
 import { parseKeyOrder } from '../projections/plan';
-import { DEFAULT_MESSAGE_LIMIT, MAX_MESSAGE_LIMIT, findConversation, listMessages } from '../projections/read-model';
+import { DEFAULT_MESSAGE_LIMIT, MAX_MESSAGE_LIMIT, findConversation, listMessagesJson } from '../projections/read-model';
 import { DEFAULT_TASK_LIST_LIMIT, MAX_TASK_LIST_LIMIT } from '../tasks/task-list';
 import { authenticate } from './auth-routes';
-import { sendJson } from './http-errors';
+import { sendJson, sendJsonText } from './http-errors';
 import type { HttpContext } from './http-context';
 import type { Router } from './router';
 
@@ -56,7 +56,7 @@ export function registerTaskRoutes(router: Router, ctx: HttpContext): void {
     }
     const conversation = await findConversation(ctx.db, device.userId, params.source ?? '', params.taskId ?? '');
     if (!conversation) throw new SyncError('TASK_NOT_FOUND', 'no such task');
-    sendJson(res, 200, await listMessages(ctx.db, conversation.id, { stream: stream as StreamName, limit, before }));
+    sendJsonText(res, 200, await listMessagesJson(ctx.db, conversation.id, { stream: stream as StreamName, limit, before }));
   });
 }
 

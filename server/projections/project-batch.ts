@@ -13,7 +13,7 @@
  * starts again from 0 (a rebuild). The page and the compaction point are read in one statement
  * (one snapshot), so a compaction that commits meanwhile is seen either wholly or not at all.
  */
-import type { Database, Queryable } from '../db/database';
+import { JsonText, type Database, type Queryable } from '../db/database';
 import type { ChangeBody } from '../../core/model/changes';
 import { planProjection, taskKey, taskOf, visibleMeta, type LogRow, type ProjectionPlan, type TaskState } from './plan';
 
@@ -144,7 +144,7 @@ async function projectLocked(db: Database, ids: readonly string[], options: Batc
                 updated_at = now()
            FROM json_to_recordset($1::json) AS x(user_id uuid, seq bigint, compacted bigint, rebuild boolean)
           WHERE c.user_id = x.user_id`,
-        [JSON.stringify(moves)],
+        [new JsonText(JSON.stringify(moves))],
       );
     }
     return outcomes;
@@ -267,7 +267,7 @@ async function applyPlans(tx: Queryable, plans: readonly UserPlan[]): Promise<vo
           SET metadata = excluded.metadata, field_clocks = excluded.field_clocks, head_seq = excluded.head_seq,
               deleted_at = coalesce(conversations.deleted_at, excluded.deleted_at), updated_at = now()
        RETURNING id, user_id, source, task_id`,
-      [JSON.stringify(records)],
+      [new JsonText(JSON.stringify(records))],
     );
     for (const r of rows) conversationIds.set(convKey(r.user_id, taskKey(r.source, r.task_id)), r.id);
   }
@@ -317,7 +317,7 @@ async function applyPlans(tx: Queryable, plans: readonly UserPlan[]): Promise<vo
         USING json_to_recordset($1::json) AS t(conversation_id uuid, stream text, whole boolean, major bigint, minor integer)
         WHERE m.conversation_id = t.conversation_id AND m.stream = t.stream
           AND (t.whole OR (m.key_major, m.key_minor) > (t.major, t.minor))`,
-      [`[${truncations.join(',')}]`],
+      [new JsonText(`[${truncations.join(',')}]`)],
     );
   }
   if (puts.length > 0) {
@@ -329,7 +329,7 @@ async function applyPlans(tx: Queryable, plans: readonly UserPlan[]): Promise<vo
        ON CONFLICT (conversation_id, stream, entry_key) DO UPDATE
           SET key_major = excluded.key_major, key_minor = excluded.key_minor, content_hash = excluded.content_hash,
               content = excluded.content, seq = excluded.seq, device_id = excluded.device_id, updated_at = now()`,
-      [`[${puts.join(',')}]`],
+      [new JsonText(`[${puts.join(',')}]`)],
     );
   }
   if (messageChanges.length > 0) {
@@ -338,14 +338,14 @@ async function applyPlans(tx: Queryable, plans: readonly UserPlan[]): Promise<vo
        SELECT x.conversation_id, x.stream, x.entry_key, x.change_type, x.content_hash, x.seq, x.device_id
          FROM json_to_recordset($1::json)
            AS x(conversation_id uuid, stream text, entry_key text, change_type text, content_hash text, seq bigint, device_id uuid)`,
-      [`[${messageChanges.join(',')}]`],
+      [new JsonText(`[${messageChanges.join(',')}]`)],
     );
   }
   if (workspaces.length > 0) {
     await tx.query(
       `INSERT INTO workspaces (user_id, id) SELECT x.user_id, x.id FROM json_to_recordset($1::json) AS x(user_id uuid, id text)
        ON CONFLICT (user_id, id) DO UPDATE SET updated_at = now()`,
-      [`[${workspaces.join(',')}]`],
+      [new JsonText(`[${workspaces.join(',')}]`)],
     );
   }
   if (files.length > 0) {
@@ -358,7 +358,7 @@ async function applyPlans(tx: Queryable, plans: readonly UserPlan[]): Promise<vo
           SET content_hash = excluded.content_hash, size = excluded.size, mode = excluded.mode, mtime_ms = excluded.mtime_ms,
               is_binary = excluded.is_binary, deleted = excluded.deleted, sync_status = 'synced', seq = excluded.seq,
               device_id = excluded.device_id, updated_at = now()`,
-      [`[${files.join(',')}]`],
+      [new JsonText(`[${files.join(',')}]`)],
     );
   }
   if (fileChanges.length > 0) {
@@ -367,7 +367,7 @@ async function applyPlans(tx: Queryable, plans: readonly UserPlan[]): Promise<vo
        SELECT x.user_id, x.workspace_id, x.path, x.change_type, x.content_hash, x.size, x.seq, x.device_id
          FROM json_to_recordset($1::json)
            AS x(user_id uuid, workspace_id text, path text, change_type text, content_hash text, size bigint, seq bigint, device_id uuid)`,
-      [`[${fileChanges.join(',')}]`],
+      [new JsonText(`[${fileChanges.join(',')}]`)],
     );
   }
 }

@@ -73,6 +73,19 @@ export async function listMessages(
   conversationId: string,
   page: { stream: StreamName; limit: number; before?: string },
 ): Promise<MessagePage> {
+  return JSON.parse(await listMessagesJson(db, conversationId, page)) as MessagePage;
+}
+
+/**
+ * `listMessages` as the JSON text of the MessagePage, each entry spliced in as stored (the
+ * json column keeps the text as sent) instead of parsed by pg and serialised again: a backfill
+ * reads every message of the user through this.
+ */
+export async function listMessagesJson(
+  db: Queryable,
+  conversationId: string,
+  page: { stream: StreamName; limit: number; before?: string },
+): Promise<string> {
   const before = page.before === undefined ? undefined : parseKeyOrder(page.before);
   const params: unknown[] = [conversationId, page.stream, page.limit + 1];
   let bound = '';
@@ -80,19 +93,18 @@ export async function listMessages(
     params.push(before.major, before.minor);
     bound = 'AND (key_major, key_minor) < ($4, $5)';
   }
-  const { rows } = await db.query<{ entry_key: string; content_hash: string; seq: number | string; content: unknown }>(
-    `SELECT entry_key, content_hash, seq, content FROM messages
+  const { rows } = await db.query<{ entry_key: string; content_hash: string; seq: number | string; content: string }>(
+    `SELECT entry_key, content_hash, seq, content::text AS content FROM messages
       WHERE conversation_id = $1 AND stream = $2 ${bound}
       ORDER BY key_major DESC, key_minor DESC LIMIT $3`,
     params,
   );
   const more = rows.length > page.limit;
-  const messages = (more ? rows.slice(0, page.limit) : rows).map((r) => ({
-    key: r.entry_key,
-    hash: r.content_hash,
-    seq: Number(r.seq),
-    entry: r.content,
-  }));
-  const last = messages[messages.length - 1];
-  return more && last ? { stream: page.stream, messages, nextBefore: last.key } : { stream: page.stream, messages };
+  const shown = more ? rows.slice(0, page.limit) : rows;
+  const messages = shown.map(
+    (r) => `{"key":${JSON.stringify(r.entry_key)},"hash":${JSON.stringify(r.content_hash)},"seq":${Number(r.seq)},"entry":${r.content}}`,
+  );
+  const last = shown[shown.length - 1];
+  const next = more && last ? `,"nextBefore":${JSON.stringify(last.entry_key)}` : '';
+  return `{"stream":${JSON.stringify(page.stream)},"messages":[${messages.join(',')}]${next}}`;
 }

@@ -167,11 +167,14 @@ export class SyncHub {
     if (changes.length === 0) return;
     const first = changes[0]!.seq;
     const last = changes[changes.length - 1]!.seq;
-    const inline = JSON.stringify(changes);
-    this.deliverChanges(userId, fromDeviceId, { first, last, json: inline }, receivedAt);
+    // Serialised whole only when a device here takes them; for pub/sub alone, only as far as
+    // the inline limit (a migration's pushes, with no other device online, are mostly larger).
+    const local = this.hasOther(userId, fromDeviceId);
+    const inline = local ? JSON.stringify(changes) : jsonUpTo(changes, MAX_INLINE_CHANGES_CHARS);
+    if (local) this.deliverChanges(userId, fromDeviceId, { first, last, json: inline }, receivedAt);
     const envelope: Envelope = { t: 'changes', from: fromDeviceId, first, last, at: receivedAt };
     const text =
-      inline.length <= MAX_INLINE_CHANGES_CHARS
+      inline !== undefined && inline.length <= MAX_INLINE_CHANGES_CHARS
         ? `${JSON.stringify(envelope).slice(0, -1)},"changes":${inline}}`
         : JSON.stringify(envelope);
     this.publish(userId, text, () => this.noteUnannounced(userId, first, last));
@@ -252,6 +255,12 @@ export class SyncHub {
     if (!set || set.size === 0) return;
     for (const c of set) c.send(message);
     if (final) this.options.onResultTold(message.commandId);
+  }
+
+  /** Whether a device of the user other than `deviceId` has a socket here. */
+  private hasOther(userId: string, deviceId: string): boolean {
+    for (const [other, set] of this.users.get(userId)?.devices ?? []) if (other !== deviceId && set.size > 0) return true;
+    return false;
   }
 
   private forEachOther(userId: string, deviceId: string, fn: (c: HubConnection) => void): void {
@@ -375,4 +384,20 @@ function presenceMessage(deviceId: string, presence: { state: PresenceState; act
   const message: PresenceMessage = { type: 'presence', deviceId: deviceId as DeviceId, state: presence.state };
   if (presence.activeTaskId !== undefined) message.activeTaskId = presence.activeTaskId as TaskId;
   return message;
+}
+
+/**
+ * The JSON text of `changes` (as JSON.stringify gives it), or undefined as soon as it would pass
+ * `maxChars`: the changes after that point are never serialised.
+ */
+export function jsonUpTo(changes: readonly ServerChange[], maxChars: number): string | undefined {
+  const parts: string[] = [];
+  let length = 1;
+  for (const change of changes) {
+    const part = JSON.stringify(change);
+    length += part.length + 1;
+    if (length > maxChars) return undefined;
+    parts.push(part);
+  }
+  return `[${parts.join(',')}]`;
 }

@@ -420,7 +420,7 @@ export class RooCloudClient implements SyncTransport {
           nextBatch: (inFlight) => {
             const batch: ClientChange[] = [];
             if (this.session !== session || this.closed) return batch;
-            for (const change of outbox.pending()) {
+            for (const change of outbox.queued()) {
               if (batch.length >= batchSize) break;
               if (!inFlight.has(change.clientSeq) && !session.heldConflicts.has(change.clientSeq)) batch.push(change);
             }

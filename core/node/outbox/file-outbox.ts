@@ -13,20 +13,26 @@ import { SyncError, isSyncError } from '../../errors';
 import type { ClientChange } from '../../model/changes';
 import {
   decodeJournal,
-  encodeRecord,
+  frameRecord,
   isClientChange,
   type EnqueueRecord,
+  type FramedRecord,
   type JournalRecord,
 } from '../../outbox/journal-record';
 import { assertAnchorMark, OutboxState, type ChangeInput } from '../../outbox/outbox-state';
 import type { AnchorOutcome, Outbox } from '../../ports/outbox';
 import { fsyncDirectory, readFileIfExists, removeIfExists } from './durable-fs';
+import { nativeChecksum } from './native-crc32';
 import { OwnerLock } from './owner-lock';
 
 export interface FileOutboxOptions {
   /** Compaction waits until the dead bytes exceed this (default 1 MiB). */
   compactMinGarbageBytes?: number;
-  /** ...and exceed the live bytes times this (default 1: at least half the file is dead). */
+  /**
+   * ...and exceed the live bytes times this (default 4: at least 4/5 of the file is dead). A
+   * lower ratio rewrites the live changes more often: during a migration, where acks arrive
+   * while much is still queued, a ratio of 1 spent more time rewriting than appending.
+   */
   compactGarbageRatio?: number;
   /** Live changes per record in a compacted file (default 1000). */
   compactRecordChanges?: number;
@@ -62,12 +68,12 @@ type AnchorOperation = Extract<Operation, { kind: 'anchor' }>;
 
 interface EncodedRecord {
   record: JournalRecord;
-  bytes: Uint8Array;
+  framed: FramedRecord;
 }
 
 const DEFAULTS = {
   compactMinGarbageBytes: 1024 * 1024,
-  compactGarbageRatio: 1,
+  compactGarbageRatio: 4,
   compactRecordChanges: 1000,
   onCorrupt: 'throw' as 'throw' | 'salvage',
 };
@@ -133,7 +139,7 @@ export class FileOutbox implements Outbox {
   private static async load(file: string, lock: OwnerLock, settings: Settings): Promise<FileOutbox> {
     await removeIfExists(compactionPath(file));
     const bytes = (await readFileIfExists(file)) ?? new Uint8Array(0);
-    const decoded = decodeJournal(bytes);
+    const decoded = decodeJournal(bytes, nativeChecksum);
     const recovery: FileOutboxRecovery = {
       discardedBytes: bytes.length - decoded.validEnd,
       defect: decoded.defect,
@@ -155,17 +161,17 @@ export class FileOutbox implements Outbox {
       // A new journal, or one whose head never reached the disk: start it afresh, not anchored
       // (clientSeqs restart at 1 until the first welcome moves them above the relay's mark).
       const journalId = randomUUID();
-      const head = encodeRecord({ kind: 'head', format: 1, lastSeq: 0, anchored: false, journalId });
+      const head = frameRecord({ kind: 'head', format: 1, lastSeq: 0, anchored: false, journalId }, nativeChecksum);
       const handle = await fsp.open(file, 'w');
       try {
-        await handle.write(head);
+        await handle.writev([head.header, head.payload]);
         await handle.sync();
         await fsyncDirectory(dirname(file));
       } catch (err) {
         await handle.close();
         throw err;
       }
-      return new FileOutbox(file, handle, new OutboxState(0, false, journalId), head.length, lock, settings, recovery);
+      return new FileOutbox(file, handle, new OutboxState(0, false, journalId), head.size, lock, settings, recovery);
     }
     if (decoded.records[0]!.kind !== 'head') {
       throw new SyncError('OUTBOX_CORRUPT', 'outbox journal does not start with a head record', { path: file });
@@ -238,6 +244,11 @@ export class FileOutbox implements Outbox {
 
   pending(): ClientChange[] {
     return this.state.pending();
+  }
+
+  /** See Outbox.queued. */
+  queued(): IterableIterator<ClientChange> {
+    return this.state.queued();
   }
 
   /**
@@ -348,27 +359,31 @@ export class FileOutbox implements Outbox {
         new Set(ackRecord?.seqs ?? []),
       );
       const encoded: EncodedRecord[] = [];
-      if (ackRecord) encoded.push({ record: ackRecord, bytes: encodeRecord(ackRecord) });
+      if (ackRecord) encoded.push({ record: ackRecord, framed: frameRecord(ackRecord, nativeChecksum) });
+      let refusal: SyncError | null = null;
       const failedAt = planned.findIndex((p) => {
-        const bytes = tryEncode(p.record);
-        if (bytes instanceof SyncError) return true;
-        encoded.push({ record: p.record, bytes });
+        const framed = tryFrame(p.record);
+        if (framed instanceof SyncError) {
+          refusal = framed;
+          return true;
+        }
+        encoded.push({ record: p.record, framed });
         return false;
       });
       if (failedAt >= 0) {
         // Refuse the one call whose record cannot be written and plan the rest again.
         const bad = enqueues[failedAt]!;
-        bad.reject(tryEncode(planned[failedAt]!.record));
+        bad.reject(refusal);
         ops = ops.filter((op) => op !== bad);
         continue;
       }
       if (encoded.length > 0) {
-        const error = await this.append(Buffer.concat(encoded.map((r) => r.bytes)));
+        const error = await this.append(encoded.map((r) => r.framed));
         if (error) {
           for (const op of ops) op.reject(error);
           return [];
         }
-        for (const r of encoded) this.state.apply(r.record, r.bytes.length);
+        for (const r of encoded) this.state.apply(r.record, r.framed.size);
       }
       let next = 0;
       for (const op of ops) {
@@ -390,20 +405,21 @@ export class FileOutbox implements Outbox {
       op.resolve(outcome);
       return;
     }
-    const bytes = encodeRecord(record);
-    const error = await this.append(Buffer.from(bytes));
+    const framed = frameRecord(record, nativeChecksum);
+    const error = await this.append([framed]);
     if (error) {
       op.reject(error);
       return;
     }
-    this.state.apply(record, bytes.length);
+    this.state.apply(record, framed.size);
     op.resolve(outcome);
   }
 
-  /** Appends and fsyncs; returns the error instead of throwing. */
-  private async append(bytes: Buffer): Promise<SyncError | null> {
+  /** Appends the records (one writev) and fsyncs; returns the error instead of throwing. */
+  private async append(records: readonly FramedRecord[]): Promise<SyncError | null> {
+    const size = records.reduce((n, r) => n + r.size, 0);
     try {
-      await this.handle.write(bytes);
+      await writeAll(this.handle, records);
     } catch (err) {
       const error = ioError('cannot write the outbox journal', this.path, err);
       try {
@@ -421,7 +437,7 @@ export class FileOutbox implements Outbox {
       // After a failed fsync the page cache cannot be trusted: stop; reopening rereads the disk.
       return this.fail(ioError('cannot fsync the outbox journal', this.path, err));
     }
-    this.fileBytes += bytes.length;
+    this.fileBytes += size;
     this.commits++;
     return null;
   }
@@ -449,21 +465,25 @@ export class FileOutbox implements Outbox {
    */
   private async compactNow(journalId?: string): Promise<SyncError | null> {
     const temp = compactionPath(this.path);
-    const records: JournalRecord[] = [
-      { kind: 'head', format: 1, lastSeq: this.state.lastSeq, anchored: this.state.anchored, journalId: journalId ?? this.state.journalId },
-    ];
-    const live = this.state.pending();
-    const per = this.settings.compactRecordChanges;
-    for (let i = 0; i < live.length; i += per) {
-      const chunk: EnqueueRecord = { kind: 'enqueue', changes: live.slice(i, i + per), drop: [] };
-      records.push(chunk);
-    }
-    const encoded = records.map((record) => ({ record, bytes: encodeRecord(record) }));
-    const total = encoded.reduce((n, r) => n + r.bytes.length, 0);
+    const head: JournalRecord = { kind: 'head', format: 1, lastSeq: this.state.lastSeq, anchored: this.state.anchored, journalId: journalId ?? this.state.journalId };
+    const state = new OutboxState();
+    let total = 0;
     try {
       const out = await fsp.open(temp, 'w');
       try {
-        await out.write(Buffer.concat(encoded.map((r) => r.bytes)));
+        // One chunk of live changes framed and written at a time: the rewrite holds one record's
+        // bytes, not the whole live set's.
+        const write = async (record: JournalRecord): Promise<void> => {
+          const framed = frameRecord(record, nativeChecksum);
+          await writeAll(out, [framed]);
+          state.apply(record, framed.size);
+          total += framed.size;
+        };
+        await write(head);
+        for (const changes of this.state.pendingChunks(this.settings.compactRecordChanges)) {
+          const chunk: EnqueueRecord = { kind: 'enqueue', changes, drop: [] };
+          await write(chunk);
+        }
         await out.sync();
       } finally {
         await out.close();
@@ -471,11 +491,9 @@ export class FileOutbox implements Outbox {
     } catch (err) {
       await removeIfExists(temp).catch(() => undefined);
       this.compactRetryAtGarbage = this.fileBytes + this.settings.compactMinGarbageBytes;
-      this.lastCompactionError = ioError('cannot write the compacted outbox journal', this.path, err);
+      this.lastCompactionError = isSyncError(err) ? err : ioError('cannot write the compacted outbox journal', this.path, err);
       return this.lastCompactionError;
     }
-    const state = new OutboxState();
-    for (const r of encoded) state.apply(r.record, r.bytes.length);
     try {
       await fsp.rename(temp, this.path);
       await fsyncDirectory(dirname(this.path));
@@ -498,9 +516,22 @@ function compactionPath(file: string): string {
   return `${file}.compact`;
 }
 
-function tryEncode(record: JournalRecord): Uint8Array | SyncError {
+/** Writes every record's header and payload at the file position (one writev, repeated if short). */
+async function writeAll(handle: fsp.FileHandle, records: readonly FramedRecord[]): Promise<void> {
+  let buffers: Uint8Array[] = records.flatMap((r) => [r.header, r.payload]);
+  while (buffers.length > 0) {
+    const { bytesWritten } = await handle.writev(buffers);
+    let skip = bytesWritten;
+    let i = 0;
+    while (i < buffers.length && skip >= buffers[i]!.length) skip -= buffers[i++]!.length;
+    buffers = buffers.slice(i);
+    if (buffers.length > 0 && skip > 0) buffers[0] = buffers[0]!.subarray(skip);
+  }
+}
+
+function tryFrame(record: JournalRecord): FramedRecord | SyncError {
   try {
-    return encodeRecord(record);
+    return frameRecord(record, nativeChecksum);
   } catch (err) {
     if (isSyncError(err)) return err;
     return new SyncError('OUTBOX_INVALID_CHANGE', 'change cannot be written as JSON', {}, { cause: err });

@@ -364,9 +364,10 @@ export class FsTaskStore implements ScannableTaskStore {
 
   /**
    * replaceJson for a ui or api file. Entries handed out by readTask from this file, which is
-   * still at that version, are already on disk: nothing is written. What it writes is parsed
-   * into the stream cache under the new version, so the next read (the watcher's echo of this
-   * write, the next page) neither reads nor parses the file again.
+   * still at that version, are already on disk: nothing is written. What it writes goes into
+   * the stream cache under the new version, so the next read (the watcher's echo of this write,
+   * the next page) does not read the file again; it is parsed then, not here (a backfill never
+   * reads back what it wrote).
    */
   private async replaceStream(stream: StreamName, path: string, entries: readonly unknown[], expected?: string | null): Promise<number> {
     const handed = this.handedOut.get(entries);
@@ -375,13 +376,7 @@ export class FsTaskStore implements ScannableTaskStore {
       // The list readTask handed out, the file still at that version: nothing to write.
       if (handed && handed.path === path && handed.version === now) return 0;
       const written = await this.replaceJsonLocked(path, entries, expected, now);
-      if (written.version !== null) {
-        try {
-          this.parsedStreams.set(path, { ...parseStreamText(stream, written.text, this.parsedStreams.get(path)), version: written.version });
-        } catch {
-          this.parsedStreams.delete(path);
-        }
-      }
+      if (written.version !== null) this.parsedStreams.setWritten(path, stream, written.text, written.version);
       return Buffer.byteLength(written.text);
     });
   }

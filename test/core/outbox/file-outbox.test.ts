@@ -238,6 +238,22 @@ describe('FileOutbox', () => {
       assert.equal(reopened.lastSeq, 401);
     });
 
+    it('waits by default until 4/5 of the journal is dead, so a migration acking while much is queued does not rewrite it again and again', async () => {
+      const path = freshPath();
+      const outbox = await open(path, { compactMinGarbageBytes: 16 * 1024 });
+      const queued = await outbox.enqueue(Array.from({ length: 400 }, (_, i) => ({ body: streamPut('t', `${i}:0`, 'x'.repeat(100)), baseSeq: null })));
+      // 70% dead: a ratio of 1 (half dead) compacted here.
+      await outbox.acknowledge(queued.slice(0, 280).map((c) => c.clientSeq));
+      await outbox.enqueue(inputs(filePut('after 70%')));
+      assert.equal(outbox.stats.compactions, 0);
+      await outbox.acknowledge(queued.slice(280, 340).map((c) => c.clientSeq));
+      await outbox.enqueue(inputs(filePut('after 85%')));
+      assert.equal(outbox.stats.compactions, 1);
+      await outbox.close();
+      const reopened = await open(path);
+      assert.deepEqual(reopened.pending().map((c) => c.clientSeq), [...queued.slice(340).map((c) => c.clientSeq), 401, 402]);
+    });
+
     it('keeps clientSeqs increasing when compaction leaves an empty journal', async () => {
       const path = freshPath();
       const outbox = await open(path);

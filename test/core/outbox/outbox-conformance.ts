@@ -98,6 +98,27 @@ export function runOutboxConformance(name: string, setup: () => Promise<Outbox>)
       });
     });
 
+    describe('#queued', () => {
+      it('yields what pending() holds, in clientSeq order, and can stop after the first few', async () => {
+        await outbox.enqueue(inputs(filePut('a'), filePut('b'), filePut('c'), filePut('d')));
+        await outbox.enqueue(inputs(filePut('b', 2)));
+        assert.deepEqual([...outbox.queued()], outbox.pending());
+        const firstTwo: number[] = [];
+        for (const change of outbox.queued()) {
+          firstTwo.push(change.clientSeq);
+          if (firstTwo.length === 2) break;
+        }
+        assert.deepEqual(firstTwo, [1, 3]);
+      });
+
+      it('reflects acknowledgements made after it was taken (it reads the queue, not a copy)', async () => {
+        await outbox.enqueue(inputs(filePut('a'), filePut('b'), filePut('c')));
+        const iterator = outbox.queued();
+        await outbox.acknowledge([1, 2]);
+        assert.deepEqual([...iterator].map((c) => c.clientSeq), [3]);
+      });
+    });
+
     describe('#acknowledge', () => {
       it('drops acknowledged changes and ignores unknown seqs', async () => {
         await outbox.enqueue(inputs(filePut('a'), filePut('b'), filePut('c')));

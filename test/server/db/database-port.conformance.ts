@@ -3,7 +3,7 @@
  * Call `databasePortConformance(setup)` inside a describe of the adapter's test file.
  */
 import assert from 'node:assert/strict';
-import type { Database, QueryObserver } from '../../../server/db/database';
+import { JsonText, type Database, type QueryObserver } from '../../../server/db/database';
 import { isSyncError } from '../../../core/errors';
 
 export interface ConformanceSetup {
@@ -70,6 +70,17 @@ export function databasePortConformance(setup: ConformanceSetup): void {
         rows.map((r) => r.id),
         [1, 3],
       );
+    });
+
+    it('binds JsonText as a json parameter, byte for byte, in a plain query and in a transaction', async () => {
+      const rows = [{ id: 1, name: 'é✓ "quoted" \\ 😀', doc: { nested: ['x'.repeat(5000)] } }, { id: 2, name: 'b', doc: null }];
+      const text = JSON.stringify(rows);
+      const insert = `INSERT INTO ${TABLE} (id, name, doc) SELECT x.id, x.name, x.doc FROM json_to_recordset($1::json) AS x(id bigint, name text, doc jsonb)`;
+      await db().query(insert, [new JsonText(text)]);
+      const { rows: back } = await db().query<{ id: number; name: string; doc: unknown }>(`SELECT id, name, doc FROM ${TABLE} ORDER BY id`);
+      assert.deepEqual(back, rows);
+      const echoed = await db().transaction(async (tx) => (await tx.query<{ t: string }>('SELECT $1::json::text AS t', [new JsonText(text)])).rows[0]!.t);
+      assert.equal(echoed, text);
     });
 
     it('throws DB_QUERY_FAILED with the SQLSTATE when the statement is wrong', async () => {

@@ -81,6 +81,28 @@ export function migratorSuite(getDb: () => Database): void {
       assert.ok(rows[0]!.applied_at instanceof Date);
     });
 
+    it('stores the big JSON columns with lz4 where the server has it, else with its default (PGlite, PostgreSQL 13)', async () => {
+      await migrate(db());
+      const { rows: methods } = await db().query<{ enumvals: string[] | null }>(
+        "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'",
+      );
+      const hasLz4 = methods[0]?.enumvals?.includes('lz4') ?? false;
+      const { rows } = await db().query<{ attname: string; attcompression: string }>(
+        `SELECT attname, attcompression::text AS attcompression FROM pg_attribute
+          WHERE (attrelid, attname) IN (('sync_operations'::regclass, 'body'), ('messages'::regclass, 'content')) ORDER BY attname`,
+      );
+      const want = hasLz4 ? 'l' : '';
+      assert.deepEqual(rows.map((r) => [r.attname, r.attcompression]), [['body', want], ['content', want]]);
+    });
+
+    it('runs sync_push_batch with work_mem 64MB, so a migration-sized batch does not spill to temporary files', async () => {
+      await migrate(db());
+      const { rows } = await db().query<{ proconfig: string[] }>(
+        "SELECT proconfig FROM pg_proc WHERE oid = 'sync_push_batch(uuid[], json)'::regprocedure",
+      );
+      assert.ok(rows[0]!.proconfig.includes('work_mem=64MB'), JSON.stringify(rows[0]!.proconfig));
+    });
+
     it('does nothing the second time', async () => {
       await migrate(db());
       const again = await migrate(db());

@@ -85,6 +85,15 @@ export function taskMessagesSuite(setup: TaskMessagesSuiteSetup): void {
     assert.match(metrics, /roo_sync_projection_lag_changes 0/);
   });
 
+  it('serves entries exactly as pushed, keys and text with quotes, backslashes and non-ASCII included', async () => {
+    const tricky = 'é "quoted" \\ back\\slash 😀 \u2028 </script> \n';
+    await push(ann, [taskMeta(1, null, { ts: 1 }, hlc(1), 't1'), put(2, 't1', 'ui', '5:0', tricky), put(3, 't1', 'ui', '6:0', '')]);
+    const page = await until(() => messages(ann, '?limit=1'), (r) => r.status === 200 && r.body.messages.length === 1);
+    assert.equal(page.body.nextBefore, '6:0');
+    const older = await messages(ann, '?before=6%3A0');
+    assert.deepEqual(older.body, { stream: 'ui', messages: [{ key: '5:0', hash: 'a'.repeat(64), seq: 2, entry: { say: 'text', text: tricky } }] });
+  });
+
   it("answers another user's task, an unknown one and a deleted one alike: 404 TASK_NOT_FOUND", async () => {
     const bob = await signIn(relay(), 'bob@example.com');
     await push(ann, [taskMeta(1, null, { ts: 1 }, hlc(1), 't1'), put(2, 't1', 'ui', '1:0', 'secret'), taskMeta(3, null, { ts: 2 }, hlc(2), 'gone')]);

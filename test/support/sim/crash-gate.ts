@@ -58,6 +58,7 @@ export function gatedOutbox(inner: Outbox, gate: CrashGate): Outbox {
   return {
     enqueue: (changes: Array<{ body: ChangeBody; baseSeq: number | null }>) => (gate.pass(), inner.enqueue(changes)),
     pending: (): ClientChange[] => inner.pending(),
+    queued: (): IterableIterator<ClientChange> => inner.queued(),
     acknowledge: (seqs: readonly number[]) => (gate.pass(), inner.acknowledge(seqs)),
     anchor: (relayLastClientSeq: number) => (gate.pass(), inner.anchor(relayLastClientSeq)),
     get anchored() {
