@@ -6,8 +6,12 @@
  * round robin over users) plus a burst of `burst` messages at the start of every minute after
  * the first. Latency: push sent by device 0 to the live change arriving at device 1 of the same
  * user (on the other relay); also push to ack (`ackLatencies`) and this process's event-loop delay
- * (`loopDelayMs`: a busy generator delays what it measures). Prints
- * `{"latencies":[...],"ackLatencies":[...],"loopDelayMs":{...},"cpuPct":N,"throughput":[[s,n],...],"sent":N,"received":N,"errors":N}`.
+ * (`loopDelayMs`: a busy generator delays what it measures). The burst's messages are also
+ * reported on their own (`burstLatencies`, `burstAckLatencies`, and per burst the time to send it
+ * and until its last ack and delivery); around each burst the child prints `BURST <n>` and waits
+ * for a line on stdin before sending it, and `BURST_ACKED <n>` once every push of it is acked,
+ * so the parent can read the relays' commit counters over the burst. Prints
+ * `{"latencies":[...],"ackLatencies":[...],"burstLatencies":[...],"burstAckLatencies":[...],"bursts":[...],"loopDelayMs":{...},"cpuPct":N,"throughput":[[s,n],...],"sent":N,"received":N,"errors":N}`.
  *
  * argv: JSON file of `{ urls: string[], users: BenchUser[], seconds, perMinute, burst }`.
  */
@@ -26,6 +30,14 @@ interface LoadPlan {
   burst: number;
 }
 
+/** One burst: when it started, how long sending it took, and its last ack and delivery (ms after the start). */
+interface BurstStats {
+  startedAt: number;
+  sendMs: number;
+  lastAckMs: number;
+  lastDeliveredMs: number;
+}
+
 async function main(): Promise<void> {
   const plan = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as LoadPlan;
   const senders: BenchWsClient[] = [];
@@ -41,15 +53,28 @@ async function main(): Promise<void> {
     }));
   }
   process.stdout.write(`READY ${everyone.length}\n`);
-  const go = createInterface({ input: process.stdin });
-  await new Promise<void>((resolve) => go.once('line', () => resolve()));
-  go.close();
-  process.stdin.destroy();
+  const input = createInterface({ input: process.stdin });
+  const lines: string[] = [];
+  let lineWaiter: (() => void) | undefined;
+  input.on('line', (line) => {
+    lines.push(line);
+    lineWaiter?.();
+  });
+  /** The parent's next line (it answers `READY` with `go` and each `BURST` with a line). */
+  const nextLine = async (): Promise<string> => {
+    while (lines.length === 0) await new Promise<void>((resolve) => (lineWaiter = resolve));
+    lineWaiter = undefined;
+    return lines.shift()!;
+  };
+  await nextLine();
 
-  const sentAt = new Map<string, number>();
+  const sentAt = new Map<string, { at: number; burst?: BurstStats }>();
   const latencies: number[] = [];
   /** Push sent to its ack (the writing relay and PostgreSQL, without the fan-out). */
   const ackLatencies: number[] = [];
+  const burstLatencies: number[] = [];
+  const burstAckLatencies: number[] = [];
+  const bursts: BurstStats[] = [];
   // How late this process's own event loop ran: a busy load generator delays what it measures.
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
@@ -64,10 +89,14 @@ async function main(): Promise<void> {
       const now = performance.now();
       for (const change of message.changes) {
         const key = `${u}:${change.clientSeq}`;
-        const at = sentAt.get(key);
-        if (at === undefined) continue;
+        const sent = sentAt.get(key);
+        if (sent === undefined) continue;
         sentAt.delete(key);
-        latencies.push(now - at);
+        latencies.push(now - sent.at);
+        if (sent.burst) {
+          burstLatencies.push(now - sent.at);
+          sent.burst.lastDeliveredMs = Math.max(sent.burst.lastDeliveredMs, now - sent.burst.startedAt);
+        }
         received++;
         const second = Math.floor((now - started) / 1000);
         perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
@@ -77,14 +106,19 @@ async function main(): Promise<void> {
   const seqs = new Array<number>(senders.length).fill(0);
   let next = 0;
   let sent = 0;
-  const sendOne = (): void => {
+  const sendOne = (burst?: BurstStats): Promise<void> => {
     const u = next++ % senders.length;
     const seq = ++seqs[u]!;
     const at = performance.now();
-    sentAt.set(`${u}:${seq}`, at);
+    sentAt.set(`${u}:${seq}`, { at, burst });
     sent++;
-    void senders[u]!.request({ type: 'push', changes: [streamPut(seq, `load-${u}`, seq, `load ${seq}`)] }).then((reply) => {
-      ackLatencies.push(performance.now() - at);
+    return senders[u]!.request({ type: 'push', changes: [streamPut(seq, `load-${u}`, seq, `load ${seq}`)] }).then((reply) => {
+      const now = performance.now();
+      ackLatencies.push(now - at);
+      if (burst) {
+        burstAckLatencies.push(now - at);
+        burst.lastAckMs = Math.max(burst.lastAckMs, now - burst.startedAt);
+      }
       if (reply.type === 'error') errors++;
     });
   };
@@ -95,16 +129,26 @@ async function main(): Promise<void> {
   while (performance.now() < end) {
     const now = performance.now();
     const thisMinute = Math.floor((now - started) / 60_000);
-    if (thisMinute > minute) {
+    if (thisMinute > minute && plan.burst > 0) {
       minute = thisMinute;
-      for (let i = 0; i < plan.burst; i++) sendOne();
+      process.stdout.write(`BURST ${minute}\n`);
+      await nextLine();
+      const burst: BurstStats = { startedAt: performance.now(), sendMs: 0, lastAckMs: 0, lastDeliveredMs: 0 };
+      bursts.push(burst);
+      const acks: Array<Promise<void>> = [];
+      for (let i = 0; i < plan.burst; i++) acks.push(sendOne(burst));
+      burst.sendMs = performance.now() - burst.startedAt;
+      const n = minute;
+      void Promise.all(acks).then(() => process.stdout.write(`BURST_ACKED ${n}\n`));
     }
-    while (due <= now) {
-      sendOne();
+    while (due <= performance.now()) {
+      void sendOne();
       due += intervalMs;
     }
     await new Promise((resolve) => setTimeout(resolve, Math.max(1, due - performance.now())));
   }
+  input.close();
+  process.stdin.destroy();
   const drainUntil = performance.now() + 10_000;
   while (sentAt.size > 0 && performance.now() < drainUntil) await new Promise((resolve) => setTimeout(resolve, 50));
   const throughput = [...perSecond.entries()].sort((a, b) => a[0] - b[0]);
@@ -112,7 +156,7 @@ async function main(): Promise<void> {
   const loopDelayMs = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
   const cpu = process.cpuUsage(cpu0);
   const cpuPct = Math.round(((cpu.user + cpu.system) / 1000 / (performance.now() - started)) * 1000) / 10;
-  process.stdout.write(`${JSON.stringify({ latencies, ackLatencies, loopDelayMs, cpuPct, throughput, sent, received, errors, undelivered: sentAt.size })}\n`);
+  process.stdout.write(`${JSON.stringify({ latencies, ackLatencies, burstLatencies, burstAckLatencies, bursts: bursts.map(({ startedAt: _, ...b }) => b), loopDelayMs, cpuPct, throughput, sent, received, errors, undelivered: sentAt.size })}\n`);
   for (let at = 0; at < everyone.length; at += 500) await Promise.all(everyone.slice(at, at + 500).map((c) => c.close()));
 }
 
