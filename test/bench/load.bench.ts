@@ -94,26 +94,32 @@ function pgCpuSeconds(dataDir: string): number {
 }
 
 /** Runs the child with `users`; samples relay CPU/RSS meanwhile. */
-async function runLoad(dir: string, relays: RelayNode[], users: BenchUser[], seconds: number, perMinute: number, burst: number, pgDataDir: string): Promise<{ result: ChildResult; cpuPct: number[]; pgCpuPct: number; peakRssMb: number[]; burstCommits: CommitCounts[] }> {
+async function runLoad(dir: string, relays: RelayNode[], users: BenchUser[], seconds: number, perMinute: number, burst: number, pgDataDir: string, redisPid: number): Promise<{ result: ChildResult; cpuPct: number[]; pgCpuPct: number; peakRssMb: number[]; burstCommits: CommitCounts[]; burstCpu: BurstCpu[] }> {
   const planFile = join(dir, `plan-${users.length}.json`);
   await writeFile(planFile, JSON.stringify({ urls: relays.map((r) => r.url), users, seconds, perMinute, burst }));
   const child = spawn('bash', ['-c', `ulimit -n 65536 2>/dev/null || ulimit -n 20000; exec "${process.execPath}" --max-old-space-size=2048 --import tsx "${CHILD}" "${planFile}"`], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   let output: ChildResult | undefined;
-  /** The relays' commit counters from just before each burst to its last ack. */
+  /** The relays' commit counters and every party's CPU from just before each burst to its last ack and delivery. */
   const burstCommits: CommitCounts[] = [];
-  let beforeBurst: Promise<CommitCounts> | undefined;
+  const burstCpu: BurstCpu[] = [];
+  let beforeBurst: { commits: CommitCounts; cpu: number[]; at: number } | undefined;
+  // relay 0, relay 1, ..., the generator, PostgreSQL, Redis: CPU seconds so far.
+  const cpuNow = (): number[] => [...relays.map((r) => procSample(r.pid()!).cpuS), procSample(child.pid!).cpuS, pgCpuSeconds(pgDataDir), procSample(redisPid).cpuS];
   let marks = Promise.resolve();
   const onMark = (line: string): void => {
-    // In order, one at a time: a burst's counters are read before it is sent and after its last ack.
+    // In order, one at a time: a burst's counters are read before it is sent and after it is done.
     marks = marks.then(async () => {
-      if (line.startsWith('BURST_ACKED')) {
-        const before = await beforeBurst!;
+      if (line.startsWith('BURST_DONE')) {
+        const cpu = cpuNow();
+        const at = performance.now();
         const after = await pushCommits(relays);
-        burstCommits.push({ commits: after.commits - before.commits, pushes: after.pushes - before.pushes, changes: after.changes - before.changes });
+        const before = beforeBurst!;
+        burstCommits.push({ commits: after.commits - before.commits.commits, pushes: after.pushes - before.commits.pushes, changes: after.changes - before.commits.changes });
+        burstCpu.push({ wallMs: at - before.at, cpuMs: cpu.map((s, i) => (s - before.cpu[i]!) * 1000) });
       } else {
-        beforeBurst = pushCommits(relays);
-        await beforeBurst;
+        const commits = await pushCommits(relays);
+        beforeBurst = { commits, cpu: cpuNow(), at: performance.now() };
         child.stdin!.write('burst\n');
       }
     }).catch((err: unknown) => console.error(`    burst counters not read: ${String(err)}`));
@@ -146,7 +152,7 @@ async function runLoad(dir: string, relays: RelayNode[], users: BenchUser[], sec
   const pgLast = pgCpuSeconds(pgDataDir);
   if (!output) throw new Error(`load child exited (${exit}) without a result`);
   const elapsed = (Date.now() - started) / 1000;
-  return { result: output, pgCpuPct: Math.round(((pgLast - pgFirst) / elapsed) * 1000) / 10, cpuPct: relays.map((_, i) => Math.round(((last[i]!.cpuS - first[i]!.cpuS) / elapsed) * 1000) / 10), peakRssMb: peakRss.map((kb) => Math.round(kb / 1024)), burstCommits };
+  return { result: output, pgCpuPct: Math.round(((pgLast - pgFirst) / elapsed) * 1000) / 10, cpuPct: relays.map((_, i) => Math.round(((last[i]!.cpuS - first[i]!.cpuS) / elapsed) * 1000) / 10), peakRssMb: peakRss.map((kb) => Math.round(kb / 1024)), burstCommits, burstCpu };
 }
 
 /**
@@ -165,6 +171,12 @@ async function pushCostMs(db: Database, users: BenchUser[]): Promise<{ alone: nu
   await appendPushes(db, Array.from({ length: users.length - half }, (_, i) => push(half + i)));
   const grouped = (performance.now() - started) / (users.length - half);
   return { alone, grouped };
+}
+
+/** CPU of each party over one burst (relays..., generator, PostgreSQL, Redis; /proc ticks of 10 ms) and the wall time. */
+interface BurstCpu {
+  wallMs: number;
+  cpuMs: number[];
 }
 
 /** Statements (commits), pushes and changes committed by the relays' group commit. */
@@ -199,13 +211,16 @@ function diagnostics(result: ChildResult): string {
  * send a burst and to its last ack and delivery, and the relays' statements from just before the
  * burst to its last ack (steady pushes sent meanwhile are in that window too).
  */
-function burstDiagnostics(result: ChildResult, commits: CommitCounts[]): string {
+function burstDiagnostics(result: ChildResult, commits: CommitCounts[], cpu: BurstCpu[]): string {
   if (result.burstLatencies.length === 0) return 'no burst';
   const ms = (values: number[], p: number): string => percentile(values, p).toFixed(1);
   const each = result.bursts.map((b, i) => {
     const c = commits[i];
     const statements = c ? `, ${c.commits} statements for ${c.pushes} pushes` : '';
-    return `sent in ${b.sendMs.toFixed(0)} ms, last ack ${b.lastAckMs.toFixed(0)} ms, last delivery ${b.lastDeliveredMs.toFixed(0)} ms${statements}`;
+    const u = cpu[i];
+    const names = u ? [...u.cpuMs.slice(0, -3).map((_, r) => `relay ${r}`), 'generator', 'PostgreSQL', 'Redis'] : [];
+    const usage = u ? `; CPU over ${u.wallMs.toFixed(0)} ms: ${u.cpuMs.map((ms, p) => `${names[p]} ${ms.toFixed(0)}`).join(', ')} ms (sum ${u.cpuMs.reduce((a, b) => a + b, 0).toFixed(0)})` : '';
+    return `sent in ${b.sendMs.toFixed(0)} ms, last ack ${b.lastAckMs.toFixed(0)} ms, last delivery ${b.lastDeliveredMs.toFixed(0)} ms${statements}${usage}`;
   });
   return (
     `burst messages: device to device p50 ${ms(result.burstLatencies, 50)} ms, p99 ${ms(result.burstLatencies, 99)} ms; ` +
@@ -256,6 +271,7 @@ export const benchmark: Benchmark = {
     const dir = await mkdtemp(join(tmpdir(), 'roo-sync-load-'));
     const pg = await startPgInstance({ maxConnections: 300 });
     const redis = await startRedisInstance();
+    const redisPid = Number((await redis.info()).process_id);
     const env = { WS_RATE_LIMIT_PER_SECOND: '100000', WS_RATE_LIMIT_BURST: '100000', DB_POOL_MAX: '20', LOG_LEVEL: 'info', DB_SLOW_QUERY_MS: '60000' };
     // LOAD_RELAY_NODE_ARGS (space-separated) go before the relay's script, e.g. "--cpu-prof --cpu-prof-dir=DIR".
     const nodeArgs = process.env.LOAD_RELAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
@@ -278,7 +294,7 @@ export const benchmark: Benchmark = {
       let floorP50: number | null = null;
       if (withBaseline) {
         console.log(`  baseline: 1 user x 2 devices, ${perMinute}/min for ${Math.min(60, seconds)} s`);
-        const floor = await runLoad(dir, relays, floorUsers, Math.min(60, seconds), perMinute, 0, pg.dataDir);
+        const floor = await runLoad(dir, relays, floorUsers, Math.min(60, seconds), perMinute, 0, pg.dataDir, redisPid);
         floorP99 = percentile(floor.result.latencies, 99);
         floorP50 = percentile(floor.result.latencies, 50);
         console.log(`    p50 ${floorP50.toFixed(1)} ms, p99 ${floorP99.toFixed(1)} ms; ${diagnostics(floor.result)}`);
@@ -290,7 +306,7 @@ export const benchmark: Benchmark = {
       const redisBefore = Number((await redis.info()).total_commands_processed);
       console.log(`  ${userCount} users x ${devices} devices (${userCount * devices} connections), ${perMinute}/min for ${seconds} s, bursts of ${burst}`);
       const t0 = Date.now();
-      const run = await runLoad(dir, relays, users, seconds, perMinute, burst, pg.dataDir);
+      const run = await runLoad(dir, relays, users, seconds, perMinute, burst, pg.dataDir, redisPid);
       const elapsed = (Date.now() - t0) / 1000;
       const pgAfter = await pg.stats();
       const commitsAfter = await pushCommits(relays);
@@ -303,7 +319,7 @@ export const benchmark: Benchmark = {
       console.log(`    device to device: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms; ${diagnostics(result)}`);
       const steady = steadyLatencies(result);
       if (steady.length > 0) console.log(`    steady messages: device to device p50 ${percentile(steady, 50).toFixed(1)} ms, p99 ${percentile(steady, 99).toFixed(1)} ms`);
-      console.log(`    ${burstDiagnostics(result, run.burstCommits)}`);
+      console.log(`    ${burstDiagnostics(result, run.burstCommits, run.burstCpu)}`);
       console.log(`    relays: CPU ${run.cpuPct.join('% / ')}%, peak RSS ${run.peakRssMb.join(' MB / ')} MB`);
       console.log(`    PostgreSQL: CPU ${run.pgCpuPct}% (all its processes), ${((pgAfter.xactCommit - pgBefore.xactCommit) / elapsed).toFixed(0)} commits/s, ${((pgAfter.tupInserted - pgBefore.tupInserted) / elapsed).toFixed(0)} rows inserted/s, database ${(pgAfter.sizeBytes / 1048576).toFixed(0)} MB`);
       console.log(`    group commit: ${statements} push statements for ${commitsAfter.pushes - commitsBefore.pushes} pushes (${((commitsAfter.pushes - commitsBefore.pushes) / Math.max(1, statements)).toFixed(1)} pushes per commit)`);

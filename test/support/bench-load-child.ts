@@ -9,8 +9,9 @@
  * (`loopDelayMs`: a busy generator delays what it measures). The burst's messages are also
  * reported on their own (`burstLatencies`, `burstAckLatencies`, and per burst the time to send it
  * and until its last ack and delivery); around each burst the child prints `BURST <n>` and waits
- * for a line on stdin before sending it, and `BURST_ACKED <n>` once every push of it is acked,
- * so the parent can read the relays' commit counters over the burst. Prints
+ * for a line on stdin before sending it, and `BURST_DONE <n>` once every push of it is acked
+ * and delivered, so the parent can read the relays' commit counters and every party's CPU over
+ * the burst. Prints
  * `{"latencies":[...],"ackLatencies":[...],"burstLatencies":[...],"burstAckLatencies":[...],"bursts":[...],"loopDelayMs":{...},"cpuPct":N,"throughput":[[s,n],...],"sent":N,"received":N,"errors":N}`.
  *
  * argv: JSON file of `{ urls: string[], users: BenchUser[], seconds, perMinute, burst }`.
@@ -32,7 +33,10 @@ interface LoadPlan {
 
 /** One burst: when it started, how long sending it took, and its last ack and delivery (ms after the start). */
 interface BurstStats {
+  n: number;
   startedAt: number;
+  /** Acks and deliveries still to come. */
+  remaining: number;
   sendMs: number;
   lastAckMs: number;
   lastDeliveredMs: number;
@@ -96,6 +100,7 @@ async function main(): Promise<void> {
         if (sent.burst) {
           burstLatencies.push(now - sent.at);
           sent.burst.lastDeliveredMs = Math.max(sent.burst.lastDeliveredMs, now - sent.burst.startedAt);
+          burstStepDone(sent.burst);
         }
         received++;
         const second = Math.floor((now - started) / 1000);
@@ -103,21 +108,26 @@ async function main(): Promise<void> {
       }
     };
   });
+  /** An ack or a delivery of a burst message came: the last one of the burst is announced. */
+  const burstStepDone = (burst: BurstStats): void => {
+    if (--burst.remaining === 0) process.stdout.write(`BURST_DONE ${burst.n}\n`);
+  };
   const seqs = new Array<number>(senders.length).fill(0);
   let next = 0;
   let sent = 0;
-  const sendOne = (burst?: BurstStats): Promise<void> => {
+  const sendOne = (burst?: BurstStats): void => {
     const u = next++ % senders.length;
     const seq = ++seqs[u]!;
     const at = performance.now();
     sentAt.set(`${u}:${seq}`, { at, burst });
     sent++;
-    return senders[u]!.request({ type: 'push', changes: [streamPut(seq, `load-${u}`, seq, `load ${seq}`)] }).then((reply) => {
+    void senders[u]!.request({ type: 'push', changes: [streamPut(seq, `load-${u}`, seq, `load ${seq}`)] }).then((reply) => {
       const now = performance.now();
       ackLatencies.push(now - at);
       if (burst) {
         burstAckLatencies.push(now - at);
         burst.lastAckMs = Math.max(burst.lastAckMs, now - burst.startedAt);
+        burstStepDone(burst);
       }
       if (reply.type === 'error') errors++;
     });
@@ -133,16 +143,14 @@ async function main(): Promise<void> {
       minute = thisMinute;
       process.stdout.write(`BURST ${minute}\n`);
       await nextLine();
-      const burst: BurstStats = { startedAt: performance.now(), sendMs: 0, lastAckMs: 0, lastDeliveredMs: 0 };
+      // Each message of the burst is done when acked and delivered.
+      const burst: BurstStats = { n: minute, startedAt: performance.now(), sendMs: 0, lastAckMs: 0, lastDeliveredMs: 0, remaining: 2 * plan.burst };
       bursts.push(burst);
-      const acks: Array<Promise<void>> = [];
-      for (let i = 0; i < plan.burst; i++) acks.push(sendOne(burst));
+      for (let i = 0; i < plan.burst; i++) sendOne(burst);
       burst.sendMs = performance.now() - burst.startedAt;
-      const n = minute;
-      void Promise.all(acks).then(() => process.stdout.write(`BURST_ACKED ${n}\n`));
     }
     while (due <= performance.now()) {
-      void sendOne();
+      sendOne();
       due += intervalMs;
     }
     await new Promise((resolve) => setTimeout(resolve, Math.max(1, due - performance.now())));
@@ -156,7 +164,7 @@ async function main(): Promise<void> {
   const loopDelayMs = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
   const cpu = process.cpuUsage(cpu0);
   const cpuPct = Math.round(((cpu.user + cpu.system) / 1000 / (performance.now() - started)) * 1000) / 10;
-  process.stdout.write(`${JSON.stringify({ latencies, ackLatencies, burstLatencies, burstAckLatencies, bursts: bursts.map(({ startedAt: _, ...b }) => b), loopDelayMs, cpuPct, throughput, sent, received, errors, undelivered: sentAt.size })}\n`);
+  process.stdout.write(`${JSON.stringify({ latencies, ackLatencies, burstLatencies, burstAckLatencies, bursts: bursts.map(({ sendMs, lastAckMs, lastDeliveredMs }) => ({ sendMs, lastAckMs, lastDeliveredMs })), loopDelayMs, cpuPct, throughput, sent, received, errors, undelivered: sentAt.size })}\n`);
   for (let at = 0; at < everyone.length; at += 500) await Promise.all(everyone.slice(at, at + 500).map((c) => c.close()));
 }
 
