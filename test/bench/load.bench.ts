@@ -12,7 +12,8 @@
  * the load), push-to-ack latency, pushes per commit, the generator's CPU and event-loop delay,
  * and the bursts on their own (their messages' latencies, time to last ack and delivery, the
  * relays' statements during each burst). `LOAD_RELAY_NODE_ARGS` (space-separated) go before the
- * relays' script, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile them.
+ * relays' script, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile them; `LOAD_GENERATOR_NODE_ARGS`
+ * the same for the load generator.
  * `load.users1000x10.p99_ms`: baseline, the same p99 measured in this run with 1 user x 2
  * devices and the same message rate (the relay's floor without the 10,000 connections).
  */
@@ -97,7 +98,7 @@ function pgCpuSeconds(dataDir: string): number {
 async function runLoad(dir: string, relays: RelayNode[], users: BenchUser[], seconds: number, perMinute: number, burst: number, pgDataDir: string, redisPid: number): Promise<{ result: ChildResult; cpuPct: number[]; pgCpuPct: number; peakRssMb: number[]; burstCommits: CommitCounts[]; burstCpu: BurstCpu[] }> {
   const planFile = join(dir, `plan-${users.length}.json`);
   await writeFile(planFile, JSON.stringify({ urls: relays.map((r) => r.url), users, seconds, perMinute, burst }));
-  const child = spawn('bash', ['-c', `ulimit -n 65536 2>/dev/null || ulimit -n 20000; exec "${process.execPath}" --max-old-space-size=2048 --import tsx "${CHILD}" "${planFile}"`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn('bash', ['-c', `ulimit -n 65536 2>/dev/null || ulimit -n 20000; exec "${process.execPath}" --max-old-space-size=2048 ${process.env.LOAD_GENERATOR_NODE_ARGS ?? ''} --import tsx "${CHILD}" "${planFile}"`], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   let output: ChildResult | undefined;
   /** The relays' commit counters and every party's CPU from just before each burst to its last ack and delivery. */
