@@ -54,6 +54,8 @@ async function main(): Promise<void> {
       everyone.push(client);
       if (i === 0) senders[u] = client;
       if (i === 1) receivers[u] = client;
+      // Only device 1's live changes are timed: the others receive theirs without decoding.
+      if (i !== 1) client.decodePushes = false;
     }));
   }
   process.stdout.write(`READY ${everyone.length}\n`);
