@@ -6,6 +6,12 @@
  * down publish and subscribe fail at once with PUBSUB_UNAVAILABLE (subscriptions made before
  * the outage are kept and restored; a caller that failed to subscribe retries when
  * `onHealthChange` says healthy).
+ *
+ * The PUBLISHes of one tick go to Redis together: each is queued and the queue is sent as one
+ * pipeline (one write, one round trip) at the end of the tick, or at once when it holds
+ * `MAX_PUBLISH_BATCH`: a relay committing a group of pushes fans them out in a few writes
+ * instead of one round trip each, and a large group starts reaching the other relays before
+ * its last publish is queued. Order is kept; each publish still resolves or fails on its own.
  */
 import type { Redis } from 'ioredis';
 import { SyncError } from '../../core/errors';
@@ -16,6 +22,16 @@ import type { PubSub, Unsubscribe } from './ports';
 import { asCoded, createRedisClient, isReady, quitClient, watchClient, withTimeout, type RedisClientOptions } from './redis-client';
 
 type Listener = (message: string) => void;
+
+/** Most PUBLISHes in one pipeline: a full one is sent at once, the rest at the end of the tick. */
+export const MAX_PUBLISH_BATCH = 64;
+
+interface QueuedPublish {
+  channel: string;
+  message: string;
+  resolve(): void;
+  reject(error: unknown): void;
+}
 
 export interface RedisPubSubOptions extends RedisClientOptions {
   /** Redis URL; the adapter creates and owns both connections. Or give `publisher` and `subscriber`. */
@@ -49,6 +65,9 @@ export class RedisPubSub implements PubSub {
   /** Bumped per connection of the subscriber, so a stale resubscribe does not mark health. */
   private subscriberEpoch = 0;
   private closing: Promise<void> | undefined;
+  /** PUBLISHes waiting for the end of the tick (or for the batch to fill). */
+  private outgoing: QueuedPublish[] = [];
+  private flushQueued = false;
 
   constructor(options: RedisPubSubOptions) {
     const injected = options.publisher !== undefined || options.subscriber !== undefined;
@@ -84,18 +103,59 @@ export class RedisPubSub implements PubSub {
     this.unwatch.push(watchClient(this.subscriber, () => this.onSubscriberStatus(), this.logger, 'sub'));
   }
 
-  async publish(channel: string, message: string): Promise<void> {
-    this.checkOpen();
-    checkChannel(channel);
-    if (!isReady(this.publisher)) {
-      throw new SyncError(CacheErrorCode.PubSubUnavailable, `redis is not connected (${this.publisher.status})`, { op: 'publish' });
-    }
+  publish(channel: string, message: string): Promise<void> {
     try {
-      await withTimeout(this.publisher.publish(this.channelPrefix + channel, String(message)), this.opTimeoutMs, () =>
-        new SyncError(CacheErrorCode.PubSubUnavailable, `redis publish timed out after ${this.opTimeoutMs} ms`, { op: 'publish' }));
+      this.checkOpen();
+      checkChannel(channel);
+      if (!isReady(this.publisher)) {
+        throw new SyncError(CacheErrorCode.PubSubUnavailable, `redis is not connected (${this.publisher.status})`, { op: 'publish' });
+      }
     } catch (error) {
-      throw asCoded(error, CacheErrorCode.PubSubUnavailable, 'publish');
+      return Promise.reject(error);
     }
+    return new Promise<void>((resolve, reject) => {
+      this.outgoing.push({ channel: this.channelPrefix + channel, message: String(message), resolve, reject });
+      if (this.outgoing.length >= MAX_PUBLISH_BATCH) {
+        this.sendPublishes();
+      } else if (!this.flushQueued) {
+        this.flushQueued = true;
+        // After the current task and its promise callbacks: every publish of this tick joins.
+        process.nextTick(() => {
+          this.flushQueued = false;
+          this.sendPublishes();
+        });
+      }
+    });
+  }
+
+  /** Sends the queued PUBLISHes as one pipeline (a lone one as a plain command); settles each. */
+  private sendPublishes(): void {
+    const batch = this.outgoing;
+    this.outgoing = [];
+    if (batch.length === 0) return;
+    const fail = (error: unknown): void => {
+      const coded = asCoded(error, CacheErrorCode.PubSubUnavailable, 'publish');
+      for (const p of batch) p.reject(coded);
+    };
+    if (!isReady(this.publisher)) {
+      fail(new SyncError(CacheErrorCode.PubSubUnavailable, `redis is not connected (${this.publisher.status})`, { op: 'publish' }));
+      return;
+    }
+    const timedOut = (): Error => new SyncError(CacheErrorCode.PubSubUnavailable, `redis publish timed out after ${this.opTimeoutMs} ms`, { op: 'publish' });
+    if (batch.length === 1) {
+      const only = batch[0]!;
+      withTimeout(this.publisher.publish(only.channel, only.message), this.opTimeoutMs, timedOut).then(() => only.resolve(), fail);
+      return;
+    }
+    const pipeline = this.publisher.pipeline();
+    for (const p of batch) pipeline.publish(p.channel, p.message);
+    withTimeout(pipeline.exec(), this.opTimeoutMs, timedOut).then((results) => {
+      batch.forEach((p, i) => {
+        const error = results?.[i]?.[0];
+        if (error) p.reject(asCoded(error, CacheErrorCode.PubSubUnavailable, 'publish'));
+        else p.resolve();
+      });
+    }, fail);
   }
 
   async subscribe(channel: string, listener: Listener): Promise<Unsubscribe> {

@@ -44,6 +44,8 @@ export class RelayMetrics {
   readonly frames: Counter<'direction'>;
   /** Frame bytes by direction; `encoding` raw = JSON body size, compressed = bytes on the wire. */
   readonly frameBytes: Counter<'direction' | 'encoding'>;
+  /** Frames and bytes recorded since the counters were last read. */
+  private readonly frameTally = { in: { frames: 0, raw: 0, wire: 0 }, out: { frames: 0, raw: 0, wire: 0 } };
   /** Seconds from a change being accepted to it being sent to another device. */
   readonly syncLatency: Histogram;
   /** Database statement duration by operation name (keep names few: select, insert, ...). */
@@ -98,10 +100,12 @@ export class RelayMetrics {
     this.wsConnections = new Gauge({ name: `${p}ws_connections`, help: 'WebSocket connections open now.', registers });
     this.wsConnectionsOpened = new Counter({ name: `${p}ws_connections_opened_total`, help: 'WebSocket connections accepted.', registers });
     this.wsCloses = new Counter({ name: `${p}ws_closes_total`, help: 'WebSocket closes by close code.', labelNames: ['code'], registers });
-    this.frames = new Counter({ name: `${p}ws_frames_total`, help: 'WebSocket frames by direction.', labelNames: ['direction'], registers });
+    // Frames are tallied in plain numbers (a labelled inc per frame is a label hash each, on
+    // every frame of every socket) and folded into the counters when they are read.
+    this.frames = new Counter({ name: `${p}ws_frames_total`, help: 'WebSocket frames by direction.', labelNames: ['direction'], registers, collect: () => self.foldFrames() });
     this.frameBytes = new Counter({
       name: `${p}ws_bytes_total`, help: 'WebSocket frame bytes by direction; encoding raw is the JSON body, compressed the bytes on the wire.',
-      labelNames: ['direction', 'encoding'], registers,
+      labelNames: ['direction', 'encoding'], registers, collect: () => self.foldFrames(),
     });
     this.pushCommits = new Counter({ name: `${p}push_commits_total`, help: 'Statements (transactions) that committed pushes.', registers });
     this.pushCommitPushes = new Counter({ name: `${p}push_commit_pushes_total`, help: 'Pushes those statements committed (pushes per commit: this over push_commits_total).', registers });
@@ -203,9 +207,22 @@ export class RelayMetrics {
 
   /** Counts one frame and its bytes; `wireBytes` differs from `rawBytes` when the body was compressed. */
   recordFrame(direction: Direction, rawBytes: number, wireBytes: number = rawBytes): void {
-    this.frames.inc({ direction });
-    this.frameBytes.inc({ direction, encoding: 'raw' }, rawBytes);
-    this.frameBytes.inc({ direction, encoding: 'compressed' }, wireBytes);
+    const tally = this.frameTally[direction];
+    tally.frames++;
+    tally.raw += rawBytes;
+    tally.wire += wireBytes;
+  }
+
+  /** Moves the frames tallied since the last read into `frames` and `frameBytes`. */
+  private foldFrames(): void {
+    for (const direction of ['in', 'out'] as const) {
+      const tally = this.frameTally[direction];
+      if (tally.frames === 0) continue;
+      this.frames.inc({ direction }, tally.frames);
+      this.frameBytes.inc({ direction, encoding: 'raw' }, tally.raw);
+      this.frameBytes.inc({ direction, encoding: 'compressed' }, tally.wire);
+      tally.frames = tally.raw = tally.wire = 0;
+    }
   }
 
   /** Records one database statement; `slow` when it passed the slow-query threshold. */

@@ -14,6 +14,11 @@
  * - A sweep at `start()` and every `sweepIntervalMs` marks every user whose cursor lags the
  *   log, so a crash, a push handled by a relay with projections off or a lost retry never
  *   leaves a user stale for long.
+ * - A batch that would not be full first waits `settleMs`, so the users marked meanwhile join
+ *   it (steady pushes then cost one projection transaction per few users instead of one each);
+ *   and while `busy()` says pushes are waiting for a commit (a burst), the batch waits on, up to
+ *   `maxDeferMs` in all: projection shares PostgreSQL with the pushes and is the one that can
+ *   wait. A user marked dirty stays dirty until projected: waiting never loses work.
  * - `close()` stops the timers and waits for the batch in flight. Idempotent.
  */
 import type { Database } from '../db/database';
@@ -25,6 +30,12 @@ export const DEFAULT_SWEEP_INTERVAL_MS = 30_000;
 /** Most dirty users one transaction projects. */
 export const DEFAULT_USERS_PER_BATCH = 64;
 const MAX_BACKOFF_MS = 30_000;
+/** Default wait before a batch that is not full, ms. */
+export const DEFAULT_SETTLE_MS = 50;
+/** Default longest wait before a batch (settling plus giving way to pushes), ms. */
+export const DEFAULT_MAX_DEFER_MS = 1_000;
+/** How often a batch giving way to pushes looks again, ms. */
+const BUSY_POLL_MS = 10;
 /** Most users one sweep marks (the rest are found by the next sweep). */
 const SWEEP_LIMIT = 10_000;
 
@@ -42,6 +53,12 @@ export interface ProjectorOptions {
   sweepIntervalMs?: number;
   /** First retry delay for a locked or failed user, ms. Default 100. */
   retryMs?: number;
+  /** Wait before a batch that would not be full, so more users join it, ms; 0: none. Default 50. */
+  settleMs?: number;
+  /** True while projection should give way (the relay: pushes are waiting for a commit). */
+  busy?: () => boolean;
+  /** Longest wait before a batch, settling and giving way together, ms. Default 1,000. */
+  maxDeferMs?: number;
 }
 
 /** What one batch did, for listeners (tests, benches). */
@@ -59,6 +76,11 @@ export class Projector {
   private readonly rowsPerBatch: number;
   private readonly sweepIntervalMs: number;
   private readonly retryMs: number;
+  private readonly settleMs: number;
+  private readonly maxDeferMs: number;
+  private readonly busy: (() => boolean) | undefined;
+  /** Ends the current wait before a batch early (close). */
+  private wake: (() => void) | undefined;
   private readonly dirty = new Set<string>();
   private readonly retries = new Map<string, { timer: NodeJS.Timeout; attempts: number }>();
   private readonly failures = new Map<string, number>();
@@ -79,6 +101,9 @@ export class Projector {
     this.rowsPerBatch = Math.max(this.batchSize, options.rowsPerBatch ?? DEFAULT_PROJECTION_TOTAL);
     this.sweepIntervalMs = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
     this.retryMs = options.retryMs ?? 100;
+    this.settleMs = Math.max(0, options.settleMs ?? DEFAULT_SETTLE_MS);
+    this.maxDeferMs = Math.max(0, options.maxDeferMs ?? DEFAULT_MAX_DEFER_MS);
+    this.busy = options.busy;
   }
 
   /** Binds the lag gauge, runs a first sweep and starts the periodic one. */
@@ -134,6 +159,7 @@ export class Projector {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
+      this.wake?.();
       if (this.sweepTimer) clearInterval(this.sweepTimer);
       for (const { timer } of this.retries.values()) clearTimeout(timer);
       this.retries.clear();
@@ -157,6 +183,9 @@ export class Projector {
 
   private async drain(): Promise<void> {
     while (!this.closed && this.dirty.size > 0) {
+      const wait = this.beforeBatch();
+      if (wait) await wait;
+      if (this.closed || this.dirty.size === 0) break;
       const users = this.nextBatch();
       const started = process.hrtime.bigint();
       let outcomes: Map<string, BatchOutcome>;
@@ -189,6 +218,36 @@ export class Projector {
       }
       for (const [userId, outcome] of outcomes) for (const listener of this.listeners) listener({ userId, outcome });
     }
+  }
+
+  /**
+   * Waits before a batch: `settleMs` when it would not be full, then while `busy()`, up to
+   * `maxDeferMs` in all (close ends the wait).
+   */
+  private beforeBatch(): Promise<void> | undefined {
+    const settle = this.settleMs > 0 && this.dirty.size < this.usersPerBatch;
+    // Nothing to wait for: the batch starts in this very tick.
+    return settle || this.busy?.() ? this.waitBeforeBatch(settle) : undefined;
+  }
+
+  private async waitBeforeBatch(settle: boolean): Promise<void> {
+    const deadline = Date.now() + this.maxDeferMs;
+    if (settle) await this.pause(Math.min(this.settleMs, this.maxDeferMs));
+    while (!this.closed && this.busy?.() && Date.now() < deadline) await this.pause(Math.min(BUSY_POLL_MS, deadline - Date.now()));
+  }
+
+  private pause(ms: number): Promise<void> {
+    if (this.closed || ms <= 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      this.wake = done;
+    });
   }
 
   /**

@@ -51,6 +51,8 @@ export interface SyncEndpointContext {
 export interface SyncEndpoint {
   /** Authenticated sockets on this process now. */
   readonly connectionCount: number;
+  /** Pushes waiting for a group-commit statement now (the projector gives way while there are any). */
+  readonly pushesWaiting: number;
   /** Closes every socket with GoingAway (1001), stops timers, unsubscribes. Idempotent. */
   close(): Promise<void>;
 }
@@ -134,6 +136,9 @@ export function attachSyncEndpoint(httpServer: Server, context: SyncEndpointCont
   return {
     get connectionCount() {
       return hub.connectionCount;
+    },
+    get pushesWaiting() {
+      return deps.pushes.waiting;
     },
     close() {
       closing ??= (async () => {

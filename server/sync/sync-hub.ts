@@ -3,8 +3,8 @@
  * one PubSub channel per user (`sync:user:<userId>`) that every process holding a socket of
  * that user listens on.
  *
- * Everything is delivered to this process's own sockets first, directly, then published for
- * the others; a process ignores what it published itself. So a process whose Redis is gone
+ * Changes are published for the other processes first, then delivered to this process's own
+ * sockets directly; a process ignores what it published itself. So a process whose Redis is gone
  * still serves its own devices, and devices elsewhere catch up by pull (their cursor).
  * A subscription that failed while pub/sub was down is retried when pub/sub reports healthy.
  */
@@ -171,13 +171,16 @@ export class SyncHub {
     // the inline limit (a migration's pushes, with no other device online, are mostly larger).
     const local = this.hasOther(userId, fromDeviceId);
     const inline = local ? JSON.stringify(changes) : jsonUpTo(changes, MAX_INLINE_CHANGES_CHARS);
-    if (local) this.deliverChanges(userId, fromDeviceId, { first, last, json: inline }, receivedAt);
     const envelope: Envelope = { t: 'changes', from: fromDeviceId, first, last, at: receivedAt };
     const text =
       inline !== undefined && inline.length <= MAX_INLINE_CHANGES_CHARS
         ? `${JSON.stringify(envelope).slice(0, -1)},"changes":${inline}}`
         : JSON.stringify(envelope);
+    // Published before the local sockets are written: the other processes then deliver in
+    // parallel with this one, instead of after its socket writes (a group commit of many pushes
+    // has many of them).
     this.publish(userId, text, () => this.noteUnannounced(userId, first, last));
+    if (local) this.deliverChanges(userId, fromDeviceId, { first, last, json: inline }, receivedAt);
   }
 
   /** Tells the user's other devices (here and elsewhere) about a device's presence. */

@@ -6,15 +6,20 @@
  * round robin over users) plus a burst of `burst` messages at the start of every minute after
  * the first. Latency: push sent by device 0 to the live change arriving at device 1 of the same
  * user (on the other relay); also push to ack (`ackLatencies`) and this process's event-loop delay
- * (`loopDelayMs`: a busy generator delays what it measures). Prints
- * `{"latencies":[...],"ackLatencies":[...],"loopDelayMs":{...},"cpuPct":N,"throughput":[[s,n],...],"sent":N,"received":N,"errors":N}`.
+ * (`loopDelayMs`: a busy generator delays what it measures). The burst's messages are also
+ * reported on their own (`burstLatencies`, `burstAckLatencies`, and per burst the time to send it
+ * and until its last ack and delivery); around each burst the child prints `BURST <n>` and waits
+ * for a line on stdin before sending it, and `BURST_DONE <n>` once every push of it is acked
+ * and delivered, so the parent can read the relays' commit counters and every party's CPU over
+ * the burst. Prints
+ * `{"latencies":[...],"ackLatencies":[...],"burstLatencies":[...],"burstAckLatencies":[...],"bursts":[...],"loopDelayMs":{...},"cpuPct":N,"throughput":[[s,n],...],"sent":N,"received":N,"errors":N}`.
  *
  * argv: JSON file of `{ urls: string[], users: BenchUser[], seconds, perMinute, burst }`.
  */
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import { BenchWsClient } from './bench-ws-client';
+import { BenchWsClient, type PreparedRequest } from './bench-ws-client';
 import type { BenchUser } from './relay-bench';
 import { streamPut } from './sync-client';
 
@@ -24,6 +29,17 @@ interface LoadPlan {
   seconds: number;
   perMinute: number;
   burst: number;
+}
+
+/** One burst: when it started, how long sending it took, and its last ack and delivery (ms after the start). */
+interface BurstStats {
+  n: number;
+  startedAt: number;
+  /** Acks and deliveries still to come. */
+  remaining: number;
+  sendMs: number;
+  lastAckMs: number;
+  lastDeliveredMs: number;
 }
 
 async function main(): Promise<void> {
@@ -38,18 +54,33 @@ async function main(): Promise<void> {
       everyone.push(client);
       if (i === 0) senders[u] = client;
       if (i === 1) receivers[u] = client;
+      // Only device 1's live changes are timed: the others receive theirs without decoding.
+      if (i !== 1) client.decodePushes = false;
     }));
   }
   process.stdout.write(`READY ${everyone.length}\n`);
-  const go = createInterface({ input: process.stdin });
-  await new Promise<void>((resolve) => go.once('line', () => resolve()));
-  go.close();
-  process.stdin.destroy();
+  const input = createInterface({ input: process.stdin });
+  const lines: string[] = [];
+  let lineWaiter: (() => void) | undefined;
+  input.on('line', (line) => {
+    lines.push(line);
+    lineWaiter?.();
+  });
+  /** The parent's next line (it answers `READY` with `go` and each `BURST` with a line). */
+  const nextLine = async (): Promise<string> => {
+    while (lines.length === 0) await new Promise<void>((resolve) => (lineWaiter = resolve));
+    lineWaiter = undefined;
+    return lines.shift()!;
+  };
+  await nextLine();
 
-  const sentAt = new Map<string, number>();
+  const sentAt = new Map<string, { at: number; burst?: BurstStats }>();
   const latencies: number[] = [];
   /** Push sent to its ack (the writing relay and PostgreSQL, without the fan-out). */
   const ackLatencies: number[] = [];
+  const burstLatencies: number[] = [];
+  const burstAckLatencies: number[] = [];
+  const bursts: BurstStats[] = [];
   // How late this process's own event loop ran: a busy load generator delays what it measures.
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
@@ -64,27 +95,46 @@ async function main(): Promise<void> {
       const now = performance.now();
       for (const change of message.changes) {
         const key = `${u}:${change.clientSeq}`;
-        const at = sentAt.get(key);
-        if (at === undefined) continue;
+        const sent = sentAt.get(key);
+        if (sent === undefined) continue;
         sentAt.delete(key);
-        latencies.push(now - at);
+        latencies.push(now - sent.at);
+        if (sent.burst) {
+          burstLatencies.push(now - sent.at);
+          sent.burst.lastDeliveredMs = Math.max(sent.burst.lastDeliveredMs, now - sent.burst.startedAt);
+          burstStepDone(sent.burst);
+        }
         received++;
         const second = Math.floor((now - started) / 1000);
         perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
       }
     };
   });
+  /** An ack or a delivery of a burst message came: the last one of the burst is announced. */
+  const burstStepDone = (burst: BurstStats): void => {
+    if (--burst.remaining === 0) process.stdout.write(`BURST_DONE ${burst.n}\n`);
+  };
   const seqs = new Array<number>(senders.length).fill(0);
   let next = 0;
   let sent = 0;
-  const sendOne = (): void => {
+  /** The next push of the round robin, encoded (the device's own work, done before it is timed). */
+  const prepareOne = (): { u: number; seq: number; request: PreparedRequest } => {
     const u = next++ % senders.length;
     const seq = ++seqs[u]!;
+    return { u, seq, request: senders[u]!.prepare({ type: 'push', changes: [streamPut(seq, `load-${u}`, seq, `load ${seq}`)] }) };
+  };
+  const send = ({ u, seq, request }: { u: number; seq: number; request: PreparedRequest }, burst?: BurstStats): void => {
     const at = performance.now();
-    sentAt.set(`${u}:${seq}`, at);
+    sentAt.set(`${u}:${seq}`, { at, burst });
     sent++;
-    void senders[u]!.request({ type: 'push', changes: [streamPut(seq, `load-${u}`, seq, `load ${seq}`)] }).then((reply) => {
-      ackLatencies.push(performance.now() - at);
+    void senders[u]!.sendPrepared(request).then((reply) => {
+      const now = performance.now();
+      ackLatencies.push(now - at);
+      if (burst) {
+        burstAckLatencies.push(now - at);
+        burst.lastAckMs = Math.max(burst.lastAckMs, now - burst.startedAt);
+        burstStepDone(burst);
+      }
       if (reply.type === 'error') errors++;
     });
   };
@@ -95,16 +145,27 @@ async function main(): Promise<void> {
   while (performance.now() < end) {
     const now = performance.now();
     const thisMinute = Math.floor((now - started) / 60_000);
-    if (thisMinute > minute) {
+    if (thisMinute > minute && plan.burst > 0) {
       minute = thisMinute;
-      for (let i = 0; i < plan.burst; i++) sendOne();
+      // The burst's frames are encoded first, as the devices would have them ready; nothing else
+      // is sent before them, so each connection's frames keep their order.
+      const frames = Array.from({ length: plan.burst }, prepareOne);
+      process.stdout.write(`BURST ${minute}\n`);
+      await nextLine();
+      // Each message of the burst is done when acked and delivered.
+      const burst: BurstStats = { n: minute, startedAt: performance.now(), sendMs: 0, lastAckMs: 0, lastDeliveredMs: 0, remaining: 2 * plan.burst };
+      bursts.push(burst);
+      for (const frame of frames) send(frame, burst);
+      burst.sendMs = performance.now() - burst.startedAt;
     }
-    while (due <= now) {
-      sendOne();
+    while (due <= performance.now()) {
+      send(prepareOne());
       due += intervalMs;
     }
     await new Promise((resolve) => setTimeout(resolve, Math.max(1, due - performance.now())));
   }
+  input.close();
+  process.stdin.destroy();
   const drainUntil = performance.now() + 10_000;
   while (sentAt.size > 0 && performance.now() < drainUntil) await new Promise((resolve) => setTimeout(resolve, 50));
   const throughput = [...perSecond.entries()].sort((a, b) => a[0] - b[0]);
@@ -112,7 +173,7 @@ async function main(): Promise<void> {
   const loopDelayMs = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
   const cpu = process.cpuUsage(cpu0);
   const cpuPct = Math.round(((cpu.user + cpu.system) / 1000 / (performance.now() - started)) * 1000) / 10;
-  process.stdout.write(`${JSON.stringify({ latencies, ackLatencies, loopDelayMs, cpuPct, throughput, sent, received, errors, undelivered: sentAt.size })}\n`);
+  process.stdout.write(`${JSON.stringify({ latencies, ackLatencies, burstLatencies, burstAckLatencies, bursts: bursts.map(({ sendMs, lastAckMs, lastDeliveredMs }) => ({ sendMs, lastAckMs, lastDeliveredMs })), loopDelayMs, cpuPct, throughput, sent, received, errors, undelivered: sentAt.size })}\n`);
   for (let at = 0; at < everyone.length; at += 500) await Promise.all(everyone.slice(at, at + 500).map((c) => c.close()));
 }
 

@@ -15,6 +15,8 @@ export interface RelayNodeOptions {
   redisUrl?: string;
   /** More environment (rate limits, log level). */
   env?: Record<string, string>;
+  /** Node options before the script, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile the relay. */
+  nodeArgs?: string[];
 }
 
 export interface RelayNode {
@@ -46,7 +48,7 @@ export async function createRelayNode(options: RelayNodeOptions): Promise<RelayN
     async start() {
       if (alive()) return;
       const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'info', LOG_FORMAT: 'json', ...options.env };
-      const args = [CLI_BUNDLE, 'server', '--host', '127.0.0.1', '--port', String(port), '--database-url', options.databaseUrl];
+      const args = [...(options.nodeArgs ?? []), CLI_BUNDLE, 'server', '--host', '127.0.0.1', '--port', String(port), '--database-url', options.databaseUrl];
       if (options.redisUrl) args.push('--redis-url', options.redisUrl);
       const proc = spawn(process.execPath, args, { cwd: join(CLI_BUNDLE, '..', '..'), env, stdio: ['ignore', 'pipe', 'pipe'] });
       child = proc;

@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { isSyncError } from '../../../core/errors';
 import { CachedQuery } from '../../../server/cache/cached-query';
 import { RedisCache } from '../../../server/cache/redis-cache';
-import { RedisPubSub } from '../../../server/cache/redis-pubsub';
+import { MAX_PUBLISH_BATCH, RedisPubSub } from '../../../server/cache/redis-pubsub';
 import { connectTestRedis, deleteKeysWithPrefix, testRedisUrl, uniquePrefix, waitFor } from '../../support/redis';
 import { cachePortConformance } from './cache-port.conformance';
 import { pubSubPortConformance } from './pubsub-port.conformance';
@@ -130,6 +130,50 @@ describe('RedisPubSub', () => {
       assert.equal(await publisher.ping(), 'PONG');
       assert.equal(subscriber.status, 'ready');
       publisher.disconnect();
+      subscriber.disconnect();
+    });
+  });
+
+  describe('#publish', () => {
+    it('sends the publishes of one tick as pipelines of at most MAX_PUBLISH_BATCH, in order', async () => {
+      const channelPrefix = uniquePrefix('pubsub-pipeline');
+      const publisher = await connectTestRedis();
+      const subscriber = await connectTestRedis();
+      let pipelines = 0;
+      let plain = 0;
+      const makePipeline = publisher.pipeline.bind(publisher);
+      publisher.pipeline = ((...args: Parameters<Redis['pipeline']>) => { pipelines++; return makePipeline(...args); }) as Redis['pipeline'];
+      const publishOne = publisher.publish.bind(publisher);
+      publisher.publish = ((...args: Parameters<Redis['publish']>) => { plain++; return publishOne(...args); }) as Redis['publish'];
+      const pubsub = new RedisPubSub({ publisher, subscriber, channelPrefix });
+      const received: string[] = [];
+      await pubsub.subscribe('c', (message) => received.push(message));
+      const sent = Array.from({ length: 2 * MAX_PUBLISH_BATCH + 5 }, (_, i) => `m${i}`);
+      await Promise.all(sent.map((m) => pubsub.publish('c', m)));
+      assert.equal(pipelines, 3, 'two full pipelines at once, the rest at the end of the tick');
+      assert.equal(plain, 0);
+      await pubsub.publish('c', 'alone');
+      assert.equal(plain, 1, 'a lone publish is a plain PUBLISH');
+      await waitFor(() => received.length === sent.length + 1, 'every message', 5_000, 5);
+      assert.deepEqual(received, [...sent, 'alone']);
+      await pubsub.close();
+      publisher.disconnect();
+      subscriber.disconnect();
+    });
+
+    it('fails every publish of a pipeline while Redis is unreachable (PUBSUB_UNAVAILABLE)', async () => {
+      const channelPrefix = uniquePrefix('pubsub-down');
+      const publisher = await connectTestRedis();
+      const subscriber = await connectTestRedis();
+      const pubsub = new RedisPubSub({ publisher, subscriber, channelPrefix });
+      const pending = [pubsub.publish('c', 'a'), pubsub.publish('c', 'b')];
+      // Queued for the end of the tick; the connection goes away before it is sent.
+      publisher.disconnect();
+      for (const result of await Promise.allSettled(pending)) {
+        assert.equal(result.status, 'rejected');
+        assert.ok(isSyncError((result as PromiseRejectedResult).reason, 'PUBSUB_UNAVAILABLE'));
+      }
+      await pubsub.close();
       subscriber.disconnect();
     });
   });

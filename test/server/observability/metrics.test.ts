@@ -31,6 +31,19 @@ function parseExposition(text: string): Map<string, { type: string; samples: str
 
 describe('RelayMetrics', () => {
   describe('#render', () => {
+    it('counts frames recorded between two reads on top of the earlier ones', async () => {
+      const metrics = new RelayMetrics();
+      metrics.recordFrame('in', 10);
+      assert.match(await metrics.render(), /^roo_sync_ws_frames_total\{direction="in"\} 1$/m);
+      metrics.recordFrame('in', 5, 3);
+      metrics.recordFrame('in', 5, 3);
+      const text = await metrics.render();
+      assert.match(text, /^roo_sync_ws_frames_total\{direction="in"\} 3$/m);
+      assert.match(text, /^roo_sync_ws_bytes_total\{direction="in",encoding="raw"\} 20$/m);
+      assert.match(text, /^roo_sync_ws_bytes_total\{direction="in",encoding="compressed"\} 16$/m);
+      assert.equal((await metrics.frames.get()).values.find((v) => v.labels.direction === 'in')?.value, 3, 'read through the counter too');
+    });
+
     it('renders valid Prometheus text with every relay metric', async () => {
       const metrics = new RelayMetrics();
       metrics.recordOpen();

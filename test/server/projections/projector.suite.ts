@@ -14,6 +14,11 @@ import { Projector, projectionLag } from '../../../server/projections/projector'
 import { RelayMetrics } from '../../../server/observability/metrics';
 import { hlc, insertUser, newDeviceId, taskMeta } from '../db/fixtures';
 
+/** Resolves once `condition` holds (checked every few ms; the mocha timeout bounds it). */
+async function waitUntil(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
 export interface ProjectorSuiteSetup {
   db(): Database;
 }
@@ -271,7 +276,7 @@ export function projectorSuite(setup: ProjectorSuiteSetup): void {
       for (const u of [user, ...others, ref]) await appendChanges(db(), u, device, everyType());
       await catchUp(db(), ref, 1000);
       const metrics = new RelayMetrics();
-      const projector = new Projector({ db: db(), metrics, sweepIntervalMs: 0 });
+      const projector = new Projector({ db: db(), metrics, sweepIntervalMs: 0, settleMs: 0 });
       const events: string[] = [];
       projector.onBatch((e) => events.push(`${e.userId}:${e.outcome.status}`));
       try {
@@ -286,6 +291,53 @@ export function projectorSuite(setup: ProjectorSuiteSetup): void {
         assert.deepEqual(await dump(db(), u), await dump(db(), ref));
         assert.equal((await cursorOf(db(), u)).seq, 21);
       }
+    });
+
+    it('waits settleMs before a batch that is not full: the users marked meanwhile join it', async () => {
+      const others = [await insertUser(db()), await insertUser(db())];
+      for (const u of [user, ...others]) await appendChanges(db(), u, device, everyType());
+      const metrics = new RelayMetrics();
+      const projector = new Projector({ db: db(), metrics, sweepIntervalMs: 0, settleMs: 40 });
+      try {
+        projector.markDirty(user);
+        await new Promise((resolve) => setImmediate(resolve));
+        for (const u of others) projector.markDirty(u);
+        await projector.idle();
+      } finally {
+        await projector.close();
+      }
+      assert.equal((await metrics.projectionBatchDuration.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value, 1, 'one batch for the three users');
+      for (const u of [user, ...others]) assert.equal((await cursorOf(db(), u)).seq, 21);
+    });
+
+    it('gives way while busy() says pushes wait, then projects; busy for ever delays it by maxDeferMs only', async () => {
+      await appendChanges(db(), user, device, everyType());
+      let busy = true;
+      let asked = 0;
+      const projector = new Projector({ db: db(), sweepIntervalMs: 0, settleMs: 0, maxDeferMs: 60_000, busy: () => { asked++; return busy; } });
+      const batches: string[] = [];
+      projector.onBatch((e) => batches.push(e.userId));
+      try {
+        projector.markDirty(user);
+        await waitUntil(() => asked >= 3);
+        assert.deepEqual(batches, [], 'nothing projected while busy');
+        assert.equal((await cursorOf(db(), user)).seq, 0);
+        busy = false;
+        await projector.idle();
+        assert.deepEqual(batches, [user]);
+      } finally {
+        await projector.close();
+      }
+      const other = await insertUser(db());
+      await appendChanges(db(), other, device, everyType());
+      const bounded = new Projector({ db: db(), sweepIntervalMs: 0, settleMs: 0, maxDeferMs: 30, busy: () => true });
+      try {
+        bounded.markDirty(other);
+        await bounded.idle();
+      } finally {
+        await bounded.close();
+      }
+      assert.equal((await cursorOf(db(), other)).seq, 21, 'projected after maxDeferMs although still busy');
     });
 
     it('retries the users of a failed batch one by one, and the rolled-back batch leaves nothing behind', async () => {
@@ -325,7 +377,7 @@ export function projectorSuite(setup: ProjectorSuiteSetup): void {
         },
       };
       const metrics = new RelayMetrics();
-      const projector = new Projector({ db: flaky, metrics, sweepIntervalMs: 0, retryMs: 1 });
+      const projector = new Projector({ db: flaky, metrics, sweepIntervalMs: 0, retryMs: 1, settleMs: 0 });
       try {
         for (const u of users) projector.markDirty(u);
         release();
@@ -345,7 +397,7 @@ export function projectorSuite(setup: ProjectorSuiteSetup): void {
 
     it('close() waits for the batch in flight, which commits, and projects nothing after', async () => {
       await appendChanges(db(), user, device, Array.from({ length: 60 }, (_, i) => put(i + 1, 'a', 'ui', `${i}:0`, `m${i}`)));
-      const projector = new Projector({ db: db(), batchSize: 20, sweepIntervalMs: 0 });
+      const projector = new Projector({ db: db(), batchSize: 20, sweepIntervalMs: 0, settleMs: 0 });
       const cursors: number[] = [];
       projector.onBatch((e) => { if (e.outcome.status === 'projected') cursors.push(e.outcome.cursor); });
       projector.markDirty(user); // the first batch starts now
