@@ -18,7 +18,10 @@
  *   it (steady pushes then cost one projection transaction per few users instead of one each);
  *   and while `busy()` says pushes are waiting for a commit (a burst), the batch waits on, up to
  *   `maxDeferMs` in all: projection shares PostgreSQL with the pushes and is the one that can
- *   wait. A user marked dirty stays dirty until projected: waiting never loses work.
+ *   wait. A user marked dirty stays dirty until projected: waiting never loses work. Neither wait
+ *   applies while a user's last batch left rows behind (`backlogged`: the projection is more than a
+ *   batch behind, as during a migration's stream of pushes): waiting then would only let the lag
+ *   grow, and the read model that backfill and the web page read would fall minutes behind.
  * - `close()` stops the timers and waits for the batch in flight. Idempotent.
  */
 import type { Database } from '../db/database';
@@ -82,6 +85,8 @@ export class Projector {
   /** Ends the current wait before a batch early (close). */
   private wake: (() => void) | undefined;
   private readonly dirty = new Set<string>();
+  /** Users whose last batch left rows behind (BatchOutcome.more). */
+  private readonly backlogged = new Set<string>();
   private readonly retries = new Map<string, { timer: NodeJS.Timeout; attempts: number }>();
   private readonly failures = new Map<string, number>();
   private readonly listeners = new Set<(event: BatchEvent) => void>();
@@ -164,6 +169,7 @@ export class Projector {
       for (const { timer } of this.retries.values()) clearTimeout(timer);
       this.retries.clear();
       this.dirty.clear();
+      this.backlogged.clear();
       this.unbindLag?.();
       await this.sweeping;
       await this.worker;
@@ -205,6 +211,7 @@ export class Projector {
       this.metrics?.projectionBatchDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
       for (const [userId, outcome] of outcomes) {
         if (outcome.status === 'locked') {
+          this.backlogged.delete(userId); // another process projects it now
           this.retryLater(userId, 1);
         } else if (outcome.status === 'rebuilt') {
           this.metrics?.projectionRebuilds.inc();
@@ -213,7 +220,12 @@ export class Projector {
         } else {
           for (const [type, n] of Object.entries(outcome.counts)) this.metrics?.projectionRows.inc({ type }, n);
           if (outcome.skipped > 0) this.logger?.warn('projection skipped changes it cannot store', { userId, skipped: outcome.skipped });
-          if (outcome.more) this.dirty.add(userId); // to the back of the queue
+          if (outcome.more) {
+            this.dirty.add(userId); // to the back of the queue
+            this.backlogged.add(userId);
+          } else {
+            this.backlogged.delete(userId);
+          }
         }
       }
       for (const [userId, outcome] of outcomes) for (const listener of this.listeners) listener({ userId, outcome });
@@ -222,9 +234,10 @@ export class Projector {
 
   /**
    * Waits before a batch: `settleMs` when it would not be full, then while `busy()`, up to
-   * `maxDeferMs` in all (close ends the wait).
+   * `maxDeferMs` in all (close ends the wait); not at all while a user is backlogged.
    */
   private beforeBatch(): Promise<void> | undefined {
+    if (this.backlogged.size > 0) return undefined;
     const settle = this.settleMs > 0 && this.dirty.size < this.usersPerBatch;
     // Nothing to wait for: the batch starts in this very tick.
     return settle || this.busy?.() ? this.waitBeforeBatch(settle) : undefined;

@@ -340,6 +340,24 @@ export function projectorSuite(setup: ProjectorSuiteSetup): void {
       assert.equal((await cursorOf(db(), other)).seq, 21, 'projected after maxDeferMs although still busy');
     });
 
+    it('does not give way to pushes while a user is more than a batch behind (a migration keeps pushing)', async () => {
+      await appendChanges(db(), user, device, everyType());
+      let asked = 0;
+      const askedAtBatch: number[] = [];
+      const projector = new Projector({ db: db(), batchSize: 5, sweepIntervalMs: 0, settleMs: 0, maxDeferMs: 50, busy: () => { asked++; return true; } });
+      projector.onBatch(() => askedAtBatch.push(asked));
+      try {
+        projector.markDirty(user);
+        await projector.idle();
+      } finally {
+        await projector.close();
+      }
+      assert.equal((await cursorOf(db(), user)).seq, 21, 'the whole backlog projected');
+      assert.equal(askedAtBatch.length, 5, 'five batches of at most 5 rows');
+      assert.ok(askedAtBatch[0]! > 0, 'the first batch, with no backlog known yet, gave way');
+      assert.deepEqual(askedAtBatch.slice(1), askedAtBatch.slice(1).map(() => askedAtBatch[0]), 'the backlogged batches after it did not wait on busy()');
+    });
+
     it('retries the users of a failed batch one by one, and the rolled-back batch leaves nothing behind', async () => {
       const real = db();
       const users = [user, await insertUser(db()), await insertUser(db()), await insertUser(db())];
