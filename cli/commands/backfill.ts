@@ -13,7 +13,7 @@ import { FsTaskStore } from '../../core/node/stores/fs-task-store';
 import { selectStores } from '../../core/node/stores/store-selection';
 import { TASK_SOURCES, type TaskSource } from '../../core/model/changes';
 import { cliPaths } from '../cli-paths';
-import { formatMb, markPartialFailure, outputFor, withExitCodesHelp } from '../cli-output';
+import { formatMb, markPartialFailure, outputFor, withExitCodesHelp, type Output } from '../cli-output';
 import { interruptSignal, openCliSession } from '../cli-session';
 import { createProgress } from '../progress';
 
@@ -60,6 +60,7 @@ export function registerBackfillCommand(program: Command): void {
         dryRun: flags.dryRun,
         signal: interrupt.signal,
         onProgress: (e) => progress.update({ tasksDone: e.tasksDone, tasksTotal: e.tasksTotal, bytesDone: e.bytesDone }),
+        onReadModelBehind: readModelNotice(out),
       });
       progress.done();
       out.result({ store: { source: target.source, basePath: target.basePath }, ...result }, () => [
@@ -74,6 +75,16 @@ export function registerBackfillCommand(program: Command): void {
       progress.done();
     }
   });
+}
+
+/** A line when backfill first waits for the relay's read model, then one every 10 s while it does. */
+function readModelNotice(out: Output): (changes: number) => void {
+  let last = -Infinity;
+  return (changes) => {
+    if (Date.now() - last < 10_000) return;
+    last = Date.now();
+    out.line(`waiting for the relay to finish applying ${changes} change(s) pushed before this backfill (a migration that just ended)...`);
+  };
 }
 
 /** The one store `selector` names (CLI_USAGE when it names several). */

@@ -2,7 +2,8 @@
  * The relay's read model over HTTP, for whatever needs a user's tasks without syncing a device
  * (backfill, migrate --verify, the web page): `GET /v1/tasks` (the task list, newest first,
  * paged), `GET /v1/tasks/:source/:taskId` (one task's folded HistoryItem) and
- * `GET /v1/tasks/:source/:taskId/messages` (one stream, newest first, paged). Every page is
+ * `GET /v1/tasks/:source/:taskId/messages` (one stream, newest first, paged), and
+ * `GET /v1/read-model` (how far the read model has followed the log). Every page is
  * fetched with a fresh access token from `accessToken()` (AuthSession renews it). fetch-based:
  * runs in Node, the extension host and browsers. Errors are the relay's codes (TASK_NOT_FOUND,
  * AUTH_*, PROJECTIONS_DISABLED) or RelayHttp's (RELAY_UNREACHABLE, RELAY_RESPONSE_INVALID).
@@ -27,6 +28,12 @@ export interface RelayMessage {
   hash: string;
   seq: number;
   entry: unknown;
+}
+
+/** How far the user's read model has followed their change log. */
+export interface ReadModelPosition {
+  logSeq: number;
+  projectedSeq: number;
 }
 
 /** Largest page the relay serves. */
@@ -57,6 +64,11 @@ export class TaskReadClient {
   /** One task's folded metadata (TASK_NOT_FOUND when the user has no such task). */
   async task(source: string, taskId: string): Promise<RelayTaskSummary> {
     return this.http.json<RelayTaskSummary>('GET', `/v1/tasks/${encodeURIComponent(source)}/${encodeURIComponent(taskId)}`, { accessToken: await this.accessToken() });
+  }
+
+  /** How far the read model has followed the change log (PROJECTIONS_DISABLED when it is off). */
+  async readModel(): Promise<ReadModelPosition> {
+    return this.http.json<ReadModelPosition>('GET', '/v1/read-model', { accessToken: await this.accessToken() });
   }
 
   /** Every entry of one stream, oldest first (the relay pages newest first; this reverses). */

@@ -6,13 +6,15 @@
  * GET /v1/tasks/:source/:taskId/messages (one stream of a task, newest first, paged): read from
  * the read model (server/projections), which follows the log asynchronously (the
  * projection_lag_changes gauge says by how much); 503 PROJECTIONS_DISABLED when it is off.
+ * GET /v1/read-model: how far the caller's read model has followed their change log
+ * (`{ logSeq, projectedSeq }`), so a reader (backfill) can wait until it covers what was pushed.
  * Bearer auth; every read is scoped to the caller's user. Another user's task answers exactly
  * like an unknown one (404 TASK_NOT_FOUND).
  */
 import { SyncError } from '../../core/errors';
 import { STREAM_NAMES, type StreamName } from '../../core/model/changes';
 import { parseKeyOrder } from '../projections/plan';
-import { DEFAULT_MESSAGE_LIMIT, MAX_MESSAGE_LIMIT, findConversation, listMessagesJson } from '../projections/read-model';
+import { DEFAULT_MESSAGE_LIMIT, MAX_MESSAGE_LIMIT, findConversation, listMessagesJson, readModelPosition } from '../projections/read-model';
 import { DEFAULT_TASK_LIST_LIMIT, MAX_TASK_LIST_LIMIT } from '../tasks/task-list';
 import { authenticate } from './auth-routes';
 import { sendJson, sendJsonText } from './http-errors';
@@ -41,11 +43,15 @@ export function registerTaskRoutes(router: Router, ctx: HttpContext): void {
     sendJson(res, 200, task);
   });
 
+  router.add('GET', '/v1/read-model', async ({ req, res }) => {
+    const device = await authenticate(ctx, req);
+    requireProjections(ctx);
+    sendJson(res, 200, await readModelPosition(ctx.db, device.userId));
+  });
+
   router.add('GET', '/v1/tasks/:source/:taskId/messages', async ({ req, res, params }) => {
     const device = await authenticate(ctx, req);
-    if (!ctx.config.sync.projections) {
-      throw new SyncError('PROJECTIONS_DISABLED', 'this relay runs without the read model (PROJECTIONS=off)');
-    }
+    requireProjections(ctx);
     const query = new URL(req.url ?? '/', 'http://relay').searchParams;
     const stream = query.get('stream') ?? 'ui';
     if (!(STREAM_NAMES as readonly string[]).includes(stream)) throw new SyncError('REQUEST_INVALID', 'stream must be ui or api');
@@ -75,4 +81,10 @@ function parseLimit(raw: string | null, fallback = DEFAULT_TASK_LIST_LIMIT, max 
     throw new SyncError('REQUEST_INVALID', `limit must be an integer in 1..${max}`);
   }
   return limit;
+}
+
+function requireProjections(ctx: HttpContext): void {
+  if (!ctx.config.sync.projections) {
+    throw new SyncError('PROJECTIONS_DISABLED', 'this relay runs without the read model (PROJECTIONS=off)');
+  }
 }

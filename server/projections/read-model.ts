@@ -108,3 +108,20 @@ export async function listMessagesJson(
   const next = more && last ? `,"nextBefore":${JSON.stringify(last.entry_key)}` : '';
   return `{"stream":${JSON.stringify(page.stream)},"messages":[${messages.join(',')}]${next}}`;
 }
+
+/** How far the user's read model has followed the change log: both seqs (0 when none). */
+export interface ReadModelPosition {
+  /** The user's latest change log seq. */
+  logSeq: number;
+  /** The last log seq the read model has applied. */
+  projectedSeq: number;
+}
+
+export async function readModelPosition(db: Queryable, userId: string): Promise<ReadModelPosition> {
+  const { rows } = await db.query<{ log_seq: number | string | null; projected_seq: number | string | null }>(
+    `SELECT (SELECT seq FROM sync_log_heads WHERE user_id = $1) AS log_seq,
+            (SELECT seq FROM read_model_cursors WHERE user_id = $1) AS projected_seq`,
+    [userId],
+  );
+  return { logSeq: Number(rows[0]?.log_seq ?? 0), projectedSeq: Number(rows[0]?.projected_seq ?? 0) };
+}

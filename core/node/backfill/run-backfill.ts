@@ -6,6 +6,7 @@
  * assistant get their HistoryItem mapped (mapHistoryItem). Every change is announced in the
  * store's backfill journal first, so `rollbackBackfill` can undo exactly it.
  */
+import { waitForReadModel } from '../../client/read-model-wait';
 import type { TaskReadClient } from '../../client/task-read-client';
 import { SyncError, isSyncError } from '../../errors';
 import type { TaskId } from '../../ids';
@@ -30,6 +31,10 @@ export interface BackfillOptions {
   dryRun?: boolean;
   signal?: AbortSignal;
   onProgress?: (event: { tasksDone: number; tasksTotal: number; bytesDone: number }) => void;
+  /** While the relay's read model is still applying changes pushed before the backfill: how many it lacks. */
+  onReadModelBehind?: (changes: number) => void;
+  /** Longest wait for a read model that does not move, ms (READ_MODEL_BEHIND after). Default 60 s. */
+  readModelStallMs?: number;
   now?: () => number;
 }
 
@@ -56,6 +61,10 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
   const now = options.now ?? Date.now;
   const from = new Set(options.from ?? [target.source]);
   const result: BackfillResult = { tasks: 0, created: 0, merged: 0, unchanged: 0, added: { ui: 0, api: 0 }, bytes: 0, failed: [], dryRun: !!options.dryRun, aborted: false, journal: null };
+  // The tasks come from the read model, which follows the log asynchronously: first let it
+  // cover everything pushed until now (a migration that just ended may still be applying).
+  const caughtUp = await waitForReadModel(relay, { signal: options.signal, onBehind: options.onReadModelBehind, stallMs: options.readModelStallMs });
+  if (caughtUp.aborted) return { ...result, aborted: true };
   const listed: Array<{ source: TaskSource; taskId: string; meta: Record<string, unknown> }> = [];
   for await (const task of relay.tasks()) {
     if (!(TASK_SOURCES as readonly string[]).includes(task.source) || !from.has(task.source as TaskSource)) continue;

@@ -3,6 +3,7 @@
  * (task-messages.pglite.test.ts) and on PostgreSQL + Redis (task-messages.postgres.test.ts): a
  * device pushes over a real sync WebSocket, the relay's projector writes the read model, and the
  * route pages it newest first; per-user scoping, validation, and the switch that turns it off.
+ * GET /v1/read-model: the caller's log and projected seqs, which meet once the projector has run.
  */
 import assert from 'node:assert/strict';
 import type { ClientChange } from '../../../core/model/changes';
@@ -116,12 +117,26 @@ export function taskMessagesSuite(setup: TaskMessagesSuiteSetup): void {
     }
   });
 
+  it("GET /v1/read-model: the caller's own log seq and projected seq, equal once the projector has run", async () => {
+    const bob = await signIn(relay(), 'bob@example.com');
+    const position = (who: SignedIn) => api<{ logSeq: number; projectedSeq: number }>(relay(), 'GET', '/v1/read-model', { token: who.accessToken });
+    assert.deepEqual((await position(ann)).body, { logSeq: 0, projectedSeq: 0 }, 'nothing pushed yet');
+    await push(ann, [taskMeta(1, null, { ts: 100, task: 'hello' }, hlc(1), 't1'), put(2, 't1', 'ui', '100:0', 'first'), put(3, 't1', 'ui', '200:0', 'second')]);
+    const caught = await until(() => position(ann), (r) => r.body.projectedSeq === r.body.logSeq);
+    assert.equal(caught.status, 200);
+    assert.deepEqual(caught.body, { logSeq: 3, projectedSeq: 3 });
+    assert.deepEqual((await position(bob)).body, { logSeq: 0, projectedSeq: 0 }, "another user's pushes are not counted");
+    assert.equal((await api(relay(), 'GET', '/v1/read-model')).status, 401, 'bearer auth');
+  });
+
   it('answers 503 PROJECTIONS_DISABLED on a relay started with projections off', async () => {
     const off = await startTestRelay(setup.db(), { ...setup.flags(), projections: 'off' });
     try {
       assert.equal(off.projector, undefined);
       const res = await api(off, 'GET', '/v1/tasks/roo-code/t1/messages', { token: ann.accessToken });
       assert.deepEqual([res.status, errorCode(res)], [503, 'PROJECTIONS_DISABLED']);
+      const position = await api(off, 'GET', '/v1/read-model', { token: ann.accessToken });
+      assert.deepEqual([position.status, errorCode(position)], [503, 'PROJECTIONS_DISABLED']);
     } finally {
       await off.close();
     }
