@@ -5,8 +5,10 @@
  * large migration it can still be applying it, and a reader that started at once would find
  * tasks missing or short. Gives up with READ_MODEL_BEHIND when the read model stops moving for
  * `stallMs` (a relay whose projector is stuck); returns early, `aborted`, when `signal` fires.
+ * A relay older than the route (404 ROUTE_NOT_FOUND) gives nothing to wait for: the reader goes
+ * on as it did before the route existed.
  */
-import { SyncError } from '../errors';
+import { SyncError, isSyncError } from '../errors';
 import type { ReadModelPosition } from './task-read-client';
 
 export interface ReadModelWaitOptions {
@@ -33,7 +35,13 @@ export async function waitForReadModel(relay: { readModel(): Promise<ReadModelPo
   const pollMs = options.pollMs ?? 250;
   const stallMs = options.stallMs ?? 60_000;
   const started = now();
-  const first = await relay.readModel();
+  let first: ReadModelPosition;
+  try {
+    first = await relay.readModel();
+  } catch (error) {
+    if (isSyncError(error, 'ROUTE_NOT_FOUND')) return { behindAtStart: 0, waitedMs: now() - started, aborted: false };
+    throw error;
+  }
   const target = first.logSeq;
   let projected = first.projectedSeq;
   let movedAt = started;

@@ -200,6 +200,7 @@ export class Projector {
       } catch (err) {
         this.metrics?.projectionErrors.inc();
         for (const userId of users) {
+          this.backlogged.delete(userId); // retried on its own later: no reason to stop giving way meanwhile
           const attempts = (this.failures.get(userId) ?? 0) + 1;
           this.failures.set(userId, attempts);
           if (!this.closed) this.logger?.warn('projection batch failed; retrying', { userId, attempts, err });

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { waitForReadModel } from '../../../core/client/read-model-wait';
 import type { ReadModelPosition } from '../../../core/client/task-read-client';
-import { isSyncError } from '../../../core/errors';
+import { SyncError, isSyncError } from '../../../core/errors';
 
 /** A relay that answers the positions in turn, then repeats the last one. */
 function scripted(positions: ReadModelPosition[]): { readModel(): Promise<ReadModelPosition>; reads(): number } {
@@ -52,6 +52,13 @@ describe('waitForReadModel', () => {
       assert.deepEqual(e.details, { logSeq: 100, projectedSeq: 30 });
       return true;
     });
+  });
+
+  it('has nothing to wait for on a relay older than the route (404 ROUTE_NOT_FOUND); other errors propagate', async () => {
+    const old = { readModel: async (): Promise<ReadModelPosition> => { throw new SyncError('ROUTE_NOT_FOUND', 'no such route'); } };
+    assert.deepEqual(await waitForReadModel(old, { now: () => 0 }), { behindAtStart: 0, waitedMs: 0, aborted: false });
+    const down = { readModel: async (): Promise<ReadModelPosition> => { throw new SyncError('RELAY_UNREACHABLE', 'connection refused'); } };
+    await assert.rejects(waitForReadModel(down), (e: unknown) => isSyncError(e, 'RELAY_UNREACHABLE'));
   });
 
   it('returns aborted when the signal fires while it waits', async () => {
