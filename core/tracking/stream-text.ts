@@ -12,6 +12,7 @@
  */
 import { SyncError } from '../errors';
 import type { StreamName } from '../model/changes';
+import { replaceEscapedNul } from '../model/escaped-nul';
 import { hashJson } from '../model/hash';
 import { EntryKeyer, uiTimestamp, type KeyedEntry } from './stream-keys';
 
@@ -68,7 +69,7 @@ export function parseStreamText(stream: StreamName, text: string, previous?: Par
     const start = pos;
     const end = scanValue(text, start);
     try {
-      entries.push(JSON.parse(text.slice(start, end)));
+      entries.push(JSON.parse(replaceEscapedNul(text.slice(start, end))));
     } catch (err) {
       throw corrupt(start, err instanceof Error ? err.message : 'invalid JSON');
     }

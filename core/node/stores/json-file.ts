@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { SyncError } from '../../errors';
+import { replaceEscapedNul } from '../../model/escaped-nul';
 
 /** Code of a file that exists but does not hold the JSON it should. */
 export const STORE_CORRUPT_JSON = 'STORE_CORRUPT_JSON';
@@ -88,7 +89,8 @@ export function describeJsonFailure(text: string, error: unknown): string {
 }
 
 /**
- * Parses a store file's bytes. Throws STORE_CORRUPT_JSON (details `{path, reason}`) when they
+ * Parses a store file's bytes (NUL characters in strings read as U+FFFD: replaceEscapedNul).
+ * Throws STORE_CORRUPT_JSON (details `{path, reason}`) when they
  * are not JSON or `check` refuses the value (`check` returns the reason, or null when fine).
  */
 export function parseStoreJson(path: string, bytes: Buffer, check?: (value: unknown) => string | null): unknown {
@@ -96,7 +98,7 @@ export function parseStoreJson(path: string, bytes: Buffer, check?: (value: unkn
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(replaceEscapedNul(text));
   } catch (error) {
     const reason = describeJsonFailure(text, error);
     throw new SyncError(STORE_CORRUPT_JSON, `${path}: ${reason}`, { path, reason }, { cause: error });

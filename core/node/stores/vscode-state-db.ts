@@ -14,6 +14,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Database, SqlJsStatic } from 'sql.js';
 import { SyncError } from '../../errors';
+import { replaceEscapedNul } from '../../model/escaped-nul';
 import type { HistoryItem } from '../../ports/task-store';
 import { isHistoryItemLike } from '../../stores/history-item';
 import { STORE_ERROR_CODES } from '../../stores/store-scan';
@@ -73,7 +74,7 @@ export async function readLegacyTaskHistory(stateDbPath: string, extensionId: st
   const text = typeof raw === 'string' ? raw : Buffer.from(raw as Uint8Array).toString('utf8');
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(replaceEscapedNul(text));
   } catch (error) {
     throw corrupt(stateDbPath, `the ${extensionId} value is not JSON: ${messageOf(error)}`);
   }

@@ -97,6 +97,20 @@ export function syncDeviceSuite(setup: SyncDeviceSuiteSetup): void {
       assert.deepEqual(devB.status.unrestorable, []);
     });
 
+    it('syncs a message holding a NUL character (binary command output) as U+FFFD, and keeps syncing after it', async () => {
+      // PostgreSQL cannot store NUL: before, this push failed on the relay every time and the
+      // device's queue stopped behind it.
+      const { a, b, devA, devB } = await twoDevices();
+      await assistantWrite(a.storePath, smallTask(TASK, ['Run it', 'output: \u0000\u0001 done']));
+      await waitForTexts(b.storePath, TASK, ['output: \uFFFD\u0001 done'], 'the message on device B, NUL read as U+FFFD');
+      await assistantWrite(a.storePath, smallTask(TASK, ['Run it', 'output: \u0000\u0001 done', 'next message']));
+      await waitForTexts(b.storePath, TASK, ['next message'], 'the next message on device B');
+      await devA.idle();
+      await waitForState(devA, 'synced');
+      assert.equal(devA.status.queued, 0, 'nothing stuck in the queue');
+      await devB.idle();
+    });
+
     it('pushes, when it opens, the tasks written while it was closed and on a first sync the whole store (the start-up rescan is not dropped)', async () => {
       await fixture.account(EMAIL);
       const a = await fixture.folder();
