@@ -5,24 +5,12 @@
  * large batches while no other device of the user is online).
  */
 import assert from 'node:assert/strict';
-import type { ServerChange } from '../../../core/model/changes';
 import { MemoryPubSub, MemoryPubSubHub } from '../../../server/cache/memory-pubsub';
 import { silentLogger } from '../../../server/observability/logger';
-import { jsonUpTo, SyncHub, userChannel, type HubConnection, type LivePage } from '../../../server/sync/sync-hub';
+import { jsonUpTo, SyncHub, userChannel } from '../../../server/sync/sync-hub';
+import { change, connection } from './hub-fixtures';
 
-function connection(userId: string, deviceId: string, pages: string[]): HubConnection {
-  return {
-    userId, deviceId, order: 1, presence: { state: 'idle' },
-    send: (message) => pages.push(JSON.stringify(message)),
-    sendLive: (page: LivePage) => pages.push(page.json),
-    close: () => undefined,
-  };
-}
 
-const change = (seq: number, text = ''): ServerChange => ({
-  seq, deviceId: 'dev-a', clientSeq: seq, baseSeq: null, entity: 'task/roo-code/t1',
-  body: { type: 'task.meta', source: 'roo-code', taskId: 't1', fields: { text }, clocks: {} },
-} as unknown as ServerChange);
 
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 

@@ -6,11 +6,11 @@
  * 60 s poll there).
  */
 import assert from 'node:assert/strict';
-import type { ServerChange } from '../../../core/model/changes';
 import { MemoryPubSub, MemoryPubSubHub } from '../../../server/cache/memory-pubsub';
 import type { PubSub, Unsubscribe } from '../../../server/cache/ports';
 import { silentLogger } from '../../../server/observability/logger';
-import { SyncHub, type HubConnection, type LivePage } from '../../../server/sync/sync-hub';
+import { SyncHub } from '../../../server/sync/sync-hub';
+import { change, connection } from './hub-fixtures';
 
 /** A MemoryPubSub that can be taken down (publish fails) and brought back (health listeners told). */
 class FlakyPubSub implements PubSub {
@@ -40,19 +40,7 @@ class FlakyPubSub implements PubSub {
   }
 }
 
-function connection(userId: string, deviceId: string, pages: string[]): HubConnection {
-  return {
-    userId, deviceId, order: 1, presence: { state: 'idle' },
-    send: (message) => pages.push(JSON.stringify(message)),
-    sendLive: (page: LivePage) => pages.push(page.json),
-    close: () => undefined,
-  };
-}
 
-const change = (seq: number): ServerChange => ({
-  seq, deviceId: 'dev-a', clientSeq: seq, baseSeq: null, entity: 'task/roo-code/t1',
-  body: { type: 'task.meta', source: 'roo-code', taskId: 't1', fields: {}, clocks: {} },
-} as unknown as ServerChange);
 
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
