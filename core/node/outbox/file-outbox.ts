@@ -167,11 +167,13 @@ export class FileOutbox implements Outbox {
         await handle.writev([head.header, head.payload]);
         await handle.sync();
         await fsyncDirectory(dirname(file));
-      } catch (err) {
+      } finally {
         await handle.close();
-        throw err;
       }
-      return new FileOutbox(file, handle, new OutboxState(0, false, journalId), head.size, lock, settings, recovery);
+      // Appends go through an 'a' handle, as for an existing journal: after a failed write is cut
+      // off (append), the next record goes to the new end, not to the old position past a hole.
+      const appender = await fsp.open(file, 'a');
+      return new FileOutbox(file, appender, new OutboxState(0, false, journalId), head.size, lock, settings, recovery);
     }
     if (decoded.records[0]!.kind !== 'head') {
       throw new SyncError('OUTBOX_CORRUPT', 'outbox journal does not start with a head record', { path: file });

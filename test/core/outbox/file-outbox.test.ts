@@ -94,6 +94,35 @@ describe('FileOutbox', () => {
       );
     });
 
+    for (const journal of ['a new journal', 'a reopened journal']) {
+      it(`cuts off a failed partial write (ENOSPC) of ${journal} and appends the next record right after the good ones`, async () => {
+        const path = freshPath();
+        let outbox = await open(path);
+        if (journal === 'a reopened journal') {
+          await outbox.enqueue(inputs(filePut('a')));
+          await outbox.close();
+          outbox = await open(path);
+        }
+        // The disk fills up in the middle of the next record: 7 bytes reach the file, then ENOSPC.
+        const handle = (outbox as unknown as { handle: import('node:fs/promises').FileHandle }).handle;
+        const writev = handle.writev.bind(handle);
+        let failOnce = true;
+        handle.writev = (async (buffers: Uint8Array[]) => {
+          if (!failOnce) return writev(buffers);
+          failOnce = false;
+          await handle.write(buffers[0]!.subarray(0, 7));
+          throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+        }) as typeof handle.writev;
+        await assert.rejects(outbox.enqueue(inputs(filePut('lost'))), (e: unknown) => isSyncError(e, 'OUTBOX_IO'));
+        const [kept] = await outbox.enqueue(inputs(filePut('kept')));
+        await outbox.close();
+
+        const reopened = await open(path);
+        assert.equal(reopened.recovery.defect, null, 'no hole, no torn tail');
+        assert.deepEqual(reopened.pending().map((c) => c.clientSeq), [...(journal === 'a reopened journal' ? [1] : []), kept!.clientSeq]);
+      });
+    }
+
     it('starts afresh when even the head record never reached the disk', async () => {
       const path = freshPath();
       const first = await open(path);
