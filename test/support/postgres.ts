@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { isSyncError } from '../../core/errors';
 import type { Database, Queryable } from '../../server/db/database';
 import { migrate } from '../../server/db/migrator';
 import { openDatabase } from '../../server/db/open-database';
@@ -64,7 +65,16 @@ export async function resetDatabase(db: Queryable): Promise<void> {
       WHERE schemaname = current_schema() AND tablename <> 'schema_migrations'`,
   );
   if (rows.length === 0) return;
-  await db.query(`TRUNCATE ${rows.map((r) => r.name).join(', ')} RESTART IDENTITY CASCADE`);
+  // A suite's relay keeps running between tests, and its projector may be in a transaction on
+  // these tables: PostgreSQL then ends one side with a deadlock (40P01), safe to run again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await db.query(`TRUNCATE ${rows.map((r) => r.name).join(', ')} RESTART IDENTITY CASCADE`);
+      return;
+    } catch (error) {
+      if (attempt >= 5 || !isSyncError(error) || error.details?.['sqlState'] !== '40P01') throw error;
+    }
+  }
 }
 
 /** Drops everything in the current schema, schema_migrations included (migration tests). */
