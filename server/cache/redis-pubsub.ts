@@ -107,9 +107,7 @@ export class RedisPubSub implements PubSub {
     try {
       this.checkOpen();
       checkChannel(channel);
-      if (!isReady(this.publisher)) {
-        throw new SyncError(CacheErrorCode.PubSubUnavailable, `redis is not connected (${this.publisher.status})`, { op: 'publish' });
-      }
+      if (!isReady(this.publisher)) throw this.publisherDown();
     } catch (error) {
       return Promise.reject(error);
     }
@@ -128,6 +126,11 @@ export class RedisPubSub implements PubSub {
     });
   }
 
+  /** PUBSUB_UNAVAILABLE for a publish while the publishing connection is not ready. */
+  private publisherDown(): SyncError {
+    return new SyncError(CacheErrorCode.PubSubUnavailable, `redis is not connected (${this.publisher.status})`, { op: 'publish' });
+  }
+
   /** Sends the queued PUBLISHes as one pipeline (a lone one as a plain command); settles each. */
   private sendPublishes(): void {
     const batch = this.outgoing;
@@ -138,7 +141,7 @@ export class RedisPubSub implements PubSub {
       for (const p of batch) p.reject(coded);
     };
     if (!isReady(this.publisher)) {
-      fail(new SyncError(CacheErrorCode.PubSubUnavailable, `redis is not connected (${this.publisher.status})`, { op: 'publish' }));
+      fail(this.publisherDown());
       return;
     }
     const timedOut = (): Error => new SyncError(CacheErrorCode.PubSubUnavailable, `redis publish timed out after ${this.opTimeoutMs} ms`, { op: 'publish' });

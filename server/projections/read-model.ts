@@ -66,20 +66,10 @@ export async function findConversation(db: Queryable, userId: string, source: st
 
 /**
  * One page of a conversation's stream, newest first: at most `limit` entries whose key orders
- * before `before` (all when absent). `before` must be a stream key (checked by the caller).
- */
-export async function listMessages(
-  db: Queryable,
-  conversationId: string,
-  page: { stream: StreamName; limit: number; before?: string },
-): Promise<MessagePage> {
-  return JSON.parse(await listMessagesJson(db, conversationId, page)) as MessagePage;
-}
-
-/**
- * `listMessages` as the JSON text of the MessagePage, each entry spliced in as stored (the
- * json column keeps the text as sent) instead of parsed by pg and serialised again: a backfill
- * reads every message of the user through this.
+ * before `before` (all when absent; `before` must be a stream key, checked by the caller), as
+ * the JSON text of a MessagePage. Each entry is spliced in as stored (the json column keeps the
+ * text as sent) instead of parsed by pg and serialised again: a backfill reads every message of
+ * the user through this.
  */
 export async function listMessagesJson(
   db: Queryable,

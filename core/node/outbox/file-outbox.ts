@@ -164,7 +164,7 @@ export class FileOutbox implements Outbox {
       const head = frameRecord({ kind: 'head', format: 1, lastSeq: 0, anchored: false, journalId }, nativeChecksum);
       const handle = await fsp.open(file, 'w');
       try {
-        await handle.writev([head.header, head.payload]);
+        await writeAll(handle, [head]);
         await handle.sync();
         await fsyncDirectory(dirname(file));
       } finally {
