@@ -289,7 +289,7 @@ export async function logHead(db: Queryable, userId: UserId): Promise<LogHead> {
 
 /**
  * Removes superseded changes stored before `olderThan`, keeping the latest change of every
- * entity, and moves the compaction point to the highest seq removed. Task metadata changes
+ * entity and every stream.put a read-model message still names (`NAMED_BY_READ_MODEL`), and moves the compaction point to the highest seq removed. Task metadata changes
  * carry only the fields that changed, so the removed ones are first folded into the entity's
  * latest change (per field, the newest clock wins): a device that resyncs from 0 still gets
  * every field.
@@ -304,9 +304,10 @@ export async function compactLog(db: Database, userId: UserId, olderThan: Date):
     await foldTaskMeta(tx, userId, olderThan);
     const { rows } = await tx.query<{ device_id: string; max_client_seq: number; max_seq: number; removed: number }>(
       `WITH removed AS (
-         DELETE FROM sync_operations
-          WHERE user_id = $1 AND status = 'superseded' AND created_at < $2
-         RETURNING device_id, client_seq, seq
+         DELETE FROM sync_operations s
+          WHERE s.user_id = $1 AND s.status = 'superseded' AND s.created_at < $2
+            AND NOT (s.change_type = 'stream.put' AND EXISTS (${NAMED_BY_READ_MODEL}))
+         RETURNING s.device_id, s.client_seq, s.seq
        )
        SELECT device_id, max(client_seq) AS max_client_seq, max(seq) AS max_seq, count(*)::int AS removed
          FROM removed GROUP BY device_id`,
@@ -328,6 +329,15 @@ export async function compactLog(db: Database, userId: UserId, olderThan: Date):
     return { removed, compactedSeq: updated.rows[0]!.compacted_seq };
   });
 }
+
+/**
+ * True for a stream.put row `s` that a read-model message row still names (messages.seq): the
+ * messages route reads the entry from that row, so compaction keeps it until the projector has
+ * applied the change that superseded it (then the message row names the newer change).
+ */
+const NAMED_BY_READ_MODEL = `SELECT 1 FROM conversations c JOIN messages m ON m.conversation_id = c.id
+   WHERE c.user_id = s.user_id AND c.source = s.body ->> 'source' AND c.task_id = s.body ->> 'taskId'
+     AND m.stream = s.body ->> 'stream' AND m.entry_key = s.body ->> 'key' AND m.seq = s.seq`;
 
 /** Folds the fields of task.meta changes about to be removed into their task's latest change. */
 async function foldTaskMeta(tx: Queryable, userId: UserId, olderThan: Date): Promise<void> {

@@ -21,7 +21,8 @@
 import { STREAM_NAMES, TASK_SOURCES, type ChangeBody, type ChangeType, type StreamName } from '../../core/model/changes';
 import { mergeTaskMeta, presentFields, type MetaState } from '../../core/merge/metadata-merge';
 
-/** One row of the change log, as the projector reads it. */
+/** One row of the change log, as the projector reads it. A stream.put's body comes without its
+ *  `entry`: the read model names the change (seq) instead of copying the entry. */
 export interface LogRow {
   seq: number;
   deviceId: string;
@@ -50,8 +51,7 @@ export interface MessagePut {
   key: string;
   order: KeyOrder;
   hash: string;
-  /** The entry as JSON text. */
-  content: string;
+  /** The log change that wrote this version: the messages route reads the entry from its body. */
   seq: number;
   deviceId: string;
 }
@@ -211,8 +211,7 @@ export function planProjection(rows: readonly LogRow[], existing: ReadonlyMap<st
         } else if (body.type === 'stream.put') {
           const order = parseKeyOrder(body.key)!;
           const put: MessagePut = {
-            task, stream: body.stream, key: body.key, order, hash: body.hash,
-            content: JSON.stringify(body.entry) ?? 'null', seq: row.seq, deviceId: row.deviceId,
+            task, stream: body.stream, key: body.key, order, hash: body.hash, seq: row.seq, deviceId: row.deviceId,
           };
           streamOf(task, body.stream).puts.set(body.key, put);
           plan.messageChanges.push({ task, stream: body.stream, key: body.key, type: 'put', hash: body.hash, seq: row.seq, deviceId: row.deviceId });

@@ -152,6 +152,14 @@ async function projectLocked(db: Database, ids: readonly string[], options: Batc
 }
 
 /**
+ * A stream.put's body without its `entry` (every other field the plan reads, as sent), built by
+ * PostgreSQL from one parse of the body: the entry, most of a migration's bytes, never leaves the
+ * database, and the read model names the change instead of copying it.
+ */
+const PUT_WITHOUT_ENTRY = `(SELECT row_to_json(p) FROM json_to_record(s.body)
+   AS p(type json, source json, "taskId" json, stream json, key json, hash json))`;
+
+/**
  * Locks the cursor rows of `ids` that no other transaction holds (FOR UPDATE SKIP LOCKED) and
  * reads, in the same statement, up to `share + 1` log rows after each cursor with the user's
  * compaction point (one snapshot for both). Fills `cursors` and `pages` for the locked users.
@@ -173,7 +181,9 @@ async function lockAndRead(
             (SELECT compacted_seq FROM sync_log_heads h WHERE h.user_id = l.user_id) AS compacted_seq
        FROM locked l
        LEFT JOIN LATERAL (
-         SELECT s.seq, s.device_id, s.body FROM sync_operations s WHERE s.user_id = l.user_id AND s.seq > l.seq ORDER BY s.seq LIMIT $2
+         SELECT s.seq, s.device_id,
+                CASE WHEN s.change_type = 'stream.put' THEN ${PUT_WITHOUT_ENTRY} ELSE s.body END AS body
+           FROM sync_operations s WHERE s.user_id = l.user_id AND s.seq > l.seq ORDER BY s.seq LIMIT $2
        ) o ON true
       ORDER BY l.user_id, o.seq`,
     [ids, share + 1],
@@ -285,12 +295,11 @@ async function applyPlans(tx: Queryable, plans: readonly UserPlan[]): Promise<vo
         conversation_id: idOf(t.task), stream: t.stream, whole: t.after === null, major: t.after?.major ?? 0, minor: t.after?.minor ?? 0,
       }));
     }
-    // content: the entry's JSON text, spliced into the parameter as JSON so the column keeps it.
     for (const p of plan.puts) {
-      puts.push(
-        `{"conversation_id":${JSON.stringify(idOf(p.task))},"stream":${JSON.stringify(p.stream)},"entry_key":${JSON.stringify(p.key)},` +
-        `"key_major":${p.order.major},"key_minor":${p.order.minor},"content_hash":${JSON.stringify(p.hash)},"content":${p.content},` +
-        `"seq":${p.seq},"device_id":${JSON.stringify(p.deviceId)}}`);
+      puts.push(JSON.stringify({
+        conversation_id: idOf(p.task), stream: p.stream, entry_key: p.key, key_major: p.order.major, key_minor: p.order.minor,
+        content_hash: p.hash, seq: p.seq, device_id: p.deviceId,
+      }));
     }
     for (const c of plan.messageChanges) {
       messageChanges.push(JSON.stringify({
@@ -322,13 +331,13 @@ async function applyPlans(tx: Queryable, plans: readonly UserPlan[]): Promise<vo
   }
   if (puts.length > 0) {
     await tx.query(
-      `INSERT INTO messages (conversation_id, stream, entry_key, key_major, key_minor, content_hash, content, seq, device_id)
-       SELECT x.conversation_id, x.stream, x.entry_key, x.key_major, x.key_minor, x.content_hash, coalesce(x.content, 'null'::json), x.seq, x.device_id
+      `INSERT INTO messages (conversation_id, stream, entry_key, key_major, key_minor, content_hash, seq, device_id)
+       SELECT x.conversation_id, x.stream, x.entry_key, x.key_major, x.key_minor, x.content_hash, x.seq, x.device_id
          FROM json_to_recordset($1::json)
-           AS x(conversation_id uuid, stream text, entry_key text, key_major bigint, key_minor integer, content_hash text, content json, seq bigint, device_id uuid)
+           AS x(conversation_id uuid, stream text, entry_key text, key_major bigint, key_minor integer, content_hash text, seq bigint, device_id uuid)
        ON CONFLICT (conversation_id, stream, entry_key) DO UPDATE
           SET key_major = excluded.key_major, key_minor = excluded.key_minor, content_hash = excluded.content_hash,
-              content = excluded.content, seq = excluded.seq, device_id = excluded.device_id, updated_at = now()`,
+              seq = excluded.seq, device_id = excluded.device_id, updated_at = now()`,
       [new JsonText(`[${puts.join(',')}]`)],
     );
   }

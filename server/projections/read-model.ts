@@ -67,9 +67,9 @@ export async function findConversation(db: Queryable, userId: string, source: st
 /**
  * One page of a conversation's stream, newest first: at most `limit` entries whose key orders
  * before `before` (all when absent; `before` must be a stream key, checked by the caller), as
- * the JSON text of a MessagePage. Each entry is spliced in as stored (the json column keeps the
- * text as sent) instead of parsed by pg and serialised again: a backfill reads every message of
- * the user through this.
+ * the JSON text of a MessagePage. Each entry is spliced in as stored in the log (the json column
+ * keeps the text as sent) instead of parsed by pg and serialised again: a backfill reads every
+ * message of the user through this.
  */
 export async function listMessagesJson(
   db: Queryable,
@@ -81,12 +81,17 @@ export async function listMessagesJson(
   let bound = '';
   if (before) {
     params.push(before.major, before.minor);
-    bound = 'AND (key_major, key_minor) < ($4, $5)';
+    bound = 'AND (m.key_major, m.key_minor) < ($4, $5)';
   }
+  // The entry is the `entry` of the log change the row names (the json type's `->` returns the
+  // text as sent). Compaction keeps every change a message row names, so the join finds it.
   const { rows } = await db.query<{ entry_key: string; content_hash: string; seq: number | string; content: string }>(
-    `SELECT entry_key, content_hash, seq, content::text AS content FROM messages
-      WHERE conversation_id = $1 AND stream = $2 ${bound}
-      ORDER BY key_major DESC, key_minor DESC LIMIT $3`,
+    `SELECT m.entry_key, m.content_hash, m.seq, coalesce((s.body -> 'entry')::text, 'null') AS content
+       FROM messages m
+       JOIN conversations c ON c.id = m.conversation_id
+       JOIN sync_operations s ON s.user_id = c.user_id AND s.seq = m.seq
+      WHERE m.conversation_id = $1 AND m.stream = $2 ${bound}
+      ORDER BY m.key_major DESC, m.key_minor DESC LIMIT $3`,
     params,
   );
   const more = rows.length > page.limit;

@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import type { TaskId } from '../../core/ids';
 import { FsTaskStore } from '../../core/node/stores/fs-task-store';
 import { layoutOf } from '../../core/stores/layouts';
-import { hashJson } from '../../core/model/hash';
 import { createUser } from '../../server/accounts/users';
 import { PASSWORD, usePgliteRelay } from '../server/http/relay-fixture';
 import { buildCli, machineIn, outputMatches, runCli, spawnCli, type Machine } from '../support/cli-process';
 import { generateStore, type GeneratedStore } from '../support/store-generator';
+import { rewriteEntryOnRelay } from '../support/read-model-entries';
 import { hashTree } from '../support/store-hash';
 
 describe('roo-sync migrate / backfill (dist/cli.js)', function () {
@@ -111,10 +111,7 @@ describe('roo-sync migrate / backfill (dist/cli.js)', function () {
     assert.deepEqual((JSON.parse(first.stdout) as { verify: { differences: unknown[] } }).verify.differences, []);
     const task = store.readable[2]!;
     const changed = { ...task.ui[0], text: 'rewritten on the relay' };
-    await suite.db().query(
-      `UPDATE messages SET content = $1::json, content_hash = $2 WHERE stream = 'ui' AND entry_key = $3 AND conversation_id IN (SELECT id FROM conversations WHERE task_id = $4)`,
-      [JSON.stringify(changed), hashJson(changed), `${task.ui[0]!.ts}:0`, task.taskId],
-    );
+    await rewriteEntryOnRelay(suite.db(), { taskId: task.taskId, stream: 'ui', key: `${task.ui[0]!.ts}:0` }, changed);
     const second = await runCli(machine, ['migrate', '--verify', '--json']);
     assert.equal(second.code, 3, second.stderr);
     const verify = (JSON.parse(second.stdout) as { verify: { differences: Array<{ taskId: string; kind: string; key: string }> } }).verify;

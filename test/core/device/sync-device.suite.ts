@@ -12,6 +12,7 @@ import { deviceFolder } from '../../../core/node/device/device-folder';
 import type { SyncDevice } from '../../../core/node/device/sync-device';
 import type { Database } from '../../../server/db/database';
 import { assistantWrite, smallTask, writeFileLikeAssistant, uiOnDisk, useDeviceFixture, waitForTexts, type DeviceDir } from '../../support/device-fixture';
+import { countEntriesContaining } from '../../support/read-model-entries';
 import { waitFor } from '../../support/redis';
 import { useSuiteRelay } from '../../server/http/relay-fixture';
 
@@ -203,20 +204,14 @@ export function syncDeviceSuite(setup: SyncDeviceSuiteSetup): void {
       assert.deepEqual(devA2.status.unrestorable, []);
       const ops = await changesBy(relay().db, devA2.deviceId!);
       assert.equal(ops['stream.truncate'] ?? 0, 0, 'A sent no truncate');
-      const onRelay = await relay().db.query<{ n: string | number }>(
-        "SELECT count(*) AS n FROM messages WHERE stream = 'ui' AND content::text LIKE '%B: add error recovery%'",
-      );
-      assert.equal(Number(onRelay.rows[0]!.n), 1, 'B\'s message stays on the relay');
+      assert.equal(await countEntriesContaining(relay().db, 'ui', 'B: add error recovery'), 1, 'B\'s message stays on the relay');
       void devB;
     });
 
     it('fetches a dropped message back from the relay when the entry cache is gone too', async () => {
       const { a, b, deviceId } = await messageFromBThenACacheLost();
       // The read model follows the log asynchronously: wait until it holds B2.
-      await waitFor(async () => {
-        const { rows } = await relay().db.query<{ n: string | number }>("SELECT count(*) AS n FROM messages WHERE stream = 'ui' AND content::text LIKE '%B2%'");
-        return Number(rows[0]!.n) === 1;
-      }, 'the read model to hold B2');
+      await waitFor(async () => (await countEntriesContaining(relay().db, 'ui', 'B2')) === 1, 'the read model to hold B2');
       let readModelCalls = 0;
       const devA2 = await fixture.open(a, {
         http: {

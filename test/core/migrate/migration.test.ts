@@ -11,9 +11,9 @@ import { planMigration } from '../../../core/node/migrate/migration-plan';
 import { runMigration } from '../../../core/node/migrate/run-migration';
 import { verifyMigration } from '../../../core/node/migrate/verify-migration';
 import { layoutOf } from '../../../core/stores/layouts';
-import { hashJson } from '../../../core/model/hash';
 import { useDeviceHarness, usePgliteRelay } from '../../support/device-harness';
 import { generateStore, type GeneratedStore } from '../../support/store-generator';
+import { rewriteEntryOnRelay } from '../../support/read-model-entries';
 import { hashTree } from '../../support/store-hash';
 import { createTestUser } from '../../support/sync-relay';
 
@@ -98,11 +98,7 @@ describe('migration (core/node/migrate)', function () {
     assert.deepEqual((await verifyMigration({ stores: [store], tasks: plan.tasks, relay: reader })).differences, []);
     const task = generated.readable[1]!;
     const changed = { ...task.ui[1], text: 'edited on the relay' };
-    await relay.db.query(
-      `UPDATE messages SET content = $1::json, content_hash = $2
-        WHERE stream = 'ui' AND entry_key = $3 AND conversation_id IN (SELECT id FROM conversations WHERE task_id = $4)`,
-      [JSON.stringify(changed), hashJson(changed), `${task.ui[1]!.ts}:0`, task.taskId],
-    );
+    await rewriteEntryOnRelay(relay.db, { taskId: task.taskId, stream: 'ui', key: `${task.ui[1]!.ts}:0` }, changed);
     const verified = await verifyMigration({ stores: [store], tasks: plan.tasks, relay: reader, attempts: 1 });
     assert.deepEqual(
       verified.differences.map((d) => [d.taskId, d.kind, d.part, d.key]),

@@ -87,12 +87,35 @@ export function migratorSuite(getDb: () => Database): void {
         "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'",
       );
       const hasLz4 = methods[0]?.enumvals?.includes('lz4') ?? false;
-      const { rows } = await db().query<{ attname: string; attcompression: string }>(
+      const compression = async () => (await db().query<{ attname: string; attcompression: string }>(
         `SELECT attname, attcompression::text AS attcompression FROM pg_attribute
           WHERE (attrelid, attname) IN (('sync_operations'::regclass, 'body'), ('messages'::regclass, 'content')) ORDER BY attname`,
-      );
+      )).rows.map((r) => [r.attname, r.attcompression]);
       const want = hasLz4 ? 'l' : '';
-      assert.deepEqual(rows.map((r) => [r.attname, r.attcompression]), [['body', want], ['content', want]]);
+      assert.deepEqual(await compression(), [['body', want]]); // messages.content is gone since 0011
+      await rollback(db(), 10);
+      assert.deepEqual(await compression(), [['body', want], ['content', want]]);
+    });
+
+    it('0011 names log changes instead of copying entries; undone, it copies each entry back from the log', async () => {
+      await migrate(db());
+      const { rows: [user] } = await db().query<{ id: string }>(`INSERT INTO users (email, password_hash) VALUES ('m@example.com', 'x') RETURNING id`);
+      const { rows: [conv] } = await db().query<{ id: string }>(
+        `INSERT INTO conversations (user_id, source, task_id) VALUES ($1, 'roo-code', 't') RETURNING id`, [user!.id]);
+      await db().query(
+        `INSERT INTO sync_operations (user_id, seq, device_id, client_seq, entity, change_type, body)
+         VALUES ($1, 7, gen_random_uuid(), 1, 'e', 'stream.put', $2::json)`,
+        [user!.id, '{"type":"stream.put","entry":{"text":"kept as sent","n":1.50}}'],
+      );
+      await db().query(
+        `INSERT INTO messages (conversation_id, stream, entry_key, key_major, content_hash, seq)
+         VALUES ($1, 'ui', '1:0', 1, 'h', 7), ($1, 'ui', '2:0', 2, 'h', 8)`, [conv!.id]);
+      await rollback(db(), 10);
+      const { rows } = await db().query<{ entry_key: string; content: string }>(
+        'SELECT entry_key, content::text AS content FROM messages ORDER BY entry_key');
+      assert.deepEqual(rows.map((r) => [r.entry_key, r.content]), [['1:0', '{"text":"kept as sent","n":1.50}'], ['2:0', 'null']]);
+      await migrate(db());
+      assert.equal((await db().query(`SELECT 1 FROM pg_attribute WHERE attrelid = 'messages'::regclass AND attname = 'content' AND NOT attisdropped`)).rows.length, 0);
     });
 
     it('runs sync_push_batch with work_mem 64MB, so a migration-sized batch does not spill to temporary files', async () => {

@@ -380,7 +380,7 @@ async function seedSyncedState(db: Database, userId: string, deviceId: string): 
   await db.query(`INSERT INTO workspaces (user_id, id) VALUES ($1, 'ws')`, [userId]);
   const conv = await db.query<{ id: string }>(`INSERT INTO conversations (user_id, source, task_id) VALUES ($1, 'roo-code', 't1') RETURNING id`, [userId]);
   const convId = conv.rows[0]!.id;
-  await db.query(`INSERT INTO messages (conversation_id, stream, entry_key, key_major, content_hash, content, seq) VALUES ($1, 'ui', '1', 1, 'h', '{}', 1)`, [convId]);
+  await db.query(`INSERT INTO messages (conversation_id, stream, entry_key, key_major, content_hash, seq) VALUES ($1, 'ui', '1', 1, 'h', 1)`, [convId]);
   await db.query(`INSERT INTO message_changes (conversation_id, stream, entry_key, change_type, seq) VALUES ($1, 'ui', '1', 'put', 1)`, [convId]);
   await db.query(`INSERT INTO file_sync_state (user_id, workspace_id, path) VALUES ($1, 'ws', 'a.txt')`, [userId]);
   await db.query(`INSERT INTO file_changes (user_id, workspace_id, path, change_type, seq) VALUES ($1, 'ws', 'a.txt', 'put', 1)`, [userId]);

@@ -1,0 +1,18 @@
+-- Undoes 0011_messages_read_log.up.sql: the messages get their copy of each entry back, taken
+-- from the log change each row names ('null' where that change is gone), compressed as 0009
+-- left it.
+ALTER TABLE messages ADD COLUMN content json;
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+    EXECUTE 'ALTER TABLE messages ALTER COLUMN content SET COMPRESSION lz4';
+  END IF;
+END
+$$;
+UPDATE messages m
+   SET content = coalesce(
+         (SELECT s.body -> 'entry'
+            FROM conversations c JOIN sync_operations s ON s.user_id = c.user_id AND s.seq = m.seq
+           WHERE c.id = m.conversation_id),
+         'null'::json);
+ALTER TABLE messages ALTER COLUMN content SET NOT NULL;
