@@ -21,6 +21,7 @@ import {
   type ChangeBody,
   type ClientChange,
   type ServerChange,
+  type StreamPutBody,
   type TaskMetaBody,
 } from '../../core/model/changes';
 import { MAX_PULL_LIMIT, type AcceptedChange, type ChangeConflict } from '../../core/protocol/messages';
@@ -135,6 +136,7 @@ export async function appendPushes(db: Queryable, entries: readonly PushEntry[])
         entity: entities[i],
         change_type: c.body.type,
         body: c.body,
+        head: c.body.type === 'stream.put' ? putHead(c.body) : undefined,
         mergeable: isMergeable(c.body),
       }),
     );
@@ -197,6 +199,15 @@ function toAppendResult(entry: PushEntry, entities: readonly string[], head: num
     }
   }
   return { accepted, conflicts, stored };
+}
+
+/**
+ * A stream.put's body without its entry, stored beside the body (sync_operations.head,
+ * migration 0011): the projector reads this instead of the whole body.
+ */
+function putHead(body: StreamPutBody): Omit<StreamPutBody, 'entry'> {
+  const { entry: _entry, ...head } = body;
+  return head;
 }
 
 /** The rows of sync_push_batch (see migration 0008): a 'head' row per entry, then the changes not stored. */

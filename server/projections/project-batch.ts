@@ -152,14 +152,6 @@ async function projectLocked(db: Database, ids: readonly string[], options: Batc
 }
 
 /**
- * A stream.put's body without its `entry` (every other field the plan reads, as sent), built by
- * PostgreSQL from one parse of the body: the entry, most of a migration's bytes, never leaves the
- * database, and the read model names the change instead of copying it.
- */
-const PUT_WITHOUT_ENTRY = `(SELECT row_to_json(p) FROM json_to_record(s.body)
-   AS p(type json, source json, "taskId" json, stream json, key json, hash json))`;
-
-/**
  * Locks the cursor rows of `ids` that no other transaction holds (FOR UPDATE SKIP LOCKED) and
  * reads, in the same statement, up to `share + 1` log rows after each cursor with the user's
  * compaction point (one snapshot for both). Fills `cursors` and `pages` for the locked users.
@@ -181,8 +173,8 @@ async function lockAndRead(
             (SELECT compacted_seq FROM sync_log_heads h WHERE h.user_id = l.user_id) AS compacted_seq
        FROM locked l
        LEFT JOIN LATERAL (
-         SELECT s.seq, s.device_id,
-                CASE WHEN s.change_type = 'stream.put' THEN ${PUT_WITHOUT_ENTRY} ELSE s.body END AS body
+         -- head: a stream.put's body without its entry (migration 0011; NULL before it).
+         SELECT s.seq, s.device_id, coalesce(s.head, s.body) AS body
            FROM sync_operations s WHERE s.user_id = l.user_id AND s.seq > l.seq ORDER BY s.seq LIMIT $2
        ) o ON true
       ORDER BY l.user_id, o.seq`,

@@ -217,6 +217,20 @@ export function projectorSuite(setup: ProjectorSuiteSetup): void {
       assert.deepEqual((await dump(db(), user)).messages.map((m) => `${m.entry_key}=${JSON.parse(m.content as string).text}`), ['5:0=v3', '6:0=w2', '7:0=z']);
     });
 
+    it('reads a put\'s head (its body without the entry) where the log has one, and the whole body for older rows', async () => {
+      const older = await insertUser(db());
+      await appendChanges(db(), user, device, everyType());
+      await appendChanges(db(), older, device, everyType());
+      const { rows: heads } = await db().query<{ change_type: string; head: unknown }>(
+        'SELECT change_type, head FROM sync_operations WHERE user_id = $1 ORDER BY seq', [user]);
+      assert.deepEqual(heads[1], { change_type: 'stream.put', head: { type: 'stream.put', source, taskId: 'a', stream: 'ui', key: '1000:0', hash: 'h-u0' } });
+      assert.ok(heads.every((r) => (r.change_type === 'stream.put') === (r.head !== null)), 'a head for every put and only for puts');
+      await db().query('UPDATE sync_operations SET head = NULL WHERE user_id = $1', [older]); // as stored before migration 0011
+      await catchUp(db(), user, 1000);
+      await catchUp(db(), older, 1000);
+      assert.deepEqual(await dump(db(), user), await dump(db(), older));
+    });
+
     it('compaction keeps a put the read model still names until the projector has applied the newer one', async () => {
       await appendChanges(db(), user, device, [put(1, 'a', 'ui', '5:0', 'v1'), taskMeta(2, null, { task: 'x', ts: 1 }, hlc(1), 'a')]);
       await catchUp(db(), user, 1000);
