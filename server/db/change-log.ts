@@ -122,6 +122,9 @@ export async function appendPushes(db: Queryable, entries: readonly PushEntry[])
   if (live.length === 0) return results;
   const entitiesOf = new Map<number, string[]>();
   const records: unknown[] = [];
+  // Each body is a parameter of its own (b: its place in p_bodies, from 1), parsed once by
+  // PostgreSQL when bound; p_changes carries the rest.
+  const bodies: JsonText[] = [];
   for (const { entry, e } of live) {
     const entities = entry.changes.map((c) => entityKeyOf(c.body));
     entitiesOf.set(e, entities);
@@ -135,19 +138,24 @@ export async function appendPushes(db: Queryable, entries: readonly PushEntry[])
         base_seq: c.baseSeq,
         entity: entities[i],
         change_type: c.body.type,
-        body: c.body,
+        b: bodies.push(new JsonText(JSON.stringify(c.body))),
         head: c.body.type === 'stream.put' ? putHead(c.body) : undefined,
         mergeable: isMergeable(c.body),
       }),
     );
   }
-  // sync_push_batch (migration 0008) locks the users' counter rows in id order, then detects
-  // replays and conflicts, numbers, inserts and supersedes for every entry in one round trip;
-  // a lone statement is its own transaction. It returns per entry the counter before the
+  if (bodies.length > MAX_BODIES_PER_STATEMENT) throw new Error(`appendPushes: ${bodies.length} changes in one call (at most ${MAX_BODIES_PER_STATEMENT})`);
+  // sync_push_batch (migrations 0008, 0011) locks the users' counter rows in id order, then
+  // detects replays and conflicts, numbers, inserts and supersedes for every entry in one round
+  // trip; a lone statement is its own transaction. It returns per entry the counter before the
   // append, then a row per change it did not store; the stored ones took the seqs after the
   // counter, in push order.
   const sortedUsers = [...new Set(live.map(({ entry }) => entry.userId))].sort();
-  const { rows } = await db.query<AppendRow>('SELECT * FROM sync_push_batch($1::uuid[], $2::json)', [sortedUsers, new JsonText(JSON.stringify(records))]);
+  const bodyParams = bodies.map((_, i) => `$${i + 3}::json`).join(',');
+  const { rows } = await db.query<AppendRow>(
+    `SELECT * FROM sync_push_batch($1::uuid[], $2::json, ARRAY[${bodyParams}])`,
+    [sortedUsers, new JsonText(JSON.stringify(records)), ...bodies],
+  );
   const heads = new Map<number, number>();
   const notStored = new Map<number, Map<number, AppendRow>>();
   for (const row of rows) {
@@ -200,6 +208,9 @@ function toAppendResult(entry: PushEntry, entities: readonly string[], head: num
   }
   return { accepted, conflicts, stored };
 }
+
+/** Bodies `appendPushes` binds in one statement: PostgreSQL takes at most 65,535 parameters. */
+const MAX_BODIES_PER_STATEMENT = 65_000;
 
 /**
  * A stream.put's body without its entry, stored beside the body (sync_operations.head,

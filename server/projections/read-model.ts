@@ -77,22 +77,11 @@ export async function listMessagesJson(
   page: { stream: StreamName; limit: number; before?: string },
 ): Promise<string> {
   const before = page.before === undefined ? undefined : parseKeyOrder(page.before);
-  const params: unknown[] = [conversationId, page.stream, page.limit + 1];
-  let bound = '';
-  if (before) {
-    params.push(before.major, before.minor);
-    bound = 'AND (m.key_major, m.key_minor) < ($4, $5)';
-  }
-  // The entry is the `entry` of the log change the row names (the json type's `->` returns the
-  // text as sent). Compaction keeps every change a message row names, so the join finds it.
+  // read_model_messages (migration 0011) reads each entry from the log change its row names;
+  // compaction keeps every change a message row names, so each one is found.
   const { rows } = await db.query<{ entry_key: string; content_hash: string; seq: number | string; content: string }>(
-    `SELECT m.entry_key, m.content_hash, m.seq, coalesce((s.body -> 'entry')::text, 'null') AS content
-       FROM messages m
-       JOIN conversations c ON c.id = m.conversation_id
-       JOIN sync_operations s ON s.user_id = c.user_id AND s.seq = m.seq
-      WHERE m.conversation_id = $1 AND m.stream = $2 ${bound}
-      ORDER BY m.key_major DESC, m.key_minor DESC LIMIT $3`,
-    params,
+    'SELECT entry_key, content_hash, seq, content FROM read_model_messages($1, $2, $3, $4, $5)',
+    [conversationId, page.stream, before?.major ?? null, before?.minor ?? null, page.limit + 1],
   );
   const more = rows.length > page.limit;
   const shown = more ? rows.slice(0, page.limit) : rows;

@@ -7,14 +7,39 @@
 --   the relay's and PostgreSQL's work. Compaction keeps every log row a message row names
 --   (server/db/change-log.ts `compactLog`).
 -- - sync_operations.head: a stream.put's body without its entry, written by the relay beside
---   the body (sync_push_batch takes it as `head`), so the projector reads a few hundred bytes
---   per put instead of parsing the whole body. NULL for other changes and for rows stored
---   before this version (the projector then reads the body).
+--   the body, so the projector reads a few hundred bytes per put instead of parsing the whole
+--   body. NULL for other changes and for rows stored without it (the projector then reads
+--   the body).
+-- - sync_push_batch(p_users, p_changes, p_bodies): 0008's function with the bodies apart, one
+--   json parameter each (the relay binds them as ARRAY[$3, $4, ...]): PostgreSQL parses each
+--   body once, when it is bound. In 0008's form every body is parsed three times (the
+--   p_changes parameter, json_to_recordset, the body field's json input) and carried through
+--   the statement's materialised CTEs. 0008's form is left as it was.
 ALTER TABLE messages DROP COLUMN content;
 ALTER TABLE sync_operations ADD COLUMN head json;
 
--- sync_push_batch of 0008 (with 0010's work_mem), storing `head`.
-CREATE OR REPLACE FUNCTION sync_push_batch(p_users uuid[], p_changes json)
+-- One page of a conversation's stream, newest first, each entry read from the log change its
+-- row names (the json type's `->` returns the text as sent): at most p_limit rows whose key
+-- orders before (p_major, p_minor) (all when p_major is NULL). The page is chosen first, then
+-- each entry is one probe of the log's primary key (enable_seqscan off: right after a bulk
+-- load the planner's statistics make a scan of the user's whole log look cheaper).
+CREATE OR REPLACE FUNCTION read_model_messages(p_conversation uuid, p_stream text, p_major bigint, p_minor integer, p_limit integer)
+RETURNS TABLE (entry_key text, content_hash text, seq bigint, content text)
+LANGUAGE sql STABLE
+SET enable_seqscan = off
+AS $fn$
+  SELECT p.entry_key, p.content_hash, p.seq, coalesce((o.body -> 'entry')::text, 'null')
+    FROM (SELECT m.entry_key, m.content_hash, m.seq, m.key_major, m.key_minor FROM messages m
+           WHERE m.conversation_id = p_conversation AND m.stream = p_stream
+             AND (p_major IS NULL OR (m.key_major, m.key_minor) < (p_major, p_minor))
+           ORDER BY m.key_major DESC, m.key_minor DESC LIMIT p_limit) p
+    JOIN sync_operations o
+      ON o.user_id = (SELECT c.user_id FROM conversations c WHERE c.id = p_conversation) AND o.seq = p.seq
+   ORDER BY p.key_major DESC, p.key_minor DESC
+$fn$;
+
+-- 0008's sync_push_batch, the bodies apart (p_bodies[b]) and each put's head stored.
+CREATE OR REPLACE FUNCTION sync_push_batch(p_users uuid[], p_changes json, p_bodies json[])
 RETURNS TABLE (
   o_e             integer,
   o_i             integer,
@@ -30,7 +55,7 @@ RETURNS TABLE (
 LANGUAGE plpgsql VOLATILE
 -- Every lookup is an index probe (see 0007).
 SET enable_seqscan = off
-SET work_mem = '64MB' -- (0010)
+SET work_mem = '64MB' -- (as 0010 for the two-argument form)
 AS $fn$
 BEGIN
   -- Counter rows for users who never pushed, then every user's row locked, in id order.
@@ -43,10 +68,10 @@ BEGIN
 
   RETURN QUERY
   WITH input AS (
-    SELECT r.e, r.user_id, r.device_id, r.i, r.client_seq, r.base_seq, r.entity, r.change_type, r.body, r.head, r.mergeable
+    SELECT r.e, r.user_id, r.device_id, r.i, r.client_seq, r.base_seq, r.entity, r.change_type, r.b, r.head, r.mergeable
       FROM json_to_recordset(p_changes)
         AS r(e integer, user_id uuid, device_id uuid, i integer, client_seq bigint, base_seq bigint,
-             entity text, change_type text, body json, head json, mergeable boolean)
+             entity text, change_type text, b integer, head json, mergeable boolean)
   ),
   entries AS (
     -- Per entry: the user's counter and compaction marks, and the device's highest stored
@@ -89,7 +114,7 @@ BEGIN
   ),
   inserted AS (
     INSERT INTO sync_operations (user_id, device_id, seq, client_seq, base_seq, entity, change_type, body, head, status)
-    SELECT v.user_id, v.device_id, v.new_seq, v.client_seq, v.base_seq, v.entity, v.change_type, v.body, v.head,
+    SELECT v.user_id, v.device_id, v.new_seq, v.client_seq, v.base_seq, v.entity, v.change_type, p_bodies[v.b], v.head,
            CASE WHEN v.change_type <> 'stream.truncate' AND v.new_seq < v.newest_seq THEN 'superseded' ELSE 'applied' END
       FROM (SELECT n.*, max(n.new_seq) OVER (PARTITION BY n.e, n.entity) AS newest_seq FROM numbered n) v
     RETURNING 1

@@ -120,10 +120,10 @@ export function migratorSuite(getDb: () => Database): void {
 
     it('runs sync_push_batch with work_mem 64MB, so a migration-sized batch does not spill to temporary files', async () => {
       await migrate(db());
-      const { rows } = await db().query<{ proconfig: string[] }>(
-        "SELECT proconfig FROM pg_proc WHERE oid = 'sync_push_batch(uuid[], json)'::regprocedure",
-      );
-      assert.ok(rows[0]!.proconfig.includes('work_mem=64MB'), JSON.stringify(rows[0]!.proconfig));
+      for (const form of ['sync_push_batch(uuid[], json)', 'sync_push_batch(uuid[], json, json[])']) {
+        const { rows } = await db().query<{ proconfig: string[] }>('SELECT proconfig FROM pg_proc WHERE oid = $1::regprocedure', [form]);
+        assert.ok(rows[0]!.proconfig.includes('work_mem=64MB'), `${form}: ${JSON.stringify(rows[0]!.proconfig)}`);
+      }
     });
 
     it('does nothing the second time', async () => {
