@@ -15,8 +15,12 @@
 --   body once, when it is bound. In 0008's form every body is parsed three times (the
 --   p_changes parameter, json_to_recordset, the body field's json input) and carried through
 --   the statement's materialised CTEs. 0008's form is left as it was.
+-- - messages_conversation_created_idx goes: no read uses it (pages follow the stream order
+--   index; created_at is when the projector wrote a row, not message order), every projected
+--   put paid for it, and the primary key serves the cascade from conversations.
 ALTER TABLE messages DROP COLUMN content;
 ALTER TABLE sync_operations ADD COLUMN head json;
+DROP INDEX messages_conversation_created_idx;
 
 -- One page of a conversation's stream, newest first, each entry read from the log change its
 -- row names (the json type's `->` returns the text as sent): at most p_limit rows whose key
