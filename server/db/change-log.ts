@@ -355,11 +355,13 @@ export async function compactLog(db: Database, userId: UserId, olderThan: Date):
 /**
  * True for a stream.put row `s` that a read-model message row still names (messages.seq): the
  * messages route reads the entry from that row, so compaction keeps it until the projector has
- * applied the change that superseded it (then the message row names the newer change).
+ * applied the change that superseded it (then the message row names the newer change). It reads
+ * the put's head (no entry: small, and free of an entry's \u0000, which PostgreSQL's json
+ * functions refuse), the body only for rows stored before migration 0011.
  */
 const NAMED_BY_READ_MODEL = `SELECT 1 FROM conversations c JOIN messages m ON m.conversation_id = c.id
-   WHERE c.user_id = s.user_id AND c.source = s.body ->> 'source' AND c.task_id = s.body ->> 'taskId'
-     AND m.stream = s.body ->> 'stream' AND m.entry_key = s.body ->> 'key' AND m.seq = s.seq`;
+   WHERE c.user_id = s.user_id AND c.source = coalesce(s.head, s.body) ->> 'source' AND c.task_id = coalesce(s.head, s.body) ->> 'taskId'
+     AND m.stream = coalesce(s.head, s.body) ->> 'stream' AND m.entry_key = coalesce(s.head, s.body) ->> 'key' AND m.seq = s.seq`;
 
 /** Folds the fields of task.meta changes about to be removed into their task's latest change. */
 async function foldTaskMeta(tx: Queryable, userId: UserId, olderThan: Date): Promise<void> {

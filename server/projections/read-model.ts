@@ -79,18 +79,24 @@ export async function listMessagesJson(
   const before = page.before === undefined ? undefined : parseKeyOrder(page.before);
   // read_model_messages (migration 0011) reads each entry from the log change its row names;
   // compaction keeps every change a message row names, so each one is found.
-  const { rows } = await db.query<{ entry_key: string; content_hash: string; seq: number | string; content: string }>(
-    'SELECT entry_key, content_hash, seq, content FROM read_model_messages($1, $2, $3, $4, $5)',
+  const { rows } = await db.query<{ entry_key: string; content_hash: string; seq: number | string; content: string | null; body: string | null }>(
+    'SELECT entry_key, content_hash, seq, content, body FROM read_model_messages($1, $2, $3, $4, $5)',
     [conversationId, page.stream, before?.major ?? null, before?.minor ?? null, page.limit + 1],
   );
   const more = rows.length > page.limit;
   const shown = more ? rows.slice(0, page.limit) : rows;
   const messages = shown.map(
-    (r) => `{"key":${JSON.stringify(r.entry_key)},"hash":${JSON.stringify(r.content_hash)},"seq":${Number(r.seq)},"entry":${r.content}}`,
+    (r) => `{"key":${JSON.stringify(r.entry_key)},"hash":${JSON.stringify(r.content_hash)},"seq":${Number(r.seq)},"entry":${r.content ?? entryOf(r.body)}}`,
   );
   const last = shown[shown.length - 1];
   const next = more && last ? `,"nextBefore":${JSON.stringify(last.entry_key)}` : '';
   return `{"stream":${JSON.stringify(page.stream)},"messages":[${messages.join(',')}]${next}}`;
+}
+
+/** The entry of a body PostgreSQL could not take apart (it holds the escape \u0000), as JSON text. */
+function entryOf(body: string | null): string {
+  const parsed = body === null ? undefined : (JSON.parse(body) as { entry?: unknown });
+  return JSON.stringify(parsed?.entry ?? null);
 }
 
 /** How far the user's read model has followed the change log: both seqs (0 when none). */

@@ -27,18 +27,23 @@ DROP INDEX messages_conversation_created_idx;
 -- orders before (p_major, p_minor) (all when p_major is NULL). The page is chosen first, then
 -- each entry is one probe of the log's primary key (enable_seqscan off: right after a bulk
 -- load the planner's statistics make a scan of the user's whole log look cheaper).
+-- A body holding the escape \u0000 comes back whole in `body` (content NULL): PostgreSQL's
+-- json functions refuse to take such a text apart; the relay extracts the entry itself.
 CREATE OR REPLACE FUNCTION read_model_messages(p_conversation uuid, p_stream text, p_major bigint, p_minor integer, p_limit integer)
-RETURNS TABLE (entry_key text, content_hash text, seq bigint, content text)
+RETURNS TABLE (entry_key text, content_hash text, seq bigint, content text, body text)
 LANGUAGE sql STABLE
 SET enable_seqscan = off
 AS $fn$
-  SELECT p.entry_key, p.content_hash, p.seq, coalesce((o.body -> 'entry')::text, 'null')
+  SELECT p.entry_key, p.content_hash, p.seq,
+         CASE WHEN o.nul THEN NULL ELSE coalesce((o.body -> 'entry')::text, 'null') END,
+         CASE WHEN o.nul THEN o.body::text END
     FROM (SELECT m.entry_key, m.content_hash, m.seq, m.key_major, m.key_minor FROM messages m
            WHERE m.conversation_id = p_conversation AND m.stream = p_stream
              AND (p_major IS NULL OR (m.key_major, m.key_minor) < (p_major, p_minor))
            ORDER BY m.key_major DESC, m.key_minor DESC LIMIT p_limit) p
-    JOIN sync_operations o
-      ON o.user_id = (SELECT c.user_id FROM conversations c WHERE c.id = p_conversation) AND o.seq = p.seq
+    JOIN LATERAL (SELECT s.body, strpos(s.body::text, '\u0000') > 0 AS nul FROM sync_operations s
+                   WHERE s.user_id = (SELECT c.user_id FROM conversations c WHERE c.id = p_conversation)
+                     AND s.seq = p.seq) o ON true
    ORDER BY p.key_major DESC, p.key_minor DESC
 $fn$;
 

@@ -11,6 +11,7 @@ import { appendChanges, compactLog } from '../../../server/db/change-log';
 import type { Database } from '../../../server/db/database';
 import { projectBatch, projectUsers } from '../../../server/projections/project-batch';
 import { Projector, projectionLag } from '../../../server/projections/projector';
+import { listMessagesJson } from '../../../server/projections/read-model';
 import { RelayMetrics } from '../../../server/observability/metrics';
 import { hlc, insertUser, newDeviceId, taskMeta } from '../db/fixtures';
 
@@ -229,6 +230,26 @@ export function projectorSuite(setup: ProjectorSuiteSetup): void {
       await catchUp(db(), user, 1000);
       await catchUp(db(), older, 1000);
       assert.deepEqual(await dump(db(), user), await dump(db(), older));
+    });
+
+    it('stores, projects, serves and compacts an entry holding U+0000 (an older device sends it escaped)', async () => {
+      // PostgreSQL's json functions refuse to take apart a text holding the escape \u0000.
+      const nul = (clientSeq: number, text: string): ClientChange => ({
+        clientSeq, baseSeq: null,
+        body: { type: 'stream.put', source, taskId: asTaskId('a'), stream: 'ui', key: '5:0', hash: `h${clientSeq}`, entry: { text } },
+      });
+      await appendChanges(db(), user, device, [nul(1, 'bin\u0000ary'), taskMeta(2, null, { task: 'x', ts: 1 }, hlc(1), 'a')]);
+      await catchUp(db(), user, 1000);
+      const { rows: [conv] } = await db().query<{ id: string }>('SELECT id FROM conversations WHERE user_id = $1', [user]);
+      const page = JSON.parse(await listMessagesJson(db(), conv!.id, { stream: 'ui', limit: 10 })) as { messages: Array<{ entry: unknown }> };
+      assert.deepEqual(page.messages.map((m) => m.entry), [{ text: 'bin\u0000ary' }]);
+
+      await appendChanges(db(), user, device, [nul(3, 'next\u0000')]);
+      assert.equal((await compactLog(db(), user, new Date(Date.now() + 60_000))).removed, 0, 'the read model still names seq 1');
+      await catchUp(db(), user, 1000);
+      assert.equal((await compactLog(db(), user, new Date(Date.now() + 60_000))).removed, 1);
+      const after = JSON.parse(await listMessagesJson(db(), conv!.id, { stream: 'ui', limit: 10 })) as { messages: Array<{ entry: unknown }> };
+      assert.deepEqual(after.messages.map((m) => m.entry), [{ text: 'next\u0000' }]);
     });
 
     it('compaction keeps a put the read model still names until the projector has applied the newer one', async () => {
