@@ -311,8 +311,9 @@ export async function logHead(db: Queryable, userId: UserId): Promise<LogHead> {
 
 /**
  * Removes superseded changes stored before `olderThan`, keeping the latest change of every
- * entity and every stream.put a read-model message still names (`NAMED_BY_READ_MODEL`), and moves the compaction point to the highest seq removed. Task metadata changes
- * carry only the fields that changed, so the removed ones are first folded into the entity's
+ * entity and every stream.put a read-model message still names (`NAMED_BY_READ_MODEL`), and
+ * moves the compaction point to the highest seq removed. Task metadata changes carry only the
+ * fields that changed, so the removed ones are first folded into the entity's
  * latest change (per field, the newest clock wins): a device that resyncs from 0 still gets
  * every field.
  */
