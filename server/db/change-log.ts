@@ -319,6 +319,12 @@ export async function logHead(db: Queryable, userId: UserId): Promise<LogHead> {
  */
 export async function compactLog(db: Database, userId: UserId, olderThan: Date): Promise<CompactResult> {
   return db.transaction(async (tx) => {
+    // A projector batch in flight may be about to name a superseded put (NAMED_BY_READ_MODEL):
+    // wait for it by taking the user's cursor row, so the delete below sees what it wrote, and
+    // the projector skips the user until this commits. (The INSERT waits for a first batch that
+    // is creating the row.) Cursor before counter: pushes never wait behind a projector batch.
+    await tx.query('INSERT INTO read_model_cursors (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING', [userId]);
+    await tx.query('SELECT 1 FROM read_model_cursors WHERE user_id = $1 FOR UPDATE', [userId]);
     const head = await tx.query<{ compacted_seq: number }>(
       'SELECT compacted_seq FROM sync_log_heads WHERE user_id = $1 FOR UPDATE',
       [userId],

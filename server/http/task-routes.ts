@@ -62,7 +62,10 @@ export function registerTaskRoutes(router: Router, ctx: HttpContext): void {
     }
     const conversation = await findConversation(ctx.db, device.userId, params.source ?? '', params.taskId ?? '');
     if (!conversation) throw new SyncError('TASK_NOT_FOUND', 'no such task');
-    sendJsonText(res, 200, await listMessagesJson(ctx.db, conversation.id, { stream: stream as StreamName, limit, before }));
+    const page = await listMessagesJson(ctx.db, conversation.id, { stream: stream as StreamName, limit, before }, {
+      onMissing: (keys) => ctx.logger.error('read model names log changes that are gone; entries left out', { taskId: params.taskId, stream, keys: keys.slice(0, 20), count: keys.length }),
+    });
+    sendJsonText(res, 200, page);
   });
 }
 

@@ -75,17 +75,22 @@ export async function listMessagesJson(
   db: Queryable,
   conversationId: string,
   page: { stream: StreamName; limit: number; before?: string },
+  options: { onMissing?: (keys: string[]) => void } = {},
 ): Promise<string> {
   const before = page.before === undefined ? undefined : parseKeyOrder(page.before);
   // read_model_messages (migration 0011) reads each entry from the log change its row names;
   // compaction keeps every change a message row names, so each one is found.
-  const { rows } = await db.query<{ entry_key: string; content_hash: string; seq: number | string; content: string | null; body: string | null }>(
-    'SELECT entry_key, content_hash, seq, content, body FROM read_model_messages($1, $2, $3, $4, $5)',
+  const { rows } = await db.query<{ entry_key: string; content_hash: string; seq: number | string; found: boolean; content: string | null; body: string | null }>(
+    'SELECT entry_key, content_hash, seq, found, content, body FROM read_model_messages($1, $2, $3, $4, $5)',
     [conversationId, page.stream, before?.major ?? null, before?.minor ?? null, page.limit + 1],
   );
   const more = rows.length > page.limit;
   const shown = more ? rows.slice(0, page.limit) : rows;
-  const messages = shown.map(
+  // A row whose change is gone (compaction never removes one a row names) is left out; the
+  // page's bounds still come from every row, so paging goes on past it.
+  const missing = shown.filter((r) => !r.found).map((r) => r.entry_key);
+  if (missing.length > 0) options.onMissing?.(missing);
+  const messages = shown.filter((r) => r.found).map(
     (r) => `{"key":${JSON.stringify(r.entry_key)},"hash":${JSON.stringify(r.content_hash)},"seq":${Number(r.seq)},"entry":${r.content ?? entryOf(r.body)}}`,
   );
   const last = shown[shown.length - 1];

@@ -11,11 +11,13 @@ BEGIN
   END IF;
 END
 $$;
+-- A body holding the escape \u0000 gives 'null' too: PostgreSQL's json functions refuse to take
+-- it apart, and the schema before 0011 could not hold it (such pushes failed then).
 UPDATE messages m
    SET content = coalesce(
          (SELECT s.body -> 'entry'
             FROM conversations c JOIN sync_operations s ON s.user_id = c.user_id AND s.seq = m.seq
-           WHERE c.id = m.conversation_id),
+           WHERE c.id = m.conversation_id AND strpos(s.body::text, '\u0000') = 0),
          'null'::json);
 ALTER TABLE messages ALTER COLUMN content SET NOT NULL;
 

@@ -29,21 +29,23 @@ DROP INDEX messages_conversation_created_idx;
 -- load the planner's statistics make a scan of the user's whole log look cheaper).
 -- A body holding the escape \u0000 comes back whole in `body` (content NULL): PostgreSQL's
 -- json functions refuse to take such a text apart; the relay extracts the entry itself.
+-- `found` is false (content and body NULL) where the named change is gone, which compaction
+-- never does (server/db/change-log.ts): the relay reports it and pages on.
 CREATE OR REPLACE FUNCTION read_model_messages(p_conversation uuid, p_stream text, p_major bigint, p_minor integer, p_limit integer)
-RETURNS TABLE (entry_key text, content_hash text, seq bigint, content text, body text)
+RETURNS TABLE (entry_key text, content_hash text, seq bigint, found boolean, content text, body text)
 LANGUAGE sql STABLE
 SET enable_seqscan = off
 AS $fn$
-  SELECT p.entry_key, p.content_hash, p.seq,
-         CASE WHEN o.nul THEN NULL ELSE coalesce((o.body -> 'entry')::text, 'null') END,
+  SELECT p.entry_key, p.content_hash, p.seq, o.body IS NOT NULL,
+         CASE WHEN NOT o.nul THEN coalesce((o.body -> 'entry')::text, 'null') END,
          CASE WHEN o.nul THEN o.body::text END
     FROM (SELECT m.entry_key, m.content_hash, m.seq, m.key_major, m.key_minor FROM messages m
            WHERE m.conversation_id = p_conversation AND m.stream = p_stream
              AND (p_major IS NULL OR (m.key_major, m.key_minor) < (p_major, p_minor))
            ORDER BY m.key_major DESC, m.key_minor DESC LIMIT p_limit) p
-    JOIN LATERAL (SELECT s.body, strpos(s.body::text, '\u0000') > 0 AS nul FROM sync_operations s
-                   WHERE s.user_id = (SELECT c.user_id FROM conversations c WHERE c.id = p_conversation)
-                     AND s.seq = p.seq) o ON true
+    LEFT JOIN LATERAL (SELECT s.body, strpos(s.body::text, '\u0000') > 0 AS nul FROM sync_operations s
+                        WHERE s.user_id = (SELECT c.user_id FROM conversations c WHERE c.id = p_conversation)
+                          AND s.seq = p.seq) o ON true
    ORDER BY p.key_major DESC, p.key_minor DESC
 $fn$;
 

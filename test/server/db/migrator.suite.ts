@@ -107,13 +107,18 @@ export function migratorSuite(getDb: () => Database): void {
          VALUES ($1, 7, gen_random_uuid(), 1, 'e', 'stream.put', $2::json)`,
         [user!.id, '{"type":"stream.put","entry":{"text":"kept as sent","n":1.50}}'],
       );
+      await db().query( // a body the schema before 0011 could not hold
+        `INSERT INTO sync_operations (user_id, seq, device_id, client_seq, entity, change_type, body)
+         VALUES ($1, 9, gen_random_uuid(), 2, 'e2', 'stream.put', $2::json)`,
+        [user!.id, '{"type":"stream.put","entry":{"text":"bin\\u0000ary"}}'],
+      );
       await db().query(
         `INSERT INTO messages (conversation_id, stream, entry_key, key_major, content_hash, seq)
-         VALUES ($1, 'ui', '1:0', 1, 'h', 7), ($1, 'ui', '2:0', 2, 'h', 8)`, [conv!.id]);
+         VALUES ($1, 'ui', '1:0', 1, 'h', 7), ($1, 'ui', '2:0', 2, 'h', 8), ($1, 'ui', '3:0', 3, 'h', 9)`, [conv!.id]);
       await rollback(db(), 10);
       const { rows } = await db().query<{ entry_key: string; content: string }>(
         'SELECT entry_key, content::text AS content FROM messages ORDER BY entry_key');
-      assert.deepEqual(rows.map((r) => [r.entry_key, r.content]), [['1:0', '{"text":"kept as sent","n":1.50}'], ['2:0', 'null']]);
+      assert.deepEqual(rows.map((r) => [r.entry_key, r.content]), [['1:0', '{"text":"kept as sent","n":1.50}'], ['2:0', 'null'], ['3:0', 'null']]);
       await migrate(db());
       assert.equal((await db().query(`SELECT 1 FROM pg_attribute WHERE attrelid = 'messages'::regclass AND attname = 'content' AND NOT attisdropped`)).rows.length, 0);
     });
