@@ -19,15 +19,16 @@ export function changesEnvelopeText(fields: { t: 'changes' } & Record<string, un
 }
 
 /**
- * Splits a `changes` envelope made by `changesEnvelopeText` into the JSON of its other fields
+ * Splits a `changes` envelope made by `changesEnvelopeText` (in `text` from `start` to its end:
+ * a pub/sub message is read without copying its prefix off) into the JSON of its other fields
  * and its changes' JSON (undefined when it carries none), or returns undefined for any other
  * text (parse that whole). The first `,"changes":` is the key: the fields before it are strings
  * and numbers, in whose JSON a quote is always escaped.
  */
-export function splitChangesEnvelope(text: string): { fields: string; changesJson?: string } | undefined {
-  if (!text.startsWith(CHANGES_START)) return undefined;
-  const at = text.indexOf(CHANGES_KEY);
-  if (at < 0) return { fields: text };
+export function splitChangesEnvelope(text: string, start = 0): { fields: string; changesJson?: string } | undefined {
+  if (!text.startsWith(CHANGES_START, start)) return undefined;
+  const at = text.indexOf(CHANGES_KEY, start);
+  if (at < 0) return { fields: text.slice(start) };
   if (!text.endsWith('}')) return undefined;
-  return { fields: `${text.slice(0, at)}}`, changesJson: text.slice(at + CHANGES_KEY.length, -1) };
+  return { fields: `${text.slice(start, at)}}`, changesJson: text.slice(at + CHANGES_KEY.length, -1) };
 }

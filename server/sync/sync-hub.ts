@@ -338,10 +338,9 @@ export class SyncHub {
     // A `changes` message's changes are handed on as they came, not parsed (changes-envelope.ts).
     let changesJson: string | undefined;
     try {
-      const body = text.slice(bar + 1);
-      const split = splitChangesEnvelope(body);
+      const split = splitChangesEnvelope(text, bar + 1);
       changesJson = split?.changesJson;
-      envelope = JSON.parse(split ? split.fields : body) as Envelope;
+      envelope = JSON.parse(split ? split.fields : text.slice(bar + 1)) as Envelope;
     } catch {
       this.options.logger.warn('malformed fan-out message ignored');
       return;

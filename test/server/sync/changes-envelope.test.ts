@@ -16,6 +16,15 @@ describe('changes-envelope', () => {
       assert.deepEqual(JSON.parse(split!.fields), fields);
     });
 
+    it('reads the envelope from an offset (the pub/sub message after its origin prefix)', () => {
+      const text = changesEnvelopeText(fields, '[1]');
+      const split = splitChangesEnvelope(`origin-id|${text}`, 'origin-id|'.length);
+      assert.equal(split?.changesJson, '[1]');
+      assert.deepEqual(JSON.parse(split!.fields), fields);
+      assert.deepEqual(splitChangesEnvelope(`o|${changesEnvelopeText(fields)}`, 2), { fields: changesEnvelopeText(fields) });
+      assert.equal(splitChangesEnvelope(`o|${text}`, 0), undefined);
+    });
+
     it('splits an envelope without changes (too large to carry) into its fields alone', () => {
       const text = changesEnvelopeText(fields);
       assert.deepEqual(splitChangesEnvelope(text), { fields: text });
