@@ -220,10 +220,10 @@ export async function startRelayServer(
 
     // Started before the socket endpoint so no commit is missed; its first sweep catches up
     // every user a crash or a relay with projections off left behind.
-    // The projector gives way to pushes not yet committed (bounded); the endpoint comes later.
-    let pushesUncommitted = (): number => 0;
+    // The projector gives way to pushes waiting for a commit (bounded); the endpoint comes later.
+    let pushesWaiting = (): number => 0;
     const projector = config.sync.projections
-      ? new Projector({ db, logger, metrics, sweepIntervalMs: options.projectionSweepMs, busy: () => pushesUncommitted() > 0 }).start()
+      ? new Projector({ db, logger, metrics, sweepIntervalMs: options.projectionSweepMs, busy: () => pushesWaiting() > 0 }).start()
       : undefined;
     if (projector) cleanup.push(() => projector.close());
 
@@ -249,7 +249,7 @@ export async function startRelayServer(
         return touchesTasks(stored) ? tasks.invalidateUser(userId) : Promise.resolve();
       },
     });
-    pushesUncommitted = () => sync.pushesUncommitted;
+    pushesWaiting = () => sync.pushesWaiting;
     handler = ready;
     const address = server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -48,8 +48,6 @@ export class PushCommitter {
   /** Users with an entry in a call now. */
   private readonly busy = new Set<string>();
   private inFlight = 0;
-  /** Pushes in the calls running now. */
-  private inFlightPushes = 0;
 
   constructor(
     private readonly db: Queryable,
@@ -79,26 +77,15 @@ export class PushCommitter {
     return this.queue.length;
   }
 
-  /**
-   * Pushes not committed yet: waiting for a call or in one. Work that shares the database and
-   * can wait (the read model's projector) gives way while there are any, so it does not slow a
-   * burst's statements, not only while some wait.
-   */
-  get uncommitted(): number {
-    return this.queue.length + this.inFlightPushes;
-  }
-
   /** Starts calls while there is room and a waiting push whose user is not in a call. */
   private pump(): void {
     while (this.inFlight < this.maxInFlight) {
       const batch = this.takeBatch();
       if (batch.length === 0) return;
       this.inFlight++;
-      this.inFlightPushes += batch.length;
       void this.run(batch).finally(() => {
         for (const waiting of batch) this.busy.delete(waiting.entry.userId);
         this.inFlight--;
-        this.inFlightPushes -= batch.length;
         this.pump();
       });
     }

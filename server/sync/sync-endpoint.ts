@@ -51,8 +51,8 @@ export interface SyncEndpointContext {
 export interface SyncEndpoint {
   /** Authenticated sockets on this process now. */
   readonly connectionCount: number;
-  /** Pushes not committed yet, waiting for a group-commit statement or in one (the projector gives way while there are any). */
-  readonly pushesUncommitted: number;
+  /** Pushes waiting for a group-commit statement now (the projector gives way while there are any). */
+  readonly pushesWaiting: number;
   /** Closes every socket with GoingAway (1001), stops timers, unsubscribes. Idempotent. */
   close(): Promise<void>;
 }
@@ -139,8 +139,8 @@ export function attachSyncEndpoint(httpServer: Server, context: SyncEndpointCont
     get connectionCount() {
       return hub.connectionCount;
     },
-    get pushesUncommitted() {
-      return deps.pushes.uncommitted;
+    get pushesWaiting() {
+      return deps.pushes.waiting;
     },
     close() {
       closing ??= (async () => {

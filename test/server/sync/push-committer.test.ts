@@ -49,28 +49,6 @@ describe('PushCommitter (group commit) on PostgreSQL', () => {
     assert.equal(committer.waiting, 0);
   });
 
-  describe('#uncommitted', () => {
-    it('counts the pushes of a call in flight as well as the waiting ones, until they are committed', async () => {
-      const users = await Promise.all(Array.from({ length: 3 }, () => insertUser(db)));
-      const device = newDeviceId();
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => (release = resolve));
-      // Holds every push statement until released: the first call stays in flight.
-      const held: Queryable = { query: (async (sql: string, params?: readonly unknown[]) => {
-        if (sql.includes('sync_push_batch')) await gate;
-        return db.query(sql, params);
-      }) as Queryable['query'] };
-      const committer = new PushCommitter(held, { maxInFlight: 1 });
-      const first = committer.commit(users[0]!, device, [streamPut(1, 'a:0')]);
-      assert.deepEqual([committer.waiting, committer.uncommitted], [0, 1]);
-      const rest = users.slice(1).map((u, i) => committer.commit(u, device, [streamPut(1, `b${i}:0`)]));
-      assert.deepEqual([committer.waiting, committer.uncommitted], [2, 3]);
-      release();
-      await Promise.all([first, ...rest]);
-      assert.deepEqual([committer.waiting, committer.uncommitted], [0, 0]);
-    });
-  });
-
   it('puts one user\'s pushes in separate calls, in the order they came', async () => {
     const user = await insertUser(db);
     const [a, b] = [newDeviceId(), newDeviceId()];
