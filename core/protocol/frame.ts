@@ -216,7 +216,8 @@ export class FrameCodec {
         payload = compressed;
       }
     }
-    const frame = withHeader(codecId, payload);
+    // A frame without the connection context is the same bytes on every connection: made once.
+    const frame = shared && codecId !== CONTEXT_DEFLATE_ID ? frameOnce(shared, codecId, payload) : withHeader(codecId, payload);
     if (frame.length > this.maxFrameBytes) {
       throw new SyncError('FRAME_TOO_LARGE', `frame of ${frame.length} bytes exceeds ${this.maxFrameBytes}`, {
         bytes: frame.length,
@@ -264,12 +265,32 @@ export class FrameCodec {
 
 /**
  * One message's encoding work that frames for several connections can share: its UTF-8 body,
- * and its compressed bytes per stateless codec (the same codec object gives the same bytes).
- * Create one (`{}`) per message and pass it with that message's JSON only.
+ * its compressed bytes per stateless codec (the same codec object gives the same bytes), and
+ * its whole frames that do not use a connection's context, by codec id. Create one (`{}`) per
+ * message and pass it with that message's JSON only. A frame encoded with it may be the same
+ * object for every connection: the caller must not change it.
  */
 export interface SharedFrameBody {
   bytes?: Uint8Array;
   compressed?: Map<Codec, Uint8Array>;
+  frames?: Map<number, Uint8Array>;
+}
+
+/** Whether `frame` is one of `shared`'s frames, the same object for every connection that sends it. */
+export function isSharedFrame(shared: SharedFrameBody, frame: Uint8Array): boolean {
+  if (!shared.frames) return false;
+  for (const made of shared.frames.values()) if (made === frame) return true;
+  return false;
+}
+
+function frameOnce(shared: SharedFrameBody, codecId: number, payload: Uint8Array): Uint8Array {
+  shared.frames ??= new Map();
+  let frame = shared.frames.get(codecId);
+  if (!frame) {
+    frame = withHeader(codecId, payload);
+    shared.frames.set(codecId, frame);
+  }
+  return frame;
 }
 
 function compressOnce(codec: Codec, body: Uint8Array, shared: SharedFrameBody | undefined): Uint8Array {

@@ -8,12 +8,13 @@
 import type { WebSocket } from 'ws';
 import type { RequestId } from '../../core/ids';
 import { CloseCode } from '../../core/protocol/close-codes';
-import type { FrameCodec } from '../../core/protocol/frame';
+import { isSharedFrame, type FrameCodec } from '../../core/protocol/frame';
 import type { ChangesMessage, ServerMessage } from '../../core/protocol/messages';
 import type { Logger } from '../observability/logger';
 import type { RelayMetrics } from '../observability/metrics';
 import { SyncErrorCode } from './sync-error-codes';
 import type { LivePage } from './sync-hub';
+import { WsFrameWriter } from './ws-frame-writer';
 
 export interface OutboundLimits {
   logger: Logger;
@@ -40,6 +41,7 @@ export class OutboundFrames {
     private readonly frames: FrameCodec,
     private readonly deps: OutboundLimits,
     private readonly connection: OutboundOwner,
+    private readonly writer: WsFrameWriter = new WsFrameWriter(socket),
   ) {}
 
   /**
@@ -73,7 +75,7 @@ export class OutboundFrames {
       return;
     }
     this.lagging = false;
-    this.sendFrame(() => this.frames.encodeJson(page.json, page.shared), () => pull);
+    this.sendFrame(() => this.frames.encodeJson(page.json, page.shared), () => pull, page);
   }
 
   /**
@@ -100,8 +102,11 @@ export class OutboundFrames {
     return buffered;
   }
 
-  /** Encodes (falling back to the stand-in on FRAME_TOO_LARGE), counts and sends one frame. */
-  private sendFrame(encode: () => Uint8Array, standIn: () => ServerMessage | null): void {
+  /**
+   * Encodes (falling back to the stand-in on FRAME_TOO_LARGE), counts and sends one frame. A
+   * live page's frame that is the same for every socket is framed for WebSocket once (`page.wire`).
+   */
+  private sendFrame(encode: () => Uint8Array, standIn: () => ServerMessage | null, page?: LivePage): void {
     const before = this.frames.stats;
     const body0 = before.bodyBytesEncoded;
     const wire0 = before.wireBytesEncoded;
@@ -118,7 +123,7 @@ export class OutboundFrames {
       }
     }
     this.deps.metrics?.recordFrame('out', this.frames.stats.bodyBytesEncoded - body0, this.frames.stats.wireBytesEncoded - wire0);
-    this.socket.send(frame);
+    this.writer.send(frame, page && isSharedFrame(page.shared, frame) ? (page.wire ??= new Map()) : undefined);
   }
 }
 

@@ -8,6 +8,7 @@
  * Bad input from the device is data: a coded `error` frame, and a close code when the
  * connection cannot go on. Nothing a device sends can crash the process.
  */
+import type { Duplex } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
 import { isSyncError } from '../../core/errors';
 import type { RequestId, UserId, DeviceId } from '../../core/ids';
@@ -39,6 +40,7 @@ import type { DeviceRateLimits, TokenBucket } from './rate-limiter';
 import type { PushCommitter } from './push-committer';
 import { SyncErrorCode } from './sync-error-codes';
 import type { HubConnection, LivePage, SyncHub } from './sync-hub';
+import { WsFrameWriter } from './ws-frame-writer';
 
 /** Limits and shared parts every connection of an endpoint uses (logger, metrics and the slow-consumer limits: OutboundLimits). */
 export interface ConnectionDeps extends OutboundLimits {
@@ -100,9 +102,14 @@ export class SyncConnection implements HubConnection {
   private draining = false;
   private readonly closedListeners = new Set<() => void>();
 
+  /**
+   * `raw`: the socket the upgrade handed to ws for `socket`, given only when ws has
+   * permessage-deflate off; frames are then written to it whole (ws-frame-writer.ts).
+   */
   constructor(
     private readonly socket: WebSocket,
     private readonly deps: ConnectionDeps,
+    raw?: Duplex,
   ) {
     this.order = deps.nextOrder();
     this.frames = new FrameCodec({
@@ -112,7 +119,7 @@ export class SyncConnection implements HubConnection {
       maxInflatedBytes: deps.maxInflatedBytes,
       compressThreshold: deps.compressThreshold,
     });
-    this.out = new OutboundFrames(socket, this.frames, deps, this);
+    this.out = new OutboundFrames(socket, this.frames, deps, this, new WsFrameWriter(socket, raw));
     const close = socket.close.bind(socket);
     socket.close = (code?: number, reason?: string | Buffer) => {
       if (code === WS_MESSAGE_TOO_BIG) {

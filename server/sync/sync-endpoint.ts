@@ -81,6 +81,8 @@ export function attachSyncEndpoint(httpServer: Server, context: SyncEndpointCont
   let order = 0;
   let closing: Promise<void> | undefined;
 
+  // permessage-deflate stays off: ws then never queues a frame, so connections may write whole
+  // frames to the upgraded socket themselves (ws-frame-writer.ts).
   const wss = new WebSocketServer({ noServer: true, maxPayload: ws.maxFrameBytes, perMessageDeflate: false });
   wss.on('error', (err) => logger.warn('websocket server error', { err }));
   const deps = {
@@ -120,7 +122,7 @@ export function attachSyncEndpoint(httpServer: Server, context: SyncEndpointCont
         websocket.close(CloseCode.GoingAway, 'relay shutting down');
         return;
       }
-      const connection = new SyncConnection(websocket, deps);
+      const connection = new SyncConnection(websocket, deps, socket);
       sockets.add(connection);
       connection.onClose(() => sockets.delete(connection));
     });

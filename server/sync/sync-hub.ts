@@ -14,6 +14,7 @@ import type { DeviceId, TaskId } from '../../core/ids';
 import type { SharedFrameBody } from '../../core/protocol/frame';
 import type { CommandResultMessage, PresenceMessage, PresenceState, ServerMessage } from '../../core/protocol/messages';
 import type { PubSub, Unsubscribe } from '../cache/ports';
+import { changesEnvelopeText, splitChangesEnvelope } from './changes-envelope';
 import type { Logger } from '../observability/logger';
 import type { RelayMetrics } from '../observability/metrics';
 
@@ -41,6 +42,8 @@ export interface LivePage {
   /** Where a device that cannot take this page pulls from: the seq before its first change. */
   readonly pullFrom: number;
   readonly shared: SharedFrameBody;
+  /** The WebSocket frames of `shared`'s frames (outbound-frames.ts), made once for every socket. */
+  wire?: Map<Uint8Array, Buffer>;
 }
 
 /** Live changes inline in a pub/sub message up to this many JSON characters; larger ones are pulled. */
@@ -171,11 +174,8 @@ export class SyncHub {
     // the inline limit (a migration's pushes, with no other device online, are mostly larger).
     const local = this.hasOther(userId, fromDeviceId);
     const inline = local ? JSON.stringify(changes) : jsonUpTo(changes, MAX_INLINE_CHANGES_CHARS);
-    const envelope: Envelope = { t: 'changes', from: fromDeviceId, first, last, at: receivedAt };
-    const text =
-      inline !== undefined && inline.length <= MAX_INLINE_CHANGES_CHARS
-        ? `${JSON.stringify(envelope).slice(0, -1)},"changes":${inline}}`
-        : JSON.stringify(envelope);
+    const fields = { t: 'changes', from: fromDeviceId, first, last, at: receivedAt } as const;
+    const text = changesEnvelopeText(fields, inline !== undefined && inline.length <= MAX_INLINE_CHANGES_CHARS ? inline : undefined);
     // Published before the local sockets are written: the other processes then deliver in
     // parallel with this one, instead of after its socket writes (a group commit of many pushes
     // has many of them).
@@ -335,8 +335,12 @@ export class SyncHub {
     const bar = text.indexOf('|');
     if (bar < 0 || text.slice(0, bar) === this.origin) return;
     let envelope: Envelope;
+    // A `changes` message's changes are handed on as they came, not parsed (changes-envelope.ts).
+    let changesJson: string | undefined;
     try {
-      envelope = JSON.parse(text.slice(bar + 1)) as Envelope;
+      const split = splitChangesEnvelope(text, bar + 1);
+      changesJson = split?.changesJson;
+      envelope = JSON.parse(split ? split.fields : text.slice(bar + 1)) as Envelope;
     } catch {
       this.options.logger.warn('malformed fan-out message ignored');
       return;
@@ -348,7 +352,7 @@ export class SyncHub {
           this.deliverChanges(
             userId,
             envelope.from,
-            { first: envelope.first, last: envelope.last, json: envelope.changes && JSON.stringify(envelope.changes) },
+            { first: envelope.first, last: envelope.last, json: changesJson ?? (envelope.changes && JSON.stringify(envelope.changes)) },
             envelope.at,
           );
           return;

@@ -116,7 +116,13 @@ async function runLoad(dir: string, relays: RelayNode[], users: BenchUser[], sec
         const at = performance.now();
         const after = await pushCommits(relays);
         const before = beforeBurst!;
-        burstCommits.push({ commits: after.commits - before.commits.commits, pushes: after.pushes - before.commits.pushes, changes: after.changes - before.commits.changes });
+        burstCommits.push({
+          commits: after.commits - before.commits.commits,
+          pushes: after.pushes - before.commits.pushes,
+          changes: after.changes - before.commits.changes,
+          projectionBatches: after.projectionBatches - before.commits.projectionBatches,
+          projectionRows: after.projectionRows - before.commits.projectionRows,
+        });
         burstCpu.push({ wallMs: at - before.at, cpuMs: cpu.map((s, i) => (s - before.cpu[i]!) * 1000) });
       } else {
         const commits = await pushCommits(relays);
@@ -180,22 +186,27 @@ interface BurstCpu {
   cpuMs: number[];
 }
 
-/** Statements (commits), pushes and changes committed by the relays' group commit. */
+/** Statements (commits), pushes and changes committed by the relays' group commit; the projector's batches and rows. */
 interface CommitCounts {
   commits: number;
   pushes: number;
   changes: number;
+  projectionBatches: number;
+  projectionRows: number;
 }
 
 /** Group-commit counters summed over the relays' /metrics: statements, pushes and changes committed. */
 async function pushCommits(relays: RelayNode[]): Promise<CommitCounts> {
-  const sum = { commits: 0, pushes: 0, changes: 0 };
+  const sum = { commits: 0, pushes: 0, changes: 0, projectionBatches: 0, projectionRows: 0 };
   for (const relay of relays) {
     const text = await (await fetch(`${relay.url}/metrics`)).text();
     const value = (name: string): number => Number(new RegExp(`^roo_sync_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
     sum.commits += value('push_commits_total');
     sum.pushes += value('push_commit_pushes_total');
     sum.changes += value('push_commit_changes_total');
+    sum.projectionBatches += value('projection_batch_duration_seconds_count');
+    // One line per change type.
+    for (const match of text.matchAll(/^roo_sync_projection_rows_total\{[^}]*\} (\S+)$/gm)) sum.projectionRows += Number(match[1]);
   }
   return sum;
 }
@@ -217,7 +228,7 @@ function burstDiagnostics(result: ChildResult, commits: CommitCounts[], cpu: Bur
   const ms = (values: number[], p: number): string => percentile(values, p).toFixed(1);
   const each = result.bursts.map((b, i) => {
     const c = commits[i];
-    const statements = c ? `, ${c.commits} statements for ${c.pushes} pushes` : '';
+    const statements = c ? `, ${c.commits} statements for ${c.pushes} pushes, projector ${c.projectionBatches} batches of ${c.projectionRows} rows` : '';
     const u = cpu[i];
     const names = u ? [...u.cpuMs.slice(0, -3).map((_, r) => `relay ${r}`), 'generator', 'PostgreSQL', 'Redis'] : [];
     const usage = u ? `; CPU over ${u.wallMs.toFixed(0)} ms: ${u.cpuMs.map((ms, p) => `${names[p]} ${ms.toFixed(0)}`).join(', ')} ms (sum ${u.cpuMs.reduce((a, b) => a + b, 0).toFixed(0)})` : '';

@@ -1,7 +1,8 @@
 /**
  * Device side of the load bench (test/bench/load.bench.ts), in its own process: connects every
- * device of every user (BenchWsClient; device i of a user to relay i % relays, so a user's
- * devices sit on both relays and fan-out crosses Redis), prints `READY <n>`, waits for a line on
+ * device of every user (device i of a user to relay i % relays, so a user's devices sit on both
+ * relays and fan-out crosses Redis; devices 0 and 1 are BenchWsClients, the others, which nobody
+ * times, BenchSinkClients that take their frames off the socket unparsed), prints `READY <n>`, waits for a line on
  * stdin, then for `seconds` pushes `perMinute` messages a minute (one user's device 0 at a time,
  * round robin over users) plus a burst of `burst` messages at the start of every minute after
  * the first. Latency: push sent by device 0 to the live change arriving at device 1 of the same
@@ -19,6 +20,7 @@
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
+import { BenchSinkClient } from './bench-sink-client';
 import { BenchWsClient, type PreparedRequest } from './bench-ws-client';
 import type { BenchUser } from './relay-bench';
 import { streamPut } from './sync-client';
@@ -46,15 +48,21 @@ async function main(): Promise<void> {
   const plan = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as LoadPlan;
   const senders: BenchWsClient[] = [];
   const receivers: BenchWsClient[] = [];
-  const everyone: BenchWsClient[] = [];
+  const everyone: Array<{ close(): Promise<unknown> }> = [];
   const jobs = plan.users.flatMap((user, u) => user.devices.map((device, i) => ({ u, i, device })));
   for (let at = 0; at < jobs.length; at += 100) {
     await Promise.all(jobs.slice(at, at + 100).map(async ({ u, i, device }) => {
-      const client = await BenchWsClient.connect(plan.urls[i % plan.urls.length]!.replace(/^http/, 'ws') + '/v1/sync', device, ['none']);
+      const url = plan.urls[i % plan.urls.length]!.replace(/^http/, 'ws') + '/v1/sync';
+      if (i > 1) {
+        // Nobody times devices 2 and up: they take their frames off the socket unparsed.
+        everyone.push(await BenchSinkClient.connect(url, device));
+        return;
+      }
+      const client = await BenchWsClient.connect(url, device, ['none']);
       everyone.push(client);
       if (i === 0) senders[u] = client;
       if (i === 1) receivers[u] = client;
-      // Only device 1's live changes are timed: the others receive theirs without decoding.
+      // Only device 1's live changes are timed: device 0 decodes only its replies.
       if (i !== 1) client.decodePushes = false;
     }));
   }

@@ -9,8 +9,10 @@ import {
   encodeHelloFrame,
   FrameCodec,
   frameHeaderByte,
+  isSharedFrame,
   MAX_HELLO_FRAME_BYTES,
   type FrameCodecOptions,
+  type SharedFrameBody,
 } from '../../../core/protocol/frame';
 import { CODEC_NAMES, type ClientMessage, type HelloMessage } from '../../../core/protocol/messages';
 import { parseClientMessage, parseServerMessage } from '../../../core/protocol/validate';
@@ -159,6 +161,26 @@ describe('FrameCodec', () => {
       }
       // The large pages went through brotli once each; the small one through every connection's context.
       assert.equal(brotliCalls, 2);
+    });
+
+    it('gives every connection the same frame object for a shared message without context, and each its own context frame', () => {
+      const codecs = nodeCodecRegistry();
+      const plain = [new FrameCodec({ codec: 'none', codecs }), new FrameCodec({ codec: 'none', codecs })];
+      const context = [new FrameCodec({ codec: 'deflate', codecs }), new FrameCodec({ codec: 'deflate', codecs })];
+      const message = { type: 'changes', changes: [], cursor: 3, hasMore: false, pad: 'a live page '.repeat(30) };
+      const json = JSON.stringify(message);
+      const shared: SharedFrameBody = {};
+      const [a, b] = plain.map((relay) => relay.encodeJson(json, shared));
+      assert.equal(a, b);
+      assert.ok(isSharedFrame(shared, a!));
+      const [c, d] = context.map((relay) => relay.encodeJson(json, shared));
+      assert.equal(c![0], frameHeaderByte(CONTEXT_DEFLATE_ID));
+      assert.notEqual(c, d);
+      assert.ok(!isSharedFrame(shared, c!) && !isSharedFrame(shared, d!));
+      assert.ok(!isSharedFrame({}, a!));
+      // Each connection still counts the frame it sent.
+      for (const relay of plain) assert.equal(relay.stats.framesEncoded, 1);
+      assert.deepEqual(new FrameCodec({ codec: 'none', codecs }).decode(a!), message);
     });
 
     it('refuses a codec it does not have with FRAME_UNKNOWN_CODEC', () => {
