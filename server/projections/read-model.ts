@@ -7,6 +7,7 @@
  * position, so that is the order the assistant shows them. `created_at` is when the projector
  * wrote the row, which after an offline device's replay or a rebuild is not message order.
  */
+import { isSyncError } from '../../core/errors';
 import type { StreamName } from '../../core/model/changes';
 import type { Queryable } from '../db/database';
 import { parseKeyOrder } from './plan';
@@ -78,12 +79,21 @@ export async function listMessagesJson(
   options: { onMissing?: (keys: string[]) => void } = {},
 ): Promise<string> {
   const before = page.before === undefined ? undefined : parseKeyOrder(page.before);
-  // read_model_messages (migration 0011) reads each entry from the log change its row names;
-  // compaction keeps every change a message row names, so each one is found.
-  const { rows } = await db.query<{ entry_key: string; content_hash: string; seq: number | string; found: boolean; content: string | null; body: string | null }>(
-    'SELECT entry_key, content_hash, seq, found, content, body FROM read_model_messages($1, $2, $3, $4, $5)',
-    [conversationId, page.stream, before?.major ?? null, before?.minor ?? null, page.limit + 1],
-  );
+  const params: unknown[] = [conversationId, page.stream, page.limit + 1];
+  let bound = '';
+  if (before) {
+    params.push(before.major, before.minor);
+    bound = 'AND (m.key_major, m.key_minor) < ($4, $5)';
+  }
+  let rows: PageRow[];
+  try {
+    rows = (await db.query<PageRow>(pageSql(bound, `(o.body -> 'entry')::text`), params)).rows;
+  } catch (err) {
+    // PostgreSQL's json functions refuse to take apart a text holding the escape \u0000 (an
+    // entry a device sent with a NUL): read those pages' bodies whole and take the entries out here.
+    if (!(isSyncError(err) && err.details?.sqlState === UNTRANSLATABLE_CHARACTER)) throw err;
+    rows = (await db.query<PageRow>(pageSql(bound, 'o.body::text'), params)).rows.map((r) => ({ ...r, content: r.content === null ? null : entryOf(r.content) }));
+  }
   const more = rows.length > page.limit;
   const shown = more ? rows.slice(0, page.limit) : rows;
   // A row whose change is gone (compaction never removes one a row names) is left out; the
@@ -91,17 +101,45 @@ export async function listMessagesJson(
   const missing = shown.filter((r) => !r.found).map((r) => r.entry_key);
   if (missing.length > 0) options.onMissing?.(missing);
   const messages = shown.filter((r) => r.found).map(
-    (r) => `{"key":${JSON.stringify(r.entry_key)},"hash":${JSON.stringify(r.content_hash)},"seq":${Number(r.seq)},"entry":${r.content ?? entryOf(r.body)}}`,
+    (r) => `{"key":${JSON.stringify(r.entry_key)},"hash":${JSON.stringify(r.content_hash)},"seq":${Number(r.seq)},"entry":${r.content ?? 'null'}}`,
   );
   const last = shown[shown.length - 1];
   const next = more && last ? `,"nextBefore":${JSON.stringify(last.entry_key)}` : '';
   return `{"stream":${JSON.stringify(page.stream)},"messages":[${messages.join(',')}]${next}}`;
 }
 
-/** The entry of a body PostgreSQL could not take apart (it holds the escape \u0000), as JSON text. */
-function entryOf(body: string | null): string {
-  const parsed = body === null ? undefined : (JSON.parse(body) as { entry?: unknown });
-  return JSON.stringify(parsed?.entry ?? null);
+interface PageRow {
+  entry_key: string;
+  content_hash: string;
+  seq: number | string;
+  /** False where the change the row names is gone (compaction never removes one). */
+  found: boolean;
+  content: string | null;
+}
+
+/** SQLSTATE 22P05, which PostgreSQL gives a json text holding \u0000 that it must take apart. */
+const UNTRANSLATABLE_CHARACTER = '22P05';
+
+/**
+ * One page of a stream, `content` taken from the named change's body by `content`. The page is
+ * chosen first; then each entry is one probe of the log's primary key (the LIMIT keeps the
+ * planner from turning the probes into a scan of the user's log, which right after a bulk load
+ * its statistics make look cheaper). The json type's `->` returns the entry's text as sent.
+ */
+function pageSql(bound: string, content: string): string {
+  return `SELECT p.entry_key, p.content_hash, p.seq, o.seq IS NOT NULL AS found, ${content} AS content
+    FROM (SELECT m.entry_key, m.content_hash, m.seq, m.key_major, m.key_minor FROM messages m
+           WHERE m.conversation_id = $1 AND m.stream = $2 ${bound}
+           ORDER BY m.key_major DESC, m.key_minor DESC LIMIT $3) p
+    LEFT JOIN LATERAL (SELECT s.seq, s.body FROM sync_operations s
+                        WHERE s.user_id = (SELECT c.user_id FROM conversations c WHERE c.id = $1) AND s.seq = p.seq
+                        LIMIT 1) o ON true
+   ORDER BY p.key_major DESC, p.key_minor DESC`;
+}
+
+/** The entry of a whole body, as JSON text. */
+function entryOf(body: string): string {
+  return JSON.stringify((JSON.parse(body) as { entry?: unknown }).entry ?? null);
 }
 
 /** How far the user's read model has followed the change log: both seqs (0 when none). */

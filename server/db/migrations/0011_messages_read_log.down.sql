@@ -1,7 +1,6 @@
 -- Undoes 0011_messages_read_log.up.sql: the messages get their copy of each entry back, taken
 -- from the log change each row names ('null' where that change is gone), compressed as 0009
 -- left it.
-DROP FUNCTION read_model_messages(uuid, text, bigint, integer, integer);
 CREATE INDEX messages_conversation_created_idx ON messages (conversation_id, created_at DESC);
 ALTER TABLE messages ADD COLUMN content json;
 DO $$

@@ -5,7 +5,7 @@
 --   projecting it meant reading the body back, parsing it, serialising the entry and sending
 --   it to PostgreSQL to parse, compress and write again: during a migration, about a third of
 --   the relay's and PostgreSQL's work. Compaction keeps every log row a message row names
---   (server/db/change-log.ts `compactLog`).
+--   (server/db/change-log.ts `compactLog`); server/projections/read-model.ts reads the pages.
 -- - sync_operations.head: a stream.put's body without its entry, written by the relay beside
 --   the body, so the projector reads a few hundred bytes per put instead of parsing the whole
 --   body. NULL for other changes and for rows stored without it (the projector then reads
@@ -21,33 +21,6 @@
 ALTER TABLE messages DROP COLUMN content;
 ALTER TABLE sync_operations ADD COLUMN head json;
 DROP INDEX messages_conversation_created_idx;
-
--- One page of a conversation's stream, newest first, each entry read from the log change its
--- row names (the json type's `->` returns the text as sent): at most p_limit rows whose key
--- orders before (p_major, p_minor) (all when p_major is NULL). The page is chosen first, then
--- each entry is one probe of the log's primary key (enable_seqscan off: right after a bulk
--- load the planner's statistics make a scan of the user's whole log look cheaper).
--- A body holding the escape \u0000 comes back whole in `body` (content NULL): PostgreSQL's
--- json functions refuse to take such a text apart; the relay extracts the entry itself.
--- `found` is false (content and body NULL) where the named change is gone, which compaction
--- never does (server/db/change-log.ts): the relay reports it and pages on.
-CREATE OR REPLACE FUNCTION read_model_messages(p_conversation uuid, p_stream text, p_major bigint, p_minor integer, p_limit integer)
-RETURNS TABLE (entry_key text, content_hash text, seq bigint, found boolean, content text, body text)
-LANGUAGE sql STABLE
-SET enable_seqscan = off
-AS $fn$
-  SELECT p.entry_key, p.content_hash, p.seq, o.body IS NOT NULL,
-         CASE WHEN NOT o.nul THEN coalesce((o.body -> 'entry')::text, 'null') END,
-         CASE WHEN o.nul THEN o.body::text END
-    FROM (SELECT m.entry_key, m.content_hash, m.seq, m.key_major, m.key_minor FROM messages m
-           WHERE m.conversation_id = p_conversation AND m.stream = p_stream
-             AND (p_major IS NULL OR (m.key_major, m.key_minor) < (p_major, p_minor))
-           ORDER BY m.key_major DESC, m.key_minor DESC LIMIT p_limit) p
-    LEFT JOIN LATERAL (SELECT s.body, strpos(s.body::text, '\u0000') > 0 AS nul FROM sync_operations s
-                        WHERE s.user_id = (SELECT c.user_id FROM conversations c WHERE c.id = p_conversation)
-                          AND s.seq = p.seq) o ON true
-   ORDER BY p.key_major DESC, p.key_minor DESC
-$fn$;
 
 -- 0008's sync_push_batch, the bodies apart (p_bodies[b]) and each put's head stored.
 CREATE OR REPLACE FUNCTION sync_push_batch(p_users uuid[], p_changes json, p_bodies json[])
