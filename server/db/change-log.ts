@@ -21,7 +21,6 @@ import {
   type ChangeBody,
   type ClientChange,
   type ServerChange,
-  type StreamPutBody,
   type TaskMetaBody,
 } from '../../core/model/changes';
 import { MAX_PULL_LIMIT, type AcceptedChange, type ChangeConflict } from '../../core/protocol/messages';
@@ -138,8 +137,7 @@ export async function appendPushes(db: Queryable, entries: readonly PushEntry[])
         base_seq: c.baseSeq,
         entity: entities[i],
         change_type: c.body.type,
-        b: bodies.push(new JsonText(JSON.stringify(c.body))),
-        head: c.body.type === 'stream.put' ? putHead(c.body) : undefined,
+        ...bodyAndHead(c.body, bodies),
         mergeable: isMergeable(c.body),
       }),
     );
@@ -213,13 +211,24 @@ function toAppendResult(entry: PushEntry, entities: readonly string[], head: num
 const MAX_BODIES_PER_STATEMENT = 65_000;
 
 /**
- * A stream.put's body without its entry, stored beside the body (sync_operations.head,
- * migration 0011): the projector reads this instead of the whole body.
+ * Adds `body`'s text to `bodies` and returns its place there (`b`, from 1) and, for a
+ * stream.put, its head: the body without its entry, stored beside the body
+ * (sync_operations.head, migration 0011) for the projector. A put's body is then written as
+ * its head's text with the entry last, `<head without its closing brace>,"entry":<entry>}`,
+ * so the messages route takes the entry out of the body by position, without parsing it
+ * (server/projections/read-model.ts). Key order inside a body carries no meaning (an entry's
+ * hash covers the entry alone), and the entry's own text is unchanged.
  */
-function putHead(body: StreamPutBody): Omit<StreamPutBody, 'entry'> {
-  const { entry: _entry, ...head } = body;
-  return head;
+function bodyAndHead(body: ChangeBody, bodies: JsonText[]): { b: number; head?: unknown } {
+  if (body.type !== 'stream.put' || body.entry === undefined) return { b: bodies.push(new JsonText(JSON.stringify(body))) };
+  const { entry, ...head } = body;
+  const headText = JSON.stringify(head);
+  const text = `${headText.slice(0, -1)}${ENTRY_MEMBER}${JSON.stringify(entry)}}`;
+  return { b: bodies.push(new JsonText(text)), head };
 }
+
+/** What comes between a put's head (without its closing brace) and its entry in its stored body (see bodyAndHead). */
+export const ENTRY_MEMBER = ',"entry":';
 
 /** The rows of sync_push_batch (see migration 0008): a 'head' row per entry, then the changes not stored. */
 interface AppendRow {

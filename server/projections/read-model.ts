@@ -9,6 +9,7 @@
  */
 import { isSyncError } from '../../core/errors';
 import type { StreamName } from '../../core/model/changes';
+import { ENTRY_MEMBER } from '../db/change-log';
 import type { Queryable } from '../db/database';
 import { parseKeyOrder } from './plan';
 
@@ -87,7 +88,7 @@ export async function listMessagesJson(
   }
   let rows: PageRow[];
   try {
-    rows = (await db.query<PageRow>(pageSql(bound, `(o.body -> 'entry')::text`), params)).rows;
+    rows = (await db.query<PageRow>(pageSql(bound, ENTRY_BY_POSITION), params)).rows;
   } catch (err) {
     // PostgreSQL's json functions refuse to take apart a text holding the escape \u0000 (an
     // entry a device sent with a NUL): read those pages' bodies whole and take the entries out here.
@@ -117,6 +118,16 @@ interface PageRow {
   content: string | null;
 }
 
+/**
+ * A put's entry as JSON text. Since migration 0011 a put's body is its head's text with the
+ * entry last (server/db/change-log.ts bodyAndHead): the entry is the body's text after the head
+ * (without its closing brace) and `,"entry":`, up to the body's closing brace; cut out by position,
+ * not parsed (parsing cost PostgreSQL as much again as reading the body). A row without a head
+ * (stored before 0011) is parsed (`->`, which returns the entry's text as sent).
+ */
+const ENTRY_BY_POSITION = `CASE WHEN o.head IS NULL THEN (o.body -> 'entry')::text
+  ELSE substr(o.body::text, length(o.head::text) + ${ENTRY_MEMBER.length}, length(o.body::text) - length(o.head::text) - ${ENTRY_MEMBER.length}) END`;
+
 /** SQLSTATE 22P05, which PostgreSQL gives a json text holding \u0000 that it must take apart. */
 const UNTRANSLATABLE_CHARACTER = '22P05';
 
@@ -131,7 +142,7 @@ function pageSql(bound: string, content: string): string {
     FROM (SELECT m.entry_key, m.content_hash, m.seq, m.key_major, m.key_minor FROM messages m
            WHERE m.conversation_id = $1 AND m.stream = $2 ${bound}
            ORDER BY m.key_major DESC, m.key_minor DESC LIMIT $3) p
-    LEFT JOIN LATERAL (SELECT s.seq, s.body FROM sync_operations s
+    LEFT JOIN LATERAL (SELECT s.seq, s.body, s.head FROM sync_operations s
                         WHERE s.user_id = (SELECT c.user_id FROM conversations c WHERE c.id = $1) AND s.seq = p.seq
                         LIMIT 1) o ON true
    ORDER BY p.key_major DESC, p.key_minor DESC`;

@@ -252,6 +252,23 @@ export function projectorSuite(setup: ProjectorSuiteSetup): void {
       assert.deepEqual(after.messages.map((m) => m.entry), [{ text: 'next\u0000' }]);
     });
 
+    it('serves each entry as sent, cut out of its body by position, and parses a body stored without a head', async () => {
+      const entry = { text: 'é 😀 "quoted" },"entry":{"x":1} \\ end', nested: { list: [1, 2.5, null, true], '': 'empty key' }, n: -0.001 };
+      await appendChanges(db(), user, device, [
+        { clientSeq: 1, baseSeq: null, body: { type: 'stream.put', source, taskId: asTaskId('a'), stream: 'api', key: '0', hash: 'h0', entry } },
+        { clientSeq: 2, baseSeq: null, body: { type: 'stream.put', source, taskId: asTaskId('a'), stream: 'api', key: '1', hash: 'h1', entry: 'just a string' } },
+      ]);
+      const { rows: stored } = await db().query<{ body: string; head: string }>('SELECT body::text AS body, head::text AS head FROM sync_operations WHERE user_id = $1 ORDER BY seq', [user]);
+      assert.equal(stored[0]!.body, `${stored[0]!.head.slice(0, -1)},"entry":${JSON.stringify(entry)}}`, 'the entry is last, after the head');
+      await catchUp(db(), user, 1000);
+      const { rows: [conv] } = await db().query<{ id: string }>('SELECT id FROM conversations WHERE user_id = $1', [user]);
+      const page = async () => await listMessagesJson(db(), conv!.id, { stream: 'api', limit: 10 });
+      const served = await page();
+      assert.equal(served, `{"stream":"api","messages":[{"key":"1","hash":"h1","seq":2,"entry":"just a string"},{"key":"0","hash":"h0","seq":1,"entry":${JSON.stringify(entry)}}]}`);
+      await db().query('UPDATE sync_operations SET head = NULL WHERE user_id = $1', [user]); // as stored before migration 0011
+      assert.equal(await page(), served);
+    });
+
     it('compaction keeps a put the read model still names until the projector has applied the newer one', async () => {
       await appendChanges(db(), user, device, [put(1, 'a', 'ui', '5:0', 'v1'), taskMeta(2, null, { task: 'x', ts: 1 }, hlc(1), 'a')]);
       await catchUp(db(), user, 1000);
