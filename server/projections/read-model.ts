@@ -122,11 +122,13 @@ interface PageRow {
  * A put's entry as JSON text. Since migration 0011 a put's body is its head's text with the
  * entry last (server/db/change-log.ts bodyAndHead): the entry is the body's text after the head
  * (without its closing brace) and `,"entry":`, up to the body's closing brace; cut out by position,
- * not parsed (parsing cost PostgreSQL as much again as reading the body). A row without a head
- * (stored before 0011) is parsed (`->`, which returns the entry's text as sent).
+ * not parsed (parsing cost PostgreSQL as much again as reading the body). A body that does not
+ * start with its head (stored before 0011 without one, or rewritten since) is parsed (`->`,
+ * which returns the entry's text as sent).
  */
-const ENTRY_BY_POSITION = `CASE WHEN o.head IS NULL THEN (o.body -> 'entry')::text
-  ELSE substr(o.body::text, length(o.head::text) + ${ENTRY_MEMBER.length}, length(o.body::text) - length(o.head::text) - ${ENTRY_MEMBER.length}) END`;
+const ENTRY_BY_POSITION = `CASE WHEN starts_with(o.body::text, left(o.head::text, -1) || '${ENTRY_MEMBER}')
+  THEN substr(o.body::text, length(o.head::text) + ${ENTRY_MEMBER.length}, length(o.body::text) - length(o.head::text) - ${ENTRY_MEMBER.length})
+  ELSE (o.body -> 'entry')::text END`;
 
 /** SQLSTATE 22P05, which PostgreSQL gives a json text holding \u0000 that it must take apart. */
 const UNTRANSLATABLE_CHARACTER = '22P05';

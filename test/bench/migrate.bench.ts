@@ -42,7 +42,7 @@ interface CliRun {
   peakRssMb: number;
   stdout: string;
   /** CPU seconds (user + system) of the CLI child, the relay (this process) and its PostgreSQL backends. */
-  cpu: { cli: number; relay: number; postgres: number };
+  cpu: { cli: number; relay: number; postgres: number; /** The autovacuum workers' part of `postgres`. */ autovacuum: number };
 }
 
 /** Node options for the CLI child from ROO_SYNC_BENCH_CLI_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=DIR`). */
@@ -78,14 +78,14 @@ async function measuredCli(machine: Machine, args: string[], db: Database): Prom
     seconds,
     peakRssMb: Number(await readFile(rssFile, 'utf8')),
     stdout,
-    cpu: { cli: cliCpu.user + cliCpu.system, relay: (relayCpu.user + relayCpu.system) / 1e6, postgres: postgresCpu },
+    cpu: { cli: cliCpu.user + cliCpu.system, relay: (relayCpu.user + relayCpu.system) / 1e6, postgres: postgresCpu.total, autovacuum: postgresCpu.byType['autovacuum worker'] ?? 0 },
   };
 }
 
-/** `wall 12.3 s, CPU cli 8.1 s + relay 9.0 s + postgres 2.2 s, load 1.2` for a progress line. */
+/** `wall 12.3 s, CPU cli 8.1 s + relay 9.0 s + postgres 2.2 s (autovacuum 0.4 s), load 1.2` for a progress line. */
 function costs(run: CliRun): string {
   const c = run.cpu;
-  return `wall ${run.seconds.toFixed(1)} s, CPU cli ${c.cli.toFixed(1)} s + relay ${c.relay.toFixed(1)} s + postgres ${c.postgres.toFixed(1)} s, load ${loadavg()[0]!.toFixed(2)}`;
+  return `wall ${run.seconds.toFixed(1)} s, CPU cli ${c.cli.toFixed(1)} s + relay ${c.relay.toFixed(1)} s + postgres ${c.postgres.toFixed(1)} s (autovacuum ${c.autovacuum.toFixed(1)} s), load ${loadavg()[0]!.toFixed(2)}`;
 }
 
 /** Reads and hashes every task (what migrate must do anyway), MB/s. */

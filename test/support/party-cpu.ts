@@ -19,25 +19,28 @@ export function procCpuSeconds(pid: number): number | null {
 }
 
 /**
- * Samples the CPU of every backend connected to `db`'s database (pg_stat_activity) every
- * `intervalMs` until `stop()`, which returns the seconds they used since `start`. A backend
- * that ends between two samples loses what it used after the last one (pools keep theirs
- * open for a run, so this is small).
+ * Samples the CPU of every backend connected to `db`'s database (pg_stat_activity: client
+ * backends and autovacuum workers) every `intervalMs` until `stop()`, which returns the seconds
+ * they used since `start`, in all and per backend type. A backend that ends between two samples
+ * loses what it used after the last one (pools keep theirs open for a run, so this is small; an
+ * autovacuum worker's last quarter second can be missed).
  */
-export function watchPostgresCpu(db: Database, intervalMs = 250): { stop(): Promise<number> } {
+export function watchPostgresCpu(db: Database, intervalMs = 250): { stop(): Promise<PostgresCpu> } {
   const first = new Map<number, number>();
   const last = new Map<number, number>();
+  const typeOf = new Map<number, string>();
   let started = false;
   const sample = async (): Promise<void> => {
-    const { rows } = await db.query<{ pid: number }>(
-      'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+    const { rows } = await db.query<{ pid: number; backend_type: string | null }>(
+      'SELECT pid, backend_type FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
     );
-    for (const { pid } of rows) {
+    for (const { pid, backend_type } of rows) {
       const cpu = procCpuSeconds(pid);
       if (cpu === null) continue;
       // A backend seen at the first sample counts from there; a later one from its start.
       if (!first.has(pid)) first.set(pid, started ? 0 : cpu);
       last.set(pid, cpu);
+      typeOf.set(pid, backend_type ?? 'unknown');
     }
     started = true;
   };
@@ -50,9 +53,20 @@ export function watchPostgresCpu(db: Database, intervalMs = 250): { stop(): Prom
       clearInterval(timer);
       await pending.catch(() => undefined);
       await sample();
-      let total = 0;
-      for (const [pid, cpu] of last) total += cpu - first.get(pid)!;
-      return total;
+      const result: PostgresCpu = { total: 0, byType: {} };
+      for (const [pid, cpu] of last) {
+        const used = cpu - first.get(pid)!;
+        const type = typeOf.get(pid)!;
+        result.total += used;
+        result.byType[type] = (result.byType[type] ?? 0) + used;
+      }
+      return result;
     },
   };
+}
+
+/** PostgreSQL CPU seconds of one database's backends: in all, and per `backend_type` ("client backend", "autovacuum worker"). */
+export interface PostgresCpu {
+  total: number;
+  byType: Record<string, number>;
 }
