@@ -26,6 +26,7 @@ import {
 import { MAX_PULL_LIMIT, type AcceptedChange, type ChangeConflict } from '../../core/protocol/messages';
 import { foldMetaBodies } from '../../core/merge/metadata-merge';
 import { JsonText, type Database, type Queryable } from './database';
+import { storedBody } from './put-body';
 
 export const ChangeLogErrorCode = {
   /** A pushed change is malformed (clientSeq, baseSeq or body type), or repeats a clientSeq in one push. */
@@ -137,7 +138,7 @@ export async function appendPushes(db: Queryable, entries: readonly PushEntry[])
         base_seq: c.baseSeq,
         entity: entities[i],
         change_type: c.body.type,
-        ...bodyAndHead(c.body, bodies),
+        ...bindBody(c.body, bodies),
         mergeable: isMergeable(c.body),
       }),
     );
@@ -210,25 +211,11 @@ function toAppendResult(entry: PushEntry, entities: readonly string[], head: num
 /** Bodies `appendPushes` binds in one statement: PostgreSQL takes at most 65,535 parameters. */
 const MAX_BODIES_PER_STATEMENT = 65_000;
 
-/**
- * Adds `body`'s text to `bodies` and returns its place there (`b`, from 1) and, for a
- * stream.put, its head: the body without its entry, stored beside the body
- * (sync_operations.head, migration 0011) for the projector. A put's body is then written as
- * its head's text with the entry last, `<head without its closing brace>,"entry":<entry>}`,
- * so the messages route takes the entry out of the body by position, without parsing it
- * (server/projections/read-model.ts). Key order inside a body carries no meaning (an entry's
- * hash covers the entry alone), and the entry's own text is unchanged.
- */
-function bodyAndHead(body: ChangeBody, bodies: JsonText[]): { b: number; head?: unknown } {
-  if (body.type !== 'stream.put' || body.entry === undefined) return { b: bodies.push(new JsonText(JSON.stringify(body))) };
-  const { entry, ...head } = body;
-  const headText = JSON.stringify(head);
-  const text = `${headText.slice(0, -1)}${ENTRY_MEMBER}${JSON.stringify(entry)}}`;
+/** Adds `body`'s stored text to `bodies` (server/db/put-body.ts) and returns its place there (`b`, from 1) and its head, if any. */
+function bindBody(body: ChangeBody, bodies: JsonText[]): { b: number; head?: unknown } {
+  const { text, head } = storedBody(body);
   return { b: bodies.push(new JsonText(text)), head };
 }
-
-/** What comes between a put's head (without its closing brace) and its entry in its stored body (see bodyAndHead). */
-export const ENTRY_MEMBER = ',"entry":';
 
 /** The rows of sync_push_batch (see migration 0008): a 'head' row per entry, then the changes not stored. */
 interface AppendRow {

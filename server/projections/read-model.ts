@@ -9,8 +9,8 @@
  */
 import { isSyncError } from '../../core/errors';
 import type { StreamName } from '../../core/model/changes';
-import { ENTRY_MEMBER } from '../db/change-log';
 import type { Queryable } from '../db/database';
+import { entryTextSql } from '../db/put-body';
 import { parseKeyOrder } from './plan';
 
 export const DEFAULT_MESSAGE_LIMIT = 100;
@@ -88,7 +88,7 @@ export async function listMessagesJson(
   }
   let rows: PageRow[];
   try {
-    rows = (await db.query<PageRow>(pageSql(bound, ENTRY_BY_POSITION), params)).rows;
+    rows = (await db.query<PageRow>(pageSql(bound, entryTextSql('o')), params)).rows;
   } catch (err) {
     // PostgreSQL's json functions refuse to take apart a text holding the escape \u0000 (an
     // entry a device sent with a NUL): read those pages' bodies whole and take the entries out here.
@@ -117,18 +117,6 @@ interface PageRow {
   found: boolean;
   content: string | null;
 }
-
-/**
- * A put's entry as JSON text. Since migration 0011 a put's body is its head's text with the
- * entry last (server/db/change-log.ts bodyAndHead): the entry is the body's text after the head
- * (without its closing brace) and `,"entry":`, up to the body's closing brace; cut out by position,
- * not parsed (parsing cost PostgreSQL as much again as reading the body). A body that does not
- * start with its head (stored before 0011 without one, or rewritten since) is parsed (`->`,
- * which returns the entry's text as sent).
- */
-const ENTRY_BY_POSITION = `CASE WHEN starts_with(o.body::text, left(o.head::text, -1) || '${ENTRY_MEMBER}')
-  THEN substr(o.body::text, length(o.head::text) + ${ENTRY_MEMBER.length}, length(o.body::text) - length(o.head::text) - ${ENTRY_MEMBER.length})
-  ELSE (o.body -> 'entry')::text END`;
 
 /** SQLSTATE 22P05, which PostgreSQL gives a json text holding \u0000 that it must take apart. */
 const UNTRANSLATABLE_CHARACTER = '22P05';

@@ -9,13 +9,15 @@
  * only the fields before it are parsed. Any other text is parsed whole, as before.
  */
 
+import { lastMemberPrefix, withLastMember } from '../../core/model/json-last-member';
+
 const CHANGES_START = '{"t":"changes",';
-const CHANGES_KEY = ',"changes":';
+const CHANGES_KEY = lastMemberPrefix('changes');
 
 /** The envelope `fields` (JSON-serialisable, without `changes`) with `changesJson` appended as its `changes`. */
 export function changesEnvelopeText(fields: { t: 'changes' } & Record<string, unknown>, changesJson?: string): string {
   const head = JSON.stringify(fields);
-  return changesJson === undefined ? head : `${head.slice(0, -1)}${CHANGES_KEY}${changesJson}}`;
+  return changesJson === undefined ? head : withLastMember(head, 'changes', changesJson);
 }
 
 /**
