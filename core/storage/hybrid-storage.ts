@@ -10,6 +10,7 @@
  * store before the next one, so memory never runs ahead of what was persisted.
  */
 import { SyncError, isSyncError } from '../errors';
+import { ExclusiveLock } from '../exclusive-lock';
 import type { DeviceId, TaskId } from '../ids';
 import { ConflictResolver } from '../merge/conflict-resolver';
 import { compareHlc, HybridLogicalClock } from '../model/hlc';
@@ -24,7 +25,7 @@ import { detectFileChanges } from './file-sync';
 import { checkIntegrity, type IntegrityReport } from './integrity';
 import { findUnsent, notePending, requeueUnsent, type OutboxRecoveryReport } from './outbox-recovery';
 import { applyJournal, applyReported, pullAll, type PullReport } from './pull-cycle';
-import { pushPending, resolveConflicts, type PushReport } from './push-cycle';
+import { pushPending, resolveConflicts, type PushPendingOptions, type PushReport } from './push-cycle';
 import { StorageErrorCode } from './storage-errors';
 import { liveEntryHashes } from './entry-cache';
 import type { EntryHashSet } from './entry-cache-index';
@@ -289,7 +290,7 @@ export class HybridStorage {
         for (const store of this.options.stores) targets.push(...(await this.everyTaskOf(store)));
       }
       const queued = await this.detectAndQueue(targets, found, options.files ?? true);
-      const pushed = await pushPending(this.deps, this.batchSize, this.maxConflictRounds);
+      const pushed = await pushPending(this.deps, this.pushOptions);
       return { ...pushed, queued, ...found };
     });
   }
@@ -300,7 +301,7 @@ export class HybridStorage {
    */
   async syncFromCloud(): Promise<SyncFromCloudReport> {
     return this.run(async () => {
-      const pushed = await pushPending(this.deps, this.batchSize, this.maxConflictRounds);
+      const pushed = await pushPending(this.deps, this.pushOptions);
       const pulled = await this.pullEverything();
       return { ...pulled, pushed };
     });
@@ -320,7 +321,7 @@ export class HybridStorage {
    */
   async applyLiveChanges(changes: readonly ServerChange[]): Promise<SyncFromCloudReport> {
     return this.run(async () => {
-      const pushed = await pushPending(this.deps, this.batchSize, this.maxConflictRounds);
+      const pushed = await pushPending(this.deps, this.pushOptions);
       const cursor = this.state.cursor;
       const fresh = changes.filter((c) => c.seq > cursor).sort((a, b) => a.seq - b.seq);
       if (fresh.length === 0) return { applied: 0, received: 0, pages: 0, refusedPaths: [], pushed };
@@ -350,11 +351,15 @@ export class HybridStorage {
 
   /**
    * First upload of a device's existing history, streamed: changes left queued by an earlier
-   * run are pushed first, then the tasks are detected and queued one slice at a time and each
-   * slice is pushed before the next is read, so the outbox never holds more than a slice and
-   * memory does not grow with the store. The sync state is saved after each step: a run cut
-   * short (Ctrl-C, kill, lost network) resumes where it stopped, and a rerun queues nothing new.
-   * A push that fails throws STORAGE_SYNC_FAILED with the slice still queued.
+   * run are pushed first, then the tasks go through three stages one slice at a time, each
+   * slice one stage behind the next: while slice i-1 is pushed, slice i is detected and
+   * queued, and slice i+1 is read (parsed and hashed; reading changes nothing). So the device
+   * reads and hashes while the relay stores, and the outbox never holds more than two slices:
+   * memory does not grow with the store. Detection and the settling of push replies take turns
+   * (a lock), so a save never holds a detection whose changes are not queued yet. The sync
+   * state is saved after each step: a run cut short (Ctrl-C, kill, lost network) resumes where
+   * it stopped, and a rerun queues nothing new. A push that fails throws STORAGE_SYNC_FAILED
+   * with its changes still queued (after the detection in progress has finished).
    */
   async migrateLocalTasksToCloud(options: MigrationOptions | ((progress: MigrationProgress) => void) = {}): Promise<MigrationReport> {
     const opts: MigrationOptions = typeof options === 'function' ? { onProgress: options } : options;
@@ -367,34 +372,56 @@ export class HybridStorage {
       }
       const found: DetectFindings = { unreadable: [], unrestorable: [], restored: 0 };
       const pushed: PushReport = { accepted: 0, conflicts: 0, unresolved: 0 };
-      let queued = 0;
+      const turns = new ExclusiveLock();
+      const pushOptions: PushPendingOptions = { ...this.pushOptions, settleWith: (section) => turns.run(section) };
       const pushAll = async (): Promise<void> => {
         while (this.options.outbox.size > 0) {
           const before = this.options.outbox.size;
-          const round = await pushPending(this.deps, this.batchSize, this.maxConflictRounds);
+          const round = await pushPending(this.deps, pushOptions);
           pushed.accepted += round.accepted;
           pushed.conflicts += round.conflicts;
           pushed.unresolved = round.unresolved;
           if (this.options.outbox.size >= before) break;
         }
       };
-      await pushAll();
       const sliceSize = Math.max(1, opts.sliceTasks ?? 50);
+      const sliceAt = (i: number) => targets.slice(i, i + sliceSize);
+      const idsOf = (slice: typeof targets) => slice.map(({ store, taskId }) => ({ source: store.source, taskId }));
+      let queued = 0;
       let aborted = false;
-      for (let i = 0; i < targets.length; i += sliceSize) {
-        if (opts.signal?.aborted) {
-          aborted = true;
-          break;
-        }
-        const slice = targets.slice(i, i + sliceSize);
-        const ids = slice.map(({ store, taskId }) => ({ source: store.source, taskId }));
-        queued += await this.detectAndQueue(slice, found);
-        const done = Math.min(targets.length, i + sliceSize);
-        opts.onProgress?.({ phase: 'scan', done, total: targets.length, slice: ids, queued, accepted: pushed.accepted });
-        await pushAll();
-        // The slice's task states are saved: keep only a working set in memory.
+      let pushing = settledLater(pushAll());
+      /** The slice being pushed, reported once its push has finished. */
+      let inPush: { ids: MigrationProgress['slice']; done: number } | null = null;
+      let reading = targets.length > 0 ? settledLater(readTasks(sliceAt(0))) : null;
+      const finishPush = async (): Promise<void> => {
+        await pushing.result();
+        // The pushed slice's task states are saved: keep only a working set in memory.
         this.state.trim();
-        opts.onProgress?.({ phase: 'push', done, total: targets.length, slice: ids, queued, accepted: pushed.accepted });
+        if (inPush) opts.onProgress?.({ phase: 'push', done: inPush.done, total: targets.length, slice: inPush.ids, queued, accepted: pushed.accepted });
+        inPush = null;
+      };
+      try {
+        for (let i = 0; i < targets.length; i += sliceSize) {
+          if (opts.signal?.aborted) {
+            aborted = true;
+            break;
+          }
+          const slice = sliceAt(i);
+          const reads = await reading!.result();
+          reading = i + sliceSize < targets.length ? settledLater(readTasks(sliceAt(i + sliceSize))) : null;
+          queued += await turns.run(() => this.detectAndQueue(slice, found, false, reads));
+          const done = Math.min(targets.length, i + sliceSize);
+          const ids = idsOf(slice);
+          opts.onProgress?.({ phase: 'scan', done, total: targets.length, slice: ids, queued, accepted: pushed.accepted });
+          await finishPush();
+          pushing = settledLater(pushAll());
+          inPush = { ids, done };
+        }
+        await finishPush();
+      } finally {
+        // Nothing is left running after a failure: the read ahead and the push in flight end first.
+        await reading?.result().catch(() => undefined);
+        await pushing.result().catch(() => undefined);
       }
       return { tasks: targets.length, queued, pushed, unreadable: found.unreadable, aborted };
     });
@@ -423,12 +450,8 @@ export class HybridStorage {
 
   // ------------------------------------------------------------------ internals
 
-  private get batchSize(): number {
-    return this.options.pushBatchSize ?? 500;
-  }
-
-  private get maxConflictRounds(): number {
-    return this.options.maxConflictRounds ?? 5;
+  private get pushOptions(): PushPendingOptions {
+    return { batchSize: this.options.pushBatchSize ?? 500, maxConflictRounds: this.options.maxConflictRounds ?? 5 };
   }
 
   /** Every task of a store: its task folders, and the synced tasks whose folder is gone. */
@@ -537,15 +560,18 @@ export class HybridStorage {
     targets: ReadonlyArray<{ store: TaskStore; taskId: TaskId }>,
     found: DetectFindings = { unreadable: [], unrestorable: [], restored: 0 },
     withFiles = false,
+    reads?: readonly TaskRead[],
   ): Promise<number> {
     const planned: PlannedChange[] = [];
     const rewrites: Array<{ store: TaskStore; snapshot: TaskSnapshot }> = [];
     const unrestorable: UnrestorableEntry[] = [];
-    for (const { store, taskId } of targets) {
+    for (const [index, { store, taskId }] of targets.entries()) {
       const source = store.source;
       let snapshot: TaskSnapshot | null;
       try {
-        snapshot = await store.readTask(taskId);
+        const read = reads?.[index];
+        if (read && 'error' in read) throw read.error;
+        snapshot = read ? read.snapshot : await store.readTask(taskId);
       } catch (err) {
         // A corrupt file is left as it is (never rewritten with less); integrity reports it.
         if (!(err instanceof SyncError && err.code.startsWith('STORE_'))) throw err;
@@ -595,4 +621,38 @@ export class HybridStorage {
     for (const { store, snapshot } of rewrites) await store.writeTask(snapshot);
     return planned.length;
   }
+}
+
+/** One task's files as read ahead of its detection: the snapshot (null: no task folder), or why it could not be read. */
+type TaskRead = { snapshot: TaskSnapshot | null } | { error: unknown };
+
+/** Reads each task's files in turn (reading changes nothing: neither the store nor the sync state). */
+async function readTasks(targets: ReadonlyArray<{ store: TaskStore; taskId: TaskId }>): Promise<TaskRead[]> {
+  const reads: TaskRead[] = [];
+  for (const { store, taskId } of targets) {
+    try {
+      reads.push({ snapshot: await store.readTask(taskId) });
+    } catch (error) {
+      reads.push({ error });
+    }
+  }
+  return reads;
+}
+
+/**
+ * Work started now whose outcome is taken later: a rejection meanwhile is not unhandled, and
+ * `result()` gives the value or throws the error.
+ */
+function settledLater<T>(work: Promise<T>): { result(): Promise<T> } {
+  const outcome = work.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  return {
+    async result() {
+      const o = await outcome;
+      if (!o.ok) throw o.error;
+      return o.value;
+    },
+  };
 }

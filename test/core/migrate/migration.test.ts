@@ -64,8 +64,10 @@ describe('migration (core/node/migrate)', function () {
         maxQueued = Math.max(maxQueued, device.outbox.size);
       },
     });
-    // Detecting is interleaved with pushing: after each slice the outbox is empty again.
-    assert.equal(maxQueued, 0);
+    // A slice is pushed while the next one is detected: the outbox never holds the whole store,
+    // and when the last slice is reported pushed nothing is left queued.
+    assert.ok(maxQueued < result.queued / 2, `${maxQueued} of ${result.queued} queued at once`);
+    assert.equal(device.outbox.size, 0);
     assert.deepEqual(progress, [3, 6, 9, 12, 15]);
     assert.equal(result.accepted, result.queued);
     assert.ok(result.queued >= generated.messages);

@@ -419,24 +419,29 @@ describe('HybridStorage', () => {
   });
 
   describe('#migrateLocalTasksToCloud (streamed)', () => {
-    it('pushes each slice before reading the next, keeps the outbox at most one slice, and stops on abort', async () => {
+    it('pushes a slice while it detects the next, keeps the outbox at most two slices, and stops on abort', async () => {
       const world = new SimWorld();
       const a = await world.addDevice();
       for (let i = 0; i < 6; i++) await createTask(a, `s${i}`, 3);
       const controller = new AbortController();
       const sizes: number[] = [];
+      const phases: string[] = [];
       const report = await world.run(
         a.storage!.migrateLocalTasksToCloud({
           sliceTasks: 2,
           signal: controller.signal,
           onProgress: (p) => {
             sizes.push(a.storage!.pendingCount);
-            if (p.phase === 'push' && p.done === 4) controller.abort();
+            phases.push(`${p.phase}:${p.done}`);
+            // Asked to stop while the second slice is pushed: that push ends, no third slice starts.
+            if (p.phase === 'scan' && p.done === 4) controller.abort();
           },
         }),
       );
       assert.equal(report.aborted, true);
-      assert.deepEqual(sizes, [10, 0, 10, 0]);
+      assert.deepEqual(phases, ['scan:2', 'scan:4', 'push:2', 'push:4']);
+      // Slice 2 is queued while slice 1 is pushed (the simulated relay answers once both are queued).
+      assert.deepEqual(sizes, [10, 20, 0, 0]);
       const rest = await world.run(a.storage!.migrateLocalTasksToCloud({ sliceTasks: 2 }));
       assert.equal(rest.queued, 10, 'only the two tasks left');
       assert.equal((await world.run(a.storage!.migrateLocalTasksToCloud())).queued, 0);
