@@ -10,7 +10,6 @@
  * store before the next one, so memory never runs ahead of what was persisted.
  */
 import { SyncError, isSyncError } from '../errors';
-import { ExclusiveLock } from '../exclusive-lock';
 import type { DeviceId, TaskId } from '../ids';
 import { ConflictResolver } from '../merge/conflict-resolver';
 import { compareHlc, HybridLogicalClock } from '../model/hlc';
@@ -25,7 +24,7 @@ import { detectFileChanges } from './file-sync';
 import { checkIntegrity, type IntegrityReport } from './integrity';
 import { findUnsent, notePending, requeueUnsent, type OutboxRecoveryReport } from './outbox-recovery';
 import { applyJournal, applyReported, pullAll, type PullReport } from './pull-cycle';
-import { pushPending, resolveConflicts, type PushPendingOptions, type PushReport } from './push-cycle';
+import { pushPending, resolveConflicts, type PushReport } from './push-cycle';
 import { StorageErrorCode } from './storage-errors';
 import { liveEntryHashes } from './entry-cache';
 import type { EntryHashSet } from './entry-cache-index';
@@ -103,6 +102,17 @@ const MAX_STORE_CHANGED_RETRIES = 5;
 
 /** What a detection found besides changes (filled in by detectAndQueue). */
 type DetectFindings = Pick<SyncToCloudReport, 'unreadable' | 'unrestorable' | 'restored'>;
+
+interface DetectOptions {
+  /** Filled in with what was found besides changes. */
+  found?: DetectFindings;
+  /** Scan the workspaces too. Default false. */
+  withFiles?: boolean;
+  /** The targets' files, read ahead (same order); default: read each target now. */
+  reads?: readonly TaskRead[];
+  /** Hold the targets' states (SyncState.hold) until their changes are queued: saves may run meanwhile. */
+  hold?: boolean;
+}
 
 export type SyncFromCloudReport = PullReport & { pushed: PushReport };
 
@@ -289,8 +299,8 @@ export class HybridStorage {
       } else {
         for (const store of this.options.stores) targets.push(...(await this.everyTaskOf(store)));
       }
-      const queued = await this.detectAndQueue(targets, found, options.files ?? true);
-      const pushed = await pushPending(this.deps, this.pushOptions);
+      const queued = await this.detectAndQueue(targets, { found, withFiles: options.files ?? true });
+      const pushed = await pushPending(this.deps, this.batchSize, this.maxConflictRounds);
       return { ...pushed, queued, ...found };
     });
   }
@@ -301,7 +311,7 @@ export class HybridStorage {
    */
   async syncFromCloud(): Promise<SyncFromCloudReport> {
     return this.run(async () => {
-      const pushed = await pushPending(this.deps, this.pushOptions);
+      const pushed = await pushPending(this.deps, this.batchSize, this.maxConflictRounds);
       const pulled = await this.pullEverything();
       return { ...pulled, pushed };
     });
@@ -321,7 +331,7 @@ export class HybridStorage {
    */
   async applyLiveChanges(changes: readonly ServerChange[]): Promise<SyncFromCloudReport> {
     return this.run(async () => {
-      const pushed = await pushPending(this.deps, this.pushOptions);
+      const pushed = await pushPending(this.deps, this.batchSize, this.maxConflictRounds);
       const cursor = this.state.cursor;
       const fresh = changes.filter((c) => c.seq > cursor).sort((a, b) => a.seq - b.seq);
       if (fresh.length === 0) return { applied: 0, received: 0, pages: 0, refusedPaths: [], pushed };
@@ -355,8 +365,9 @@ export class HybridStorage {
    * slice one stage behind the next: while slice i-1 is pushed, slice i is detected and
    * queued, and slice i+1 is read (parsed and hashed; reading changes nothing). So the device
    * reads and hashes while the relay stores, and the outbox never holds more than two slices:
-   * memory does not grow with the store. Detection and the settling of push replies take turns
-   * (a lock), so a save never holds a detection whose changes are not queued yet. The sync
+   * memory does not grow with the store. A slice's task states are held while it is detected
+   * (SyncState.hold), so a save made meanwhile (a push reply settled) never records a change
+   * as queued that the outbox does not hold yet. The sync
    * state is saved after each step: a run cut short (Ctrl-C, kill, lost network) resumes where
    * it stopped, and a rerun queues nothing new. A push that fails throws STORAGE_SYNC_FAILED
    * with its changes still queued (after the detection in progress has finished).
@@ -372,12 +383,10 @@ export class HybridStorage {
       }
       const found: DetectFindings = { unreadable: [], unrestorable: [], restored: 0 };
       const pushed: PushReport = { accepted: 0, conflicts: 0, unresolved: 0 };
-      const turns = new ExclusiveLock();
-      const pushOptions: PushPendingOptions = { ...this.pushOptions, settleWith: (section) => turns.run(section) };
       const pushAll = async (): Promise<void> => {
         while (this.options.outbox.size > 0) {
           const before = this.options.outbox.size;
-          const round = await pushPending(this.deps, pushOptions);
+          const round = await pushPending(this.deps, this.batchSize, this.maxConflictRounds);
           pushed.accepted += round.accepted;
           pushed.conflicts += round.conflicts;
           pushed.unresolved = round.unresolved;
@@ -409,7 +418,7 @@ export class HybridStorage {
           const slice = sliceAt(i);
           const reads = await reading!.result();
           reading = i + sliceSize < targets.length ? settledLater(readTasks(sliceAt(i + sliceSize))) : null;
-          queued += await turns.run(() => this.detectAndQueue(slice, found, false, reads));
+          queued += await this.detectAndQueue(slice, { found, reads, hold: true });
           const done = Math.min(targets.length, i + sliceSize);
           const ids = idsOf(slice);
           opts.onProgress?.({ phase: 'scan', done, total: targets.length, slice: ids, queued, accepted: pushed.accepted });
@@ -450,8 +459,12 @@ export class HybridStorage {
 
   // ------------------------------------------------------------------ internals
 
-  private get pushOptions(): PushPendingOptions {
-    return { batchSize: this.options.pushBatchSize ?? 500, maxConflictRounds: this.options.maxConflictRounds ?? 5 };
+  private get batchSize(): number {
+    return this.options.pushBatchSize ?? 500;
+  }
+
+  private get maxConflictRounds(): number {
+    return this.options.maxConflictRounds ?? 5;
   }
 
   /** Every task of a store: its task folders, and the synced tasks whose folder is gone. */
@@ -545,8 +558,10 @@ export class HybridStorage {
       if (requeue.planned.length > 0) await outbox.enqueue(requeue.planned);
       await this.deps.saveState();
       for (const { store, snapshot } of requeue.rewrites) await store.writeTask(snapshot);
-    } else if (this.state.taskCount > 0 || this.state.files.size > 0) {
-      // Name the journal now, so the next open need not check (an empty state names it at its first save).
+    } else {
+      // Name the journal now, before anything is queued into it: a crash after the first queueing
+      // and before the state is next saved then finds those changes noted from the journal
+      // (recover/notePending) instead of detecting and queueing them a second time.
       await this.deps.saveState();
     }
     this.recovery = report;
@@ -556,11 +571,24 @@ export class HybridStorage {
    * Detects changes of the given tasks (and, when `withFiles`, every workspace), queues them
    * durably, saves the state, then writes back entries a stale rewrite lost.
    */
-  private async detectAndQueue(
+  private async detectAndQueue(targets: ReadonlyArray<{ store: TaskStore; taskId: TaskId }>, options: DetectOptions = {}): Promise<number> {
+    const { found = { unreadable: [], unrestorable: [], restored: 0 }, withFiles = false, reads } = options;
+    const held = options.hold ? targets.map(({ store, taskId }) => ({ source: store.source, taskId })) : [];
+    this.state.hold(held);
+    try {
+      return await this.detectAndQueueHeld(targets, found, withFiles, reads, () => this.state.release(held));
+    } finally {
+      this.state.release(held);
+    }
+  }
+
+  /** detectAndQueue's work; `queued` is called once the changes are in the outbox, before the state is saved. */
+  private async detectAndQueueHeld(
     targets: ReadonlyArray<{ store: TaskStore; taskId: TaskId }>,
-    found: DetectFindings = { unreadable: [], unrestorable: [], restored: 0 },
-    withFiles = false,
-    reads?: readonly TaskRead[],
+    found: DetectFindings,
+    withFiles: boolean,
+    reads: readonly TaskRead[] | undefined,
+    queued: () => void,
   ): Promise<number> {
     const planned: PlannedChange[] = [];
     const rewrites: Array<{ store: TaskStore; snapshot: TaskSnapshot }> = [];
@@ -617,6 +645,7 @@ export class HybridStorage {
     if (withFiles) for (const files of this.deps.workspaces) planned.push(...(await detectFileChanges(this.deps.ctx, files)));
     if (planned.length === 0 && rewrites.length === 0) return 0;
     if (planned.length > 0) await this.options.outbox.enqueue(planned);
+    queued();
     await this.deps.saveState();
     for (const { store, snapshot } of rewrites) await store.writeTask(snapshot);
     return planned.length;

@@ -22,10 +22,12 @@
  * offline and delivered late does.
  */
 import { isSyncError } from '../errors';
+import { mergeTaskMeta } from '../merge/metadata-merge';
 import type { TaskId } from '../ids';
 import { compareEntryKeys, entityKeyOf, STREAM_NAMES, type ChangeBody, type ClientChange, type EntryKey, type StreamName, type TaskSource } from '../model/changes';
 import { sha256Hex } from '../model/hash';
 import type { TaskSnapshot, TaskStore } from '../ports/task-store';
+import { deepEqual } from '../tracking/history-diff';
 import type { KeyedEntry } from '../tracking/stream-keys';
 import { loadSyncedEntries, relayVersion } from './entry-cache';
 import { detectFileChanges } from './file-sync';
@@ -127,20 +129,33 @@ export function findUnsent(state: SyncState, deviceId: string, pending: readonly
 }
 
 /**
- * The other direction: stream changes the outbox holds that the sync state does not record.
+ * The other direction: task changes the outbox holds that the sync state does not record.
  * Detection queues a change before it saves the state recording it, so a crash (or a failed
  * save) in between leaves the state at the version before. The ack of such a put then finds no
  * tracked entry to record, and detection, seeing the queued version on disk as new, queues it a
  * second time, which the relay stores again (with a base from before: a spurious concurrent
- * write). Replays the queue's puts and truncates, in clientSeq order, over the state as
- * detection would have recorded them. Only for the journal the state queued into: another one
- * (salvaged) may hold older versions than the state. Returns the tasks it changed.
+ * write); metadata would likewise be queued again. Replays the queue's puts, truncates and
+ * metadata, in clientSeq order, over the state as detection would have recorded them. Only for
+ * the journal the state queued into: another one (salvaged) may hold older versions than the
+ * state. Returns the tasks it changed.
  */
 export function notePending(state: SyncState, pending: readonly ClientChange[]): number {
+  const changed = new Set<TaskSyncState>();
   // Per task stream: its tracked entries with the queue laid over them, and the queued truncates.
   const replayed = new Map<Map<EntryKey, TrackedEntryState>, { task: TaskSyncState; stream: StreamName; entries: Map<EntryKey, TrackedEntryState>; truncates: Array<EntryKey | null> }>();
   for (const change of pending) {
     const body = change.body;
+    if (body.type === 'task.meta') {
+      // Detection merged these fields and clocks into the state as it queued them.
+      const task = state.task(body.source, body.taskId);
+      if (task.deleted !== null) continue;
+      const merged = mergeTaskMeta({ fields: task.fields, clocks: task.clocks }, { fields: body.fields, clocks: body.clocks });
+      if (deepEqual(merged.fields, task.fields) && deepEqual(merged.clocks, task.clocks)) continue;
+      task.fields = merged.fields;
+      task.clocks = merged.clocks;
+      changed.add(task);
+      continue;
+    }
     if (body.type !== 'stream.put' && body.type !== 'stream.truncate') continue;
     const task = state.task(body.source, body.taskId);
     if (task.deleted !== null) continue;
@@ -160,7 +175,6 @@ export function notePending(state: SyncState, pending: readonly ClientChange[]):
     for (const key of [...replay.entries.keys()]) if (afterKey === null || compareEntryKeys(key, afterKey) > 0) replay.entries.delete(key);
     replay.truncates.push(afterKey);
   }
-  const changed = new Set<TaskSyncState>();
   for (const [tracked, { task, stream, entries, truncates }] of replayed) {
     const same = entries.size === tracked.size && [...entries].every(([key, entry]) => sameTracked(tracked.get(key), entry));
     if (!same) {

@@ -27,27 +27,12 @@ export interface PushReport {
 
 const NO_PENDING: PendingIndex = { entities: new Set(), truncates: new Map() };
 
-export interface PushPendingOptions {
-  batchSize: number;
-  maxConflictRounds: number;
-  /** Pushes awaiting their reply at once. Default DEFAULT_PUSH_WINDOW. */
-  window?: number;
-  /**
-   * Runs each reply's settling (state changes, save, acknowledgement, conflicts); default: as
-   * is. A migration passes a lock it also detects under, so a save made while a reply is
-   * settled never holds a detection whose changes are not queued yet.
-   */
-  settleWith?: <T>(section: () => Promise<T>) => Promise<T>;
-}
-
 /**
  * Pushes the whole outbox in batches, up to `window` pushes awaiting their reply at once
  * (core/client/push-window.ts), replies settled in order. Throws STORAGE_SYNC_FAILED when the
  * transport fails (what was not acknowledged stays queued).
  */
-export async function pushPending(deps: EngineDeps, options: PushPendingOptions): Promise<PushReport> {
-  const { batchSize, maxConflictRounds } = options;
-  const settleWith = options.settleWith ?? ((section) => section());
+export async function pushPending(deps: EngineDeps, batchSize: number, maxConflictRounds: number, window = DEFAULT_PUSH_WINDOW): Promise<PushReport> {
   const report: PushReport = { accepted: 0, conflicts: 0, unresolved: 0 };
   let conflictRounds = 0;
   const settle = async (batch: ClientChange[], outcome: PushOutcome): Promise<boolean> => {
@@ -73,7 +58,7 @@ export async function pushPending(deps: EngineDeps, options: PushPendingOptions)
     return outcome.accepted.length > 0; // nothing moved: do not spin
   };
   await pushWindowed({
-    window: options.window ?? DEFAULT_PUSH_WINDOW,
+    window,
     nextBatch: (inFlight) => {
       const batch: ClientChange[] = [];
       for (const change of deps.outbox.queued()) {
@@ -86,7 +71,7 @@ export async function pushPending(deps: EngineDeps, options: PushPendingOptions)
       deps.transport.push(batch).catch((err: unknown) => {
         throw new SyncError(StorageErrorCode.SYNC_FAILED, 'push failed; the changes stay queued', undefined, { cause: err });
       }),
-    settle: (batch, outcome) => settleWith(() => settle(batch, outcome)),
+    settle,
   });
   return report;
 }

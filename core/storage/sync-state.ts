@@ -316,6 +316,11 @@ export class SyncState {
   /** Tasks changed since the last save; null when everything must be written. */
   private dirty: Set<string> | null = null;
   /**
+   * Tasks being detected while other work may save (see `hold`), each with its persisted form
+   * from before (null: it had none): saves write that form, never the one being changed.
+   */
+  private readonly held = new Map<string, PersistedTask | null>();
+  /**
    * Seqs above the cursor that the relay gave this device's own changes (memory only: after a
    * restart a pull brings them back, and applying them again changes nothing).
    */
@@ -428,22 +433,51 @@ export class SyncState {
     this.dirty?.add(key);
   }
 
-  /** Saves through `store`: only the changed tasks when the store can, else everything. */
+  /**
+   * Keeps saves from writing these tasks' states as they change until `release`: a save meanwhile
+   * writes each one as it is now. A detection holds the tasks it changes until their changes are
+   * queued durably, so that a save made meanwhile (a push reply settled) never records a change
+   * as queued that the outbox does not hold yet.
+   */
+  hold(tasks: ReadonlyArray<{ source: TaskSource; taskId: TaskId | string }>): void {
+    for (const { source, taskId } of tasks) {
+      const key = taskStateKey(source, taskId);
+      if (this.held.has(key)) continue;
+      const task = this.getTask(source, taskId);
+      this.held.set(key, task ? persistTask(task) : null);
+    }
+  }
+
+  /** Ends `hold`: the next save writes these tasks as they are (they stay dirty until then). */
+  release(tasks: ReadonlyArray<{ source: TaskSource; taskId: TaskId | string }>): void {
+    for (const { source, taskId } of tasks) {
+      const key = taskStateKey(source, taskId);
+      if (!this.held.delete(key)) continue;
+      const task = this.loaded.get(key);
+      if (task) this.markDirty(task);
+    }
+  }
+
+  /** Saves through `store`: only the changed tasks when the store can, else everything. Held tasks are saved as they were (see `hold`). */
   async saveTo(store: SyncStateStore): Promise<void> {
     if (!store.saveChanges || this.dirty === null) {
-      const dirty = new Set<string>();
+      const dirty = new Set<string>(this.held.keys());
       await store.save(this.toPersisted());
       this.dirty = dirty;
-      this.noteSaved(this.loaded.keys());
+      this.noteSaved([...this.loaded.keys()].filter((key) => !this.held.has(key)));
       return;
     }
     const changed = new Map<string, PersistedTask>();
-    for (const key of this.dirty) {
+    const dirty = this.dirty;
+    this.dirty = new Set();
+    for (const key of dirty) {
+      if (this.held.has(key)) {
+        this.dirty.add(key);
+        continue;
+      }
       const task = this.loaded.get(key);
       if (task) changed.set(key, persistTask(task));
     }
-    const dirty = this.dirty;
-    this.dirty = new Set();
     try {
       await store.saveChanges(this.toPersistedHeader(), changed);
     } catch (err) {
@@ -474,7 +508,12 @@ export class SyncState {
   /** The persisted form (a fresh object; later mutations do not change it). */
   toPersisted(): PersistedSyncState {
     const tasks: PersistedSyncState['tasks'] = {};
-    for (const t of this.allTasks()) tasks[taskStateKey(t.source, t.taskId)] = persistTask(t);
+    for (const t of this.allTasks()) {
+      const key = taskStateKey(t.source, t.taskId);
+      const held = this.held.get(key);
+      if (held === undefined) tasks[key] = persistTask(t);
+      else if (held !== null) tasks[key] = held;
+    }
     return { ...this.toPersistedHeader(), tasks };
   }
 

@@ -175,6 +175,35 @@ describe('SyncState#saveTo', () => {
   });
 });
 
+describe('SyncState#hold', () => {
+  for (const paged of [true, false]) {
+    it(`saves a held task as it was before the hold, and as it is after the release (${paged ? 'changed tasks only' : 'whole state'})`, async () => {
+      const inner = new MemorySyncStateStore();
+      const store = paged ? inner : { load: () => inner.load(), save: (state: Parameters<MemorySyncStateStore['save']>[0]) => inner.save(state) };
+      const state = sampleState();
+      await state.saveTo(store);
+      const held = [{ source: 'roo-code' as const, taskId: 't1' }, { source: 'roo-code' as const, taskId: 'new' }];
+      state.hold(held);
+      // A detection changes the held tasks (one of them new) while another save runs.
+      const t1 = state.task('roo-code', asTaskId('t1'));
+      t1.streams.ui.set('11:0', { key: '11:0', hash: 'f'.repeat(64), own: true, seq: 0 });
+      state.markDirty(t1);
+      state.task('roo-code', asTaskId('new')).metaSeq = 5;
+      state.cursor = 50;
+      await state.saveTo(store);
+      let back = await loadSyncState(inner);
+      assert.equal(back.cursor, 50, 'the rest of the state is saved');
+      assert.equal(back.getTask('roo-code', 't1')?.streams.ui.has('11:0'), false, 'not the held change');
+      assert.equal(back.getTask('roo-code', 'new'), undefined, 'not the held new task');
+      state.release(held);
+      await state.saveTo(store);
+      back = await loadSyncState(inner);
+      assert.equal(back.getTask('roo-code', 't1')?.streams.ui.get('11:0')?.hash, 'f'.repeat(64));
+      assert.equal(back.getTask('roo-code', 'new')?.metaSeq, 5);
+    });
+  }
+});
+
 describe('JsonFileSyncStateStore', () => {
   let dir: string;
   beforeEach(async () => {

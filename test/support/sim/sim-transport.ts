@@ -42,6 +42,11 @@ export class SimTransport implements SyncTransport {
     return this.link !== null;
   }
 
+  /** Connected, welcomed and its outbox anchored: pushes go out. */
+  get ready(): boolean {
+    return this.link !== null && this.welcomed;
+  }
+
   /** Opens a connection and queues hello (the welcome arrives when delivered). */
   connect(): void {
     if (this.link) return;
