@@ -38,8 +38,24 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * A reader that closes the pipe early (`roo-sync --help | head`) makes writes to stdout or
+ * stderr fail with EPIPE, an 'error' event that would end the process with a stack trace. The
+ * output is no longer wanted, but the command's work is (a migration or a sync is not cut short
+ * by a closed pager): such errors are dropped, and the command finishes with its own exit code.
+ */
+function ignoreClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.listenerCount('error') > 0) continue;
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+    });
+  }
+}
+
 /** Runs the CLI on `argv` (process.argv shape); sets process.exitCode, never calls process.exit itself. */
 export function runCli(argv: readonly string[] = process.argv): Promise<void> {
+  ignoreClosedPipes();
   return buildProgram()
     .parseAsync([...argv])
     .then(() => undefined)

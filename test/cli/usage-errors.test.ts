@@ -4,11 +4,12 @@
  * (--database-url with --data-dir) is refused, not silently resolved.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { USAGE_HINT } from '../../cli/main';
-import { runCliProcess } from '../support/cli-bin-process';
+import { BIN, runCliProcess } from '../support/cli-bin-process';
 
 describe('roo-sync usage errors', function () {
   this.timeout(60_000);
@@ -23,6 +24,17 @@ describe('roo-sync usage errors', function () {
       assert.equal(lines[1], USAGE_HINT);
       assert.doesNotMatch(run.stderr, /Usage:/);
     }
+  });
+
+  it('ends quietly with its own exit code when the reader closes the pipe early (roo-sync --help | head)', async () => {
+    const child = spawn(process.execPath, [BIN, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The reader is gone before the CLI writes its first line: every write meets EPIPE.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    assert.equal(stderr, '');
+    assert.equal(code, 0);
   });
 
   it('still prints the whole help on --help, exit 0', async () => {
