@@ -123,6 +123,16 @@ export function migratorSuite(getDb: () => Database): void {
       assert.equal((await db().query(`SELECT 1 FROM pg_attribute WHERE attrelid = 'messages'::regclass AND attname = 'content' AND NOT attisdropped`)).rows.length, 0);
     });
 
+    it('0012 indexes only superseded log rows (what compaction looks up); undone, every row again', async () => {
+      const indexes = async () => (await db().query<{ indexname: string; indexdef: string }>(
+        `SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'sync_operations' AND indexname LIKE 'sync_operations_s%' ORDER BY indexname`,
+      )).rows.map((r) => [r.indexname, r.indexdef.replace(/^.* USING btree /, '')]);
+      await migrate(db());
+      assert.deepEqual(await indexes(), [['sync_operations_superseded_idx', "(user_id, created_at) WHERE (status = 'superseded'::text)"]]);
+      await rollback(db(), 11);
+      assert.deepEqual(await indexes(), [['sync_operations_status_idx', '(user_id, status, created_at)']]);
+    });
+
     it('runs sync_push_batch with work_mem 64MB, so a migration-sized batch does not spill to temporary files', async () => {
       await migrate(db());
       for (const form of ['sync_push_batch(uuid[], json)', 'sync_push_batch(uuid[], json, json[])']) {
