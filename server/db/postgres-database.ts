@@ -15,7 +15,7 @@ import type {
   QueryResult,
   Session,
 } from './database';
-import { withJsonText } from './database';
+import { preparedName, withJsonText } from './database';
 import { DbErrorCode, closedError, connectTargetOf, toConnectError, toDbError } from './db-errors';
 import { statementTimer, type StatementTimer } from './query-observer';
 
@@ -103,7 +103,7 @@ export class PostgresDatabase implements Database {
     this.assertOpen();
     const stop = this.time(sql);
     try {
-      const result = await this.pool.query(sql, withJsonText(params, utf8Buffer));
+      const result = await this.pool.query(statement(sql, params));
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
     } catch (err) {
       throw toDbError(err);
@@ -231,7 +231,7 @@ function clientSession(client: PoolClient, time: StatementTimer): Session {
     async query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
       const stop = time(sql);
       try {
-        const result = await client.query(sql, withJsonText(params, utf8Buffer));
+        const result = await client.query(statement(sql, params));
         return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
       } catch (err) {
         throw toDbError(err);
@@ -250,6 +250,13 @@ function clientSession(client: PoolClient, time: StatementTimer): Session {
       }
     },
   };
+}
+
+/** pg's query config for `sql`: named when `prepared` marked it (server/db/database.ts). */
+function statement(sql: string, params: readonly unknown[] | undefined): { text: string; values?: unknown[]; name?: string } {
+  const name = preparedName(sql);
+  const values = withJsonText(params, utf8Buffer);
+  return name === undefined ? { text: sql, values } : { text: sql, values, name };
 }
 
 function isBrokenConnection(err: unknown): boolean {

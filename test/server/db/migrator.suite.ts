@@ -123,6 +123,37 @@ export function migratorSuite(getDb: () => Database): void {
       assert.equal((await db().query(`SELECT 1 FROM pg_attribute WHERE attrelid = 'messages'::regclass AND attname = 'content' AND NOT attisdropped`)).rows.length, 0);
     });
 
+    it('0012 indexes only superseded log rows, keys message_changes by (conversation_id, seq); undone, as before', async () => {
+      const indexes = async () => (await db().query<{ tablename: string; indexname: string; indexdef: string }>(
+        `SELECT tablename, indexname, indexdef FROM pg_indexes
+          WHERE tablename IN ('sync_operations', 'message_changes') AND indexname NOT IN ('sync_operations_pkey', 'sync_operations_client_key', 'sync_operations_entity_idx')
+          ORDER BY indexname`,
+      )).rows.map((r) => [r.indexname, r.indexdef.replace(/^.* USING btree /, '')]);
+      const columns = async () => (await db().query<{ attname: string }>(
+        `SELECT attname FROM pg_attribute WHERE attrelid = 'message_changes'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attname`,
+      )).rows.map((r) => r.attname);
+      await migrate(db());
+      assert.deepEqual(await indexes(), [
+        ['message_changes_pkey', '(conversation_id, seq)'],
+        ['sync_operations_superseded_idx', "(user_id, created_at) WHERE (status = 'superseded'::text)"],
+      ]);
+      assert.ok(!(await columns()).includes('id'));
+      const { rows: [user] } = await db().query<{ id: string }>(`INSERT INTO users (email, password_hash) VALUES ('m@example.com', 'x') RETURNING id`);
+      const { rows: [conv] } = await db().query<{ id: string }>(
+        `INSERT INTO conversations (user_id, source, task_id) VALUES ($1, 'roo-code', 't') RETURNING id`, [user!.id]);
+      const change = `INSERT INTO message_changes (conversation_id, stream, entry_key, change_type, seq) VALUES ($1, 'ui', '1:0', 'put', 5)`;
+      await db().query(change, [conv!.id]);
+      await assert.rejects(db().query(change, [conv!.id]), 'a change is in the history once');
+      await rollback(db(), 11);
+      assert.deepEqual(await indexes(), [
+        ['message_changes_conversation_seq_key', '(conversation_id, seq)'],
+        ['message_changes_pkey', '(id)'],
+        ['sync_operations_status_idx', '(user_id, status, created_at)'],
+      ]);
+      assert.ok((await columns()).includes('id'));
+      await migrate(db());
+    });
+
     it('runs sync_push_batch with work_mem 64MB, so a migration-sized batch does not spill to temporary files', async () => {
       await migrate(db());
       for (const form of ['sync_push_batch(uuid[], json)', 'sync_push_batch(uuid[], json, json[])']) {

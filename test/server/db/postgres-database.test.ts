@@ -1,7 +1,7 @@
 /** PostgreSQL-only behaviour of the pg adapter: pool limits, timeouts, configuration, opening. */
 import assert from 'node:assert/strict';
 import { isSyncError } from '../../../core/errors';
-import type { Database } from '../../../server/db/database';
+import { JsonText, prepared, preparedName, type Database } from '../../../server/db/database';
 import { loadMigrations, migrate } from '../../../server/db/migrator';
 import { openDatabase } from '../../../server/db/open-database';
 import { PostgresDatabase } from '../../../server/db/postgres-database';
@@ -22,6 +22,24 @@ describe('PostgresDatabase', () => {
   after(async () => {
     await Promise.all(opened.map((db) => db.close()));
     await testDb?.drop();
+  });
+
+  describe('prepared statements', () => {
+    it('parses a statement marked prepared once per connection, in and out of transactions, and answers as before', async () => {
+      const db = await open({ url: testDb.url, pool: { max: 1 } });
+      const sql = prepared('SELECT $1::int + 1 AS n, ($2::json ->> 0) AS first');
+      const name = preparedName(sql)!;
+      assert.match(name, /^roo_[0-9a-f]{24}$/);
+      assert.equal(preparedName('SELECT 1'), undefined, 'other statements stay unnamed');
+      for (let i = 0; i < 3; i++) {
+        assert.deepEqual((await db.query(sql, [i, new JsonText('["a"]')])).rows, [{ n: i + 1, first: 'a' }]);
+        assert.deepEqual(await db.transaction(async (tx) => (await tx.query(sql, [i, new JsonText('["b"]')])).rows), [{ n: i + 1, first: 'b' }]);
+      }
+      const { rows } = await db.query<{ name: string }>('SELECT name FROM pg_prepared_statements');
+      assert.deepEqual(rows.map((r) => r.name), [name], 'one named statement on the one connection');
+      // Several statements without parameters still go as one simple query.
+      await db.transaction(async (tx) => { await tx.query('SET LOCAL lock_timeout = 1000; SET LOCAL enable_bitmapscan = off'); });
+    });
   });
 
   describe('.open', () => {

@@ -9,7 +9,7 @@ import { asTaskId, asWorkspaceId, type DeviceId, type UserId } from '../../../co
 import type { ClientChange, TaskSource } from '../../../core/model/changes';
 import { appendChanges, compactLog } from '../../../server/db/change-log';
 import type { Database } from '../../../server/db/database';
-import { projectBatch, projectUsers } from '../../../server/projections/project-batch';
+import { PAGE_PLAN_SETTING, PAGE_SQL, projectBatch, projectUsers } from '../../../server/projections/project-batch';
 import { Projector, projectionLag } from '../../../server/projections/projector';
 import { listMessagesJson } from '../../../server/projections/read-model';
 import { RelayMetrics } from '../../../server/observability/metrics';
@@ -18,6 +18,15 @@ import { hlc, insertUser, newDeviceId, taskMeta } from '../db/fixtures';
 /** Resolves once `condition` holds (checked every few ms; the mocha timeout bounds it). */
 async function waitUntil(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+/** A node of EXPLAIN (FORMAT JSON)'s plan. */
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Actual Rows': number;
+  'Actual Loops': number;
+  Plans?: PlanNode[];
 }
 
 export interface ProjectorSuiteSetup {
@@ -287,6 +296,32 @@ export function projectorSuite(setup: ProjectorSuiteSetup): void {
       assert.equal((await compactLog(db(), user, new Date(Date.now() + 60_000))).removed, 1);
       assert.deepEqual(await text(), ['5:0@3=v2']);
       assert.equal((await cursorOf(db(), user)).rebuilds, 0);
+    });
+
+    it('reads a page of the log and no more, however long the backlog after the cursor (a new table has no statistics)', async () => {
+      const backlog = Array.from({ length: 1500 }, (_, i) => put(i + 1, `t${i % 30}`, 'api', String(i), `e${i}`));
+      await appendChanges(db(), user, device, backlog);
+      await projectBatch(db(), user, { limit: 1 }); // creates the cursor row
+      const scans = await db().transaction(async (tx) => {
+        await tx.query(PAGE_PLAN_SETTING);
+        const { rows } = await tx.query<Record<string, unknown>>(`EXPLAIN (ANALYZE, FORMAT JSON) ${PAGE_SQL}`, [[user], 11]);
+        const cell = Object.values(rows[0]!)[0];
+        const plan = (typeof cell === 'string' ? JSON.parse(cell) : cell) as Array<{ Plan: PlanNode }>;
+        const found: PlanNode[] = [];
+        const walk = (node: PlanNode): void => {
+          if (node['Relation Name'] === 'sync_operations') found.push(node);
+          for (const child of node.Plans ?? []) walk(child);
+        };
+        walk(plan[0]!.Plan);
+        return found;
+      });
+      assert.ok(scans.length > 0);
+      for (const scan of scans) {
+        assert.notEqual(scan['Node Type'], 'Bitmap Heap Scan', 'a bitmap scan fetches every row after the cursor');
+        assert.ok(scan['Actual Rows'] * scan['Actual Loops'] <= 11, `${scan['Node Type']} read ${scan['Actual Rows']} log rows for a page of 11`);
+      }
+      await catchUp(db(), user, 500);
+      assert.deepEqual(await cursorOf(db(), user), { seq: 1500, rebuilds: 0 });
     });
 
     it('projects several users in one transaction, each as if alone, with a share of the rows each', async () => {
