@@ -112,6 +112,8 @@ interface DetectOptions {
   reads?: readonly TaskRead[];
   /** Hold the targets' states (SyncState.hold) until their changes are queued: saves may run meanwhile. */
   hold?: boolean;
+  /** Keep new entries in the entry cache (default true; see task-detect's DetectOptions). */
+  cacheEntries?: boolean;
 }
 
 export type SyncFromCloudReport = PullReport & { pushed: PushReport };
@@ -367,10 +369,11 @@ export class HybridStorage {
    * reads and hashes while the relay stores, and the outbox never holds more than two slices:
    * memory does not grow with the store. A slice's task states are held while it is detected
    * (SyncState.hold), so a save made meanwhile (a push reply settled) never records a change
-   * as queued that the outbox does not hold yet. The sync
-   * state is saved after each step: a run cut short (Ctrl-C, kill, lost network) resumes where
-   * it stopped, and a rerun queues nothing new. A push that fails throws STORAGE_SYNC_FAILED
-   * with its changes still queued (after the detection in progress has finished).
+   * as queued that the outbox does not hold yet. The uploaded entries are not put in the entry
+   * cache (the relay holds them; a restore fetches them from it). The sync state is saved after
+   * each step: a run cut short (Ctrl-C, kill, lost network) resumes where it stopped, and a
+   * rerun queues nothing new. A push that fails throws STORAGE_SYNC_FAILED with its changes
+   * still queued (after the detection in progress has finished).
    */
   async migrateLocalTasksToCloud(options: MigrationOptions | ((progress: MigrationProgress) => void) = {}): Promise<MigrationReport> {
     const opts: MigrationOptions = typeof options === 'function' ? { onProgress: options } : options;
@@ -418,7 +421,7 @@ export class HybridStorage {
           const slice = sliceAt(i);
           const reads = await reading!.result();
           reading = i + sliceSize < targets.length ? settledLater(readTasks(sliceAt(i + sliceSize))) : null;
-          queued += await this.detectAndQueue(slice, { found, reads, hold: true });
+          queued += await this.detectAndQueue(slice, { found, reads, hold: true, cacheEntries: false });
           const done = Math.min(targets.length, i + sliceSize);
           const ids = idsOf(slice);
           opts.onProgress?.({ phase: 'scan', done, total: targets.length, slice: ids, queued, accepted: pushed.accepted });
@@ -576,7 +579,7 @@ export class HybridStorage {
     const held = options.hold ? targets.map(({ store, taskId }) => ({ source: store.source, taskId })) : [];
     this.state.hold(held);
     try {
-      return await this.detectAndQueueHeld(targets, found, withFiles, reads, () => this.state.release(held));
+      return await this.detectAndQueueHeld(targets, found, withFiles, reads, options.cacheEntries ?? true, () => this.state.release(held));
     } finally {
       this.state.release(held);
     }
@@ -588,6 +591,7 @@ export class HybridStorage {
     found: DetectFindings,
     withFiles: boolean,
     reads: readonly TaskRead[] | undefined,
+    cacheEntries: boolean,
     queued: () => void,
   ): Promise<number> {
     const planned: PlannedChange[] = [];
@@ -627,7 +631,7 @@ export class HybridStorage {
       }
       let detected;
       try {
-        detected = await detectTaskChanges(this.deps.ctx, snapshot, this.state.task(source, taskId));
+        detected = await detectTaskChanges(this.deps.ctx, snapshot, this.state.task(source, taskId), { cacheEntries });
       } catch (err) {
         // Entries that cannot be keyed (STREAM_ENTRY_INVALID): leave the task alone, report it.
         if (!isSyncError(err, 'STREAM_ENTRY_INVALID')) throw err;

@@ -33,8 +33,18 @@ export interface TaskDetection {
   unrestorable: Array<{ stream: StreamName; key: EntryKey; hash: string }>;
 }
 
+export interface DetectOptions {
+  /**
+   * Keep the new entries in the entry cache (default true). A bulk first upload passes false:
+   * the relay holds every entry it uploads, and a cache filled with a whole store's history
+   * (which compaction then trims to its bound) costs disk, CPU and memory for its index that
+   * grow with the store; an entry not cached is fetched from the relay when a restore needs it.
+   */
+  cacheEntries?: boolean;
+}
+
 /** Detects local changes of one task against `task` (updated in memory). */
-export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot, task: TaskSyncState): Promise<TaskDetection> {
+export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot, task: TaskSyncState, options: DetectOptions = {}): Promise<TaskDetection> {
   const result: TaskDetection = { changes: [], rewrite: null, unrestorable: [] };
   if (task.deleted !== null) return result;
   const { source, taskId } = snapshot;
@@ -117,7 +127,7 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
       tracked.set(put.key, next);
       if (stream === 'ui') task.cut.delete(put.key);
     }
-    await cacheEntries(ctx.entryCache, diff.puts);
+    if (options.cacheEntries !== false) await cacheEntries(ctx.entryCache, diff.puts);
     const kept = resurrected.size > 0 ? keyed[stream].filter((e) => !resurrected.has(e.key)) : keyed[stream];
     if (resurrected.size > 0) rewritten[stream] = kept.map((e) => e.entry);
     if (diff.restore.length > 0) {

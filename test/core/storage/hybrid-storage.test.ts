@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { SyncError, isSyncError } from '../../../core/errors';
 import type { TaskId } from '../../../core/ids';
 import type { ServerChange } from '../../../core/model/changes';
+import { hashJson } from '../../../core/model/hash';
 import { isConflictCopy } from '../../../core/merge/conflict-copy';
 import { asDeviceId, asWorkspaceId } from '../../../core/ids';
 import { applyFileChanges } from '../../../core/storage/file-sync';
@@ -484,6 +485,18 @@ describe('HybridStorage', () => {
         assert.equal(a.outbox.size, 0);
       }
       assert.ok(crashed >= 10, `${crashed} runs crashed`);
+    });
+
+    it('leaves the uploaded entries out of the entry cache (the relay holds them)', async () => {
+      const world = new SimWorld();
+      const a = await world.addDevice();
+      const taskId = await createTask(a, 'uploaded', 3);
+      await world.run(a.storage!.migrateLocalTasksToCloud());
+      const task = (await a.store.readTask(taskId))!;
+      for (const entry of [...task.ui, ...task.api]) assert.equal(await a.entryCache.has(hashJson(entry)), false);
+      const b = await world.addDevice();
+      await world.run(b.storage!.syncFromCloud());
+      assert.deepEqual((await b.store.readTask(taskId))!.ui, task.ui);
     });
 
     it('keeps at most a working set of task states in memory, whatever the number of tasks', async () => {
