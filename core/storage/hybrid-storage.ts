@@ -132,10 +132,12 @@ export interface MigrationProgress {
 }
 
 export interface MigrationOptions {
-  /** Only these tasks, in this order (default: every task of every store). */
-  tasks?: ReadonlyArray<{ source: TaskSource; taskId: TaskId }>;
-  /** Tasks detected and queued before each push (the most the outbox holds at once). Default 50. */
+  /** Only these tasks, in this order (default: every task of every store), with their files' size when known. */
+  tasks?: ReadonlyArray<{ source: TaskSource; taskId: TaskId; bytes?: number }>;
+  /** Most tasks in a slice (three slices are in memory at once: read ahead, detected, pushed). Default 50. */
   sliceTasks?: number;
+  /** Most bytes of task files in a slice, counted with `tasks`' sizes (a bigger task goes alone). Default: no bound. */
+  sliceBytes?: number;
   onProgress?: (progress: MigrationProgress) => void;
   /** Stops after the slice in flight (everything done so far is durable; a rerun resumes). */
   signal?: AbortSignal;
@@ -396,15 +398,15 @@ export class HybridStorage {
           if (this.options.outbox.size >= before) break;
         }
       };
-      const sliceSize = Math.max(1, opts.sliceTasks ?? 50);
-      const sliceAt = (i: number) => targets.slice(i, i + sliceSize);
+      const slices = planSlices(targets.length, (i) => opts.tasks?.[i]?.bytes ?? 0, Math.max(1, opts.sliceTasks ?? 50), opts.sliceBytes ?? Infinity);
+      const sliceAt = (k: number) => targets.slice(slices[k]!.start, slices[k]!.end);
       const idsOf = (slice: typeof targets) => slice.map(({ store, taskId }) => ({ source: store.source, taskId }));
       let queued = 0;
       let aborted = false;
       let pushing = settledLater(pushAll());
       /** The slice being pushed, reported once its push has finished. */
       let inPush: { ids: MigrationProgress['slice']; done: number } | null = null;
-      let reading = targets.length > 0 ? settledLater(readTasks(sliceAt(0))) : null;
+      let reading = slices.length > 0 ? settledLater(readTasks(sliceAt(0))) : null;
       const finishPush = async (): Promise<void> => {
         await pushing.result();
         // The pushed slice's task states are saved: keep only a working set in memory.
@@ -413,16 +415,16 @@ export class HybridStorage {
         inPush = null;
       };
       try {
-        for (let i = 0; i < targets.length; i += sliceSize) {
+        for (let k = 0; k < slices.length; k++) {
           if (opts.signal?.aborted) {
             aborted = true;
             break;
           }
-          const slice = sliceAt(i);
+          const slice = sliceAt(k);
           const reads = await reading!.result();
-          reading = i + sliceSize < targets.length ? settledLater(readTasks(sliceAt(i + sliceSize))) : null;
+          reading = k + 1 < slices.length ? settledLater(readTasks(sliceAt(k + 1))) : null;
           queued += await this.detectAndQueue(slice, { found, reads, hold: true, cacheEntries: false });
-          const done = Math.min(targets.length, i + sliceSize);
+          const done = slices[k]!.end;
           const ids = idsOf(slice);
           opts.onProgress?.({ phase: 'scan', done, total: targets.length, slice: ids, queued, accepted: pushed.accepted });
           await finishPush();
@@ -688,4 +690,25 @@ function settledLater<T>(work: Promise<T>): { result(): Promise<T> } {
       return o.value;
     },
   };
+}
+
+/**
+ * Cuts `count` tasks, in order, into slices of at most `maxTasks` tasks and at most `maxBytes`
+ * bytes of task files (`bytesOf`), except that a task bigger than `maxBytes` makes a slice alone.
+ */
+export function planSlices(count: number, bytesOf: (index: number) => number, maxTasks: number, maxBytes: number): Array<{ start: number; end: number }> {
+  const slices: Array<{ start: number; end: number }> = [];
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < count; i++) {
+    const size = bytesOf(i);
+    if (i > start && (i - start >= maxTasks || bytes + size > maxBytes)) {
+      slices.push({ start, end: i });
+      start = i;
+      bytes = 0;
+    }
+    bytes += size;
+  }
+  if (count > start) slices.push({ start, end: count });
+  return slices;
 }

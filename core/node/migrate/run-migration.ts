@@ -20,7 +20,7 @@ export interface MigrationProgressEvent {
 export interface RunMigrationOptions {
   storage: HybridStorage;
   plan: MigrationPlan;
-  /** Tasks per slice. Default: as many as make about SLICE_BYTES of task files, 1 to 50. */
+  /** Most tasks per slice. Default 50 (and at most SLICE_BYTES of task files). */
   sliceTasks?: number;
   signal?: AbortSignal;
   onProgress?: (event: MigrationProgressEvent) => void;
@@ -44,26 +44,21 @@ export interface MigrationResult {
 }
 
 /**
- * Task files per slice, on average. Three slices are in memory at once (one read ahead, one
- * being detected, one being pushed, see HybridStorage.migrateLocalTasksToCloud), parsed and as
- * queued changes: a slice of a fixed size in bytes keeps the migration's memory the same for a
- * store of big tasks as for one of small ones.
+ * Bytes of task files in a slice at most. Three slices are in memory at once (one read ahead,
+ * one being detected, one being pushed, see HybridStorage.migrateLocalTasksToCloud), parsed
+ * and as queued changes: slices bounded in bytes keep the migration's memory the same for a
+ * store of big tasks as for one of small ones, and whatever its size.
  */
 export const SLICE_BYTES = 4 * 1024 * 1024;
-
-/** Tasks per slice for `plan`: about SLICE_BYTES of task files, at least 1 and at most 50. */
-export function sliceTasksFor(plan: MigrationPlan): number {
-  const averageBytes = plan.totals.bytes / Math.max(1, plan.tasks.length);
-  return Math.max(1, Math.min(50, Math.round(SLICE_BYTES / Math.max(1, averageBytes))));
-}
 
 export async function runMigration(options: RunMigrationOptions): Promise<MigrationResult> {
   const { plan } = options;
   const bytesOf = new Map(plan.tasks.map((t) => [`${t.source}\u0000${t.taskId}`, t.bytes]));
   let bytesDone = 0;
   const report = await options.storage.migrateLocalTasksToCloud({
-    tasks: plan.tasks.map(({ source, taskId }) => ({ source, taskId })),
-    sliceTasks: options.sliceTasks ?? sliceTasksFor(plan),
+    tasks: plan.tasks.map(({ source, taskId, bytes }) => ({ source, taskId, bytes })),
+    sliceTasks: options.sliceTasks,
+    sliceBytes: SLICE_BYTES,
     signal: options.signal,
     onProgress: (p) => {
       if (p.phase !== 'push') return;

@@ -6,6 +6,7 @@ import { hashJson } from '../../../core/model/hash';
 import { isConflictCopy } from '../../../core/merge/conflict-copy';
 import { asDeviceId, asWorkspaceId } from '../../../core/ids';
 import { applyFileChanges } from '../../../core/storage/file-sync';
+import { planSlices } from '../../../core/storage/hybrid-storage';
 import { MemoryBlobStore } from '../../../core/storage/memory-blob-store';
 import { IntegrityCode } from '../../../core/storage/storage-errors';
 import { SyncState, TASKS_IN_MEMORY } from '../../../core/storage/sync-state';
@@ -485,6 +486,14 @@ describe('HybridStorage', () => {
         assert.equal(a.outbox.size, 0);
       }
       assert.ok(crashed >= 10, `${crashed} runs crashed`);
+    });
+
+    it('cuts slices by task count and by bytes; a task over the byte bound goes alone', () => {
+      const sizes = [3, 3, 3, 9, 1, 1, 1, 1, 1];
+      const cut = (maxTasks: number, maxBytes: number) => planSlices(sizes.length, (i) => sizes[i]!, maxTasks, maxBytes).map((s) => sizes.slice(s.start, s.end));
+      assert.deepEqual(cut(50, 6), [[3, 3], [3], [9], [1, 1, 1, 1, 1]]);
+      assert.deepEqual(cut(2, Infinity), [[3, 3], [3, 9], [1, 1], [1, 1], [1]]);
+      assert.deepEqual(planSlices(0, () => 0, 5, 5), []);
     });
 
     it('leaves the uploaded entries out of the entry cache (the relay holds them)', async () => {
