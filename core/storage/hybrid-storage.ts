@@ -103,7 +103,7 @@ const MAX_STORE_CHANGED_RETRIES = 5;
 /** What a detection found besides changes (filled in by detectAndQueue). */
 type DetectFindings = Pick<SyncToCloudReport, 'unreadable' | 'unrestorable' | 'restored'>;
 
-interface DetectOptions {
+interface DetectAndQueueOptions {
   /** Filled in with what was found besides changes. */
   found?: DetectFindings;
   /** Scan the workspaces too. Default false. */
@@ -400,15 +400,14 @@ export class HybridStorage {
       };
       const slices = planSlices(targets.length, (i) => opts.tasks?.[i]?.bytes ?? 0, Math.max(1, opts.sliceTasks ?? 50), opts.sliceBytes ?? Infinity);
       const sliceAt = (k: number) => targets.slice(slices[k]!.start, slices[k]!.end);
-      const idsOf = (slice: typeof targets) => slice.map(({ store, taskId }) => ({ source: store.source, taskId }));
       let queued = 0;
       let aborted = false;
-      let pushing = settledLater(pushAll());
+      let pushing = handled(pushAll());
       /** The slice being pushed, reported once its push has finished. */
       let inPush: { ids: MigrationProgress['slice']; done: number } | null = null;
-      let reading = slices.length > 0 ? settledLater(readTasks(sliceAt(0))) : null;
+      let reading = slices.length > 0 ? handled(readTasks(sliceAt(0))) : null;
       const finishPush = async (): Promise<void> => {
-        await pushing.result();
+        await pushing;
         // The pushed slice's task states are saved: keep only a working set in memory.
         this.state.trim();
         if (inPush) opts.onProgress?.({ phase: 'push', done: inPush.done, total: targets.length, slice: inPush.ids, queued, accepted: pushed.accepted });
@@ -421,21 +420,21 @@ export class HybridStorage {
             break;
           }
           const slice = sliceAt(k);
-          const reads = await reading!.result();
-          reading = k + 1 < slices.length ? settledLater(readTasks(sliceAt(k + 1))) : null;
+          const reads = await reading!;
+          reading = k + 1 < slices.length ? handled(readTasks(sliceAt(k + 1))) : null;
           queued += await this.detectAndQueue(slice, { found, reads, hold: true, cacheEntries: false });
           const done = slices[k]!.end;
           const ids = idsOf(slice);
           opts.onProgress?.({ phase: 'scan', done, total: targets.length, slice: ids, queued, accepted: pushed.accepted });
           await finishPush();
-          pushing = settledLater(pushAll());
+          pushing = handled(pushAll());
           inPush = { ids, done };
         }
         await finishPush();
       } finally {
         // Nothing is left running after a failure: the read ahead and the push in flight end first.
-        await reading?.result().catch(() => undefined);
-        await pushing.result().catch(() => undefined);
+        await reading?.catch(() => undefined);
+        await pushing.catch(() => undefined);
       }
       return { tasks: targets.length, queued, pushed, unreadable: found.unreadable, aborted };
     });
@@ -576,25 +575,25 @@ export class HybridStorage {
    * Detects changes of the given tasks (and, when `withFiles`, every workspace), queues them
    * durably, saves the state, then writes back entries a stale rewrite lost.
    */
-  private async detectAndQueue(targets: ReadonlyArray<{ store: TaskStore; taskId: TaskId }>, options: DetectOptions = {}): Promise<number> {
-    const { found = { unreadable: [], unrestorable: [], restored: 0 }, withFiles = false, reads } = options;
-    const held = options.hold ? targets.map(({ store, taskId }) => ({ source: store.source, taskId })) : [];
+  private async detectAndQueue(targets: ReadonlyArray<{ store: TaskStore; taskId: TaskId }>, options: DetectAndQueueOptions = {}): Promise<number> {
+    const { found = { unreadable: [], unrestorable: [], restored: 0 }, withFiles = false, reads, cacheEntries = true } = options;
+    const held = options.hold ? idsOf(targets) : [];
     this.state.hold(held);
     try {
-      return await this.detectAndQueueHeld(targets, found, withFiles, reads, options.cacheEntries ?? true, () => this.state.release(held));
+      return await this.detectAndQueueHeld(targets, found, withFiles, reads, cacheEntries, held);
     } finally {
       this.state.release(held);
     }
   }
 
-  /** detectAndQueue's work; `queued` is called once the changes are in the outbox, before the state is saved. */
+  /** detectAndQueue's work; the `held` tasks are released once their changes are in the outbox, before the state is saved. */
   private async detectAndQueueHeld(
     targets: ReadonlyArray<{ store: TaskStore; taskId: TaskId }>,
     found: DetectFindings,
     withFiles: boolean,
     reads: readonly TaskRead[] | undefined,
     cacheEntries: boolean,
-    queued: () => void,
+    held: ReadonlyArray<{ source: TaskSource; taskId: TaskId }>,
   ): Promise<number> {
     const planned: PlannedChange[] = [];
     const rewrites: Array<{ store: TaskStore; snapshot: TaskSnapshot }> = [];
@@ -651,7 +650,7 @@ export class HybridStorage {
     if (withFiles) for (const files of this.deps.workspaces) planned.push(...(await detectFileChanges(this.deps.ctx, files)));
     if (planned.length === 0 && rewrites.length === 0) return 0;
     if (planned.length > 0) await this.options.outbox.enqueue(planned);
-    queued();
+    this.state.release(held);
     await this.deps.saveState();
     for (const { store, snapshot } of rewrites) await store.writeTask(snapshot);
     return planned.length;
@@ -674,22 +673,15 @@ async function readTasks(targets: ReadonlyArray<{ store: TaskStore; taskId: Task
   return reads;
 }
 
-/**
- * Work started now whose outcome is taken later: a rejection meanwhile is not unhandled, and
- * `result()` gives the value or throws the error.
- */
-function settledLater<T>(work: Promise<T>): { result(): Promise<T> } {
-  const outcome = work.then(
-    (value) => ({ ok: true as const, value }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
-  return {
-    async result() {
-      const o = await outcome;
-      if (!o.ok) throw o.error;
-      return o.value;
-    },
-  };
+/** The tasks' ids. */
+function idsOf(targets: ReadonlyArray<{ store: TaskStore; taskId: TaskId }>): Array<{ source: TaskSource; taskId: TaskId }> {
+  return targets.map(({ store, taskId }) => ({ source: store.source, taskId }));
+}
+
+/** `work`, started now and awaited later: a rejection meanwhile is not reported as unhandled. */
+function handled<T>(work: Promise<T>): Promise<T> {
+  work.catch(() => undefined);
+  return work;
 }
 
 /**
