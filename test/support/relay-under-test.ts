@@ -6,11 +6,9 @@
 import type { UserId } from '../../core/ids';
 import type { RelayUnderTest, ConformanceOptions } from '../conformance/protocol-conformance';
 import { loadRelayConfig } from '../../server/config/load-config';
-import { compactLog } from '../../server/db/change-log';
 import type { Database } from '../../server/db/database';
-import { readModelPosition } from '../../server/projections/read-model';
 import { startRelayServer, type RelayServer } from '../../server/relay-server';
-import { waitFor } from './redis';
+import { compactProjected } from './compaction';
 import { createTestDevice, createTestUser, revokeTestDevice } from './sync-relay';
 
 /** Environment for a relay with the conformance suite's limits and no rate limit in the way. */
@@ -43,11 +41,7 @@ export async function startRelayUnderTest(
     // keeps a superseded put the read model still names until the projector has applied the
     // newer one, so it first waits for the relay's projector to cover the log.
     compact: async (userId) => {
-      await waitFor(async () => {
-        const { logSeq, projectedSeq } = await readModelPosition(relay.db, userId);
-        return projectedSeq >= logSeq;
-      }, 'the read model to cover the log');
-      await compactLog(relay.db, userId as UserId, new Date(Date.now() + 60_000));
+      await compactProjected(relay.db, userId as UserId, new Date(Date.now() + 60_000));
     },
     async close() {
       await relay.close();

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { asTaskId, asUserId, type TaskId } from '../../../core/ids';
 import type { ChangeBody } from '../../../core/model/changes';
 import { FileOutbox } from '../../../core/node/outbox/file-outbox';
-import { compactLog } from '../../../server/db/change-log';
+import { compactProjected } from '../../support/compaction';
 import { waitUntil } from '../../core/client/client-harness';
 import { useDeviceHarness, usePgliteRelay, type TestDevice } from '../../support/device-harness';
 import { createTestUser } from '../../support/sync-relay';
@@ -47,7 +47,7 @@ describe('a device that lost its outbox journal, on the real relay (PGlite)', fu
     ui[1] = message(2000, 'two, edited');
     await writeUi(a, ui);
     assert.equal((await a.storage.syncToCloud()).accepted, 1);
-    assert.ok((await compactLog(relay.db, asUserId(userId), future())).removed >= 1);
+    assert.ok((await compactProjected(relay.db, asUserId(userId), future())).removed >= 1);
     await b.storage.syncFromCloud();
     assert.deepEqual((await b.store.readTask(TASK))?.ui, ui);
 
@@ -85,7 +85,7 @@ describe('a device that lost its outbox journal, on the real relay (PGlite)', fu
     // Meanwhile another device rewrites entry 0 and compaction removes a's version of it.
     const other = await devices.onlineClient(credsB);
     await other.push([{ clientSeq: 1, ...put(0, 'a, from b') }]);
-    assert.equal((await compactLog(relay.db, asUserId(userId), future())).removed, 1);
+    assert.equal((await compactProjected(relay.db, asUserId(userId), future())).removed, 1);
 
     const anchors: unknown[] = [];
     const client = await devices.onlineClient(credsA, { outbox });
