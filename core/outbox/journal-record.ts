@@ -15,6 +15,7 @@
  */
 import { SyncError } from '../errors';
 import type { ChangeBody, ClientChange } from '../model/changes';
+import { jsonBytesWithChanges } from '../model/change-json';
 import { crc32 } from './crc32';
 
 /** First record of every journal file: the format and the highest clientSeq assigned so far. */
@@ -132,7 +133,8 @@ export interface FramedRecord {
  * copied. Throws OUTBOX_RECORD_TOO_LARGE past MAX_RECORD_BYTES.
  */
 export function frameRecord(record: JournalRecord, checksum: Checksum = pureChecksum): FramedRecord {
-  const payload = utf8Encoder.encode(JSON.stringify(record));
+  // An enqueue record's changes are serialised once, for the journal and the push (change-json.ts).
+  const payload = record.kind === 'enqueue' ? jsonBytesWithChanges(record) : utf8Encoder.encode(JSON.stringify(record));
   if (payload.length > MAX_RECORD_BYTES) {
     throw new SyncError('OUTBOX_RECORD_TOO_LARGE', 'outbox record exceeds the size limit', {
       bytes: payload.length,

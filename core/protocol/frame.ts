@@ -14,6 +14,7 @@
  * lost frame ends the connection, which is what keeps the two windows equal.
  */
 import { SyncError } from '../errors';
+import { jsonBytesWithChanges } from '../model/change-json';
 import {
   CODEC_IDS,
   CONTEXT_DEFLATE_ID,
@@ -178,6 +179,8 @@ export class FrameCodec {
    * limit the peer would refuse, so the sender can split the message instead.
    */
   encode(message: ClientMessage | ServerMessage): Uint8Array {
+    // A push's changes were serialised for the outbox journal already (change-json.ts).
+    if (message.type === 'push') return this.encodeBody(jsonBytesWithChanges(message));
     return this.encodeJson(JSON.stringify(message));
   }
 

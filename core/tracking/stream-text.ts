@@ -13,7 +13,8 @@
 import { SyncError } from '../errors';
 import type { StreamName } from '../model/changes';
 import { replaceEscapedNul } from '../model/escaped-nul';
-import { hashJson } from '../model/hash';
+import { noteEntryJson } from '../model/change-json';
+import { sha256Hex } from '../model/hash';
 import { EntryKeyer, uiTimestamp, type KeyedEntry } from './stream-keys';
 
 /** One read of a stream file: its text, entries, keys and hashes, and where each entry sits. */
@@ -45,6 +46,8 @@ export function parseStreamText(stream: StreamName, text: string, previous?: Par
   const entries: unknown[] = reusable > 0 ? previous!.entries.slice(0, reusable) : [];
   const starts: number[] = reusable > 0 ? previous!.starts.slice(0, reusable) : [];
   const ends: number[] = reusable > 0 ? previous!.ends.slice(0, reusable) : [];
+  /** The text of each entry parsed here (not taken over), after replaceEscapedNul. */
+  const raws: string[] = [];
   let pos: number;
   let expectElement: boolean;
 
@@ -69,7 +72,9 @@ export function parseStreamText(stream: StreamName, text: string, previous?: Par
     const start = pos;
     const end = scanValue(text, start);
     try {
-      entries.push(JSON.parse(replaceEscapedNul(text.slice(start, end))));
+      const raw = replaceEscapedNul(text.slice(start, end));
+      entries.push(JSON.parse(raw));
+      raws.push(raw);
     } catch (err) {
       throw corrupt(start, err instanceof Error ? err.message : 'invalid JSON');
     }
@@ -100,7 +105,12 @@ export function parseStreamText(stream: StreamName, text: string, previous?: Par
   }
   for (let i = reusable; i < entries.length; i++) {
     const entry = entries[i];
-    keyed.push({ key: keyer.next(entry, i), hash: hashJson(entry), entry });
+    // The hash covers JSON.stringify(entry); a compact file's entry text is that already, and
+    // noting the slice of the file rather than the new copy keeps no second copy in memory.
+    const json = JSON.stringify(entry);
+    const raw = raws[i - reusable]!;
+    noteEntryJson(entry, json === raw ? raw : json);
+    keyed.push({ key: keyer.next(entry, i), hash: sha256Hex(json), entry });
     if (stream === 'ui') maxTsUpTo[i] = Math.max(i > 0 ? maxTsUpTo[i - 1]! : -1, (entry as { ts: number }).ts);
   }
   return { stream, text, entries, keyed, starts, ends, reused: reusable, maxTsUpTo };

@@ -1,0 +1,84 @@
+/**
+ * Each queued change serialised once. A change a device detects is written to its outbox
+ * journal, then sent to the relay in a push frame (and written again if the journal is
+ * compacted meanwhile); serialising the journal record and the push message whole made
+ * JSON text and UTF-8 bytes of every entry two or three times over. Here a change's UTF-8 JSON
+ * is made once, on first use, and kept with the change object (changes are never modified);
+ * a journal record or push message is its envelope's bytes around its changes' bytes.
+ *
+ * A stream.put entry parsed from a store file also starts from the text its hash was computed
+ * over (`noteEntryJson`, called by core/tracking/stream-text.ts), so the entry is not
+ * stringified again either. Member order inside the text differs from `JSON.stringify` of
+ * the same object (`changes`, `body` and `entry` come last); it carries no meaning.
+ */
+import type { ChangeBody, ClientChange } from './changes';
+import { withLastMember } from './json-last-member';
+
+const utf8 = new TextEncoder();
+
+/** Entries' JSON texts, noted where they were hashed and taken when first serialised. */
+const entryJson = new WeakMap<object, string>();
+
+/** Change objects' UTF-8 JSON, made once. */
+const changeBytes = new WeakMap<ClientChange, Uint8Array>();
+
+/**
+ * Notes that `json` is `JSON.stringify(entry)` (the text an entry's hash covers), for the first
+ * change that carries `entry` to use. The caller must never modify `entry` afterwards.
+ */
+export function noteEntryJson(entry: unknown, json: string): void {
+  if (typeof entry === 'object' && entry !== null) entryJson.set(entry, json);
+}
+
+/** `JSON.stringify(entry)`: the noted text if there is one (then forgotten: its change keeps the bytes), else made now. */
+function takeEntryJson(entry: unknown): string {
+  if (typeof entry === 'object' && entry !== null) {
+    const json = entryJson.get(entry);
+    if (json !== undefined) {
+      entryJson.delete(entry);
+      return json;
+    }
+  }
+  return JSON.stringify(entry);
+}
+
+/** A body's JSON text; a stream.put's entry comes last, from its noted text when there is one. */
+function bodyJson(body: ChangeBody): string {
+  if (body.type !== 'stream.put' || body.entry === undefined) return JSON.stringify(body);
+  const { entry, ...head } = body;
+  return withLastMember(JSON.stringify(head), 'entry', takeEntryJson(entry));
+}
+
+/** `change` as UTF-8 JSON, made on first use and kept with the object. Do not modify the result. */
+export function changeJsonBytes(change: ClientChange): Uint8Array {
+  let bytes = changeBytes.get(change);
+  if (bytes === undefined) {
+    const { body, ...head } = change;
+    bytes = utf8.encode(withLastMember(JSON.stringify(head), 'body', bodyJson(body)));
+    changeBytes.set(change, bytes);
+  }
+  return bytes;
+}
+
+/**
+ * `value` as UTF-8 JSON with its `changes` last, each from `changeJsonBytes`: the same value
+ * `JSON.stringify(value)` encodes. For a push message or an outbox enqueue record.
+ */
+export function jsonBytesWithChanges(value: { readonly changes: readonly ClientChange[] }): Uint8Array {
+  const { changes, ...rest } = value;
+  const restJson = JSON.stringify(rest);
+  const open = utf8.encode(`${restJson.length > 2 ? `${restJson.slice(0, -1)},` : '{'}"changes":[`);
+  const parts = changes.map(changeJsonBytes);
+  const size = open.length + parts.reduce((n, p) => n + p.length, 0) + Math.max(0, parts.length - 1) + 2;
+  const out = new Uint8Array(size);
+  out.set(open, 0);
+  let at = open.length;
+  for (let i = 0; i < parts.length; i++) {
+    if (i > 0) out[at++] = 0x2c; // ,
+    out.set(parts[i]!, at);
+    at += parts[i]!.length;
+  }
+  out[at++] = 0x5d; // ]
+  out[at++] = 0x7d; // }
+  return out;
+}

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { asTaskId } from '../../../core/ids';
+import { changeJsonBytes, jsonBytesWithChanges, noteEntryJson } from '../../../core/model/change-json';
+import type { ClientChange, HlcStamp } from '../../../core/model/changes';
+import { hashJson } from '../../../core/model/hash';
+import { decodeJournal, encodeRecord } from '../../../core/outbox/journal-record';
+import { parseStreamText } from '../../../core/tracking/stream-text';
+
+const text = new TextDecoder();
+const parsed = (bytes: Uint8Array): unknown => JSON.parse(text.decode(bytes));
+
+function put(clientSeq: number, entry: unknown): ClientChange {
+  return {
+    clientSeq,
+    baseSeq: null,
+    body: { type: 'stream.put', source: 'roo-code', taskId: asTaskId('task-1'), stream: 'ui', key: `k${clientSeq}`, hash: hashJson(entry), entry },
+  };
+}
+
+describe('change-json', () => {
+  describe('changeJsonBytes', () => {
+    it('encodes the same value JSON.stringify does, for every kind of body', () => {
+      const changes: ClientChange[] = [
+        put(1, { ts: 1, type: 'say', text: 'héllo ✓ "quoted" \\ slash', images: ['data:…'] }),
+        { clientSeq: 2, baseSeq: 7, body: { type: 'stream.truncate', source: 'roo-code', taskId: asTaskId('task-1'), stream: 'api', afterKey: null } },
+        { clientSeq: 3, baseSeq: null, body: { type: 'task.delete', source: 'cline', taskId: asTaskId('task-2'), clock: '001700000000000-000000-dev-a' as HlcStamp } },
+      ];
+      for (const change of changes) assert.deepEqual(parsed(changeJsonBytes(change)), JSON.parse(JSON.stringify(change)));
+    });
+
+    it('makes the bytes once per change object', () => {
+      const change = put(1, { ts: 1 });
+      assert.equal(changeJsonBytes(change), changeJsonBytes(change));
+    });
+
+    it("uses an entry's noted text once, then serialises the entry again", () => {
+      const entry = { ts: 5, text: 'x' };
+      // A noted text is taken as given (here with spaces JSON.stringify would not write), so
+      // seeing it in the output proves it was used instead of a new serialisation.
+      noteEntryJson(entry, '{ "ts": 5, "text": "x" }');
+      const first = text.decode(changeJsonBytes(put(1, entry)));
+      const second = text.decode(changeJsonBytes(put(2, entry)));
+      assert.ok(first.endsWith(',"entry":{ "ts": 5, "text": "x" }}}'), first);
+      assert.ok(second.endsWith(',"entry":{"ts":5,"text":"x"}}}'), second);
+    });
+  });
+
+  describe('jsonBytesWithChanges', () => {
+    it('encodes a push message and an empty one as JSON.stringify does', () => {
+      for (const message of [
+        { type: 'push', id: 'r1', changes: [put(1, { ts: 1 }), put(2, [1, 'two', null])] },
+        { type: 'push', id: 'r2', changes: [] },
+        { changes: [put(3, { ts: 3 })] },
+      ]) {
+        assert.deepEqual(parsed(jsonBytesWithChanges(message)), JSON.parse(JSON.stringify(message)));
+      }
+    });
+
+    it('frames an outbox enqueue record that the journal reads back', () => {
+      const record = { kind: 'enqueue' as const, changes: [put(1, { ts: 1, say: 'a' }), put(2, { ts: 2, say: 'b' })], drop: [4] };
+      const decoded = decodeJournal(encodeRecord(record));
+      assert.equal(decoded.defect, null);
+      assert.deepEqual(decoded.records, [JSON.parse(JSON.stringify(record))]);
+    });
+  });
+
+  describe('entries parsed from a store file', () => {
+    it("carry their text to the change, equal to the entry's hashed form, pretty-printed or with escaped NULs", () => {
+      for (const file of ['[{"ts":1,"text":"a"},{"ts":2,"text":"b\\u0000c"}]', '[\n  { "ts": 1, "text": "a" },\n  { "ts": 2, "text": "b\\u0000c" }\n]']) {
+        const stream = parseStreamText('ui', file);
+        for (const { entry, hash } of stream.keyed) {
+          const change = put(1, entry);
+          assert.equal(change.body.type === 'stream.put' && change.body.hash, hash);
+          const body = (parsed(changeJsonBytes(change)) as { body: { entry: unknown } }).body;
+          assert.deepEqual(body.entry, entry);
+          assert.equal(hashJson(body.entry), hash);
+        }
+      }
+    });
+  });
+});
