@@ -1,10 +1,12 @@
 /**
  * Each queued change serialised once. A change a device detects is written to its outbox
- * journal, then sent to the relay in a push frame (and written again if the journal is
- * compacted meanwhile); serialising the journal record and the push message whole made
- * JSON text and UTF-8 bytes of every entry two or three times over. Here a change's UTF-8 JSON
- * is made once, on first use, and kept with the change object (changes are never modified);
- * a journal record or push message is its envelope's bytes around its changes' bytes.
+ * journal, then sent to the relay in a push frame; serialising the journal record and the push
+ * message whole made the JSON text and UTF-8 bytes of every entry two or three times over.
+ * Here a change's UTF-8 JSON is made when the journal writes it and kept until the push that
+ * sends it takes it, or the outbox lets the change go (changes are never modified). Kept bytes
+ * are capped (RETAINED_BYTES_LIMIT, oldest dropped first): a device that queues for hours
+ * offline does not hold its backlog twice, and a change whose bytes were dropped is
+ * serialised again when it is sent.
  *
  * A stream.put entry parsed from a store file also starts from the text its hash was computed
  * over (`noteEntryJson`, called by core/tracking/stream-text.ts), so the entry is not
@@ -19,8 +21,12 @@ const utf8 = new TextEncoder();
 /** Entries' JSON texts, noted where they were hashed and taken when first serialised. */
 const entryJson = new WeakMap<object, string>();
 
-/** Change objects' UTF-8 JSON, made once. */
-const changeBytes = new WeakMap<ClientChange, Uint8Array>();
+/** Most bytes of serialised changes kept between the journal write and the push. */
+export const RETAINED_BYTES_LIMIT = 64 * 1024 * 1024;
+
+/** Serialised changes kept for their push, oldest first. */
+const retained = new Map<ClientChange, Uint8Array>();
+let retainedBytes = 0;
 
 /**
  * Notes that `json` is `JSON.stringify(entry)` (the text an entry's hash covers), for the first
@@ -49,26 +55,49 @@ function bodyJson(body: ChangeBody): string {
   return withLastMember(JSON.stringify(head), 'entry', takeEntryJson(entry));
 }
 
-/** `change` as UTF-8 JSON, made on first use and kept with the object. Do not modify the result. */
-export function changeJsonBytes(change: ClientChange): Uint8Array {
-  let bytes = changeBytes.get(change);
-  if (bytes === undefined) {
-    const { body, ...head } = change;
-    bytes = utf8.encode(withLastMember(JSON.stringify(head), 'body', bodyJson(body)));
-    changeBytes.set(change, bytes);
+/**
+ * `change` as UTF-8 JSON. `keep` (the journal) keeps the bytes for the push; `take` (the push)
+ * uses kept bytes and forgets them. Do not modify the result.
+ */
+export function changeJsonBytes(change: ClientChange, use: 'keep' | 'take' = 'keep'): Uint8Array {
+  let bytes = retained.get(change);
+  if (bytes !== undefined) {
+    if (use === 'take') forget(change, bytes);
+    return bytes;
+  }
+  const { body, ...head } = change;
+  bytes = utf8.encode(withLastMember(JSON.stringify(head), 'body', bodyJson(body)));
+  if (use === 'keep') {
+    retained.set(change, bytes);
+    retainedBytes += bytes.length;
+    for (const [oldest, kept] of retained) {
+      if (retainedBytes <= RETAINED_BYTES_LIMIT) break;
+      forget(oldest, kept);
+    }
   }
   return bytes;
 }
 
+/** Drops the bytes kept for `change`, if any: the outbox calls this when it lets a change go unsent (replaced, renumbered). */
+export function forgetChangeJson(change: ClientChange): void {
+  const bytes = retained.get(change);
+  if (bytes !== undefined) forget(change, bytes);
+}
+
+function forget(change: ClientChange, bytes: Uint8Array): void {
+  retained.delete(change);
+  retainedBytes -= bytes.length;
+}
+
 /**
- * `value` as UTF-8 JSON with its `changes` last, each from `changeJsonBytes`: the same value
- * `JSON.stringify(value)` encodes. For a push message or an outbox enqueue record.
+ * `value` as UTF-8 JSON with its `changes` last, each from `changeJsonBytes` (`use` as there):
+ * the same value `JSON.stringify(value)` encodes. For an outbox enqueue record or a push message.
  */
-export function jsonBytesWithChanges(value: { readonly changes: readonly ClientChange[] }): Uint8Array {
+export function jsonBytesWithChanges(value: { readonly changes: readonly ClientChange[] }, use: 'keep' | 'take' = 'keep'): Uint8Array {
   const { changes, ...rest } = value;
   const restJson = JSON.stringify(rest);
   const open = utf8.encode(`${restJson.length > 2 ? `${restJson.slice(0, -1)},` : '{'}"changes":[`);
-  const parts = changes.map(changeJsonBytes);
+  const parts = changes.map((change) => changeJsonBytes(change, use));
   const size = open.length + parts.reduce((n, p) => n + p.length, 0) + Math.max(0, parts.length - 1) + 2;
   const out = new Uint8Array(size);
   out.set(open, 0);

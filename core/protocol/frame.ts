@@ -180,7 +180,7 @@ export class FrameCodec {
    */
   encode(message: ClientMessage | ServerMessage): Uint8Array {
     // A push's changes were serialised for the outbox journal already (change-json.ts).
-    if (message.type === 'push') return this.encodeBody(jsonBytesWithChanges(message));
+    if (message.type === 'push') return this.encodeBody(jsonBytesWithChanges(message, 'take'));
     return this.encodeJson(JSON.stringify(message));
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { asTaskId } from '../../../core/ids';
-import { changeJsonBytes, jsonBytesWithChanges, noteEntryJson } from '../../../core/model/change-json';
+import { changeJsonBytes, forgetChangeJson, jsonBytesWithChanges, noteEntryJson, RETAINED_BYTES_LIMIT } from '../../../core/model/change-json';
 import type { ClientChange, HlcStamp } from '../../../core/model/changes';
 import { hashJson } from '../../../core/model/hash';
 import { decodeJournal, encodeRecord } from '../../../core/outbox/journal-record';
@@ -28,9 +28,30 @@ describe('change-json', () => {
       for (const change of changes) assert.deepEqual(parsed(changeJsonBytes(change)), JSON.parse(JSON.stringify(change)));
     });
 
-    it('makes the bytes once per change object', () => {
+    it('keeps the bytes the journal made until the push takes them', () => {
       const change = put(1, { ts: 1 });
-      assert.equal(changeJsonBytes(change), changeJsonBytes(change));
+      const journal = changeJsonBytes(change, 'keep');
+      assert.equal(changeJsonBytes(change, 'keep'), journal, 'a second journal write (compaction) reuses them');
+      assert.equal(changeJsonBytes(change, 'take'), journal, 'the push uses them');
+      const resent = changeJsonBytes(change, 'take');
+      assert.notEqual(resent, journal, 'a re-send after the push serialises again');
+      assert.deepEqual(resent, journal);
+    });
+
+    it('forgets the bytes of a change the outbox lets go unsent', () => {
+      const change = put(1, { ts: 1 });
+      const journal = changeJsonBytes(change, 'keep');
+      forgetChangeJson(change);
+      assert.notEqual(changeJsonBytes(change, 'take'), journal);
+    });
+
+    it(`keeps at most ${RETAINED_BYTES_LIMIT / 2 ** 20} MB, dropping the oldest first`, () => {
+      const big = (seq: number): ClientChange => put(seq, { ts: seq, text: 'x'.repeat(0.6 * RETAINED_BYTES_LIMIT) });
+      const [older, newer] = [big(1), big(2)];
+      const olderBytes = changeJsonBytes(older, 'keep');
+      const newerBytes = changeJsonBytes(newer, 'keep');
+      assert.notEqual(changeJsonBytes(older, 'take'), olderBytes, 'the older was dropped, so it is serialised again');
+      assert.equal(changeJsonBytes(newer, 'take'), newerBytes, 'the newer is still kept');
     });
 
     it("uses an entry's noted text once, then serialises the entry again", () => {
