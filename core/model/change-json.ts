@@ -36,6 +36,11 @@ export function noteEntryJson(entry: unknown, json: string): void {
   if (typeof entry === 'object' && entry !== null) entryJson.set(entry, json);
 }
 
+/** Drops `entry`'s noted text, if any (a later parse took the entry over: the text noted belongs to an older read of the file). */
+export function forgetEntryJson(entry: unknown): void {
+  if (typeof entry === 'object' && entry !== null) entryJson.delete(entry);
+}
+
 /** `JSON.stringify(entry)`: the noted text if there is one (then forgotten: its change keeps the bytes), else made now. */
 function takeEntryJson(entry: unknown): string {
   if (typeof entry === 'object' && entry !== null) {

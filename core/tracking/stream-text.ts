@@ -13,7 +13,7 @@
 import { SyncError } from '../errors';
 import type { StreamName } from '../model/changes';
 import { replaceEscapedNul } from '../model/escaped-nul';
-import { noteEntryJson } from '../model/change-json';
+import { forgetEntryJson, noteEntryJson } from '../model/change-json';
 import { sha256Hex } from '../model/hash';
 import { EntryKeyer, uiTimestamp, type KeyedEntry } from './stream-keys';
 
@@ -87,6 +87,9 @@ export function parseStreamText(stream: StreamName, text: string, previous?: Par
   if (after !== text.length) throw corrupt(after, 'text after the closing ]');
 
   const keyed = reusable > 0 ? previous!.keyed.slice(0, reusable) : [];
+  // An entry taken over keeps no note from the read that parsed it: the note is a slice of
+  // that read's text and would keep the whole old text in memory beside the new one.
+  for (let i = 0; i < reusable; i++) forgetEntryJson(entries[i]);
   const keyer = new EntryKeyer(stream);
   const maxTsUpTo = new Float64Array(stream === 'ui' ? entries.length : 0);
   if (stream === 'ui' && reusable > 0) {

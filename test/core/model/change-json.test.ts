@@ -86,6 +86,16 @@ describe('change-json', () => {
   });
 
   describe('entries parsed from a store file', () => {
+    it('keep no note once a later read of the file takes them over (it would hold the old text)', () => {
+      const first = parseStreamText('ui', '[{"ts":1,"text":"a"}]');
+      const entry = first.entries[0]!;
+      noteEntryJson(entry, '{ "ts": 1, "text": "a" }');
+      const second = parseStreamText('ui', '[{"ts":1,"text":"a"},{"ts":2,"text":"b"}]', first);
+      assert.equal(second.reused, 1);
+      assert.equal(second.entries[0], entry);
+      assert.ok(text.decode(changeJsonBytes(put(1, entry))).endsWith(',"entry":{"ts":1,"text":"a"}}}'));
+    });
+
     it("carry their text to the change, equal to the entry's hashed form, pretty-printed or with escaped NULs", () => {
       for (const file of ['[{"ts":1,"text":"a"},{"ts":2,"text":"b\\u0000c"}]', '[\n  { "ts": 1, "text": "a" },\n  { "ts": 2, "text": "b\\u0000c" }\n]']) {
         const stream = parseStreamText('ui', file);
