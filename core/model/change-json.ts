@@ -1,17 +1,17 @@
 /**
- * Each queued change serialised once. A change a device detects is written to its outbox
- * journal, then sent to the relay in a push frame; serialising the journal record and the push
- * message whole made the JSON text and UTF-8 bytes of every entry two or three times over.
- * Here a change's UTF-8 JSON is made when the journal writes it and kept until the push that
- * sends it takes it, or the outbox lets the change go (changes are never modified). Kept bytes
- * are capped (RETAINED_BYTES_LIMIT, oldest dropped first): a device that queues for hours
- * offline does not hold its backlog twice, and a change whose bytes were dropped is
- * serialised again when it is sent.
- *
- * A stream.put entry parsed from a store file also starts from the text its hash was computed
- * over (`noteEntryJson`, called by core/tracking/stream-text.ts), so the entry is not
- * stringified again either. Member order inside the text differs from `JSON.stringify` of
- * the same object (`changes`, `body` and `entry` come last); it carries no meaning.
+ * Queued changes serialised once. A migration reads an entry and hashes its JSON text, the
+ * outbox journal writes the change, and a push frame sends it; serialising the journal record
+ * and the push message whole made the JSON text of every entry three times and its UTF-8 twice.
+ * - A read for upload notes each entry's hashed text (`noteEntryJson`, called by
+ *   core/tracking/stream-text.ts); the first serialisation of a change carrying the entry takes
+ *   the note instead of stringifying the entry again.
+ * - The journal write keeps the change's UTF-8 bytes (`'keep'`) and the push takes them
+ *   (`'take'`). They are held weakly (they go with the change object, however the outbox lets
+ *   it go) and at most RETAINED_BYTES_LIMIT in all: past that a change is not kept and its
+ *   push serialises it again, so an outbox filling up offline is not held twice.
+ * A journal record or a push message is its envelope's bytes around its changes' bytes. Member
+ * order differs from `JSON.stringify` of the same object (`changes`, `body` and `entry` come
+ * last); it carries no meaning. Changes and noted entries are never modified.
  */
 import type { ChangeBody, ClientChange } from './changes';
 import { withLastMember } from './json-last-member';
@@ -24,87 +24,64 @@ const entryJson = new WeakMap<object, string>();
 /** Most bytes of serialised changes kept between the journal write and the push. */
 export const RETAINED_BYTES_LIMIT = 64 * 1024 * 1024;
 
-/** Serialised changes kept for their push, oldest first. */
-const retained = new Map<ClientChange, Uint8Array>();
+/** Bytes kept for changes' pushes; `retainedBytes` counts them, less those of changes collected since. */
+const retained = new WeakMap<ClientChange, Uint8Array>();
 let retainedBytes = 0;
+const collected = new FinalizationRegistry<number>((size) => {
+  retainedBytes -= size;
+});
 
-/**
- * Notes that `json` is `JSON.stringify(entry)` (the text an entry's hash covers), for the first
- * change that carries `entry` to use. The caller must never modify `entry` afterwards.
- */
+/** Notes that `json` is `JSON.stringify(entry)` (the text its hash covers). `entry` must never be modified afterwards. */
 export function noteEntryJson(entry: unknown, json: string): void {
   if (typeof entry === 'object' && entry !== null) entryJson.set(entry, json);
 }
 
-/** Drops `entry`'s noted text, if any (a later parse took the entry over: the text noted belongs to an older read of the file). */
-export function forgetEntryJson(entry: unknown): void {
-  if (typeof entry === 'object' && entry !== null) entryJson.delete(entry);
+/** Whether `entry` has a noted text (for tests and diagnostics). */
+export function hasEntryJson(entry: unknown): boolean {
+  return typeof entry === 'object' && entry !== null && entryJson.has(entry);
 }
 
-/** `JSON.stringify(entry)`: the noted text if there is one (then forgotten: its change keeps the bytes), else made now. */
-function takeEntryJson(entry: unknown): string {
-  if (typeof entry === 'object' && entry !== null) {
-    const json = entryJson.get(entry);
-    if (json !== undefined) {
-      entryJson.delete(entry);
-      return json;
-    }
-  }
-  return JSON.stringify(entry);
-}
-
-/** A body's JSON text; a stream.put's entry comes last, from its noted text when there is one. */
-function bodyJson(body: ChangeBody): string {
-  if (body.type !== 'stream.put' || body.entry === undefined) return JSON.stringify(body);
-  const { entry, ...head } = body;
-  return withLastMember(JSON.stringify(head), 'entry', takeEntryJson(entry));
+/** Bytes of serialised changes kept for their pushes now (for tests and diagnostics). */
+export function retainedJsonBytes(): number {
+  return retainedBytes;
 }
 
 /**
- * `change` as UTF-8 JSON. `keep` (the journal) keeps the bytes for the push; `take` (the push)
- * uses kept bytes and forgets them. Do not modify the result.
+ * `change` as UTF-8 JSON. `keep` (the journal) keeps the bytes for the push while under
+ * RETAINED_BYTES_LIMIT; `take` (the push) uses kept bytes and lets them go. Do not modify the result.
  */
 export function changeJsonBytes(change: ClientChange, use: 'keep' | 'take' = 'keep'): Uint8Array {
-  let bytes = retained.get(change);
-  if (bytes !== undefined) {
-    if (use === 'take') forget(change, bytes);
-    return bytes;
-  }
-  const { body, ...head } = change;
-  bytes = utf8.encode(withLastMember(JSON.stringify(head), 'body', bodyJson(body)));
-  if (use === 'keep') {
-    retained.set(change, bytes);
-    retainedBytes += bytes.length;
-    for (const [oldest, kept] of retained) {
-      if (retainedBytes <= RETAINED_BYTES_LIMIT) break;
-      forget(oldest, kept);
+  const kept = retained.get(change);
+  if (kept !== undefined) {
+    if (use === 'take') {
+      retained.delete(change);
+      collected.unregister(change);
+      retainedBytes -= kept.length;
     }
+    return kept;
+  }
+  const bytes = utf8.encode(changeJson(change));
+  if (use === 'keep' && retainedBytes + bytes.length <= RETAINED_BYTES_LIMIT) {
+    retained.set(change, bytes);
+    collected.register(change, bytes.length, change);
+    retainedBytes += bytes.length;
   }
   return bytes;
 }
 
-/** Drops the bytes kept for `change`, if any: the outbox calls this when it lets a change go unsent (replaced, renumbered). */
-export function forgetChangeJson(change: ClientChange): void {
-  const bytes = retained.get(change);
-  if (bytes !== undefined) forget(change, bytes);
-}
-
-function forget(change: ClientChange, bytes: Uint8Array): void {
-  retained.delete(change);
-  retainedBytes -= bytes.length;
-}
-
 /**
- * `value` as UTF-8 JSON with its `changes` last, each from `changeJsonBytes` (`use` as there):
- * the same value `JSON.stringify(value)` encodes. For an outbox enqueue record or a push message.
+ * `value` as UTF-8 JSON: what `JSON.stringify(value)` writes, with its `changes` last, each
+ * from `changeJsonBytes` (`use` as there). For an outbox enqueue record or a push message.
+ * Changes are encoded one by one and copied together: one string of a whole 4 MB record would
+ * be made and dropped in the large-object heap (three times the page faults, measured).
  */
 export function jsonBytesWithChanges(value: { readonly changes: readonly ClientChange[] }, use: 'keep' | 'take' = 'keep'): Uint8Array {
+  if (hasToJson(value)) return utf8.encode(JSON.stringify(value));
   const { changes, ...rest } = value;
   const restJson = JSON.stringify(rest);
-  const open = utf8.encode(`${restJson.length > 2 ? `${restJson.slice(0, -1)},` : '{'}"changes":[`);
+  const open = utf8.encode(`${restJson === '{}' ? '{' : `${restJson.slice(0, -1)},`}"changes":[`);
   const parts = changes.map((change) => changeJsonBytes(change, use));
-  const size = open.length + parts.reduce((n, p) => n + p.length, 0) + Math.max(0, parts.length - 1) + 2;
-  const out = new Uint8Array(size);
+  const out = new Uint8Array(open.length + parts.reduce((n, p) => n + p.length, 0) + Math.max(0, parts.length - 1) + 2);
   out.set(open, 0);
   let at = open.length;
   for (let i = 0; i < parts.length; i++) {
@@ -113,6 +90,36 @@ export function jsonBytesWithChanges(value: { readonly changes: readonly ClientC
     at += parts[i]!.length;
   }
   out[at++] = 0x5d; // ]
-  out[at++] = 0x7d; // }
+  out[at] = 0x7d; // }
   return out;
+}
+
+/** One change's JSON text, its body last. */
+function changeJson(change: ClientChange): string {
+  if (hasToJson(change) || hasToJson(change.body)) return JSON.stringify(change);
+  const { body, ...head } = change;
+  return withLastMember(JSON.stringify(head), 'body', bodyJson(body));
+}
+
+/** A body's JSON text; a stream.put's entry last, from its noted text when it has one. */
+function bodyJson(body: ChangeBody): string {
+  if (body.type !== 'stream.put') return JSON.stringify(body);
+  const { entry, ...head } = body;
+  const text: string | undefined = takeEntryJson(entry);
+  // An entry JSON cannot write (undefined, a function) is left out, as JSON.stringify(body) does.
+  return text === undefined ? JSON.stringify(body) : withLastMember(JSON.stringify(head), 'entry', text);
+}
+
+/** `JSON.stringify(entry)`: its noted text, then forgotten (the change's bytes are kept instead), or made now. */
+function takeEntryJson(entry: unknown): string | undefined {
+  if (typeof entry !== 'object' || entry === null) return JSON.stringify(entry);
+  const json = entryJson.get(entry);
+  if (json === undefined) return JSON.stringify(entry);
+  entryJson.delete(entry);
+  return json;
+}
+
+/** Whether JSON.stringify would call `value.toJSON()` instead of writing its members (then it is left to do so). */
+function hasToJson(value: unknown): boolean {
+  return typeof (value as { toJSON?: unknown }).toJSON === 'function';
 }

@@ -11,7 +11,8 @@ export function lastMemberPrefix(key: string): string {
   return `,${JSON.stringify(key)}:`;
 }
 
-/** `objectJson` (the JSON text of a non-empty object) with `key` set to `valueJson`, as its last member. */
+/** `objectJson` (the JSON text of an object without `key`) with `key` set to `valueJson`, as its last member. */
 export function withLastMember(objectJson: string, key: string, valueJson: string): string {
+  if (objectJson === '{}') return `{${JSON.stringify(key)}:${valueJson}}`;
   return `${objectJson.slice(0, -1)}${lastMemberPrefix(key)}${valueJson}}`;
 }

@@ -6,7 +6,6 @@
 import { SyncError } from '../errors';
 import { entityKeyOf, type ChangeBody, type ClientChange } from '../model/changes';
 import type { AnchorOutcome } from '../ports/outbox';
-import { forgetChangeJson } from '../model/change-json';
 import { coalesceChanges } from './coalesce';
 import type { AckRecord, AnchorRecord, EnqueueRecord, JournalRecord } from './journal-record';
 
@@ -235,7 +234,6 @@ export class OutboxState {
     let seq = after;
     for (const entry of entries) {
       const clientSeq = ++seq;
-      forgetChangeJson(entry.change);
       this.live.set(clientSeq, { ...entry, change: { ...entry.change, clientSeq } });
       const seqs = this.byEntity.get(entry.entity);
       if (seqs) seqs.push(clientSeq);
@@ -249,8 +247,6 @@ export class OutboxState {
   private remove(clientSeq: number): void {
     const entry = this.live.get(clientSeq);
     if (!entry) return;
-    // Acknowledged or replaced: bytes kept for its push (if any) are no longer wanted.
-    forgetChangeJson(entry.change);
     this.live.delete(clientSeq);
     this.bytes -= entry.bytes;
     const seqs = this.byEntity.get(entry.entity)!;

@@ -42,6 +42,15 @@ export interface StoreProblem {
   reason: string;
 }
 
+export interface ReadTaskOptions {
+  /**
+   * The task's entries are about to be queued for upload and then let go (a migration): the
+   * store may note each entry's JSON text for its change (core/model/change-json.ts) and need
+   * not keep the parse for later reads.
+   */
+  forUpload?: boolean;
+}
+
 export interface TaskStore {
   readonly source: TaskSource;
   /** The folder that holds `tasks/`. */
@@ -52,7 +61,7 @@ export interface TaskStore {
    * The task as on disk, or null when its folder is gone. A corrupt or truncated file throws a
    * SyncError (code STORE_CORRUPT_JSON) naming the path; the file is never rewritten with less.
    */
-  readTask(taskId: TaskId): Promise<TaskSnapshot | null>;
+  readTask(taskId: TaskId, options?: ReadTaskOptions): Promise<TaskSnapshot | null>;
   /**
    * Writes the task in the assistant's own format: atomic replace of each changed file,
    * waiting for a live `.lock` directory, then history_item.json and the index.

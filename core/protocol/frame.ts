@@ -179,7 +179,7 @@ export class FrameCodec {
    * limit the peer would refuse, so the sender can split the message instead.
    */
   encode(message: ClientMessage | ServerMessage): Uint8Array {
-    // A push's changes were serialised for the outbox journal already (change-json.ts).
+    // A push's changes were serialised when the outbox journal wrote them (change-json.ts).
     if (message.type === 'push') return this.encodeBody(jsonBytesWithChanges(message, 'take'));
     return this.encodeJson(JSON.stringify(message));
   }

@@ -660,12 +660,16 @@ export class HybridStorage {
 /** One task's files as read ahead of its detection: the snapshot (null: no task folder), or why it could not be read. */
 type TaskRead = { snapshot: TaskSnapshot | null } | { error: unknown };
 
-/** Reads each task's files in turn (reading changes nothing: neither the store nor the sync state). */
+/**
+ * Reads each task's files in turn for a migration (reading changes nothing: neither the store
+ * nor the sync state). `forUpload`: the entries are queued and let go, so the store may note
+ * their JSON for the outbox and the push (core/model/change-json.ts).
+ */
 async function readTasks(targets: ReadonlyArray<{ store: TaskStore; taskId: TaskId }>): Promise<TaskRead[]> {
   const reads: TaskRead[] = [];
   for (const { store, taskId } of targets) {
     try {
-      reads.push({ snapshot: await store.readTask(taskId) });
+      reads.push({ snapshot: await store.readTask(taskId, { forUpload: true }) });
     } catch (error) {
       reads.push({ error });
     }

@@ -13,7 +13,7 @@
 import { SyncError } from '../errors';
 import type { StreamName } from '../model/changes';
 import { replaceEscapedNul } from '../model/escaped-nul';
-import { forgetEntryJson, noteEntryJson } from '../model/change-json';
+import { noteEntryJson } from '../model/change-json';
 import { sha256Hex } from '../model/hash';
 import { EntryKeyer, uiTimestamp, type KeyedEntry } from './stream-keys';
 
@@ -35,18 +35,28 @@ export interface ParsedStream {
   readonly maxTsUpTo: Float64Array;
 }
 
+export interface ParseStreamOptions {
+  /**
+   * The entries parsed here are about to be queued for upload: note each one's JSON text
+   * (core/model/change-json.ts `noteEntryJson`) so its change is not serialised again. A note
+   * is a slice of `text` and keeps all of it in memory while the entry lives, so only a parse
+   * whose entries are used at once and then let go may note (never one kept in a cache).
+   */
+  noteJson?: boolean;
+}
+
 /**
  * Parses a stream file's JSON text (an array of entries), reusing `previous` (the last read of
  * the same file) for the unchanged prefix. Throws SyncError STORE_CORRUPT_JSON (details:
  * offset, reason) when the text is not a JSON array, and STREAM_ENTRY_INVALID when a ui entry
  * cannot be keyed.
  */
-export function parseStreamText(stream: StreamName, text: string, previous?: ParsedStream | null): ParsedStream {
+export function parseStreamText(stream: StreamName, text: string, previous?: ParsedStream | null, options: ParseStreamOptions = {}): ParsedStream {
   const reusable = previous && previous.stream === stream ? countReusable(previous, text) : 0;
   const entries: unknown[] = reusable > 0 ? previous!.entries.slice(0, reusable) : [];
   const starts: number[] = reusable > 0 ? previous!.starts.slice(0, reusable) : [];
   const ends: number[] = reusable > 0 ? previous!.ends.slice(0, reusable) : [];
-  /** The text of each entry parsed here (not taken over), after replaceEscapedNul. */
+  /** With `noteJson`: the text of each entry parsed here (not taken over), after replaceEscapedNul. */
   const raws: string[] = [];
   let pos: number;
   let expectElement: boolean;
@@ -74,7 +84,7 @@ export function parseStreamText(stream: StreamName, text: string, previous?: Par
     try {
       const raw = replaceEscapedNul(text.slice(start, end));
       entries.push(JSON.parse(raw));
-      raws.push(raw);
+      if (options.noteJson) raws.push(raw);
     } catch (err) {
       throw corrupt(start, err instanceof Error ? err.message : 'invalid JSON');
     }
@@ -87,9 +97,6 @@ export function parseStreamText(stream: StreamName, text: string, previous?: Par
   if (after !== text.length) throw corrupt(after, 'text after the closing ]');
 
   const keyed = reusable > 0 ? previous!.keyed.slice(0, reusable) : [];
-  // An entry taken over keeps no note from the read that parsed it: the note is a slice of
-  // that read's text and would keep the whole old text in memory beside the new one.
-  for (let i = 0; i < reusable; i++) forgetEntryJson(entries[i]);
   const keyer = new EntryKeyer(stream);
   const maxTsUpTo = new Float64Array(stream === 'ui' ? entries.length : 0);
   if (stream === 'ui' && reusable > 0) {
@@ -108,11 +115,13 @@ export function parseStreamText(stream: StreamName, text: string, previous?: Par
   }
   for (let i = reusable; i < entries.length; i++) {
     const entry = entries[i];
-    // The hash covers JSON.stringify(entry); a compact file's entry text is that already, and
-    // noting the slice of the file rather than the new copy keeps no second copy in memory.
+    // The hash covers JSON.stringify(entry). For an upload, a compact file's entry text is that
+    // already: noting the file's slice rather than the new copy keeps no second copy in memory.
     const json = JSON.stringify(entry);
-    const raw = raws[i - reusable]!;
-    noteEntryJson(entry, json === raw ? raw : json);
+    if (options.noteJson) {
+      const raw = raws[i - reusable]!;
+      noteEntryJson(entry, json === raw ? raw : json);
+    }
     keyed.push({ key: keyer.next(entry, i), hash: sha256Hex(json), entry });
     if (stream === 'ui') maxTsUpTo[i] = Math.max(i > 0 ? maxTsUpTo[i - 1]! : -1, (entry as { ts: number }).ts);
   }

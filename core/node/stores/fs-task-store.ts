@@ -14,7 +14,7 @@ import { SyncError, isSyncError } from '../../errors';
 import { mapConcurrent } from '../../map-concurrent';
 import type { TaskId } from '../../ids';
 import type { TaskSource } from '../../model/changes';
-import type { HistoryItem, StoreProblem, TaskSnapshot } from '../../ports/task-store';
+import type { HistoryItem, ReadTaskOptions, StoreProblem, TaskSnapshot } from '../../ports/task-store';
 import { rebuildHistoryItem } from '../../stores/history-item';
 import { layoutOf, STORE_FILES, type TaskStoreLayout } from '../../stores/layouts';
 import { checkSnapshot, checkTaskId } from '../../stores/snapshot';
@@ -138,11 +138,12 @@ export class FsTaskStore implements ScannableTaskStore {
     return ids.sort();
   }
 
-  async readTask(taskId: TaskId): Promise<TaskSnapshot | null> {
+  async readTask(taskId: TaskId, options: ReadTaskOptions = {}): Promise<TaskSnapshot | null> {
     const dir = this.taskDir(taskId);
     if (!(await hasTaskFiles(dir))) return null;
-    const ui = await this.readStream('ui', [join(dir, STORE_FILES.ui)]);
-    const api = await this.readStream('api', [join(dir, STORE_FILES.api), join(dir, STORE_FILES.legacyApi)]);
+    const forUpload = options.forUpload === true;
+    const ui = await this.readStream('ui', [join(dir, STORE_FILES.ui)], forUpload);
+    const api = await this.readStream('api', [join(dir, STORE_FILES.api), join(dir, STORE_FILES.legacyApi)], forUpload);
     const { item } = await this.resolveHistoryItem(taskId, dir, async () => ui.entries, []);
     const keyed: TaskSnapshot['keyed'] = {};
     if (ui.parsed) keyed.ui = ui.parsed.keyed.slice();
@@ -155,11 +156,14 @@ export class FsTaskStore implements ScannableTaskStore {
   /**
    * The first of `paths` that exists, parsed incrementally against its last read (entries
    * keyed and hashed). A file the incremental parser refuses is read the plain way, which
-   * throws STORE_CORRUPT_JSON with path and reason when the file is really broken.
+   * throws STORE_CORRUPT_JSON with path and reason when the file is really broken. `forUpload`
+   * (ReadTaskOptions): a new parse notes each entry's JSON text and is not kept in the cache
+   * (its notes hold the file's text; a migration reads each file once anyway).
    */
   private async readStream(
     stream: StreamName,
     paths: readonly string[],
+    forUpload = false,
   ): Promise<{ entries: unknown[]; parsed?: ParsedStream; path?: string; version: string | null }> {
     for (const path of paths) {
       // Still the version last read or written here: its parse stands, nothing to read.
@@ -174,8 +178,8 @@ export class FsTaskStore implements ScannableTaskStore {
       }
       const { bytes, version } = file;
       try {
-        const parsed = { ...parseStreamText(stream, bytes.toString('utf8'), cached), version };
-        this.parsedStreams.set(path, parsed);
+        const parsed = { ...parseStreamText(stream, bytes.toString('utf8'), cached, { noteJson: forUpload }), version };
+        if (!forUpload) this.parsedStreams.set(path, parsed);
         return this.handOut({ entries: parsed.entries as unknown[], parsed, path, version });
       } catch {
         this.parsedStreams.delete(path);
