@@ -13,10 +13,14 @@
  * order differs from `JSON.stringify` of the same object (`changes`, `body` and `entry` come
  * last); it carries no meaning. Changes and noted entries are never modified.
  */
+import { concatBytes } from '../bytes';
 import type { ChangeBody, ClientChange } from './changes';
 import { withLastMember } from './json-last-member';
 
 const utf8 = new TextEncoder();
+const COMMA = utf8.encode(',');
+/** The end of `changes` and of the object. */
+const CLOSE_CHANGES = utf8.encode(']}');
 
 /** Entries' JSON texts, noted where they were hashed and taken when first serialised. */
 const entryJson = new WeakMap<object, string>();
@@ -78,20 +82,14 @@ export function changeJsonBytes(change: ClientChange, use: 'keep' | 'take' = 'ke
 export function jsonBytesWithChanges(value: { readonly changes: readonly ClientChange[] }, use: 'keep' | 'take' = 'keep'): Uint8Array {
   if (hasToJson(value)) return utf8.encode(JSON.stringify(value));
   const { changes, ...rest } = value;
-  const restJson = JSON.stringify(rest);
-  const open = utf8.encode(`${restJson === '{}' ? '{' : `${restJson.slice(0, -1)},`}"changes":[`);
-  const parts = changes.map((change) => changeJsonBytes(change, use));
-  const out = new Uint8Array(open.length + parts.reduce((n, p) => n + p.length, 0) + Math.max(0, parts.length - 1) + 2);
-  out.set(open, 0);
-  let at = open.length;
-  for (let i = 0; i < parts.length; i++) {
-    if (i > 0) out[at++] = 0x2c; // ,
-    out.set(parts[i]!, at);
-    at += parts[i]!.length;
-  }
-  out[at++] = 0x5d; // ]
-  out[at] = 0x7d; // }
-  return out;
+  // The envelope up to the first change: `{…,"changes":[` (withLastMember's text less its closing brace).
+  const chunks: Uint8Array[] = [utf8.encode(withLastMember(JSON.stringify(rest), 'changes', '[').slice(0, -1))];
+  changes.forEach((change, i) => {
+    if (i > 0) chunks.push(COMMA);
+    chunks.push(changeJsonBytes(change, use));
+  });
+  chunks.push(CLOSE_CHANGES);
+  return concatBytes(chunks);
 }
 
 /** One change's JSON text, its body last. */

@@ -13,6 +13,7 @@
  * what a crash during an append leaves behind: it is `torn` and the owner cuts it off. A bad
  * record with more data behind it cannot come from a crash during an append: it is `corrupt`.
  */
+import { concatBytes } from '../bytes';
 import { SyncError } from '../errors';
 import type { ChangeBody, ClientChange } from '../model/changes';
 import { jsonBytesWithChanges } from '../model/change-json';
@@ -160,14 +161,7 @@ export function encodeRecord(record: JournalRecord, checksum: Checksum = pureChe
 
 /** Frames several records into one contiguous buffer (one write, one fsync). */
 export function encodeRecords(records: readonly JournalRecord[], checksum: Checksum = pureChecksum): Uint8Array {
-  const parts = records.map((record) => encodeRecord(record, checksum));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concatBytes(records.map((record) => encodeRecord(record, checksum)));
 }
 
 /** Decodes records from the start of `bytes` until the end or the first defect. */

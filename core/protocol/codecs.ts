@@ -8,6 +8,7 @@
  * is not a complete stream of its format.
  */
 import { Inflate, deflateSync } from 'fflate';
+import { concatBytes } from '../bytes';
 import { SyncError } from '../errors';
 import type { CodecName } from './messages';
 
@@ -98,22 +99,11 @@ export function inflateCapped(bytes: Uint8Array, maxBytes: number, dictionary?: 
     throw new SyncError('FRAME_CORRUPT', 'deflate stream is corrupt or truncated', { reason: (err as Error).message }, { cause: err });
   }
   if (over) throw inflateLimit(maxBytes);
-  return concat(chunks, total);
+  return concatBytes(chunks, total);
 }
 
 export function inflateLimit(maxBytes: number): SyncError {
   return new SyncError('FRAME_INFLATE_LIMIT', `frame body inflates past ${maxBytes} bytes`, { maxBytes });
-}
-
-export function concat(chunks: readonly Uint8Array[], total = chunks.reduce((n, c) => n + c.length, 0)): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }
 
 /** The pure registry: `none` and `deflate`, what every peer has. */

@@ -12,6 +12,7 @@
  * - A 401 (token expired meanwhile) renews the token once through `getToken(true)`.
  */
 import { createHash } from 'node:crypto';
+import { concatBytes } from '../../bytes';
 import { SyncError, isSyncError } from '../../errors';
 import { sha256Hex, SHA256_HEX } from '../../model/hash';
 import type { BlobStore } from '../../ports/blob-store';
@@ -85,7 +86,7 @@ export class HttpBlobStore implements BlobStore {
     if (digest.digest('hex') !== hash) {
       throw new SyncError('BLOB_HASH_MISMATCH', 'the relay sent bytes that do not match the blob hash', { hash, received });
     }
-    return concat(parts, received);
+    return concatBytes(parts, received);
   }
 
   /** Sends the bytes the relay lacks, chunk by chunk, from the offset it holds. */
@@ -163,12 +164,3 @@ function isRetryable(err: unknown): boolean {
   return err instanceof Error && (err.name === 'TypeError' || err.name === 'AbortError' || err.name === 'TimeoutError' || 'code' in err);
 }
 
-function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
