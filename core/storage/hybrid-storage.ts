@@ -118,6 +118,14 @@ interface DetectAndQueueOptions {
 
 export type SyncFromCloudReport = PullReport & { pushed: PushReport };
 
+/** What one `syncRound` did: every push of the round and every pull, added up. */
+export interface SyncRoundReport {
+  /** Local changes detected and queued, and what the round's pushes did. */
+  pushed: SyncToCloudReport;
+  /** What the round's pulls applied. */
+  pulled: PullReport;
+}
+
 export interface MigrationProgress {
   /** `scan`: a slice was detected and queued; `push`: that slice was pushed. */
   phase: 'scan' | 'push';
@@ -232,6 +240,16 @@ export class HybridStorage {
     return this.state.cursor;
   }
 
+  /**
+   * True once a pull has reached the head of the log. Before that, a detection would take what
+   * the stores already hold of the relay's tasks (a backfill, a copy) for local edits: pages not
+   * pulled yet are what shows it is the relay's own (task-adopt). See `syncRound`, and SyncDevice,
+   * whose watchers wait for it.
+   */
+  get caughtUp(): boolean {
+    return this.state.caughtUp;
+  }
+
   /** Changes queued and not yet acknowledged. */
   get pendingCount(): number {
     return this.options.outbox.size;
@@ -296,17 +314,52 @@ export class HybridStorage {
    */
   async syncToCloud(options: SyncToCloudOptions = {}): Promise<SyncToCloudReport> {
     return this.run(async () => {
-      const found: DetectFindings = { unreadable: [], unrestorable: [], restored: 0 };
-      const targets: Array<{ store: TaskStore; taskId: TaskId }> = [];
-      if (options.tasks) {
-        for (const { source, taskId } of options.tasks) targets.push({ store: this.storeOf(source), taskId });
-      } else {
-        for (const store of this.options.stores) targets.push(...(await this.everyTaskOf(store)));
-      }
-      const queued = await this.detectAndQueue(targets, { found, withFiles: options.files ?? true });
+      const detected = await this.detectLocal(options);
       const pushed = await pushPending(this.deps, this.batchSize, this.maxConflictRounds);
-      return { ...pushed, queued, ...found };
+      return { ...pushed, ...detected };
     });
+  }
+
+  /**
+   * One full round, as `sync --once` and "Sync now" run it: every local change detected, queued
+   * and pushed, everything after the cursor pulled and applied, then what the round queued itself
+   * (conflicts it settled, conflict copies of concurrent writes) pushed, so it ends with nothing
+   * left to send. A device that has not caught up yet (new, its sync state lost, or its first
+   * pull cut short) pulls first, so that what its stores already hold of the relay's tasks (a
+   * backfill, a copy from another machine) is recognised (task-adopt) instead of being sent back
+   * as local edits.
+   * Throws STORAGE_SYNC_FAILED when the relay cannot be reached (what was detected stays queued).
+   */
+  async syncRound(): Promise<SyncRoundReport> {
+    return this.run(async () => {
+      const pushes: PushReport[] = [];
+      const pulls: PullReport[] = [];
+      const pushAll = async (): Promise<void> => {
+        pushes.push(await pushPending(this.deps, this.batchSize, this.maxConflictRounds));
+      };
+      if (!this.state.caughtUp) {
+        await pushAll();
+        pulls.push(await this.pullEverything());
+      }
+      const detected = await this.detectLocal({});
+      await pushAll();
+      pulls.push(await this.pullEverything());
+      if (this.options.outbox.size > 0) await pushAll();
+      return { pushed: { ...sumPushes(pushes), ...detected }, pulled: sumPulls(pulls) };
+    });
+  }
+
+  /** syncToCloud's detection: the tasks (default every one) and workspaces compared and queued. */
+  private async detectLocal(options: SyncToCloudOptions): Promise<Omit<SyncToCloudReport, keyof PushReport>> {
+    const found: DetectFindings = { unreadable: [], unrestorable: [], restored: 0 };
+    const targets: Array<{ store: TaskStore; taskId: TaskId }> = [];
+    if (options.tasks) {
+      for (const { source, taskId } of options.tasks) targets.push({ store: this.storeOf(source), taskId });
+    } else {
+      for (const store of this.options.stores) targets.push(...(await this.everyTaskOf(store)));
+    }
+    const queued = await this.detectAndQueue(targets, { found, withFiles: options.files ?? true });
+    return { queued, ...found };
   }
 
   /**
@@ -707,4 +760,26 @@ export function planSlices(count: number, bytesOf: (index: number) => number, ma
   }
   if (count > start) slices.push({ start, end: count });
   return slices;
+}
+
+function sumPushes(reports: readonly PushReport[]): PushReport {
+  const sum: PushReport = { accepted: 0, conflicts: 0, unresolved: 0 };
+  for (const r of reports) {
+    sum.accepted += r.accepted;
+    sum.conflicts += r.conflicts;
+  }
+  // Conflicts left for later: what the last push could not settle.
+  sum.unresolved = reports[reports.length - 1]?.unresolved ?? 0;
+  return sum;
+}
+
+function sumPulls(reports: readonly PullReport[]): PullReport {
+  const sum: PullReport = { applied: 0, received: 0, pages: 0, refusedPaths: [] };
+  for (const r of reports) {
+    sum.applied += r.applied;
+    sum.received += r.received;
+    sum.pages += r.pages;
+    sum.refusedPaths.push(...r.refusedPaths);
+  }
+  return sum;
 }

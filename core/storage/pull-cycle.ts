@@ -15,6 +15,7 @@ import { StorageErrorCode } from './storage-errors';
 import { taskStateKey, type ApplyJournal } from './sync-state';
 import type { EngineDeps } from './sync-context';
 import { applyTaskChanges, type PendingIndex } from './task-apply';
+import { adoptHeldChanges } from './task-adopt';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
 import { buildTaskCopy, COPY_ID_ATTEMPTS, copyHolds, isTaskConflictCopy, taskCopyId, type DisplacedVersion } from './task-conflict-copy';
 
@@ -84,7 +85,13 @@ export async function pullAll(deps: EngineDeps, pageSize: number, applyBatch = p
     heldCursor = Math.max(heldCursor, page.cursor, ...page.changes.map((c) => c.seq));
     const done = !page.hasMore || page.changes.length === 0;
     if (done || held.length >= applyBatch) await applyHeld();
-    if (done) return report;
+    if (done) {
+      if (!deps.ctx.state.caughtUp) {
+        deps.ctx.state.caughtUp = true;
+        await deps.saveState();
+      }
+      return report;
+    }
   }
 }
 
@@ -99,6 +106,7 @@ export async function applyPage(deps: EngineDeps, journal: ApplyJournal): Promis
   const groups = groupPage(journal.changes);
   const snapshots = new Map<string, ReadTask>();
   const planned: PlannedChange[] = [];
+  const pending = pendingIndex(deps.outbox.queued());
   for (const [key, group] of groups.tasks) {
     const store = deps.storeFor(group.source);
     if (!store) continue;
@@ -107,7 +115,11 @@ export async function applyPage(deps: EngineDeps, journal: ApplyJournal): Promis
       snapshots.set(key, { snapshot, restored: false });
       continue;
     }
-    const detected = await detectTaskChanges(deps.ctx, snapshot, deps.ctx.state.task(group.source, snapshot.taskId));
+    const task = deps.ctx.state.task(group.source, snapshot.taskId);
+    // What the disk already holds of these changes (a backfilled store) is not a local edit.
+    const adopted = adoptHeldChanges(snapshot, task, group.changes, pending);
+    if (adopted.entries + adopted.fields > 0) deps.ctx.state.markDirty(task);
+    const detected = await detectTaskChanges(deps.ctx, snapshot, task, { scope: overwrittenBy(group.changes) });
     planned.push(...detected.changes);
     snapshots.set(key, { snapshot: detected.rewrite ?? snapshot, restored: detected.rewrite !== null });
   }
@@ -196,6 +208,22 @@ export async function keepConflictCopy(deps: EngineDeps, store: TaskStore, displ
   const detected = await detectTaskChanges(ctx, copy, ctx.state.task(source, copy.taskId));
   if (detected.rewrite) await store.writeTask(detected.rewrite);
   return detected.changes;
+}
+
+/**
+ * What applying `changes` (one task's) can overwrite on disk: the keys they put and, when they
+ * set metadata, the HistoryItem; undefined (everything) when one deletes the task. Untracked
+ * entries elsewhere are kept by the apply (task-apply), so their detection can wait.
+ */
+function overwrittenBy(changes: readonly ServerChange[]): { keys: Set<string>; meta: boolean } | undefined {
+  const keys = new Set<string>();
+  let meta = false;
+  for (const { body } of changes) {
+    if (body.type === 'task.delete') return undefined;
+    if (body.type === 'task.meta') meta = true;
+    else if (body.type === 'stream.put') keys.add(`${body.stream}/${body.key}`);
+  }
+  return { keys, meta };
 }
 
 /** What the outbox holds, as applying needs it. */

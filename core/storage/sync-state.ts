@@ -205,6 +205,8 @@ export interface PersistedSyncState {
   journal: ApplyJournal | null;
   /** Outbox.journalId of the journal this state queued into (absent: unknown). */
   ob?: string | null;
+  /** True once a pull reached the head of the log (absent, in a state saved before: `cursor > 0`). */
+  up?: boolean;
 }
 
 /** Everything of the persisted state except the tasks (small: written on every save). */
@@ -298,6 +300,11 @@ export const fileStateKey = (workspaceId: WorkspaceId | string, path: string): s
 export class SyncState {
   /** Highest log seq applied locally; pulls continue after it. */
   cursor = 0;
+  /**
+   * True once a pull has reached the head of the log: until then, what the stores hold of the
+   * relay's tasks may still be in pages not pulled yet (see HybridStorage.caughtUp).
+   */
+  caughtUp = false;
   /** Task states in memory, least recently used first. */
   private readonly loaded = new Map<string, TaskSyncState>();
   /** Saved task states that can be paged in (their keys), or null when nothing is paged. */
@@ -533,6 +540,7 @@ export class SyncState {
       clock: this.clock,
       journal: this.journal === null ? null : structuredClone(this.journal),
       ob: this.outboxId,
+      up: this.caughtUp,
     };
   }
 
@@ -558,6 +566,7 @@ export class SyncState {
       throw corrupt('not a version-1 sync state');
     }
     state.cursor = data.cursor;
+    state.caughtUp = typeof data.up === 'boolean' ? data.up : data.cursor > 0;
     for (const [key, raw] of Object.entries(data.tasks)) state.loaded.set(key, parseTask(key, raw));
     for (const [key, tuple] of Object.entries(data.files)) {
       const nl = key.indexOf('\n');

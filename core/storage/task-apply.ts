@@ -172,6 +172,8 @@ export async function applyTaskChanges(
   const historyItem = buildHistoryItem(snapshot?.historyItem ?? null, task);
   // A task that is not on disk waits for its metadata, so the store never invents a HistoryItem.
   if (!onDisk && historyItem === null) return { write: null, delete: false, displaced: kept };
+  // Metadata the disk already shows (versions it held, task-adopt): nothing to write.
+  if (changedStreams.size === 0 && snapshot !== null && deepEqual(historyItem, snapshot.historyItem)) return { write: null, delete: false, displaced: kept };
   const ordered = (stream: StreamName): unknown[] =>
     orderStream([...entries[stream].values()]);
   const write: TaskSnapshot = {

@@ -41,6 +41,14 @@ export interface DetectOptions {
    * grow with the store; an entry not cached is fetched from the relay when a restore needs it.
    */
   cacheEntries?: boolean;
+  /**
+   * Only what a pulled batch is about to overwrite counts as a local edit (pull-cycle): an
+   * entry the state does not track when its `<stream>/<key>` is in `keys`, and the HistoryItem
+   * of a task with no synced fields when `meta`. The rest stays on disk, which the apply leaves
+   * as it is, for a later detection, by when a later page may have shown it to be the relay's
+   * own (task-adopt). Tracked entries and fields are always compared. Default: everything.
+   */
+  scope?: { keys: ReadonlySet<string>; meta: boolean };
 }
 
 /** Detects local changes of one task against `task` (updated in memory). */
@@ -55,7 +63,8 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
   };
 
   let historyItem = snapshot.historyItem;
-  if (historyItem) {
+  const scope = options.scope;
+  if (historyItem && (!scope || scope.meta || Object.keys(task.fields).length > 0)) {
     const changed = diffHistoryItem(historyItem, task.fields);
     if (changed.length > 0) {
       const local = stampFields(historyItem, changed, ctx.stamp());
@@ -78,6 +87,7 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
   for (const stream of STREAM_NAMES) {
     const tracked = task.streams[stream];
     const diff = diffKeyedStream(keyed[stream], trackedList(task, stream));
+    if (scope) diff.puts = diff.puts.filter((put) => tracked.has(put.key) || scope.keys.has(`${stream}/${put.key}`));
     // A rewrite that brings back a version remote changes replaced comes from stale memory:
     // restore the remote version instead of sending the old one again.
     const reverted = new Set<EntryKey>();

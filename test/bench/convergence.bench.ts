@@ -44,6 +44,7 @@ export const benchmark: Benchmark = {
     let cacheLosses = 0;
     let relayFetches = 0;
     let unrestorable = 0;
+    let joins = 0;
     const failed: number[] = [];
     for (let seed = 1; seed <= total; seed++) {
       try {
@@ -57,6 +58,7 @@ export const benchmark: Benchmark = {
         cacheLosses += result.entryCacheLosses;
         relayFetches += result.relayEntryFetches;
         unrestorable += result.unrestorableReports;
+        joins += result.joins;
       } catch (err) {
         failed.push(seed);
         console.log(`  FAILED ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
@@ -68,6 +70,7 @@ export const benchmark: Benchmark = {
     }
     console.log(`  ${passed} of ${total} seeds converged; ${changes} changes, ${crashes} crashes, ${copies} file conflict copies, ${displaced} entries displaced by concurrent writes (kept in ${taskCopies} task conflict copies)`);
     console.log(`  ${cacheLosses} restarts lost the durable entry cache; devices asked the relay for entries ${relayFetches} times; ${unrestorable} entries reported unrestorable (none the relay held)`);
+    console.log(`  ${joins} new devices joined with a copy of another device's store (a backfill), each sending back nothing the log held then`);
     if (failed.length) console.log(`  failing seeds: ${failed.slice(0, 50).join(', ')}${failed.length > 50 ? ', ...' : ''}`);
     return [{ name: 'convergence.seeds', value: passed, unit: 'seeds', baseline: total, target: '>= 10000' }];
   },

@@ -147,6 +147,29 @@ describe('roo-sync migrate / backfill (dist/cli.js)', function () {
     assert.equal(await changeCount(email), total);
   });
 
+  it('the first sync --once of a backfilled machine sends nothing, leaves nothing queued and changes no file', async () => {
+    const { machine, email } = await signedInMachine('laptop');
+    await generateStore(machine.home, { source: 'roo-code', seed: 600, tasks: 40, distinct: 20, messages: [20, 80] });
+    assert.equal((await runCli(machine, ['migrate'])).code, 3, 'the damaged tasks are listed');
+    const { machine: other } = await signedInMachine('desktop', email);
+    const basePath = join(other.home, '.config', 'Code', 'User', 'globalStorage', layoutOf('roo-code').extensionId);
+    await mkdir(basePath, { recursive: true });
+    assert.equal((await runCli(other, ['backfill', '--target', 'roo-code'])).code, 0);
+    const before = await hashTree(basePath);
+    const changes = await changeCount(email);
+
+    const sync = await runCli(other, ['sync', '--once', '--json']);
+    assert.equal(sync.code, 0, sync.stderr);
+    const report = JSON.parse(sync.stdout) as { pushed: { accepted: number; queued: number }; pulled: { received: number } };
+    assert.equal(report.pushed.accepted, 0);
+    assert.equal(report.pushed.queued, 0);
+    assert.ok(report.pulled.received > 0, 'the round pulled the log');
+    assert.equal(await changeCount(email), changes, 'nothing new on the relay');
+    assert.equal(await hashTree(basePath), before, 'no file of the store changed');
+    const status = JSON.parse((await runCli(other, ['status', '--json'])).stdout) as { device: { queued: number } };
+    assert.equal(status.device.queued, 0);
+  });
+
   it('backfill keeps a newer local copy and --rollback leaves the store byte-identical; --dry-run writes nothing', async () => {
     const { machine, email } = await signedInMachine('laptop');
     const store = await generateStore(machine.home, { source: 'roo-code', seed: 500, tasks: 5, damage: false });

@@ -30,7 +30,7 @@ import type { DeviceStatus, DeviceStoreStatus, LockHolder, UnrestorableEntry } f
 import type { ServerChange, TaskSource } from '../../model/changes';
 import type { CredentialsStore } from '../../ports/credentials-store';
 import { liveEntryHashes } from '../../storage/entry-cache';
-import { HybridStorage, type SyncFromCloudReport, type SyncToCloudReport } from '../../storage/hybrid-storage';
+import { HybridStorage, type SyncRoundReport, type SyncToCloudReport } from '../../storage/hybrid-storage';
 import { Listeners } from '../../client/listeners';
 import { HttpBlobStore } from '../blobs/http-blob-store';
 import { RooCloudClient, type RooCloudClientOptions } from '../client/roo-cloud-client';
@@ -96,11 +96,8 @@ export interface SyncDeviceOptions {
   now?: () => number;
 }
 
-/** What one `syncNow()` round did. */
-export interface SyncRoundReport {
-  pushed: SyncToCloudReport;
-  pulled: SyncFromCloudReport;
-}
+/** What one `syncNow()` round did (HybridStorage.syncRound). */
+export type { SyncRoundReport };
 
 const NO_LOGGER: DeviceLogger = { debug() {}, info() {}, warn() {}, error() {} };
 const DEVICE_IN_USE = 'DEVICE_IN_USE';
@@ -121,6 +118,11 @@ interface Engine {
   watchers: Array<{ flush(): Promise<void>; close(): Promise<void> }>;
   /** Settles when every watcher has started and delivered its start-up rescan. */
   watching?: Promise<void>;
+  /**
+   * Set while the watchers wait for the device's first pull (see `deferWatching`); called with
+   * the started watchers' `watching` (or nothing when the engine stops first).
+   */
+  watchAfterPull?: (started?: Promise<void>) => void;
   removers: Array<() => void>;
   renewTimer?: NodeJS.Timeout;
   pullRetry?: NodeJS.Timeout;
@@ -203,9 +205,9 @@ export class SyncDevice {
   }
 
   /**
-   * One full round: every task of the owned stores and every workspace is compared with the
-   * sync state (changes queued durably and pushed), then everything after the cursor is pulled
-   * and applied. Throws DEVICE_NOT_SYNCING when this process syncs nothing (signed out,
+   * One full round (HybridStorage.syncRound): every task of the owned stores and every workspace
+   * is compared with the sync state (changes queued durably and pushed), everything after the
+   * cursor is pulled and applied, and what that queued is pushed. Throws DEVICE_NOT_SYNCING when this process syncs nothing (signed out,
    * following another process, closed); STORAGE_SYNC_FAILED when the relay cannot be reached
    * (the changes stay queued).
    */
@@ -214,12 +216,12 @@ export class SyncDevice {
     this.busy++;
     this.emit();
     try {
-      const pushed = await engine.storage.syncToCloud();
-      this.noteUnrestorable(pushed.unrestorable);
-      const pulled = await engine.storage.syncFromCloud();
+      const report = await engine.storage.syncRound();
+      this.noteUnrestorable(report.pushed.unrestorable);
       this.lastSyncAt = (this.options.now ?? Date.now)();
       this.lastError = null;
-      return { pushed, pulled };
+      this.startDeferredWatching(engine);
+      return report;
     } catch (err) {
       this.noteError(err);
       throw err;
@@ -237,7 +239,8 @@ export class SyncDevice {
   async idle(): Promise<void> {
     const engine = this.engine;
     if (!engine) return;
-    await engine.watching;
+    // Watchers waiting for the first pull start once online; offline there is nothing to wait for.
+    if (!engine.watchAfterPull || engine.client.isOnline) await engine.watching;
     for (const watcher of engine.watchers) await watcher.flush();
     while (this.pulling) await this.pulling;
     if (engine.client.isOnline && engine.outbox.size > 0) await engine.client.flush();
@@ -391,7 +394,8 @@ export class SyncDevice {
       this.wire(engine);
       client.start();
       if (this.options.live ?? true) {
-        this.startWatching(engine);
+        if (storage.caughtUp) this.startWatching(engine);
+        else this.deferWatching(engine);
         this.startPolling(engine);
       }
       this.logger.info('syncing', { deviceId: creds.deviceId, stores: owned.map((s) => s.basePath), server: creds.serverUrl });
@@ -488,6 +492,29 @@ export class SyncDevice {
   }
 
   /**
+   * A device that has not caught up with the log yet (HybridStorage.caughtUp: new, its sync state
+   * lost, or its first pull cut short) starts its watchers after a pull to the head, whose apply
+   * recognises what the stores already hold of the relay's tasks (task-adopt). Their start-up
+   * rescan reports the whole store; detected first, a store filled by `backfill` would go back
+   * to the relay whole, as local edits. Offline, the files wait on disk: nothing is detected
+   * (or queued) until the relay answers.
+   */
+  private deferWatching(engine: Engine): void {
+    engine.watching = new Promise<void>((resolve) => {
+      engine.watchAfterPull = resolve;
+    });
+  }
+
+  /** Starts the watchers `deferWatching` held back, once (after a pull, or a full round). */
+  private startDeferredWatching(engine: Engine): void {
+    const release = engine.watchAfterPull;
+    if (!release || this.engine !== engine) return;
+    engine.watchAfterPull = undefined;
+    this.startWatching(engine);
+    release(engine.watching);
+  }
+
+  /**
    * Hands a watcher batch to HybridStorage: the changed tasks, and when an index changed, the
    * tasks whose index entry changed too (every task when that cannot be told: the first index
    * change seen, or an unreadable index).
@@ -554,11 +581,14 @@ export class SyncDevice {
           const report = full ? await engine.storage.syncFromCloud() : await engine.storage.applyLiveChanges(changes);
           this.lastSyncAt = (this.options.now ?? Date.now)();
           this.lastError = null;
+          if (full) this.startDeferredWatching(engine);
           if (report.applied > 0) this.logger.debug('applied remote changes', { applied: report.applied, cursor: engine.storage.cursor });
         } catch (err) {
           if (isSyncError(err, 'STORAGE_SYNC_FAILED')) this.retryPullLater(engine);
           else if (!isSyncError(err, 'STORAGE_CLOSED')) {
             this.noteError(err);
+            // The relay answered: local changes must not wait for a pull that keeps failing.
+            if (full) this.startDeferredWatching(engine);
             // Live changes that could not be applied are not lost: a pull later fetches them.
             if (!full) this.retryPullLater(engine);
           }
@@ -616,6 +646,7 @@ export class SyncDevice {
     if (engine.renewTimer) clearTimeout(engine.renewTimer);
     if (engine.pullRetry) clearTimeout(engine.pullRetry);
     if (engine.pollTimer) clearInterval(engine.pollTimer);
+    engine.watchAfterPull?.();
     for (const remove of engine.removers) remove();
     for (const watcher of engine.watchers) await watcher.close().catch((err: unknown) => this.noteError(err));
     await this.pulling?.catch(() => undefined);

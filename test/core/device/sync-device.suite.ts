@@ -5,7 +5,7 @@
  * The assistant is played by `assistantWrite`: whole-file rewrites through temp + rename.
  */
 import assert from 'node:assert/strict';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeStatus, type DeviceStatus } from '../../../core/device/device-status';
 import { deviceFolder } from '../../../core/node/device/device-folder';
@@ -135,6 +135,35 @@ export function syncDeviceSuite(setup: SyncDeviceSuiteSetup): void {
       await devA2.idle();
       assert.equal(devA2.status.queued, 0);
       await waitForTexts(b.storePath, later, ['Written while A was closed'], 'the task written while A was closed, on B');
+    });
+
+    it('sends nothing back from a new device whose store already holds the relay\'s tasks (a backfill): its watchers start after the first pull', async () => {
+      await fixture.account(EMAIL);
+      const a = await fixture.folder();
+      const b = await fixture.folder();
+      await fixture.signIn(a, EMAIL, 'desktop');
+      await fixture.signIn(b, EMAIL, 'laptop');
+      const devA = await fixture.open(a);
+      await devA.waitUntilOnline();
+      const texts = Array.from({ length: 30 }, (_, i) => `message ${i}`);
+      await assistantWrite(a.storePath, smallTask(TASK, texts));
+      await waitFor(async () => {
+        await devA.idle();
+        return devA.status.queued === 0 && ((await changesBy(relay().db, devA.deviceId!))['stream.put'] ?? 0) >= 60;
+      }, 'the task on the relay');
+      // B's store is a copy of A's before B ever syncs, as `roo-sync backfill` leaves it.
+      await cp(join(a.storePath, 'tasks'), join(b.storePath, 'tasks'), { recursive: true });
+      const devB = await fixture.open(b);
+      await devB.waitUntilOnline();
+      await waitFor(async () => {
+        await devB.idle();
+        return devB.status.state === 'synced' && devB.status.queued === 0;
+      }, 'device B to settle');
+      assert.deepEqual(await changesBy(relay().db, devB.deviceId!), {}, 'device B sent nothing');
+      // Its watchers run: a message the assistant adds on B reaches A.
+      await assistantWrite(b.storePath, smallTask(TASK, [...texts, 'added on B']));
+      await waitForTexts(a.storePath, TASK, ['added on B'], 'the message from B on A');
+      assert.deepEqual(await changesBy(relay().db, devB.deviceId!), { 'stream.put': 2 }, 'device B sent its message (ui and api) and nothing else');
     });
 
     it('sends a HistoryItem changed only in the index, every time (a task from before history_item.json)', async () => {

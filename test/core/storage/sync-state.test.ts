@@ -127,6 +127,18 @@ describe('SyncState', () => {
       assert.equal(back.getFile('w', 'src/a.ts')?.baseSeq, 9);
     });
 
+    it('round-trips whether a pull reached the head; a state from before that says so when its cursor moved', () => {
+      const state = new SyncState();
+      assert.equal(SyncState.fromPersisted(state.toPersisted()).caughtUp, false);
+      state.caughtUp = true;
+      assert.equal(SyncState.fromPersisted(state.toPersisted()).caughtUp, true);
+      for (const cursor of [0, 12]) {
+        const old = { ...new SyncState().toPersisted(), cursor };
+        delete old.up;
+        assert.equal(SyncState.fromPersisted(old).caughtUp, cursor > 0);
+      }
+    });
+
     it('refuses a state of the wrong shape with STORAGE_STATE_CORRUPT', () => {
       for (const bad of [null, { v: 2 }, { v: 1, cursor: -1, tasks: {}, files: {} }, { v: 1, cursor: 0, tasks: { 'nope/x': {} }, files: {} }]) {
         assert.throws(() => SyncState.fromPersisted(bad), (err: unknown) => isSyncError(err, 'STORAGE_STATE_CORRUPT'));

@@ -4,8 +4,10 @@
  * and binary file edits, random frame delivery, disconnects and crashes (between any two
  * durable writes), some of which lose the device's outbox journal with whatever it still held,
  * so it numbers changes from 1 again (and must move above the relay's `lastClientSeq` before
- * pushing) and must queue the lost changes again from its sync state and disk. Then the
- * network heals and every device syncs until nothing moves; every
+ * pushing) and must queue the lost changes again from its sync state and disk. Now and then
+ * (SIM_JOIN per step, default 0.01; once per seed) a new device joins with a copy of another
+ * device's store, as `roo-sync backfill` leaves one: it must send back nothing the log held when
+ * the copy was made. Then the network heals and every device syncs until nothing moves; every
  * device must then hold exactly what the relay's log describes.
  *
  * The same seed always runs the same simulation: `runConvergence(seed)` replays a failure.
@@ -59,6 +61,8 @@ export interface ConvergenceResult {
   unrestorableReports: number;
   /** Times a device asked the relay for entries its cache lacked. */
   relayEntryFetches: number;
+  /** New devices that joined with a copy of another device's store. */
+  joins: number;
 }
 
 /** Thrown when a seed does not converge; the message starts with the seed. */
@@ -88,14 +92,16 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
   // Its own stream, so the seeds' other choices (and the regression seeds) stay as they were.
   const cacheRng = createRng(seed ^ 0x5eed_cace);
   const lossChance = Number(process.env.SIM_CACHE_LOSS ?? 0.3);
+  // Its own stream too: a seed without a join runs as it did before joins existed.
+  const joinRng = createRng(seed ^ 0x0101_c0de);
+  const joinChance = Number(process.env.SIM_JOIN ?? 0.01);
   const deviceCount = rng.int(3, 5);
   const devices: SimDevice[] = [];
   const droppedButHeld: string[] = [];
-  for (let i = 0; i < deviceCount; i++) {
+  const newDevice = (skew: number): SimDevice => {
     const { deviceId, token } = relay.addDevice(userId);
-    const skew = rng.int(-2000, 2000);
+    const i = devices.length;
     const device = new SimDevice(i, deviceId, token, network, blobs, () => clock.t + skew, remoteEntries);
-    device.assistantOutlivesSync = cacheRng.chance(0.5);
     // Nothing a stale rewrite dropped may be given up while the relay holds that very version.
     device.onUnrestorable = (entries) => {
       for (const e of entries) {
@@ -105,8 +111,12 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
       }
     };
     devices.push(device);
-  }
+    return device;
+  };
+  for (let i = 0; i < deviceCount; i++) newDevice(rng.int(-2000, 2000)).assistantOutlivesSync = cacheRng.chance(0.5);
   for (const device of devices) await device.start();
+  /** New devices that joined with a copy of another's store (`roo-sync backfill`, a copied folder), and the log head then. */
+  const joins: Join[] = [];
 
   let tsCounter = 0;
   const nextTs = (): number => clock.t * 16 + (tsCounter++ % 16);
@@ -146,6 +156,16 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
   // ---------------------------------------------------------------- chaos
   for (let step = 0; step < steps; step++) {
     clock.t += rng.int(1, 40);
+    if (joins.length === 0 && joinRng.chance(joinChance)) {
+      // A new machine whose store is a copy of another device's (its unsent edits too): its
+      // first round must take what the relay has as synced, and send only what it lacks.
+      const from = joinRng.pick(devices);
+      const joiner = newDevice(joinRng.int(-2000, 2000));
+      joiner.detectsAfterCatchUp = true;
+      for (const taskId of await from.store.listTaskIds()) await joiner.store.writeTask((await from.store.readTask(taskId))!);
+      joins.push({ joiner: joiner.deviceId, from: from.deviceId, head: relay.serverCursor(userId) });
+      await joiner.start();
+    }
     const device = rng.pick(devices);
     const roll = rng.next();
     if (roll < 0.3) await device.assistantAct(rng, nextTs);
@@ -216,7 +236,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
     // Replaying a failing seed with CONVERGENCE_DEBUG=1 prints the whole log.
     for (const c of log) console.log('log', c.seq, c.deviceId, c.clientSeq, c.baseSeq, JSON.stringify(c.body).slice(0, 140));
   }
-  checkNoEcho(log, devices, fail);
+  checkNoEcho(log, devices, joins, fail);
   for (const d of devices) await checkDevice(d, folded, log, fail);
   const kept = keptEntries(log, folded);
   let taskCopies = 0;
@@ -228,7 +248,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
   }
   return {
     seed,
-    devices: deviceCount,
+    devices: devices.length,
     steps,
     changes: log.length,
     crashes: devices.reduce((n, d) => n + d.crashes, 0),
@@ -241,6 +261,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
     entryCacheLosses: devices.reduce((n, d) => n + d.entryCacheLosses, 0),
     unrestorableReports: devices.reduce((n, d) => n + d.unrestorable.length, 0),
     relayEntryFetches: remoteEntries.calls,
+    joins: joins.length,
   };
 }
 
@@ -386,7 +407,20 @@ async function checkDevice(d: SimDevice, folded: FoldedLog, log: readonly Server
  * exception: a device that lost a journal still holding changes sends its own latest version
  * again when the relay had stored it but the ack was lost with the journal (it cannot tell).
  */
-function checkNoEcho(log: readonly ServerChange[], devices: readonly SimDevice[], fail: (detail: string) => never): void {
+/** A device that joined with a copy of `from`'s store when the log's head was `head`. */
+interface Join {
+  joiner: string;
+  from: string;
+  head: number;
+}
+
+/**
+ * No device sends back a version the log already holds, except: a device re-sending its own
+ * after losing its journal; and a joined device and the one it copied, which hold the same
+ * unsent edits and may both send one, unless the log had it when the copy was made (the
+ * joiner's first pull must then recognise it: task-adopt).
+ */
+function checkNoEcho(log: readonly ServerChange[], devices: readonly SimDevice[], joins: readonly Join[], fail: (detail: string) => never): void {
   const lossHeads = new Map(devices.map((d) => [d.deviceId as string, d.lossHeads]));
   const latest = new Map<string, { hash: string; seq: number; deviceId: string }>();
   for (const change of log) {
@@ -402,7 +436,9 @@ function checkNoEcho(log: readonly ServerChange[], devices: readonly SimDevice[]
     const before = latest.get(change.entity);
     if (before?.hash === change.body.hash) {
       const resent = before.deviceId === change.deviceId && lossHeads.get(change.deviceId)!.some((head) => head >= before.seq && head < change.seq);
-      if (!resent) fail(`echo: seq ${change.seq} from ${change.deviceId} repeats ${change.entity}`);
+      const pair = (j: Join) => (j.joiner === change.deviceId && j.from === before.deviceId) || (j.from === change.deviceId && j.joiner === before.deviceId);
+      const copiedUnsent = joins.some((j) => pair(j) && before.seq > j.head);
+      if (!resent && !copiedUnsent) fail(`echo: seq ${change.seq} from ${change.deviceId} repeats ${change.entity}`);
     }
     latest.set(change.entity, { hash: change.body.hash, seq: change.seq, deviceId: change.deviceId });
   }

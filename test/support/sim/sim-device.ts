@@ -71,6 +71,14 @@ export class SimDevice {
   readonly failures: unknown[] = [];
   /** Every acceptance the relay reported to this device, across restarts. */
   readonly acknowledged: Array<{ clientSeq: number; seq: number }> = [];
+  /**
+   * Joined with a copy of another device's store (the convergence simulation's joins): until a
+   * pull has reached the head of the log, each step is a full round (HybridStorage.syncRound),
+   * which pulls first, as SyncDevice holds its watchers back until then.
+   */
+  detectsAfterCatchUp = false;
+  /** Changes applied together when far behind (HybridStorage `pullApplyBatch`), from the next start. Default its own. */
+  pullApplyBatch?: number;
 
   constructor(
     readonly index: number,
@@ -108,6 +116,7 @@ export class SimDevice {
       now: this.now,
       pullPageSize: 25,
       pushBatchSize: 20,
+      ...(this.pullApplyBatch ? { pullApplyBatch: this.pullApplyBatch } : {}),
     });
     this.storage.onUnrestorable((entries) => {
       this.unrestorable.push(...entries);
@@ -179,7 +188,7 @@ export class SimDevice {
     if (!this.storage || this.busy) return;
     const storage = this.storage;
     const gate = this.gate;
-    const step = kind === 'to' ? storage.syncToCloud() : storage.syncFromCloud();
+    const step = this.detectsAfterCatchUp && !storage.caughtUp ? storage.syncRound() : kind === 'to' ? storage.syncToCloud() : storage.syncFromCloud();
     this.busy = step.then(
       () => undefined,
       (err: unknown) => {

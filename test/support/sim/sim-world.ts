@@ -29,9 +29,10 @@ export class SimWorld {
   }
 
   /** A new, started and connected device. */
-  async addDevice(): Promise<SimDevice> {
+  async addDevice(options: { pullApplyBatch?: number } = {}): Promise<SimDevice> {
     const { deviceId, token } = this.relay.addDevice(this.userId);
     const device = new SimDevice(this.devices.length, deviceId, token, this.network, this.blobs, () => this.clock.t);
+    device.pullApplyBatch = options.pullApplyBatch;
     this.devices.push(device);
     await device.start();
     return device;

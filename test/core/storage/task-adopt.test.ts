@@ -1,0 +1,86 @@
+/**
+ * adoptHeldChanges: pulled versions the disk already holds, in entries and fields the sync
+ * state does not track, are taken as synced (a backfilled store); nothing else is.
+ */
+import assert from 'node:assert/strict';
+import { asDeviceId, asTaskId } from '../../../core/ids';
+import { entityKeyOf, type ChangeBody, type ServerChange } from '../../../core/model/changes';
+import { hashJson } from '../../../core/model/hash';
+import type { TaskSnapshot } from '../../../core/ports/task-store';
+import { SyncState } from '../../../core/storage/sync-state';
+import { adoptHeldChanges } from '../../../core/storage/task-adopt';
+import type { PendingIndex } from '../../../core/storage/task-apply';
+
+const taskId = asTaskId('t1');
+const other = asDeviceId('other-device');
+const NONE: PendingIndex = { entities: new Set(), truncates: new Map() };
+const ui = (ts: number, text: string) => ({ ts, type: 'say', say: 'text', text });
+const stamp = (n: number) => `${String(1_760_000_000_000 + n).padStart(15, '0')}-000000-${other}`;
+
+let seq = 0;
+function change(body: ChangeBody): ServerChange {
+  return { seq: ++seq, clientSeq: seq, baseSeq: null, deviceId: other, entity: entityKeyOf(body), body };
+}
+function put(stream: 'ui' | 'api', key: string, entry: unknown): ServerChange {
+  return change({ type: 'stream.put', source: 'roo-code', taskId, stream, key: key as never, hash: hashJson(entry), entry });
+}
+function meta(fields: Record<string, unknown>, at: number): ServerChange {
+  return change({ type: 'task.meta', source: 'roo-code', taskId, fields, clocks: Object.fromEntries(Object.keys(fields).map((name) => [name, stamp(at)])) });
+}
+function snapshot(uiEntries: unknown[], api: unknown[], historyItem: Record<string, unknown> | null = null): TaskSnapshot {
+  return { source: 'roo-code', taskId, ui: uiEntries, api, historyItem: historyItem as TaskSnapshot['historyItem'] };
+}
+const freshTask = () => new SyncState().task('roo-code', taskId);
+
+describe('adoptHeldChanges', () => {
+  it('tracks the untracked entries whose content a put of the same key has, at that put', () => {
+    const task = freshTask();
+    const a = ui(1000, 'a');
+    const changes = [put('ui', '1000:0', a), put('ui', '2000:0', ui(2000, 'relay')), put('api', '0', { role: 'user', content: 'hi' })];
+    const adopted = adoptHeldChanges(snapshot([a, ui(2000, 'edited here')], [{ role: 'user', content: 'hi' }]), task, changes, NONE);
+    assert.deepEqual(adopted, { entries: 2, fields: 0 });
+    assert.deepEqual(task.streams.ui.get('1000:0' as never), { key: '1000:0', hash: hashJson(a), own: false, seq: changes[0]!.seq });
+    assert.equal(task.streams.ui.has('2000:0' as never), false, 'other content stays a local edit');
+    assert.equal(task.streams.api.get('0' as never)?.seq, changes[2]!.seq);
+  });
+
+  it('takes the latest put with the content on disk; later versions are left to the apply', () => {
+    const task = freshTask();
+    const old = ui(1000, 'old');
+    const changes = [put('ui', '1000:0', ui(1000, 'first')), put('ui', '1000:0', old), put('ui', '1000:0', ui(1000, 'newer'))];
+    adoptHeldChanges(snapshot([old], []), task, changes, NONE);
+    assert.equal(task.streams.ui.get('1000:0' as never)?.seq, changes[1]!.seq);
+  });
+
+  it('leaves tracked keys and entities with a queued change alone', () => {
+    const task = freshTask();
+    const a = ui(1000, 'a');
+    const b = ui(2000, 'b');
+    task.streams.ui.set('1000:0' as never, { key: '1000:0' as never, hash: 'x', own: true, seq: 3 });
+    const changes = [put('ui', '1000:0', a), put('ui', '2000:0', b)];
+    const pending: PendingIndex = { entities: new Set([changes[1]!.entity]), truncates: new Map() };
+    assert.deepEqual(adoptHeldChanges(snapshot([a, b], []), task, changes, pending), { entries: 0, fields: 0 });
+    assert.equal(task.streams.ui.get('1000:0' as never)?.hash, 'x');
+  });
+
+  it('adopts HistoryItem fields equal to a pulled value only in a task with no synced fields', () => {
+    const task = freshTask();
+    const changes = [meta({ task: 'a task', tokensIn: 5 }, 1), meta({ tokensIn: 9, totalCost: 2 }, 2)];
+    const adopted = adoptHeldChanges(snapshot([], [], { id: taskId, task: 'a task', tokensIn: 5, totalCost: 3 }), task, changes, NONE);
+    assert.equal(adopted.fields, 2);
+    assert.deepEqual(task.fields, { task: 'a task', tokensIn: 5 });
+    assert.deepEqual(task.clocks, { task: stamp(1), tokensIn: stamp(1) });
+
+    const synced = freshTask();
+    synced.fields = { task: 'another' };
+    assert.equal(adoptHeldChanges(snapshot([], [], { id: taskId, task: 'a task' }), synced, [meta({ task: 'a task' }, 3)], NONE).fields, 0);
+    assert.deepEqual(synced.fields, { task: 'another' });
+  });
+
+  it('adopts nothing in a deleted task', () => {
+    const task = freshTask();
+    task.deleted = stamp(5);
+    const a = ui(1000, 'a');
+    assert.deepEqual(adoptHeldChanges(snapshot([a], []), task, [put('ui', '1000:0', a)], NONE), { entries: 0, fields: 0 });
+  });
+});
