@@ -15,7 +15,7 @@ import { StorageErrorCode } from './storage-errors';
 import { taskStateKey, type ApplyJournal } from './sync-state';
 import type { EngineDeps } from './sync-context';
 import { applyTaskChanges, type PendingIndex } from './task-apply';
-import { adoptHeldChanges } from './task-adopt';
+import { adoptHeldChanges, releaseHeld } from './task-adopt';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
 import { buildTaskCopy, COPY_ID_ATTEMPTS, copyHolds, isTaskConflictCopy, taskCopyId, type DisplacedVersion } from './task-conflict-copy';
 
@@ -88,6 +88,8 @@ export async function pullAll(deps: EngineDeps, pageSize: number, applyBatch = p
     if (done) {
       if (!deps.ctx.state.caughtUp) {
         deps.ctx.state.caughtUp = true;
+        // What matched no version in the whole log is a local edit: detection sends it now.
+        releaseHeld(deps.ctx.state);
         await deps.saveState();
       }
       return report;
@@ -116,10 +118,12 @@ export async function applyPage(deps: EngineDeps, journal: ApplyJournal): Promis
       continue;
     }
     const task = deps.ctx.state.task(group.source, snapshot.taskId);
-    // What the disk already holds of these changes (a backfilled store) is not a local edit.
-    const adopted = adoptHeldChanges(snapshot, task, group.changes, pending);
-    if (adopted.entries + adopted.fields > 0) deps.ctx.state.markDirty(task);
-    const detected = await detectTaskChanges(deps.ctx, snapshot, task, { scope: overwrittenBy(group.changes) });
+    // What the disk already holds of these changes (a backfilled store) is not a local edit;
+    // until caught up, what may be a later version in the log is held (task-adopt).
+    const catchingUp = !deps.ctx.state.caughtUp;
+    const adopted = adoptHeldChanges(snapshot, task, group.changes, pending, { deviceId: deps.ctx.deviceId, hold: catchingUp });
+    if (adopted.entries + adopted.fields + adopted.held > 0) deps.ctx.state.markDirty(task);
+    const detected = await detectTaskChanges(deps.ctx, snapshot, task, { scope: overwrittenBy(group.changes, adopted.siblings, catchingUp) });
     planned.push(...detected.changes);
     snapshots.set(key, { snapshot: detected.rewrite ?? snapshot, restored: detected.rewrite !== null });
   }
@@ -211,15 +215,18 @@ export async function keepConflictCopy(deps: EngineDeps, store: TaskStore, displ
 }
 
 /**
- * What applying `changes` (one task's) can overwrite on disk: the keys they put and, when they
- * set metadata, the HistoryItem; undefined (everything) when one deletes the task. Untracked
- * entries elsewhere are kept by the apply (task-apply), so their detection can wait.
+ * What detection must look at before `changes` (one task's) are applied, besides what the state
+ * tracks: what the apply could overwrite, the keys they put and, when they set metadata, the
+ * HistoryItem; everything when one deletes the task. While catching up, those are adopted or
+ * held instead (task-adopt), which the apply leaves on disk. Always `siblings` (see Adopted).
+ * Untracked entries elsewhere are kept by the apply (task-apply), so their detection can wait.
  */
-function overwrittenBy(changes: readonly ServerChange[]): { keys: Set<string>; meta: boolean } | undefined {
-  const keys = new Set<string>();
+function overwrittenBy(changes: readonly ServerChange[], siblings: ReadonlySet<string>, catchingUp: boolean): { keys: Set<string>; meta: boolean } | undefined {
+  const keys = new Set(siblings);
   let meta = false;
   for (const { body } of changes) {
     if (body.type === 'task.delete') return undefined;
+    if (catchingUp) continue;
     if (body.type === 'task.meta') meta = true;
     else if (body.type === 'stream.put') keys.add(`${body.stream}/${body.key}`);
   }

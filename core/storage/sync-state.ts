@@ -86,6 +86,16 @@ export interface TaskSyncState {
    * a position again can be new, so api entries are not kept.)
    */
   cut: Map<EntryKey, string[]>;
+  /**
+   * Until the device has caught up with the log (SyncState.caughtUp), entries on disk that the
+   * state did not track and that a pulled put of their key does not match: `<stream>/<key>` ->
+   * the disk's hash (task-adopt). The put is tracked, the disk keeps its entry: a later version
+   * in the log may turn out to be it (a store backfilled or copied after that version), and it
+   * is then taken as that version; otherwise it is a local edit, sent once caught up.
+   */
+  held: Map<string, string>;
+  /** HistoryItem fields held the same way (their disk value is kept until caught up). */
+  heldFields: Set<string>;
 }
 
 /** How many truncated ui entries a task remembers (`TaskSyncState.cut`). */
@@ -189,6 +199,10 @@ export interface PersistedTask {
   pt?: Partial<Record<StreamName, Array<EntryKey | null>>>;
   /** `cut` as `[key, hashes joined by spaces]` pairs, when not empty. */
   pc?: Array<[EntryKey, string]>;
+  /** `held` as `[<stream>/<key>, hash]` pairs, when not empty. */
+  hd?: Array<[string, string]>;
+  /** `heldFields`, when not empty. */
+  hf?: string[];
 }
 
 /** The persisted, JSON-safe form of the sync state. */
@@ -650,6 +664,15 @@ function parseTask(key: string, raw: unknown): TaskSyncState {
     if (!Array.isArray(pairs) || !pairs.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string')) throw corrupt(`bad cut entries of ${key}`);
     for (const [k, hashes] of pairs as Array<[string, string]>) t.cut.set(k, hashes.split(' '));
   }
+  if (raw.hd !== undefined) {
+    const pairs = raw.hd;
+    if (!Array.isArray(pairs) || !pairs.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string')) throw corrupt(`bad held entries of ${key}`);
+    for (const [k, hash] of pairs as Array<[string, string]>) t.held.set(k, hash);
+  }
+  if (raw.hf !== undefined) {
+    if (!Array.isArray(raw.hf) || !raw.hf.every((n) => typeof n === 'string')) throw corrupt(`bad held fields of ${key}`);
+    for (const name of raw.hf as string[]) t.heldFields.add(name);
+  }
   return t;
 }
 
@@ -665,6 +688,8 @@ function emptyTask(source: TaskSource, taskId: TaskId): TaskSyncState {
     metaAcked: null,
     truncates: { ui: [], api: [] },
     cut: new Map(),
+    held: new Map(),
+    heldFields: new Set(),
   };
 }
 
@@ -675,6 +700,8 @@ function persistTask(t: TaskSyncState): PersistedTask {
     for (const stream of STREAM_NAMES) if (t.truncates[stream].length > 0) out.pt[stream] = [...t.truncates[stream]];
   }
   if (t.cut.size > 0) out.pc = [...t.cut].map(([key, hashes]) => [key, hashes.join(' ')]);
+  if (t.held.size > 0) out.hd = [...t.held];
+  if (t.heldFields.size > 0) out.hf = [...t.heldFields];
   return out;
 }
 

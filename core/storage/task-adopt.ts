@@ -2,90 +2,178 @@
  * Recognises pulled changes whose content the disk already holds in a task the sync state does
  * not track yet: a store written by `backfill` from the relay, copied from another machine, or
  * kept while the device's sync state was lost. Without this, detection (which runs before a page
- * is applied, so it cannot overwrite local edits) takes every such entry and field for a local
- * edit and sends the whole history back to the relay, where each entry's own earlier version
- * turns it into a conflict.
+ * is applied, so that the apply cannot overwrite local edits) takes every such entry and field
+ * for a local edit and sends the whole history back to the relay.
  *
- * Only what the state does not track is adopted, and only content equal to a version in the
- * changes: a stream entry whose hash is that of a put of the same key, a HistoryItem field (of a
- * task with no synced fields) equal to a `task.meta` value. It is then tracked as that version
- * (the latest equal one), as if this device had pulled it; the changes are applied after it as
- * usual, so later versions in the log still replace it. Anything else on disk stays a local
- * edit. Entities with a queued change are left to the apply rules.
+ * Per entry the state does not track, of a key the pulled changes put:
+ * - the disk holds the content of one of those puts: it is tracked as that version (the latest
+ *   equal one), as if this device had pulled it; the changes after it apply as usual;
+ * - otherwise, while the device has not caught up with the log (`hold`), it is held
+ *   (TaskSyncState.held): the apply tracks the puts but leaves the disk's entry, and a later
+ *   version in the log may still turn out to be it (the copy was made after the first version
+ *   the device pulls). Held entries are released when the device has caught up (`releaseHeld`):
+ *   then they are local edits, sent as edits of the version last pulled.
+ * HistoryItem fields of a task with no synced fields work the same way, per field: equal to a
+ * pulled value, adopted; otherwise held until caught up (TaskSyncState.heldFields).
+ * Entities with a queued change are left to the apply rules.
  */
 import type { EntryKey, HlcStamp, ServerChange, StreamName } from '../model/changes';
-import { compareHlc } from '../model/hlc';
 import { STREAM_NAMES } from '../model/changes';
+import { compareHlc } from '../model/hlc';
 import type { TaskSnapshot } from '../ports/task-store';
 import { deepEqual } from '../tracking/history-diff';
 import { keyEntriesStable } from './stable-keys';
-import type { TaskSyncState } from './sync-state';
+import type { SyncState, TaskSyncState } from './sync-state';
 import type { PendingIndex } from './task-apply';
 
-/** What `adoptHeldChanges` took as synced. */
+export interface AdoptOptions {
+  /** This device: its own changes coming back are tracked as its own. */
+  deviceId: string;
+  /** Hold what does not match (the device has not caught up with the log yet). */
+  hold: boolean;
+}
+
+/** What `adoptHeldChanges` did. */
 export interface Adopted {
+  /** Entries and fields taken as synced. */
   entries: number;
   fields: number;
+  /** Entries and fields newly held. */
+  held: number;
+  /**
+   * Untracked ui entries on disk with the timestamp of a key the changes put, not put
+   * themselves (`<stream>/<key>`): detect them before the apply. Left untracked while a key of
+   * their timestamp becomes tracked, they would leave a hole in its occurrence numbers, and
+   * stable-keys would then number the disk's entries of that timestamp differently.
+   */
+  siblings: Set<string>;
+}
+
+/** The held key of an entry: `<stream>/<key>`. */
+export function heldKey(stream: StreamName, key: EntryKey): string {
+  return `${stream}/${key}`;
 }
 
 /**
- * Tracks, in `task` (updated in memory), the entries and fields of `snapshot` (the task on
- * disk) that equal versions in `changes` (this task's, in seq order) and are not tracked yet.
+ * Adopts and holds, in `task` (updated in memory), the entries and fields of `snapshot` (the
+ * task on disk) against `changes` (this task's, in seq order).
  */
-export function adoptHeldChanges(snapshot: TaskSnapshot, task: TaskSyncState, changes: readonly ServerChange[], pending: PendingIndex): Adopted {
-  const adopted: Adopted = { entries: 0, fields: 0 };
-  if (task.deleted !== null) return adopted;
-  for (const stream of STREAM_NAMES) adopted.entries += adoptEntries(snapshot, task, stream, changes, pending);
-  adopted.fields = adoptFields(snapshot, task, changes, pending);
-  return adopted;
+export function adoptHeldChanges(snapshot: TaskSnapshot, task: TaskSyncState, changes: readonly ServerChange[], pending: PendingIndex, options: AdoptOptions): Adopted {
+  const result: Adopted = { entries: 0, fields: 0, held: 0, siblings: new Set() };
+  if (task.deleted !== null) return result;
+  for (const stream of STREAM_NAMES) adoptEntries(snapshot, task, stream, changes, pending, options, result);
+  adoptFields(snapshot, task, changes, pending, options, result);
+  return result;
 }
 
-function adoptEntries(snapshot: TaskSnapshot, task: TaskSyncState, stream: StreamName, changes: readonly ServerChange[], pending: PendingIndex): number {
+function adoptEntries(snapshot: TaskSnapshot, task: TaskSyncState, stream: StreamName, changes: readonly ServerChange[], pending: PendingIndex, options: AdoptOptions, result: Adopted): void {
   const tracked = task.streams[stream];
-  // The latest put of each untracked key, per content: the version to adopt is found after
-  // the disk is keyed, which is skipped when no put could be adopted.
-  const candidates = new Map<EntryKey, Map<string, number>>();
+  // Per key put by the changes and not tracked (or held): content hash -> its latest put.
+  const versions = new Map<EntryKey, Map<string, ServerChange>>();
+  const latest = new Map<EntryKey, ServerChange>();
   for (const change of changes) {
     const body = change.body;
-    if (body.type !== 'stream.put' || body.stream !== stream || tracked.has(body.key) || pending.entities.has(change.entity)) continue;
-    const versions = candidates.get(body.key) ?? new Map<string, number>();
-    versions.set(body.hash, change.seq);
-    candidates.set(body.key, versions);
+    if (body.type !== 'stream.put' || body.stream !== stream || pending.entities.has(change.entity)) continue;
+    if (tracked.has(body.key) && !task.held.has(heldKey(stream, body.key))) continue;
+    const byHash = versions.get(body.key) ?? new Map<string, ServerChange>();
+    byHash.set(body.hash, change);
+    versions.set(body.key, byHash);
+    latest.set(body.key, change);
   }
-  if (candidates.size === 0) return 0;
-  let count = 0;
-  for (const entry of keyEntriesStable(stream, snapshot[stream], tracked, snapshot.keyed?.[stream])) {
-    const seq = candidates.get(entry.key)?.get(entry.hash);
-    if (seq === undefined) continue;
-    tracked.set(entry.key, { key: entry.key, hash: entry.hash, own: false, seq });
-    if (stream === 'ui') task.cut.delete(entry.key);
-    count++;
+  if (versions.size === 0) return;
+  const disk = keyEntriesStable(stream, snapshot[stream], tracked, snapshot.keyed?.[stream]);
+  const putTimestamps = new Set<string>();
+  for (const entry of disk) {
+    const byHash = versions.get(entry.key);
+    if (!byHash) continue;
+    if (stream === 'ui') putTimestamps.add(timestampOf(entry.key));
+    const key = heldKey(stream, entry.key);
+    const held = task.held.get(key);
+    // The assistant rewrote a held entry meanwhile: that is a local edit now, not a copy.
+    if (held !== undefined && held !== entry.hash) {
+      task.held.delete(key);
+      continue;
+    }
+    const match = byHash.get(entry.hash);
+    if (match) {
+      tracked.set(entry.key, { key: entry.key, hash: entry.hash, own: match.deviceId === options.deviceId, seq: match.seq });
+      if (stream === 'ui') task.cut.delete(entry.key);
+      task.held.delete(key);
+      result.entries++;
+    } else if (held === undefined && options.hold && !tracked.has(entry.key)) {
+      // Tracked now as the latest put (the apply then skips these puts and keeps the disk's
+      // entry): every key of the batch is tracked before the apply numbers the disk's entries,
+      // so none is a hole in the occurrences of its timestamp.
+      const put = latest.get(entry.key)!;
+      tracked.set(entry.key, { key: entry.key, hash: (put.body as { hash: string }).hash, own: put.deviceId === options.deviceId, seq: put.seq });
+      task.held.set(key, entry.hash);
+      result.held++;
+    }
   }
-  return count;
+  if (stream !== 'ui' || putTimestamps.size === 0) return;
+  for (const entry of disk) {
+    if (tracked.has(entry.key) || versions.has(entry.key) || !putTimestamps.has(timestampOf(entry.key))) continue;
+    result.siblings.add(heldKey(stream, entry.key));
+  }
 }
 
 /**
- * Fields of a task with no synced fields at all (a never-synced task: the only case where the
- * disk's HistoryItem says nothing about local edits), equal to a pulled value. A field the state
- * tracks is compared with it by detection, as always.
+ * Fields of a task with no synced fields (a never-synced task: the only case where the disk's
+ * HistoryItem says nothing about local edits), or held ones: adopted when equal to a pulled
+ * value; the others held while the device catches up. A field the state tracks is compared
+ * by detection, as always.
  */
-function adoptFields(snapshot: TaskSnapshot, task: TaskSyncState, changes: readonly ServerChange[], pending: PendingIndex): number {
+function adoptFields(snapshot: TaskSnapshot, task: TaskSyncState, changes: readonly ServerChange[], pending: PendingIndex, options: AdoptOptions, result: Adopted): void {
   const item = snapshot.historyItem;
-  if (!item || task.metaSeq !== 0 || Object.keys(task.fields).length > 0) return 0;
+  if (!item) return;
+  const fresh = task.metaSeq === 0 && Object.keys(task.fields).length === 0;
+  if (!fresh && task.heldFields.size === 0) return;
+  const open = (name: string): boolean => fresh || task.heldFields.has(name);
   const taken = new Map<string, { value: unknown; clock: HlcStamp }>();
   for (const change of changes) {
     const body = change.body;
     if (body.type !== 'task.meta' || pending.entities.has(change.entity)) continue;
     for (const [name, value] of Object.entries(body.fields)) {
       const clock = body.clocks[name];
-      if (clock === undefined || !deepEqual(item[name] ?? null, value ?? null)) continue;
+      if (clock === undefined || !open(name) || !deepEqual(item[name] ?? null, value ?? null)) continue;
       const before = taken.get(name);
       if (!before || compareHlc(before.clock, clock) < 0) taken.set(name, { value, clock });
     }
   }
   for (const [name, { value, clock }] of taken) {
-    task.fields[name] = structuredClone(value);
-    task.clocks[name] = clock;
+    const before = task.clocks[name];
+    if (before === undefined || compareHlc(before, clock) < 0) {
+      task.fields[name] = structuredClone(value);
+      task.clocks[name] = clock;
+    }
+    task.heldFields.delete(name);
   }
-  return taken.size;
+  result.fields += taken.size;
+  if (!options.hold || !fresh) return;
+  for (const name of Object.keys(item)) {
+    if (item[name] === undefined || taken.has(name) || Object.prototype.hasOwnProperty.call(task.fields, name)) continue;
+    task.heldFields.add(name);
+    result.held++;
+  }
+}
+
+/**
+ * Releases every held entry and field, once the device has caught up with the log: what the
+ * disk still holds there matched no version in it, so it is a local edit, and detection now
+ * sends it (an entry as an edit of the version last pulled). Returns how many were released.
+ */
+export function releaseHeld(state: SyncState): number {
+  let released = 0;
+  for (const task of state.allTasks()) {
+    if (task.held.size === 0 && task.heldFields.size === 0) continue;
+    released += task.held.size + task.heldFields.size;
+    task.held.clear();
+    task.heldFields.clear();
+    state.markDirty(task);
+  }
+  return released;
+}
+
+function timestampOf(key: EntryKey): string {
+  return key.slice(0, key.indexOf(':'));
 }

@@ -24,6 +24,7 @@ import { cacheEntries, loadSyncedEntries } from './entry-cache';
 import { isUnackedOwnClock, noteCut, noteMetaAcked, noteTruncateAcked, replacedVersions, type TaskSyncState, type TrackedEntryState } from './sync-state';
 import type { SyncContext } from './sync-context';
 import type { DisplacedVersion } from './task-conflict-copy';
+import { heldKey } from './task-adopt';
 
 /** Queued (unacknowledged) local changes, as apply needs to see them. */
 export interface PendingIndex {
@@ -110,14 +111,17 @@ export async function applyTaskChanges(
           displaced.lost.push(tracked.hash);
         }
         const keyed = { key: body.key, hash: body.hash, entry: body.entry };
-        setEntry(body.stream, keyed);
+        // A held entry (task-adopt) stays on disk as it is while it is there; the put is tracked.
+        const held = task.held.has(heldKey(body.stream, body.key));
+        if (held && !entries[body.stream].has(body.key)) task.held.delete(heldKey(body.stream, body.key));
+        if (!held || !entries[body.stream].has(body.key)) setEntry(body.stream, keyed);
         const next: TrackedEntryState = { key: body.key, hash: body.hash, own: change.deviceId === ctx.deviceId, seq: change.seq };
         const prev = next.own ? undefined : replacedVersions(tracked, body.hash);
         if (prev) next.prev = prev;
         task.streams[body.stream].set(body.key, next);
         if (body.stream === 'ui') task.cut.delete(body.key);
         received.push(keyed);
-        changedStreams.add(body.stream);
+        if (!task.held.has(heldKey(body.stream, body.key))) changedStreams.add(body.stream);
         break;
       }
       case 'stream.truncate': {
@@ -127,11 +131,13 @@ export async function applyTaskChanges(
         for (const key of keys) {
           if (body.afterKey !== null && compareEntryKeys(key, body.afterKey) <= 0) continue;
           if (pending.entities.has(`${streamPrefix}${body.stream}/${key}`)) continue;
-          const held = tracked.get(key);
+          const synced = tracked.get(key);
           // An entry on disk that is not tracked is a local edit not yet detected: keep it.
-          if (held === undefined || held.seq > change.seq) continue;
+          if (synced === undefined || synced.seq > change.seq) continue;
           tracked.delete(key);
-          if (body.stream === 'ui' && change.deviceId !== ctx.deviceId) noteCut(task, held);
+          if (body.stream === 'ui' && change.deviceId !== ctx.deviceId) noteCut(task, synced);
+          // A held one too (task-adopt): it is not the version the truncate removed.
+          if (task.held.has(heldKey(body.stream, key))) continue;
           if (dropEntry(body.stream, key)) changedStreams.add(body.stream);
         }
         break;
@@ -270,6 +276,8 @@ export function buildHistoryItem(current: HistoryItem | null, task: TaskSyncStat
   if (current === null && names.length === 0) return null;
   const item: Record<string, unknown> = current ? { ...current } : {};
   for (const name of names) {
+    // A held field (task-adopt) keeps the value on disk until the device has caught up.
+    if (current && task.heldFields.has(name) && current[name] !== undefined) continue;
     const value = task.fields[name];
     if (value === null || value === undefined) delete item[name];
     else item[name] = structuredClone(value);

@@ -70,7 +70,7 @@ export const benchmark: Benchmark = {
     }
     console.log(`  ${passed} of ${total} seeds converged; ${changes} changes, ${crashes} crashes, ${copies} file conflict copies, ${displaced} entries displaced by concurrent writes (kept in ${taskCopies} task conflict copies)`);
     console.log(`  ${cacheLosses} restarts lost the durable entry cache; devices asked the relay for entries ${relayFetches} times; ${unrestorable} entries reported unrestorable (none the relay held)`);
-    console.log(`  ${joins} new devices joined with a copy of another device's store (a backfill), each sending back nothing the log held then`);
+    console.log(`  ${joins} new devices joined with a copy of another device's store (a backfill), each sending back nothing the log held then and taking every edit made on its copy as its own`);
     if (failed.length) console.log(`  failing seeds: ${failed.slice(0, 50).join(', ')}${failed.length > 50 ? ', ...' : ''}`);
     return [{ name: 'convergence.seeds', value: passed, unit: 'seeds', baseline: total, target: '>= 10000' }];
   },

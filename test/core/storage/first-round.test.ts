@@ -130,4 +130,65 @@ describe('HybridStorage#syncRound: a first round over a backfilled store', () =>
     assert.deepEqual(await changesBy(world, b), []);
     assert.deepEqual(content(await b.store.readTask(ids[1]!)), content(await a.store.readTask(ids[1]!)));
   });
+
+  it('recognises a copy made after a message, an api entry and the title were rewritten (their first versions come in an earlier batch)', async () => {
+    const { world, a, b, ids } = await backfilledPair();
+    const t1 = (await a.store.readTask(ids[0]!))!;
+    await a.store.writeTask({ ...t1, ui: t1.ui.map((e, i) => (i === 0 ? ui(1000, 'rewritten') : e)), api: t1.api.map((e, i) => (i === 0 ? api('user', 'edited') : e)), historyItem: { ...t1.historyItem!, task: 'renamed' } });
+    await world.run(a.storage!.syncToCloud());
+    await b.store.writeTask((await a.store.readTask(ids[0]!))!);
+    await world.run(b.storage!.syncRound());
+    assert.deepEqual(await changesBy(world, b), []);
+    assert.deepEqual(content(await b.store.readTask(ids[0]!)), content(await a.store.readTask(ids[0]!)));
+  });
+
+  it('lets a later edit on the relay replace an older rewritten version the copy holds, sending nothing', async () => {
+    const { world, a, b, ids } = await backfilledPair();
+    const edit = async (text: string): Promise<void> => {
+      const t = (await a.store.readTask(ids[0]!))!;
+      await a.store.writeTask({ ...t, ui: t.ui.map((e, i) => (i === 0 ? ui(1000, text) : e)) });
+      await world.run(a.storage!.syncToCloud());
+    };
+    await edit('v2');
+    await b.store.writeTask((await a.store.readTask(ids[0]!))!); // b's copy holds v2
+    await edit('v3');
+    await world.run(b.storage!.syncRound());
+    await world.run(a.storage!.syncFromCloud());
+    assert.deepEqual(await changesBy(world, b), []);
+    assert.deepEqual((await a.store.readTask(ids[0]!))!.ui[0], ui(1000, 'v3'));
+    assert.deepEqual((await b.store.readTask(ids[0]!))!.ui[0], ui(1000, 'v3'));
+  });
+
+  it('keeps two messages of one timestamp apart when the copy holds a later version of the first', async () => {
+    const world = new SimWorld();
+    const a = await world.addDevice();
+    const taskId = asTaskId('t1');
+    const later = Array.from({ length: 40 }, (_, i) => ui(2000 + i, `m${i}`));
+    await a.store.writeTask({ source: 'roo-code', taskId, ui: [ui(1000, 'x'), ui(1000, 'y'), ...later], api: [], historyItem: { id: taskId, number: 1, ts: 1000, task: 't', tokensIn: 1, tokensOut: 1, totalCost: 0 } });
+    await world.run(a.storage!.syncToCloud());
+    const t = (await a.store.readTask(taskId))!;
+    await a.store.writeTask({ ...t, ui: [ui(1000, 'x2'), ...t.ui.slice(1)] });
+    await world.run(a.storage!.syncToCloud());
+    const b = await world.addDevice({ pullApplyBatch: 20 });
+    await b.store.writeTask((await a.store.readTask(taskId))!);
+    await world.run(b.storage!.syncRound());
+    await world.run(a.storage!.syncFromCloud());
+    assert.deepEqual(await changesBy(world, b), []);
+    for (const d of [a, b]) assert.deepEqual((await d.store.readTask(taskId))!.ui.slice(0, 2), [ui(1000, 'x2'), ui(1000, 'y')]);
+  });
+
+  it('sends, once caught up, an edit of the copy that matches no version on the relay, over the latest one', async () => {
+    const { world, a, b, ids } = await backfilledPair();
+    const t1 = (await b.store.readTask(ids[0]!))!;
+    await b.store.writeTask({ ...t1, ui: t1.ui.map((e, i) => (i === 0 ? ui(1000, 'edited on b') : e)) });
+    const report = await world.run(b.storage!.syncRound());
+    assert.equal(report.pushed.accepted, 1);
+    const [sent] = await changesBy(world, b);
+    assert.equal(sent?.entity, 'stream/roo-code/t1/ui/1000:0');
+    const firstPut = (await pullLog(world.relay, world.userId, world.network)).find((c) => c.entity === sent!.entity)!;
+    assert.equal(sent!.baseSeq, firstPut.seq, 'an edit of the version b pulled');
+    await world.run(a.storage!.syncFromCloud());
+    assert.deepEqual((await a.store.readTask(ids[0]!))!.ui[0], ui(1000, 'edited on b'));
+  });
 });
+

@@ -6,16 +6,20 @@
  * so it numbers changes from 1 again (and must move above the relay's `lastClientSeq` before
  * pushing) and must queue the lost changes again from its sync state and disk. Now and then
  * (SIM_JOIN per step, default 0.01; once per seed) a new device joins with a copy of another
- * device's store, as `roo-sync backfill` leaves one: it must send back nothing the log held when
- * the copy was made. Then the network heals and every device syncs until nothing moves; every
+ * device's store, as `roo-sync backfill` leaves one, its assistant perhaps writing on the copy
+ * first, and catches up in small apply batches: it must send back nothing the log held when the
+ * copy was made, and must take every entry written on the copy as its own change. Then the
+ * network heals and every device syncs until nothing moves; every
  * device must then hold exactly what the relay's log describes.
  *
  * The same seed always runs the same simulation: `runConvergence(seed)` replays a failure.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { asUserId } from '../../../core/ids';
-import { compareEntryKeys, type ServerChange, type StreamPutBody, type StreamTruncateBody } from '../../../core/model/changes';
+import { compareEntryKeys, type EntryKey, type ServerChange, type StreamPutBody, type StreamTruncateBody } from '../../../core/model/changes';
+import type { SyncState } from '../../../core/storage/sync-state';
 import { hashJson, sha256Hex } from '../../../core/model/hash';
+import { keyEntries } from '../../../core/tracking/stream-keys';
 import { isConflictCopy } from '../../../core/merge/conflict-copy';
 import { ReferenceRelay } from '../../../core/relay/reference-relay';
 import { ManualScheduler } from '../../../core/relay/scheduler';
@@ -117,6 +121,30 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
   for (const device of devices) await device.start();
   /** New devices that joined with a copy of another's store (`roo-sync backfill`, a copied folder), and the log head then. */
   const joins: Join[] = [];
+  /**
+   * Once a joined device's first round is done, every entry its assistant wrote on the copy
+   * before (nothing else wrote there since: its assistant waits for that round) must be tracked
+   * as its own local change (queued or acknowledged; or displaced by a concurrent write since,
+   * which keeps it in a conflict copy), unless its task was deleted on purpose: neither taken
+   * for the relay's nor overwritten by the catch-up.
+   */
+  const checkJoinEdits = (): void => {
+    for (const join of joins) {
+      const joiner = devices.find((d) => d.deviceId === join.joiner)!;
+      if (join.checked || joiner.roundsDone === 0 || !joiner.storage) continue;
+      join.checked = true;
+      // The engine's state, read for the check only.
+      const state = (joiner.storage as unknown as { state: SyncState }).state;
+      for (const edit of join.edits) {
+        const task = state.getTask('roo-code', edit.taskId);
+        if (!task || task.deleted !== null) continue;
+        const tracked = task.streams[edit.stream].get(edit.key as EntryKey);
+        // Its own change, or one a concurrent write already displaced (kept in a conflict copy).
+        const taken = (tracked?.hash === edit.hash && tracked.own) || (tracked?.prev?.includes(edit.hash) ?? false);
+        if (!taken) fail(`the joined device ${join.joiner} did not take ${edit.taskId} ${edit.stream} ${edit.key} (written on its copy) as its own change: ${JSON.stringify(tracked)}`);
+      }
+    }
+  };
 
   let tsCounter = 0;
   const nextTs = (): number => clock.t * 16 + (tsCounter++ % 16);
@@ -162,14 +190,25 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
       const from = joinRng.pick(devices);
       const joiner = newDevice(joinRng.int(-2000, 2000));
       joiner.detectsAfterCatchUp = true;
+      // Its catch-up applied in small batches, so a task's versions come in several.
+      joiner.pullApplyBatch = joinRng.int(10, 60);
       for (const taskId of await from.store.listTaskIds()) await joiner.store.writeTask((await from.store.readTask(taskId))!);
-      joins.push({ joiner: joiner.deviceId, from: from.deviceId, head: relay.serverCursor(userId) });
+      // Work done on the copy before its first sync: local edits, which must all reach the log.
+      const copied = new Set((await entryHashes(joiner)).map((e) => e.hash));
+      for (let n = joinRng.int(0, 3); n > 0; n--) await joiner.assistantAct(joinRng, nextTs);
+      const edits = (await entryHashes(joiner)).filter((e) => !copied.has(e.hash));
+      joins.push({ joiner: joiner.deviceId, from: from.deviceId, head: relay.serverCursor(userId), edits });
       await joiner.start();
     }
     const device = rng.pick(devices);
     const roll = rng.next();
-    if (roll < 0.3) await device.assistantAct(rng, nextTs);
-    else if (roll < 0.38) await device.editFile(rng);
+    // A joined device's assistant waits for its first round (see checkJoinEdits).
+    const waits = device.detectsAfterCatchUp && device.roundsDone === 0;
+    if (roll < 0.3) {
+      if (!waits) await device.assistantAct(rng, nextTs);
+    } else if (roll < 0.38) {
+      if (!waits) await device.editFile(rng);
+    }
     else if (roll < 0.48) device.startStep(rng.chance(0.5) ? 'to' : 'from');
     else if (roll < 0.62) {
       // A whole sync step while the assistant keeps its (soon stale) copy of the tasks in memory.
@@ -196,6 +235,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
     await settle();
     for (const d of devices) if (d.crashedMidStep) d.kill();
     checkFailures();
+    checkJoinEdits();
   }
 
   // ---------------------------------------------------------------- heal
@@ -237,6 +277,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
     for (const c of log) console.log('log', c.seq, c.deviceId, c.clientSeq, c.baseSeq, JSON.stringify(c.body).slice(0, 140));
   }
   checkNoEcho(log, devices, joins, fail);
+
   for (const d of devices) await checkDevice(d, folded, log, fail);
   const kept = keptEntries(log, folded);
   let taskCopies = 0;
@@ -412,6 +453,28 @@ interface Join {
   joiner: string;
   from: string;
   head: number;
+  /** The entries its assistant wrote on the copy before it first synced. */
+  edits: JoinEdit[];
+  /** Whether `edits` were checked (after its first round). */
+  checked?: boolean;
+}
+
+interface JoinEdit {
+  taskId: string;
+  stream: 'ui' | 'api';
+  key: string;
+  hash: string;
+}
+
+/** Every ui and api entry of the device's tasks: task, stream, key and content hash. */
+async function entryHashes(d: SimDevice): Promise<JoinEdit[]> {
+  const entries: JoinEdit[] = [];
+  for (const taskId of await d.store.listTaskIds()) {
+    const task = await d.store.readTask(taskId);
+    if (!task) continue;
+    for (const stream of ['ui', 'api'] as const) for (const e of keyEntries(stream, task[stream])) entries.push({ taskId, stream, key: e.key, hash: e.hash });
+  }
+  return entries;
 }
 
 /**

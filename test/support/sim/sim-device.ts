@@ -77,6 +77,11 @@ export class SimDevice {
    * which pulls first, as SyncDevice holds its watchers back until then.
    */
   detectsAfterCatchUp = false;
+  /**
+   * Steps that completed a whole detection after catching up (a full round, or a push step
+   * started caught up): before the first, a joined device's local edits may not be queued yet.
+   */
+  roundsDone = 0;
   /** Changes applied together when far behind (HybridStorage `pullApplyBatch`), from the next start. Default its own. */
   pullApplyBatch?: number;
 
@@ -188,9 +193,13 @@ export class SimDevice {
     if (!this.storage || this.busy) return;
     const storage = this.storage;
     const gate = this.gate;
-    const step = this.detectsAfterCatchUp && !storage.caughtUp ? storage.syncRound() : kind === 'to' ? storage.syncToCloud() : storage.syncFromCloud();
+    const round = this.detectsAfterCatchUp && !storage.caughtUp;
+    const detectsAll = round || (kind === 'to' && storage.caughtUp);
+    const step = round ? storage.syncRound() : kind === 'to' ? storage.syncToCloud() : storage.syncFromCloud();
     this.busy = step.then(
-      () => undefined,
+      () => {
+        if (detectsAll) this.roundsDone++;
+      },
       (err: unknown) => {
         if (process.env.CONVERGENCE_DEBUG) console.log(`device ${this.index} step ${kind} failed:`, (err as Error).message, (err as Error).cause);
         if (!(isSyncError(err) && EXPECTED_FAILURES.has(err.code))) this.failures.push(err);
