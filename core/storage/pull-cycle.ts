@@ -124,6 +124,8 @@ export async function applyPage(deps: EngineDeps, journal: ApplyJournal): Promis
     const adopted = adoptHeldChanges(snapshot, task, group.changes, pending, { deviceId: deps.ctx.deviceId, hold: catchingUp });
     if (adopted.entries + adopted.fields + adopted.held > 0) deps.ctx.state.markDirty(task);
     const detected = await detectTaskChanges(deps.ctx, snapshot, task, { scope: overwrittenBy(group.changes, adopted.siblings, catchingUp) });
+    // Stale fields (an older version on disk) are left to the apply, which writes the tracked one.
+    for (const name of adopted.staleFields) task.heldFields.delete(name);
     planned.push(...detected.changes);
     snapshots.set(key, { snapshot: detected.rewrite ?? snapshot, restored: detected.rewrite !== null });
   }

@@ -41,12 +41,19 @@ export interface Adopted {
   /** Entries and fields newly held. */
   held: number;
   /**
-   * Untracked ui entries on disk with the timestamp of a key the changes put, not put
-   * themselves (`<stream>/<key>`): detect them before the apply. Left untracked while a key of
-   * their timestamp becomes tracked, they would leave a hole in its occurrence numbers, and
-   * stable-keys would then number the disk's entries of that timestamp differently.
+   * Untracked ui entries on disk below a key of their timestamp that the changes put, not put
+   * themselves (`<stream>/<key>`): detect them before the apply (when caught up; while catching
+   * up they are held instead). Left untracked below a tracked occurrence of their timestamp,
+   * they would leave a hole in its occurrence numbers, and stable-keys would then number the
+   * disk's entries of that timestamp differently.
    */
   siblings: Set<string>;
+  /**
+   * Held fields whose disk value turned out to be an older version than the one tracked (HLC
+   * order): the disk is stale there. The caller unholds them after detecting and before
+   * applying, so the apply writes the tracked value instead of detection sending the old one.
+   */
+  staleFields: string[];
 }
 
 /** The held key of an entry: `<stream>/<key>`. */
@@ -59,7 +66,7 @@ export function heldKey(stream: StreamName, key: EntryKey): string {
  * task on disk) against `changes` (this task's, in seq order).
  */
 export function adoptHeldChanges(snapshot: TaskSnapshot, task: TaskSyncState, changes: readonly ServerChange[], pending: PendingIndex, options: AdoptOptions): Adopted {
-  const result: Adopted = { entries: 0, fields: 0, held: 0, siblings: new Set() };
+  const result: Adopted = { entries: 0, fields: 0, held: 0, siblings: new Set(), staleFields: [] };
   if (task.deleted !== null) return result;
   for (const stream of STREAM_NAMES) adoptEntries(snapshot, task, stream, changes, pending, options, result);
   adoptFields(snapshot, task, changes, pending, options, result);
@@ -91,7 +98,7 @@ function adoptEntries(snapshot: TaskSnapshot, task: TaskSyncState, stream: Strea
     const held = task.held.get(key);
     // The assistant rewrote a held entry meanwhile: that is a local edit now, not a copy.
     if (held !== undefined && held !== entry.hash) {
-      task.held.delete(key);
+      release(task, stream, entry.key);
       continue;
     }
     const match = byHash.get(entry.hash);
@@ -111,9 +118,22 @@ function adoptEntries(snapshot: TaskSnapshot, task: TaskSyncState, stream: Strea
     }
   }
   if (stream !== 'ui' || putTimestamps.size === 0) return;
+  // The highest occurrence of each timestamp that is (now) tracked.
+  const top = new Map<string, number>();
+  for (const key of tracked.keys()) {
+    const ts = timestampOf(key);
+    if (putTimestamps.has(ts)) top.set(ts, Math.max(top.get(ts) ?? -1, occurrenceOf(key)));
+  }
   for (const entry of disk) {
-    if (tracked.has(entry.key) || versions.has(entry.key) || !putTimestamps.has(timestampOf(entry.key))) continue;
-    result.siblings.add(heldKey(stream, entry.key));
+    if (tracked.has(entry.key) || versions.has(entry.key)) continue;
+    const ts = timestampOf(entry.key);
+    if (!putTimestamps.has(ts) || occurrenceOf(entry.key) > (top.get(ts) ?? -1)) continue;
+    if (options.hold) {
+      // Tracked as no version yet (an empty hash: once released, it is sent as unseen), held.
+      tracked.set(entry.key, { key: entry.key, hash: '', own: false, seq: 0 });
+      task.held.set(heldKey(stream, entry.key), entry.hash);
+      result.held++;
+    } else result.siblings.add(heldKey(stream, entry.key));
   }
 }
 
@@ -145,8 +165,11 @@ function adoptFields(snapshot: TaskSnapshot, task: TaskSyncState, changes: reado
     if (before === undefined || compareHlc(before, clock) < 0) {
       task.fields[name] = structuredClone(value);
       task.clocks[name] = clock;
-    }
-    task.heldFields.delete(name);
+      task.heldFields.delete(name);
+    } else if (!deepEqual(task.fields[name] ?? null, value ?? null)) {
+      // The disk holds a version older than the tracked one: stale, not a local edit.
+      result.staleFields.push(name);
+    } else task.heldFields.delete(name);
   }
   result.fields += taken.size;
   if (!options.hold || !fresh) return;
@@ -167,13 +190,32 @@ export function releaseHeld(state: SyncState): number {
   for (const task of state.allTasks()) {
     if (task.held.size === 0 && task.heldFields.size === 0) continue;
     released += task.held.size + task.heldFields.size;
-    task.held.clear();
+    for (const key of [...task.held.keys()]) {
+      const slash = key.indexOf('/');
+      release(task, key.slice(0, slash) as StreamName, key.slice(slash + 1) as EntryKey);
+    }
     task.heldFields.clear();
     state.markDirty(task);
   }
   return released;
 }
 
+/**
+ * Ends the hold of one entry: a local edit made without having seen the version tracked there
+ * (the device never had it on disk), so its put goes out with no base and the device whose
+ * version it replaces keeps that one in a conflict copy (task-apply), instead of taking the
+ * put for an edit of it.
+ */
+function release(task: TaskSyncState, stream: StreamName, key: EntryKey): void {
+  task.held.delete(heldKey(stream, key));
+  const tracked = task.streams[stream].get(key);
+  if (tracked) task.streams[stream].set(key, { key, hash: tracked.hash, own: false, seq: 0 });
+}
+
 function timestampOf(key: EntryKey): string {
   return key.slice(0, key.indexOf(':'));
+}
+
+function occurrenceOf(key: EntryKey): number {
+  return Number(key.slice(key.indexOf(':') + 1));
 }

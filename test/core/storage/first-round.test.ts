@@ -177,7 +177,7 @@ describe('HybridStorage#syncRound: a first round over a backfilled store', () =>
     for (const d of [a, b]) assert.deepEqual((await d.store.readTask(taskId))!.ui.slice(0, 2), [ui(1000, 'x2'), ui(1000, 'y')]);
   });
 
-  it('sends, once caught up, an edit of the copy that matches no version on the relay, over the latest one', async () => {
+  it('sends, once caught up, an edit of the copy that matches no version on the relay, as made without seeing it: its author keeps a copy', async () => {
     const { world, a, b, ids } = await backfilledPair();
     const t1 = (await b.store.readTask(ids[0]!))!;
     await b.store.writeTask({ ...t1, ui: t1.ui.map((e, i) => (i === 0 ? ui(1000, 'edited on b') : e)) });
@@ -185,10 +185,26 @@ describe('HybridStorage#syncRound: a first round over a backfilled store', () =>
     assert.equal(report.pushed.accepted, 1);
     const [sent] = await changesBy(world, b);
     assert.equal(sent?.entity, 'stream/roo-code/t1/ui/1000:0');
-    const firstPut = (await pullLog(world.relay, world.userId, world.network)).find((c) => c.entity === sent!.entity)!;
-    assert.equal(sent!.baseSeq, firstPut.seq, 'an edit of the version b pulled');
+    assert.equal(sent!.baseSeq, null, 'b never had the version it replaces');
     await world.run(a.storage!.syncFromCloud());
     assert.deepEqual((await a.store.readTask(ids[0]!))!.ui[0], ui(1000, 'edited on b'));
+    const copies = [];
+    for (const id of await a.store.listTaskIds()) {
+      const task = (await a.store.readTask(id as TaskId))!;
+      if (isTaskConflictCopy(task.historyItem)) copies.push(task);
+    }
+    assert.deepEqual(copies.map((c) => c.ui[0]), [t1.ui[0]], "a keeps its version in a conflict copy");
+  });
+
+  it('does not let a copy older than an edit made elsewhere replace it', async () => {
+    const { world, a, b, ids } = await backfilledPair();
+    const t1 = (await a.store.readTask(ids[0]!))!;
+    await a.store.writeTask({ ...t1, ui: t1.ui.map((e, i) => (i === 1 ? ui(1001, 'edited on a') : e)) });
+    await world.run(a.storage!.syncToCloud());
+    await world.run(b.storage!.syncRound());
+    await world.run(a.storage!.syncFromCloud());
+    assert.deepEqual(await changesBy(world, b), []);
+    for (const d of [a, b]) assert.deepEqual((await d.store.readTask(ids[0]!))!.ui[1], ui(1001, 'edited on a'));
   });
 });
 

@@ -114,13 +114,30 @@ describe('adoptHeldChanges', () => {
     assert.equal((task.fields as Record<string, unknown>)['task'], 'renamed');
   });
 
-  it('names the untracked entries sharing a timestamp with a put key, so none is left a hole', () => {
-    const task = freshTask();
+  it('leaves no untracked entry below a tracked occurrence of its timestamp: held while catching up, named for detection after', () => {
     const x2 = ui(1000, 'x2');
     const y = ui(1000, 'y');
-    const adopted = adoptHeldChanges(snapshot([x2, y], []), task, [put('ui', '1000:1', y)], NONE, HOLD);
+    const z = ui(1000, 'z');
+    const caughtUp = freshTask();
+    const adopted = adoptHeldChanges(snapshot([x2, y, z], []), caughtUp, [put('ui', '1000:1', y)], NONE, NO_HOLD);
     assert.equal(adopted.entries, 1);
-    assert.deepEqual([...adopted.siblings], ['ui/1000:0']);
+    assert.deepEqual([...adopted.siblings], ['ui/1000:0'], 'not 1000:2: above every tracked one, it leaves no hole');
+    const catchingUp = freshTask();
+    const held = adoptHeldChanges(snapshot([x2, y, z], []), catchingUp, [put('ui', '1000:1', y)], NONE, HOLD);
+    assert.deepEqual([...held.siblings], []);
+    assert.deepEqual([...catchingUp.held], [['ui/1000:0', hashJson(x2)]]);
+    assert.deepEqual([...catchingUp.streams.ui.keys()].sort(), ['1000:0', '1000:1']);
+  });
+
+  it('marks a held field whose disk value is older than the tracked one as stale, not a local edit', () => {
+    const task = freshTask();
+    task.fields = { task: 'T3' };
+    task.clocks = { task: stamp(9) };
+    task.metaSeq = 5;
+    task.heldFields.add('task');
+    const adopted = adoptHeldChanges(snapshot([], [], { id: taskId, task: 'T2' }), task, [meta({ task: 'T2' }, 4)], NONE, HOLD);
+    assert.deepEqual(adopted.staleFields, ['task']);
+    assert.equal((task.fields as Record<string, unknown>)['task'], 'T3');
   });
 
   it('releases what is held once caught up', () => {
