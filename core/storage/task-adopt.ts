@@ -12,7 +12,8 @@
  *   (TaskSyncState.held): the apply tracks the puts but leaves the disk's entry, and a later
  *   version in the log may still turn out to be it (the copy was made after the first version
  *   the device pulls). Held entries are released when the device has caught up (`releaseHeld`):
- *   then they are local edits, sent as edits of the version last pulled.
+ *   then they are local edits, sent as made without having seen the version pulled there (whose
+ *   author keeps it in a conflict copy).
  * HistoryItem fields of a task with no synced fields work the same way, per field: equal to a
  * pulled value, adopted; otherwise held until caught up (TaskSyncState.heldFields).
  * Entities with a queued change are left to the apply rules.
@@ -183,7 +184,8 @@ function adoptFields(snapshot: TaskSnapshot, task: TaskSyncState, changes: reado
 /**
  * Releases every held entry and field, once the device has caught up with the log: what the
  * disk still holds there matched no version in it, so it is a local edit, and detection now
- * sends it (an entry as an edit of the version last pulled). Returns how many were released.
+ * sends it (an entry as made without having seen the version pulled there, see `release`).
+ * Returns how many were released.
  */
 export function releaseHeld(state: SyncState): number {
   let released = 0;
