@@ -49,13 +49,19 @@ export function syncDeviceSuite(setup: SyncDeviceSuiteSetup): void {
   const relay = useSuiteRelay(setup);
   const fixture = useDeviceFixture(relay);
 
-  /** Two signed-in devices of one user, both open and synced. */
-  async function twoDevices(): Promise<{ a: DeviceDir; b: DeviceDir; devA: SyncDevice; devB: SyncDevice }> {
+  /** The folders of two machines of one user, signed in, no device open yet. */
+  async function twoSignedIn(): Promise<{ a: DeviceDir; b: DeviceDir }> {
     await fixture.account(EMAIL);
     const a = await fixture.folder();
     const b = await fixture.folder();
     await fixture.signIn(a, EMAIL, 'desktop');
     await fixture.signIn(b, EMAIL, 'laptop');
+    return { a, b };
+  }
+
+  /** Two signed-in devices of one user, both open and synced. */
+  async function twoDevices(): Promise<{ a: DeviceDir; b: DeviceDir; devA: SyncDevice; devB: SyncDevice }> {
+    const { a, b } = await twoSignedIn();
     const devA = await fixture.open(a);
     const devB = await fixture.open(b);
     await devA.waitUntilOnline();
@@ -113,11 +119,7 @@ export function syncDeviceSuite(setup: SyncDeviceSuiteSetup): void {
     });
 
     it('pushes, when it opens, the tasks written while it was closed and on a first sync the whole store (the start-up rescan is not dropped)', async () => {
-      await fixture.account(EMAIL);
-      const a = await fixture.folder();
-      const b = await fixture.folder();
-      await fixture.signIn(a, EMAIL, 'desktop');
-      await fixture.signIn(b, EMAIL, 'laptop');
+      const { a, b } = await twoSignedIn();
       // Written before A ever ran: its first sync must send it, with no later change to trigger it.
       await assistantWrite(a.storePath, smallTask(TASK, ['Written before sync was on']));
       const devB = await fixture.open(b);
@@ -138,11 +140,7 @@ export function syncDeviceSuite(setup: SyncDeviceSuiteSetup): void {
     });
 
     it('sends nothing back from a new device whose store already holds the relay\'s tasks (a backfill): its watchers start after the first pull', async () => {
-      await fixture.account(EMAIL);
-      const a = await fixture.folder();
-      const b = await fixture.folder();
-      await fixture.signIn(a, EMAIL, 'desktop');
-      await fixture.signIn(b, EMAIL, 'laptop');
+      const { a, b } = await twoSignedIn();
       const devA = await fixture.open(a);
       await devA.waitUntilOnline();
       const texts = Array.from({ length: 30 }, (_, i) => `message ${i}`);
