@@ -96,7 +96,7 @@ export function registerMigrateCommand(program: Command): void {
         ? `interrupted after ${total.accepted} change(s): run the same command again to resume`
         : total.upToDate
           ? `nothing new to upload: the relay already has all ${total.tasks - total.unreadable.length} ${total.unreadable.length > 0 ? 'readable ' : ''}task(s)`
-          : `uploaded ${total.tasks} task(s), ${formatMb(total.bytes)}: ${total.queued} change(s) queued, ${total.accepted} accepted by the relay`,
+          : `uploaded ${total.tasks - total.unreadable.length} task(s)${total.unreadable.length > 0 ? ` of ${total.tasks}` : ''}, ${formatMb(total.bytes)}: ${total.queued} change(s) queued, ${total.accepted} accepted by the relay`,
       ...(total.unresolved > 0 ? [`${total.unresolved} conflict(s) left for the next sync`] : []),
       ...describeUnreadable(total.unreadable),
       ...(verify ? describeVerify(verify) : []),

@@ -149,8 +149,11 @@ describe('roo-sync migrate / backfill (dist/cli.js)', function () {
 
   it('the first sync --once of a backfilled machine sends nothing, leaves nothing queued and changes no file', async () => {
     const { machine, email } = await signedInMachine('laptop');
-    await generateStore(machine.home, { source: 'roo-code', seed: 600, tasks: 40, distinct: 20, messages: [20, 80] });
-    assert.equal((await runCli(machine, ['migrate'])).code, 3, 'the damaged tasks are listed');
+    const store = await generateStore(machine.home, { source: 'roo-code', seed: 600, tasks: 40, distinct: 20, messages: [20, 80] });
+    const migrate = await runCli(machine, ['migrate']);
+    assert.equal(migrate.code, 3, 'the damaged tasks are listed');
+    const all = store.readable.length + store.unreadable.length;
+    assert.match(migrate.stdout, new RegExp(`^uploaded ${store.readable.length} task\\(s\\) of ${all}, `, 'm'), 'counts only the tasks it could read as uploaded');
     const { machine: other } = await signedInMachine('desktop', email);
     const basePath = join(other.home, '.config', 'Code', 'User', 'globalStorage', layoutOf('roo-code').extensionId);
     await mkdir(basePath, { recursive: true });
