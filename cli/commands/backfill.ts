@@ -67,6 +67,7 @@ export function registerBackfillCommand(program: Command): void {
         `${flags.dryRun ? 'would write' : 'wrote'} into ${target.basePath} (${target.source}): ${result.created} new task(s), ${result.merged} merged, ${result.unchanged} already there; ${result.added.ui + result.added.api} message(s), ${formatMb(result.bytes)} fetched`,
         ...(result.aborted ? ['interrupted: run the same command again to finish'] : []),
         ...(result.journal ? [`undo with: roo-sync backfill --target ${flags.target} --rollback`] : []),
+        ...(result.journal && !result.aborted && !flags.dryRun ? ['keep this machine in sync with "roo-sync sync" (or the extension): it sends back nothing the relay already has'] : []),
         ...(result.failed.length > 0 ? [`${result.failed.length} task(s) could not be written:`, ...result.failed.map((f) => `  ${f.taskId}  [${f.code}] ${f.path ?? ''} ${f.reason ?? ''}`.trimEnd())] : []),
       ]);
       markPartialFailure(result.failed.length);

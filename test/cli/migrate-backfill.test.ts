@@ -157,7 +157,9 @@ describe('roo-sync migrate / backfill (dist/cli.js)', function () {
     const { machine: other } = await signedInMachine('desktop', email);
     const basePath = join(other.home, '.config', 'Code', 'User', 'globalStorage', layoutOf('roo-code').extensionId);
     await mkdir(basePath, { recursive: true });
-    assert.equal((await runCli(other, ['backfill', '--target', 'roo-code'])).code, 0);
+    const backfill = await runCli(other, ['backfill', '--target', 'roo-code']);
+    assert.equal(backfill.code, 0, backfill.stderr);
+    assert.match(backfill.stdout, /roo-sync sync/, 'says how to keep the machine in sync');
     const before = await hashTree(basePath);
     const changes = await changeCount(email);
 
