@@ -33,28 +33,6 @@ export interface PullReport {
 interface ReadTask {
   snapshot: TaskSnapshot | null;
   restored: boolean;
-  /** Its files cannot be read until someone repairs them (see `isCorrupt`): parked. */
-  corrupt?: boolean;
-}
-
-/**
- * Read errors that stay until the file is repaired. Such a task is parked: the page is applied
- * to its sync state but its files are left as they are (never rewritten with less), so one
- * damaged task does not stop every pull; once it reads again, detection writes back what it
- * lacks of what was synced. (A lock or a concurrent write only delays: those still fail the pull.)
- */
-function isCorrupt(err: unknown): boolean {
-  return isSyncError(err, 'STORE_CORRUPT_JSON') || isSyncError(err, 'STORE_HISTORY_ITEM_MISMATCH') || isSyncError(err, 'STREAM_ENTRY_INVALID');
-}
-
-/** The task as on disk, or parked when its files are corrupt. */
-async function readForApply(store: TaskStore, taskId: TaskSnapshot['taskId']): Promise<ReadTask> {
-  try {
-    return { snapshot: await store.readTask(taskId), restored: false };
-  } catch (err) {
-    if (!isCorrupt(err)) throw err;
-    return { snapshot: null, restored: false, corrupt: true };
-  }
 }
 
 interface PageGroups {
@@ -134,29 +112,20 @@ export async function applyPage(deps: EngineDeps, journal: ApplyJournal): Promis
   for (const [key, group] of groups.tasks) {
     const store = deps.storeFor(group.source);
     if (!store) continue;
-    const read = await readForApply(store, group.taskId as TaskSnapshot['taskId']);
-    const snapshot = read.snapshot;
+    const snapshot = await store.readTask(group.taskId as TaskSnapshot['taskId']);
     if (!snapshot) {
-      snapshots.set(key, read);
+      snapshots.set(key, { snapshot, restored: false });
       continue;
     }
     const task = deps.ctx.state.task(group.source, snapshot.taskId);
     // What the disk already holds of these changes (a backfilled store) is not a local edit;
     // until caught up, what may be a later version in the log is held (task-adopt).
     const catchingUp = !deps.ctx.state.caughtUp;
-    let detected;
-    try {
-      const adopted = adoptHeldChanges(snapshot, task, group.changes, pending, { deviceId: deps.ctx.deviceId, hold: catchingUp });
-      if (adopted.entries + adopted.fields + adopted.held > 0) deps.ctx.state.markDirty(task);
-      detected = await detectTaskChanges(deps.ctx, snapshot, task, { scope: overwrittenBy(group.changes, adopted.siblings, catchingUp) });
-      // Stale fields (an older version on disk) are left to the apply, which writes the tracked one.
-      for (const name of adopted.staleFields) task.heldFields.delete(name);
-    } catch (err) {
-      // Entries that cannot be keyed: parked like a file that cannot be read.
-      if (!isCorrupt(err)) throw err;
-      snapshots.set(key, { snapshot: null, restored: false, corrupt: true });
-      continue;
-    }
+    const adopted = adoptHeldChanges(snapshot, task, group.changes, pending, { deviceId: deps.ctx.deviceId, hold: catchingUp });
+    if (adopted.entries + adopted.fields + adopted.held > 0) deps.ctx.state.markDirty(task);
+    const detected = await detectTaskChanges(deps.ctx, snapshot, task, { scope: overwrittenBy(group.changes, adopted.siblings, catchingUp) });
+    // Stale fields (an older version on disk) are left to the apply, which writes the tracked one.
+    for (const name of adopted.staleFields) task.heldFields.delete(name);
     planned.push(...detected.changes);
     snapshots.set(key, { snapshot: detected.rewrite ?? snapshot, restored: detected.rewrite !== null });
   }
@@ -191,15 +160,9 @@ export async function applyJournal(
     const store = deps.storeFor(group.source);
     if (!store) continue;
     const taskId = group.taskId as TaskSnapshot['taskId'];
-    const read = snapshots?.get(key) ?? (await readForApply(store, taskId));
+    const read = snapshots?.get(key) ?? { snapshot: await store.readTask(taskId), restored: false };
     const task = deps.ctx.state.task(group.source, taskId);
     const result = await applyTaskChanges(deps.ctx, read.snapshot, task, group.changes, pending);
-    if (read.corrupt) {
-      // Parked (see isCorrupt): the state took the changes; the damaged files stay as they are.
-      if (result.displaced) copies.push(...(await keepConflictCopy(deps, store, result.displaced)));
-      if (result.delete) await store.deleteTask(taskId);
-      continue;
-    }
     // The copy is on disk before the task loses what it keeps, so a crash in between loses nothing.
     if (result.displaced) copies.push(...(await keepConflictCopy(deps, store, result.displaced)));
     if (result.delete) await store.deleteTask(taskId);
