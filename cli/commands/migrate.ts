@@ -1,5 +1,5 @@
 /**
- * `roo-sync migrate [--source ASSISTANT|PATH]... [--dry-run] [--since DATE] [--verify]`:
+ * `roo-sync migrate [--source ASSISTANT|PATH]... [--dry-run] [--since DATE] [--verify] [--force]`:
  * uploads this machine's existing task history to the relay through the device (see
  * core/node/migrate): plan, streamed upload, resumable, never writing to the stores; unreadable
  * tasks listed at the end (exit 3); `--verify` compares every task with the relay's copy.
@@ -7,6 +7,7 @@
 import { homedir } from 'node:os';
 import { Command } from 'commander';
 import { TaskReadClient } from '../../core/client/task-read-client';
+import { journalPathFor, readJournal } from '../../core/node/backfill/backfill-journal';
 import { SyncError } from '../../core/errors';
 import { planMigration, planRounds, type MigrationPlan, type UnreadableTask } from '../../core/node/migrate/migration-plan';
 import { runMigration, type MigrationResult } from '../../core/node/migrate/run-migration';
@@ -16,6 +17,7 @@ import { FsTaskStore } from '../../core/node/stores/fs-task-store';
 import { selectStores, type SelectedStore } from '../../core/node/stores/store-selection';
 import { TASK_SOURCES } from '../../core/model/changes';
 import { formatMb, markPartialFailure, outputFor, withExitCodesHelp } from '../cli-output';
+import { cliPaths } from '../cli-paths';
 import { interruptSignal } from '../cli-session';
 import { onlineWithin, openCliDevice, requireSyncing, stderrLogger } from '../device-runtime';
 import { createProgress } from '../progress';
@@ -25,6 +27,7 @@ interface MigrateFlags {
   dryRun?: boolean;
   since?: string;
   verify?: boolean;
+  force?: boolean;
   json?: boolean;
 }
 
@@ -37,12 +40,14 @@ export function registerMigrateCommand(program: Command): void {
       .option('--dry-run', 'print what would be uploaded (reads every task, lists the unreadable ones); upload nothing')
       .option('--since <date>', 'only tasks active since this date (ISO 8601, e.g. 2026-01-31)')
       .option('--verify', "afterwards, compare every task with the relay's copy and list each difference")
+      .option('--force', 'upload a store that `roo-sync backfill` filled from the relay, all of it again')
       .option('--json', 'print only the result, as JSON'),
   ).action(async (flags: MigrateFlags, cmd: Command) => {
     const out = outputFor(cmd, !!flags.json);
     const since = parseSince(flags.since);
     const selected = await selectStores(flags.source ?? [], { home: homedir(), platform: process.platform, env: process.env });
     if (selected.length === 0) throw new SyncError('CLI_STORE_NOT_FOUND', 'no task store of Roo Code, Zoo Code, Kilo Code or Cline on this machine; name one with --source PATH', { selector: '' });
+    if (!flags.force && !flags.dryRun) await refuseBackfilled(selected);
     const stores = selected.map(readerOf);
     const plan = await planMigration(stores, { since, countMessages: flags.dryRun });
     if (flags.dryRun) {
@@ -103,6 +108,23 @@ export function registerMigrateCommand(program: Command): void {
     ]);
     markPartialFailure(total.unreadable.length + (verify?.differences.length ? 1 : 0));
   });
+}
+
+/**
+ * MIGRATE_STORE_BACKFILLED when a store was filled by `roo-sync backfill` (its journal is there,
+ * not rolled back): migrate does not pull, so it would take every task the relay gave it for new
+ * and upload them all again, while `sync` recognises them and sends only what is this machine's.
+ */
+async function refuseBackfilled(stores: readonly SelectedStore[]): Promise<void> {
+  const journals = cliPaths().backfillJournals;
+  const backfilled: SelectedStore[] = [];
+  for (const store of stores) if ((await readJournal(journalPathFor(journals, store.basePath, store.source))) !== null) backfilled.push(store);
+  if (backfilled.length === 0) return;
+  throw new SyncError(
+    'MIGRATE_STORE_BACKFILLED',
+    `${backfilled.map((s) => `${s.source} (${s.basePath})`).join(', ')} came from the relay ("roo-sync backfill"): migrate would upload those tasks again. Run "roo-sync sync", which sends only what is new on this machine; or name the other stores with --source; or upload everything again with --force`,
+    { stores: backfilled.map((s) => ({ source: s.source, basePath: s.basePath })) },
+  );
 }
 
 function readerOf(store: SelectedStore): FsTaskStore {

@@ -173,6 +173,12 @@ describe('roo-sync migrate / backfill (dist/cli.js)', function () {
     assert.equal(await hashTree(basePath), before, 'no file of the store changed');
     const status = JSON.parse((await runCli(other, ['status', '--json'])).stdout) as { device: { queued: number } };
     assert.equal(status.device.queued, 0);
+
+    // migrate would upload the backfilled tasks again: refused, pointing at sync.
+    const migrateAgain = await runCli(other, ['migrate']);
+    assert.equal(migrateAgain.code, 1);
+    assert.match(migrateAgain.stderr, /\[MIGRATE_STORE_BACKFILLED\].*roo-sync sync/);
+    assert.equal(await changeCount(email), changes, 'nothing uploaded');
   });
 
   it('backfill keeps a newer local copy and --rollback leaves the store byte-identical; --dry-run writes nothing', async () => {
