@@ -15,7 +15,7 @@ import { StorageErrorCode } from './storage-errors';
 import { taskStateKey, type ApplyJournal } from './sync-state';
 import type { EngineDeps } from './sync-context';
 import { applyTaskChanges, type PendingIndex } from './task-apply';
-import { adoptHeldChanges, releaseHeld } from './task-adopt';
+import { adoptHeldChanges, releaseHeld, streamEntryKey } from './task-adopt';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
 import { buildTaskCopy, COPY_ID_ATTEMPTS, copyHolds, isTaskConflictCopy, taskCopyId, type DisplacedVersion } from './task-conflict-copy';
 
@@ -230,7 +230,7 @@ function overwrittenBy(changes: readonly ServerChange[], siblings: ReadonlySet<s
     if (body.type === 'task.delete') return undefined;
     if (catchingUp) continue;
     if (body.type === 'task.meta') meta = true;
-    else if (body.type === 'stream.put') keys.add(`${body.stream}/${body.key}`);
+    else if (body.type === 'stream.put') keys.add(streamEntryKey(body.stream, body.key));
   }
   return { keys, meta };
 }

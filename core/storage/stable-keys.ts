@@ -24,7 +24,7 @@ export function keyEntriesStable(
   if (holes.size === 0) return keyed;
   const used = new Map<string, number>();
   return keyed.map((entry) => {
-    const ts = entry.key.slice(0, entry.key.indexOf(':'));
+    const ts = uiKeyTimestamp(entry.key);
     const keys = holes.get(ts);
     if (!keys) return entry;
     const index = used.get(ts) ?? 0;
@@ -54,6 +54,12 @@ function syncedKeysWithHoles(keys: Iterable<EntryKey>): Map<string, EntryKey[]> 
   return holes;
 }
 
-function occurrence(key: EntryKey): number {
+/** The `<ts>` of a ui key `<ts>:<occurrence>`. */
+export function uiKeyTimestamp(key: EntryKey): string {
+  return key.slice(0, key.indexOf(':'));
+}
+
+/** The `<occurrence>` of a ui key `<ts>:<occurrence>`. */
+export function occurrence(key: EntryKey): number {
   return Number(key.slice(key.indexOf(':') + 1));
 }

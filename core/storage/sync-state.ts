@@ -659,21 +659,20 @@ function parseTask(key: string, raw: unknown): TaskSyncState {
       t.truncates[stream] = [...(list as Array<EntryKey | null>)];
     }
   }
-  if (raw.pc !== undefined) {
-    const pairs = raw.pc;
-    if (!Array.isArray(pairs) || !pairs.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string')) throw corrupt(`bad cut entries of ${key}`);
-    for (const [k, hashes] of pairs as Array<[string, string]>) t.cut.set(k, hashes.split(' '));
-  }
-  if (raw.hd !== undefined) {
-    const pairs = raw.hd;
-    if (!Array.isArray(pairs) || !pairs.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string')) throw corrupt(`bad held entries of ${key}`);
-    for (const [k, hash] of pairs as Array<[string, string]>) t.held.set(k, hash);
-  }
+  for (const [k, hashes] of stringPairs(raw.pc, `bad cut entries of ${key}`)) t.cut.set(k, hashes.split(' '));
+  for (const [k, hash] of stringPairs(raw.hd, `bad held entries of ${key}`)) t.held.set(k, hash);
   if (raw.hf !== undefined) {
     if (!Array.isArray(raw.hf) || !raw.hf.every((n) => typeof n === 'string')) throw corrupt(`bad held fields of ${key}`);
     for (const name of raw.hf as string[]) t.heldFields.add(name);
   }
   return t;
+}
+
+/** `value` as `[string, string]` pairs (none when absent); STORAGE_STATE_CORRUPT with `problem` otherwise. */
+function stringPairs(value: unknown, problem: string): Array<[string, string]> {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string')) throw corrupt(problem);
+  return value as Array<[string, string]>;
 }
 
 function emptyTask(source: TaskSource, taskId: TaskId): TaskSyncState {

@@ -23,7 +23,7 @@ import { STREAM_NAMES } from '../model/changes';
 import { compareHlc } from '../model/hlc';
 import type { TaskSnapshot } from '../ports/task-store';
 import { deepEqual } from '../tracking/history-diff';
-import { keyEntriesStable } from './stable-keys';
+import { keyEntriesStable, occurrence, uiKeyTimestamp } from './stable-keys';
 import type { SyncState, TaskSyncState } from './sync-state';
 import type { PendingIndex } from './task-apply';
 
@@ -57,8 +57,8 @@ export interface Adopted {
   staleFields: string[];
 }
 
-/** The held key of an entry: `<stream>/<key>`. */
-export function heldKey(stream: StreamName, key: EntryKey): string {
+/** `<stream>/<key>`: how held entries (TaskSyncState.held) and DetectOptions.scope name an entry of a task. */
+export function streamEntryKey(stream: StreamName, key: EntryKey): string {
   return `${stream}/${key}`;
 }
 
@@ -82,7 +82,7 @@ function adoptEntries(snapshot: TaskSnapshot, task: TaskSyncState, stream: Strea
   for (const change of changes) {
     const body = change.body;
     if (body.type !== 'stream.put' || body.stream !== stream || pending.entities.has(change.entity)) continue;
-    if (tracked.has(body.key) && !task.held.has(heldKey(stream, body.key))) continue;
+    if (tracked.has(body.key) && !task.held.has(streamEntryKey(stream, body.key))) continue;
     const byHash = versions.get(body.key) ?? new Map<string, ServerChange>();
     byHash.set(body.hash, change);
     versions.set(body.key, byHash);
@@ -94,8 +94,8 @@ function adoptEntries(snapshot: TaskSnapshot, task: TaskSyncState, stream: Strea
   for (const entry of disk) {
     const byHash = versions.get(entry.key);
     if (!byHash) continue;
-    if (stream === 'ui') putTimestamps.add(timestampOf(entry.key));
-    const key = heldKey(stream, entry.key);
+    if (stream === 'ui') putTimestamps.add(uiKeyTimestamp(entry.key));
+    const key = streamEntryKey(stream, entry.key);
     const held = task.held.get(key);
     // The assistant rewrote a held entry meanwhile: that is a local edit now, not a copy.
     if (held !== undefined && held !== entry.hash) {
@@ -122,19 +122,19 @@ function adoptEntries(snapshot: TaskSnapshot, task: TaskSyncState, stream: Strea
   // The highest occurrence of each timestamp that is (now) tracked.
   const top = new Map<string, number>();
   for (const key of tracked.keys()) {
-    const ts = timestampOf(key);
-    if (putTimestamps.has(ts)) top.set(ts, Math.max(top.get(ts) ?? -1, occurrenceOf(key)));
+    const ts = uiKeyTimestamp(key);
+    if (putTimestamps.has(ts)) top.set(ts, Math.max(top.get(ts) ?? -1, occurrence(key)));
   }
   for (const entry of disk) {
     if (tracked.has(entry.key) || versions.has(entry.key)) continue;
-    const ts = timestampOf(entry.key);
-    if (!putTimestamps.has(ts) || occurrenceOf(entry.key) > (top.get(ts) ?? -1)) continue;
+    const ts = uiKeyTimestamp(entry.key);
+    if (!putTimestamps.has(ts) || occurrence(entry.key) > (top.get(ts) ?? -1)) continue;
     if (options.hold) {
       // Tracked as no version yet (an empty hash: once released, it is sent as unseen), held.
       tracked.set(entry.key, { key: entry.key, hash: '', own: false, seq: 0 });
-      task.held.set(heldKey(stream, entry.key), entry.hash);
+      task.held.set(streamEntryKey(stream, entry.key), entry.hash);
       result.held++;
-    } else result.siblings.add(heldKey(stream, entry.key));
+    } else result.siblings.add(streamEntryKey(stream, entry.key));
   }
 }
 
@@ -209,15 +209,7 @@ export function releaseHeld(state: SyncState): number {
  * put for an edit of it.
  */
 function release(task: TaskSyncState, stream: StreamName, key: EntryKey): void {
-  task.held.delete(heldKey(stream, key));
+  task.held.delete(streamEntryKey(stream, key));
   const tracked = task.streams[stream].get(key);
   if (tracked) task.streams[stream].set(key, { key, hash: tracked.hash, own: false, seq: 0 });
-}
-
-function timestampOf(key: EntryKey): string {
-  return key.slice(0, key.indexOf(':'));
-}
-
-function occurrenceOf(key: EntryKey): number {
-  return Number(key.slice(key.indexOf(':') + 1));
 }

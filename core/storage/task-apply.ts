@@ -24,7 +24,7 @@ import { cacheEntries, loadSyncedEntries } from './entry-cache';
 import { isUnackedOwnClock, noteCut, noteMetaAcked, noteTruncateAcked, replacedVersions, type TaskSyncState, type TrackedEntryState } from './sync-state';
 import type { SyncContext } from './sync-context';
 import type { DisplacedVersion } from './task-conflict-copy';
-import { heldKey } from './task-adopt';
+import { streamEntryKey } from './task-adopt';
 
 /** Queued (unacknowledged) local changes, as apply needs to see them. */
 export interface PendingIndex {
@@ -111,17 +111,20 @@ export async function applyTaskChanges(
           displaced.lost.push(tracked.hash);
         }
         const keyed = { key: body.key, hash: body.hash, entry: body.entry };
-        // A held entry (task-adopt) stays on disk as it is while it is there; the put is tracked.
-        const held = task.held.has(heldKey(body.stream, body.key));
-        if (held && !entries[body.stream].has(body.key)) task.held.delete(heldKey(body.stream, body.key));
-        if (!held || !entries[body.stream].has(body.key)) setEntry(body.stream, keyed);
+        // A held entry (task-adopt) stays on disk as it is while it is there; the put is only tracked.
+        const heldRef = streamEntryKey(body.stream, body.key);
+        const keepDisk = task.held.has(heldRef) && entries[body.stream].has(body.key);
+        if (!keepDisk) {
+          task.held.delete(heldRef);
+          setEntry(body.stream, keyed);
+          changedStreams.add(body.stream);
+        }
         const next: TrackedEntryState = { key: body.key, hash: body.hash, own: change.deviceId === ctx.deviceId, seq: change.seq };
         const prev = next.own ? undefined : replacedVersions(tracked, body.hash);
         if (prev) next.prev = prev;
         task.streams[body.stream].set(body.key, next);
         if (body.stream === 'ui') task.cut.delete(body.key);
         received.push(keyed);
-        if (!task.held.has(heldKey(body.stream, body.key))) changedStreams.add(body.stream);
         break;
       }
       case 'stream.truncate': {
@@ -137,7 +140,7 @@ export async function applyTaskChanges(
           tracked.delete(key);
           if (body.stream === 'ui' && change.deviceId !== ctx.deviceId) noteCut(task, synced);
           // A held one too (task-adopt): it is not the version the truncate removed.
-          if (task.held.has(heldKey(body.stream, key))) continue;
+          if (task.held.has(streamEntryKey(body.stream, key))) continue;
           if (dropEntry(body.stream, key)) changedStreams.add(body.stream);
         }
         break;

@@ -18,7 +18,7 @@ import { keyEntriesStable } from './stable-keys';
 import { cacheEntries, loadCachedEntry, loadSyncedEntries, type WantedEntry } from './entry-cache';
 import { noteQueuedTruncate, trackedList, type TaskSyncState, type TrackedEntryState } from './sync-state';
 import type { SyncContext } from './sync-context';
-import { heldKey } from './task-adopt';
+import { streamEntryKey } from './task-adopt';
 
 /** A change to queue, with the base version it was made on. */
 export interface PlannedChange {
@@ -89,9 +89,9 @@ export async function detectTaskChanges(ctx: SyncContext, snapshot: TaskSnapshot
   for (const stream of STREAM_NAMES) {
     const tracked = task.streams[stream];
     const diff = diffKeyedStream(keyed[stream], trackedList(task, stream));
-    if (scope) diff.puts = diff.puts.filter((put) => tracked.has(put.key) || scope.keys.has(heldKey(stream, put.key)));
+    if (scope) diff.puts = diff.puts.filter((put) => tracked.has(put.key) || scope.keys.has(streamEntryKey(stream, put.key)));
     // Held entries (task-adopt) are not local edits until the device has caught up.
-    if (task.held.size > 0) diff.puts = diff.puts.filter((put) => !task.held.has(heldKey(stream, put.key)));
+    if (task.held.size > 0) diff.puts = diff.puts.filter((put) => !task.held.has(streamEntryKey(stream, put.key)));
     // A rewrite that brings back a version remote changes replaced comes from stale memory:
     // restore the remote version instead of sending the old one again.
     const reverted = new Set<EntryKey>();

@@ -207,9 +207,9 @@ export class SyncDevice {
   /**
    * One full round (HybridStorage.syncRound): every task of the owned stores and every workspace
    * is compared with the sync state (changes queued durably and pushed), everything after the
-   * cursor is pulled and applied, and what that queued is pushed. Throws DEVICE_NOT_SYNCING when this process syncs nothing (signed out,
-   * following another process, closed); STORAGE_SYNC_FAILED when the relay cannot be reached
-   * (the changes stay queued).
+   * cursor is pulled and applied, and what that queued is pushed. Throws DEVICE_NOT_SYNCING when
+   * this process syncs nothing (signed out, following another process, closed);
+   * STORAGE_SYNC_FAILED when the relay cannot be reached (the changes stay queued).
    */
   async syncNow(): Promise<SyncRoundReport> {
     const engine = this.requireEngine();

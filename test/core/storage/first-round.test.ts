@@ -44,6 +44,16 @@ async function changesBy(world: SimWorld, device: SimDevice): Promise<ServerChan
   return (await pullLog(world.relay, world.userId, world.network)).filter((c) => c.deviceId === device.deviceId);
 }
 
+/** The device's task conflict copies. */
+async function conflictCopies(device: SimDevice): Promise<TaskSnapshot[]> {
+  const copies: TaskSnapshot[] = [];
+  for (const id of await device.store.listTaskIds()) {
+    const task = await device.store.readTask(id as TaskId);
+    if (task && isTaskConflictCopy(task.historyItem)) copies.push(task);
+  }
+  return copies;
+}
+
 const content = (t: TaskSnapshot | null) => t && { ui: t.ui, api: t.api, historyItem: t.historyItem };
 
 describe('HybridStorage#syncRound: a first round over a backfilled store', () => {
@@ -91,11 +101,7 @@ describe('HybridStorage#syncRound: a first round over a backfilled store', () =>
     assert.equal(onA.historyItem?.task, 'renamed on b');
     assert.deepEqual(onA.api[3], editedApi);
     // b had not seen a's version of api 3: a keeps it in a task conflict copy.
-    const copies = [];
-    for (const id of await a.store.listTaskIds()) {
-      const task = await a.store.readTask(id as TaskId);
-      if (isTaskConflictCopy(task?.historyItem)) copies.push(task!);
-    }
+    const copies = await conflictCopies(a);
     assert.equal(copies.length, 1);
     assert.deepEqual(copies[0]!.api[3], t1.api[3]);
   });
@@ -188,12 +194,7 @@ describe('HybridStorage#syncRound: a first round over a backfilled store', () =>
     assert.equal(sent!.baseSeq, null, 'b never had the version it replaces');
     await world.run(a.storage!.syncFromCloud());
     assert.deepEqual((await a.store.readTask(ids[0]!))!.ui[0], ui(1000, 'edited on b'));
-    const copies = [];
-    for (const id of await a.store.listTaskIds()) {
-      const task = (await a.store.readTask(id as TaskId))!;
-      if (isTaskConflictCopy(task.historyItem)) copies.push(task);
-    }
-    assert.deepEqual(copies.map((c) => c.ui[0]), [t1.ui[0]], "a keeps its version in a conflict copy");
+    assert.deepEqual((await conflictCopies(a)).map((c) => c.ui[0]), [t1.ui[0]], 'a keeps its version in a conflict copy');
   });
 
   it('does not let a copy older than an edit made elsewhere replace it', async () => {

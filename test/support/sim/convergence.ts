@@ -131,7 +131,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
   const checkJoinEdits = (): void => {
     for (const join of joins) {
       const joiner = devices.find((d) => d.deviceId === join.joiner)!;
-      if (join.checked || joiner.roundsDone === 0 || !joiner.storage) continue;
+      if (join.checked || joiner.detectionsDone === 0 || !joiner.storage) continue;
       join.checked = true;
       // The engine's state, read for the check only.
       const state = (joiner.storage as unknown as { state: SyncState }).state;
@@ -203,7 +203,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
     const device = rng.pick(devices);
     const roll = rng.next();
     // A joined device's assistant waits for its first round (see checkJoinEdits).
-    const waits = device.detectsAfterCatchUp && device.roundsDone === 0;
+    const waits = device.detectsAfterCatchUp && device.detectionsDone === 0;
     if (roll < 0.3) {
       if (!waits) await device.assistantAct(rng, nextTs);
     } else if (roll < 0.38) {

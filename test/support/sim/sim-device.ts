@@ -81,7 +81,7 @@ export class SimDevice {
    * Steps that completed a whole detection after catching up (a full round, or a push step
    * started caught up): before the first, a joined device's local edits may not be queued yet.
    */
-  roundsDone = 0;
+  detectionsDone = 0;
   /** Changes applied together when far behind (HybridStorage `pullApplyBatch`), from the next start. Default its own. */
   pullApplyBatch?: number;
 
@@ -198,7 +198,7 @@ export class SimDevice {
     const step = round ? storage.syncRound() : kind === 'to' ? storage.syncToCloud() : storage.syncFromCloud();
     this.busy = step.then(
       () => {
-        if (detectsAll) this.roundsDone++;
+        if (detectsAll) this.detectionsDone++;
       },
       (err: unknown) => {
         if (process.env.CONVERGENCE_DEBUG) console.log(`device ${this.index} step ${kind} failed:`, (err as Error).message, (err as Error).cause);
