@@ -52,7 +52,7 @@ export interface SentCommandOutcome {
   error?: { code: string; message: string };
 }
 
-const EMPTY_STATUS: DeviceStatus = { state: 'connecting', queued: 0, conflicts: 0, cursor: 0, lastSyncAt: null, stores: [], unrestorable: [], lastError: null, account: null };
+const EMPTY_STATUS: DeviceStatus = { state: 'connecting', queued: 0, conflicts: 0, cursor: 0, lastSyncAt: null, stores: [], unrestorable: [], waiting: [], lastError: null, account: null };
 
 export class DeviceRuntime {
   private relayDevices: { id: string; name: string; current: boolean }[] = [];

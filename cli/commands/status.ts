@@ -12,6 +12,7 @@ import { planMigration } from '../../core/node/migrate/migration-plan';
 import { openDiscoveredStore } from '../../core/node/stores';
 import { FsTaskStore } from '../../core/node/stores/fs-task-store';
 import { selectStores } from '../../core/node/stores/store-selection';
+import type { WaitingTask } from '../../core/storage/task-defer';
 import { cliPaths } from '../cli-paths';
 import { formatMb, outputFor, withExitCodesHelp } from '../cli-output';
 import { openCliDevice, stderrLogger } from '../device-runtime';
@@ -35,7 +36,7 @@ export function registerStatusCommand(program: Command): void {
     }
     const selected = await selectStores([], { home: homedir(), platform: process.platform, env: process.env });
     const plan = await planMigration(selected.map((s) => (s.found ? openDiscoveredStore(s.found) : new FsTaskStore({ source: s.source, basePath: s.basePath }))));
-    let device: { queued: number; conflicts: number; cursor: number; state: string; syncedBy: string | null; lastSyncAt: string | null } | null = null;
+    let device: { queued: number; conflicts: number; cursor: number; state: string; syncedBy: string | null; lastSyncAt: string | null; waiting: WaitingTask[] } | null = null;
     if (creds) {
       const synced = onePerSource(selected, () => undefined);
       const opened = await openCliDevice({ stores: synced, holderName: 'roo-sync status', live: false, logger: stderrLogger(true) });
@@ -50,6 +51,7 @@ export function registerStatusCommand(program: Command): void {
           state: status.state,
           syncedBy: holder ? `${holder.name} (pid ${holder.pid} on ${holder.host})` : null,
           lastSyncAt: last && last.deviceId === creds.deviceId ? new Date(last.at).toISOString() : null,
+          waiting: status.waiting,
         };
       } finally {
         await opened.close();
@@ -73,6 +75,12 @@ export function registerStatusCommand(program: Command): void {
             `outbox: ${device.queued} change(s) queued`,
             `last sync: ${device.lastSyncAt ?? 'never (from this CLI)'}`,
             `conflicts: ${device.conflicts} unresolved`,
+            ...(device.waiting.length > 0
+              ? [
+                  `cannot be read: ${device.waiting.length} task(s); what was received for them waits until they read again`,
+                  ...device.waiting.map((w) => `  ${w.source} ${w.taskId}  ${w.changes} change(s) waiting  [${w.code}] ${w.path ?? ''}`.trimEnd()),
+                ]
+              : []),
             ...(device.syncedBy ? [`synced now by ${device.syncedBy}`] : []),
           ]
         : []),

@@ -49,8 +49,9 @@ export function registerSyncCommand(program: Command): void {
         out.result({ stores: selected.map((s) => ({ source: s.source, basePath: s.basePath })), pushed, pulled }, () => [
           `synced ${selected.length} store(s): sent ${pushed.accepted} change(s), received ${pulled.received}`,
           ...pushed.unreadable.map((u) => `  could not read ${u.source} ${u.taskId} [${u.code}] ${u.path ?? ''}`.trimEnd()),
+          ...pulled.waiting.map((w) => `  ${w.changes} received change(s) for ${w.source} ${w.taskId} wait until it can be read [${w.code}] ${w.path ?? ''}`.trimEnd()),
         ]);
-        markPartialFailure(pushed.unreadable.length);
+        markPartialFailure(pushed.unreadable.length + pulled.waiting.length);
         return;
       }
       await runLive(device, selected, dataDir);

@@ -4,6 +4,7 @@
  */
 import type { TaskSource } from '../model/changes';
 import type { UnrestorableEntry } from '../storage/hybrid-storage';
+import type { WaitingTask } from '../storage/task-defer';
 
 /**
  * - `signed-out`: no credentials, or the relay refused the refresh token (never retried);
@@ -49,6 +50,11 @@ export interface DeviceStatus {
   stores: DeviceStoreStatus[];
   /** Entries lost to a stale rewrite that nothing could restore (empty in a healthy device). */
   unrestorable: UnrestorableEntry[];
+  /**
+   * Tasks whose files cannot be read (a corrupt file): their pulled changes wait, and are
+   * applied once the files read again; every other task syncs meanwhile.
+   */
+  waiting: WaitingTask[];
   /** The last error (code and words), or null. */
   lastError: { code: string; message: string } | null;
   /** The signed-in account, when known. */
@@ -66,6 +72,7 @@ export function describeStatus(status: DeviceStatus): string {
       return status.queued > 0 ? `syncing (${status.queued} pending)` : 'syncing';
     case 'synced':
       if (status.conflicts > 0) return `synced, ${status.conflicts} conflict${status.conflicts === 1 ? '' : 's'}`;
+      if (status.waiting.length > 0) return `synced, ${status.waiting.length} task${status.waiting.length === 1 ? '' : 's'} cannot be read`;
       // Presence and remote commands still work, but no task reaches this machine's disk.
       return status.stores.length === 0 ? 'synced, no task store (no Roo Code, Zoo Code, Kilo Code or Cline tasks found here)' : 'synced';
     case 'offline':

@@ -23,12 +23,13 @@ import type { ChangeConflict } from '../protocol/messages';
 import { detectFileChanges } from './file-sync';
 import { checkIntegrity, type IntegrityReport } from './integrity';
 import { findUnsent, notePending, requeueUnsent, type OutboxRecoveryReport } from './outbox-recovery';
-import { applyJournal, applyReported, pullAll, type PullReport } from './pull-cycle';
+import { applyJournal, applyPage, applyReported, pullAll, type PullReport } from './pull-cycle';
+import { waitingTasks, type WaitingTask } from './task-defer';
 import { pushPending, resolveConflicts, type PushReport } from './push-cycle';
 import { StorageErrorCode } from './storage-errors';
 import { liveEntryHashes } from './entry-cache';
 import type { EntryHashSet } from './entry-cache-index';
-import { loadSyncState, type FileConflictRecord, type SyncState, type SyncStateStore } from './sync-state';
+import { loadSyncState, taskStateKey, type FileConflictRecord, type SyncState, type SyncStateStore } from './sync-state';
 import type { EngineDeps, SyncContext } from './sync-context';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
 import { restoreMissingTask } from './task-restore';
@@ -358,6 +359,11 @@ export class HybridStorage {
     } else {
       for (const store of this.options.stores) targets.push(...(await this.everyTaskOf(store)));
     }
+    // A task whose pulled changes wait for its files (task-defer) takes them first, once it
+    // reads again (a watcher saw it rewritten): detection then starts from them.
+    if (targets.some(({ store, taskId }) => this.state.deferredTasks.has(taskStateKey(store.source, taskId)))) {
+      await applyPage(this.deps, { changes: [], cursor: this.state.cursor });
+    }
     const queued = await this.detectAndQueue(targets, { found, withFiles: options.files ?? true });
     return { queued, ...found };
   }
@@ -391,7 +397,7 @@ export class HybridStorage {
       const pushed = await pushPending(this.deps, this.batchSize, this.maxConflictRounds);
       const cursor = this.state.cursor;
       const fresh = changes.filter((c) => c.seq > cursor).sort((a, b) => a.seq - b.seq);
-      if (fresh.length === 0) return { applied: 0, received: 0, pages: 0, refusedPaths: [], pushed };
+      if (fresh.length === 0) return { applied: 0, received: 0, pages: 0, refusedPaths: [], waiting: waitingTasks(this.state), pushed };
       if (fresh.every((c, i) => c.seq === cursor + 1 + i)) {
         return { ...(await applyReported(this.deps, fresh, fresh[fresh.length - 1]!.seq)), pushed };
       }
@@ -491,6 +497,14 @@ export class HybridStorage {
       }
       return { tasks: targets.length, queued, pushed, unreadable: found.unreadable, aborted };
     });
+  }
+
+  /**
+   * Tasks whose pulled changes wait because their files cannot be read (a corrupt file), with
+   * why and how many: applied once the files read again (core/storage/task-defer.ts).
+   */
+  get waitingTasks(): WaitingTask[] {
+    return waitingTasks(this.state);
   }
 
   /** Task sync states held in memory now (the rest are read from the state store when used). */
@@ -774,12 +788,14 @@ function sumPushes(reports: readonly PushReport[]): PushReport {
 }
 
 function sumPulls(reports: readonly PullReport[]): PullReport {
-  const sum: PullReport = { applied: 0, received: 0, pages: 0, refusedPaths: [] };
+  const sum: PullReport = { applied: 0, received: 0, pages: 0, refusedPaths: [], waiting: [] };
   for (const r of reports) {
     sum.applied += r.applied;
     sum.received += r.received;
     sum.pages += r.pages;
     sum.refusedPaths.push(...r.refusedPaths);
   }
+  // What waits after the last pull.
+  sum.waiting = reports[reports.length - 1]?.waiting ?? [];
   return sum;
 }

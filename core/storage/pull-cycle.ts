@@ -12,11 +12,12 @@ import { entityKeyOf, compareEntryKeys, type ClientChange, type EntryKey, type S
 import type { TaskSnapshot, TaskStore } from '../ports/task-store';
 import { applyFileChanges, detectFileChanges } from './file-sync';
 import { StorageErrorCode } from './storage-errors';
-import { taskStateKey, type ApplyJournal } from './sync-state';
+import { taskStateKey, type ApplyJournal, type SyncState } from './sync-state';
 import type { EngineDeps } from './sync-context';
 import { applyTaskChanges, type PendingIndex } from './task-apply';
 import { adoptHeldChanges, releaseHeld, streamEntryKey } from './task-adopt';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
+import { checkKeyable, clearDeferred, deferChanges, unreadableReason, waitingTasks, withDeferred, type WaitingTask } from './task-defer';
 import { buildTaskCopy, COPY_ID_ATTEMPTS, copyHolds, isTaskConflictCopy, taskCopyId, type DisplacedVersion } from './task-conflict-copy';
 
 export interface PullReport {
@@ -27,6 +28,11 @@ export interface PullReport {
   pages: number;
   /** Remote paths refused as unsafe. */
   refusedPaths: string[];
+  /**
+   * Tasks whose pulled changes wait, after this pull, because their files cannot be read (a
+   * corrupt file): applied once the files read again (core/storage/task-defer.ts).
+   */
+  waiting: WaitingTask[];
 }
 
 /** A task as read before applying, with whether detection restored entries into it. */
@@ -50,7 +56,9 @@ interface PageGroups {
  * is applied before a transport failure is thrown, so nothing received is pulled twice.
  */
 export async function pullAll(deps: EngineDeps, pageSize: number, applyBatch = pageSize): Promise<PullReport> {
-  const report: PullReport = { applied: 0, received: 0, pages: 0, refusedPaths: [] };
+  const report: PullReport = { applied: 0, received: 0, pages: 0, refusedPaths: [], waiting: [] };
+  // Tasks whose changes wait for their files are tried again even when the log has nothing new.
+  if (deps.ctx.state.deferredTasks.size > 0) await applyPage(deps, { changes: [], cursor: deps.ctx.state.cursor });
   let resynced = false;
   let held: ServerChange[] = [];
   let heldCursor = deps.ctx.state.cursor;
@@ -78,6 +86,7 @@ export async function pullAll(deps: EngineDeps, pageSize: number, applyBatch = p
         continue;
       }
       await applyHeld();
+      report.waiting = waitingTasks(deps.ctx.state);
       throw new SyncError(StorageErrorCode.SYNC_FAILED, 'pull failed; the cursor stays', undefined, { cause: err });
     }
     report.pages++;
@@ -92,6 +101,7 @@ export async function pullAll(deps: EngineDeps, pageSize: number, applyBatch = p
         releaseHeld(deps.ctx.state);
         await deps.saveState();
       }
+      report.waiting = waitingTasks(deps.ctx.state);
       return report;
     }
   }
@@ -100,19 +110,39 @@ export async function pullAll(deps: EngineDeps, pageSize: number, applyBatch = p
 /** Applies `changes` as one page up to `cursor` and reports them (no page was pulled for them). */
 export async function applyReported(deps: EngineDeps, changes: ServerChange[], cursor: number): Promise<PullReport> {
   const refusedPaths = await applyPage(deps, { changes, cursor });
-  return { applied: changes.length, received: changes.filter((c) => c.deviceId !== deps.ctx.deviceId).length, pages: 0, refusedPaths };
+  return {
+    applied: changes.length,
+    received: changes.filter((c) => c.deviceId !== deps.ctx.deviceId).length,
+    pages: 0,
+    refusedPaths,
+    waiting: waitingTasks(deps.ctx.state),
+  };
 }
 
-/** Applies one page: detect first, journal, apply, advance the cursor. */
+/**
+ * Applies one page: detect first, journal, apply, advance the cursor. The changes of a task
+ * whose files cannot be read wait for it (task-defer), and the tasks already waiting are tried
+ * again with the page.
+ */
 export async function applyPage(deps: EngineDeps, journal: ApplyJournal): Promise<string[]> {
-  const groups = groupPage(journal.changes);
+  const groups = groupPage(journal.changes, deps.ctx.state);
   const snapshots = new Map<string, ReadTask>();
   const planned: PlannedChange[] = [];
   const pending = pendingIndex(deps.outbox.queued());
   for (const [key, group] of groups.tasks) {
     const store = deps.storeFor(group.source);
     if (!store) continue;
-    const snapshot = await store.readTask(group.taskId as TaskSnapshot['taskId']);
+    let snapshot: TaskSnapshot | null;
+    try {
+      snapshot = await store.readTask(group.taskId as TaskSnapshot['taskId']);
+      if (snapshot) checkKeyable(snapshot);
+    } catch (err) {
+      const why = unreadableReason(err);
+      if (!why) throw err;
+      deferChanges(deps.ctx.state, deps.ctx.state.task(group.source, group.taskId as TaskSnapshot['taskId']), group.changes, why);
+      groups.tasks.delete(key);
+      continue;
+    }
     if (!snapshot) {
       snapshots.set(key, { snapshot, restored: false });
       continue;
@@ -152,7 +182,7 @@ export async function applyJournal(
   deps: EngineDeps,
   journal: ApplyJournal,
   snapshots?: ReadonlyMap<string, ReadTask>,
-  groups: PageGroups = groupPage(journal.changes),
+  groups: PageGroups = groupPage(journal.changes, deps.ctx.state),
 ): Promise<string[]> {
   const pending = pendingIndex(deps.outbox.queued());
   const copies: PlannedChange[] = [];
@@ -160,9 +190,20 @@ export async function applyJournal(
     const store = deps.storeFor(group.source);
     if (!store) continue;
     const taskId = group.taskId as TaskSnapshot['taskId'];
-    const read = snapshots?.get(key) ?? { snapshot: await store.readTask(taskId), restored: false };
     const task = deps.ctx.state.task(group.source, taskId);
-    const result = await applyTaskChanges(deps.ctx, read.snapshot, task, group.changes, pending);
+    let read = snapshots?.get(key);
+    let result;
+    try {
+      // (A crash replay reads the task now; applyTaskChanges keys it before it changes the state.)
+      read ??= { snapshot: await store.readTask(taskId), restored: false };
+      result = await applyTaskChanges(deps.ctx, read.snapshot, task, group.changes, pending);
+    } catch (err) {
+      const why = snapshots?.has(key) ? null : unreadableReason(err);
+      if (!why) throw err;
+      deferChanges(deps.ctx.state, task, group.changes, why);
+      continue;
+    }
+    clearDeferred(deps.ctx.state, task);
     // The copy is on disk before the task loses what it keeps, so a crash in between loses nothing.
     if (result.displaced) copies.push(...(await keepConflictCopy(deps, store, result.displaced)));
     if (result.delete) await store.deleteTask(taskId);
@@ -251,7 +292,11 @@ export function pendingIndex(pending: Iterable<ClientChange>): PendingIndex {
   return { entities, truncates };
 }
 
-function groupPage(changes: readonly ServerChange[]): PageGroups {
+/**
+ * The page's changes per task and per workspace, in seq order. With `state`, each task's waiting
+ * changes (task-defer) join its group, and every task with waiting changes has a group.
+ */
+function groupPage(changes: readonly ServerChange[], state?: SyncState): PageGroups {
   const groups: PageGroups = { tasks: new Map(), files: new Map() };
   for (const change of [...changes].sort((a, b) => a.seq - b.seq)) {
     const body = change.body;
@@ -265,6 +310,16 @@ function groupPage(changes: readonly ServerChange[]): PageGroups {
     const group = groups.tasks.get(key) ?? { source: body.source, taskId: body.taskId, changes: [] };
     group.changes.push(change);
     groups.tasks.set(key, group);
+  }
+  if (!state) return groups;
+  for (const key of state.deferredTasks) {
+    const slash = key.indexOf('/');
+    const source = key.slice(0, slash) as TaskSource;
+    const taskId = key.slice(slash + 1);
+    const group = groups.tasks.get(key) ?? { source, taskId, changes: [] };
+    group.changes = withDeferred(state.getTask(source, taskId), group.changes);
+    if (group.changes.length > 0) groups.tasks.set(key, group);
+    else state.deferredTasks.delete(key); // (its state was saved without them: nothing waits)
   }
   return groups;
 }

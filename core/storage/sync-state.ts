@@ -96,6 +96,22 @@ export interface TaskSyncState {
   held: Map<string, string>;
   /** HistoryItem fields held the same way (their disk value is kept until caught up). */
   heldFields: Set<string>;
+  /**
+   * Pulled changes of this task not applied yet, in seq order: its files could not be read when
+   * they came (a corrupt file, an entry that cannot be keyed). The state and the files stay as
+   * they were; the changes are applied, as a pull would, once the files read again
+   * (core/storage/task-defer.ts). Empty when nothing waits.
+   */
+  deferred: ServerChange[];
+  /** Why the files could not be read the last time they were tried, null when nothing waits. */
+  unreadable: UnreadableReason | null;
+}
+
+/** Why a task's files could not be read: a SyncError code, and the file and reason when known. */
+export interface UnreadableReason {
+  code: string;
+  path?: string;
+  reason?: string;
 }
 
 /** How many truncated ui entries a task remembers (`TaskSyncState.cut`). */
@@ -203,6 +219,10 @@ export interface PersistedTask {
   hd?: Array<[string, string]>;
   /** `heldFields`, when not empty. */
   hf?: string[];
+  /** `deferred`, when not empty. */
+  df?: ServerChange[];
+  /** `unreadable`, when something is deferred. */
+  du?: UnreadableReason;
 }
 
 /** The persisted, JSON-safe form of the sync state. */
@@ -221,6 +241,8 @@ export interface PersistedSyncState {
   ob?: string | null;
   /** True once a pull reached the head of the log (absent, in a state saved before: `cursor > 0`). */
   up?: boolean;
+  /** Keys of the tasks with deferred changes (`TaskSyncState.deferred`), when any. */
+  dt?: string[];
 }
 
 /** Everything of the persisted state except the tasks (small: written on every save). */
@@ -334,6 +356,11 @@ export class SyncState {
    * HybridStorage compares it on open: a different journal may lack what the state tracks as queued.
    */
   outboxId: string | null = null;
+  /**
+   * Keys of the tasks whose pulled changes wait until their files can be read
+   * (`TaskSyncState.deferred`), so they are found without reading every task state.
+   */
+  readonly deferredTasks = new Set<string>();
   /** Tasks changed since the last save; null when everything must be written. */
   private dirty: Set<string> | null = null;
   /**
@@ -555,6 +582,7 @@ export class SyncState {
       journal: this.journal === null ? null : structuredClone(this.journal),
       ob: this.outboxId,
       up: this.caughtUp,
+      ...(this.deferredTasks.size > 0 ? { dt: [...this.deferredTasks] } : {}),
     };
   }
 
@@ -608,6 +636,10 @@ export class SyncState {
     state.dirty = new Set();
     state.clock = typeof data.clock === 'string' ? data.clock : null;
     state.outboxId = typeof data.ob === 'string' ? data.ob : null;
+    if (data.dt !== undefined) {
+      if (!Array.isArray(data.dt) || !data.dt.every((k) => typeof k === 'string')) throw corrupt('bad deferred tasks');
+      for (const key of data.dt as string[]) state.deferredTasks.add(key);
+    }
     if (data.journal !== null && data.journal !== undefined) {
       const journal = data.journal as Partial<ApplyJournal>;
       if (!isRecord(journal) || !Array.isArray(journal.changes) || !isSeq(journal.cursor)) throw corrupt('bad journal');
@@ -665,6 +697,12 @@ function parseTask(key: string, raw: unknown): TaskSyncState {
     if (!Array.isArray(raw.hf) || !raw.hf.every((n) => typeof n === 'string')) throw corrupt(`bad held fields of ${key}`);
     for (const name of raw.hf as string[]) t.heldFields.add(name);
   }
+  if (raw.df !== undefined) {
+    if (!Array.isArray(raw.df) || !raw.df.every((c) => isRecord(c) && isSeq(c.seq) && isRecord(c.body))) throw corrupt(`bad deferred changes of ${key}`);
+    t.deferred = raw.df as ServerChange[];
+    const why = raw.du;
+    t.unreadable = isRecord(why) && typeof why.code === 'string' ? (why as unknown as UnreadableReason) : { code: 'UNKNOWN' };
+  }
   return t;
 }
 
@@ -689,6 +727,8 @@ function emptyTask(source: TaskSource, taskId: TaskId): TaskSyncState {
     cut: new Map(),
     held: new Map(),
     heldFields: new Set(),
+    deferred: [],
+    unreadable: null,
   };
 }
 
@@ -701,6 +741,10 @@ function persistTask(t: TaskSyncState): PersistedTask {
   if (t.cut.size > 0) out.pc = [...t.cut].map(([key, hashes]) => [key, hashes.join(' ')]);
   if (t.held.size > 0) out.hd = [...t.held];
   if (t.heldFields.size > 0) out.hf = [...t.heldFields];
+  if (t.deferred.length > 0) {
+    out.df = structuredClone(t.deferred);
+    out.du = { ...(t.unreadable ?? { code: 'UNKNOWN' }) };
+  }
   return out;
 }
 

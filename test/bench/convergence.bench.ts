@@ -45,6 +45,7 @@ export const benchmark: Benchmark = {
     let relayFetches = 0;
     let unrestorable = 0;
     let joins = 0;
+    let damages = 0;
     const failed: number[] = [];
     for (let seed = 1; seed <= total; seed++) {
       try {
@@ -59,6 +60,7 @@ export const benchmark: Benchmark = {
         relayFetches += result.relayEntryFetches;
         unrestorable += result.unrestorableReports;
         joins += result.joins;
+        damages += result.damages;
       } catch (err) {
         failed.push(seed);
         console.log(`  FAILED ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
@@ -71,6 +73,7 @@ export const benchmark: Benchmark = {
     console.log(`  ${passed} of ${total} seeds converged; ${changes} changes, ${crashes} crashes, ${copies} file conflict copies, ${displaced} entries displaced by concurrent writes (kept in ${taskCopies} task conflict copies)`);
     console.log(`  ${cacheLosses} restarts lost the durable entry cache; devices asked the relay for entries ${relayFetches} times; ${unrestorable} entries reported unrestorable (none the relay held)`);
     console.log(`  ${joins} new devices joined with a copy of another device's store (a backfill), each sending back nothing the log held then and taking every edit made on its copy as its own`);
+    console.log(`  ${damages} times a task's files became unreadable on one device (the engine left them alone and kept syncing the other tasks; restored or rewritten later)`);
     if (failed.length) console.log(`  failing seeds: ${failed.slice(0, 50).join(', ')}${failed.length > 50 ? ', ...' : ''}`);
     return [{ name: 'convergence.seeds', value: passed, unit: 'seeds', baseline: total, target: '>= 10000' }];
   },

@@ -105,4 +105,53 @@ describe('roo-sync sync / status (dist/cli.js, two machines)', function () {
     assert.equal(after.device.syncedBy, null);
     assert.ok(after.device.lastSyncAt);
   });
+
+  it('keeps syncing every other task while one cannot be read, and applies what waited once it is whole again', async () => {
+    const email = `sync-corrupt-${Date.now()}@example.com`;
+    await createUser(suite.db(), { email, password: PASSWORD });
+    const a = await machine('laptop', email);
+    const b = await machine('desktop', email);
+    const generated = await generateStore(a.home, { source: 'roo-code', seed: 11, tasks: 2, damage: false });
+    const bBase = join(b.home, '.config', 'Code', 'User', 'globalStorage', layoutOf('roo-code').extensionId);
+    await mkdir(bBase, { recursive: true });
+    assert.equal((await runCli(a, ['sync', '--once'])).code, 0);
+    assert.equal((await runCli(b, ['sync', '--once'])).code, 0);
+
+    // A's assistant adds a message to both tasks; on B, the first task's ui_messages.json is cut short.
+    const [broken, whole] = generated.readable.map((t) => t.taskId);
+    const appended: Record<string, unknown> = {};
+    for (const taskId of [broken!, whole!]) {
+      const uiPath = join(generated.basePath, 'tasks', taskId, 'ui_messages.json');
+      const ui = JSON.parse(await readFile(uiPath, 'utf8')) as Array<Record<string, unknown>>;
+      appended[taskId] = { ts: Number(ui[ui.length - 1]!['ts']) + 1000, type: 'say', say: 'text', text: `new on the laptop in ${taskId}` };
+      await writeFile(uiPath, JSON.stringify([...ui, appended[taskId]]));
+    }
+    assert.equal((await runCli(a, ['sync', '--once'])).code, 0);
+    const brokenPath = join(bBase, 'tasks', broken!, 'ui_messages.json');
+    const good = await readFile(brokenPath, 'utf8');
+    const cut = good.slice(0, Math.floor(good.length / 2));
+    await writeFile(brokenPath, cut);
+
+    const storeB = new FsTaskStore({ source: 'roo-code', basePath: bBase });
+    const first = await runCli(b, ['sync', '--once', '--json']);
+    assert.equal(first.code, 3, `exit 3: finished with a task it could not read\n${first.stderr}`);
+    const report = JSON.parse(first.stdout) as { pulled: { waiting: Array<{ taskId: string; code: string; changes: number; path?: string }> } };
+    assert.deepEqual(report.pulled.waiting.map((w) => [w.taskId, w.code]), [[broken, 'STORE_CORRUPT_JSON']]);
+    assert.ok(report.pulled.waiting[0]!.changes >= 1);
+    assert.equal(report.pulled.waiting[0]!.path, brokenPath);
+    assert.deepEqual((await storeB.readTask(whole as TaskId))!.ui.at(-1), appended[whole!], 'the readable task got its message');
+    assert.equal(await readFile(brokenPath, 'utf8'), cut, 'the unreadable file is left as it is');
+
+    const status = await runCli(b, ['status']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /cannot be read: 1 task\(s\)/);
+    assert.ok(status.stdout.includes(`roo-code ${broken}`), status.stdout);
+
+    // The file is whole again (restored, or rewritten by the assistant): what waited is applied.
+    await writeFile(brokenPath, good);
+    const second = await runCli(b, ['sync', '--once', '--json']);
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual((JSON.parse(second.stdout) as typeof report).pulled.waiting, []);
+    assert.deepEqual((await storeB.readTask(broken as TaskId))!.ui.at(-1), appended[broken!]);
+  });
 });

@@ -3,6 +3,7 @@
  * HistoryItem rebuilt when none is given, copies in and out so callers cannot alias its
  * state), for fast unit tests and the convergence simulation.
  */
+import { SyncError } from '../../core/errors';
 import type { TaskId } from '../../core/ids';
 import type { TaskSource } from '../../core/model/changes';
 import type { TaskSnapshot } from '../../core/ports/task-store';
@@ -22,6 +23,11 @@ export class MemoryTaskStore implements ScannableTaskStore {
   private readonly tasks = new Map<string, TaskSnapshot>();
   /** How many writeTask calls changed something (for tests that count rewrites). */
   writes = 0;
+  /**
+   * Tasks whose files are corrupt (`damage`): reading one throws STORE_CORRUPT_JSON, as the file
+   * store does for a file cut short, until the task is written whole again or `repair`ed.
+   */
+  private readonly damaged = new Set<string>();
 
   constructor(options: MemoryTaskStoreOptions = {}) {
     this.source = options.source ?? 'roo-code';
@@ -34,6 +40,35 @@ export class MemoryTaskStore implements ScannableTaskStore {
 
   async readTask(taskId: TaskId): Promise<TaskSnapshot | null> {
     const task = this.tasks.get(checkTaskId(taskId));
+    if (task && this.damaged.has(taskId)) {
+      const path = `${this.basePath}/tasks/${taskId}/ui_messages.json`;
+      throw new SyncError('STORE_CORRUPT_JSON', `${path}: Unexpected end of JSON input`, { path, reason: 'Unexpected end of JSON input' });
+    }
+    return task ? copyJson(task) : null;
+  }
+
+  /** Makes the task's files unreadable (as an interrupted write leaves them) until written or repaired. */
+  damage(taskId: TaskId): void {
+    if (this.tasks.has(checkTaskId(taskId))) this.damaged.add(taskId);
+  }
+
+  /** Makes a damaged task readable again, as it was (restored from a backup). */
+  repair(taskId: TaskId): void {
+    this.damaged.delete(taskId);
+  }
+
+  isDamaged(taskId: TaskId | string): boolean {
+    return this.damaged.has(taskId);
+  }
+
+  /** Tasks damaged now. */
+  damagedIds(): TaskId[] {
+    return [...this.damaged].sort() as TaskId[];
+  }
+
+  /** The task as stored, even when damaged (what a copy of the folder holds). */
+  peek(taskId: TaskId): TaskSnapshot | null {
+    const task = this.tasks.get(taskId);
     return task ? copyJson(task) : null;
   }
 
@@ -49,6 +84,8 @@ export class MemoryTaskStore implements ScannableTaskStore {
       const extra = layoutOf(this.source).kind === 'roo' ? { number: 0 } : {};
       copy.historyItem = rebuildHistoryItem(copy.taskId, copy.ui, extra);
     }
+    // Written whole: a damaged task's files are whole again.
+    this.damaged.delete(copy.taskId);
     const before = this.tasks.get(copy.taskId);
     if (before && JSON.stringify(before) === JSON.stringify(copy)) return;
     this.tasks.set(copy.taskId, copy);
@@ -56,15 +93,17 @@ export class MemoryTaskStore implements ScannableTaskStore {
   }
 
   async deleteTask(taskId: TaskId): Promise<void> {
+    this.damaged.delete(taskId);
     this.tasks.delete(checkTaskId(taskId));
   }
 
   async scan(): Promise<TaskStoreScan> {
     return {
       tasks: [...this.tasks.values()]
+        .filter((t) => !this.damaged.has(t.taskId))
         .sort((a, b) => (a.taskId < b.taskId ? -1 : 1))
         .map((t) => ({ taskId: t.taskId, historyItem: copyJson(t.historyItem), origin: t.historyItem ? 'history_item' : 'none' })),
-      problems: [],
+      problems: this.damagedIds().map((taskId) => ({ code: 'STORE_CORRUPT_JSON', path: `${this.basePath}/tasks/${taskId}/ui_messages.json`, reason: 'Unexpected end of JSON input' })),
     };
   }
 }

@@ -31,6 +31,7 @@ import type { ServerChange, TaskSource } from '../../model/changes';
 import type { CredentialsStore } from '../../ports/credentials-store';
 import { liveEntryHashes } from '../../storage/entry-cache';
 import { HybridStorage, type SyncRoundReport, type SyncToCloudReport } from '../../storage/hybrid-storage';
+import type { WaitingTask } from '../../storage/task-defer';
 import { Listeners } from '../../client/listeners';
 import { HttpBlobStore } from '../blobs/http-blob-store';
 import { RooCloudClient, type RooCloudClientOptions } from '../client/roo-cloud-client';
@@ -124,6 +125,8 @@ interface Engine {
    */
   watchAfterPull?: (started?: Promise<void>) => void;
   removers: Array<() => void>;
+  /** The tasks waiting for their files (task-defer) as last logged, so a change is logged once. */
+  waitingLogged?: string;
   renewTimer?: NodeJS.Timeout;
   pullRetry?: NodeJS.Timeout;
   pollTimer?: NodeJS.Timeout;
@@ -218,6 +221,7 @@ export class SyncDevice {
     try {
       const report = await engine.storage.syncRound();
       this.noteUnrestorable(report.pushed.unrestorable);
+      this.noteWaiting(engine, report.pulled.waiting);
       this.lastSyncAt = (this.options.now ?? Date.now)();
       this.lastError = null;
       this.startDeferredWatching(engine);
@@ -583,6 +587,7 @@ export class SyncDevice {
           this.lastError = null;
           if (full) this.startDeferredWatching(engine);
           if (report.applied > 0) this.logger.debug('applied remote changes', { applied: report.applied, cursor: engine.storage.cursor });
+          this.noteWaiting(engine, report.waiting);
         } catch (err) {
           if (isSyncError(err, 'STORAGE_SYNC_FAILED')) this.retryPullLater(engine);
           else if (!isSyncError(err, 'STORAGE_CLOSED')) {
@@ -693,6 +698,16 @@ export class SyncDevice {
     if (added) this.emit();
   }
 
+  /** Logs the tasks whose pulled changes wait for their files, each time that list changes. */
+  private noteWaiting(engine: Engine, waiting: readonly WaitingTask[]): void {
+    const key = waitingKey(waiting);
+    if (key === (engine.waitingLogged ?? '')) return;
+    engine.waitingLogged = key;
+    for (const task of waiting) this.logger.warn('a task cannot be read: its pulled changes wait until its files are whole again', { ...task });
+    if (waiting.length === 0) this.logger.info('every task reads again: no pulled change waits');
+    this.emit();
+  }
+
   private noteError(err: unknown): void {
     const code = codeOf(err);
     const message = err instanceof Error ? err.message : String(err);
@@ -733,10 +748,15 @@ export class SyncDevice {
       lastSyncAt: this.lastSyncAt,
       stores,
       unrestorable: [...this.unrestorable.values()],
+      waiting: engine?.storage.waitingTasks ?? [],
       lastError: this.lastError,
       account: creds ? { email: creds.email, userId: creds.userId, deviceId: creds.deviceId, serverUrl: creds.serverUrl } : null,
     };
   }
+}
+
+function waitingKey(waiting: readonly WaitingTask[]): string {
+  return waiting.map((w) => `${w.source}/${w.taskId}:${w.changes}:${w.code}`).join(' ');
 }
 
 function holderOf(err: SyncError): LockHolder | undefined {

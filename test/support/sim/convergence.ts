@@ -8,9 +8,13 @@
  * (SIM_JOIN per step, default 0.01; once per seed) a new device joins with a copy of another
  * device's store, as `roo-sync backfill` leaves one, its assistant perhaps writing on the copy
  * first, and catches up in small apply batches: it must send back nothing the log held when the
- * copy was made, and must take every entry written on the copy as its own change. Then the
- * network heals and every device syncs until nothing moves; every
- * device must then hold exactly what the relay's log describes.
+ * copy was made, and must take every entry written on the copy as its own change. Now and then
+ * (SIM_DAMAGE per step, default 0.02) a task's files on one device become unreadable (a write
+ * cut short), and later are whole again: restored as they were, or rewritten by the assistant
+ * from its memory with a new message; the engine must never write such a task while it cannot
+ * be read, and must keep syncing every other task. Then the network heals (every damaged task
+ * is restored) and every device syncs until nothing moves; every device must then hold exactly
+ * what the relay's log describes.
  *
  * The same seed always runs the same simulation: `runConvergence(seed)` replays a failure.
  */
@@ -67,6 +71,8 @@ export interface ConvergenceResult {
   relayEntryFetches: number;
   /** New devices that joined with a copy of another device's store. */
   joins: number;
+  /** Times a task's files became unreadable on a device. */
+  damages: number;
 }
 
 /** Thrown when a seed does not converge; the message starts with the seed. */
@@ -99,6 +105,10 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
   // Its own stream too: a seed without a join runs as it did before joins existed.
   const joinRng = createRng(seed ^ 0x0101_c0de);
   const joinChance = Number(process.env.SIM_JOIN ?? 0.01);
+  // And its own for damaged task files.
+  const damageRng = createRng(seed ^ 0x0bad_f11e);
+  const damageChance = Number(process.env.SIM_DAMAGE ?? 0.02);
+  let damages = 0;
   const deviceCount = rng.int(3, 5);
   const devices: SimDevice[] = [];
   const droppedButHeld: string[] = [];
@@ -125,8 +135,9 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
    * Once a joined device's first round is done, every entry its assistant wrote on the copy
    * before (nothing else wrote there since: its assistant waits for that round) must be tracked
    * as its own local change (queued or acknowledged; or displaced by a concurrent write since,
-   * which keeps it in a conflict copy), unless its task was deleted on purpose: neither taken
-   * for the relay's nor overwritten by the catch-up.
+   * which keeps it in a conflict copy), unless its task was deleted on purpose or its files
+   * could not be read since the join (detection could not see them): neither taken for the
+   * relay's nor overwritten by the catch-up.
    */
   const checkJoinEdits = (): void => {
     for (const join of joins) {
@@ -137,7 +148,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
       const state = (joiner.storage as unknown as { state: SyncState }).state;
       for (const edit of join.edits) {
         const task = state.getTask('roo-code', edit.taskId);
-        if (!task || task.deleted !== null) continue;
+        if (!task || task.deleted !== null || joiner.damagedTasks.has(edit.taskId)) continue;
         const tracked = task.streams[edit.stream].get(edit.key as EntryKey);
         // Its own change, or one a concurrent write already displaced (kept in a conflict copy).
         const taken = (tracked?.hash === edit.hash && tracked.own) || (tracked?.prev?.includes(edit.hash) ?? false);
@@ -192,7 +203,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
       joiner.detectsAfterCatchUp = true;
       // Its catch-up applied in small batches, so a task's versions come in several.
       joiner.pullApplyBatch = joinRng.int(10, 60);
-      for (const taskId of await from.store.listTaskIds()) await joiner.store.writeTask((await from.store.readTask(taskId))!);
+      for (const taskId of await from.store.listTaskIds()) await joiner.store.writeTask(from.store.peek(taskId)!);
       // Work done on the copy before its first sync: local edits, which must all reach the log.
       const copied = new Set((await entryHashes(joiner)).map((e) => e.hash));
       for (let n = joinRng.int(0, 3); n > 0; n--) await joiner.assistantAct(joinRng, nextTs);
@@ -200,6 +211,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
       joins.push({ joiner: joiner.deviceId, from: from.deviceId, head: relay.serverCursor(userId), edits });
       await joiner.start();
     }
+    if (damageRng.chance(damageChance)) damages += await damageOrRepair(damageRng, devices, nextTs);
     const device = rng.pick(devices);
     const roll = rng.next();
     // A joined device's assistant waits for its first round (see checkJoinEdits).
@@ -239,6 +251,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
   }
 
   // ---------------------------------------------------------------- heal
+  for (const d of devices) for (const taskId of d.store.damagedIds()) d.store.repair(taskId);
   for (const d of devices) d.transport?.disconnect();
   await settle();
   for (const d of devices) {
@@ -303,6 +316,7 @@ export async function runConvergence(seed: number, options: ConvergenceOptions =
     unrestorableReports: devices.reduce((n, d) => n + d.unrestorable.length, 0),
     relayEntryFetches: remoteEntries.calls,
     joins: joins.length,
+    damages,
   };
 }
 
@@ -505,6 +519,34 @@ function checkNoEcho(log: readonly ServerChange[], devices: readonly SimDevice[]
     }
     latest.set(change.entity, { hash: change.body.hash, seq: change.seq, deviceId: change.deviceId });
   }
+}
+
+/**
+ * Makes a task's files on one device unreadable (returns 1), or makes a damaged one whole again
+ * (returns 0): restored as it was, or rewritten by the assistant from its memory with a new
+ * message, as Roo Code does on its next message.
+ */
+async function damageOrRepair(rng: Rng, devices: readonly SimDevice[], nextTs: () => number): Promise<number> {
+  const damaged = devices.flatMap((d) => d.store.damagedIds().map((taskId) => ({ d, taskId })));
+  if (damaged.length === 0 || rng.chance(0.5)) {
+    const d = rng.pick(devices);
+    const ids = (await d.store.scan()).tasks.filter((t) => !isTaskConflictCopy(t.historyItem)).map((t) => t.taskId);
+    if (ids.length === 0) return 0;
+    const taskId = rng.pick(ids);
+    d.store.damage(taskId);
+    d.damagedTasks.add(taskId);
+    return 1;
+  }
+  const { d, taskId } = rng.pick(damaged);
+  const memory = d.memory.get(taskId);
+  if (memory && rng.chance(0.5)) {
+    const task = structuredClone(memory);
+    task.ui.push({ ts: nextTs(), type: 'say', say: 'text', text: `rewritten over the damage on device ${d.index}` });
+    await d.write(task);
+  } else {
+    d.store.repair(taskId);
+  }
+  return 0;
 }
 
 async function snapshotDevice(d: SimDevice): Promise<unknown> {

@@ -8,7 +8,7 @@ import { asDeviceId, asTaskId, asWorkspaceId, type DeviceId, type TaskId } from 
 import { MemoryOutbox } from '../../../core/outbox/memory-outbox';
 import type { BlobStore } from '../../../core/ports/blob-store';
 import type { RemoteEntries } from '../../../core/ports/remote-entries';
-import type { TaskSnapshot } from '../../../core/ports/task-store';
+import type { TaskSnapshot, TaskStore } from '../../../core/ports/task-store';
 import { HybridStorage, type UnrestorableEntry } from '../../../core/storage/hybrid-storage';
 import { MemoryBlobStore } from '../../../core/storage/memory-blob-store';
 import { MemorySyncStateStore } from '../../../core/storage/sync-state';
@@ -82,6 +82,8 @@ export class SimDevice {
    * started caught up): before the first, a joined device's local edits may not be queued yet.
    */
   detectionsDone = 0;
+  /** Tasks whose files the simulation made unreadable at some time (see MemoryTaskStore.damage). */
+  readonly damagedTasks = new Set<string>();
   /** Changes applied together when far behind (HybridStorage `pullApplyBatch`), from the next start. Default its own. */
   pullApplyBatch?: number;
 
@@ -110,7 +112,7 @@ export class SimDevice {
     this.transport = new SimTransport(this.network, this.deviceId, this.token, () => this.storage?.cursor ?? 0, this.acknowledged, outbox);
     this.storage = await HybridStorage.open({
       deviceId: this.deviceId,
-      stores: [gatedTaskStore(this.store, gate)],
+      stores: [this.engineStore(gate)],
       outbox,
       transport: this.transport,
       stateStore: gatedStateStore(this.stateStore, gate),
@@ -209,6 +211,22 @@ export class SimDevice {
       // An armed crash belongs to this step only.
       gate.disarm();
     });
+  }
+
+  /**
+   * The task store as the engine sees it: behind the crash gate, and watched for writes over a
+   * damaged (unreadable) task, which the engine must leave alone until it reads again.
+   */
+  private engineStore(gate: CrashGate): TaskStore {
+    const store = gatedTaskStore(this.store, gate);
+    const refuse = (taskId: string): void => {
+      if (this.store.isDamaged(taskId)) this.failures.push(new Error(`device ${this.index}: the engine changed task ${taskId} while its files could not be read`));
+    };
+    return {
+      ...store,
+      writeTask: (task) => (refuse(task.taskId), store.writeTask(task)),
+      deleteTask: (taskId) => (refuse(taskId), store.deleteTask(taskId)),
+    };
   }
 
   // ------------------------------------------------------------------ the assistant

@@ -1,0 +1,97 @@
+/**
+ * Pulled changes of a task whose files cannot be read wait for it, and only it: the rest of the
+ * page is applied and the cursor moves on, so one corrupt `ui_messages.json` no longer stops a
+ * device from receiving every other task's changes.
+ *
+ * While a task waits, neither its sync state nor its files change: its changes are kept, in seq
+ * order, in the task's state (`TaskSyncState.deferred`, saved with it). Every page applied after
+ * that (a pull, live changes, a crash replay, or a detection of that task) tries the waiting
+ * tasks again; once one reads, its kept changes and the page's are applied together, through
+ * the same steps as any pulled page (adopt, detect what they overwrite, apply). So the result is
+ * the one a device gets that pulled those changes late: a local edit made in the meantime is
+ * detected against the state as it was synced, and a concurrent version keeps its conflict copy.
+ *
+ * Crash safety: the kept changes are saved with the task before the cursor moves past them
+ * (a save writes task states before the header), and they are dropped only in the save that
+ * records them applied. A page pulled again after a crash adds nothing twice (by seq).
+ */
+import { isSyncError } from '../errors';
+import type { ServerChange } from '../model/changes';
+import type { TaskSnapshot } from '../ports/task-store';
+import { uiTimestamp } from '../tracking/stream-keys';
+import { taskStateKey, type SyncState, type TaskSyncState, type UnreadableReason } from './sync-state';
+
+/** Errors that mean the task's files cannot be read as they are now (not a transient state of the store). */
+const UNREADABLE_CODES = new Set(['STORE_CORRUPT_JSON', 'STORE_IO', 'STORE_HISTORY_ITEM_MISMATCH', 'STREAM_ENTRY_INVALID']);
+
+/** The reason `err` gives when it says a task's files cannot be read, else null (rethrow it). */
+export function unreadableReason(err: unknown): UnreadableReason | null {
+  if (!isSyncError(err) || !UNREADABLE_CODES.has(err.code)) return null;
+  const details = err.details ?? {};
+  return {
+    code: err.code,
+    ...(typeof details['path'] === 'string' ? { path: details['path'] } : {}),
+    ...(typeof details['reason'] === 'string' ? { reason: details['reason'] } : {}),
+  };
+}
+
+/**
+ * Throws STREAM_ENTRY_INVALID when a ui entry of `snapshot` cannot be keyed, before anything
+ * that changes the sync state keys the task (adopt, detect, apply would throw halfway).
+ */
+export function checkKeyable(snapshot: TaskSnapshot): void {
+  if (snapshot.keyed?.ui?.length === snapshot.ui.length) return;
+  snapshot.ui.forEach((entry, index) => uiTimestamp(entry, index));
+}
+
+/** `changes` (one task's) together with what already waits for that task: once each, in seq order. */
+export function withDeferred(task: TaskSyncState | undefined, changes: readonly ServerChange[]): ServerChange[] {
+  if (!task || task.deferred.length === 0) return [...changes];
+  const bySeq = new Map<number, ServerChange>();
+  for (const change of [...task.deferred, ...changes]) bySeq.set(change.seq, change);
+  return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+}
+
+/** Keeps `changes` (the task's, waiting ones included) to apply once its files read again. */
+export function deferChanges(state: SyncState, task: TaskSyncState, changes: readonly ServerChange[], why: UnreadableReason): void {
+  state.deferredTasks.add(taskStateKey(task.source, task.taskId));
+  const deferred = withDeferred(task, changes);
+  // Tried again and still unreadable for the same reason: nothing to save.
+  if (deferred.length === task.deferred.length && sameReason(task.unreadable, why)) return;
+  task.deferred = deferred;
+  task.unreadable = why;
+  state.markDirty(task);
+}
+
+function sameReason(a: UnreadableReason | null, b: UnreadableReason): boolean {
+  return a !== null && a.code === b.code && a.path === b.path && a.reason === b.reason;
+}
+
+/** The task's waiting changes were applied: nothing waits for it now. */
+export function clearDeferred(state: SyncState, task: TaskSyncState): void {
+  state.deferredTasks.delete(taskStateKey(task.source, task.taskId));
+  if (task.deferred.length === 0 && task.unreadable === null) return;
+  task.deferred = [];
+  task.unreadable = null;
+  state.markDirty(task);
+}
+
+/** A task whose pulled changes wait, as reports show it. */
+export interface WaitingTask extends UnreadableReason {
+  source: TaskSyncState['source'];
+  taskId: string;
+  /** Changes waiting. */
+  changes: number;
+}
+
+/** Every task whose pulled changes wait until its files can be read. */
+export function waitingTasks(state: SyncState): WaitingTask[] {
+  const waiting: WaitingTask[] = [];
+  for (const key of state.deferredTasks) {
+    const slash = key.indexOf('/');
+    const task = state.getTask(key.slice(0, slash) as TaskSyncState['source'], key.slice(slash + 1));
+    if (!task || task.deferred.length === 0) continue;
+    waiting.push({ source: task.source, taskId: task.taskId, changes: task.deferred.length, ...(task.unreadable ?? { code: 'UNKNOWN' }) });
+  }
+  return waiting;
+}
