@@ -473,8 +473,13 @@ export class SyncDevice {
    * engine already runs (`pushLocal` drops batches of an engine that is not the current one, so
    * a start that awaited them lost that batch). `idle()` waits for the rescans.
    */
-  private startWatching(engine: Engine): void {
-    const watchOptions = { debounceMs: this.options.watch?.debounceMs, maxWaitMs: this.options.watch?.maxWaitMs };
+  /**
+   * Starts the stores' and workspaces' watchers. `forgetSavedState`: their start-up rescan
+   * reports every file, not only those changed since their manifests were saved (see
+   * startDeferredWatching).
+   */
+  private startWatching(engine: Engine, forgetSavedState = false): void {
+    const watchOptions = { debounceMs: this.options.watch?.debounceMs, maxWaitMs: this.options.watch?.maxWaitMs, forgetSavedState };
     const starts: Promise<void>[] = [];
     engine.owned.forEach((store, i) => {
       const watcher = new TaskStoreWatcher(store.basePath, { ...definedOnly(watchOptions), statePath: engine.folder.watchState(store.basePath), rescan: 'stat' });
@@ -509,12 +514,18 @@ export class SyncDevice {
     });
   }
 
-  /** Starts the watchers `deferWatching` held back, once (after a pull, or a full round). */
+  /**
+   * Starts the watchers `deferWatching` held back, once (after a pull, or a full round). Their
+   * manifests are forgotten: a device that was not caught up has a sync state that is new (or
+   * was lost) while a manifest may survive from before, and a manifest that says a file is
+   * unchanged would keep a local edit in it, which the catch-up found on disk and not in the
+   * log (task-adopt releases it), from being detected until the file is written again.
+   */
   private startDeferredWatching(engine: Engine): void {
     const release = engine.watchAfterPull;
     if (!release || this.engine !== engine) return;
     engine.watchAfterPull = undefined;
-    this.startWatching(engine);
+    this.startWatching(engine, true);
     release(engine.watching);
   }
 

@@ -61,6 +61,12 @@ export interface FileChangeDetectorOptions {
    */
   statePath?: string;
   /**
+   * Start as if nothing was saved at `statePath` (it is replaced at the next save): the start
+   * rescan reports every file. For a listener whose own record of the files is gone (a device
+   * whose sync state was lost), for which a manifest of what it saw before tells the wrong story.
+   */
+  forgetSavedState?: boolean;
+  /**
    * `hash` (default): the start rescan hashes every file. `stat`: it reuses the saved hash of
    * files whose size and mtime are unchanged (much faster on large stores).
    */
@@ -199,7 +205,7 @@ export class FileChangeDetector {
     if (!info?.isDirectory()) {
       throw new SyncError('WATCH_ROOT_MISSING', 'the folder to watch does not exist', { root: this.root });
     }
-    if (this.settings.statePath) this.manifest = await loadWatchManifest(this.settings.statePath, this.root);
+    if (this.settings.statePath && !this.settings.forgetSavedState) this.manifest = await loadWatchManifest(this.settings.statePath, this.root);
     if (this.closing) return;
     const watcher = watch(this.root, {
       ignoreInitial: true,

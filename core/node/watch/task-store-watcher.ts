@@ -19,7 +19,7 @@ export interface TaskStoreBatch {
 
 export type TaskStoreWatcherOptions = Pick<
   FileChangeDetectorOptions,
-  'debounceMs' | 'maxWaitMs' | 'statePath' | 'rescan' | 'saveIntervalMs' | 'check'
+  'debounceMs' | 'maxWaitMs' | 'statePath' | 'forgetSavedState' | 'rescan' | 'saveIntervalMs' | 'check'
 >;
 
 const INDEX_FILES: ReadonlySet<string> = new Set(['tasks/_index.json', 'state/taskHistory.json']);

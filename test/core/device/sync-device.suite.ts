@@ -5,11 +5,12 @@
  * The assistant is played by `assistantWrite`: whole-file rewrites through temp + rename.
  */
 import assert from 'node:assert/strict';
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeStatus, type DeviceStatus } from '../../../core/device/device-status';
 import { deviceFolder } from '../../../core/node/device/device-folder';
 import type { SyncDevice } from '../../../core/node/device/sync-device';
+import { TaskStoreWatcher } from '../../../core/node/watch/task-store-watcher';
 import type { Database } from '../../../server/db/database';
 import { assistantWrite, smallTask, writeFileLikeAssistant, uiOnDisk, useDeviceFixture, waitForTexts, type DeviceDir } from '../../support/device-fixture';
 import { countEntriesContaining } from '../../support/read-model-entries';
@@ -162,6 +163,27 @@ export function syncDeviceSuite(setup: SyncDeviceSuiteSetup): void {
       await assistantWrite(b.storePath, smallTask(TASK, [...texts, 'added on B']));
       await waitForTexts(a.storePath, TASK, ['added on B'], 'the message from B on A');
       assert.deepEqual(await changesBy(relay().db, devB.deviceId!), { 'stream.put': 2 }, 'device B sent its message (ui and api) and nothing else');
+    });
+
+    it('sends, after its sync state and outbox were lost, a message its watch manifest had already seen', async () => {
+      const { a, b, devA, devB } = await twoDevices();
+      const texts = ['first', 'second'];
+      await assistantWrite(a.storePath, smallTask(TASK, texts));
+      await waitForTexts(b.storePath, TASK, texts, 'the task on B');
+      await devA.idle();
+      const folder = deviceFolder(a.dataDir, devA.deviceId!);
+      await devA.close();
+      // Written while A was closed, and seen by a watcher of A's (its manifest saved), but never
+      // queued: then A's sync state and outbox journal are lost and only the manifest is left.
+      await assistantWrite(a.storePath, smallTask(TASK, [...texts, 'never sent']));
+      const watcher = new TaskStoreWatcher(a.storePath, { statePath: folder.watchState(a.storePath), rescan: 'stat' });
+      await watcher.start();
+      await watcher.close();
+      for (const name of await readdir(folder.deviceDir)) if (name !== 'watch') await rm(join(folder.deviceDir, name), { recursive: true, force: true });
+      const reopened = await fixture.open(a);
+      await reopened.waitUntilOnline();
+      await waitForTexts(b.storePath, TASK, [...texts, 'never sent'], 'the message A never sent, on B');
+      await devB.idle();
     });
 
     it('sends a HistoryItem changed only in the index, every time (a task from before history_item.json)', async () => {
