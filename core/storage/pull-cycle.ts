@@ -15,7 +15,7 @@ import { StorageErrorCode } from './storage-errors';
 import { taskStateKey, type ApplyJournal, type SyncState } from './sync-state';
 import type { EngineDeps } from './sync-context';
 import { applyTaskChanges, type PendingIndex } from './task-apply';
-import { adoptHeldChanges, releaseHeld, streamEntryKey } from './task-adopt';
+import { adoptHeldChanges, catchingUp, releaseHeld, releaseTaskHeld, streamEntryKey } from './task-adopt';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
 import { checkKeyable, clearDeferred, deferChanges, unreadableReason, waitingTasks, withDeferred, type WaitingTask } from './task-defer';
 import { buildTaskCopy, COPY_ID_ATTEMPTS, copyHolds, isTaskConflictCopy, taskCopyId, type DisplacedVersion } from './task-conflict-copy';
@@ -150,10 +150,10 @@ export async function applyPage(deps: EngineDeps, journal: ApplyJournal): Promis
     const task = deps.ctx.state.task(group.source, snapshot.taskId);
     // What the disk already holds of these changes (a backfilled store) is not a local edit;
     // until caught up, what may be a later version in the log is held (task-adopt).
-    const catchingUp = !deps.ctx.state.caughtUp;
-    const adopted = adoptHeldChanges(snapshot, task, group.changes, pending, { deviceId: deps.ctx.deviceId, hold: catchingUp });
+    const hold = catchingUp(deps.ctx.state, task);
+    const adopted = adoptHeldChanges(snapshot, task, group.changes, pending, { deviceId: deps.ctx.deviceId, hold });
     if (adopted.entries + adopted.fields + adopted.held > 0) deps.ctx.state.markDirty(task);
-    const detected = await detectTaskChanges(deps.ctx, snapshot, task, { scope: overwrittenBy(group.changes, adopted.siblings, catchingUp) });
+    const detected = await detectTaskChanges(deps.ctx, snapshot, task, { scope: overwrittenBy(group.changes, adopted.siblings, hold) });
     // Stale fields (an older version on disk) are left to the apply, which writes the tracked one.
     for (const name of adopted.staleFields) task.heldFields.delete(name);
     planned.push(...detected.changes);
@@ -203,7 +203,11 @@ export async function applyJournal(
       deferChanges(deps.ctx.state, task, group.changes, why);
       continue;
     }
+    const waited = task.deferred.length > 0;
     clearDeferred(deps.ctx.state, task);
+    // Its part of the log is applied now: once caught up, what it still holds matched nothing
+    // there and is a local edit (as releaseHeld at the end of the catch-up for the others).
+    if (waited && deps.ctx.state.caughtUp) releaseTaskHeld(deps.ctx.state, task);
     // The copy is on disk before the task loses what it keeps, so a crash in between loses nothing.
     if (result.displaced) copies.push(...(await keepConflictCopy(deps, store, result.displaced)));
     if (result.delete) await store.deleteTask(taskId);

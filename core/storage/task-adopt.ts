@@ -24,7 +24,7 @@ import { compareHlc } from '../model/hlc';
 import type { TaskSnapshot } from '../ports/task-store';
 import { deepEqual } from '../tracking/history-diff';
 import { keyEntriesStable, occurrence, uiKeyTimestamp } from './stable-keys';
-import type { SyncState, TaskSyncState } from './sync-state';
+import { taskStateKey, type SyncState, type TaskSyncState } from './sync-state';
 import type { PendingIndex } from './task-apply';
 
 export interface AdoptOptions {
@@ -190,16 +190,35 @@ function adoptFields(snapshot: TaskSnapshot, task: TaskSyncState, changes: reado
 export function releaseHeld(state: SyncState): number {
   let released = 0;
   for (const task of state.allTasks()) {
-    if (task.held.size === 0 && task.heldFields.size === 0) continue;
-    released += task.held.size + task.heldFields.size;
-    for (const key of [...task.held.keys()]) {
-      const slash = key.indexOf('/');
-      release(task, key.slice(0, slash) as StreamName, key.slice(slash + 1) as EntryKey);
-    }
-    task.heldFields.clear();
-    state.markDirty(task);
+    // A task whose pulled changes wait for its files (task-defer) has not seen its part of the
+    // log yet: what it holds is released once they are applied (releaseTaskHeld).
+    if (state.deferredTasks.has(taskStateKey(task.source, task.taskId))) continue;
+    released += releaseTaskHeld(state, task);
   }
   return released;
+}
+
+/** releaseHeld for one task; returns how many entries and fields it released. */
+export function releaseTaskHeld(state: SyncState, task: TaskSyncState): number {
+  const released = task.held.size + task.heldFields.size;
+  if (released === 0) return 0;
+  for (const key of [...task.held.keys()]) {
+    const slash = key.indexOf('/');
+    release(task, key.slice(0, slash) as StreamName, key.slice(slash + 1) as EntryKey);
+  }
+  task.heldFields.clear();
+  state.markDirty(task);
+  return released;
+}
+
+/**
+ * Whether `task`'s pulled changes are applied as during a catch-up (task-adopt holds what
+ * matches none of them): until the device has caught up, and after that for a task that still
+ * holds entries or fields, which only a task whose changes waited for its files does (releaseHeld
+ * skipped it).
+ */
+export function catchingUp(state: SyncState, task: TaskSyncState): boolean {
+  return !state.caughtUp || task.held.size > 0 || task.heldFields.size > 0;
 }
 
 /**
