@@ -699,9 +699,10 @@ function parseTask(key: string, raw: unknown): TaskSyncState {
   }
   if (raw.df !== undefined) {
     if (!Array.isArray(raw.df) || !raw.df.every((c) => isRecord(c) && isSeq(c.seq) && isRecord(c.body))) throw corrupt(`bad deferred changes of ${key}`);
-    t.deferred = raw.df as ServerChange[];
     const why = raw.du;
-    t.unreadable = isRecord(why) && typeof why.code === 'string' ? (why as unknown as UnreadableReason) : { code: 'UNKNOWN' };
+    if (!isRecord(why) || typeof why.code !== 'string') throw corrupt(`bad reason for the deferred changes of ${key}`);
+    t.deferred = raw.df as ServerChange[];
+    t.unreadable = why as unknown as UnreadableReason;
   }
   return t;
 }
@@ -741,9 +742,9 @@ function persistTask(t: TaskSyncState): PersistedTask {
   if (t.cut.size > 0) out.pc = [...t.cut].map(([key, hashes]) => [key, hashes.join(' ')]);
   if (t.held.size > 0) out.hd = [...t.held];
   if (t.heldFields.size > 0) out.hf = [...t.heldFields];
-  if (t.deferred.length > 0) {
+  if (t.deferred.length > 0 && t.unreadable !== null) {
     out.df = structuredClone(t.deferred);
-    out.du = { ...(t.unreadable ?? { code: 'UNKNOWN' }) };
+    out.du = { ...t.unreadable };
   }
   return out;
 }

@@ -90,8 +90,9 @@ export function waitingTasks(state: SyncState): WaitingTask[] {
   for (const key of state.deferredTasks) {
     const slash = key.indexOf('/');
     const task = state.getTask(key.slice(0, slash) as TaskSyncState['source'], key.slice(slash + 1));
-    if (!task || task.deferred.length === 0) continue;
-    waiting.push({ source: task.source, taskId: task.taskId, changes: task.deferred.length, ...(task.unreadable ?? { code: 'UNKNOWN' }) });
+    // (deferChanges sets both; a saved state without the reason does not load.)
+    if (!task || task.deferred.length === 0 || task.unreadable === null) continue;
+    waiting.push({ source: task.source, taskId: task.taskId, changes: task.deferred.length, ...task.unreadable });
   }
   return waiting;
 }

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { isSyncError } from '../../../core/errors';
 import { asTaskId, asWorkspaceId } from '../../../core/ids';
 import { JsonFileSyncStateStore } from '../../../core/node/storage/json-file-sync-state-store';
-import { CUT_LIMIT, loadSyncState, MemorySyncStateStore, noteCut, noteQueuedTruncate, noteTruncateAcked, SyncState, trackedList } from '../../../core/storage/sync-state';
+import type { ServerChange } from '../../../core/model/changes';
+import { CUT_LIMIT, loadSyncState, MemorySyncStateStore, noteCut, noteQueuedTruncate, noteTruncateAcked, SyncState, trackedList, type PersistedSyncState } from '../../../core/storage/sync-state';
+import { clearDeferred, deferChanges, waitingTasks } from '../../../core/storage/task-defer';
 
 function sampleState(): SyncState {
   const state = new SyncState();
@@ -137,6 +139,24 @@ describe('SyncState', () => {
         delete old.up;
         assert.equal(SyncState.fromPersisted(old).caughtUp, cursor > 0);
       }
+    });
+
+    it('round-trips the changes that wait for a task\'s files, with why, and the tasks they wait for', () => {
+      const state = sampleState();
+      const task = state.task('roo-code', asTaskId('t1'));
+      const change = { seq: 43, deviceId: 'd2', clientSeq: 1, baseSeq: null, entity: 'task/roo-code/t1', body: { type: 'task.meta', source: 'roo-code', taskId: 't1', fields: { task: 'x' }, clocks: { task: '001760000000001-000000-d2' } } } as unknown as ServerChange;
+      deferChanges(state, task, [change], { code: 'STORE_CORRUPT_JSON', path: '/s/tasks/t1/ui_messages.json', reason: 'Unexpected end' });
+      const persisted = JSON.parse(JSON.stringify(state.toPersisted())) as PersistedSyncState;
+      assert.deepEqual(persisted.dt, ['roo-code/t1']);
+      const back = SyncState.fromPersisted(persisted);
+      assert.deepEqual([...back.deferredTasks], ['roo-code/t1']);
+      assert.deepEqual(back.getTask('roo-code', 't1')!.deferred, [change]);
+      assert.deepEqual(waitingTasks(back), [{ source: 'roo-code', taskId: 't1', changes: 1, code: 'STORE_CORRUPT_JSON', path: '/s/tasks/t1/ui_messages.json', reason: 'Unexpected end' }]);
+      delete persisted.tasks['roo-code/t1']!.du;
+      assert.throws(() => SyncState.fromPersisted(persisted), (err: unknown) => isSyncError(err, 'STORAGE_STATE_CORRUPT'));
+      clearDeferred(back, back.getTask('roo-code', 't1')!);
+      assert.equal(back.toPersisted().dt, undefined);
+      assert.equal(back.toPersisted().tasks['roo-code/t1']!.df, undefined);
     });
 
     it('refuses a state of the wrong shape with STORAGE_STATE_CORRUPT', () => {
