@@ -12,6 +12,7 @@ import { planMigration } from '../../core/node/migrate/migration-plan';
 import { openDiscoveredStore } from '../../core/node/stores';
 import { FsTaskStore } from '../../core/node/stores/fs-task-store';
 import { selectStores } from '../../core/node/stores/store-selection';
+import { savedWaitingTasks } from '../../core/node/device/saved-waiting-tasks';
 import type { WaitingTask } from '../../core/storage/task-defer';
 import { cliPaths } from '../cli-paths';
 import { formatMb, outputFor, withExitCodesHelp } from '../cli-output';
@@ -51,7 +52,8 @@ export function registerStatusCommand(program: Command): void {
           state: status.state,
           syncedBy: holder ? `${holder.name} (pid ${holder.pid} on ${holder.host})` : null,
           lastSyncAt: last && last.deviceId === creds.deviceId ? new Date(last.at).toISOString() : null,
-          waiting: status.waiting,
+          // From the saved state: the process syncing the stores may be another one.
+          waiting: await savedWaitingTasks(paths.dataDir, creds.deviceId),
         };
       } finally {
         await opened.close();
