@@ -555,6 +555,8 @@ export class SyncDevice {
     try {
       const report = await run();
       for (const task of report.unreadable) this.logger.warn('a task could not be read; left as it is', { ...task });
+      // A detection applies what waited for a task that reads again (task-defer).
+      this.noteWaiting(engine, engine.storage.waitingTasks);
       if (report.queued > 0 || report.accepted > 0) this.logger.debug('pushed local changes', { queued: report.queued, accepted: report.accepted });
       this.lastError = null;
     } catch (err) {
