@@ -23,7 +23,7 @@ import type { ChangeConflict } from '../protocol/messages';
 import { detectFileChanges } from './file-sync';
 import { checkIntegrity, type IntegrityReport } from './integrity';
 import { findUnsent, notePending, requeueUnsent, type OutboxRecoveryReport } from './outbox-recovery';
-import { applyJournal, applyPage, applyReported, pullAll, type PullReport } from './pull-cycle';
+import { applyPage, applyReported, pullAll, replayJournal, type PullReport } from './pull-cycle';
 import { waitingTasks, type WaitingTask } from './task-defer';
 import { pushPending, resolveConflicts, type PushReport } from './push-cycle';
 import { StorageErrorCode } from './storage-errors';
@@ -596,7 +596,7 @@ export class HybridStorage {
     }
     const journal = this.state.journal;
     if (!journal) return;
-    await applyJournal(this.deps, journal);
+    await replayJournal(this.deps, journal);
     this.state.cursor = Math.max(this.state.cursor, journal.cursor);
     this.state.journal = null;
     await this.deps.saveState();

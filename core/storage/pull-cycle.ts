@@ -17,6 +17,7 @@ import type { EngineDeps } from './sync-context';
 import { applyTaskChanges, type PendingIndex } from './task-apply';
 import { adoptHeldChanges, catchingUp, releaseHeld, releaseTaskHeld, streamEntryKey } from './task-adopt';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
+import { editsSinceCrash } from './task-replay';
 import { checkKeyable, clearDeferred, deferChanges, unreadableReason, waitingTasks, withDeferred, type WaitingTask } from './task-defer';
 import { buildTaskCopy, COPY_ID_ATTEMPTS, copyHolds, isTaskConflictCopy, taskCopyId, type DisplacedVersion } from './task-conflict-copy';
 
@@ -175,8 +176,50 @@ export async function applyPage(deps: EngineDeps, journal: ApplyJournal): Promis
 }
 
 /**
+ * Applies again a journaled page whose apply a crash cut short (HybridStorage's recovery on
+ * open). A task's entries and HistoryItem fields that hold neither what the state tracks nor a
+ * version the page puts there were edited after the crash (task-replay): they are detected and
+ * queued first, so the apply keeps them. The rest of the disk may be the page's own writes and
+ * is not detected (that would send them back). Tasks that cannot be read wait (task-defer).
+ */
+export async function replayJournal(deps: EngineDeps, journal: ApplyJournal): Promise<string[]> {
+  const groups = groupPage(journal.changes, deps.ctx.state);
+  const snapshots = new Map<string, ReadTask>();
+  const planned: PlannedChange[] = [];
+  for (const [key, group] of groups.tasks) {
+    const store = deps.storeFor(group.source);
+    if (!store) continue;
+    const task = deps.ctx.state.task(group.source, group.taskId as TaskSnapshot['taskId']);
+    let snapshot: TaskSnapshot | null;
+    try {
+      snapshot = await store.readTask(task.taskId);
+      if (snapshot) checkKeyable(snapshot);
+    } catch (err) {
+      const why = unreadableReason(err);
+      if (!why) throw err;
+      deferChanges(deps.ctx.state, task, group.changes, why);
+      groups.tasks.delete(key);
+      continue;
+    }
+    const scope = snapshot && editsSinceCrash(deps.ctx.state, snapshot, task, group.changes);
+    if (snapshot && scope) {
+      const detected = await detectTaskChanges(deps.ctx, snapshot, task, { scope });
+      planned.push(...detected.changes);
+      snapshots.set(key, { snapshot: detected.rewrite ?? snapshot, restored: detected.rewrite !== null });
+    } else {
+      snapshots.set(key, { snapshot, restored: false });
+    }
+  }
+  if (planned.length > 0) {
+    await deps.outbox.enqueue(planned);
+    await deps.saveState();
+  }
+  return applyJournal(deps, journal, snapshots, groups);
+}
+
+/**
  * Applies a journaled page to the stores. `snapshots` are the tasks as read (and restored)
- * just before; without them (crash replay) the tasks are read from disk.
+ * just before; without them the tasks are read from disk.
  */
 export async function applyJournal(
   deps: EngineDeps,

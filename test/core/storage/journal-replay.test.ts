@@ -1,0 +1,125 @@
+/**
+ * A page whose apply a crash cut short is applied again when the device starts
+ * (pull-cycle's replayJournal). What the disk holds by then may be the page's own writes, which
+ * must not be sent back, or edits made on this machine after the crash, which must not be
+ * overwritten (core/storage/task-replay.ts).
+ */
+import assert from 'node:assert/strict';
+import { SyncError } from '../../../core/errors';
+import { asTaskId, type TaskId } from '../../../core/ids';
+import type { ServerChange } from '../../../core/model/changes';
+import type { TaskSnapshot } from '../../../core/ports/task-store';
+import { isTaskConflictCopy } from '../../../core/storage/task-conflict-copy';
+import { pullLog } from '../../support/sim/convergence';
+import type { SimDevice } from '../../support/sim/sim-device';
+import { SimWorld } from '../../support/sim/sim-world';
+
+const ui = (ts: number, text: string) => ({ ts, type: 'say', say: 'text', text });
+const api = (role: string, text: string) => ({ role, content: [{ type: 'text', text }] });
+
+function task(id: string, messages: number): TaskSnapshot {
+  const taskId = asTaskId(id);
+  return {
+    source: 'roo-code',
+    taskId,
+    ui: Array.from({ length: messages }, (_, i) => ui(1000 + i, `${id} m${i}`)),
+    api: Array.from({ length: messages }, (_, i) => api(i % 2 ? 'assistant' : 'user', `${id} a${i}`)),
+    historyItem: { id: taskId, number: 1, ts: 1000, task: `task ${id}`, tokensIn: 10, tokensOut: 20, totalCost: 0.5 },
+  };
+}
+
+const content = (t: TaskSnapshot | null) => t && { ui: t.ui, api: t.api, historyItem: t.historyItem };
+
+async function copiesOf(device: SimDevice): Promise<TaskSnapshot[]> {
+  const copies: TaskSnapshot[] = [];
+  for (const id of await device.store.listTaskIds()) {
+    const t = device.store.peek(id);
+    if (t && isTaskConflictCopy(t.historyItem)) copies.push(t);
+  }
+  return copies;
+}
+
+async function sentBy(world: SimWorld, device: SimDevice): Promise<ServerChange[]> {
+  return (await pullLog(world.relay, world.userId, world.network)).filter((c) => c.deviceId === device.deviceId);
+}
+
+/**
+ * A and B hold t1 and t2; A changes both (`edit` for t1); B crashes while applying them, when it
+ * is about to write `crashAt` (after writing the other one). Returns B down, and t1 as B synced it.
+ */
+async function crashWhileApplying(edit: (t: TaskSnapshot) => TaskSnapshot, crashAt: 't1' | 't2'): Promise<{ world: SimWorld; a: SimDevice; b: SimDevice; t1: TaskId; synced: TaskSnapshot }> {
+  const world = new SimWorld();
+  const a = await world.addDevice();
+  const b = await world.addDevice();
+  const t1 = asTaskId('t1');
+  const t2 = asTaskId('t2');
+  await a.write(task('t1', 4));
+  await a.write(task('t2', 4));
+  await world.syncAll();
+  const synced = (await b.store.readTask(t1))!;
+  world.tick();
+  await a.write(edit((await a.store.readTask(t1))!));
+  const onA2 = (await a.store.readTask(t2))!;
+  await a.write({ ...onA2, ui: [...onA2.ui, ui(5001, 't2 on a')] });
+  await world.run(a.storage!.syncToCloud());
+  let armed = true;
+  const write = b.store.writeTask.bind(b.store);
+  b.store.writeTask = async (snapshot: TaskSnapshot) => {
+    if (armed && snapshot.taskId === crashAt) {
+      armed = false;
+      b.kill();
+      throw new SyncError('SIM_CRASHED', 'the process died');
+    }
+    return write(snapshot);
+  };
+  await world.run(b.storage!.syncFromCloud()).catch(() => undefined);
+  assert.equal(armed, false, 'B crashed while applying');
+  b.store.writeTask = write;
+  return { world, a, b, t1, synced };
+}
+
+describe('HybridStorage: a page replayed after a crash', () => {
+  it('keeps a message edited after the crash (the concurrent version in a conflict copy)', async () => {
+    const { world, a, b, t1, synced } = await crashWhileApplying((t) => ({ ...t, api: t.api.map((e, i) => (i === 3 ? api('assistant', 'edited on a') : e)) }), 't2');
+    // While B is down its assistant rewrites t1 from memory, with its own version of api[3].
+    world.tick();
+    await b.write({ ...synced, api: synced.api.map((e, i) => (i === 3 ? api('assistant', 'edited on b') : e)) });
+    await b.start();
+    await world.syncAll();
+    const onA = (await a.store.readTask(t1))!;
+    assert.deepEqual(content(await b.store.readTask(t1)), content(onA), 'both hold the same task');
+    const versions = [onA.api[3], ...(await copiesOf(a)).map((c) => c.api[3]), ...(await copiesOf(b)).map((c) => c.api[3])].map((v) => JSON.stringify(v));
+    assert.ok(versions.some((v) => v.includes('edited on a')), `a's edit survives: ${versions.join(' | ')}`);
+    assert.ok(versions.some((v) => v.includes('edited on b')), `b's edit survives: ${versions.join(' | ')}`);
+  });
+
+  it('keeps a HistoryItem field edited after the crash, and sends back nothing the page wrote', async () => {
+    const { world, a, b, t1 } = await crashWhileApplying((t) => ({ ...t, ui: [...t.ui, ui(5000, 'new on a')], historyItem: { ...t.historyItem!, task: 'renamed on a' } }), 't2');
+    // B had written t1 (the rename, the new message) before it died; then its user changes the cost.
+    const written = (await b.store.readTask(t1))!;
+    assert.equal(written.historyItem?.task, 'renamed on a', 'the crash came after t1 was written');
+    const sentBefore = (await sentBy(world, b)).length;
+    world.tick();
+    await b.write({ ...written, historyItem: { ...written.historyItem!, totalCost: 9 } });
+    await b.start();
+    await world.syncAll();
+    const onA = (await a.store.readTask(t1))!;
+    assert.equal(onA.historyItem?.task, 'renamed on a');
+    assert.equal(onA.historyItem?.totalCost, 9, "B's edit made after the crash reached A");
+    assert.deepEqual(content(await b.store.readTask(t1)), content(onA));
+    const sent = (await sentBy(world, b)).slice(sentBefore);
+    assert.deepEqual(sent.map((c) => [c.body.type, c.body.type === 'task.meta' ? Object.keys(c.body.fields) : null]), [['task.meta', ['totalCost']]], 'B sent its edit and nothing the page wrote');
+  });
+
+  it('sends nothing back when nothing was edited, whether the crash came before or after the task was written', async () => {
+    for (const crashAt of ['t1', 't2'] as const) {
+      const { world, a, b, t1 } = await crashWhileApplying((t) => ({ ...t, ui: [...t.ui, ui(5000, 'new on a')], api: t.api.slice(0, 2), historyItem: { ...t.historyItem!, task: 'renamed on a', tokensIn: 99 } }), crashAt);
+      const before = (await sentBy(world, b)).length;
+      await b.start();
+      await world.syncAll();
+      assert.equal((await sentBy(world, b)).length, before, `crash at ${crashAt}: B sent nothing`);
+      assert.deepEqual(content(await b.store.readTask(t1)), content(await a.store.readTask(t1)));
+      assert.equal((await copiesOf(a)).length + (await copiesOf(b)).length, 0);
+    }
+  });
+});
