@@ -6,56 +6,20 @@
  */
 import assert from 'node:assert/strict';
 import { SyncError } from '../../../core/errors';
-import { asTaskId, type TaskId } from '../../../core/ids';
-import type { ServerChange } from '../../../core/model/changes';
+import { type TaskId } from '../../../core/ids';
 import type { TaskSnapshot } from '../../../core/ports/task-store';
-import { isTaskConflictCopy } from '../../../core/storage/task-conflict-copy';
-import { pullLog } from '../../support/sim/convergence';
 import type { SimDevice } from '../../support/sim/sim-device';
 import { SimWorld } from '../../support/sim/sim-world';
+import { api, changesBy, conflictCopies, content, ui, syncedPair } from '../../support/sim/sim-tasks';
 
-const ui = (ts: number, text: string) => ({ ts, type: 'say', say: 'text', text });
-const api = (role: string, text: string) => ({ role, content: [{ type: 'text', text }] });
 
-function task(id: string, messages: number): TaskSnapshot {
-  const taskId = asTaskId(id);
-  return {
-    source: 'roo-code',
-    taskId,
-    ui: Array.from({ length: messages }, (_, i) => ui(1000 + i, `${id} m${i}`)),
-    api: Array.from({ length: messages }, (_, i) => api(i % 2 ? 'assistant' : 'user', `${id} a${i}`)),
-    historyItem: { id: taskId, number: 1, ts: 1000, task: `task ${id}`, tokensIn: 10, tokensOut: 20, totalCost: 0.5 },
-  };
-}
-
-const content = (t: TaskSnapshot | null) => t && { ui: t.ui, api: t.api, historyItem: t.historyItem };
-
-async function copiesOf(device: SimDevice): Promise<TaskSnapshot[]> {
-  const copies: TaskSnapshot[] = [];
-  for (const id of await device.store.listTaskIds()) {
-    const t = device.store.peek(id);
-    if (t && isTaskConflictCopy(t.historyItem)) copies.push(t);
-  }
-  return copies;
-}
-
-async function sentBy(world: SimWorld, device: SimDevice): Promise<ServerChange[]> {
-  return (await pullLog(world.relay, world.userId, world.network)).filter((c) => c.deviceId === device.deviceId);
-}
 
 /**
  * A and B hold t1 and t2; A changes both (`edit` for t1); B crashes while applying them, when it
  * is about to write `crashAt` (after writing the other one). Returns B down, and t1 as B synced it.
  */
 async function crashWhileApplying(edit: (t: TaskSnapshot) => TaskSnapshot, crashAt: 't1' | 't2'): Promise<{ world: SimWorld; a: SimDevice; b: SimDevice; t1: TaskId; synced: TaskSnapshot }> {
-  const world = new SimWorld();
-  const a = await world.addDevice();
-  const b = await world.addDevice();
-  const t1 = asTaskId('t1');
-  const t2 = asTaskId('t2');
-  await a.write(task('t1', 4));
-  await a.write(task('t2', 4));
-  await world.syncAll();
+  const { world, a, b, t1, t2 } = await syncedPair();
   const synced = (await b.store.readTask(t1))!;
   world.tick();
   await a.write(edit((await a.store.readTask(t1))!));
@@ -88,7 +52,7 @@ describe('HybridStorage: a page replayed after a crash', () => {
     await world.syncAll();
     const onA = (await a.store.readTask(t1))!;
     assert.deepEqual(content(await b.store.readTask(t1)), content(onA), 'both hold the same task');
-    const versions = [onA.api[3], ...(await copiesOf(a)).map((c) => c.api[3]), ...(await copiesOf(b)).map((c) => c.api[3])].map((v) => JSON.stringify(v));
+    const versions = [onA.api[3], ...(await conflictCopies(a)).map((c) => c.api[3]), ...(await conflictCopies(b)).map((c) => c.api[3])].map((v) => JSON.stringify(v));
     assert.ok(versions.some((v) => v.includes('edited on a')), `a's edit survives: ${versions.join(' | ')}`);
     assert.ok(versions.some((v) => v.includes('edited on b')), `b's edit survives: ${versions.join(' | ')}`);
   });
@@ -98,7 +62,7 @@ describe('HybridStorage: a page replayed after a crash', () => {
     // B had written t1 (the rename, the new message) before it died; then its user changes the cost.
     const written = (await b.store.readTask(t1))!;
     assert.equal(written.historyItem?.task, 'renamed on a', 'the crash came after t1 was written');
-    const sentBefore = (await sentBy(world, b)).length;
+    const sentBefore = (await changesBy(world, b)).length;
     world.tick();
     await b.write({ ...written, historyItem: { ...written.historyItem!, totalCost: 9 } });
     await b.start();
@@ -107,19 +71,19 @@ describe('HybridStorage: a page replayed after a crash', () => {
     assert.equal(onA.historyItem?.task, 'renamed on a');
     assert.equal(onA.historyItem?.totalCost, 9, "B's edit made after the crash reached A");
     assert.deepEqual(content(await b.store.readTask(t1)), content(onA));
-    const sent = (await sentBy(world, b)).slice(sentBefore);
+    const sent = (await changesBy(world, b)).slice(sentBefore);
     assert.deepEqual(sent.map((c) => [c.body.type, c.body.type === 'task.meta' ? Object.keys(c.body.fields) : null]), [['task.meta', ['totalCost']]], 'B sent its edit and nothing the page wrote');
   });
 
   it('sends nothing back when nothing was edited, whether the crash came before or after the task was written', async () => {
     for (const crashAt of ['t1', 't2'] as const) {
       const { world, a, b, t1 } = await crashWhileApplying((t) => ({ ...t, ui: [...t.ui, ui(5000, 'new on a')], api: t.api.slice(0, 2), historyItem: { ...t.historyItem!, task: 'renamed on a', tokensIn: 99 } }), crashAt);
-      const before = (await sentBy(world, b)).length;
+      const before = (await changesBy(world, b)).length;
       await b.start();
       await world.syncAll();
-      assert.equal((await sentBy(world, b)).length, before, `crash at ${crashAt}: B sent nothing`);
+      assert.equal((await changesBy(world, b)).length, before, `crash at ${crashAt}: B sent nothing`);
       assert.deepEqual(content(await b.store.readTask(t1)), content(await a.store.readTask(t1)));
-      assert.equal((await copiesOf(a)).length + (await copiesOf(b)).length, 0);
+      assert.equal((await conflictCopies(a)).length + (await conflictCopies(b)).length, 0);
     }
   });
 });

@@ -5,39 +5,10 @@
  * conflict copy appears, nothing is left waiting (written by a review).
  */
 import assert from 'node:assert/strict';
-import { asTaskId, type TaskId } from '../../../core/ids';
-import type { TaskSnapshot } from '../../../core/ports/task-store';
-import { isTaskConflictCopy } from '../../../core/storage/task-conflict-copy';
-import type { SimDevice } from '../../support/sim/sim-device';
-import { SimWorld } from '../../support/sim/sim-world';
-
-const ui = (ts: number, text: string) => ({ ts, type: 'say', say: 'text', text });
-const api = (role: string, text: string) => ({ role, content: [{ type: 'text', text }] });
-function task(id: string, messages: number): TaskSnapshot {
-  const taskId = asTaskId(id);
-  return {
-    source: 'roo-code', taskId,
-    ui: Array.from({ length: messages }, (_, i) => ui(1000 + i, `${id} m${i}`)),
-    api: Array.from({ length: messages }, (_, i) => api(i % 2 ? 'assistant' : 'user', `${id} a${i}`)),
-    historyItem: { id: taskId, number: 1, ts: 1000, task: `task ${id}`, tokensIn: 10, tokensOut: 20, totalCost: 0.5 },
-  };
-}
-const content = (t: TaskSnapshot | null) => t && { ui: t.ui, api: t.api, historyItem: t.historyItem };
-async function copies(d: SimDevice): Promise<number> {
-  let n = 0;
-  for (const id of await d.store.listTaskIds()) if (isTaskConflictCopy(d.store.peek(id)?.historyItem ?? null)) n++;
-  return n;
-}
+import { api, conflictCopies, content, ui, syncedPair } from '../../support/sim/sim-tasks';
 
 async function scenario(crashAt: number, phase: 'defer' | 'apply', kind: 'meta' | 'delete'): Promise<boolean> {
-  const world = new SimWorld();
-  const a = await world.addDevice();
-  const b = await world.addDevice();
-  const t1 = asTaskId('t1');
-  const t2 = asTaskId('t2');
-  await a.write(task('t1', 4));
-  await a.write(task('t2', 4));
-  await world.syncAll();
+  const { world, a, b, t1, t2 } = await syncedPair();
   world.tick();
   if (kind === 'meta') {
     const t = (await a.store.readTask(t1))!;
@@ -65,7 +36,7 @@ async function scenario(crashAt: number, phase: 'defer' | 'apply', kind: 'meta' 
   assert.deepEqual(content(await b.store.readTask(t2)), content(await a.store.readTask(t2)), `crashAt ${crashAt} ${phase} ${kind}: t2 differs`);
   if (kind === 'meta') assert.equal((await a.store.readTask(t1))!.historyItem?.task, 'renamed');
   else assert.equal(await a.store.readTask(t1), null);
-  assert.equal((await copies(a)) + (await copies(b)), 0, `crashAt ${crashAt}: copies`);
+  assert.equal((await conflictCopies(a)).length + (await conflictCopies(b)).length, 0, `crashAt ${crashAt}: copies`);
   assert.equal(b.storage!.waitingTasks.length, 0);
   return crashed;
 }

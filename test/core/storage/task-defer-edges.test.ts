@@ -3,31 +3,12 @@
  * removed, a refused metadata edit against a tombstone, live changes repeating a waiting seq.
  */
 import assert from 'node:assert/strict';
-import { asTaskId } from '../../../core/ids';
-import type { TaskSnapshot } from '../../../core/ports/task-store';
-import { SimWorld } from '../../support/sim/sim-world';
+import { api, content, ui, syncedPair } from '../../support/sim/sim-tasks';
 
-const ui = (ts: number, text: string) => ({ ts, type: 'say', say: 'text', text });
-const api = (role: string, text: string) => ({ role, content: [{ type: 'text', text }] });
-function task(id: string, messages: number): TaskSnapshot {
-  const taskId = asTaskId(id);
-  return {
-    source: 'roo-code', taskId,
-    ui: Array.from({ length: messages }, (_, i) => ui(1000 + i, `${id} m${i}`)),
-    api: Array.from({ length: messages }, (_, i) => api(i % 2 ? 'assistant' : 'user', `${id} a${i}`)),
-    historyItem: { id: taskId, number: 1, ts: 1000, task: `task ${id}`, tokensIn: 10, tokensOut: 20, totalCost: 0.5 },
-  };
-}
-const content = (t: TaskSnapshot | null) => t && { ui: t.ui, api: t.api, historyItem: t.historyItem };
 
 describe('HybridStorage: edges of a task that cannot be read', () => {
   it('a deferred task whose folder is removed locally comes back with what was pulled meanwhile', async () => {
-    const world = new SimWorld();
-    const a = await world.addDevice();
-    const b = await world.addDevice();
-    const t1 = asTaskId('t1');
-    await a.write(task('t1', 4));
-    await world.syncAll();
+    const { world, a, b, t1 } = await syncedPair();
     world.tick();
     const t = (await a.store.readTask(t1))!;
     await a.write({ ...t, ui: [...t.ui, ui(5000, 'new')], api: t.api.slice(0, 2), historyItem: { ...t.historyItem!, task: 'renamed' } });
@@ -42,12 +23,7 @@ describe('HybridStorage: edges of a task that cannot be read', () => {
   });
 
   it('a refused meta edit of an unreadable task whose current version is a tombstone: the delete stands', async () => {
-    const world = new SimWorld();
-    const a = await world.addDevice();
-    const b = await world.addDevice();
-    const t1 = asTaskId('t1');
-    await a.write(task('t1', 4));
-    await world.syncAll();
+    const { world, a, b, t1 } = await syncedPair();
     world.tick();
     const t1b = (await b.store.readTask(t1))!;
     await b.write({ ...t1b, historyItem: { ...t1b.historyItem!, task: 'renamed on b' } });
@@ -67,12 +43,7 @@ describe('HybridStorage: edges of a task that cannot be read', () => {
   });
 
   it('live changes repeating a deferred seq add nothing twice', async () => {
-    const world = new SimWorld();
-    const a = await world.addDevice();
-    const b = await world.addDevice();
-    const t1 = asTaskId('t1');
-    await a.write(task('t1', 4));
-    await world.syncAll();
+    const { world, a, b, t1 } = await syncedPair();
     world.tick();
     const t = (await a.store.readTask(t1))!;
     await a.write({ ...t, ui: [...t.ui, ui(5000, 'new')] });

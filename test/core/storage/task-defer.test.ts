@@ -5,54 +5,11 @@
  * pulled meanwhile is reverted and no local edit is lost.
  */
 import assert from 'node:assert/strict';
-import { asTaskId, type TaskId } from '../../../core/ids';
 import type { TaskSnapshot } from '../../../core/ports/task-store';
-import { isTaskConflictCopy } from '../../../core/storage/task-conflict-copy';
-import type { SimDevice } from '../../support/sim/sim-device';
-import { SimWorld } from '../../support/sim/sim-world';
+import { api, conflictCopies, content, editOn, syncedPair, ui } from '../../support/sim/sim-tasks';
 
-const ui = (ts: number, text: string) => ({ ts, type: 'say', say: 'text', text });
-const api = (role: string, text: string) => ({ role, content: [{ type: 'text', text }] });
-
-function task(id: string, messages: number, title = `task ${id}`): TaskSnapshot {
-  const taskId = asTaskId(id);
-  return {
-    source: 'roo-code',
-    taskId,
-    ui: Array.from({ length: messages }, (_, i) => ui(1000 + i, `${id} m${i}`)),
-    api: Array.from({ length: messages }, (_, i) => api(i % 2 ? 'assistant' : 'user', `${id} a${i}`)),
-    historyItem: { id: taskId, number: 1, ts: 1000, task: title, tokensIn: 10, tokensOut: 20, totalCost: 0.5 },
-  };
-}
-
-/** A and B both hold t1 and t2, synced. */
-async function syncedPair(): Promise<{ world: SimWorld; a: SimDevice; b: SimDevice; t1: TaskId; t2: TaskId }> {
-  const world = new SimWorld();
-  const a = await world.addDevice();
-  const b = await world.addDevice();
-  await a.write(task('t1', 4));
-  await a.write(task('t2', 4));
-  await world.syncAll();
-  return { world, a, b, t1: asTaskId('t1'), t2: asTaskId('t2') };
-}
 
 /** A changes a task: `edit` gets its current form and returns the new one. */
-async function editOn(world: SimWorld, device: SimDevice, id: TaskId, edit: (t: TaskSnapshot) => TaskSnapshot): Promise<void> {
-  world.tick();
-  await device.write(edit((await device.store.readTask(id))!));
-  await world.run(device.storage!.syncToCloud({ tasks: [{ source: 'roo-code', taskId: id }], files: false }));
-}
-
-const content = (t: TaskSnapshot | null) => t && { ui: t.ui, api: t.api, historyItem: t.historyItem };
-
-async function copiesOf(device: SimDevice): Promise<TaskSnapshot[]> {
-  const copies: TaskSnapshot[] = [];
-  for (const id of await device.store.listTaskIds()) {
-    const t = device.store.peek(id);
-    if (t && isTaskConflictCopy(t.historyItem)) copies.push(t);
-  }
-  return copies;
-}
 
 describe('HybridStorage: a task whose files cannot be read', () => {
   it('holds back only its own changes: the other tasks are applied and the cursor moves on', async () => {
@@ -124,7 +81,7 @@ describe('HybridStorage: a task whose files cannot be read', () => {
     assert.equal(onA.historyItem?.tokensIn, 99);
     assert.equal(onA.api.length, 2, 'the truncate was not undone');
     assert.deepEqual(content(await b.store.readTask(t1)), content(onA));
-    assert.equal((await copiesOf(a)).length + (await copiesOf(b)).length, 0, 'nothing conflicted');
+    assert.equal((await conflictCopies(a)).length + (await conflictCopies(b)).length, 0, 'nothing conflicted');
   });
 
   it('applies a tombstone pulled meanwhile once the files read again', async () => {
@@ -153,7 +110,7 @@ describe('HybridStorage: a task whose files cannot be read', () => {
     await world.syncAll();
     const onA = (await a.store.readTask(t1))!;
     assert.deepEqual(content(await b.store.readTask(t1)), content(onA), 'both hold the same task');
-    const versions = [onA.api[3], ...(await copiesOf(a)).map((c) => c.api[3]), ...(await copiesOf(b)).map((c) => c.api[3])];
+    const versions = [onA.api[3], ...(await conflictCopies(a)).map((c) => c.api[3]), ...(await conflictCopies(b)).map((c) => c.api[3])];
     assert.ok(versions.some((v) => JSON.stringify(v).includes('edited on a')), `a's edit survives: ${JSON.stringify(versions)}`);
     assert.ok(versions.some((v) => JSON.stringify(v).includes('edited on b')), `b's edit survives: ${JSON.stringify(versions)}`);
   });
