@@ -201,7 +201,18 @@ export async function replayJournal(deps: EngineDeps, journal: ApplyJournal): Pr
       groups.tasks.delete(key);
       continue;
     }
-    const scope = snapshot && editsSinceCrash(deps.ctx.state, snapshot, task, group.changes);
+    let siblings = new Set<string>();
+    if (snapshot && task.deferred.length > 0) {
+      // Changes that waited for this task's files, which may not have been read in the page a
+      // crash cut short: what the disk holds of them is adopted first, as applyPage does (a
+      // second time changes nothing).
+      const adopted = adoptHeldChanges(snapshot, task, group.changes, pendingIndex(deps.outbox.queued()), { deviceId: deps.ctx.deviceId, hold: catchingUp(deps.ctx.state, task) });
+      if (adopted.entries + adopted.fields + adopted.held > 0) deps.ctx.state.markDirty(task);
+      for (const name of adopted.staleFields) task.heldFields.delete(name);
+      siblings = adopted.siblings;
+    }
+    const edits = snapshot && editsSinceCrash(deps.ctx.state, deps.ctx.deviceId, snapshot, task, group.changes);
+    const scope = edits || siblings.size > 0 ? { keys: new Set([...(edits?.keys ?? []), ...siblings]), meta: edits?.meta ?? false } : null;
     if (snapshot && scope) {
       const detected = await detectTaskChanges(deps.ctx, snapshot, task, { scope });
       planned.push(...detected.changes);

@@ -12,30 +12,52 @@
  * queued edit. HistoryItem fields that hold a value the page sets are taken as synced here (the
  * apply would set them anyway).
  */
-import { STREAM_NAMES, type HlcStamp, type ServerChange } from '../model/changes';
+import { compareEntryKeys, STREAM_NAMES, type EntryKey, type HlcStamp, type ServerChange } from '../model/changes';
 import { compareHlc } from '../model/hlc';
 import type { TaskSnapshot } from '../ports/task-store';
 import { deepEqual } from '../tracking/history-diff';
 import { keyEntriesStable } from './stable-keys';
-import type { SyncState, TaskSyncState } from './sync-state';
+import { replacedVersions, type SyncState, type TaskSyncState } from './sync-state';
 import { streamEntryKey } from './task-adopt';
 
-/** A detection scope (task-detect's DetectOptions.scope) covering the edits made since the crash, or null when there are none. */
-export function editsSinceCrash(state: SyncState, snapshot: TaskSnapshot, task: TaskSyncState, changes: readonly ServerChange[]): { keys: Set<string>; meta: boolean } | null {
+/**
+ * A detection scope (task-detect's DetectOptions.scope) covering the edits made since the crash,
+ * or null when there are none. Entries and fields on disk that hold a version the page sets are
+ * taken as synced with it first (the crashed apply wrote them), so that a detection, which
+ * compares every tracked entry, does not send them back.
+ */
+export function editsSinceCrash(state: SyncState, deviceId: string, snapshot: TaskSnapshot, task: TaskSyncState, changes: readonly ServerChange[]): { keys: Set<string>; meta: boolean } | null {
   const keys = new Set<string>();
   for (const stream of STREAM_NAMES) {
-    const put = new Map<string, Set<string>>();
-    for (const { body } of changes) {
+    const put = new Map<EntryKey, Map<string, ServerChange>>();
+    const truncatedAfter: Array<EntryKey | null> = [];
+    for (const change of changes) {
+      const body = change.body;
+      if (body.type === 'stream.truncate' && body.stream === stream) truncatedAfter.push(body.afterKey);
       if (body.type !== 'stream.put' || body.stream !== stream) continue;
-      const hashes = put.get(body.key) ?? new Set<string>();
-      hashes.add(body.hash);
-      put.set(body.key, hashes);
+      const versions = put.get(body.key) ?? new Map<string, ServerChange>();
+      versions.set(body.hash, change);
+      put.set(body.key, versions);
     }
-    if (put.size === 0) continue;
-    for (const entry of keyEntriesStable(stream, snapshot[stream], task.streams[stream], snapshot.keyed?.[stream])) {
-      const hashes = put.get(entry.key);
-      if (!hashes || hashes.has(entry.hash) || task.streams[stream].get(entry.key)?.hash === entry.hash) continue;
-      keys.add(streamEntryKey(stream, entry.key));
+    if (put.size === 0 && truncatedAfter.length === 0) continue;
+    const tracked = task.streams[stream];
+    for (const entry of keyEntriesStable(stream, snapshot[stream], tracked, snapshot.keyed?.[stream])) {
+      const synced = tracked.get(entry.key);
+      if (synced?.hash === entry.hash || task.held.has(streamEntryKey(stream, entry.key))) continue;
+      const written = put.get(entry.key)?.get(entry.hash);
+      if (written) {
+        if (!synced || synced.seq < written.seq) {
+          const own = written.deviceId === deviceId;
+          const prev = own ? undefined : replacedVersions(synced, entry.hash);
+          tracked.set(entry.key, { key: entry.key, hash: entry.hash, own, seq: written.seq, ...(prev ? { prev } : {}) });
+          state.markDirty(task);
+        }
+        continue;
+      }
+      // A key the page puts, or one its truncate drops: the apply would overwrite or drop what
+      // was made here after the crash.
+      const truncated = truncatedAfter.some((after) => after === null || compareEntryKeys(entry.key, after) > 0);
+      if (put.has(entry.key) || truncated) keys.add(streamEntryKey(stream, entry.key));
     }
   }
   const meta = metaEditedSinceCrash(state, snapshot, task, changes);

@@ -86,4 +86,48 @@ describe('HybridStorage: a page replayed after a crash', () => {
       assert.equal((await conflictCopies(a)).length + (await conflictCopies(b)).length, 0);
     }
   });
+  it('keeps a message appended after the crash at a position the page had truncated (found by a review)', async () => {
+    const { world, a, b, t1 } = await crashWhileApplying((t) => ({ ...t, api: t.api.slice(0, 2) }), 't2');
+    const written = (await b.store.readTask(t1))!;
+    assert.equal(written.api.length, 2, 'the crashed apply wrote the truncate');
+    world.tick();
+    await b.write({ ...written, api: [...written.api, api('user', 'new on b after the crash')] });
+    await b.start();
+    await world.syncAll();
+    const onB = (await b.store.readTask(t1))!;
+    assert.deepEqual(onB.api.at(-1), api('user', 'new on b after the crash'));
+    assert.deepEqual(content(onB), content(await a.store.readTask(t1)));
+  });
+
+  it('keeps a message edited after the crash that the page truncates, when the crash came before the task was written (found by a review)', async () => {
+    const { world, a, b, t1, synced } = await crashWhileApplying((t) => ({ ...t, api: t.api.slice(0, 2) }), 't1');
+    world.tick();
+    await b.write({ ...synced, api: synced.api.map((e, i) => (i === 3 ? api('assistant', 'edited on b') : e)) });
+    await b.start();
+    await world.syncAll();
+    const everywhere = JSON.stringify([await b.store.readTask(t1), await a.store.readTask(t1), ...(await conflictCopies(a)), ...(await conflictCopies(b))]);
+    assert.ok(everywhere.includes('edited on b'), "B's edit survives");
+    assert.deepEqual(content(await b.store.readTask(t1)), content(await a.store.readTask(t1)));
+  });
+
+  it('sends back no message the page wrote when a HistoryItem field was edited after the crash, so a later edit by its author is no conflict (found by a review)', async () => {
+    const { world, a, b, t1 } = await crashWhileApplying((t) => ({ ...t, api: t.api.map((e, i) => (i === 3 ? api('assistant', 'edited on a') : e)) }), 't2');
+    const written = (await b.store.readTask(t1))!;
+    const sentBefore = (await changesBy(world, b)).length;
+    world.tick();
+    await b.write({ ...written, historyItem: { ...written.historyItem!, totalCost: 9 } });
+    await b.start();
+    await world.run(b.storage!.syncToCloud());
+    const sent = (await changesBy(world, b)).slice(sentBefore);
+    assert.deepEqual(sent.map((c) => [c.body.type, c.body.type === 'task.meta' ? Object.keys(c.body.fields) : null]), [['task.meta', ['totalCost']]]);
+    // A, which wrote api[3], edits it again before it pulls: its own later version, no conflict.
+    world.tick();
+    const onA = (await a.store.readTask(t1))!;
+    await a.write({ ...onA, api: onA.api.map((e, i) => (i === 3 ? api('assistant', 'edited on a, twice') : e)) });
+    await world.run(a.storage!.syncToCloud());
+    await world.syncAll();
+    assert.equal((await conflictCopies(a)).length + (await conflictCopies(b)).length, 0, 'no conflict copy');
+    assert.deepEqual(content(await b.store.readTask(t1)), content(await a.store.readTask(t1)));
+    assert.deepEqual((await a.store.readTask(t1))!.api[3], api('assistant', 'edited on a, twice'));
+  });
 });

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { asTaskId, type TaskId } from '../../../core/ids';
 import type { TaskSnapshot } from '../../../core/ports/task-store';
 import type { SimDevice } from '../../support/sim/sim-device';
-import { api, changesBy, conflictCopies, content, editOn, simTask } from '../../support/sim/sim-tasks';
+import { api, changesBy, conflictCopies, content, editOn, simTask, ui } from '../../support/sim/sim-tasks';
 import { SimWorld } from '../../support/sim/sim-world';
 
 /**
@@ -54,7 +54,56 @@ async function catchUp(edit: (t: TaskSnapshot, version: string) => TaskSnapshot,
 const editApi3 = (t: TaskSnapshot, version: string): TaskSnapshot => ({ ...t, api: t.api.map((e, i) => (i === 3 ? api('assistant', version) : e)) });
 const rename = (t: TaskSnapshot, version: string): TaskSnapshot => ({ ...t, historyItem: { ...t.historyItem!, task: version } });
 
+/**
+ * As `catchUp` with damage, the catch-up over and t1 still broken; then B pulls a change of
+ * another task and crashes after `steps` durable writes, t1 is restored while B is down, and B
+ * starts again: the journal replay meets t1's waiting changes. Returns false when that crash
+ * left no journal to replay.
+ */
+async function crashReplayAfterCatchUp(steps: number): Promise<boolean> {
+  const world = new SimWorld();
+  const a = await world.addDevice();
+  const t1 = asTaskId('t1');
+  await a.write(simTask('t1', 4));
+  await world.run(a.storage!.syncToCloud());
+  await a.write(simTask('tf', 40));
+  await world.run(a.storage!.syncToCloud());
+  await editOn(world, a, t1, (t) => editApi3(t, 'v2'));
+  const b = await world.addDevice({ pullApplyBatch: 25 });
+  for (const id of await a.store.listTaskIds()) await b.store.writeTask((await a.store.readTask(id))!);
+  await editOn(world, a, t1, (t) => editApi3(t, 'v3'));
+  const transport = b.transport!;
+  const pull = transport.pull.bind(transport);
+  transport.pull = async (cursor: number, limit: number) => {
+    if (cursor > 0 && !b.store.isDamaged(t1)) b.store.damage(t1);
+    return pull(cursor, limit);
+  };
+  await world.run(b.storage!.syncRound());
+  transport.pull = pull;
+  assert.equal(b.storage!.waitingTasks.length, 1, 't1 waits after the catch-up');
+  await editOn(world, a, asTaskId('tf'), (t) => ({ ...t, ui: [...t.ui, ui(9000, 'tf on a')] }));
+  b.armCrash(steps);
+  await world.run(b.storage!.syncFromCloud()).catch(() => undefined);
+  if (!(await b.stateStore.load())?.journal) return false;
+  b.kill();
+  b.store.repair(t1);
+  await b.start();
+  await world.syncAll();
+  await world.syncAll();
+  assert.deepEqual(content(await b.store.readTask(t1)), content(await a.store.readTask(t1)), `crash after ${steps} steps: converged`);
+  assert.deepEqual((await a.store.readTask(t1))!.api[3], api('assistant', 'v3'), `crash after ${steps} steps: the latest version stays`);
+  const sent = (await changesBy(world, b)).filter((c) => 'taskId' in c.body && c.body.taskId === 't1');
+  assert.deepEqual(sent.map((c) => c.body), [], `crash after ${steps} steps: B sent nothing of t1 back`);
+  return true;
+}
+
 describe('HybridStorage: a task that cannot be read while the device catches up', () => {
+  it('keeps the latest version when a crash replay meets the waiting changes of a task restored meanwhile', async () => {
+    let replays = 0;
+    for (let steps = 1; steps <= 10; steps++) if (await crashReplayAfterCatchUp(steps)) replays++;
+    assert.ok(replays >= 3, `a journal was replayed after ${replays} of the crashes`);
+  });
+
   for (const damage of [true, false]) {
     const when = damage ? 'its files break during the catch-up' : 'control: no damage';
     it(`keeps the latest version of a message the copy held an older one of (${when})`, async () => {
