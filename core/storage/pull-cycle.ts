@@ -18,7 +18,7 @@ import { applyTaskChanges, type PendingIndex } from './task-apply';
 import { adoptHeldChanges, catchingUp, releaseHeld, releaseTaskHeld, streamEntryKey } from './task-adopt';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
 import { editsSinceCrash } from './task-replay';
-import { checkKeyable, clearDeferred, deferChanges, unreadableReason, waitingTasks, withDeferred, type WaitingTask } from './task-defer';
+import { checkKeyable, clearDeferred, deferChanges, dropWaiting, unreadableReason, waitingTasks, withDeferred, type WaitingTask } from './task-defer';
 import { buildTaskCopy, COPY_ID_ATTEMPTS, copyHolds, isTaskConflictCopy, taskCopyId, type DisplacedVersion } from './task-conflict-copy';
 
 export interface PullReport {
@@ -130,9 +130,14 @@ export async function applyPage(deps: EngineDeps, journal: ApplyJournal): Promis
   const snapshots = new Map<string, ReadTask>();
   const planned: PlannedChange[] = [];
   const pending = pendingIndex(deps.outbox.queued());
+  /** Whether a task's changes began to wait (or more of them) in this page. */
+  let deferred = false;
   for (const [key, group] of groups.tasks) {
     const store = deps.storeFor(group.source);
-    if (!store) continue;
+    if (!store) {
+      dropWaiting(deps.ctx.state, group.source, group.taskId);
+      continue;
+    }
     let snapshot: TaskSnapshot | null;
     try {
       snapshot = await store.readTask(group.taskId as TaskSnapshot['taskId']);
@@ -140,7 +145,7 @@ export async function applyPage(deps: EngineDeps, journal: ApplyJournal): Promis
     } catch (err) {
       const why = unreadableReason(err);
       if (!why) throw err;
-      deferChanges(deps.ctx.state, deps.ctx.state.task(group.source, group.taskId as TaskSnapshot['taskId']), group.changes, why);
+      if (deferChanges(deps.ctx.state, deps.ctx.state.task(group.source, group.taskId as TaskSnapshot['taskId']), group.changes, why, deps.ctx.deviceId)) deferred = true;
       groups.tasks.delete(key);
       continue;
     }
@@ -163,6 +168,11 @@ export async function applyPage(deps: EngineDeps, journal: ApplyJournal): Promis
   for (const [workspaceId, changes] of groups.files) {
     const files = deps.workspaceFor(workspaceId);
     if (files) planned.push(...(await detectFileChanges(deps.ctx, files, new Set(changes.map((c) => (c.body as { path: string }).path)))));
+  }
+  if (journal.changes.length === 0 && journal.cursor <= deps.ctx.state.cursor && groups.tasks.size === 0 && groups.files.size === 0) {
+    // Only waiting tasks were tried (see pullAll), and none reads yet.
+    if (deferred) await deps.saveState();
+    return [];
   }
   if (planned.length > 0) await deps.outbox.enqueue(planned);
   deps.ctx.state.journal = journal;
@@ -188,7 +198,10 @@ export async function replayJournal(deps: EngineDeps, journal: ApplyJournal): Pr
   const planned: PlannedChange[] = [];
   for (const [key, group] of groups.tasks) {
     const store = deps.storeFor(group.source);
-    if (!store) continue;
+    if (!store) {
+      dropWaiting(deps.ctx.state, group.source, group.taskId);
+      continue;
+    }
     const task = deps.ctx.state.task(group.source, group.taskId as TaskSnapshot['taskId']);
     let snapshot: TaskSnapshot | null;
     try {
@@ -197,7 +210,7 @@ export async function replayJournal(deps: EngineDeps, journal: ApplyJournal): Pr
     } catch (err) {
       const why = unreadableReason(err);
       if (!why) throw err;
-      deferChanges(deps.ctx.state, task, group.changes, why);
+      deferChanges(deps.ctx.state, task, group.changes, why, deps.ctx.deviceId);
       groups.tasks.delete(key);
       continue;
     }
@@ -242,7 +255,10 @@ export async function applyJournal(
   const copies: PlannedChange[] = [];
   for (const [key, group] of groups.tasks) {
     const store = deps.storeFor(group.source);
-    if (!store) continue;
+    if (!store) {
+      dropWaiting(deps.ctx.state, group.source, group.taskId);
+      continue;
+    }
     const taskId = group.taskId as TaskSnapshot['taskId'];
     const task = deps.ctx.state.task(group.source, taskId);
     let read = snapshots?.get(key);
@@ -254,7 +270,7 @@ export async function applyJournal(
     } catch (err) {
       const why = snapshots?.has(key) ? null : unreadableReason(err);
       if (!why) throw err;
-      deferChanges(deps.ctx.state, task, group.changes, why);
+      deferChanges(deps.ctx.state, task, group.changes, why, deps.ctx.deviceId);
       continue;
     }
     const waited = task.deferred.length > 0;

@@ -163,7 +163,7 @@ async function settle(deps: EngineDeps, change: ClientChange, current: ServerCha
         if (!why) throw err;
         // The task cannot be read: the current version waits for it with its pulled changes
         // (task-defer), which merge it into the files later, as a pull would.
-        deferChanges(deps.ctx.state, task, [current], why);
+        deferChanges(deps.ctx.state, task, [current], why, deps.ctx.deviceId);
         snapshot = undefined;
       }
       if (snapshot === undefined) {

@@ -20,6 +20,7 @@ import type { ServerChange } from '../model/changes';
 import type { TaskSnapshot } from '../ports/task-store';
 import { uiTimestamp } from '../tracking/stream-keys';
 import { taskStateKey, type SyncState, type TaskSyncState, type UnreadableReason } from './sync-state';
+import { catchingUp } from './task-adopt';
 
 /** Errors that mean the task's files cannot be read as they are now (not a transient state of the store). */
 const UNREADABLE_CODES = new Set(['STORE_CORRUPT_JSON', 'STORE_IO', 'STORE_HISTORY_ITEM_MISMATCH', 'STREAM_ENTRY_INVALID']);
@@ -52,15 +53,57 @@ export function withDeferred(task: TaskSyncState | undefined, changes: readonly 
   return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
 }
 
-/** Keeps `changes` (the task's, waiting ones included) to apply once its files read again. */
-export function deferChanges(state: SyncState, task: TaskSyncState, changes: readonly ServerChange[], why: UnreadableReason): void {
+/**
+ * Keeps `changes` (the task's, waiting ones included) to apply once its files read again.
+ * Returns false when nothing changed (tried again, still unreadable for the same reason).
+ */
+export function deferChanges(state: SyncState, task: TaskSyncState, changes: readonly ServerChange[], why: UnreadableReason, deviceId: string): boolean {
   state.deferredTasks.add(taskStateKey(task.source, task.taskId));
-  const deferred = withDeferred(task, changes);
-  // Tried again and still unreadable for the same reason: nothing to save.
-  if (deferred.length === task.deferred.length && sameReason(task.unreadable, why)) return;
+  const merged = withDeferred(task, changes);
+  const deferred = catchingUp(state, task) ? merged : withoutReplacedPuts(merged, task, deviceId);
+  const same = deferred.length === task.deferred.length && deferred.every((c, i) => c.seq === task.deferred[i]!.seq);
+  if (same && sameReason(task.unreadable, why)) return false;
   task.deferred = deferred;
   task.unreadable = why;
   state.markDirty(task);
+  return true;
+}
+
+/**
+ * `changes` (in seq order) without the puts a later waiting put of the same entry replaces, so
+ * a task that waits while another device streams a message into it keeps one version of each
+ * message, not every one (its list is saved whole each time it grows). Applying the rest gives
+ * the same task and state, so it keeps: every put of this device's own (coming back, they
+ * acknowledge it), every put of an entry this device tracks as its own (a put there may displace
+ * it into a conflict copy, which depends on each version's base), and every put before a
+ * truncate of its stream. Not while the task catches up: task-adopt matches a copy against
+ * every version.
+ */
+function withoutReplacedPuts(changes: readonly ServerChange[], task: TaskSyncState, deviceId: string): ServerChange[] {
+  const replaced = new Set<number>();
+  const putLater = new Set<string>();
+  for (let i = changes.length - 1; i >= 0; i--) {
+    const { body, entity, deviceId: by } = changes[i]!;
+    if (body.type === 'stream.truncate') {
+      for (const later of [...putLater]) if (later.startsWith(`${entity}/`)) putLater.delete(later);
+      continue;
+    }
+    if (body.type !== 'stream.put') continue;
+    if (putLater.has(entity) && by !== deviceId && !task.streams[body.stream].get(body.key)?.own) replaced.add(i);
+    putLater.add(entity);
+  }
+  return replaced.size === 0 ? [...changes] : changes.filter((_, i) => !replaced.has(i));
+}
+
+/**
+ * The group's task is of a store this device does not sync (any more): its waiting changes are
+ * dropped, as every change of such a store is (pull-cycle skips them).
+ */
+export function dropWaiting(state: SyncState, source: TaskSyncState['source'], taskId: string): void {
+  if (!state.deferredTasks.has(taskStateKey(source, taskId))) return;
+  const task = state.getTask(source, taskId);
+  if (task) clearDeferred(state, task);
+  else state.deferredTasks.delete(taskStateKey(source, taskId));
 }
 
 function sameReason(a: UnreadableReason | null, b: UnreadableReason): boolean {

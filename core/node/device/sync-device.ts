@@ -769,7 +769,8 @@ export class SyncDevice {
 }
 
 function waitingKey(waiting: readonly WaitingTask[]): string {
-  return waiting.map((w) => `${w.source}/${w.taskId}:${w.changes}:${w.code}`).join(' ');
+  // Not the number of changes waiting: each one received for such a task would log them all again.
+  return waiting.map((w) => `${w.source}/${w.taskId}:${w.code}`).join(' ');
 }
 
 function holderOf(err: SyncError): LockHolder | undefined {

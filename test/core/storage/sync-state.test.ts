@@ -145,7 +145,7 @@ describe('SyncState', () => {
       const state = sampleState();
       const task = state.task('roo-code', asTaskId('t1'));
       const change = { seq: 43, deviceId: 'd2', clientSeq: 1, baseSeq: null, entity: 'task/roo-code/t1', body: { type: 'task.meta', source: 'roo-code', taskId: 't1', fields: { task: 'x' }, clocks: { task: '001760000000001-000000-d2' } } } as unknown as ServerChange;
-      deferChanges(state, task, [change], { code: 'STORE_CORRUPT_JSON', path: '/s/tasks/t1/ui_messages.json', reason: 'Unexpected end' });
+      deferChanges(state, task, [change], { code: 'STORE_CORRUPT_JSON', path: '/s/tasks/t1/ui_messages.json', reason: 'Unexpected end' }, 'd1');
       const persisted = JSON.parse(JSON.stringify(state.toPersisted())) as PersistedSyncState;
       assert.deepEqual(persisted.dt, ['roo-code/t1']);
       const back = SyncState.fromPersisted(persisted);
@@ -157,6 +157,30 @@ describe('SyncState', () => {
       clearDeferred(back, back.getTask('roo-code', 't1')!);
       assert.equal(back.toPersisted().dt, undefined);
       assert.equal(back.toPersisted().tasks['roo-code/t1']!.df, undefined);
+    });
+
+    it('keeps one waiting version of an entry another device rewrote, but every own one, every one of an own entry and every one before a truncate', () => {
+      const state = new SyncState();
+      state.caughtUp = true;
+      const task = state.task('roo-code', asTaskId('t1'));
+      task.streams.ui.set('7:0', { key: '7:0', hash: 'o'.repeat(64), own: true, seq: 1 });
+      let seq = 10;
+      const put = (key: string, by: string) => ({ seq: ++seq, deviceId: by, clientSeq: seq, baseSeq: null, entity: `stream/roo-code/t1/ui/${key}`, body: { type: 'stream.put', source: 'roo-code', taskId: 't1', stream: 'ui', key, hash: String(seq).padStart(64, '0'), entry: { ts: 5, text: `v${seq}` } } }) as unknown as ServerChange;
+      const truncate = () => ({ seq: ++seq, deviceId: 'd2', clientSeq: seq, baseSeq: null, entity: 'stream/roo-code/t1/ui', body: { type: 'stream.truncate', source: 'roo-code', taskId: 't1', stream: 'ui', afterKey: null } }) as unknown as ServerChange;
+      const why = { code: 'STORE_CORRUPT_JSON' };
+      // A message streamed by d2 in three versions, one of this device's own coming back, and an entry it tracks as its own.
+      deferChanges(state, task, [put('5:0', 'd2'), put('5:0', 'd2'), put('6:0', 'd1'), put('6:0', 'd2'), put('7:0', 'd2'), put('7:0', 'd2')], why, 'd1');
+      deferChanges(state, task, [put('5:0', 'd2')], why, 'd1');
+      const kept = (changes: readonly ServerChange[]) => changes.map((c) => `${(c.body as { key: string }).key}@${c.seq}`);
+      assert.deepEqual(kept(task.deferred), ['6:0@13', '6:0@14', '7:0@15', '7:0@16', '5:0@17']);
+      // A truncate between two versions keeps the one before it.
+      deferChanges(state, task, [truncate(), put('5:0', 'd2')], why, 'd1');
+      assert.deepEqual(kept(task.deferred.filter((c) => c.body.type === 'stream.put' && c.body.key === '5:0')), ['5:0@17', '5:0@19']);
+      // While catching up, every version waits (task-adopt matches a copy against each).
+      const catching = new SyncState();
+      const t2 = catching.task('roo-code', asTaskId('t1'));
+      deferChanges(catching, t2, [put('5:0', 'd2'), put('5:0', 'd2')], why, 'd1');
+      assert.equal(t2.deferred.length, 2);
     });
 
     it('refuses a state of the wrong shape with STORAGE_STATE_CORRUPT', () => {

@@ -3,7 +3,7 @@
  * removed, a refused metadata edit against a tombstone, live changes repeating a waiting seq.
  */
 import assert from 'node:assert/strict';
-import { api, content, ui, syncedPair } from '../../support/sim/sim-tasks';
+import { api, content, editOn, syncedPair, ui } from '../../support/sim/sim-tasks';
 
 
 describe('HybridStorage: edges of a task that cannot be read', () => {
@@ -56,5 +56,22 @@ describe('HybridStorage: edges of a task that cannot be read', () => {
     b.store.repair(t1);
     await world.syncAll();
     assert.deepEqual(content(await b.store.readTask(t1)), content(await a.store.readTask(t1)));
+  });
+  it('costs an idle pull no state save while a task stays unreadable, and drops what waits for a store no longer synced (found by a review)', async () => {
+    const { world, a, b, t1 } = await syncedPair();
+    await editOn(world, a, t1, (t) => ({ ...t, ui: [...t.ui, ui(5000, 'new')] }));
+    b.store.damage(t1);
+    await world.run(b.storage!.syncFromCloud());
+    let before = b.stateStore.saves;
+    for (let i = 0; i < 5; i++) await world.run(b.storage!.syncFromCloud());
+    assert.equal(b.stateStore.saves - before, 0, 'idle pulls with a task still unreadable');
+    assert.equal(b.storage!.waitingTasks.length, 1);
+    // The store is no longer synced on B: its changes are skipped, as any change of such a store.
+    (b.storage as unknown as { deps: { storeFor: () => undefined } }).deps.storeFor = () => undefined;
+    await world.run(b.storage!.syncFromCloud());
+    assert.equal(b.storage!.waitingTasks.length, 0);
+    before = b.stateStore.saves;
+    for (let i = 0; i < 5; i++) await world.run(b.storage!.syncFromCloud());
+    assert.equal(b.stateStore.saves - before, 0, 'idle pulls once nothing waits');
   });
 });
