@@ -361,7 +361,7 @@ export class HybridStorage {
     }
     // A task whose pulled changes wait for its files (task-defer) takes them first, once it
     // reads again (a watcher saw it rewritten): detection then starts from them.
-    if (targets.some(({ store, taskId }) => this.state.deferredTasks.has(taskStateKey(store.source, taskId)))) {
+    if (targets.some(({ store, taskId }) => this.state.waiting.has(taskStateKey(store.source, taskId)))) {
       await applyPage(this.deps, { changes: [], cursor: this.state.cursor });
     }
     const queued = await this.detectAndQueue(targets, { found, withFiles: options.files ?? true });

@@ -18,7 +18,7 @@ import { applyTaskChanges, type PendingIndex } from './task-apply';
 import { adoptHeldChanges, catchingUp, releaseHeld, releaseTaskHeld, streamEntryKey } from './task-adopt';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
 import { editsSinceCrash } from './task-replay';
-import { checkKeyable, clearDeferred, deferChanges, dropWaiting, unreadableReason, waitingTasks, withDeferred, type WaitingTask } from './task-defer';
+import { checkKeyable, clearDeferred, deferChanges, dropWaiting, isWaiting, unreadableReason, waitingTasks, withDeferred, type WaitingTask } from './task-defer';
 import { buildTaskCopy, COPY_ID_ATTEMPTS, copyHolds, isTaskConflictCopy, taskCopyId, type DisplacedVersion } from './task-conflict-copy';
 
 export interface PullReport {
@@ -59,7 +59,7 @@ interface PageGroups {
 export async function pullAll(deps: EngineDeps, pageSize: number, applyBatch = pageSize): Promise<PullReport> {
   const report: PullReport = { applied: 0, received: 0, pages: 0, refusedPaths: [], waiting: [] };
   // Tasks whose changes wait for their files are tried again even when the log has nothing new.
-  if (deps.ctx.state.deferredTasks.size > 0) await applyPage(deps, { changes: [], cursor: deps.ctx.state.cursor });
+  if (deps.ctx.state.waiting.size > 0) await applyPage(deps, { changes: [], cursor: deps.ctx.state.cursor });
   let resynced = false;
   let held: ServerChange[] = [];
   let heldCursor = deps.ctx.state.cursor;
@@ -215,7 +215,7 @@ export async function replayJournal(deps: EngineDeps, journal: ApplyJournal): Pr
       continue;
     }
     let siblings = new Set<string>();
-    if (snapshot && task.deferred.length > 0) {
+    if (snapshot && isWaiting(deps.ctx.state, task)) {
       // Changes that waited for this task's files, which may not have been read in the page a
       // crash cut short: what the disk holds of them is adopted first, as applyPage does (a
       // second time changes nothing).
@@ -273,7 +273,7 @@ export async function applyJournal(
       deferChanges(deps.ctx.state, task, group.changes, why, deps.ctx.deviceId);
       continue;
     }
-    const waited = task.deferred.length > 0;
+    const waited = isWaiting(deps.ctx.state, task);
     clearDeferred(deps.ctx.state, task);
     // Its part of the log is applied now: once caught up, what it still holds matched nothing
     // there and is a local edit (as releaseHeld at the end of the catch-up for the others).
@@ -386,14 +386,11 @@ function groupPage(changes: readonly ServerChange[], state?: SyncState): PageGro
     groups.tasks.set(key, group);
   }
   if (!state) return groups;
-  for (const key of state.deferredTasks) {
+  for (const key of state.waiting.keys()) {
     const slash = key.indexOf('/');
-    const source = key.slice(0, slash) as TaskSource;
-    const taskId = key.slice(slash + 1);
-    const group = groups.tasks.get(key) ?? { source, taskId, changes: [] };
-    group.changes = withDeferred(state.getTask(source, taskId), group.changes);
-    if (group.changes.length > 0) groups.tasks.set(key, group);
-    else state.deferredTasks.delete(key); // (its state was saved without them: nothing waits)
+    const group = groups.tasks.get(key) ?? { source: key.slice(0, slash) as TaskSource, taskId: key.slice(slash + 1), changes: [] };
+    group.changes = withDeferred(state, key, group.changes);
+    groups.tasks.set(key, group);
   }
   return groups;
 }

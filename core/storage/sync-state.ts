@@ -96,16 +96,25 @@ export interface TaskSyncState {
   held: Map<string, string>;
   /** HistoryItem fields held the same way (their disk value is kept until caught up). */
   heldFields: Set<string>;
-  /**
-   * Pulled changes of this task not applied yet, in seq order: its files could not be read when
-   * they came (a corrupt file, an entry that cannot be keyed). The state and the files stay as
-   * they were; the changes are applied, as a pull would, once the files read again
-   * (core/storage/task-defer.ts). Empty when nothing waits.
-   */
-  deferred: ServerChange[];
-  /** Why the files could not be read the last time they were tried, null when nothing waits. */
-  unreadable: UnreadableReason | null;
 }
+
+/**
+ * Pulled changes of one task not applied yet, in seq order: its files could not be read when
+ * they came (a corrupt file, an entry that cannot be keyed). The task's state and files stay as
+ * they were; the changes are applied, as a pull would, once the files read again
+ * (core/storage/task-defer.ts).
+ */
+export interface WaitingList {
+  changes: ServerChange[];
+  /** Why the files could not be read the last time they were tried. */
+  why: UnreadableReason;
+}
+
+/**
+ * A record of the store's waiting log (SyncStateStore.appendWaiting): a change that waits for
+ * task `k`, or (`reset`) the start of a new waiting list for it, which drops earlier records.
+ */
+export type WaitingRecord = { k: string; c: ServerChange } | { k: string; reset: true };
 
 /** Why a task's files could not be read: a SyncError code, and the file and reason when known. */
 export interface UnreadableReason {
@@ -219,10 +228,6 @@ export interface PersistedTask {
   hd?: Array<[string, string]>;
   /** `heldFields`, when not empty. */
   hf?: string[];
-  /** `deferred`, when not empty. */
-  df?: ServerChange[];
-  /** `unreadable`, when something is deferred. */
-  du?: UnreadableReason;
 }
 
 /** The persisted, JSON-safe form of the sync state. */
@@ -241,8 +246,11 @@ export interface PersistedSyncState {
   ob?: string | null;
   /** True once a pull reached the head of the log (absent, in a state saved before: `cursor > 0`). */
   up?: boolean;
-  /** Keys of the tasks with deferred changes (`TaskSyncState.deferred`), when any. */
-  dt?: string[];
+  /**
+   * The tasks whose pulled changes wait (`SyncState.waiting`), each with why, when any; the
+   * changes themselves are in the store's waiting log.
+   */
+  dw?: Record<string, UnreadableReason>;
 }
 
 /** Everything of the persisted state except the tasks (small: written on every save). */
@@ -278,6 +286,15 @@ export interface SyncStateStore {
   loadPaged?(): Promise<PagedSyncState>;
   save(state: PersistedSyncState): Promise<void>;
   saveChanges?(header: PersistedHeader, tasks: ReadonlyMap<string, PersistedTask>): Promise<void>;
+  /**
+   * The waiting log (task-defer): records appended durably, in order, before the header that
+   * names their tasks is saved, so a waiting list costs its own size once, not once per save.
+   * `loadWaiting` gives every record appended since the last `replaceWaiting` (a record cut
+   * short by a crash at the end is left out); `replaceWaiting` swaps the whole log atomically.
+   */
+  appendWaiting(records: readonly WaitingRecord[]): Promise<void>;
+  loadWaiting(): Promise<WaitingRecord[]>;
+  replaceWaiting(records: readonly WaitingRecord[]): Promise<void>;
 }
 
 /**
@@ -309,6 +326,25 @@ export class MemorySyncStateStore implements SyncStateStore {
     for (const [key, task] of tasks) this.tasks.set(key, JSON.stringify(task));
     this.header = JSON.stringify(header);
     this.saves++;
+  }
+
+  private waitingLog: string[] = [];
+
+  async appendWaiting(records: readonly WaitingRecord[]): Promise<void> {
+    for (const record of records) this.waitingLog.push(JSON.stringify(record));
+  }
+
+  async loadWaiting(): Promise<WaitingRecord[]> {
+    return this.waitingLog.map((text) => JSON.parse(text) as WaitingRecord);
+  }
+
+  async replaceWaiting(records: readonly WaitingRecord[]): Promise<void> {
+    this.waitingLog = records.map((record) => JSON.stringify(record));
+  }
+
+  /** Records in the waiting log (tests). */
+  get waitingRecords(): number {
+    return this.waitingLog.length;
   }
 
   async loadPaged(): Promise<PagedSyncState> {
@@ -357,10 +393,54 @@ export class SyncState {
    */
   outboxId: string | null = null;
   /**
-   * Keys of the tasks whose pulled changes wait until their files can be read
-   * (`TaskSyncState.deferred`), so they are found without reading every task state.
+   * The tasks whose pulled changes wait until their files can be read (task-defer), by
+   * `taskStateKey`. Change it through `setWaiting` / `clearWaiting`, which keep the waiting log.
    */
-  readonly deferredTasks = new Set<string>();
+  readonly waiting = new Map<string, WaitingList>();
+  /** Records for the store's waiting log not saved yet. */
+  private waitingAppends: WaitingRecord[] = [];
+  /** Records in the store's waiting log (it is compacted when far above what waits). */
+  private waitingLogSize = 0;
+  /** The waiting tasks a loaded header names, with why, until `loadWaiting` folds their changes in. */
+  waitingReasons: Record<string, UnreadableReason> | null = null;
+
+  /**
+   * Sets what waits for the task `key` (changes in seq order, none empty) and why; the changes
+   * new to it go to the waiting log at the next save (a list that starts afresh first drops
+   * whatever an earlier one left in the log).
+   */
+  setWaiting(key: string, list: WaitingList): void {
+    const before = this.waiting.get(key);
+    if (!before) this.waitingAppends.push({ k: key, reset: true });
+    const known = new Set(before?.changes.map((c) => c.seq));
+    for (const change of list.changes) if (!known.has(change.seq)) this.waitingAppends.push({ k: key, c: change });
+    this.waiting.set(key, list);
+  }
+
+  /** Nothing waits for the task `key` any more (once saved, the header no longer names it). */
+  clearWaiting(key: string): void {
+    this.waiting.delete(key);
+  }
+
+  /** Folds the store's waiting log into `waiting`, for the tasks the header names (see load). */
+  foldWaiting(records: readonly WaitingRecord[]): void {
+    const reasons = this.waitingReasons ?? {};
+    this.waitingReasons = null;
+    this.waitingLogSize = records.length;
+    const lists = new Map<string, Map<number, ServerChange>>();
+    for (const record of records) {
+      if (!Object.prototype.hasOwnProperty.call(reasons, record.k)) continue;
+      if ('reset' in record) lists.set(record.k, new Map());
+      else {
+        const list = lists.get(record.k) ?? new Map<number, ServerChange>();
+        list.set(record.c.seq, record.c);
+        lists.set(record.k, list);
+      }
+    }
+    for (const [key, list] of lists) {
+      if (list.size > 0) this.waiting.set(key, { changes: [...list.values()].sort((a, b) => a.seq - b.seq), why: reasons[key]! });
+    }
+  }
   /** Tasks changed since the last save; null when everything must be written. */
   private dirty: Set<string> | null = null;
   /**
@@ -508,6 +588,30 @@ export class SyncState {
 
   /** Saves through `store`: only the changed tasks when the store can, else everything. Held tasks are saved as they were (see `hold`). */
   async saveTo(store: SyncStateStore): Promise<void> {
+    // Waiting changes are durable before a header that names their tasks (and moves the cursor past them).
+    const appends = this.waitingAppends;
+    this.waitingAppends = [];
+    if (appends.length > 0) {
+      try {
+        await store.appendWaiting(appends);
+      } catch (err) {
+        this.waitingAppends = [...appends, ...this.waitingAppends];
+        throw err;
+      }
+      this.waitingLogSize += appends.length;
+    }
+    await this.saveTasksAndHeader(store);
+    // Saved: the log's live part is what waits now. Rewritten once it is mostly dead records.
+    const live = [...this.waiting.values()].reduce((n, list) => n + 1 + list.changes.length, 0);
+    if (this.waitingLogSize > 4 * live + 256) {
+      const records: WaitingRecord[] = [];
+      for (const [k, list] of this.waiting) records.push({ k, reset: true }, ...list.changes.map((c) => ({ k, c })));
+      await store.replaceWaiting(records);
+      this.waitingLogSize = records.length;
+    }
+  }
+
+  private async saveTasksAndHeader(store: SyncStateStore): Promise<void> {
     if (!store.saveChanges || this.dirty === null) {
       const dirty = new Set<string>(this.held.keys());
       await store.save(this.toPersisted());
@@ -582,7 +686,7 @@ export class SyncState {
       journal: this.journal === null ? null : structuredClone(this.journal),
       ob: this.outboxId,
       up: this.caughtUp,
-      ...(this.deferredTasks.size > 0 ? { dt: [...this.deferredTasks] } : {}),
+      ...(this.waiting.size > 0 ? { dw: Object.fromEntries([...this.waiting].map(([key, list]) => [key, { ...list.why }])) } : {}),
     };
   }
 
@@ -636,9 +740,9 @@ export class SyncState {
     state.dirty = new Set();
     state.clock = typeof data.clock === 'string' ? data.clock : null;
     state.outboxId = typeof data.ob === 'string' ? data.ob : null;
-    if (data.dt !== undefined) {
-      if (!Array.isArray(data.dt) || !data.dt.every((k) => typeof k === 'string')) throw corrupt('bad deferred tasks');
-      for (const key of data.dt as string[]) state.deferredTasks.add(key);
+    if (data.dw !== undefined) {
+      if (!isRecord(data.dw) || !Object.values(data.dw).every((why) => isRecord(why) && typeof why.code === 'string')) throw corrupt('bad waiting tasks');
+      state.waitingReasons = data.dw as Record<string, UnreadableReason>;
     }
     if (data.journal !== null && data.journal !== undefined) {
       const journal = data.journal as Partial<ApplyJournal>;
@@ -697,13 +801,6 @@ function parseTask(key: string, raw: unknown): TaskSyncState {
     if (!Array.isArray(raw.hf) || !raw.hf.every((n) => typeof n === 'string')) throw corrupt(`bad held fields of ${key}`);
     for (const name of raw.hf as string[]) t.heldFields.add(name);
   }
-  if (raw.df !== undefined) {
-    if (!Array.isArray(raw.df) || !raw.df.every((c) => isRecord(c) && isSeq(c.seq) && isRecord(c.body))) throw corrupt(`bad deferred changes of ${key}`);
-    const why = raw.du;
-    if (!isRecord(why) || typeof why.code !== 'string') throw corrupt(`bad reason for the deferred changes of ${key}`);
-    t.deferred = raw.df as ServerChange[];
-    t.unreadable = why as unknown as UnreadableReason;
-  }
   return t;
 }
 
@@ -728,8 +825,6 @@ function emptyTask(source: TaskSource, taskId: TaskId): TaskSyncState {
     cut: new Map(),
     held: new Map(),
     heldFields: new Set(),
-    deferred: [],
-    unreadable: null,
   };
 }
 
@@ -742,10 +837,6 @@ function persistTask(t: TaskSyncState): PersistedTask {
   if (t.cut.size > 0) out.pc = [...t.cut].map(([key, hashes]) => [key, hashes.join(' ')]);
   if (t.held.size > 0) out.hd = [...t.held];
   if (t.heldFields.size > 0) out.hf = [...t.heldFields];
-  if (t.deferred.length > 0 && t.unreadable !== null) {
-    out.df = structuredClone(t.deferred);
-    out.du = { ...t.unreadable };
-  }
   return out;
 }
 
@@ -822,7 +913,7 @@ export async function loadSyncState(store: SyncStateStore): Promise<SyncState> {
       if (err instanceof SyncError) throw err;
       throw new SyncError(StorageErrorCode.STATE_IO, 'could not read the sync state', undefined, { cause: err });
     }
-    return SyncState.fromSaved(paged);
+    return withWaiting(SyncState.fromSaved(paged), store);
   }
   let data: PersistedSyncState | null;
   try {
@@ -831,7 +922,20 @@ export async function loadSyncState(store: SyncStateStore): Promise<SyncState> {
     if (err instanceof SyncError) throw err;
     throw new SyncError(StorageErrorCode.STATE_IO, 'could not read the sync state', undefined, { cause: err });
   }
-  return data === null ? new SyncState() : SyncState.fromPersisted(data);
+  return data === null ? new SyncState() : withWaiting(SyncState.fromPersisted(data), store);
+}
+
+/** `state` with the waiting changes of the tasks its header names, from the store's waiting log. */
+async function withWaiting(state: SyncState, store: SyncStateStore): Promise<SyncState> {
+  let records: WaitingRecord[];
+  try {
+    records = await store.loadWaiting();
+  } catch (err) {
+    if (err instanceof SyncError) throw err;
+    throw new SyncError(StorageErrorCode.STATE_IO, 'could not read the waiting changes of the sync state', undefined, { cause: err });
+  }
+  state.foldWaiting(records);
+  return state;
 }
 
 function corrupt(reason: string): SyncError {

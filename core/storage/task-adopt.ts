@@ -192,7 +192,7 @@ export function releaseHeld(state: SyncState): number {
   for (const task of state.allTasks()) {
     // A task whose pulled changes wait for its files (task-defer) has not seen its part of the
     // log yet: what it holds is released once they are applied (releaseTaskHeld).
-    if (state.deferredTasks.has(taskStateKey(task.source, task.taskId))) continue;
+    if (state.waiting.has(taskStateKey(task.source, task.taskId))) continue;
     released += releaseTaskHeld(state, task);
   }
   return released;

@@ -4,16 +4,17 @@
  * device from receiving every other task's changes.
  *
  * While a task waits, neither its sync state nor its files change: its changes are kept, in seq
- * order, in the task's state (`TaskSyncState.deferred`, saved with it). Every page applied after
+ * order, in `SyncState.waiting` (saved through the store's append-only waiting log, so a long
+ * list costs its size once). Every page applied after
  * that (a pull, live changes, a crash replay, or a detection of that task) tries the waiting
  * tasks again; once one reads, its kept changes and the page's are applied together, through
  * the same steps as any pulled page (adopt, detect what they overwrite, apply). So the result is
  * the one a device gets that pulled those changes late: a local edit made in the meantime is
  * detected against the state as it was synced, and a concurrent version keeps its conflict copy.
  *
- * Crash safety: the kept changes are saved with the task before the cursor moves past them
- * (a save writes task states before the header), and they are dropped only in the save that
- * records them applied. A page pulled again after a crash adds nothing twice (by seq).
+ * Crash safety: the kept changes are appended to the waiting log before the header that moves
+ * the cursor past them is saved, and a header saved without the task drops them. A page pulled
+ * again after a crash adds nothing twice (by seq).
  */
 import { isSyncError } from '../errors';
 import type { ServerChange } from '../model/changes';
@@ -46,11 +47,17 @@ export function checkKeyable(snapshot: TaskSnapshot): void {
 }
 
 /** `changes` (one task's) together with what already waits for that task: once each, in seq order. */
-export function withDeferred(task: TaskSyncState | undefined, changes: readonly ServerChange[]): ServerChange[] {
-  if (!task || task.deferred.length === 0) return [...changes];
+export function withDeferred(state: SyncState, key: string, changes: readonly ServerChange[]): ServerChange[] {
+  const waiting = state.waiting.get(key);
+  if (!waiting) return [...changes];
   const bySeq = new Map<number, ServerChange>();
-  for (const change of [...task.deferred, ...changes]) bySeq.set(change.seq, change);
+  for (const change of [...waiting.changes, ...changes]) bySeq.set(change.seq, change);
   return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+}
+
+/** Whether changes wait for the task. */
+export function isWaiting(state: SyncState, task: TaskSyncState): boolean {
+  return state.waiting.has(taskStateKey(task.source, task.taskId));
 }
 
 /**
@@ -58,14 +65,13 @@ export function withDeferred(task: TaskSyncState | undefined, changes: readonly 
  * Returns false when nothing changed (tried again, still unreadable for the same reason).
  */
 export function deferChanges(state: SyncState, task: TaskSyncState, changes: readonly ServerChange[], why: UnreadableReason, deviceId: string): boolean {
-  state.deferredTasks.add(taskStateKey(task.source, task.taskId));
-  const merged = withDeferred(task, changes);
+  const key = taskStateKey(task.source, task.taskId);
+  const before = state.waiting.get(key);
+  const merged = withDeferred(state, key, changes);
   const deferred = catchingUp(state, task) ? merged : withoutReplacedPuts(merged, task, deviceId);
-  const same = deferred.length === task.deferred.length && deferred.every((c, i) => c.seq === task.deferred[i]!.seq);
-  if (same && sameReason(task.unreadable, why)) return false;
-  task.deferred = deferred;
-  task.unreadable = why;
-  state.markDirty(task);
+  const same = before !== undefined && deferred.length === before.changes.length && deferred.every((c, i) => c.seq === before.changes[i]!.seq);
+  if (same && sameReason(before.why, why)) return false;
+  state.setWaiting(key, { changes: deferred, why });
   return true;
 }
 
@@ -100,23 +106,16 @@ function withoutReplacedPuts(changes: readonly ServerChange[], task: TaskSyncSta
  * dropped, as every change of such a store is (pull-cycle skips them).
  */
 export function dropWaiting(state: SyncState, source: TaskSyncState['source'], taskId: string): void {
-  if (!state.deferredTasks.has(taskStateKey(source, taskId))) return;
-  const task = state.getTask(source, taskId);
-  if (task) clearDeferred(state, task);
-  else state.deferredTasks.delete(taskStateKey(source, taskId));
+  state.clearWaiting(taskStateKey(source, taskId));
 }
 
-function sameReason(a: UnreadableReason | null, b: UnreadableReason): boolean {
-  return a !== null && a.code === b.code && a.path === b.path && a.reason === b.reason;
+function sameReason(a: UnreadableReason, b: UnreadableReason): boolean {
+  return a.code === b.code && a.path === b.path && a.reason === b.reason;
 }
 
 /** The task's waiting changes were applied: nothing waits for it now. */
 export function clearDeferred(state: SyncState, task: TaskSyncState): void {
-  state.deferredTasks.delete(taskStateKey(task.source, task.taskId));
-  if (task.deferred.length === 0 && task.unreadable === null) return;
-  task.deferred = [];
-  task.unreadable = null;
-  state.markDirty(task);
+  state.clearWaiting(taskStateKey(task.source, task.taskId));
 }
 
 /** A task whose pulled changes wait, as reports show it. */
@@ -129,13 +128,8 @@ export interface WaitingTask extends UnreadableReason {
 
 /** Every task whose pulled changes wait until its files can be read. */
 export function waitingTasks(state: SyncState): WaitingTask[] {
-  const waiting: WaitingTask[] = [];
-  for (const key of state.deferredTasks) {
+  return [...state.waiting].map(([key, { changes, why }]) => {
     const slash = key.indexOf('/');
-    const task = state.getTask(key.slice(0, slash) as TaskSyncState['source'], key.slice(slash + 1));
-    // (deferChanges sets both; a saved state without the reason does not load.)
-    if (!task || task.deferred.length === 0 || task.unreadable === null) continue;
-    waiting.push({ source: task.source, taskId: task.taskId, changes: task.deferred.length, ...task.unreadable });
-  }
-  return waiting;
+    return { source: key.slice(0, slash) as TaskSyncState['source'], taskId: key.slice(slash + 1), changes: changes.length, ...why };
+  });
 }

@@ -5,13 +5,15 @@
  * header is written last. A crash between two files leaves some tasks newer than the header,
  * which the engine tolerates (its writes are idempotent). `loadPaged` reads the header and the
  * folder's listing only; each task's file is read when the engine first uses the task, so a
- * device with thousands of tasks does not hold them all in memory.
+ * device with thousands of tasks does not hold them all in memory. The waiting log (changes that
+ * wait for a task's files, core/storage/task-defer.ts) is `<path>.waiting`, one JSON record per
+ * line, appended and fsynced; a line cut short by a crash at its end is left out.
  */
 import { promises as fs, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SyncError } from '../../errors';
-import type { PagedSyncState, PersistedHeader, PersistedSyncState, PersistedTask, SyncStateStore } from '../../storage/sync-state';
+import type { PagedSyncState, PersistedHeader, PersistedSyncState, PersistedTask, SyncStateStore, WaitingRecord } from '../../storage/sync-state';
 import { StorageErrorCode } from '../../storage/storage-errors';
 
 /** Task files written at once. */
@@ -88,6 +90,49 @@ export class JsonFileSyncStateStore implements SyncStateStore {
     await writeAtomic(this.path, { ...header, tasks: {} }, true);
   }
 
+  private get waitingPath(): string {
+    return `${this.path}.waiting`;
+  }
+
+  async appendWaiting(records: readonly WaitingRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await mkdir(dirname(this.path));
+    try {
+      const handle = await fs.open(this.waitingPath, 'a');
+      try {
+        await handle.writeFile(records.map((record) => `${JSON.stringify(record)}\n`).join(''));
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      throw io(this.waitingPath, err);
+    }
+  }
+
+  async loadWaiting(): Promise<WaitingRecord[]> {
+    let text: string;
+    try {
+      text = await fs.readFile(this.waitingPath, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw io(this.waitingPath, err);
+    }
+    const lines = text.split('\n');
+    // The last line is empty, or a record a crash cut short (appends end with a newline).
+    const complete = lines.slice(0, -1);
+    return complete.map((line) => {
+      const record = parseJson(this.waitingPath, line) as Partial<{ k: unknown; c: unknown; reset: unknown }>;
+      if (typeof record?.k !== 'string' || (record.reset !== true && (typeof record.c !== 'object' || record.c === null))) throw corrupt(this.waitingPath, 'not a waiting record');
+      return record as WaitingRecord;
+    });
+  }
+
+  async replaceWaiting(records: readonly WaitingRecord[]): Promise<void> {
+    await mkdir(dirname(this.path));
+    await writeTextAtomic(this.waitingPath, records.map((record) => `${JSON.stringify(record)}\n`).join(''), true);
+  }
+
   /** The parsed file, or undefined when it does not exist. */
   private async readJson(path: string): Promise<unknown> {
     let text: string;
@@ -118,12 +163,16 @@ async function mkdir(dir: string): Promise<void> {
 }
 
 async function writeAtomic(path: string, value: unknown, syncFolder: boolean): Promise<void> {
+  await writeTextAtomic(path, JSON.stringify(value), syncFolder);
+}
+
+async function writeTextAtomic(path: string, text: string, syncFolder: boolean): Promise<void> {
   const dir = dirname(path);
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     const handle = await fs.open(temp, 'w');
     try {
-      await handle.writeFile(JSON.stringify(value));
+      await handle.writeFile(text);
       await handle.sync();
     } finally {
       await handle.close();

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSyncError } from '../../../core/errors';
@@ -8,6 +8,11 @@ import { JsonFileSyncStateStore } from '../../../core/node/storage/json-file-syn
 import type { ServerChange } from '../../../core/model/changes';
 import { CUT_LIMIT, loadSyncState, MemorySyncStateStore, noteCut, noteQueuedTruncate, noteTruncateAcked, SyncState, trackedList, type PersistedSyncState } from '../../../core/storage/sync-state';
 import { clearDeferred, deferChanges, waitingTasks } from '../../../core/storage/task-defer';
+
+/** The waiting log of `inner`, for test stores that wrap it. */
+function waitingLogOf(inner: MemorySyncStateStore): Pick<MemorySyncStateStore, 'appendWaiting' | 'loadWaiting' | 'replaceWaiting'> {
+  return { appendWaiting: (records) => inner.appendWaiting(records), loadWaiting: () => inner.loadWaiting(), replaceWaiting: (records) => inner.replaceWaiting(records) };
+}
 
 function sampleState(): SyncState {
   const state = new SyncState();
@@ -141,22 +146,35 @@ describe('SyncState', () => {
       }
     });
 
-    it('round-trips the changes that wait for a task\'s files, with why, and the tasks they wait for', () => {
+    it('saves the changes that wait for a task\'s files through the waiting log, once each, and loads them with why', async () => {
+      const store = new MemorySyncStateStore();
       const state = sampleState();
       const task = state.task('roo-code', asTaskId('t1'));
-      const change = { seq: 43, deviceId: 'd2', clientSeq: 1, baseSeq: null, entity: 'task/roo-code/t1', body: { type: 'task.meta', source: 'roo-code', taskId: 't1', fields: { task: 'x' }, clocks: { task: '001760000000001-000000-d2' } } } as unknown as ServerChange;
-      deferChanges(state, task, [change], { code: 'STORE_CORRUPT_JSON', path: '/s/tasks/t1/ui_messages.json', reason: 'Unexpected end' }, 'd1');
-      const persisted = JSON.parse(JSON.stringify(state.toPersisted())) as PersistedSyncState;
-      assert.deepEqual(persisted.dt, ['roo-code/t1']);
-      const back = SyncState.fromPersisted(persisted);
-      assert.deepEqual([...back.deferredTasks], ['roo-code/t1']);
-      assert.deepEqual(back.getTask('roo-code', 't1')!.deferred, [change]);
-      assert.deepEqual(waitingTasks(back), [{ source: 'roo-code', taskId: 't1', changes: 1, code: 'STORE_CORRUPT_JSON', path: '/s/tasks/t1/ui_messages.json', reason: 'Unexpected end' }]);
-      delete persisted.tasks['roo-code/t1']!.du;
-      assert.throws(() => SyncState.fromPersisted(persisted), (err: unknown) => isSyncError(err, 'STORAGE_STATE_CORRUPT'));
+      const meta = (seq: number) => ({ seq, deviceId: 'd2', clientSeq: seq, baseSeq: null, entity: 'task/roo-code/t1', body: { type: 'task.meta', source: 'roo-code', taskId: 't1', fields: { task: `x${seq}` }, clocks: { task: `00176000000000${seq % 10}-000000-d2` } } }) as unknown as ServerChange;
+      const why = { code: 'STORE_CORRUPT_JSON', path: '/s/tasks/t1/ui_messages.json', reason: 'Unexpected end' };
+      deferChanges(state, task, [meta(43)], why, 'd1');
+      await state.saveTo(store);
+      deferChanges(state, task, [meta(44)], why, 'd1');
+      await state.saveTo(store);
+      await state.saveTo(store);
+      assert.equal(store.waitingRecords, 3, 'a reset and each change once, however often the state is saved');
+      const back = await loadSyncState(store);
+      assert.deepEqual(back.waiting.get('roo-code/t1')?.changes, [meta(43), meta(44)]);
+      assert.deepEqual(waitingTasks(back), [{ source: 'roo-code', taskId: 't1', changes: 2, ...why }]);
+      // Applied: once a header without the task is saved, nothing waits for it, whatever the log holds.
       clearDeferred(back, back.getTask('roo-code', 't1')!);
-      assert.equal(back.toPersisted().dt, undefined);
-      assert.equal(back.toPersisted().tasks['roo-code/t1']!.df, undefined);
+      await back.saveTo(store);
+      assert.equal((await loadSyncState(store)).waiting.size, 0);
+      // Waiting again later starts afresh: the old records do not come back.
+      const again = await loadSyncState(store);
+      deferChanges(again, again.getTask('roo-code', 't1')!, [meta(50)], why, 'd1');
+      await again.saveTo(store);
+      assert.deepEqual((await loadSyncState(store)).waiting.get('roo-code/t1')?.changes, [meta(50)]);
+    });
+
+    it('refuses a header whose waiting tasks have no reason with STORAGE_STATE_CORRUPT', () => {
+      const persisted = { ...new SyncState().toPersisted(), dw: { 'roo-code/t1': { path: 'x' } } };
+      assert.throws(() => SyncState.fromPersisted(persisted), (err: unknown) => isSyncError(err, 'STORAGE_STATE_CORRUPT'));
     });
 
     it('keeps one waiting version of an entry another device rewrote, but every own one, every one of an own entry and every one before a truncate', () => {
@@ -172,15 +190,16 @@ describe('SyncState', () => {
       deferChanges(state, task, [put('5:0', 'd2'), put('5:0', 'd2'), put('6:0', 'd1'), put('6:0', 'd2'), put('7:0', 'd2'), put('7:0', 'd2')], why, 'd1');
       deferChanges(state, task, [put('5:0', 'd2')], why, 'd1');
       const kept = (changes: readonly ServerChange[]) => changes.map((c) => `${(c.body as { key: string }).key}@${c.seq}`);
-      assert.deepEqual(kept(task.deferred), ['6:0@13', '6:0@14', '7:0@15', '7:0@16', '5:0@17']);
+      const waiting = (st: SyncState) => st.waiting.get('roo-code/t1')?.changes ?? [];
+      assert.deepEqual(kept(waiting(state)), ['6:0@13', '6:0@14', '7:0@15', '7:0@16', '5:0@17']);
       // A truncate between two versions keeps the one before it.
       deferChanges(state, task, [truncate(), put('5:0', 'd2')], why, 'd1');
-      assert.deepEqual(kept(task.deferred.filter((c) => c.body.type === 'stream.put' && c.body.key === '5:0')), ['5:0@17', '5:0@19']);
+      assert.deepEqual(kept(waiting(state).filter((c) => c.body.type === 'stream.put' && c.body.key === '5:0')), ['5:0@17', '5:0@19']);
       // While catching up, every version waits (task-adopt matches a copy against each).
       const catching = new SyncState();
       const t2 = catching.task('roo-code', asTaskId('t1'));
       deferChanges(catching, t2, [put('5:0', 'd2'), put('5:0', 'd2')], why, 'd1');
-      assert.equal(t2.deferred.length, 2);
+      assert.equal(waiting(catching).length, 2);
     });
 
     it('refuses a state of the wrong shape with STORAGE_STATE_CORRUPT', () => {
@@ -214,6 +233,7 @@ describe('SyncState#saveTo', () => {
         written.push([...tasks.keys()]);
         return inner.saveChanges(header, tasks);
       },
+      ...waitingLogOf(inner),
     };
     const state = sampleState();
     state.task('roo-code', asTaskId('t2'));
@@ -235,7 +255,7 @@ describe('SyncState#hold', () => {
   for (const paged of [true, false]) {
     it(`saves a held task as it was before the hold, and as it is after the release (${paged ? 'changed tasks only' : 'whole state'})`, async () => {
       const inner = new MemorySyncStateStore();
-      const store = paged ? inner : { load: () => inner.load(), save: (state: Parameters<MemorySyncStateStore['save']>[0]) => inner.save(state) };
+      const store = paged ? inner : { load: () => inner.load(), save: (state: Parameters<MemorySyncStateStore['save']>[0]) => inner.save(state), ...waitingLogOf(inner) };
       const state = sampleState();
       await state.saveTo(store);
       const held = [{ source: 'roo-code' as const, taskId: 't1' }, { source: 'roo-code' as const, taskId: 'new' }];
@@ -267,6 +287,21 @@ describe('JsonFileSyncStateStore', () => {
   });
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('appends waiting records durably, leaves out a record cut short at the end, and replaces the log whole', async () => {
+    const path = join(dir, 'state.json');
+    const store = new JsonFileSyncStateStore(path);
+    assert.deepEqual(await store.loadWaiting(), []);
+    const change = { seq: 7, deviceId: 'd2', clientSeq: 1, baseSeq: null, entity: 'task/roo-code/t1', body: { type: 'task.meta', source: 'roo-code', taskId: 't1', fields: {}, clocks: {} } } as unknown as ServerChange;
+    await store.appendWaiting([{ k: 'roo-code/t1', reset: true }, { k: 'roo-code/t1', c: change }]);
+    await writeFile(`${path}.waiting`, `${await readFile(`${path}.waiting`, 'utf8')}{"k":"roo-code/t1","c":{"seq"`);
+    assert.deepEqual(await store.loadWaiting(), [{ k: 'roo-code/t1', reset: true }, { k: 'roo-code/t1', c: change }]);
+    await store.replaceWaiting([{ k: 'roo-code/t2', reset: true }]);
+    assert.deepEqual(await store.loadWaiting(), [{ k: 'roo-code/t2', reset: true }]);
+    assert.deepEqual((await readdir(dir)).sort(), ['state.json.waiting']);
+    await writeFile(`${path}.waiting`, 'not json\n{"k":"x","reset":true}\n');
+    await assert.rejects(store.loadWaiting(), (err: unknown) => isSyncError(err, 'STORAGE_STATE_CORRUPT'));
   });
 
   it('loads null when no file exists, then what was saved, leaving no temp file', async () => {

@@ -74,4 +74,19 @@ describe('HybridStorage: edges of a task that cannot be read', () => {
     for (let i = 0; i < 5; i++) await world.run(b.storage!.syncFromCloud());
     assert.equal(b.stateStore.saves - before, 0, 'idle pulls once nothing waits');
   });
+  it('saves a long wait once: each waiting change goes to the waiting log once, however many saves (found by a review)', async () => {
+    const { world, a, b, t1 } = await syncedPair();
+    b.store.damage(t1);
+    const before = b.stateStore.waitingRecords;
+    for (let i = 0; i < 60; i++) {
+      await editOn(world, a, t1, (t) => ({ ...t, ui: [...t.ui, ui(5000 + i, `m${i}`)], api: [...t.api, api('assistant', `a${i}`)] }));
+      await world.run(b.storage!.syncFromCloud());
+    }
+    const waiting = b.storage!.waitingTasks[0]!.changes;
+    assert.ok(waiting >= 120, `${waiting} changes wait`);
+    assert.equal(b.stateStore.waitingRecords - before, waiting + 1, 'a reset, then each change once');
+    b.store.repair(t1);
+    await world.syncAll();
+    assert.deepEqual(content(await b.store.readTask(t1)), content(await a.store.readTask(t1)));
+  });
 });

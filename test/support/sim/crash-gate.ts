@@ -80,6 +80,9 @@ export function gatedStateStore(inner: SyncStateStore, gate: CrashGate): SyncSta
     // Paged like a device's store: task states are read when used (reads are not crash points).
     ...(inner.loadPaged ? { loadPaged: () => (gate.pass(), inner.loadPaged!()) } : {}),
     save: (state: PersistedSyncState) => (gate.pass(), inner.save(state)),
+    appendWaiting: (records) => (gate.pass(), inner.appendWaiting(records)),
+    loadWaiting: () => (gate.pass(), inner.loadWaiting()),
+    replaceWaiting: (records) => (gate.pass(), inner.replaceWaiting(records)),
   };
 }
 
