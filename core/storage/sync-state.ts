@@ -440,6 +440,9 @@ export class SyncState {
     for (const [key, list] of lists) {
       if (list.size > 0) this.waiting.set(key, { changes: [...list.values()].sort((a, b) => a.seq - b.seq), why: reasons[key]! });
     }
+    // A waiting task without its changes (the log lost or cut back): the cursor is past them, so
+    // everything is pulled again from the start (applying is idempotent); the task waits anew.
+    if (Object.keys(reasons).some((key) => !this.waiting.has(key))) this.cursor = 0;
   }
   /** Tasks changed since the last save; null when everything must be written. */
   private dirty: Set<string> | null = null;
@@ -587,7 +590,19 @@ export class SyncState {
   }
 
   /** Saves through `store`: only the changed tasks when the store can, else everything. Held tasks are saved as they were (see `hold`). */
-  async saveTo(store: SyncStateStore): Promise<void> {
+  /**
+   * Saves the state. Saves run one at a time, in call order: a header must never be written while
+   * an earlier save's waiting records are not yet durable (they may still fail).
+   */
+  saveTo(store: SyncStateStore): Promise<void> {
+    const run = this.saving.then(() => this.saveNow(store));
+    this.saving = run.catch(() => undefined);
+    return run;
+  }
+
+  private saving: Promise<void> = Promise.resolve();
+
+  private async saveNow(store: SyncStateStore): Promise<void> {
     // Waiting changes are durable before a header that names their tasks (and moves the cursor past them).
     const appends = this.waitingAppends;
     this.waitingAppends = [];

@@ -98,8 +98,13 @@ export class JsonFileSyncStateStore implements SyncStateStore {
     if (records.length === 0) return;
     await mkdir(dirname(this.path));
     try {
-      const handle = await fs.open(this.waitingPath, 'a');
+      const handle = await fs.open(this.waitingPath, 'a+');
       try {
+        // A record cut short (a crash, a write that failed part-way) would join the next one
+        // into a line that does not parse: the log is cut back to its last whole record first.
+        const { size } = await handle.stat();
+        const whole = await wholeRecordsEnd(handle, size);
+        if (whole < size) await handle.truncate(whole);
         await handle.writeFile(records.map((record) => `${JSON.stringify(record)}\n`).join(''));
         await handle.sync();
       } finally {
@@ -160,6 +165,19 @@ async function mkdir(dir: string): Promise<void> {
   } catch (err) {
     throw io(dir, err);
   }
+}
+
+/** Where the log's last whole record ends (just after its newline), 0 when it has none. */
+async function wholeRecordsEnd(handle: fs.FileHandle, size: number): Promise<number> {
+  const chunk = Buffer.alloc(64 * 1024);
+  for (let end = size; end > 0; ) {
+    const start = Math.max(0, end - chunk.length);
+    const { bytesRead } = await handle.read(chunk, 0, end - start, start);
+    const newline = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
+    if (newline >= 0) return start + newline + 1;
+    end = start;
+  }
+  return 0;
 }
 
 async function writeAtomic(path: string, value: unknown, syncFolder: boolean): Promise<void> {
