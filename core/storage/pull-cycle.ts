@@ -8,6 +8,7 @@
  * is saved. A crash in (3) replays the journal on open: applying is idempotent.
  */
 import { SyncError, isSyncError } from '../errors';
+import type { TaskId } from '../ids';
 import { entityKeyOf, compareEntryKeys, type ClientChange, type EntryKey, type ServerChange, type TaskSource } from '../model/changes';
 import type { TaskSnapshot, TaskStore } from '../ports/task-store';
 import { applyFileChanges, detectFileChanges } from './file-sync';
@@ -18,7 +19,7 @@ import { applyTaskChanges, type PendingIndex } from './task-apply';
 import { adoptHeldChanges, catchingUp, releaseHeld, releaseTaskHeld, streamEntryKey } from './task-adopt';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
 import { editsSinceCrash } from './task-replay';
-import { checkKeyable, clearDeferred, deferChanges, dropWaiting, isWaiting, unreadableReason, waitingTasks, withDeferred, type WaitingTask } from './task-defer';
+import { clearDeferred, deferChanges, dropWaiting, isWaiting, readForApply, waitingTasks, withDeferred, type WaitingTask } from './task-defer';
 import { buildTaskCopy, COPY_ID_ATTEMPTS, copyHolds, isTaskConflictCopy, taskCopyId, type DisplacedVersion } from './task-conflict-copy';
 
 export interface PullReport {
@@ -133,22 +134,15 @@ export async function applyPage(deps: EngineDeps, journal: ApplyJournal): Promis
   /** Whether a task's changes began to wait (or more of them) in this page. */
   let deferred = false;
   for (const [key, group] of groups.tasks) {
-    const store = deps.storeFor(group.source);
-    if (!store) {
-      dropWaiting(deps.ctx.state, group.source, group.taskId);
-      continue;
-    }
-    let snapshot: TaskSnapshot | null;
-    try {
-      snapshot = await store.readTask(group.taskId as TaskSnapshot['taskId']);
-      if (snapshot) checkKeyable(snapshot);
-    } catch (err) {
-      const why = unreadableReason(err);
-      if (!why) throw err;
-      if (deferChanges(deps.ctx.state, deps.ctx.state.task(group.source, group.taskId as TaskSnapshot['taskId']), group.changes, why, deps.ctx.deviceId)) deferred = true;
+    const store = syncedStore(deps, group);
+    if (!store) continue;
+    const read = await readForApply(store, group.taskId as TaskId);
+    if ('unreadable' in read) {
+      if (deferChanges(deps.ctx.state, deps.ctx.state.task(group.source, group.taskId as TaskId), group.changes, read.unreadable, deps.ctx.deviceId)) deferred = true;
       groups.tasks.delete(key);
       continue;
     }
+    const snapshot = read.snapshot;
     if (!snapshot) {
       snapshots.set(key, { snapshot, restored: false });
       continue;
@@ -177,7 +171,7 @@ export async function applyPage(deps: EngineDeps, journal: ApplyJournal): Promis
   if (planned.length > 0) await deps.outbox.enqueue(planned);
   deps.ctx.state.journal = journal;
   await deps.saveState();
-  const refused = await applyJournal(deps, journal, snapshots, groups);
+  const refused = await applyGroups(deps, snapshots, groups);
   deps.ctx.state.cursor = Math.max(deps.ctx.state.cursor, journal.cursor);
   deps.ctx.state.skipOwn();
   deps.ctx.state.journal = null;
@@ -197,23 +191,16 @@ export async function replayJournal(deps: EngineDeps, journal: ApplyJournal): Pr
   const snapshots = new Map<string, ReadTask>();
   const planned: PlannedChange[] = [];
   for (const [key, group] of groups.tasks) {
-    const store = deps.storeFor(group.source);
-    if (!store) {
-      dropWaiting(deps.ctx.state, group.source, group.taskId);
-      continue;
-    }
-    const task = deps.ctx.state.task(group.source, group.taskId as TaskSnapshot['taskId']);
-    let snapshot: TaskSnapshot | null;
-    try {
-      snapshot = await store.readTask(task.taskId);
-      if (snapshot) checkKeyable(snapshot);
-    } catch (err) {
-      const why = unreadableReason(err);
-      if (!why) throw err;
-      deferChanges(deps.ctx.state, task, group.changes, why, deps.ctx.deviceId);
+    const store = syncedStore(deps, group);
+    if (!store) continue;
+    const task = deps.ctx.state.task(group.source, group.taskId as TaskId);
+    const read = await readForApply(store, task.taskId);
+    if ('unreadable' in read) {
+      deferChanges(deps.ctx.state, task, group.changes, read.unreadable, deps.ctx.deviceId);
       groups.tasks.delete(key);
       continue;
     }
+    const snapshot = read.snapshot;
     let siblings = new Set<string>();
     if (snapshot && isWaiting(deps.ctx.state, task)) {
       // Changes that waited for this task's files, which may not have been read in the page a
@@ -238,41 +225,23 @@ export async function replayJournal(deps: EngineDeps, journal: ApplyJournal): Pr
     await deps.outbox.enqueue(planned);
     await deps.saveState();
   }
-  return applyJournal(deps, journal, snapshots, groups);
+  return applyGroups(deps, snapshots, groups);
 }
 
 /**
- * Applies a journaled page to the stores. `snapshots` are the tasks as read (and restored)
- * just before; without them the tasks are read from disk.
+ * Applies a journaled page's `groups` (with what waited) to the stores, each task as read (and
+ * restored) just before, in `snapshots`.
  */
-export async function applyJournal(
-  deps: EngineDeps,
-  journal: ApplyJournal,
-  snapshots?: ReadonlyMap<string, ReadTask>,
-  groups: PageGroups = groupPage(journal.changes, deps.ctx.state),
-): Promise<string[]> {
+async function applyGroups(deps: EngineDeps, snapshots: ReadonlyMap<string, ReadTask>, groups: PageGroups): Promise<string[]> {
   const pending = pendingIndex(deps.outbox.queued());
   const copies: PlannedChange[] = [];
   for (const [key, group] of groups.tasks) {
-    const store = deps.storeFor(group.source);
-    if (!store) {
-      dropWaiting(deps.ctx.state, group.source, group.taskId);
-      continue;
-    }
-    const taskId = group.taskId as TaskSnapshot['taskId'];
+    const store = syncedStore(deps, group);
+    const read = snapshots.get(key);
+    if (!store || !read) continue;
+    const taskId = group.taskId as TaskId;
     const task = deps.ctx.state.task(group.source, taskId);
-    let read = snapshots?.get(key);
-    let result;
-    try {
-      // (A crash replay reads the task now; applyTaskChanges keys it before it changes the state.)
-      read ??= { snapshot: await store.readTask(taskId), restored: false };
-      result = await applyTaskChanges(deps.ctx, read.snapshot, task, group.changes, pending);
-    } catch (err) {
-      const why = snapshots?.has(key) ? null : unreadableReason(err);
-      if (!why) throw err;
-      deferChanges(deps.ctx.state, task, group.changes, why, deps.ctx.deviceId);
-      continue;
-    }
+    const result = await applyTaskChanges(deps.ctx, read.snapshot, task, group.changes, pending);
     const waited = isWaiting(deps.ctx.state, task);
     clearDeferred(deps.ctx.state, task);
     // Its part of the log is applied now: once caught up, what it still holds matched nothing
@@ -364,6 +333,16 @@ export function pendingIndex(pending: Iterable<ClientChange>): PendingIndex {
     }
   }
   return { entities, truncates };
+}
+
+/**
+ * The store of a page's task group, or undefined when this device does not sync that store:
+ * its changes are skipped, and what waited for one of its tasks is dropped with them.
+ */
+function syncedStore(deps: EngineDeps, group: { source: TaskSource; taskId: string }): TaskStore | undefined {
+  const store = deps.storeFor(group.source);
+  if (!store) dropWaiting(deps.ctx.state, group.source, group.taskId);
+  return store;
 }
 
 /**

@@ -15,7 +15,7 @@ import type { EngineDeps } from './sync-context';
 import { noteMetaAcked, noteTruncateAcked } from './sync-state';
 import { applyTaskChanges, type PendingIndex } from './task-apply';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
-import { checkKeyable, deferChanges, unreadableReason } from './task-defer';
+import { deferChanges, readForApply } from './task-defer';
 
 export interface PushReport {
   /** Changes the relay acknowledged. */
@@ -154,22 +154,15 @@ async function settle(deps: EngineDeps, change: ClientChange, current: ServerCha
       if (!store) return [];
       const task = deps.ctx.state.task(body.source, body.taskId);
       const planned: PlannedChange[] = [];
-      let snapshot;
-      try {
-        snapshot = await store.readTask(body.taskId);
-        if (snapshot) checkKeyable(snapshot);
-      } catch (err) {
-        const why = unreadableReason(err);
-        if (!why) throw err;
+      const read = await readForApply(store, body.taskId);
+      if ('unreadable' in read) {
         // The task cannot be read: the current version waits for it with its pulled changes
         // (task-defer), which merge it into the files later, as a pull would.
-        deferChanges(deps.ctx.state, task, [current], why, deps.ctx.deviceId);
-        snapshot = undefined;
-      }
-      if (snapshot === undefined) {
+        deferChanges(deps.ctx.state, task, [current], read.unreadable, deps.ctx.deviceId);
         if (current.body.type === 'task.delete' && body.type === 'task.meta') return [];
         return [{ body, baseSeq: current.seq }];
       }
+      let snapshot = read.snapshot;
       if (snapshot) {
         // Catch edits made since the refused change, so writing the merge cannot lose them.
         const detected = await detectTaskChanges(deps.ctx, snapshot, task);

@@ -18,7 +18,8 @@
  */
 import { isSyncError } from '../errors';
 import type { ServerChange } from '../model/changes';
-import type { TaskSnapshot } from '../ports/task-store';
+import type { TaskId } from '../ids';
+import type { TaskSnapshot, TaskStore } from '../ports/task-store';
 import { uiTimestamp } from '../tracking/stream-keys';
 import { taskStateKey, type SyncState, type TaskSyncState, type UnreadableReason } from './sync-state';
 import { catchingUp } from './task-adopt';
@@ -44,6 +45,22 @@ export function unreadableReason(err: unknown): UnreadableReason | null {
 export function checkKeyable(snapshot: TaskSnapshot): void {
   if (snapshot.keyed?.ui?.length === snapshot.ui.length) return;
   snapshot.ui.forEach((entry, index) => uiTimestamp(entry, index));
+}
+
+/**
+ * Reads a task to apply pulled changes to it: its snapshot (null: no task folder), or why its
+ * files cannot be read (then the changes wait). Any other failure is thrown.
+ */
+export async function readForApply(store: TaskStore, taskId: TaskId): Promise<{ snapshot: TaskSnapshot | null } | { unreadable: UnreadableReason }> {
+  try {
+    const snapshot = await store.readTask(taskId);
+    if (snapshot) checkKeyable(snapshot);
+    return { snapshot };
+  } catch (err) {
+    const why = unreadableReason(err);
+    if (!why) throw err;
+    return { unreadable: why };
+  }
 }
 
 /** `changes` (one task's) together with what already waits for that task: once each, in seq order. */

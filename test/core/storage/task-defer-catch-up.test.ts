@@ -16,9 +16,9 @@ import { SimWorld } from '../../support/sim/sim-world';
  * A pushes t1, a filler task (so t1's later changes come in later apply batches) and version
  * `v2` of t1 (`edit`); B joins with a copy of A's store; A pushes `v3`. B's first round pulls in
  * batches of 25; with `damage`, t1's files break after the first batch (which held v2: it
- * matched nothing yet) and are repaired once the round is over. Then both sync.
+ * matched nothing yet). Returns with B's round over, t1 as the damage left it.
  */
-async function catchUp(edit: (t: TaskSnapshot, version: string) => TaskSnapshot, damage: boolean): Promise<{ world: SimWorld; a: SimDevice; b: SimDevice; t1: TaskId }> {
+async function firstRoundOfACopy(edit: (t: TaskSnapshot, version: string) => TaskSnapshot, damage: boolean): Promise<{ world: SimWorld; a: SimDevice; b: SimDevice; t1: TaskId }> {
   const world = new SimWorld();
   const a = await world.addDevice();
   const t1 = asTaskId('t1');
@@ -38,17 +38,28 @@ async function catchUp(edit: (t: TaskSnapshot, version: string) => TaskSnapshot,
     return pull(cursor, limit);
   };
   await world.run(b.storage!.syncRound());
+  transport.pull = pull;
   assert.equal(b.storage!.cursor, head);
   assert.equal(b.storage!.waitingTasks.length, damage ? 1 : 0, 'only a damaged t1 waits');
-  transport.pull = pull;
+  return { world, a, b, t1 };
+}
+
+/** firstRoundOfACopy, then t1 repaired and both synced: nothing of t1 went back, nothing conflicted. */
+async function catchUp(edit: (t: TaskSnapshot, version: string) => TaskSnapshot, damage: boolean): Promise<{ world: SimWorld; a: SimDevice; b: SimDevice; t1: TaskId }> {
+  const { world, a, b, t1 } = await firstRoundOfACopy(edit, damage);
   b.store.repair(t1);
   await world.syncAll();
   await world.syncAll();
+  await assertNothingSentBack(world, a, b, t1);
+  assert.equal((await conflictCopies(a)).length + (await conflictCopies(b)).length, 0, 'no conflict copy');
+  return { world, a, b, t1 };
+}
+
+/** Both hold the same t1, and B sent nothing of it. */
+async function assertNothingSentBack(world: SimWorld, a: SimDevice, b: SimDevice, t1: TaskId): Promise<void> {
   assert.deepEqual(content(await b.store.readTask(t1)), content(await a.store.readTask(t1)), 'converged');
   const sent = (await changesBy(world, b)).filter((c) => 'taskId' in c.body && c.body.taskId === 't1');
   assert.deepEqual(sent.map((c) => c.body), [], 'B sent nothing of t1 back');
-  assert.equal((await conflictCopies(a)).length + (await conflictCopies(b)).length, 0, 'no conflict copy');
-  return { world, a, b, t1 };
 }
 
 const editApi3 = (t: TaskSnapshot, version: string): TaskSnapshot => ({ ...t, api: t.api.map((e, i) => (i === 3 ? api('assistant', version) : e)) });
@@ -61,26 +72,7 @@ const rename = (t: TaskSnapshot, version: string): TaskSnapshot => ({ ...t, hist
  * left no journal to replay.
  */
 async function crashReplayAfterCatchUp(steps: number): Promise<boolean> {
-  const world = new SimWorld();
-  const a = await world.addDevice();
-  const t1 = asTaskId('t1');
-  await a.write(simTask('t1', 4));
-  await world.run(a.storage!.syncToCloud());
-  await a.write(simTask('tf', 40));
-  await world.run(a.storage!.syncToCloud());
-  await editOn(world, a, t1, (t) => editApi3(t, 'v2'));
-  const b = await world.addDevice({ pullApplyBatch: 25 });
-  for (const id of await a.store.listTaskIds()) await b.store.writeTask((await a.store.readTask(id))!);
-  await editOn(world, a, t1, (t) => editApi3(t, 'v3'));
-  const transport = b.transport!;
-  const pull = transport.pull.bind(transport);
-  transport.pull = async (cursor: number, limit: number) => {
-    if (cursor > 0 && !b.store.isDamaged(t1)) b.store.damage(t1);
-    return pull(cursor, limit);
-  };
-  await world.run(b.storage!.syncRound());
-  transport.pull = pull;
-  assert.equal(b.storage!.waitingTasks.length, 1, 't1 waits after the catch-up');
+  const { world, a, b, t1 } = await firstRoundOfACopy(editApi3, true);
   await editOn(world, a, asTaskId('tf'), (t) => ({ ...t, ui: [...t.ui, ui(9000, 'tf on a')] }));
   b.armCrash(steps);
   await world.run(b.storage!.syncFromCloud()).catch(() => undefined);
@@ -90,10 +82,8 @@ async function crashReplayAfterCatchUp(steps: number): Promise<boolean> {
   await b.start();
   await world.syncAll();
   await world.syncAll();
-  assert.deepEqual(content(await b.store.readTask(t1)), content(await a.store.readTask(t1)), `crash after ${steps} steps: converged`);
+  await assertNothingSentBack(world, a, b, t1);
   assert.deepEqual((await a.store.readTask(t1))!.api[3], api('assistant', 'v3'), `crash after ${steps} steps: the latest version stays`);
-  const sent = (await changesBy(world, b)).filter((c) => 'taskId' in c.body && c.body.taskId === 't1');
-  assert.deepEqual(sent.map((c) => c.body), [], `crash after ${steps} steps: B sent nothing of t1 back`);
   return true;
 }
 

@@ -9,12 +9,25 @@ import { join } from 'node:path';
 import { asTaskId } from '../../../core/ids';
 import { JsonFileSyncStateStore } from '../../../core/node/storage/json-file-sync-state-store';
 import type { ServerChange } from '../../../core/model/changes';
-import { loadSyncState, MemorySyncStateStore, SyncState, type PersistedSyncState, type SyncStateStore, type WaitingRecord } from '../../../core/storage/sync-state';
+import { loadSyncState, MemorySyncStateStore, SyncState, type PersistedSyncState, type SyncStateStore } from '../../../core/storage/sync-state';
 import { clearDeferred, deferChanges } from '../../../core/storage/task-defer';
 
 const why = { code: 'STORE_CORRUPT_JSON', path: '/s/tasks/t1/ui_messages.json', reason: 'Unexpected end' };
 const meta = (seq: number, taskId = 't1') => ({ seq, deviceId: 'd2', clientSeq: seq, baseSeq: null, entity: `task/roo-code/${taskId}`, body: { type: 'task.meta', source: 'roo-code', taskId, fields: { task: `x${seq}` }, clocks: { task: `0017600000000${String(seq).padStart(2, '0')}-000000-d2` } } }) as unknown as ServerChange;
 const seqs = (state: SyncState, key = 'roo-code/t1') => state.waiting.get(key)?.changes.map((c) => c.seq) ?? [];
+
+/** `inner` with its waiting log appended through `appendWaiting` (to fail or hold appends). */
+function withAppend(inner: SyncStateStore & { loadPaged(): ReturnType<NonNullable<SyncStateStore['loadPaged']>>; saveChanges: NonNullable<SyncStateStore['saveChanges']> }, appendWaiting: SyncStateStore['appendWaiting']): SyncStateStore {
+  return {
+    load: () => inner.load(),
+    loadPaged: () => inner.loadPaged(),
+    save: (s) => inner.save(s),
+    saveChanges: (h, t) => inner.saveChanges(h, t),
+    appendWaiting,
+    loadWaiting: () => inner.loadWaiting(),
+    replaceWaiting: (records) => inner.replaceWaiting(records),
+  };
+}
 
 describe('the waiting log of the sync state (found by a review)', () => {
   let dir: string;
@@ -51,23 +64,15 @@ describe('the waiting log of the sync state (found by a review)', () => {
     const path = join(dir, 'state.json');
     const inner = new JsonFileSyncStateStore(path);
     let fail = false;
-    const store: SyncStateStore = {
-      load: () => inner.load(),
-      loadPaged: () => inner.loadPaged(),
-      save: (s) => inner.save(s),
-      saveChanges: (h, t) => inner.saveChanges(h, t),
-      appendWaiting: async (records) => {
-        if (fail) {
-          fail = false;
-          const text = records.map((r) => `${JSON.stringify(r)}\n`).join('');
-          await appendFile(`${path}.waiting`, text.slice(0, text.length - 30)); // the disk filled up mid-write
-          throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
-        }
-        return inner.appendWaiting(records);
-      },
-      loadWaiting: () => inner.loadWaiting(),
-      replaceWaiting: (r) => inner.replaceWaiting(r),
-    };
+    const store = withAppend(inner, async (records) => {
+      if (fail) {
+        fail = false;
+        const text = records.map((r) => `${JSON.stringify(r)}\n`).join('');
+        await appendFile(`${path}.waiting`, text.slice(0, text.length - 30)); // the disk filled up mid-write
+        throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+      }
+      return inner.appendWaiting(records);
+    });
     const state = await loadSyncState(store);
     deferChanges(state, state.task('roo-code', asTaskId('t1')), [meta(11)], why, 'd1');
     state.cursor = 11;
@@ -85,23 +90,15 @@ describe('the waiting log of the sync state (found by a review)', () => {
     const inner = new MemorySyncStateStore();
     let releaseAppend!: (ok: boolean) => void;
     let gate = false;
-    const store: SyncStateStore = {
-      load: () => inner.load(),
-      loadPaged: () => inner.loadPaged(),
-      save: (s) => inner.save(s),
-      saveChanges: (h, t) => inner.saveChanges(h, t),
-      appendWaiting: async (records) => {
-        if (gate) {
-          gate = false;
-          // The append is slow; it never completes (crash) / fails (IO error).
-          const ok = await new Promise<boolean>((resolve) => (releaseAppend = resolve));
-          if (!ok) throw new Error('EIO');
-        }
-        return inner.appendWaiting(records);
-      },
-      loadWaiting: () => inner.loadWaiting(),
-      replaceWaiting: (r: readonly WaitingRecord[]) => inner.replaceWaiting(r),
-    };
+    const store = withAppend(inner, async (records) => {
+      if (gate) {
+        gate = false;
+        // The append is slow; it never completes (crash) / fails (IO error).
+        const ok = await new Promise<boolean>((resolve) => (releaseAppend = resolve));
+        if (!ok) throw new Error('EIO');
+      }
+      return inner.appendWaiting(records);
+    });
     const state = await loadSyncState(store);
     // An earlier wait of t1, applied and saved without it.
     deferChanges(state, state.task('roo-code', asTaskId('t1')), [meta(3)], why, 'd1');
