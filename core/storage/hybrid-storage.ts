@@ -597,7 +597,8 @@ export class HybridStorage {
     const journal = this.state.journal;
     if (!journal) return;
     await replayJournal(this.deps, journal);
-    this.state.cursor = Math.max(this.state.cursor, journal.cursor);
+    // (Unless the state asked for everything again: its waiting changes were missing.)
+    if (!this.state.pullFromStart) this.state.cursor = Math.max(this.state.cursor, journal.cursor);
     this.state.journal = null;
     await this.deps.saveState();
   }

@@ -442,8 +442,17 @@ export class SyncState {
     }
     // A waiting task without its changes (the log lost or cut back): the cursor is past them, so
     // everything is pulled again from the start (applying is idempotent); the task waits anew.
-    if (Object.keys(reasons).some((key) => !this.waiting.has(key))) this.cursor = 0;
+    if (Object.keys(reasons).some((key) => !this.waiting.has(key))) {
+      this.cursor = 0;
+      this.pullFromStart = true;
+    }
   }
+
+  /**
+   * Set on load when the cursor went back to 0 because waiting changes were missing (see
+   * foldWaiting): a journal replayed on open must not move it forward again.
+   */
+  pullFromStart = false;
   /** Tasks changed since the last save; null when everything must be written. */
   private dirty: Set<string> | null = null;
   /**

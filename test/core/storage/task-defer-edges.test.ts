@@ -6,6 +6,38 @@ import assert from 'node:assert/strict';
 import { api, content, editOn, syncedPair, ui } from '../../support/sim/sim-tasks';
 
 
+/**
+ * B's t1 waits (its files broken); A changes t2; B pulls it, crashing after `crashAt` durable
+ * writes (null: no crash); B's waiting log is lost while it is down (a state restored without
+ * it), t1 is repaired and B starts again. Returns whether the header then held a journal.
+ */
+async function waitingLogLost(crashAt: number | null): Promise<boolean | null> {
+  const { world, a, b, t1, t2 } = await syncedPair();
+  await editOn(world, a, t1, (t) => ({ ...t, ui: [...t.ui, ui(5000, 't1 new')] }));
+  b.store.damage(t1);
+  await world.run(b.storage!.syncFromCloud());
+  assert.equal(b.storage!.waitingTasks.length, 1);
+  await editOn(world, a, t2, (t) => ({ ...t, ui: [...t.ui, ui(5001, 't2 new')] }));
+  if (crashAt !== null) {
+    b.armCrash(crashAt);
+    await world.run(b.storage!.syncFromCloud()).catch(() => undefined);
+    if (!b.crashedMidStep) {
+      b.disarmCrash();
+      return null;
+    }
+  }
+  b.kill();
+  const journal = (await b.stateStore.load())?.journal != null;
+  await b.stateStore.replaceWaiting([]);
+  b.store.repair(t1);
+  await b.start();
+  await world.syncAll();
+  await world.syncAll();
+  assert.deepEqual(content(await b.store.readTask(t1)), content(await a.store.readTask(t1)), `crash at ${crashAt}: t1 got what waited`);
+  assert.deepEqual(content(await b.store.readTask(t2)), content(await a.store.readTask(t2)));
+  return journal;
+}
+
 describe('HybridStorage: edges of a task that cannot be read', () => {
   it('a deferred task whose folder is removed locally comes back with what was pulled meanwhile', async () => {
     const { world, a, b, t1 } = await syncedPair();
@@ -88,5 +120,15 @@ describe('HybridStorage: edges of a task that cannot be read', () => {
     b.store.repair(t1);
     await world.syncAll();
     assert.deepEqual(content(await b.store.readTask(t1)), content(await a.store.readTask(t1)));
+  });
+  it('pulls everything again when its waiting log was lost, also when a crash left a journal to replay (found by a review)', async () => {
+    await waitingLogLost(null);
+    let journals = 0;
+    for (let steps = 0; steps < 20; steps++) {
+      const journal = await waitingLogLost(steps);
+      if (journal === null) break;
+      if (journal) journals++;
+    }
+    assert.ok(journals > 0, 'a crash left a journal');
   });
 });
