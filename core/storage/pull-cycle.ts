@@ -202,14 +202,15 @@ export async function replayJournal(deps: EngineDeps, journal: ApplyJournal): Pr
     }
     const snapshot = read.snapshot;
     let siblings = new Set<string>();
+    let staleFields: string[] = [];
     if (snapshot && isWaiting(deps.ctx.state, task)) {
       // Changes that waited for this task's files, which may not have been read in the page a
       // crash cut short: what the disk holds of them is adopted first, as applyPage does (a
       // second time changes nothing).
       const adopted = adoptHeldChanges(snapshot, task, group.changes, pendingIndex(deps.outbox.queued()), { deviceId: deps.ctx.deviceId, hold: catchingUp(deps.ctx.state, task) });
       if (adopted.entries + adopted.fields + adopted.held > 0) deps.ctx.state.markDirty(task);
-      for (const name of adopted.staleFields) task.heldFields.delete(name);
       siblings = adopted.siblings;
+      staleFields = adopted.staleFields;
     }
     const edits = snapshot && editsSinceCrash(deps.ctx.state, deps.ctx.deviceId, snapshot, task, group.changes);
     const scope = edits || siblings.size > 0 ? { keys: new Set([...(edits?.keys ?? []), ...siblings]), meta: edits?.meta ?? false } : null;
@@ -220,6 +221,8 @@ export async function replayJournal(deps: EngineDeps, journal: ApplyJournal): Pr
     } else {
       snapshots.set(key, { snapshot, restored: false });
     }
+    // Stale fields (an older version on disk) stay held through detection, as in applyPage.
+    for (const name of staleFields) task.heldFields.delete(name);
   }
   if (planned.length > 0) {
     await deps.outbox.enqueue(planned);
