@@ -13,13 +13,13 @@ import { entityKeyOf, compareEntryKeys, type ClientChange, type EntryKey, type S
 import type { TaskSnapshot, TaskStore } from '../ports/task-store';
 import { applyFileChanges, detectFileChanges } from './file-sync';
 import { StorageErrorCode } from './storage-errors';
-import { taskStateKey, type ApplyJournal, type SyncState } from './sync-state';
+import { taskOfStateKey, taskStateKey, type ApplyJournal, type SyncState, type TaskSyncState } from './sync-state';
 import type { EngineDeps } from './sync-context';
 import { applyTaskChanges, type PendingIndex } from './task-apply';
-import { adoptHeldChanges, catchingUp, releaseHeld, releaseTaskHeld, streamEntryKey } from './task-adopt';
+import { adoptHeldChanges, catchingUp, releaseHeld, releaseTaskHeld, streamEntryKey, type Adopted } from './task-adopt';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
 import { editsSinceCrash } from './task-replay';
-import { clearDeferred, deferChanges, dropWaiting, isWaiting, readForApply, waitingTasks, withDeferred, type WaitingTask } from './task-defer';
+import { clearDeferred, deferChanges, isWaiting, readForApply, waitingTasks, withDeferred, type WaitingTask } from './task-defer';
 import { buildTaskCopy, COPY_ID_ATTEMPTS, copyHolds, isTaskConflictCopy, taskCopyId, type DisplacedVersion } from './task-conflict-copy';
 
 export interface PullReport {
@@ -148,11 +148,7 @@ export async function applyPage(deps: EngineDeps, journal: ApplyJournal): Promis
       continue;
     }
     const task = deps.ctx.state.task(group.source, snapshot.taskId);
-    // What the disk already holds of these changes (a backfilled store) is not a local edit;
-    // until caught up, what may be a later version in the log is held (task-adopt).
-    const hold = catchingUp(deps.ctx.state, task);
-    const adopted = adoptHeldChanges(snapshot, task, group.changes, pending, { deviceId: deps.ctx.deviceId, hold });
-    if (adopted.entries + adopted.fields + adopted.held > 0) deps.ctx.state.markDirty(task);
+    const { adopted, hold } = adoptPulled(deps, snapshot, task, group.changes, pending);
     const detected = await detectTaskChanges(deps.ctx, snapshot, task, { scope: overwrittenBy(group.changes, adopted.siblings, hold) });
     // Stale fields (an older version on disk) are left to the apply, which writes the tracked one.
     for (const name of adopted.staleFields) task.heldFields.delete(name);
@@ -190,6 +186,7 @@ export async function replayJournal(deps: EngineDeps, journal: ApplyJournal): Pr
   const groups = groupPage(journal.changes, deps.ctx.state);
   const snapshots = new Map<string, ReadTask>();
   const planned: PlannedChange[] = [];
+  const pending = pendingIndex(deps.outbox.queued());
   for (const [key, group] of groups.tasks) {
     const store = syncedStore(deps, group);
     if (!store) continue;
@@ -201,17 +198,11 @@ export async function replayJournal(deps: EngineDeps, journal: ApplyJournal): Pr
       continue;
     }
     const snapshot = read.snapshot;
-    let siblings = new Set<string>();
-    let staleFields: string[] = [];
-    if (snapshot && isWaiting(deps.ctx.state, task)) {
-      // Changes that waited for this task's files, which may not have been read in the page a
-      // crash cut short: what the disk holds of them is adopted first, as applyPage does (a
-      // second time changes nothing).
-      const adopted = adoptHeldChanges(snapshot, task, group.changes, pendingIndex(deps.outbox.queued()), { deviceId: deps.ctx.deviceId, hold: catchingUp(deps.ctx.state, task) });
-      if (adopted.entries + adopted.fields + adopted.held > 0) deps.ctx.state.markDirty(task);
-      siblings = adopted.siblings;
-      staleFields = adopted.staleFields;
-    }
+    // Changes that waited for this task's files may not have been read in the page a crash cut
+    // short: what the disk holds of them is adopted first, as applyPage does (a second time
+    // changes nothing).
+    const adopted = snapshot && isWaiting(deps.ctx.state, task) ? adoptPulled(deps, snapshot, task, group.changes, pending).adopted : null;
+    const siblings = adopted?.siblings ?? new Set<string>();
     const edits = snapshot && editsSinceCrash(deps.ctx.state, deps.ctx.deviceId, snapshot, task, group.changes);
     const scope = edits || siblings.size > 0 ? { keys: new Set([...(edits?.keys ?? []), ...siblings]), meta: edits?.meta ?? false } : null;
     if (snapshot && scope) {
@@ -222,7 +213,7 @@ export async function replayJournal(deps: EngineDeps, journal: ApplyJournal): Pr
       snapshots.set(key, { snapshot, restored: false });
     }
     // Stale fields (an older version on disk) stay held through detection, as in applyPage.
-    for (const name of staleFields) task.heldFields.delete(name);
+    for (const name of adopted?.staleFields ?? []) task.heldFields.delete(name);
   }
   if (planned.length > 0) {
     await deps.outbox.enqueue(planned);
@@ -304,6 +295,18 @@ export async function keepConflictCopy(deps: EngineDeps, store: TaskStore, displ
 }
 
 /**
+ * What the disk already holds of a task's pulled `changes` (a backfilled store) is taken as
+ * synced, not as local edits; while the task catches up (`hold`), what may be a later version in
+ * the log is held (task-adopt). The caller releases `adopted.staleFields` after its detection.
+ */
+function adoptPulled(deps: EngineDeps, snapshot: TaskSnapshot, task: TaskSyncState, changes: readonly ServerChange[], pending: PendingIndex): { adopted: Adopted; hold: boolean } {
+  const hold = catchingUp(deps.ctx.state, task);
+  const adopted = adoptHeldChanges(snapshot, task, changes, pending, { deviceId: deps.ctx.deviceId, hold });
+  if (adopted.entries + adopted.fields + adopted.held > 0) deps.ctx.state.markDirty(task);
+  return { adopted, hold };
+}
+
+/**
  * What detection must look at before `changes` (one task's) are applied, besides what the state
  * tracks: what the apply could overwrite, the keys they put and, when they set metadata, the
  * HistoryItem; everything when one deletes the task. While catching up, those are adopted or
@@ -344,15 +347,15 @@ export function pendingIndex(pending: Iterable<ClientChange>): PendingIndex {
  */
 function syncedStore(deps: EngineDeps, group: { source: TaskSource; taskId: string }): TaskStore | undefined {
   const store = deps.storeFor(group.source);
-  if (!store) dropWaiting(deps.ctx.state, group.source, group.taskId);
+  if (!store) deps.ctx.state.clearWaiting(taskStateKey(group.source, group.taskId));
   return store;
 }
 
 /**
- * The page's changes per task and per workspace, in seq order. With `state`, each task's waiting
- * changes (task-defer) join its group, and every task with waiting changes has a group.
+ * The page's changes per task and per workspace, in seq order. Each task's waiting changes
+ * (task-defer) join its group, and every task with waiting changes has a group.
  */
-function groupPage(changes: readonly ServerChange[], state?: SyncState): PageGroups {
+function groupPage(changes: readonly ServerChange[], state: SyncState): PageGroups {
   const groups: PageGroups = { tasks: new Map(), files: new Map() };
   for (const change of [...changes].sort((a, b) => a.seq - b.seq)) {
     const body = change.body;
@@ -367,10 +370,8 @@ function groupPage(changes: readonly ServerChange[], state?: SyncState): PageGro
     group.changes.push(change);
     groups.tasks.set(key, group);
   }
-  if (!state) return groups;
   for (const key of state.waiting.keys()) {
-    const slash = key.indexOf('/');
-    const group = groups.tasks.get(key) ?? { source: key.slice(0, slash) as TaskSource, taskId: key.slice(slash + 1), changes: [] };
+    const group = groups.tasks.get(key) ?? { ...taskOfStateKey(key), changes: [] };
     group.changes = withDeferred(state, key, group.changes);
     groups.tasks.set(key, group);
   }

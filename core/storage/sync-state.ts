@@ -366,6 +366,12 @@ export class MemorySyncStateStore implements SyncStateStore {
 export const TASKS_IN_MEMORY = 64;
 
 export const taskStateKey = (source: TaskSource, taskId: TaskId | string): string => `${source}/${taskId}`;
+
+/** The source and task id a `taskStateKey` names (the source is not checked). */
+export function taskOfStateKey(key: string): { source: TaskSource; taskId: string } {
+  const slash = key.indexOf('/');
+  return { source: key.slice(0, slash) as TaskSource, taskId: key.slice(slash + 1) };
+}
 export const fileStateKey = (workspaceId: WorkspaceId | string, path: string): string => `${workspaceId}\n${path}`;
 
 /** The live, mutable sync state of one device. */
@@ -780,10 +786,9 @@ export class SyncState {
 
 /** One task's state from its persisted form; throws STATE_CORRUPT on a bad shape. */
 function parseTask(key: string, raw: unknown): TaskSyncState {
-  const slash = key.indexOf('/');
-  const source = key.slice(0, slash) as TaskSource;
-  if (slash < 0 || !TASK_SOURCES.includes(source) || !isRecord(raw)) throw corrupt(`bad task ${key}`);
-  const t = emptyTask(source, key.slice(slash + 1) as TaskId);
+  const { source, taskId } = taskOfStateKey(key);
+  if (!key.includes('/') || !TASK_SOURCES.includes(source) || !isRecord(raw)) throw corrupt(`bad task ${key}`);
+  const t = emptyTask(source, taskId as TaskId);
   for (const stream of STREAM_NAMES) {
     const list = raw[stream];
     if (!Array.isArray(list)) throw corrupt(`bad ${stream} list of ${key}`);

@@ -21,7 +21,7 @@ import type { ServerChange } from '../model/changes';
 import type { TaskId } from '../ids';
 import type { TaskSnapshot, TaskStore } from '../ports/task-store';
 import { uiTimestamp } from '../tracking/stream-keys';
-import { taskStateKey, type SyncState, type TaskSyncState, type UnreadableReason } from './sync-state';
+import { taskOfStateKey, taskStateKey, type SyncState, type TaskSyncState, type UnreadableReason } from './sync-state';
 import { catchingUp } from './task-adopt';
 
 /** Errors that mean the task's files cannot be read as they are now (not a transient state of the store). */
@@ -95,7 +95,7 @@ export function deferChanges(state: SyncState, task: TaskSyncState, changes: rea
 /**
  * `changes` (in seq order) without the puts a later waiting put of the same entry replaces, so
  * a task that waits while another device streams a message into it keeps one version of each
- * message, not every one (its list is saved whole each time it grows). Applying the rest gives
+ * message in memory and applies it once, not every version. Applying the rest gives
  * the same task and state, so it keeps: every put of this device's own (coming back, they
  * acknowledge it), every put of an entry this device tracks as its own (a put there may displace
  * it into a conflict copy, which depends on each version's base), and every put before a
@@ -118,14 +118,6 @@ function withoutReplacedPuts(changes: readonly ServerChange[], task: TaskSyncSta
   return replaced.size === 0 ? [...changes] : changes.filter((_, i) => !replaced.has(i));
 }
 
-/**
- * The group's task is of a store this device does not sync (any more): its waiting changes are
- * dropped, as every change of such a store is (pull-cycle skips them).
- */
-export function dropWaiting(state: SyncState, source: TaskSyncState['source'], taskId: string): void {
-  state.clearWaiting(taskStateKey(source, taskId));
-}
-
 function sameReason(a: UnreadableReason, b: UnreadableReason): boolean {
   return a.code === b.code && a.path === b.path && a.reason === b.reason;
 }
@@ -145,8 +137,5 @@ export interface WaitingTask extends UnreadableReason {
 
 /** Every task whose pulled changes wait until its files can be read. */
 export function waitingTasks(state: SyncState): WaitingTask[] {
-  return [...state.waiting].map(([key, { changes, why }]) => {
-    const slash = key.indexOf('/');
-    return { source: key.slice(0, slash) as TaskSyncState['source'], taskId: key.slice(slash + 1), changes: changes.length, ...why };
-  });
+  return [...state.waiting].map(([key, { changes, why }]) => ({ ...taskOfStateKey(key), changes: changes.length, ...why }));
 }
