@@ -49,14 +49,20 @@ describe('roo-sync sync / status (dist/cli.js, two machines)', function () {
     return m;
   }
 
-  it('syncs a message appended on one machine into the other while both run; a second sync refuses naming the holder', async () => {
-    const email = `sync-${Date.now()}@example.com`;
+  /** A new user's laptop (a generated store of 2 tasks, seed `seed`) and desktop (an empty store at `bBase`), both signed in. */
+  async function twoMachines(label: string, seed: number): Promise<{ a: Machine; b: Machine; generated: Awaited<ReturnType<typeof generateStore>>; bBase: string }> {
+    const email = `${label}-${Date.now()}@example.com`;
     await createUser(suite.db(), { email, password: PASSWORD });
     const a = await machine('laptop', email);
     const b = await machine('desktop', email);
-    const generated = await generateStore(a.home, { source: 'roo-code', seed: 9, tasks: 2, damage: false });
+    const generated = await generateStore(a.home, { source: 'roo-code', seed, tasks: 2, damage: false });
     const bBase = join(b.home, '.config', 'Code', 'User', 'globalStorage', layoutOf('roo-code').extensionId);
     await mkdir(bBase, { recursive: true });
+    return { a, b, generated, bBase };
+  }
+
+  it('syncs a message appended on one machine into the other while both run; a second sync refuses naming the holder', async () => {
+    const { a, b, generated, bBase } = await twoMachines('sync', 9);
 
     const status = await runCli(a, ['status', '--json']);
     assert.equal(status.code, 0, status.stderr);
@@ -107,13 +113,7 @@ describe('roo-sync sync / status (dist/cli.js, two machines)', function () {
   });
 
   it('keeps syncing every other task while one cannot be read, and applies what waited once it is whole again', async () => {
-    const email = `sync-corrupt-${Date.now()}@example.com`;
-    await createUser(suite.db(), { email, password: PASSWORD });
-    const a = await machine('laptop', email);
-    const b = await machine('desktop', email);
-    const generated = await generateStore(a.home, { source: 'roo-code', seed: 11, tasks: 2, damage: false });
-    const bBase = join(b.home, '.config', 'Code', 'User', 'globalStorage', layoutOf('roo-code').extensionId);
-    await mkdir(bBase, { recursive: true });
+    const { a, b, generated, bBase } = await twoMachines('sync-corrupt', 11);
     assert.equal((await runCli(a, ['sync', '--once'])).code, 0);
     assert.equal((await runCli(b, ['sync', '--once'])).code, 0);
 
