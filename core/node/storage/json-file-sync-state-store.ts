@@ -105,7 +105,7 @@ export class JsonFileSyncStateStore implements SyncStateStore {
         const { size } = await handle.stat();
         const whole = await wholeRecordsEnd(handle, size);
         if (whole < size) await handle.truncate(whole);
-        await handle.writeFile(records.map((record) => `${JSON.stringify(record)}\n`).join(''));
+        await handle.writeFile(waitingLines(records));
         await handle.sync();
       } finally {
         await handle.close();
@@ -135,7 +135,7 @@ export class JsonFileSyncStateStore implements SyncStateStore {
 
   async replaceWaiting(records: readonly WaitingRecord[]): Promise<void> {
     await mkdir(dirname(this.path));
-    await writeTextAtomic(this.waitingPath, records.map((record) => `${JSON.stringify(record)}\n`).join(''), true);
+    await writeTextAtomic(this.waitingPath, waitingLines(records), true);
   }
 
   /** The parsed file, or undefined when it does not exist. */
@@ -165,6 +165,11 @@ async function mkdir(dir: string): Promise<void> {
   } catch (err) {
     throw io(dir, err);
   }
+}
+
+/** Waiting records as the log holds them: one JSON text per line, each ending with a newline. */
+function waitingLines(records: readonly WaitingRecord[]): string {
+  return records.map((record) => `${JSON.stringify(record)}\n`).join('');
 }
 
 /** Where the log's last whole record ends (just after its newline), 0 when it has none. */
