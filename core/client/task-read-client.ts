@@ -2,13 +2,16 @@
  * The relay's read model over HTTP, for whatever needs a user's tasks without syncing a device
  * (backfill, migrate --verify, the web page): `GET /v1/tasks` (the task list, newest first,
  * paged), `GET /v1/tasks/:source/:taskId` (one task's folded HistoryItem) and
- * `GET /v1/tasks/:source/:taskId/messages` (one stream, newest first, paged), and
+ * `GET /v1/tasks/:source/:taskId/messages` (one stream, newest first, paged),
+ * `GET /v1/tasks/:source/:taskId/streams/:stream` (one stream as its file's JSON text) and
  * `GET /v1/read-model` (how far the read model has followed the log). Every page is
  * fetched with a fresh access token from `accessToken()` (AuthSession renews it). fetch-based:
  * runs in Node, the extension host and browsers. Errors are the relay's codes (TASK_NOT_FOUND,
  * AUTH_*, PROJECTIONS_DISABLED) or RelayHttp's (RELAY_UNREACHABLE, RELAY_RESPONSE_INVALID).
  */
+import { SyncError } from '../errors';
 import type { StreamName } from '../model/changes';
+import { STREAM_PAGE_HEADERS, joinStreamPages } from '../protocol/stream-page';
 import { RelayHttp, type RelayHttpOptions } from './relay-http';
 
 /** One task of the list: key, folded HistoryItem fields, latest change. */
@@ -28,6 +31,14 @@ export interface RelayMessage {
   hash: string;
   seq: number;
   entry: unknown;
+}
+
+/** One stream as the assistant's file holds it. */
+export interface StreamFile {
+  /** UTF-8 text of a JSON array of the entries, oldest first, each as the relay stored it. */
+  json: Uint8Array;
+  /** Entries in `json`. */
+  count: number;
 }
 
 /** How far the user's read model has followed their change log. */
@@ -86,5 +97,30 @@ export class TaskReadClient {
       before = page.nextBefore;
     } while (before);
     return pages.flat().reverse();
+  }
+
+  /**
+   * One stream as the text of its file (a JSON array, oldest first), its pages joined without
+   * parsing an entry: what a backfill writes as it is. The relay's entries are JSON it stored
+   * from a device's push (PostgreSQL's json type checked them).
+   */
+  async streamFile(source: string, taskId: string, stream: StreamName): Promise<StreamFile> {
+    const pages: Uint8Array[] = [];
+    let count = 0;
+    let after: string | null = null;
+    do {
+      const query = `?limit=${PAGE}${after !== null ? `&after=${encodeURIComponent(after)}` : ''}`;
+      const response = await this.http.request(`/v1/tasks/${encodeURIComponent(source)}/${encodeURIComponent(taskId)}/streams/${stream}${query}`, {
+        accessToken: await this.accessToken(),
+      });
+      const entries = Number(response.headers.get(STREAM_PAGE_HEADERS.count));
+      if (!Number.isSafeInteger(entries) || entries < 0) {
+        throw new SyncError('RELAY_RESPONSE_INVALID', `the relay's stream page has no entry count (${STREAM_PAGE_HEADERS.count})`, { status: response.status });
+      }
+      pages.push(new Uint8Array(await response.arrayBuffer()));
+      count += entries;
+      after = response.headers.get(STREAM_PAGE_HEADERS.nextAfter);
+    } while (after !== null);
+    return { json: joinStreamPages(pages), count };
   }
 }

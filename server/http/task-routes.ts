@@ -6,6 +6,9 @@
  * GET /v1/tasks/:source/:taskId/messages (one stream of a task, newest first, paged): read from
  * the read model (server/projections), which follows the log asynchronously (the
  * projection_lag_changes gauge says by how much); 503 PROJECTIONS_DISABLED when it is off.
+ * GET /v1/tasks/:source/:taskId/streams/:stream (one stream as the assistant's file holds it: a
+ * JSON array of the entries, oldest first, paged by `after` and the Roo-Sync-Next-After header):
+ * the same read model, for a backfill that writes the file without parsing it.
  * GET /v1/read-model: how far the caller's read model has followed their change log
  * (`{ logSeq, projectedSeq }`), so a reader (backfill) can wait until it covers what was pushed.
  * Bearer auth; every read is scoped to the caller's user. Another user's task answers exactly
@@ -13,8 +16,9 @@
  */
 import { SyncError } from '../../core/errors';
 import { STREAM_NAMES, type StreamName } from '../../core/model/changes';
+import { STREAM_PAGE_HEADERS } from '../../core/protocol/stream-page';
 import { parseKeyOrder } from '../projections/plan';
-import { DEFAULT_MESSAGE_LIMIT, MAX_MESSAGE_LIMIT, findConversation, listMessagesJson, readModelPosition } from '../projections/read-model';
+import { DEFAULT_MESSAGE_LIMIT, MAX_MESSAGE_LIMIT, findConversation, listMessagesJson, listStreamFileJson, readModelPosition } from '../projections/read-model';
 import { DEFAULT_TASK_LIST_LIMIT, MAX_TASK_LIST_LIMIT } from '../tasks/task-list';
 import { authenticate } from './auth-routes';
 import { sendJson, sendJsonText } from './http-errors';
@@ -53,20 +57,48 @@ export function registerTaskRoutes(router: Router, ctx: HttpContext): void {
     const device = await authenticate(ctx, req);
     requireProjections(ctx);
     const query = new URL(req.url ?? '/', 'http://relay').searchParams;
-    const stream = query.get('stream') ?? 'ui';
-    if (!(STREAM_NAMES as readonly string[]).includes(stream)) throw new SyncError('REQUEST_INVALID', 'stream must be ui or api');
+    const stream = streamParam(query.get('stream') ?? 'ui');
     const limit = parseLimit(query.get('limit'), DEFAULT_MESSAGE_LIMIT, MAX_MESSAGE_LIMIT);
-    const before = query.get('before') ?? undefined;
-    if (before !== undefined && parseKeyOrder(before) === undefined) {
-      throw new SyncError('REQUEST_INVALID', 'before must be a stream key (<ts>:<n> or <position>)');
-    }
+    const before = keyParam(query, 'before');
     const conversation = await findConversation(ctx.db, device.userId, params.source ?? '', params.taskId ?? '');
     if (!conversation) throw new SyncError('TASK_NOT_FOUND', 'no such task');
-    const page = await listMessagesJson(ctx.db, conversation.id, { stream: stream as StreamName, limit, before }, {
-      onMissing: (keys) => ctx.logger.error('read model names log changes that are gone; entries left out', { taskId: params.taskId, stream, keys: keys.slice(0, 20), count: keys.length }),
-    });
+    const page = await listMessagesJson(ctx.db, conversation.id, { stream, limit, before }, { onMissing: logMissing(ctx, params.taskId, stream) });
     sendJsonText(res, 200, page);
   });
+
+  router.add('GET', '/v1/tasks/:source/:taskId/streams/:stream', async ({ req, res, params }) => {
+    const device = await authenticate(ctx, req);
+    requireProjections(ctx);
+    const query = new URL(req.url ?? '/', 'http://relay').searchParams;
+    const stream = streamParam(params.stream ?? '');
+    const limit = parseLimit(query.get('limit'), MAX_MESSAGE_LIMIT, MAX_MESSAGE_LIMIT);
+    const after = keyParam(query, 'after');
+    const conversation = await findConversation(ctx.db, device.userId, params.source ?? '', params.taskId ?? '');
+    if (!conversation) throw new SyncError('TASK_NOT_FOUND', 'no such task');
+    const page = await listStreamFileJson(ctx.db, conversation.id, { stream, limit, after }, { onMissing: logMissing(ctx, params.taskId, stream) });
+    sendJsonText(res, 200, page.json, {
+      [STREAM_PAGE_HEADERS.count]: String(page.count),
+      ...(page.nextAfter !== undefined ? { [STREAM_PAGE_HEADERS.nextAfter]: page.nextAfter } : {}),
+    });
+  });
+}
+
+function streamParam(stream: string): StreamName {
+  if (!(STREAM_NAMES as readonly string[]).includes(stream)) throw new SyncError('REQUEST_INVALID', 'stream must be ui or api');
+  return stream as StreamName;
+}
+
+/** A stream key parameter (`before`, `after`), or undefined; REQUEST_INVALID when it is not a key. */
+function keyParam(query: URLSearchParams, name: string): string | undefined {
+  const key = query.get(name) ?? undefined;
+  if (key !== undefined && parseKeyOrder(key) === undefined) {
+    throw new SyncError('REQUEST_INVALID', `${name} must be a stream key (<ts>:<n> or <position>)`);
+  }
+  return key;
+}
+
+function logMissing(ctx: HttpContext, taskId: string | undefined, stream: StreamName): (keys: string[]) => void {
+  return (keys) => ctx.logger.error('read model names log changes that are gone; entries left out', { taskId, stream, keys: keys.slice(0, 20), count: keys.length });
 }
 
 /** A query parameter up to `max` characters (absent or empty: undefined); REQUEST_INVALID when longer. */

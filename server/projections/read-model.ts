@@ -70,8 +70,7 @@ export async function findConversation(db: Queryable, userId: string, source: st
  * One page of a conversation's stream, newest first: at most `limit` entries whose key orders
  * before `before` (all when absent; `before` must be a stream key, checked by the caller), as
  * the JSON text of a MessagePage. Each entry is spliced in as stored in the log (the json column
- * keeps the text as sent) instead of parsed by pg and serialised again: a backfill reads every
- * message of the user through this.
+ * keeps the text as sent) instead of parsed by pg and serialised again.
  */
 export async function listMessagesJson(
   db: Queryable,
@@ -79,21 +78,66 @@ export async function listMessagesJson(
   page: { stream: StreamName; limit: number; before?: string },
   options: { onMissing?: (keys: string[]) => void } = {},
 ): Promise<string> {
-  const before = page.before === undefined ? undefined : parseKeyOrder(page.before);
+  const { rows, more } = await readPage(db, conversationId, { stream: page.stream, limit: page.limit, from: page.before, order: 'newest' }, options);
+  const messages = rows.map(
+    (r) => `{"key":${JSON.stringify(r.entry_key)},"hash":${JSON.stringify(r.content_hash)},"seq":${Number(r.seq)},"entry":${r.content ?? 'null'}}`,
+  );
+  const next = more ? `,"nextBefore":${JSON.stringify(more)}` : '';
+  return `{"stream":${JSON.stringify(page.stream)},"messages":[${messages.join(',')}]${next}}`;
+}
+
+/** One page of a stream as the assistant's file holds it. */
+export interface StreamFilePage {
+  /** A JSON array of the entries, oldest first, each as stored in the log. */
+  json: string;
+  /** Entries in `json`. */
+  count: number;
+  /** Pass as `after` for the next page; absent on the last page. */
+  nextAfter?: string;
+}
+
+/**
+ * One page of a conversation's stream, oldest first: at most `limit` entries whose key orders
+ * after `after` (from the first when absent), as a JSON array of the entries alone, the text
+ * of the assistant's stream file. The pages joined are the whole file, which a backfill writes
+ * without parsing a message or serialising it again.
+ */
+export async function listStreamFileJson(
+  db: Queryable,
+  conversationId: string,
+  page: { stream: StreamName; limit: number; after?: string },
+  options: { onMissing?: (keys: string[]) => void } = {},
+): Promise<StreamFilePage> {
+  const { rows, more } = await readPage(db, conversationId, { stream: page.stream, limit: page.limit, from: page.after, order: 'oldest' }, options);
+  return { json: `[${rows.map((r) => r.content ?? 'null').join(',')}]`, count: rows.length, ...(more ? { nextAfter: more } : {}) };
+}
+
+/**
+ * The rows of one page, `order` from `from` (exclusive), without those whose change is gone
+ * (reported to `onMissing`); `more`: the key to page on from, when there are more rows.
+ */
+async function readPage(
+  db: Queryable,
+  conversationId: string,
+  page: { stream: StreamName; limit: number; from?: string; order: 'newest' | 'oldest' },
+  options: { onMissing?: (keys: string[]) => void },
+): Promise<{ rows: PageRow[]; more?: string }> {
+  const from = page.from === undefined ? undefined : parseKeyOrder(page.from);
   const params: unknown[] = [conversationId, page.stream, page.limit + 1];
+  const direction = page.order === 'newest' ? 'DESC' : 'ASC';
   let bound = '';
-  if (before) {
-    params.push(before.major, before.minor);
-    bound = 'AND (m.key_major, m.key_minor) < ($4, $5)';
+  if (from) {
+    params.push(from.major, from.minor);
+    bound = `AND (m.key_major, m.key_minor) ${page.order === 'newest' ? '<' : '>'} ($4, $5)`;
   }
   let rows: PageRow[];
   try {
-    rows = (await db.query<PageRow>(pageSql(bound, entryTextSql('o')), params)).rows;
+    rows = (await db.query<PageRow>(pageSql(bound, entryTextSql('o'), direction), params)).rows;
   } catch (err) {
     // PostgreSQL's json functions refuse to take apart a text holding the escape \u0000 (an
     // entry a device sent with a NUL): read those pages' bodies whole and take the entries out here.
     if (!(isSyncError(err) && err.details?.sqlState === UNTRANSLATABLE_CHARACTER)) throw err;
-    rows = (await db.query<PageRow>(pageSql(bound, 'o.body::text'), params)).rows.map((r) => ({ ...r, content: r.content === null ? null : entryOf(r.content) }));
+    rows = (await db.query<PageRow>(pageSql(bound, 'o.body::text', direction), params)).rows.map((r) => ({ ...r, content: r.content === null ? null : entryOf(r.content) }));
   }
   const more = rows.length > page.limit;
   const shown = more ? rows.slice(0, page.limit) : rows;
@@ -101,12 +145,8 @@ export async function listMessagesJson(
   // page's bounds still come from every row, so paging goes on past it.
   const missing = shown.filter((r) => !r.found).map((r) => r.entry_key);
   if (missing.length > 0) options.onMissing?.(missing);
-  const messages = shown.filter((r) => r.found).map(
-    (r) => `{"key":${JSON.stringify(r.entry_key)},"hash":${JSON.stringify(r.content_hash)},"seq":${Number(r.seq)},"entry":${r.content ?? 'null'}}`,
-  );
   const last = shown[shown.length - 1];
-  const next = more && last ? `,"nextBefore":${JSON.stringify(last.entry_key)}` : '';
-  return `{"stream":${JSON.stringify(page.stream)},"messages":[${messages.join(',')}]${next}}`;
+  return { rows: shown.filter((r) => r.found), ...(more && last ? { more: last.entry_key } : {}) };
 }
 
 interface PageRow {
@@ -127,15 +167,15 @@ const UNTRANSLATABLE_CHARACTER = '22P05';
  * planner from turning the probes into a scan of the user's log, which right after a bulk load
  * its statistics make look cheaper). The json type's `->` returns the entry's text as sent.
  */
-function pageSql(bound: string, content: string): string {
+function pageSql(bound: string, content: string, direction: 'ASC' | 'DESC'): string {
   return `SELECT p.entry_key, p.content_hash, p.seq, o.seq IS NOT NULL AS found, ${content} AS content
     FROM (SELECT m.entry_key, m.content_hash, m.seq, m.key_major, m.key_minor FROM messages m
            WHERE m.conversation_id = $1 AND m.stream = $2 ${bound}
-           ORDER BY m.key_major DESC, m.key_minor DESC LIMIT $3) p
+           ORDER BY m.key_major ${direction}, m.key_minor ${direction} LIMIT $3) p
     LEFT JOIN LATERAL (SELECT s.seq, s.body, s.head FROM sync_operations s
                         WHERE s.user_id = (SELECT c.user_id FROM conversations c WHERE c.id = $1) AND s.seq = p.seq
                         LIMIT 1) o ON true
-   ORDER BY p.key_major DESC, p.key_minor DESC`;
+   ORDER BY p.key_major ${direction}, p.key_minor ${direction}`;
 }
 
 /** The entry of a whole body, as JSON text. */

@@ -5,9 +5,14 @@
  * (mergeTaskCopies: union of messages, fields per field), never overwritten; tasks of another
  * assistant get their HistoryItem mapped (mapHistoryItem). Every change is announced in the
  * store's backfill journal first, so `rollbackBackfill` can undo exactly it.
+ *
+ * Streams come as the text of their files (TaskReadClient.streamFile): a task new to the store
+ * is written from that text as it is, without parsing a message or serialising it again (most
+ * of a backfill's CPU otherwise); only a task to merge, or one without a HistoryItem to rebuild,
+ * is parsed.
  */
 import { waitForReadModel } from '../../client/read-model-wait';
-import type { TaskReadClient } from '../../client/task-read-client';
+import type { StreamFile, TaskReadClient } from '../../client/task-read-client';
 import { SyncError, isSyncError } from '../../errors';
 import type { TaskId } from '../../ids';
 import { TASK_SOURCES, type TaskSource } from '../../model/changes';
@@ -17,7 +22,7 @@ import { mapHistoryItem } from '../../stores/history-mapping';
 import { isValidTaskId } from '../../stores/task-ids';
 import { mergeTaskCopies } from '../../stores/task-merge';
 import { unreadableOf, type UnreadableTask } from '../migrate/migration-plan';
-import type { FsTaskStore } from '../stores/fs-task-store';
+import { isFilesJson, type FsTaskStore, type TaskWrite } from '../stores/fs-task-store';
 import { BackfillJournal, journalPathFor } from './backfill-journal';
 
 export interface BackfillOptions {
@@ -86,7 +91,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
       }
       const fetched = await next!;
       next = b + 1 < batches.length ? fetchBatch(relay, batches[b + 1]!, target.source) : null;
-      const writes: Array<{ snapshot: TaskSnapshot; created: boolean; added: { ui: number; api: number } }> = [];
+      const writes: Array<{ write: TaskWrite; created: boolean; added: { ui: number; api: number } }> = [];
       for (const item of fetched) {
         result.tasks += 1;
         const { task } = item;
@@ -95,29 +100,35 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
           result.failed.push(unreadableOf(task, item.error));
           continue;
         }
-        const remote = item.snapshot;
+        const { files } = item;
         try {
-          const local = await target.readTask(remote.taskId);
+          const local = await target.readTask(files.taskId);
+          if (local === null && files.historyItem !== null) {
+            // New to the store: its files' text as the relay sent it.
+            writes.push({ write: { ...files, historyItem: files.historyItem }, created: true, added: { ui: files.ui.count, api: files.api.count } });
+            continue;
+          }
+          const remote = snapshotOf(files);
           const merge = local ? mergeTaskCopies(local, remote) : null;
           if (merge && !merge.changed) {
             result.unchanged += 1;
-            result.bytes += jsonBytes(remote.ui) + jsonBytes(remote.api);
+            result.bytes += files.ui.json.length + files.api.json.length;
             continue;
           }
-          writes.push({ snapshot: merge ? merge.snapshot : remote, created: local === null, added: merge ? merge.added : { ui: remote.ui.length, api: remote.api.length } });
+          writes.push({ write: merge ? merge.snapshot : remote, created: local === null, added: merge ? merge.added : { ui: remote.ui.length, api: remote.api.length } });
         } catch (error) {
           if (!isSyncError(error) || !TASK_ERRORS(error.code)) throw error;
           result.failed.push(unreadableOf(task, error));
         }
       }
       let failedIds = new Set<string>();
-      if (options.dryRun) for (const w of writes) result.bytes += jsonBytes(w.snapshot.ui) + jsonBytes(w.snapshot.api);
+      if (options.dryRun) for (const w of writes) result.bytes += writtenBytes(w.write);
       else if (writes.length > 0) {
         journal ??= await BackfillJournal.open(journalPath, target.basePath, target.source, now);
         result.journal = journal.path;
-        const paths = writes.flatMap((w) => filesTouched(target, w.snapshot.taskId));
-        await journal.announce(writes.map((w) => ({ taskId: w.snapshot.taskId, created: w.created })), paths);
-        const { failed: failures, bytes } = await target.writeTasks(writes.map((w) => w.snapshot));
+        const paths = writes.flatMap((w) => filesTouched(target, w.write.taskId));
+        await journal.announce(writes.map((w) => ({ taskId: w.write.taskId, created: w.created })), paths);
+        const { failed: failures, bytes } = await target.writeTasks(writes.map((w) => w.write));
         result.bytes += bytes;
         await journal.recordWritten([...new Set(paths)]);
         for (const f of failures) {
@@ -127,7 +138,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
         failedIds = new Set(failures.map((f) => f.taskId as string));
       }
       for (const w of writes) {
-        if (failedIds.has(w.snapshot.taskId)) continue;
+        if (failedIds.has(w.write.taskId)) continue;
         result.added.ui += w.added.ui;
         result.added.api += w.added.api;
         if (w.created) result.created += 1;
@@ -156,23 +167,25 @@ function TASK_ERRORS(code: string): boolean {
 }
 
 type Listed = { source: TaskSource; taskId: string; meta: Record<string, unknown> };
-type Fetched = { task: Listed; snapshot: TaskSnapshot } | { task: Listed; error: unknown };
+/** A relay task as the target's source would hold it: its streams' text and its mapped HistoryItem. */
+interface RelayTaskFiles {
+  source: TaskSource;
+  taskId: TaskId;
+  ui: StreamFile;
+  api: StreamFile;
+  historyItem: HistoryItem | null;
+}
+type Fetched = { task: Listed; files: RelayTaskFiles } | { task: Listed; error: unknown };
 
-/** The relay's copies of `tasks`, as snapshots of the target's source (errors per task). */
+/** The relay's copies of `tasks`, for a store of the target's source (errors per task). */
 async function fetchBatch(relay: TaskReadClient, tasks: readonly Listed[], targetSource: TaskSource): Promise<Fetched[]> {
   return mapConcurrent(tasks, FETCH_CONCURRENCY, async (task): Promise<Fetched> => {
     try {
       if (!isValidTaskId(task.taskId)) throw new SyncError('STORE_INVALID_TASK_ID', 'the relay holds a task id that cannot name a folder', { taskId: task.taskId });
       const taskId = task.taskId as TaskId;
-      const [ui, api] = await Promise.all([relay.messages(task.source, taskId, 'ui'), relay.messages(task.source, taskId, 'api')]);
-      const snapshot: TaskSnapshot = {
-        source: targetSource,
-        taskId,
-        ui: ui.map((m) => m.entry),
-        api: api.map((m) => m.entry),
-        historyItem: Object.keys(task.meta).length > 0 ? mapHistoryItem({ ...task.meta, id: taskId } as HistoryItem, task.source, targetSource) : null,
-      };
-      return { task, snapshot };
+      const [ui, api] = await Promise.all([relay.streamFile(task.source, taskId, 'ui'), relay.streamFile(task.source, taskId, 'api')]);
+      const historyItem = Object.keys(task.meta).length > 0 ? mapHistoryItem({ ...task.meta, id: taskId } as HistoryItem, task.source, targetSource) : null;
+      return { task, files: { source: targetSource, taskId, ui, api, historyItem } };
     } catch (error) {
       return { task, error };
     }
@@ -185,6 +198,24 @@ function filesTouched(store: FsTaskStore, taskId: TaskId): string[] {
   return [files.ui, files.api, ...(files.historyItem ? [files.historyItem] : []), ...(store.indexPath ? [store.indexPath] : [])];
 }
 
-function jsonBytes(value: unknown): number {
-  return Buffer.byteLength(JSON.stringify(value));
+/** The relay's task with its streams parsed, to merge with a local copy or rebuild a HistoryItem from. */
+function snapshotOf(files: RelayTaskFiles): TaskSnapshot {
+  return { source: files.source, taskId: files.taskId, ui: parseStreamFile(files.ui), api: parseStreamFile(files.api), historyItem: files.historyItem };
+}
+
+function parseStreamFile(file: StreamFile): unknown[] {
+  let entries: unknown;
+  try {
+    entries = JSON.parse(new TextDecoder().decode(file.json));
+  } catch {
+    entries = undefined;
+  }
+  if (!Array.isArray(entries)) throw new SyncError('RELAY_RESPONSE_INVALID', 'a stream from the relay is not a JSON array', { bytes: file.json.length });
+  return entries;
+}
+
+/** Bytes of the ui and api files a write leaves. */
+function writtenBytes(write: TaskWrite): number {
+  if (isFilesJson(write)) return write.ui.json.length + write.api.json.length;
+  return Buffer.byteLength(JSON.stringify(write.ui)) + Buffer.byteLength(JSON.stringify(write.api));
 }

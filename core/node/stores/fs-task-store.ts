@@ -52,6 +52,22 @@ export interface FsTaskStoreOptions {
   legacyIndex?: LegacyTaskIndex;
 }
 
+/**
+ * A task with its streams as the JSON text of their files (TaskReadClient.streamFile), written as
+ * it is: no entry is parsed or serialised again. A backfill writes its new tasks this way.
+ */
+export interface TaskFilesJson {
+  source: TaskSource;
+  taskId: TaskId;
+  /** UTF-8 text of a JSON array (`[` … `]`). */
+  ui: { json: Uint8Array };
+  api: { json: Uint8Array };
+  historyItem: HistoryItem;
+}
+
+/** What writeTasks takes: a task's entries, or its files' text. */
+export type TaskWrite = TaskSnapshot | TaskFilesJson;
+
 /** A read-only source of HistoryItems by task id (null: it has none). */
 export interface LegacyTaskIndex {
   readonly path: string;
@@ -250,10 +266,13 @@ export class FsTaskStore implements ScannableTaskStore {
    * Writes several tasks like writeTask (up to TASK_WRITE_CONCURRENCY at once), with one update of the index for all of them (a
    * backfill of thousands of tasks would otherwise rewrite the whole index once per task). A
    * task that fails (a live lock held too long, say) is reported and left out of the index;
-   * the others are written.
+   * the others are written. A TaskFilesJson's text is written as it is.
    */
-  async writeTasks(tasks: readonly TaskSnapshot[]): Promise<WriteTasksResult> {
-    for (const task of tasks) checkSnapshot(task, this.source);
+  async writeTasks(tasks: readonly TaskWrite[]): Promise<WriteTasksResult> {
+    for (const task of tasks) {
+      if (isFilesJson(task)) checkFilesJson(task, this.source);
+      else checkSnapshot(task, this.source);
+    }
     await this.index?.assertWritable();
     const failed: Array<{ taskId: TaskId; error: unknown }> = [];
     const items: Array<[string, HistoryItem]> = [];
@@ -281,9 +300,14 @@ export class FsTaskStore implements ScannableTaskStore {
    * A task's ui, api and history_item.json; returns the HistoryItem its index entry gets (null:
    * none) and the bytes of its ui and api files.
    */
-  private async writeTaskFiles(task: TaskSnapshot): Promise<{ item: HistoryItem | null; bytes: number }> {
+  private async writeTaskFiles(task: TaskWrite): Promise<{ item: HistoryItem | null; bytes: number }> {
     const dir = this.taskDir(task.taskId);
     await mkdir(dir, { recursive: true });
+    if (isFilesJson(task)) {
+      const bytes = (await this.replaceStreamJson(join(dir, STORE_FILES.ui), task.ui.json)) + (await this.replaceStreamJson(join(dir, STORE_FILES.api), task.api.json));
+      if (this.layout.kind === 'roo') await this.replaceJson(join(dir, STORE_FILES.historyItem), task.historyItem);
+      return { item: task.historyItem, bytes };
+    }
     const bytes = (await this.replaceStream('ui', join(dir, STORE_FILES.ui), task.ui, task.read?.ui)) + (await this.replaceStream('api', join(dir, STORE_FILES.api), task.api, task.read?.api));
     // No HistoryItem given: keep the one the store has (never replace it with less), else rebuild.
     const item = task.historyItem ?? (await this.existingHistoryItem(task.taskId, dir)) ?? (await this.rebuild(task.taskId, dir, task.ui));
@@ -379,10 +403,21 @@ export class FsTaskStore implements ScannableTaskStore {
       const now = await fileVersion(path);
       // The list readTask handed out, the file still at that version: nothing to write.
       if (handed && handed.path === path && handed.version === now) return 0;
-      const written = await this.replaceJsonLocked(path, entries, expected, now);
-      if (written.version !== null) this.parsedStreams.setWritten(path, stream, written.text, written.version);
-      return Buffer.byteLength(written.text);
+      const text = JSON.stringify(entries);
+      const version = await this.replaceTextLocked(path, text, expected, now);
+      if (version !== null) this.parsedStreams.setWritten(path, stream, text, version);
+      return Buffer.byteLength(text);
     });
+  }
+
+  /**
+   * A ui or api file replaced with `json` as it is (TaskFilesJson), like replaceJson: under the
+   * file's lock, a corrupt file in the way kept beside it. Nothing goes into the stream cache (it
+   * holds parsed text; the next read parses the file). Returns the bytes of `json`.
+   */
+  private async replaceStreamJson(path: string, json: Uint8Array): Promise<number> {
+    await withFileLock(path, this.lock, () => this.replaceTextLocked(path, json, undefined, undefined));
+    return json.length;
   }
 
   /**
@@ -393,27 +428,26 @@ export class FsTaskStore implements ScannableTaskStore {
    * the JSON text.
    */
   private async replaceJson(path: string, value: unknown, expected?: string | null): Promise<number> {
-    const written = await withFileLock(path, this.lock, async () =>
-      this.replaceJsonLocked(path, value, expected, expected === undefined ? undefined : await fileVersion(path)),
-    );
-    return Buffer.byteLength(written.text);
+    const text = JSON.stringify(value);
+    await withFileLock(path, this.lock, async () => this.replaceTextLocked(path, text, expected, expected === undefined ? undefined : await fileVersion(path)));
+    return Buffer.byteLength(text);
   }
 
   /**
-   * replaceJson's work, the lock held and the file's version `before` taken (undefined: not
-   * needed). Returns the JSON text and the file's new version (null: the file already held it, nothing written).
+   * replaceJson's work on the JSON `text`, the lock held and the file's version `before` taken
+   * (undefined: not needed). Returns the file's new version (null: the file already held
+   * exactly `text`, nothing written).
    */
-  private async replaceJsonLocked(
+  private async replaceTextLocked(
     path: string,
-    value: unknown,
+    text: string | Uint8Array,
     expected: string | null | undefined,
     before: string | null | undefined,
-  ): Promise<{ text: string; version: string | null }> {
-    const text = JSON.stringify(value);
+  ): Promise<string | null> {
     // The file is the version read (and parsed) before: not corrupt, no need to read it again.
-    if (expected !== undefined && expected !== null && before === expected) return { text, version: await writeFileAtomic(path, text) };
+    if (expected !== undefined && expected !== null && before === expected) return writeFileAtomic(path, text);
     const existing = await readFileIfExists(path);
-    if (existing !== null && existing.length === Buffer.byteLength(text) && existing.equals(Buffer.from(text))) return { text, version: null };
+    if (existing !== null && existing.equals(typeof text === 'string' ? Buffer.from(text) : text)) return null;
     if (expected !== undefined && before !== expected) {
       throw new SyncError(STORE_ERROR_CODES.changed, `${path} was rewritten while roo-sync merged it; it reads and merges again`, { path });
     }
@@ -425,7 +459,23 @@ export class FsTaskStore implements ScannableTaskStore {
         await rename(path, `${path}.corrupt-${this.now()}`);
       }
     }
-    return { text, version: await writeFileAtomic(path, text) };
+    return writeFileAtomic(path, text);
+  }
+}
+
+/** True when `task` carries its files' text (TaskFilesJson), not entries. */
+export function isFilesJson(task: TaskWrite): task is TaskFilesJson {
+  return !Array.isArray(task.ui);
+}
+
+/** Throws STORE_INVALID_SNAPSHOT unless `task` can be written to a store of `source` (as checkSnapshot). */
+function checkFilesJson(task: TaskFilesJson, source: TaskSource): void {
+  checkSnapshot({ source: task.source, taskId: task.taskId, ui: [], api: [], historyItem: task.historyItem }, source);
+  for (const stream of ['ui', 'api'] as const) {
+    const json = task[stream].json;
+    if (!(json instanceof Uint8Array) || json.length < 2 || json[0] !== 0x5b || json[json.length - 1] !== 0x5d) {
+      throw new SyncError(STORE_ERROR_CODES.invalidSnapshot, `task ${task.taskId}: ${stream} is not the text of a JSON array`, { taskId: task.taskId, reason: `${stream} is not a JSON array` });
+    }
   }
 }
 

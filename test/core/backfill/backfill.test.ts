@@ -55,6 +55,9 @@ describe('backfill (core/node/backfill)', function () {
         assert.deepEqual(copy?.ui, task.ui, task.taskId);
         assert.deepEqual(copy?.api, task.api, task.taskId);
         assert.deepEqual(copy?.historyItem, task.historyItem, task.taskId);
+        // A new task's files are the relay's text of the entries as migrate read them: the source's bytes.
+        const original = await readFile(sourceStore.taskFiles(task.taskId).ui, 'utf8');
+        if (!original.includes('\\u0000')) assert.equal(await readFile(target.taskFiles(task.taskId).ui, 'utf8'), original, task.taskId);
       }
       // The assistant's history lists them: the index (Roo Code, Cline) holds every task.
       if (target.indexPath && source !== 'zoo-code' && source !== 'kilo-code') {

@@ -207,6 +207,49 @@ describe('FsTaskStore (writing)', () => {
     });
   });
 
+  describe('#writeTasks with the files\' JSON text (TaskFilesJson)', () => {
+    const text = (value: unknown, spacing?: number) => new TextEncoder().encode(JSON.stringify(value, null, spacing));
+
+    it('writes the text as it is, history_item.json and the index, and the store reads the task back', async () => {
+      const [t, u] = [20, 21].map((seed) => generateTaskHistory({ seed, messages: 8 }));
+      const store = new FsTaskStore({ source: 'roo-code', basePath: base, now: () => NOW });
+      // Spaced text stays spaced: nothing is parsed or serialised again.
+      const ui = text(t!.ui, 1);
+      const { failed, bytes } = await store.writeTasks([
+        { source: 'roo-code', taskId: asTaskId(t!.taskId), ui: { json: ui }, api: { json: text(t!.api) }, historyItem: t!.historyItem },
+        snapshotOf('roo-code', u!),
+      ]);
+      assert.deepEqual(failed, []);
+      const dir = join(base, 'tasks', t!.taskId);
+      assert.deepEqual(await readFile(join(dir, 'ui_messages.json')), Buffer.from(ui));
+      assert.equal(await readFile(join(dir, 'api_conversation_history.json'), 'utf8'), JSON.stringify(t!.api));
+      assert.deepEqual(await readJson(join(dir, 'history_item.json')), t!.historyItem);
+      assert.equal(bytes, ui.length + Buffer.byteLength(JSON.stringify(t!.api)) + Buffer.byteLength(JSON.stringify(u!.ui)) + Buffer.byteLength(JSON.stringify(u!.api)));
+      const index = (await readJson(join(base, 'tasks', '_index.json'))) as { entries: Array<{ id: string }> };
+      assert.deepEqual(index.entries.map((e) => e.id).sort(), [t!.taskId, u!.taskId].sort());
+      const back = await store.readTask(asTaskId(t!.taskId));
+      assert.deepEqual([back?.ui, back?.api], [t!.ui, t!.api]);
+    });
+
+    it('keeps a corrupt file in the way beside it, and refuses text that is not a JSON array with STORE_INVALID_SNAPSHOT', async () => {
+      const t = generateTaskHistory({ seed: 22, messages: 8 });
+      const store = new FsTaskStore({ source: 'roo-code', basePath: base, now: () => NOW });
+      const dir = join(base, 'tasks', t.taskId);
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, 'ui_messages.json'), '[{"ts":1');
+      const files = { source: 'roo-code' as const, taskId: asTaskId(t.taskId), ui: { json: text(t.ui) }, api: { json: text(t.api) }, historyItem: t.historyItem };
+      assert.deepEqual((await store.writeTasks([files])).failed, []);
+      assert.deepEqual(await readJson(join(dir, 'ui_messages.json')), t.ui);
+      assert.equal(await readFile(join(dir, `ui_messages.json.corrupt-${NOW}`), 'utf8'), '[{"ts":1');
+
+      for (const bad of [new TextEncoder().encode('{"a":1}'), new Uint8Array(0), new TextEncoder().encode(' []')]) {
+        await assert.rejects(store.writeTasks([{ ...files, api: { json: bad } }]), (error: unknown) => isSyncError(error, 'STORE_INVALID_SNAPSHOT'));
+      }
+      await assert.rejects(store.writeTasks([{ ...files, source: 'cline' }]), (error: unknown) => isSyncError(error, 'STORE_INVALID_SNAPSHOT'));
+      assert.equal(await readFile(join(dir, 'api_conversation_history.json'), 'utf8'), JSON.stringify(t.api), 'nothing written by a refused call');
+    });
+  });
+
   describe('#taskFiles / #indexPath', () => {
     it('names the files a watcher should follow in each layout', () => {
       const roo = new FsTaskStore({ source: 'roo-code', basePath: base });

@@ -3,6 +3,8 @@
  * (task-messages.pglite.test.ts) and on PostgreSQL + Redis (task-messages.postgres.test.ts): a
  * device pushes over a real sync WebSocket, the relay's projector writes the read model, and the
  * route pages it newest first; per-user scoping, validation, and the switch that turns it off.
+ * GET /v1/tasks/:source/:taskId/streams/:stream: the same entries oldest first as the text of
+ * the stream's file, paged by `after` and the roo-sync-next-after header.
  * GET /v1/read-model: the caller's log and projected seqs, which meet once the projector has run.
  */
 import assert from 'node:assert/strict';
@@ -115,6 +117,53 @@ export function taskMessagesSuite(setup: TaskMessagesSuiteSetup): void {
       const res = await messages(ann, query);
       assert.deepEqual([res.status, errorCode(res)], [400, 'REQUEST_INVALID'], query);
     }
+  });
+
+  const streamFile = (who: SignedIn, stream: string, query: string, taskId = 't1') =>
+    api(relay(), 'GET', `/v1/tasks/roo-code/${taskId}/streams/${stream}${query}`, { token: who.accessToken });
+
+  it('GET …/streams/:stream: the entries oldest first as the file\'s JSON text, paged by after', async () => {
+    const tricky = 'é "quoted" \\ back\\slash 😀 \u2028 </script> \n';
+    await push(ann, [
+      taskMeta(1, null, { ts: 100, task: 'hello' }, hlc(1), 't1'),
+      put(2, 't1', 'ui', '300:0', 'third'),
+      put(3, 't1', 'ui', '100:0', tricky),
+      put(4, 't1', 'ui', '200:0', 'second'),
+      put(5, 't1', 'ui', '150:0', 'x'),
+      put(6, 't1', 'api', '0', 'api zero'),
+    ]);
+    const whole = await until(() => streamFile(ann, 'ui', ''), (r) => r.status === 200 && Array.isArray(r.body) && r.body.length === 4);
+    assert.deepEqual(whole.body, [{ say: 'text', text: tricky }, { say: 'text', text: 'x' }, { say: 'text', text: 'second' }, { say: 'text', text: 'third' }]);
+    assert.equal(whole.headers.get('roo-sync-entries'), '4');
+    assert.equal(whole.headers.get('roo-sync-next-after'), null, 'one page');
+
+    const first = await streamFile(ann, 'ui', '?limit=3');
+    assert.deepEqual(first.body.map((e: { text: string }) => e.text), [tricky, 'x', 'second']);
+    assert.deepEqual([first.headers.get('roo-sync-entries'), first.headers.get('roo-sync-next-after')], ['3', '200:0']);
+    const rest = await streamFile(ann, 'ui', '?limit=3&after=200%3A0');
+    assert.deepEqual(rest.body, [{ say: 'text', text: 'third' }]);
+    assert.equal(rest.headers.get('roo-sync-next-after'), null);
+    const none = await streamFile(ann, 'ui', '?after=300%3A0');
+    assert.deepEqual([none.body, none.headers.get('roo-sync-entries')], [[], '0']);
+    assert.deepEqual((await streamFile(ann, 'api', '')).body, [{ say: 'text', text: 'api zero' }]);
+
+    // Both routes serve the same entries.
+    const newest = await messages(ann, '');
+    assert.deepEqual(newest.body.messages.map((m: { entry: unknown }) => m.entry).reverse(), whole.body);
+  });
+
+  it('GET …/streams/:stream: 404 TASK_NOT_FOUND for another user\'s task, 400 REQUEST_INVALID for a bad stream, limit or after, 401 without a token', async () => {
+    const bob = await signIn(relay(), 'bob@example.com');
+    await push(ann, [taskMeta(1, null, { ts: 1 }, hlc(1), 't1'), put(2, 't1', 'ui', '1:0', 'secret')]);
+    await until(() => streamFile(ann, 'ui', ''), (r) => r.status === 200 && r.body.length === 1);
+    const cross = await streamFile(bob, 'ui', '');
+    assert.deepEqual([cross.status, errorCode(cross)], [404, 'TASK_NOT_FOUND']);
+    assert.deepEqual(cross.body, (await streamFile(bob, 'ui', '', 'nope')).body);
+    for (const [stream, query] of [['log', ''], ['ui', '?limit=0'], ['ui', '?limit=1001'], ['ui', '?after=abc']] as const) {
+      const res = await streamFile(ann, stream, query);
+      assert.deepEqual([res.status, errorCode(res)], [400, 'REQUEST_INVALID'], `${stream}${query}`);
+    }
+    assert.equal((await api(relay(), 'GET', '/v1/tasks/roo-code/t1/streams/ui')).status, 401);
   });
 
   it("GET /v1/read-model: the caller's own log seq and projected seq, equal once the projector has run", async () => {
