@@ -7,9 +7,10 @@
  * `GET /v1/read-model` (how far the read model has followed the log). Every page is
  * fetched with a fresh access token from `accessToken()` (AuthSession renews it). fetch-based:
  * runs in Node, the extension host and browsers. Errors are the relay's codes (TASK_NOT_FOUND,
- * AUTH_*, PROJECTIONS_DISABLED) or RelayHttp's (RELAY_UNREACHABLE, RELAY_RESPONSE_INVALID).
+ * AUTH_*, PROJECTIONS_DISABLED) or RelayHttp's (RELAY_UNREACHABLE, RELAY_RESPONSE_INVALID), and
+ * RELAY_TOO_OLD from a relay without the stream route.
  */
-import { SyncError } from '../errors';
+import { SyncError, isSyncError } from '../errors';
 import type { StreamName } from '../model/changes';
 import { STREAM_PAGE_HEADERS, joinStreamPages } from '../protocol/stream-page';
 import { RelayHttp, type RelayHttpOptions } from './relay-http';
@@ -109,12 +110,16 @@ export class TaskReadClient {
     let count = 0;
     let after: string | null = null;
     do {
-      const query = `?limit=${PAGE}${after !== null ? `&after=${encodeURIComponent(after)}` : ''}`;
-      const response = await this.http.request(`/v1/tasks/${encodeURIComponent(source)}/${encodeURIComponent(taskId)}/streams/${stream}${query}`, {
-        accessToken: await this.accessToken(),
-      });
-      const entries = Number(response.headers.get(STREAM_PAGE_HEADERS.count));
-      if (!Number.isSafeInteger(entries) || entries < 0) {
+      const query: string = `?limit=${PAGE}${after !== null ? `&after=${encodeURIComponent(after)}` : ''}`;
+      const response: Response = await this.http
+        .request(`/v1/tasks/${encodeURIComponent(source)}/${encodeURIComponent(taskId)}/streams/${stream}${query}`, { accessToken: await this.accessToken() })
+        .catch((error: unknown) => {
+          if (!isSyncError(error, 'ROUTE_NOT_FOUND')) throw error;
+          throw new SyncError('RELAY_TOO_OLD', `the relay at ${this.http.baseUrl} is older than this roo-sync: it has no stream route (GET /v1/tasks/:source/:taskId/streams/:stream); update the relay`, { serverUrl: this.http.baseUrl });
+        });
+      const counted = response.headers.get(STREAM_PAGE_HEADERS.count);
+      const entries = counted === null || !/^\d{1,9}$/.test(counted) ? NaN : Number(counted);
+      if (Number.isNaN(entries)) {
         throw new SyncError('RELAY_RESPONSE_INVALID', `the relay's stream page has no entry count (${STREAM_PAGE_HEADERS.count})`, { status: response.status });
       }
       pages.push(new Uint8Array(await response.arrayBuffer()));
