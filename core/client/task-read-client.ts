@@ -7,12 +7,11 @@
  * `GET /v1/read-model` (how far the read model has followed the log). Every page is
  * fetched with a fresh access token from `accessToken()` (AuthSession renews it). fetch-based:
  * runs in Node, the extension host and browsers. Errors are the relay's codes (TASK_NOT_FOUND,
- * AUTH_*, PROJECTIONS_DISABLED) or RelayHttp's (RELAY_UNREACHABLE, RELAY_RESPONSE_INVALID), and
- * RELAY_TOO_OLD from a relay without the stream route.
+ * AUTH_*, PROJECTIONS_DISABLED) or RelayHttp's (RELAY_UNREACHABLE, RELAY_RESPONSE_INVALID).
  */
-import { SyncError, isSyncError } from '../errors';
+import { isSyncError } from '../errors';
 import type { StreamName } from '../model/changes';
-import { STREAM_PAGE_HEADERS, joinStreamPages } from '../protocol/stream-page';
+import { STREAM_NEXT_AFTER_HEADER, joinStreamPages, parseStreamJson } from '../protocol/stream-page';
 import { RelayHttp, type RelayHttpOptions } from './relay-http';
 
 /** One task of the list: key, folded HistoryItem fields, latest change. */
@@ -101,9 +100,9 @@ export class TaskReadClient {
   }
 
   /**
-   * One stream as the text of its file (a JSON array, oldest first), its pages joined without
-   * parsing an entry: what a backfill writes as it is. The relay's entries are JSON it stored
-   * from a device's push (PostgreSQL's json type checked them).
+   * One stream as the text of its file (a JSON array, oldest first): the relay's pages joined as
+   * they came, each checked to be a JSON array (parseStreamJson) but not serialised again. A
+   * relay older than the stream route: the same text made from `messages`.
    */
   async streamFile(source: string, taskId: string, stream: StreamName): Promise<StreamFile> {
     const pages: Uint8Array[] = [];
@@ -111,21 +110,23 @@ export class TaskReadClient {
     let after: string | null = null;
     do {
       const query: string = `?limit=${PAGE}${after !== null ? `&after=${encodeURIComponent(after)}` : ''}`;
-      const response: Response = await this.http
-        .request(`/v1/tasks/${encodeURIComponent(source)}/${encodeURIComponent(taskId)}/streams/${stream}${query}`, { accessToken: await this.accessToken() })
-        .catch((error: unknown) => {
-          if (!isSyncError(error, 'ROUTE_NOT_FOUND')) throw error;
-          throw new SyncError('RELAY_TOO_OLD', `the relay at ${this.http.baseUrl} is older than this roo-sync: it has no stream route (GET /v1/tasks/:source/:taskId/streams/:stream); update the relay`, { serverUrl: this.http.baseUrl });
-        });
-      const counted = response.headers.get(STREAM_PAGE_HEADERS.count);
-      const entries = counted === null || !/^\d{1,9}$/.test(counted) ? NaN : Number(counted);
-      if (Number.isNaN(entries)) {
-        throw new SyncError('RELAY_RESPONSE_INVALID', `the relay's stream page has no entry count (${STREAM_PAGE_HEADERS.count})`, { status: response.status });
+      let response: Response;
+      try {
+        response = await this.http.request(`/v1/tasks/${encodeURIComponent(source)}/${encodeURIComponent(taskId)}/streams/${stream}${query}`, { accessToken: await this.accessToken() });
+      } catch (error) {
+        if (pages.length === 0 && isSyncError(error, 'ROUTE_NOT_FOUND')) return this.streamFileFromMessages(source, taskId, stream);
+        throw error;
       }
-      pages.push(new Uint8Array(await response.arrayBuffer()));
-      count += entries;
-      after = response.headers.get(STREAM_PAGE_HEADERS.nextAfter);
+      const page = new Uint8Array(await response.arrayBuffer());
+      count += parseStreamJson(page).length;
+      pages.push(page);
+      after = response.headers.get(STREAM_NEXT_AFTER_HEADER);
     } while (after !== null);
     return { json: joinStreamPages(pages), count };
+  }
+
+  private async streamFileFromMessages(source: string, taskId: string, stream: StreamName): Promise<StreamFile> {
+    const entries = (await this.messages(source, taskId, stream)).map((m) => m.entry);
+    return { json: new TextEncoder().encode(JSON.stringify(entries)), count: entries.length };
   }
 }

@@ -16,7 +16,7 @@
  */
 import { SyncError } from '../../core/errors';
 import { STREAM_NAMES, type StreamName } from '../../core/model/changes';
-import { STREAM_PAGE_HEADERS } from '../../core/protocol/stream-page';
+import { STREAM_NEXT_AFTER_HEADER } from '../../core/protocol/stream-page';
 import { parseKeyOrder } from '../projections/plan';
 import { DEFAULT_MESSAGE_LIMIT, MAX_MESSAGE_LIMIT, findConversation, listMessagesJson, listStreamFileJson, readModelPosition } from '../projections/read-model';
 import { DEFAULT_TASK_LIST_LIMIT, MAX_TASK_LIST_LIMIT } from '../tasks/task-list';
@@ -76,10 +76,7 @@ export function registerTaskRoutes(router: Router, ctx: HttpContext): void {
     const conversation = await findConversation(ctx.db, device.userId, params.source ?? '', params.taskId ?? '');
     if (!conversation) throw new SyncError('TASK_NOT_FOUND', 'no such task');
     const page = await listStreamFileJson(ctx.db, conversation.id, { stream, limit, after }, { onMissing: logMissing(ctx, params.taskId, stream) });
-    sendJsonText(res, 200, page.json, {
-      [STREAM_PAGE_HEADERS.count]: String(page.count),
-      ...(page.nextAfter !== undefined ? { [STREAM_PAGE_HEADERS.nextAfter]: page.nextAfter } : {}),
-    });
+    sendJsonText(res, 200, page.json, page.nextAfter !== undefined ? { [STREAM_NEXT_AFTER_HEADER]: page.nextAfter } : {});
   });
 }
 

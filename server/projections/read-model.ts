@@ -78,11 +78,11 @@ export async function listMessagesJson(
   page: { stream: StreamName; limit: number; before?: string },
   options: { onMissing?: (keys: string[]) => void } = {},
 ): Promise<string> {
-  const { rows, more } = await readPage(db, conversationId, { stream: page.stream, limit: page.limit, from: page.before, order: 'newest' }, options);
+  const { rows, nextKey } = await readPage(db, conversationId, { stream: page.stream, limit: page.limit, from: page.before, order: 'newest' }, options);
   const messages = rows.map(
     (r) => `{"key":${JSON.stringify(r.entry_key)},"hash":${JSON.stringify(r.content_hash)},"seq":${Number(r.seq)},"entry":${r.content ?? 'null'}}`,
   );
-  const next = more ? `,"nextBefore":${JSON.stringify(more)}` : '';
+  const next = nextKey !== undefined ? `,"nextBefore":${JSON.stringify(nextKey)}` : '';
   return `{"stream":${JSON.stringify(page.stream)},"messages":[${messages.join(',')}]${next}}`;
 }
 
@@ -90,8 +90,6 @@ export async function listMessagesJson(
 export interface StreamFilePage {
   /** A JSON array of the entries, oldest first, each as stored in the log. */
   json: string;
-  /** Entries in `json`. */
-  count: number;
   /** Pass as `after` for the next page; absent on the last page. */
   nextAfter?: string;
 }
@@ -108,20 +106,20 @@ export async function listStreamFileJson(
   page: { stream: StreamName; limit: number; after?: string },
   options: { onMissing?: (keys: string[]) => void } = {},
 ): Promise<StreamFilePage> {
-  const { rows, more } = await readPage(db, conversationId, { stream: page.stream, limit: page.limit, from: page.after, order: 'oldest' }, options);
-  return { json: `[${rows.map((r) => r.content ?? 'null').join(',')}]`, count: rows.length, ...(more ? { nextAfter: more } : {}) };
+  const { rows, nextKey } = await readPage(db, conversationId, { stream: page.stream, limit: page.limit, from: page.after, order: 'oldest' }, options);
+  return { json: `[${rows.map((r) => r.content ?? 'null').join(',')}]`, ...(nextKey !== undefined ? { nextAfter: nextKey } : {}) };
 }
 
 /**
  * The rows of one page, `order` from `from` (exclusive), without those whose change is gone
- * (reported to `onMissing`); `more`: the key to page on from, when there are more rows.
+ * (reported to `onMissing`); `nextKey`: the key to page on from, when there are more rows.
  */
 async function readPage(
   db: Queryable,
   conversationId: string,
   page: { stream: StreamName; limit: number; from?: string; order: 'newest' | 'oldest' },
   options: { onMissing?: (keys: string[]) => void },
-): Promise<{ rows: PageRow[]; more?: string }> {
+): Promise<{ rows: PageRow[]; nextKey?: string }> {
   const from = page.from === undefined ? undefined : parseKeyOrder(page.from);
   const params: unknown[] = [conversationId, page.stream, page.limit + 1];
   const direction = page.order === 'newest' ? 'DESC' : 'ASC';
@@ -146,7 +144,7 @@ async function readPage(
   const missing = shown.filter((r) => !r.found).map((r) => r.entry_key);
   if (missing.length > 0) options.onMissing?.(missing);
   const last = shown[shown.length - 1];
-  return { rows: shown.filter((r) => r.found), ...(more && last ? { more: last.entry_key } : {}) };
+  return { rows: shown.filter((r) => r.found), ...(more && last ? { nextKey: last.entry_key } : {}) };
 }
 
 interface PageRow {

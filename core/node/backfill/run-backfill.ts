@@ -14,6 +14,7 @@
 import { waitForReadModel } from '../../client/read-model-wait';
 import type { StreamFile, TaskReadClient } from '../../client/task-read-client';
 import { SyncError, isSyncError } from '../../errors';
+import { parseStreamJson } from '../../protocol/stream-page';
 import type { TaskId } from '../../ids';
 import { TASK_SOURCES, type TaskSource } from '../../model/changes';
 import type { HistoryItem, TaskSnapshot } from '../../ports/task-store';
@@ -105,7 +106,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
           const local = await target.readTask(files.taskId);
           if (local === null && files.historyItem !== null) {
             // New to the store: its files' text as the relay sent it.
-            writes.push({ write: { ...files, historyItem: files.historyItem }, created: true, added: { ui: files.ui.count, api: files.api.count } });
+            writes.push({ write: { kind: 'files-json', ...files, historyItem: files.historyItem }, created: true, added: { ui: files.ui.count, api: files.api.count } });
             continue;
           }
           const remote = snapshotOf(files);
@@ -200,18 +201,7 @@ function filesTouched(store: FsTaskStore, taskId: TaskId): string[] {
 
 /** The relay's task with its streams parsed, to merge with a local copy or rebuild a HistoryItem from. */
 function snapshotOf(files: RelayTaskFiles): TaskSnapshot {
-  return { source: files.source, taskId: files.taskId, ui: parseStreamFile(files.ui), api: parseStreamFile(files.api), historyItem: files.historyItem };
-}
-
-function parseStreamFile(file: StreamFile): unknown[] {
-  let entries: unknown;
-  try {
-    entries = JSON.parse(new TextDecoder().decode(file.json));
-  } catch {
-    entries = undefined;
-  }
-  if (!Array.isArray(entries)) throw new SyncError('RELAY_RESPONSE_INVALID', 'a stream from the relay is not a JSON array', { bytes: file.json.length });
-  return entries;
+  return { source: files.source, taskId: files.taskId, ui: parseStreamJson(files.ui.json), api: parseStreamJson(files.api.json), historyItem: files.historyItem };
 }
 
 /** Bytes of the ui and api files a write leaves. */

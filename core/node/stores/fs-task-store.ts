@@ -57,9 +57,10 @@ export interface FsTaskStoreOptions {
  * it is: no entry is parsed or serialised again. A backfill writes its new tasks this way.
  */
 export interface TaskFilesJson {
+  kind: 'files-json';
   source: TaskSource;
   taskId: TaskId;
-  /** UTF-8 text of a JSON array (`[` … `]`). */
+  /** UTF-8 text of a JSON array (`[` … `]`), which the caller checked is JSON (parseStreamJson). */
   ui: { json: Uint8Array };
   api: { json: Uint8Array };
   historyItem: HistoryItem;
@@ -465,7 +466,7 @@ export class FsTaskStore implements ScannableTaskStore {
 
 /** True when `task` carries its files' text (TaskFilesJson), not entries. */
 export function isFilesJson(task: TaskWrite): task is TaskFilesJson {
-  return !Array.isArray(task.ui);
+  return 'kind' in task && task.kind === 'files-json';
 }
 
 /** Throws STORE_INVALID_SNAPSHOT unless `task` can be written to a store of `source` (as checkSnapshot). */

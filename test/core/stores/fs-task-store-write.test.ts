@@ -216,7 +216,7 @@ describe('FsTaskStore (writing)', () => {
       // Spaced text stays spaced: nothing is parsed or serialised again.
       const ui = text(t!.ui, 1);
       const { failed, bytes } = await store.writeTasks([
-        { source: 'roo-code', taskId: asTaskId(t!.taskId), ui: { json: ui }, api: { json: text(t!.api) }, historyItem: t!.historyItem },
+        { kind: 'files-json', source: 'roo-code', taskId: asTaskId(t!.taskId), ui: { json: ui }, api: { json: text(t!.api) }, historyItem: t!.historyItem },
         snapshotOf('roo-code', u!),
       ]);
       assert.deepEqual(failed, []);
@@ -237,7 +237,7 @@ describe('FsTaskStore (writing)', () => {
       const dir = join(base, 'tasks', t.taskId);
       await mkdir(dir, { recursive: true });
       await writeFile(join(dir, 'ui_messages.json'), '[{"ts":1');
-      const files = { source: 'roo-code' as const, taskId: asTaskId(t.taskId), ui: { json: text(t.ui) }, api: { json: text(t.api) }, historyItem: t.historyItem };
+      const files = { kind: 'files-json' as const, source: 'roo-code' as const, taskId: asTaskId(t.taskId), ui: { json: text(t.ui) }, api: { json: text(t.api) }, historyItem: t.historyItem };
       assert.deepEqual((await store.writeTasks([files])).failed, []);
       assert.deepEqual(await readJson(join(dir, 'ui_messages.json')), t.ui);
       assert.equal(await readFile(join(dir, `ui_messages.json.corrupt-${NOW}`), 'utf8'), '[{"ts":1');
