@@ -6,10 +6,10 @@
  * assistant get their HistoryItem mapped (mapHistoryItem). Every change is announced in the
  * store's backfill journal first, so `rollbackBackfill` can undo exactly it.
  *
- * Streams come as the text of their files (TaskReadClient.streamFile): a task new to the store
- * is written from that text as it is, without parsing a message or serialising it again (most
- * of a backfill's CPU otherwise); only a task to merge, or one without a HistoryItem to rebuild,
- * is parsed.
+ * Streams come as the text of their files (TaskReadClient.streamFile, which checks each page is a
+ * JSON array): a task new to the store is written from that text as it is, without holding its
+ * messages parsed or serialising them again (most of a backfill's CPU and memory otherwise);
+ * only a task to merge, or one without a HistoryItem to rebuild, is used parsed.
  */
 import { waitForReadModel } from '../../client/read-model-wait';
 import type { StreamFile, TaskReadClient } from '../../client/task-read-client';
