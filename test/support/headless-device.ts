@@ -20,6 +20,8 @@ export interface HeadlessDeviceOptions {
   name: string;
   /** Start the socket now (default true); false leaves the device offline until `connect()`. */
   online?: boolean;
+  /** The kind it registers as (default `vscode`, a device that runs the assistant). */
+  kind?: 'vscode' | 'cli';
 }
 
 /** A ui message as the assistant writes it (ClineMessage). */
@@ -37,7 +39,7 @@ export class HeadlessDevice {
 
   static async signIn(options: HeadlessDeviceOptions): Promise<HeadlessDevice> {
     const res = await api<{ deviceId: string; accessToken: string }>({ url: options.relayUrl }, 'POST', '/v1/auth/login', {
-      body: { email: options.email, password: options.password, device: { name: options.name, kind: 'vscode', platform: 'linux' } },
+      body: { email: options.email, password: options.password, device: { name: options.name, kind: options.kind ?? 'vscode', platform: 'linux' } },
     });
     if (res.status !== 200) throw new Error(`device sign-in failed: ${res.status} ${JSON.stringify(res.body)}`);
     const { deviceId, accessToken } = res.body;

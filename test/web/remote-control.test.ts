@@ -61,6 +61,23 @@ describe('web page: remote control', function () {
     ]);
   });
 
+  it('offers no remote control to a user whose only device is the CLI, which cannot run a task, and says what is needed', async () => {
+    const email = await web.user('cli-only');
+    const cli = await web.device(email, 'build box (roo-sync CLI)', { kind: 'cli' });
+    const received = record(cli);
+    await cli.pushTask({ taskId: 'cli1', meta: { id: 'cli1', ts: Date.now(), task: 'Synced from a server' }, messages: [{ ts: 1, type: 'say', say: 'text', text: 'Synced from a server' }] });
+    const page = await web.signedIn(email);
+    await page.locator('.task-row[data-task-id="cli1"] a').click();
+    await page.locator('.control .no-control').waitFor();
+    assert.match((await page.locator('.control .no-control').textContent()) ?? '', /VS Code with the roo-sync extension/);
+    assert.equal(await page.getByRole('button', { name: 'Send' }).count(), 0);
+    await page.getByRole('link', { name: 'Devices' }).click();
+    await page.locator('.device', { hasText: 'build box' }).waitFor();
+    await page.locator('.start .no-control').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Start task' }).count(), 0);
+    assert.deepEqual(received, []);
+  });
+
   it('starts a task on a chosen device; a command to an offline device shows queued and is delivered when it connects', async () => {
     const email = await web.user('start');
     const online = await web.device(email, 'online laptop');

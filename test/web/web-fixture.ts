@@ -50,7 +50,7 @@ export interface WebFixture {
   /** A new account with the test password. */
   user(prefix: string): Promise<string>;
   /** A headless device of `email`, closed after the test. */
-  device(email: string, name: string, options?: { online?: boolean }): Promise<HeadlessDevice>;
+  device(email: string, name: string, options?: { online?: boolean; kind?: 'vscode' | 'cli' }): Promise<HeadlessDevice>;
   /** A page signed in as `email` on the task list. */
   signedIn(email: string, options?: BrowserContextOptions): Promise<Page>;
 }
@@ -101,7 +101,7 @@ export function useWebFixture(): WebFixture {
       return email;
     },
     async device(email, name, options = {}) {
-      const device = await HeadlessDevice.signIn({ relayUrl: relay!.url, email, password: PASSWORD, name, online: options.online });
+      const device = await HeadlessDevice.signIn({ relayUrl: relay!.url, email, password: PASSWORD, name, online: options.online, kind: options.kind });
       closers.push(() => device.close());
       return device;
     },

@@ -10,10 +10,16 @@ import type { TaskId } from '../../../core/ids';
 import { useState } from 'preact/hooks';
 import { CommandLog } from './command-log';
 
-/** Devices that can run an assistant (not browsers, not revoked). */
+/**
+ * Devices that can run an assistant: not browsers, not the CLI (`roo-sync sync` syncs a store
+ * but cannot drive the assistant, so it never takes a command), not revoked.
+ */
 export function controllable(devices: Device[]): Device[] {
-  return devices.filter((d) => !d.revokedAt && d.kind !== 'web' && !d.current);
+  return devices.filter((d) => !d.revokedAt && d.kind !== 'web' && d.kind !== 'cli' && !d.current);
 }
+
+/** What to do when no device can take a command. */
+export const NO_CONTROLLABLE_DEVICE = 'Remote control needs VS Code with the roo-sync extension on the computer that runs the assistant; the roo-sync CLI syncs tasks but cannot run them.';
 
 export function ControlBar({ live, devices, task, waiting, draft, onDraft }: {
   live: LiveLink;
@@ -32,6 +38,15 @@ export function ControlBar({ live, devices, task, waiting, draft, onDraft }: {
     if (withText) onDraft('');
   };
   const mine = live.sent.filter((c) => c.command.taskId === task.taskId);
+  if (targets.length === 0) {
+    return (
+      <section class="control" aria-label="Remote control">
+        <h2 class="sr-only">Remote control</h2>
+        <p class="muted no-control">{NO_CONTROLLABLE_DEVICE}</p>
+        <CommandLog commands={mine} devices={devices} />
+      </section>
+    );
+  }
   return (
     <section class="control" aria-label="Remote control">
       <h2 class="sr-only">Remote control</h2>
@@ -39,7 +54,7 @@ export function ControlBar({ live, devices, task, waiting, draft, onDraft }: {
         <div class="row">
           <label for="control-target">Device</label>
           <select id="control-target" value={target} onChange={(e) => setTarget(e.currentTarget.value)}>
-            {(targets.length > 0 ? targets : devices.filter((d) => d.id === task.deviceId)).map((d) => (
+            {targets.map((d) => (
               <option value={d.id}>{d.name}{live.presenceOf(d.id) ? ` (${live.presenceOf(d.id)!.state})` : ' (offline)'}</option>
             ))}
           </select>

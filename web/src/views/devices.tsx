@@ -1,9 +1,9 @@
 /** The user's devices with their presence, and starting a new task on one of them. */
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { Device } from '../api/relay-api';
 import type { LiveLink } from '../live/live-link';
 import { CommandLog } from './command-log';
-import { controllable } from './control-bar';
+import { NO_CONTROLLABLE_DEVICE, controllable } from './control-bar';
 import { when } from './format';
 
 export function DevicesView({ live, devices, onRefresh }: { live: LiveLink; devices: Device[]; onRefresh(): void }) {
@@ -12,6 +12,8 @@ export function DevicesView({ live, devices, onRefresh }: { live: LiveLink; devi
   const [text, setText] = useState('');
   const chosen = target || targets[0]?.id || '';
   const started = live.sent.filter((c) => c.command.kind === 'task.start');
+  // Opened from a scrolled task list, the page would keep that scroll and hide the list's top.
+  useEffect(() => window.scrollTo(0, 0), []);
 
   return (
     <main class="devices">
@@ -39,7 +41,7 @@ export function DevicesView({ live, devices, onRefresh }: { live: LiveLink; devi
       <section class="start" aria-labelledby="start-title">
         <h2 id="start-title">Start a task</h2>
         {targets.length === 0 ? (
-          <p class="muted">No device can run a task yet: sign in with the VS Code extension or the CLI on a computer.</p>
+          <p class="muted no-control">{NO_CONTROLLABLE_DEVICE}</p>
         ) : (
           <form onSubmit={(e) => {
             e.preventDefault();

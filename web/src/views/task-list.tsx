@@ -107,7 +107,7 @@ export function TaskList({ api, live, devices }: { api: RelayApi; live: LiveLink
         <label class="sr-only" for="task-device">Device</label>
         <select id="task-device" value={device} onChange={(e) => setDevice(e.currentTarget.value)}>
           <option value="">All devices</option>
-          {devices.filter((d) => d.kind !== 'web').map((d) => <option value={d.id}>{d.name}</option>)}
+          {devices.filter((d) => d.kind !== 'web').map((d) => <option value={d.id}>{d.name}{d.revokedAt ? ' (signed out)' : ''}</option>)}
         </select>
       </form>
       <p class="muted count" role="status" aria-live="polite">
