@@ -18,11 +18,18 @@ export interface CliSession {
   reader: TaskReadClient;
 }
 
+const NOT_SIGNED_IN = 'not signed in: run "roo-sync login --server URL --email EMAIL" first';
+
+/** CLI_NOT_SIGNED_IN unless this machine has credentials: a command checks it before any other work. */
+export async function requireSignedIn(): Promise<void> {
+  if ((await new FileCredentialsStore(cliPaths().credentials).load()) === null) throw new SyncError('CLI_NOT_SIGNED_IN', NOT_SIGNED_IN);
+}
+
 export async function openCliSession(): Promise<CliSession> {
   const paths = cliPaths();
   const credentialsStore = new FileCredentialsStore(paths.credentials);
   const auth = await AuthSession.open({ store: credentialsStore });
-  if (!auth) throw new SyncError('CLI_NOT_SIGNED_IN', 'not signed in: run "roo-sync login --server URL --email EMAIL" first');
+  if (!auth) throw new SyncError('CLI_NOT_SIGNED_IN', NOT_SIGNED_IN);
   const credentials = auth.credentials;
   return { paths, credentialsStore, credentials, auth, reader: new TaskReadClient(credentials.serverUrl, () => auth.accessToken()) };
 }

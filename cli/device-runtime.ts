@@ -4,7 +4,10 @@
  * turns "this process syncs nothing" into the error a user can act on: not signed in, or the
  * store is synced by another process (named).
  */
-import { SyncError } from '../core/errors';
+import { mkdir } from 'node:fs/promises';
+import { SyncError, isSyncError } from '../core/errors';
+import { storeLockPath } from '../core/node/device/device-folder';
+import { OwnerLock } from '../core/node/outbox/owner-lock';
 import type { DeviceStatus } from '../core/device/device-status';
 import { FileCredentialsStore } from '../core/node/credentials/file-credentials-store';
 import { SyncDevice, type DeviceLogger, type SyncDeviceStore } from '../core/node/device/sync-device';
@@ -44,6 +47,22 @@ export function storeInUse(status: DeviceStatus): SyncError {
   const holder = followed?.holder;
   const who = holder ? `${holder.name} (pid ${holder.pid} on ${holder.host})` : 'another process';
   return new SyncError('STORE_IN_USE', `the task store ${followed?.basePath ?? ''} is synced by ${who}; stop it first, or let it sync`, { basePath: followed?.basePath, holder });
+}
+
+/**
+ * The owner lock of one task store for a command that changes it without being a device
+ * (backfill, its rollback): STORE_IN_USE naming the holder while a device (`roo-sync sync`,
+ * the extension) syncs that store. Creates the store's folder when missing (the lock lives in it).
+ */
+export async function lockStoreFor(basePath: string, holderName: string): Promise<OwnerLock> {
+  await mkdir(basePath, { recursive: true });
+  try {
+    return await OwnerLock.acquire(storeLockPath(basePath), { name: holderName, code: 'STORE_IN_USE', what: `the task store ${basePath}` });
+  } catch (error) {
+    if (!isSyncError(error, 'STORE_IN_USE') || error.details?.pid === undefined) throw error;
+    const { pid, host, name } = error.details as { pid: number; host: string; name: string };
+    throw new SyncError('STORE_IN_USE', `the task store ${basePath} is synced by ${name} (pid ${pid} on ${host}), which gets your tasks from the relay itself; stop it first to run this`, { basePath, holder: { pid, host, name } });
+  }
 }
 
 /** Log lines on stderr: `roo-sync: <level>: message key=value ...` (debug only with ROO_SYNC_DEBUG). */

@@ -62,11 +62,18 @@ export function exitCodeFor(error: unknown): ExitCode {
   return EXIT.error;
 }
 
-/** `roo-sync: [CODE] message`, never a stack. */
+/** `roo-sync: [CODE] message`, never a stack; with the wait the relay asked for (Retry-After), when it did. */
 export function errorLine(error: unknown): string {
   const code = codeOf(error);
   const message = error instanceof Error ? error.message : String(error);
-  return `roo-sync: ${code ? `[${code}] ` : ''}${message}`;
+  const retryAfter = (error as { details?: { retryAfterSeconds?: unknown } } | null)?.details?.retryAfterSeconds;
+  const wait = typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter > 0 ? ` (the relay asks to wait ${formatWait(retryAfter)})` : '';
+  return `roo-sync: ${code ? `[${code}] ` : ''}${message}${wait}`;
+}
+
+function formatWait(seconds: number): string {
+  if (seconds < 120) return `${Math.ceil(seconds)} s`;
+  return `${Math.ceil(seconds / 60)} min`;
 }
 
 function codeOf(error: unknown): string | undefined {

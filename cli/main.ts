@@ -25,6 +25,8 @@ export function buildProgram(): Command {
     .version(process.env.ROO_SYNC_VERSION ?? '0.1.0')
     // Sub-commands registered below inherit it: a usage error prints the error and this one line.
     .showHelpAfterError(USAGE_HINT)
+    // Commander's own errors in the CLI's error format: `roo-sync: [CLI_USAGE] unknown option '--x'`.
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'roo-sync: [CLI_USAGE] ')) })
     // Throw instead of exiting, so runCli sets the exit code: 2 for a usage error (inherited too).
     .exitOverride();
   registerServerCommand(program);

@@ -32,6 +32,8 @@ export function createProgress(options: ProgressOptions): ProgressReporter {
   const tty = stream.isTTY === true;
   const started = now();
   let last: ProgressSnapshot | null = null;
+  /** Off a terminal: the snapshot last printed, and when. */
+  let printed: ProgressSnapshot | null = null;
   let lastLine = 0;
   let ended = false;
 
@@ -56,8 +58,9 @@ export function createProgress(options: ProgressOptions): ProgressReporter {
         return;
       }
       const t = now();
-      if (t - lastLine >= (options.lineIntervalMs ?? 2000)) {
+      if (printed === null || t - lastLine >= (options.lineIntervalMs ?? 2000)) {
         lastLine = t;
+        printed = snapshot;
         stream.write(`${describe(snapshot)}\n`);
       }
     },
@@ -66,7 +69,7 @@ export function createProgress(options: ProgressOptions): ProgressReporter {
       ended = true;
       if (tty) {
         if (last) stream.write('\n');
-      } else if (last) {
+      } else if (last && last !== printed) {
         stream.write(`${describe(last)}\n`);
       }
     },

@@ -142,10 +142,20 @@ export async function withAdmin(
 
 /** Writes through the root program's output configuration (tests capture it there). */
 export function writer(cmd: Command): (line: string) => void {
+  const writeOut = rootOf(cmd).configureOutput().writeOut ?? ((text: string) => process.stdout.write(text));
+  return (line) => writeOut(`${line}\n`);
+}
+
+/** Like `writer`, for notes beside the result: stderr (the program's writeErr). */
+export function noteWriter(cmd: Command): (line: string) => void {
+  const writeErr = rootOf(cmd).configureOutput().writeErr ?? ((text: string) => process.stderr.write(text));
+  return (line) => writeErr(`roo-sync: ${line}\n`);
+}
+
+function rootOf(cmd: Command): Command {
   let root = cmd;
   while (root.parent) root = root.parent;
-  const writeOut = root.configureOutput().writeOut ?? ((text: string) => process.stdout.write(text));
-  return (line) => writeOut(`${line}\n`);
+  return root;
 }
 
 /**

@@ -14,7 +14,8 @@ import { selectStores } from '../../core/node/stores/store-selection';
 import { TASK_SOURCES, type TaskSource } from '../../core/model/changes';
 import { cliPaths } from '../cli-paths';
 import { formatMb, markPartialFailure, outputFor, withExitCodesHelp, type Output } from '../cli-output';
-import { interruptSignal, openCliSession } from '../cli-session';
+import { interruptSignal, openCliSession, requireSignedIn } from '../cli-session';
+import { lockStoreFor } from '../device-runtime';
 import { createProgress } from '../progress';
 
 interface BackfillFlags {
@@ -37,45 +38,56 @@ export function registerBackfillCommand(program: Command): void {
       .option('--json', 'print only the result, as JSON'),
   ).action(async (flags: BackfillFlags, cmd: Command) => {
     if (flags.rollback && flags.dryRun) throw new SyncError('CLI_USAGE', '--rollback and --dry-run cannot be combined');
-    const out = outputFor(cmd, !!flags.json);
     const target = await targetStore(flags.target);
     const journalDir = cliPaths().backfillJournals;
-    if (flags.rollback) {
-      const r = await rollbackBackfill({ target, journalDir });
-      out.result({ rolledBack: true, store: { source: target.source, basePath: target.basePath }, ...r }, () => [
-        `rolled back the last backfill of ${target.basePath}: removed ${r.removedTasks} task(s), restored ${r.restoredTasks}`,
-        ...r.keptChanged.map((p) => `  kept (changed since the backfill): ${p}`),
-      ]);
-      return;
-    }
-    const session = await openCliSession();
-    const progress = createProgress({ label: flags.dryRun ? 'checking' : 'backfilling', quiet: out.json });
-    const interrupt = interruptSignal(() => progress.done());
+    if (!flags.rollback) await requireSignedIn();
+    // Not beside a device that syncs the store (it writes the same files, and pulls the tasks itself).
+    const lock = flags.dryRun ? null : await lockStoreFor(target.basePath, 'roo-sync backfill');
     try {
-      const result = await runBackfill({
-        relay: session.reader,
-        target,
-        journalDir,
-        from: flags.from as TaskSource[] | undefined,
-        dryRun: flags.dryRun,
-        signal: interrupt.signal,
-        onProgress: (e) => progress.update({ tasksDone: e.tasksDone, tasksTotal: e.tasksTotal, bytesDone: e.bytesDone }),
-        onReadModelBehind: readModelNotice(out),
-      });
-      progress.done();
-      out.result({ store: { source: target.source, basePath: target.basePath }, ...result }, () => [
-        `${flags.dryRun ? 'would write' : 'wrote'} into ${target.basePath} (${target.source}): ${result.created} new task(s), ${result.merged} merged, ${result.unchanged} already there; ${result.added.ui + result.added.api} message(s), ${formatMb(result.bytes)} fetched`,
-        ...(result.aborted ? ['interrupted: run the same command again to finish'] : []),
-        ...(result.journal ? [`undo with: roo-sync backfill --target ${flags.target} --rollback`] : []),
-        ...(result.journal && !result.aborted && !flags.dryRun ? ['keep this machine in sync with "roo-sync sync" (or the extension): it sends back nothing the relay already has'] : []),
-        ...(result.failed.length > 0 ? [`${result.failed.length} task(s) could not be written:`, ...result.failed.map((f) => `  ${f.taskId}  [${f.code}] ${f.path ?? ''} ${f.reason ?? ''}`.trimEnd())] : []),
-      ]);
-      markPartialFailure(result.failed.length);
+      await backfillOrRollback(flags, cmd, target, journalDir);
     } finally {
-      interrupt.dispose();
-      progress.done();
+      await lock?.release();
     }
   });
+}
+
+async function backfillOrRollback(flags: BackfillFlags, cmd: Command, target: FsTaskStore, journalDir: string): Promise<void> {
+  const out = outputFor(cmd, !!flags.json);
+  if (flags.rollback) {
+    const r = await rollbackBackfill({ target, journalDir });
+    out.result({ rolledBack: true, store: { source: target.source, basePath: target.basePath }, ...r }, () => [
+      `rolled back the last backfill of ${target.basePath}: removed ${r.removedTasks} task(s), restored ${r.restoredTasks}`,
+      ...r.keptChanged.map((p) => `  kept (changed since the backfill): ${p}`),
+    ]);
+    return;
+  }
+  const session = await openCliSession();
+  const progress = createProgress({ label: flags.dryRun ? 'checking' : 'backfilling', quiet: out.json });
+  const interrupt = interruptSignal(() => progress.done());
+  try {
+    const result = await runBackfill({
+      relay: session.reader,
+      target,
+      journalDir,
+      from: flags.from as TaskSource[] | undefined,
+      dryRun: flags.dryRun,
+      signal: interrupt.signal,
+      onProgress: (e) => progress.update({ tasksDone: e.tasksDone, tasksTotal: e.tasksTotal, bytesDone: e.bytesDone }),
+      onReadModelBehind: readModelNotice(out),
+    });
+    progress.done();
+    out.result({ store: { source: target.source, basePath: target.basePath }, ...result }, () => [
+      `${flags.dryRun ? 'would write' : 'wrote'} into ${target.basePath} (${target.source}): ${result.created} new task(s), ${result.merged} merged, ${result.unchanged} already there; ${result.added.ui + result.added.api} message(s), ${formatMb(result.bytes)} fetched`,
+      ...(result.aborted ? ['interrupted: run the same command again to finish'] : []),
+      ...(result.journal ? [`undo with: roo-sync backfill --target ${flags.target} --rollback`] : []),
+      ...(result.journal && !result.aborted && !flags.dryRun ? ['keep this machine in sync with "roo-sync sync" (or the extension): it sends back nothing the relay already has'] : []),
+      ...(result.failed.length > 0 ? [`${result.failed.length} task(s) could not be written:`, ...result.failed.map((f) => `  ${f.taskId}  [${f.code}] ${f.path ?? ''} ${f.reason ?? ''}`.trimEnd())] : []),
+    ]);
+    markPartialFailure(result.failed.length);
+  } finally {
+    interrupt.dispose();
+    progress.done();
+  }
 }
 
 /** A line when backfill first waits for the relay's read model, then one every 10 s while it does. */

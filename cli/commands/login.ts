@@ -38,6 +38,9 @@ export function registerLoginCommands(program: Command, deps: LoginDeps = {}): v
       throw new SyncError('CLI_USAGE', `already signed in as ${existing.email} on ${existing.serverUrl} (device ${existing.deviceName}); run "roo-sync logout" first`);
     }
     const password = await (deps.readSecret ?? readSecretFromStdin)('Password: ');
+    if (password === '') {
+      throw new SyncError('PASSWORD_MISSING', "stdin held no password: pipe one in (printf '%s\\n' \"$PW\" | roo-sync login ...), or run on a terminal to be asked for it");
+    }
     const session = await signIn(
       { serverUrl: options.server, email: options.email, password, device: { name: options.deviceName ?? defaultDeviceName(), kind: 'cli', platform: platform(), clientVersion: ROO_SYNC_VERSION } },
       store,
@@ -58,7 +61,7 @@ export function registerLoginCommands(program: Command, deps: LoginDeps = {}): v
     const out = outputFor(cmd, !!options.json);
     const store = new FileCredentialsStore(cliPaths().credentials);
     const result = await signOut(store);
-    out.result({ signedIn: result.signedIn, revoked: result.revoked, ...(result.error ? { error: { code: result.error.code, message: result.error.message } } : {}) }, () => {
+    out.result({ wasSignedIn: result.signedIn, revoked: result.revoked, ...(result.error ? { error: { code: result.error.code, message: result.error.message } } : {}) }, () => {
       if (!result.signedIn) return ['not signed in'];
       if (result.revoked) return ['signed out: this device is revoked on the relay and its credentials are deleted'];
       return [`signed out locally; the relay could not be told (${result.error?.code ?? 'unknown'}), so the device is still registered: revoke it from another device or with "roo-sync device revoke"`];

@@ -18,7 +18,7 @@ import { selectStores, type SelectedStore } from '../../core/node/stores/store-s
 import { TASK_SOURCES } from '../../core/model/changes';
 import { formatMb, markPartialFailure, outputFor, withExitCodesHelp } from '../cli-output';
 import { cliPaths } from '../cli-paths';
-import { interruptSignal } from '../cli-session';
+import { interruptSignal, requireSignedIn } from '../cli-session';
 import { onlineWithin, openCliDevice, requireSyncing, stderrLogger } from '../device-runtime';
 import { createProgress } from '../progress';
 
@@ -45,6 +45,7 @@ export function registerMigrateCommand(program: Command): void {
   ).action(async (flags: MigrateFlags, cmd: Command) => {
     const out = outputFor(cmd, !!flags.json);
     const since = parseSince(flags.since);
+    if (!flags.dryRun) await requireSignedIn();
     const selected = await selectStores(flags.source ?? [], { home: homedir(), platform: process.platform, env: process.env });
     if (selected.length === 0) throw new SyncError('CLI_STORE_NOT_FOUND', 'no task store of Roo Code, Zoo Code, Kilo Code or Cline on this machine; name one with --source PATH', { selector: '' });
     if (!flags.force && !flags.dryRun) await refuseBackfilled(selected);
@@ -55,7 +56,7 @@ export function registerMigrateCommand(program: Command): void {
       markPartialFailure(plan.unreadable.length);
       return;
     }
-    out.line(describePlan(plan, 'uploading').join('\n'));
+    out.line(describePlan(plan, 'migrating').join('\n').replace(/:$/m, "; what the relay already has is not sent again:"));
     const results: MigrationResult[] = [];
     let verify: VerifyResult | undefined;
     const progress = createProgress({ label: 'migrating', quiet: out.json });

@@ -12,7 +12,7 @@ import { planMigration } from '../../core/node/migrate/migration-plan';
 import { openDiscoveredStore } from '../../core/node/stores';
 import { FsTaskStore } from '../../core/node/stores/fs-task-store';
 import { selectStores } from '../../core/node/stores/store-selection';
-import { savedWaitingTasks } from '../../core/node/device/saved-waiting-tasks';
+import { savedDeviceState } from '../../core/node/device/saved-device-state';
 import type { WaitingTask } from '../../core/storage/task-defer';
 import { cliPaths } from '../cli-paths';
 import { formatMb, outputFor, withExitCodesHelp } from '../cli-output';
@@ -45,15 +45,17 @@ export function registerStatusCommand(program: Command): void {
         const status = opened.status;
         const holder = status.stores.find((s) => s.holder)?.holder;
         const last = await loadLastSync(paths.dataDir);
+        // While another process syncs the stores, this one holds no live state: read the saved one.
+        const saved = await savedDeviceState(paths.dataDir, creds.deviceId);
+        const live = opened.storage !== null;
         device = {
-          queued: status.queued,
-          conflicts: status.conflicts,
-          cursor: status.cursor,
+          queued: live ? status.queued : saved.queued,
+          conflicts: live ? status.conflicts : saved.conflicts,
+          cursor: live ? status.cursor : saved.cursor,
           state: status.state,
           syncedBy: holder ? `${holder.name} (pid ${holder.pid} on ${holder.host})` : null,
           lastSyncAt: last && last.deviceId === creds.deviceId ? new Date(last.at).toISOString() : null,
-          // From the saved state: the process syncing the stores may be another one.
-          waiting: await savedWaitingTasks(paths.dataDir, creds.deviceId),
+          waiting: saved.waiting,
         };
       } finally {
         await opened.close();

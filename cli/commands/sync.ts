@@ -12,6 +12,7 @@ import { SyncError, isSyncError } from '../../core/errors';
 import { selectStores, type SelectedStore } from '../../core/node/stores/store-selection';
 import { TASK_SOURCES } from '../../core/model/changes';
 import { cliPaths } from '../cli-paths';
+import { requireSignedIn } from '../cli-session';
 import { markPartialFailure, outputFor, withExitCodesHelp } from '../cli-output';
 import { onlineWithin, openCliDevice, requireSyncing, stderrLogger } from '../device-runtime';
 import { EXIT } from '../exit-codes';
@@ -33,6 +34,7 @@ export function registerSyncCommand(program: Command): void {
       .option('--json', 'print only the result (with --once), as JSON'),
   ).action(async (flags: SyncFlags, cmd: Command) => {
     const out = outputFor(cmd, !!flags.json);
+    await requireSignedIn();
     const selected = onePerSource(await selectStores(flags.source ?? [], { home: homedir(), platform: process.platform, env: process.env }), (skipped, kept) =>
       process.stderr.write(`roo-sync: warn: ${skipped.basePath} is skipped: a device syncs one ${skipped.source} store (${kept.basePath}); name it with --source to sync it instead\n`),
     );

@@ -6,12 +6,14 @@
  * embedded database (before the relay's first start); `user delete` needs an existing one.
  * Errors are SyncErrors: EMAIL_INVALID, PASSWORD_MISSING (stdin held no password), PASSWORD_INVALID, USER_EXISTS, USER_NOT_FOUND, DB_*.
  */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { isSyncError, SyncError } from '../../core/errors';
 import { createUser, deleteAccount, findUserByEmail, normaliseEmail } from '../../server/accounts/users';
 import { writeAudit } from '../../server/auth/audit-log';
 import { ADMIN_ACCESS_FILE, ADMIN_USERS_PATH, readAdminAccess } from '../../server/http/admin-access';
-import { readSecretFromStdin, withAdmin, withAdminConnection, writer, type AdminConnectionOptions, type AdminDeps } from './admin-connection';
+import { noteWriter, readSecretFromStdin, withAdmin, withAdminConnection, writer, type AdminConnectionOptions, type AdminDeps } from './admin-connection';
 
 /**
  * Creates the account through the relay that holds the embedded data directory: its admin
@@ -26,7 +28,7 @@ async function addThroughRelay(
   const access = readAdminAccess(dataDir);
   const holder = locked.details?.pid;
   if (!access || (typeof holder === 'number' && access.pid !== holder)) {
-    throw new SyncError('DB_DATA_DIR_LOCKED', `${locked.message}, which is not a relay this command can reach (no ${ADMIN_ACCESS_FILE} of it): stop it and run this again`, locked.details);
+    throw new SyncError('DB_DATA_DIR_LOCKED', `${inUse(locked, dataDir)}, which is not a relay this command can reach (no ${ADMIN_ACCESS_FILE} of it): stop it and run this again`, locked.details);
   }
   let res: Response;
   try {
@@ -36,13 +38,19 @@ async function addThroughRelay(
       body: JSON.stringify(body),
     });
   } catch (err) {
-    throw new SyncError('DB_DATA_DIR_LOCKED', `${locked.message}; its relay did not answer at ${access.url} (${(err as Error).message})`, locked.details);
+    throw new SyncError('DB_DATA_DIR_LOCKED', `${inUse(locked, dataDir)}; its relay did not answer at ${access.url} (${(err as Error).message})`, locked.details);
   }
   const answer = (await res.json().catch(() => ({}))) as { userId?: string; email?: string; error?: { code?: string; message?: string } };
   if (!res.ok || !answer.userId || !answer.email) {
     throw new SyncError(answer.error?.code ?? 'INTERNAL', answer.error?.message ?? `the relay answered ${res.status}`, { status: res.status });
   }
   return { userId: answer.userId, email: answer.email, url: access.url };
+}
+
+/** "the data directory D is in use by process N", from the lock's error. */
+function inUse(locked: SyncError, dataDir: string): string {
+  const pid = locked.details?.pid;
+  return `the data directory ${dataDir} is in use by ${typeof pid === 'number' ? `process ${pid}` : 'another process'}`;
 }
 
 export function registerUserCommands(program: Command, deps: AdminDeps = {}): void {
@@ -61,11 +69,18 @@ export function registerUserCommands(program: Command, deps: AdminDeps = {}): vo
     if (password === '') {
       throw new SyncError('PASSWORD_MISSING', "stdin held no password: pipe one in (printf '%s\\n' \"$PW\" | roo-sync user add EMAIL), or run on a terminal to be asked for it");
     }
+    // The embedded database this creates the account in (null: PostgreSQL), and whether it is new.
+    const embedded = options.databaseUrl ? null : resolve(options.dataDir);
+    const fresh = embedded !== null && !existsSync(embedded);
     try {
       await withAdmin(deps, options, cmd, async ({ db, out }) => {
         const created = await createUser(db, { email: address, password, displayName: options.displayName });
         await writeAudit(db, { action: 'account.create', userId: created.id, metadata: { by: 'cli' } });
-        out(`created user ${created.email} (${created.id})`);
+        out(`created user ${created.email} (${created.id})${embedded ? ` in the embedded database at ${embedded}` : ''}`);
+        // A relay started from another folder keeps its data there: say that this one is new.
+        if (fresh) {
+          noteWriter(cmd)(`${embedded} held no database, so a new one was made there. A relay started from another folder keeps its own: run this in the folder where \`npm start\` runs, or pass --data-dir.`);
+        }
       });
     } catch (err) {
       // The embedded relay holds the data directory: create the account through it.

@@ -206,7 +206,7 @@ function lockDataDir(dataDir: string): string {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number(readFileSync(path, 'utf8').trim());
       if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
-        throw new SyncError(DbErrorCode.DATA_DIR_LOCKED, `the data directory is in use by process ${holder}`, {
+        throw new SyncError(DbErrorCode.DATA_DIR_LOCKED, `the data directory ${dataDir} is in use by process ${holder} (the embedded relay, or another roo-sync command): stop it first, or run the relay on PostgreSQL (DATABASE_URL) to administer it while it runs`, {
           dataDir,
           pid: holder,
         });

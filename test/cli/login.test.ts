@@ -63,6 +63,13 @@ describe('roo-sync login / logout (dist/cli.js)', function () {
     await assert.rejects(stat(credentialsPath()), /ENOENT/);
   });
 
+  it('says stdin held no password (PASSWORD_MISSING) when it was empty, without asking the relay', async () => {
+    const login = await runCli(machine, ['login', '--server', 'http://127.0.0.1:9', '--email', 'ann@example.com'], { input: '' });
+    assert.equal(login.code, 1, login.stderr);
+    assert.match(login.stderr, /^roo-sync: \[PASSWORD_MISSING\] stdin held no password/);
+    await assert.rejects(stat(credentialsPath()), /ENOENT/);
+  });
+
   it('exits 5 when the relay cannot be reached, 4 when a command needs a sign-in, 2 on a usage error', async () => {
     const unreachable = await runCli(machine, ['login', '--server', 'http://127.0.0.1:9', '--email', 'ann@example.com'], { input: 'x\n' });
     assert.equal(unreachable.code, 5, unreachable.stderr);
@@ -86,8 +93,8 @@ describe('roo-sync login / logout (dist/cli.js)', function () {
     await writeFile(credentialsPath(), JSON.stringify({ ...creds, serverUrl: 'http://127.0.0.1:9' }), { mode: 0o600 });
     const logout = await runCli(machine, ['logout', '--json']);
     assert.equal(logout.code, 0, logout.stderr);
-    const result = JSON.parse(logout.stdout) as { revoked: boolean; error?: { code: string } };
-    assert.equal(result.revoked, false);
+    const result = JSON.parse(logout.stdout) as { wasSignedIn: boolean; revoked: boolean; error?: { code: string } };
+    assert.deepEqual([result.wasSignedIn, result.revoked], [true, false]);
     assert.equal(result.error?.code, 'RELAY_UNREACHABLE');
     await assert.rejects(stat(credentialsPath()), /ENOENT/);
   });

@@ -32,8 +32,19 @@ describe('createProgress', () => {
     now = 3000;
     progress.update({ tasksDone: 3, tasksTotal: 3, bytesDone: 3e6 });
     progress.done();
-    assert.deepEqual(stream.text.trim().split('\n').map((l) => l.split(',')[0]), ['backfilling 1/3 tasks', 'backfilling 3/3 tasks', 'backfilling 3/3 tasks']);
+    assert.deepEqual(stream.text.trim().split('\n').map((l) => l.split(',')[0]), ['backfilling 1/3 tasks', 'backfilling 3/3 tasks'], 'the last line, already printed, is not printed again');
     assert.ok(!stream.text.includes('\r'));
+  });
+
+  it('off a terminal, prints the first update at once and at the end the last one the interval held back', () => {
+    let now = 0;
+    const stream = fakeStream(false);
+    const progress = createProgress({ label: 'migrating', quiet: false, stream, now: () => now, lineIntervalMs: 1000 });
+    progress.update({ tasksDone: 1, tasksTotal: 2, bytesDone: 1e6 });
+    now = 500;
+    progress.update({ tasksDone: 2, tasksTotal: 2, bytesDone: 2e6 });
+    progress.done();
+    assert.deepEqual(stream.text.trim().split('\n').map((l) => l.split(',')[0]), ['migrating 1/2 tasks', 'migrating 2/2 tasks']);
   });
 
   it('prints nothing when quiet (--json)', () => {

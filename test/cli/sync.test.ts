@@ -93,8 +93,14 @@ describe('roo-sync sync / status (dist/cli.js, two machines)', function () {
     const second = await runCli(a, ['sync', '--once']);
     assert.equal(second.code, 1);
     assert.match(second.stderr, /\[STORE_IN_USE\] .*roo-sync sync \(pid \d+ on /);
-    const during = JSON.parse((await runCli(a, ['status', '--json'])).stdout) as { device: { syncedBy: string | null } };
+    // Nor does backfill write into a store a device syncs (the device gets the tasks itself).
+    const backfill = await runCli(b, ['backfill', '--target', 'roo-code']);
+    assert.equal(backfill.code, 1, backfill.stderr);
+    assert.match(backfill.stderr, /\[STORE_IN_USE\] the task store .* is synced by roo-sync sync \(pid \d+ on .*gets your tasks from the relay itself/);
+    const during = JSON.parse((await runCli(a, ['status', '--json'])).stdout) as { device: { syncedBy: string | null; cursor: number; queued: number } };
     assert.match(during.device.syncedBy ?? '', /^roo-sync sync \(pid \d+/);
+    assert.ok(during.device.cursor > 0, `status reads the syncing process's saved cursor, not 0: ${JSON.stringify(during.device)}`);
+    assert.equal(during.device.queued, 0);
 
     syncA.child.kill('SIGTERM');
     syncB.child.kill('SIGTERM');

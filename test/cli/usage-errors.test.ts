@@ -20,7 +20,7 @@ describe('roo-sync usage errors', function () {
       assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
       const lines = run.stderr.trim().split('\n');
       assert.equal(lines.length, 2, `${args.join(' ')}: ${run.stderr}`);
-      assert.match(lines[0]!, /^error: /);
+      assert.match(lines[0]!, /^roo-sync: \[CLI_USAGE\] /);
       assert.equal(lines[1], USAGE_HINT);
       assert.doesNotMatch(run.stderr, /Usage:/);
     }

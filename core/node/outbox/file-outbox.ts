@@ -136,6 +136,21 @@ export class FileOutbox implements Outbox {
     }
   }
 
+  /**
+   * How many changes the journal at `path` holds queued, read without the owner lock and
+   * without changing the file (null: no journal there): for a status shown while another process
+   * owns the outbox. A record being appended meanwhile reads as a torn tail, which is left out.
+   */
+  static async peekQueued(path: string): Promise<number | null> {
+    const bytes = await readFileIfExists(resolve(path));
+    if (bytes === null) return null;
+    const decoded = decodeJournal(bytes, nativeChecksum);
+    if (decoded.records[0]?.kind !== 'head') return 0;
+    const state = new OutboxState();
+    decoded.records.forEach((record, i) => state.apply(record, decoded.sizes[i]));
+    return state.size;
+  }
+
   private static async load(file: string, lock: OwnerLock, settings: Settings): Promise<FileOutbox> {
     await removeIfExists(compactionPath(file));
     const bytes = (await readFileIfExists(file)) ?? new Uint8Array(0);

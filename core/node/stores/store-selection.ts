@@ -36,7 +36,10 @@ export async function selectStores(selectors: readonly string[], discover: Disco
   for (const selector of selectors) {
     if ((TASK_SOURCES as readonly string[]).includes(selector)) {
       const matching = stores.filter((s) => s.source === selector);
-      if (matching.length === 0) throw new SyncError('CLI_STORE_NOT_FOUND', `no ${layoutOf(selector as TaskSource).displayName} task store on this machine`, { selector });
+      if (matching.length === 0) {
+        const name = layoutOf(selector as TaskSource).displayName;
+        throw new SyncError('CLI_STORE_NOT_FOUND', `no ${name} task store on this machine: ${name} makes its folder when it first runs in an editor, so start it once, or name the folder as ${selector}=PATH`, { selector });
+      }
       for (const found of matching) add({ source: found.source, basePath: found.basePath, found });
       continue;
     }

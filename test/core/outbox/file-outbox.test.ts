@@ -247,6 +247,23 @@ describe('FileOutbox', () => {
     });
   });
 
+  describe('.peekQueued', () => {
+    it('counts the queued changes while another owner holds the journal, changing nothing; null without a journal', async () => {
+      const path = freshPath();
+      assert.equal(await FileOutbox.peekQueued(path), null);
+      const outbox = await open(path);
+      await outbox.enqueue(inputs(filePut('a', 1), filePut('b'), filePut('c')));
+      await outbox.acknowledge([1]);
+      const bytes = readFileSync(path);
+      assert.equal(await FileOutbox.peekQueued(path), 2);
+      // A record cut short (being appended) is left out, and the file is not cut.
+      appendFileSync(path, Buffer.from([1, 2, 3]));
+      assert.equal(await FileOutbox.peekQueued(path), 2);
+      assert.equal(readFileSync(path).length, bytes.length + 3);
+      assert.equal(outbox.size, 2);
+    });
+  });
+
   describe('#compact', () => {
     it('runs by itself after acknowledgements once garbage passes the threshold', async () => {
       const path = freshPath();
