@@ -65,7 +65,8 @@ export async function openCache(options: OpenCacheOptions = {}): Promise<CacheBa
     logger.info(backend.healthy() ? 'cache and pub/sub on redis' : 'redis not reachable yet; serving from the database', { keyPrefix });
   } else {
     backend = combine('memory', new MemoryCache(), new MemoryPubSub({ hub: options.memoryHub, logger }));
-    logger.info('cache and pub/sub in-process (single relay process)');
+    // The relay's start-up line says it ("embedded mode: single relay process").
+    logger.debug('cache and pub/sub in-process (single relay process)');
   }
   return backend;
 }
