@@ -56,7 +56,8 @@ export function useDeviceFixture(relay: () => RelayServer): DeviceFixture {
       });
     },
     async signIn(dir, email, name = 'test device') {
-      await signIn({ serverUrl: relay().url, email, password: PASSWORD, device: { name, kind: 'cli' } }, dir.credentials);
+      // As the extension registers: a device that runs the assistant and takes remote commands.
+      await signIn({ serverUrl: relay().url, email, password: PASSWORD, device: { name, kind: 'vscode' } }, dir.credentials);
     },
     async open(dir, options = {}) {
       const device = await SyncDevice.open({
