@@ -7,6 +7,7 @@
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
+import { MemoryCredentialsStore } from '../core/client/memory-credentials-store';
 import { signIn, signOut } from '../core/client/sign-in';
 import { describeStatus, type DeviceStatus } from '../core/device/device-status';
 import { isSyncError, type SyncError } from '../core/errors';
@@ -180,18 +181,30 @@ export class RooSyncController implements vscode.Disposable {
     }
   }
 
-  /** Sign In: registers this machine as a device of the account and keeps its tokens in SecretStorage. */
+  /**
+   * Sign In: registers this machine as a device of the account and keeps its tokens in
+   * SecretStorage. A sign-in while signed in replaces the device: the old one is revoked only
+   * once the new one is saved; a sign-in that fails leaves the old one signed in and syncing.
+   */
   signIn(args: SignInArgs): Promise<{ deviceId: string }> {
     return this.serial(async () => {
       const { serverUrl, email, password } = args;
       await this.stopDevice();
-      // A new sign-in replaces the old device: revoke it rather than leave it registered.
-      if (await this.credentials.load()) {
-        const previous = await signOut(this.credentials);
-        if (previous.error) this.log.warn('could not revoke the previous device', previous.error);
-      }
+      const previous = await this.credentials.load();
       const device = { name: args.deviceName ?? `${hostname()} (VS Code)`, kind: 'vscode', platform: process.platform, clientVersion: this.version };
-      const session = await signIn({ serverUrl, email, password, device }, this.credentials);
+      let session: Awaited<ReturnType<typeof signIn>>;
+      try {
+        session = await signIn({ serverUrl, email, password, device }, this.credentials);
+      } catch (error) {
+        if (previous) this.log.warn(`sign-in failed; still signed in as ${previous.email} on ${previous.serverUrl}`);
+        await this.reconcileNow();
+        throw error;
+      }
+      if (previous && previous.deviceId !== session.credentials.deviceId) {
+        // Replaced: revoke the old device rather than leave it registered.
+        const old = await signOut(new MemoryCredentialsStore(previous));
+        if (old.error) this.log.warn('could not revoke the previous device', old.error);
+      }
       const creds = session.credentials;
       await updateSetting('serverUrl', creds.serverUrl);
       this.log.info(`signed in to ${creds.serverUrl} as ${creds.email}, device ${creds.deviceId}`);

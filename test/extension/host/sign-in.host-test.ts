@@ -27,6 +27,18 @@ describe('roo-sync sign-in (real relay)', () => {
     await writeFile(hostParam('secretsOut'), JSON.stringify({ deviceId: creds.deviceId, refreshToken: creds.refreshToken }));
   });
 
+  it('keeps the device signed in when a second sign-in fails (the old one is replaced only by a new one that worked)', async () => {
+    const api = await rooSync();
+    const before = await api.testing.storedCredentials();
+    assert.ok(before, 'signed in by the test before');
+    for (const attempt of [{ password: 'not the password' }, { serverUrl: 'http://127.0.0.1:9' }]) {
+      const result = await vscode.commands.executeCommand<{ error?: { code: string } }>('roo-sync.signIn', { serverUrl: hostParam('serverUrl'), email: hostParam('email'), password: hostParam('password'), ...attempt });
+      assert.ok(result.error, `the sign-in with ${JSON.stringify(attempt)} failed`);
+      const after = await api.testing.storedCredentials();
+      assert.equal(after?.deviceId, before.deviceId, 'still the same device');
+    }
+  });
+
   it('signs out through the command: revoked on the relay, forgotten here', async () => {
     const api = await rooSync();
     const result = await vscode.commands.executeCommand('roo-sync.signOut');
