@@ -9,6 +9,7 @@ import { describeStatus } from '../core/device/device-status';
 import { isSyncError, SyncError } from '../core/errors';
 import type { RooSyncController, SignInArgs } from './controller';
 import { readSettings, updateSetting } from './settings';
+import { notify } from './notices';
 import type { ViewNode } from './sync-view';
 
 /** What a failed command returns (also shown to the user). */
@@ -71,7 +72,7 @@ export function registerCommands(controller: RooSyncController): vscode.Disposab
       } catch (error) {
         const e = codeOf(error);
         log.error(`${id} failed`, error);
-        void vscode.window.showErrorMessage(`roo-sync: ${e.code}: ${e.message}`);
+        void notify('error', `roo-sync: ${e.code}: ${e.message}`);
         return { error: e };
       }
     });
@@ -89,7 +90,7 @@ export function registerCommands(controller: RooSyncController): vscode.Disposab
       if (!args) return { cancelled: true };
       const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'roo-sync: signing in…' }, () => controller.signIn(args));
       if (!readSettings().enabled) {
-        void vscode.window.showInformationMessage(`roo-sync: signed in as ${args.email}. Sync is still off.`, 'Enable Sync').then((choice) => {
+        void notify('info', `roo-sync: signed in as ${args.email}. Sync is still off.`, 'Enable Sync').then((choice) => {
           if (choice) void vscode.commands.executeCommand('roo-sync.enableSync');
         });
       }
@@ -97,14 +98,14 @@ export function registerCommands(controller: RooSyncController): vscode.Disposab
     }),
     command('signOut', async () => {
       const result = await controller.signOut();
-      if (result.error) void vscode.window.showWarningMessage(`roo-sync: signed out here, but the relay could not be told (${result.error.code}); revoke this device from another one.`);
+      if (result.error) void notify('warning', `roo-sync: signed out here, but the relay could not be told (${result.error.code}); revoke this device from another one.`);
       return { signedIn: result.signedIn, revoked: result.revoked };
     }),
     command('enableSync', async () => {
       await updateSetting('enabled', true);
       await controller.reconcile();
       if (!(await controller.isSignedIn())) {
-        void vscode.window.showInformationMessage('roo-sync: sync is on; sign in to start.', 'Sign In').then((choice) => {
+        void notify('info', 'roo-sync: sync is on; sign in to start.', 'Sign In').then((choice) => {
           if (choice) void vscode.commands.executeCommand('roo-sync.signIn');
         });
       }
@@ -127,7 +128,7 @@ export function registerCommands(controller: RooSyncController): vscode.Disposab
       const state = controller.status;
       const text = state.kind === 'device' ? describeStatus(state.status) : state.kind === 'error' ? `${state.code}: ${state.message}` : state.kind;
       await vscode.commands.executeCommand('roo-sync.focus');
-      void vscode.window.showInformationMessage(`roo-sync: ${text}`, 'Show Log').then((choice) => {
+      void notify('info', `roo-sync: ${text}`, 'Show Log').then((choice) => {
         if (choice) log.show();
       });
       return { state: state.kind, text };
@@ -139,21 +140,21 @@ export function registerCommands(controller: RooSyncController): vscode.Disposab
         (progress, token) => device.migrateLocalTasks(progress, token),
       );
       const summary = `${result.tasks} tasks${result.aborted ? ' (stopped; run it again to resume)' : ''}${result.unreadable.length ? `, ${result.unreadable.length} unreadable (see the log)` : ''}`;
-      void vscode.window.showInformationMessage(`roo-sync: migration ${result.aborted ? 'stopped' : 'done'}: ${summary}.`);
+      void notify('info', `roo-sync: migration ${result.aborted ? 'stopped' : 'done'}: ${summary}.`);
       return { tasks: result.tasks, queued: result.queued, accepted: result.accepted, aborted: result.aborted, upToDate: result.upToDate, unreadable: result.unreadable.length };
     }),
     command('showConflicts', async () => {
       await vscode.commands.executeCommand('roo-sync.focus');
       const conflicts = controller.device?.viewConflicts() ?? [];
       if (conflicts.length === 0) {
-        void vscode.window.showInformationMessage('roo-sync: no unresolved conflicts.');
+        void notify('info', 'roo-sync: no unresolved conflicts.');
         return { conflicts: 0 };
       }
       const pick = await vscode.window.showQuickPick(conflicts.map((c) => ({ label: c.path, conflict: c })), { title: 'roo-sync: unresolved conflicts' });
       if (pick) await vscode.commands.executeCommand('roo-sync.conflict.open', { kind: 'conflict', conflict: pick.conflict });
       return { conflicts: conflicts.length };
     }),
-    command('sendTaskToDevice', async (args: { deviceId?: string; text?: string } = {}) => {
+    command('sendTaskToDevice', async (args: { deviceId?: string; text?: string; waitMs?: number } = {}) => {
       const device = requireDevice();
       return device.sendTaskToDevice(args);
     }),

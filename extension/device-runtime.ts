@@ -8,6 +8,7 @@
  */
 import { join } from 'node:path';
 import * as vscode from 'vscode';
+import { canRunTasks, NO_TASK_RUNNER_MESSAGE } from '../core/device/device-kinds';
 import type { DeviceStatus } from '../core/device/device-status';
 import { SyncError, isSyncError } from '../core/errors';
 import type { CommandDeliverMessage, CommandResultMessage, PresenceMessage, RemoteCommand } from '../core/protocol/messages';
@@ -16,6 +17,7 @@ import { WorkerDevice } from './device-worker/worker-device';
 import type { MigrationResult } from '../core/node/migrate/run-migration';
 import { runRemoteCommand } from './assistant-bridge';
 import { openConflictDiff, resolveConflict, unresolvedConflicts, type ConflictChoice, type OpenConflict } from './file-conflicts';
+import { notify } from './notices';
 import type { OutputLog } from './output-log';
 import type { RooSyncSettings } from './settings';
 import type { ViewDevice } from './sync-view';
@@ -55,7 +57,7 @@ export interface SentCommandOutcome {
 const EMPTY_STATUS: DeviceStatus = { state: 'connecting', queued: 0, conflicts: 0, cursor: 0, lastSyncAt: null, stores: [], unrestorable: [], waiting: [], lastError: null, account: null };
 
 export class DeviceRuntime {
-  private relayDevices: { id: string; name: string; current: boolean }[] = [];
+  private relayDevices: { id: string; name: string; kind: string | null; current: boolean }[] = [];
   private readonly presence = new Map<string, PresenceMessage>();
   private conflicts: OpenConflict[] = [];
   private readonly removers: Array<() => void> = [];
@@ -151,7 +153,7 @@ export class DeviceRuntime {
   async refreshDevices(): Promise<void> {
     try {
       const devices = await this.device.listDevices();
-      this.relayDevices = devices.filter((d) => !d.revokedAt).map((d) => ({ id: d.id, name: d.name, current: d.current }));
+      this.relayDevices = devices.filter((d) => !d.revokedAt).map((d) => ({ id: d.id, name: d.name, kind: d.kind, current: d.current }));
       this.options.onDevicesChanged();
     } catch (error) {
       this.options.log.warn('could not list the devices', error);
@@ -163,7 +165,7 @@ export class DeviceRuntime {
       const p = this.presence.get(d.id);
       let presence: string = d.current ? (this.device.isOnline ? 'online' : 'offline') : (p?.state ?? 'offline');
       if (p?.state === 'busy') presence = p.activeTaskId ? `running task ${p.activeTaskId}` : 'busy';
-      return { id: d.id, name: d.name, current: d.current, presence };
+      return { id: d.id, name: d.name, current: d.current, presence, kind: d.kind, canRunTasks: canRunTasks(d) };
     });
   }
 
@@ -232,26 +234,64 @@ export class DeviceRuntime {
     }
   }
 
-  /** Send Task to Device: asks for the device and the task unless given. */
+  /** The other devices that can take a remote command (they run the assistant: not the CLI, not a browser). */
+  taskRunners(): ViewDevice[] {
+    return this.devices().filter((d) => !d.current && d.canRunTasks);
+  }
+
+  /**
+   * Throws REMOTE_TARGET_CANNOT_RUN when the device list says `deviceId` cannot run tasks (a
+   * device it does not list yet is left to the relay to answer). Returns its name when listed.
+   */
+  private async checkTaskRunner(deviceId: string): Promise<string | undefined> {
+    if (!this.relayDevices.some((d) => d.id === deviceId)) await this.refreshDevices();
+    const device = this.devices().find((d) => d.id === deviceId);
+    if (device && !device.current && !device.canRunTasks) {
+      const what = device.kind === 'cli' ? 'is a roo-sync CLI device: it syncs tasks but cannot run them' : 'cannot run tasks';
+      throw new SyncError('REMOTE_TARGET_CANNOT_RUN', `${device.name} ${what}. ${NO_TASK_RUNNER_MESSAGE}`, { deviceId });
+    }
+    return device?.name;
+  }
+
+  /**
+   * Send Task to Device: asks for the device (one that can run the assistant) and the task unless
+   * given, then shows how it went: started, the coded failure, or no answer yet.
+   */
   async sendTaskToDevice(args: { deviceId?: string; text?: string; waitMs?: number }): Promise<SentCommandOutcome | { cancelled: true }> {
     let deviceId = args.deviceId;
+    let name: string | undefined;
     if (!deviceId) {
       await this.refreshDevices();
-      const others = this.devices().filter((d) => !d.current);
-      if (others.length === 0) throw new SyncError('COMMAND_TARGET_UNKNOWN', 'no other device is signed in to this account');
-      const pick = await vscode.window.showQuickPick(others.map((d) => ({ label: d.name, description: d.presence, id: d.id })), { title: 'roo-sync: Send Task to Device' });
+      const runners = this.taskRunners();
+      if (runners.length === 0) throw new SyncError('REMOTE_NO_TASK_RUNNER', `no other device of this account can run tasks. ${NO_TASK_RUNNER_MESSAGE}`);
+      const pick = await vscode.window.showQuickPick(runners.map((d) => ({ label: d.name, description: d.presence, id: d.id })), { title: 'roo-sync: Send Task to Device' });
       if (!pick) return { cancelled: true };
       deviceId = pick.id;
+      name = pick.label;
+    } else {
+      name = await this.checkTaskRunner(deviceId);
     }
-    const text = args.text ?? (await vscode.window.showInputBox({ title: 'roo-sync: Send Task to Device', prompt: 'The task for the assistant on that device', ignoreFocusOut: true }));
+    const target = name ?? `device ${deviceId}`;
+    const text = args.text ?? (await vscode.window.showInputBox({ title: 'roo-sync: Send Task to Device', prompt: `The task for the assistant on ${target}`, ignoreFocusOut: true }));
     if (!text) return { cancelled: true };
-    const outcome = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'roo-sync: sending the task…' }, () => this.sendCommand(deviceId, { kind: 'task.start', text }, args.waitMs));
-    if (outcome.status === 'failed' && outcome.error) throw new SyncError(outcome.error.code, outcome.error.message, { commandId: outcome.commandId });
+    const waitMs = args.waitMs ?? 30_000;
+    const outcome = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `roo-sync: sending the task to ${target}…` }, () => this.sendCommand(deviceId, { kind: 'task.start', text }, waitMs));
+    if (outcome.status === 'failed' || outcome.status === 'expired') {
+      const error = outcome.error ?? { code: 'COMMAND_EXPIRED', message: `${target} did not run the task before it expired` };
+      throw new SyncError(error.code, error.message, { commandId: outcome.commandId });
+    }
+    if (outcome.status === 'done') {
+      const taskId = (outcome.result as { taskId?: unknown } | undefined)?.taskId;
+      void notify('info', `roo-sync: task started on ${target}${typeof taskId === 'string' ? ` (${taskId})` : ''}.`);
+    } else {
+      void notify('warning', `roo-sync: no answer from ${target} within ${Math.round(waitMs / 1000)} s; the task stays queued and starts when ${target} is online.`);
+    }
     return outcome;
   }
 
   /** A view action on another device's running task. */
   async controlRemote(deviceId: string, action: RemoteAction, text?: string): Promise<SentCommandOutcome | { cancelled: true }> {
+    await this.checkTaskRunner(deviceId);
     const taskId = this.presence.get(deviceId)?.activeTaskId;
     if (!taskId) throw new SyncError('REMOTE_NO_ACTIVE_TASK', 'that device is not running a task');
     let message = text;

@@ -1,7 +1,8 @@
 /**
  * The "roo-sync" view (Explorer): the user's devices with their presence, and the unresolved
  * conflicts. A conflict opens the diff editor (local left, remote right) with Accept Local /
- * Accept Remote / Keep Both; a remote device offers send message / approve / deny / cancel.
+ * Accept Remote / Keep Both; a remote device that runs the assistant offers send message /
+ * approve / deny / cancel (a roo-sync CLI device only syncs, so it offers none).
  */
 import * as vscode from 'vscode';
 
@@ -12,6 +13,10 @@ export interface ViewDevice {
   current: boolean;
   /** `online`, `idle`, `offline`, or `running <task>`. */
   presence: string;
+  /** What it registered as (`vscode`, `cli`, `web`, ...). */
+  kind: string | null;
+  /** It runs the assistant and takes remote commands (core's `canRunTasks`). */
+  canRunTasks: boolean;
 }
 
 export interface ViewConflict {
@@ -48,6 +53,11 @@ export class SyncView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
     return this.model;
   }
 
+  /** The device rows as the tree shows them (for the extension's tests). */
+  deviceItems(): vscode.TreeItem[] {
+    return this.getChildren({ kind: 'group', group: 'devices' }).map((node) => this.getTreeItem(node));
+  }
+
   update(model: ViewModel): void {
     this.model = model;
     this.changed.fire(undefined);
@@ -82,7 +92,9 @@ export class SyncView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
         const item = new vscode.TreeItem(d.current ? `${d.name} (this device)` : d.name);
         item.description = d.presence;
         item.iconPath = new vscode.ThemeIcon(d.presence === 'offline' ? 'vm-outline' : 'vm-active');
-        item.contextValue = d.current ? 'device-current' : 'device-remote';
+        // The context menu's remote actions match `device-remote` only.
+        item.contextValue = d.current ? 'device-current' : d.canRunTasks ? 'device-remote' : 'device-sync-only';
+        if (!d.current && !d.canRunTasks) item.tooltip = `${d.name}: ${d.kind === 'cli' ? 'the roo-sync CLI syncs tasks but cannot run them' : 'syncs tasks but cannot run them'}`;
         item.id = `device:${d.id}`;
         return item;
       }

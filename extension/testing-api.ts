@@ -6,12 +6,17 @@
 import type * as vscode from 'vscode';
 import type { DeviceCredentials } from '../core/ports/credentials-store';
 import type { RooSyncController } from './controller';
+import { recentNotices, type Notice } from './notices';
 import type { StatusBar, StatusBarView } from './status-bar';
 import type { SyncView, ViewModel } from './sync-view';
 
 export interface RooSyncTestingApi {
   statusBar(): StatusBarView | undefined;
   view(): ViewModel;
+  /** The view's device rows as the tree shows them: label, description, context value (which menu items apply). */
+  viewDeviceItems(): { id: string; label: string; description: string; contextValue: string }[];
+  /** The notifications roo-sync showed in this host, oldest first. */
+  notices(): Notice[];
   /** The credentials as SecretStorage holds them. */
   storedCredentials(): Promise<DeviceCredentials | null>;
   controller: RooSyncController;
@@ -27,6 +32,14 @@ export function testingApi(controller: RooSyncController, statusBar: StatusBar, 
   return {
     statusBar: () => statusBar.view,
     view: () => view.current,
+    viewDeviceItems: () =>
+      view.deviceItems().map((item) => ({
+        id: item.id ?? '',
+        label: typeof item.label === 'string' ? item.label : (item.label?.label ?? ''),
+        description: typeof item.description === 'string' ? item.description : '',
+        contextValue: item.contextValue ?? '',
+      })),
+    notices: () => recentNotices(),
     storedCredentials: () => controller.credentials.load(),
     controller,
     globalStoragePath: context.globalStorageUri.fsPath,

@@ -37,6 +37,11 @@ const actions: Record<string, (...args: any[]) => unknown> = {
     const device = api.testing.controller.device;
     return { ...api.status(), bar: api.testing.statusBar(), view: api.testing.view(), device: device?.status ?? null, workspaces: device?.workspaceIds ?? [] };
   },
+  /** The view's device rows (label, description, context value) and the notifications shown so far. */
+  ui: async () => {
+    const api = await rooSync();
+    return { deviceItems: api.testing.viewDeviceItems(), notices: api.testing.notices() };
+  },
   /** The device's relay link framing (codec, compression threshold, bytes sent), from its worker. */
   wire: async () => (await (await rooSync()).testing.controller.device?.device.wire()) ?? null,
   activateMs: async () => (await rooSync()).testing.activateMs,

@@ -7,15 +7,17 @@ import type { Device, TaskSummary } from '../api/relay-api';
 import type { LiveLink } from '../live/live-link';
 import type { RemoteCommand } from '../../../core/protocol/messages';
 import type { TaskId } from '../../../core/ids';
+import { canRunTasks } from '../../../core/device/device-kinds';
 import { useState } from 'preact/hooks';
 import { CommandLog } from './command-log';
 
 /**
- * Devices that can run an assistant: not browsers, not the CLI (`roo-sync sync` syncs a store
- * but cannot drive the assistant, so it never takes a command), not revoked.
+ * The other devices that can run an assistant (core's `canRunTasks`, shared with the VS Code
+ * extension): not browsers, not the CLI (`roo-sync sync` syncs a store but cannot drive the
+ * assistant, so it never takes a command), not revoked.
  */
 export function controllable(devices: Device[]): Device[] {
-  return devices.filter((d) => !d.revokedAt && d.kind !== 'web' && d.kind !== 'cli' && !d.current);
+  return devices.filter((d) => canRunTasks(d) && !d.current);
 }
 
 /** What to do when no device can take a command. */
