@@ -51,17 +51,23 @@ export function storeInUse(status: DeviceStatus): SyncError {
 
 /**
  * The owner lock of one task store for a command that changes it without being a device
- * (backfill, its rollback): STORE_IN_USE naming the holder while a device (`roo-sync sync`,
- * the extension) syncs that store. Creates the store's folder when missing (the lock lives in it).
+ * (backfill, its rollback), removed even if the command ends with process.exit: STORE_IN_USE
+ * naming the holder while another process has the store (a device that syncs it, another
+ * backfill, a `status` looking at it). Creates the store's folder when missing (the lock lives in it).
  */
 export async function lockStoreFor(basePath: string, holderName: string): Promise<OwnerLock> {
   await mkdir(basePath, { recursive: true });
   try {
-    return await OwnerLock.acquire(storeLockPath(basePath), { name: holderName, code: 'STORE_IN_USE', what: `the task store ${basePath}` });
+    const lock = await OwnerLock.acquire(storeLockPath(basePath), { name: holderName, code: 'STORE_IN_USE', what: `the task store ${basePath}` });
+    return lock.releaseAtExit();
   } catch (error) {
     if (!isSyncError(error, 'STORE_IN_USE') || error.details?.pid === undefined) throw error;
     const { pid, host, name } = error.details as { pid: number; host: string; name: string };
-    throw new SyncError('STORE_IN_USE', `the task store ${basePath} is synced by ${name} (pid ${pid} on ${host}), which gets your tasks from the relay itself; stop it first to run this`, { basePath, holder: { pid, host, name } });
+    throw new SyncError(
+      'STORE_IN_USE',
+      `the task store ${basePath} is in use by ${name} (pid ${pid} on ${host}); run this again once it ends (a device that syncs the store, such as "roo-sync sync" or the extension, gets your tasks from the relay itself)`,
+      { basePath, holder: { pid, host, name } },
+    );
   }
 }
 

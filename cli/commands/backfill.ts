@@ -41,17 +41,23 @@ export function registerBackfillCommand(program: Command): void {
     const target = await targetStore(flags.target);
     const journalDir = cliPaths().backfillJournals;
     if (!flags.rollback) await requireSignedIn();
-    // Not beside a device that syncs the store (it writes the same files, and pulls the tasks itself).
-    const lock = flags.dryRun ? null : await lockStoreFor(target.basePath, 'roo-sync backfill');
+    // Ctrl-C from here on stops after the batch in flight (a second one exits at once; the lock goes with it).
+    const interrupt = interruptSignal();
     try {
-      await backfillOrRollback(flags, cmd, target, journalDir);
+      // Not beside a device that syncs the store (it writes the same files, and pulls the tasks itself).
+      const lock = flags.dryRun ? null : await lockStoreFor(target.basePath, 'roo-sync backfill');
+      try {
+        await backfillOrRollback(flags, cmd, target, journalDir, interrupt.signal);
+      } finally {
+        await lock?.release();
+      }
     } finally {
-      await lock?.release();
+      interrupt.dispose();
     }
   });
 }
 
-async function backfillOrRollback(flags: BackfillFlags, cmd: Command, target: FsTaskStore, journalDir: string): Promise<void> {
+async function backfillOrRollback(flags: BackfillFlags, cmd: Command, target: FsTaskStore, journalDir: string, signal: AbortSignal): Promise<void> {
   const out = outputFor(cmd, !!flags.json);
   if (flags.rollback) {
     const r = await rollbackBackfill({ target, journalDir });
@@ -63,7 +69,8 @@ async function backfillOrRollback(flags: BackfillFlags, cmd: Command, target: Fs
   }
   const session = await openCliSession();
   const progress = createProgress({ label: flags.dryRun ? 'checking' : 'backfilling', quiet: out.json });
-  const interrupt = interruptSignal(() => progress.done());
+  const endBar = (): void => progress.done();
+  signal.addEventListener('abort', endBar, { once: true });
   try {
     const result = await runBackfill({
       relay: session.reader,
@@ -71,7 +78,7 @@ async function backfillOrRollback(flags: BackfillFlags, cmd: Command, target: Fs
       journalDir,
       from: flags.from as TaskSource[] | undefined,
       dryRun: flags.dryRun,
-      signal: interrupt.signal,
+      signal,
       onProgress: (e) => progress.update({ tasksDone: e.tasksDone, tasksTotal: e.tasksTotal, bytesDone: e.bytesDone }),
       onReadModelBehind: readModelNotice(out),
     });
@@ -85,7 +92,7 @@ async function backfillOrRollback(flags: BackfillFlags, cmd: Command, target: Fs
     ]);
     markPartialFailure(result.failed.length);
   } finally {
-    interrupt.dispose();
+    signal.removeEventListener('abort', endBar);
     progress.done();
   }
 }

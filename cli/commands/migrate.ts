@@ -56,7 +56,7 @@ export function registerMigrateCommand(program: Command): void {
       markPartialFailure(plan.unreadable.length);
       return;
     }
-    out.line(describePlan(plan, 'migrating').join('\n').replace(/:$/m, "; what the relay already has is not sent again:"));
+    out.line(describePlan(plan, 'migrating', '; what the relay already has is not sent again').join('\n'));
     const results: MigrationResult[] = [];
     let verify: VerifyResult | undefined;
     const progress = createProgress({ label: 'migrating', quiet: out.json });
@@ -144,10 +144,10 @@ function planJson(plan: MigrationPlan): Omit<MigrationPlan, 'tasks'> {
   return rest;
 }
 
-function describePlan(plan: MigrationPlan, verb: string): string[] {
+function describePlan(plan: MigrationPlan, verb: string, note = ''): string[] {
   const messages = plan.totals.messages === null ? '' : `, ${plan.totals.messages} messages`;
   return [
-    `${verb} ${plan.totals.tasks} task(s)${messages}, ${formatMb(plan.totals.bytes)} from ${plan.totals.stores} store(s):`,
+    `${verb} ${plan.totals.tasks} task(s)${messages}, ${formatMb(plan.totals.bytes)} from ${plan.totals.stores} store(s)${note}:`,
     ...plan.stores.map((s) => `  ${s.source.padEnd(10)} ${String(s.tasks).padStart(6)} tasks ${s.messages === null ? '' : `${String(s.messages).padStart(8)} messages `}${formatMb(s.bytes).padStart(10)}  ${s.basePath}`),
     ...plan.problems.map((p) => `  problem: [${p.code}] ${p.path}: ${p.reason}`),
   ];

@@ -37,7 +37,7 @@ export function registerStatusCommand(program: Command): void {
     }
     const selected = await selectStores([], { home: homedir(), platform: process.platform, env: process.env });
     const plan = await planMigration(selected.map((s) => (s.found ? openDiscoveredStore(s.found) : new FsTaskStore({ source: s.source, basePath: s.basePath }))));
-    let device: { queued: number; conflicts: number; cursor: number; state: string; syncedBy: string | null; lastSyncAt: string | null; waiting: WaitingTask[] } | null = null;
+    let device: { queued: number | null; queuedError?: { code: string; message: string }; conflicts: number; cursor: number; state: string; syncedBy: string | null; lastSyncAt: string | null; waiting: WaitingTask[] } | null = null;
     if (creds) {
       const synced = onePerSource(selected, () => undefined);
       const opened = await openCliDevice({ stores: synced, holderName: 'roo-sync status', live: false, logger: stderrLogger(true) });
@@ -50,6 +50,7 @@ export function registerStatusCommand(program: Command): void {
         const live = opened.storage !== null;
         device = {
           queued: live ? status.queued : saved.queued,
+          ...(!live && saved.queuedError ? { queuedError: saved.queuedError } : {}),
           conflicts: live ? status.conflicts : saved.conflicts,
           cursor: live ? status.cursor : saved.cursor,
           state: status.state,
@@ -76,7 +77,7 @@ export function registerStatusCommand(program: Command): void {
       ...plan.stores.map((s) => `  ${s.source.padEnd(10)} ${String(s.tasks).padStart(6)} tasks ${formatMb(s.bytes).padStart(10)}  ${s.basePath}`),
       ...(device
         ? [
-            `outbox: ${device.queued} change(s) queued`,
+            device.queued === null ? `outbox: not known [${device.queuedError?.code}] ${device.queuedError?.message}` : `outbox: ${device.queued} change(s) queued`,
             `last sync: ${device.lastSyncAt ?? 'never (from this CLI)'}`,
             `conflicts: ${device.conflicts} unresolved`,
             ...(device.waiting.length > 0

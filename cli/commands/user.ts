@@ -12,6 +12,7 @@ import { Command, Option } from 'commander';
 import { isSyncError, SyncError } from '../../core/errors';
 import { createUser, deleteAccount, findUserByEmail, normaliseEmail } from '../../server/accounts/users';
 import { writeAudit } from '../../server/auth/audit-log';
+import { checkNewPassword } from '../../server/auth/passwords';
 import { ADMIN_ACCESS_FILE, ADMIN_USERS_PATH, readAdminAccess } from '../../server/http/admin-access';
 import { noteWriter, readSecretFromStdin, withAdmin, withAdminConnection, writer, type AdminConnectionOptions, type AdminDeps } from './admin-connection';
 
@@ -69,6 +70,8 @@ export function registerUserCommands(program: Command, deps: AdminDeps = {}): vo
     if (password === '') {
       throw new SyncError('PASSWORD_MISSING', "stdin held no password: pipe one in (printf '%s\\n' \"$PW\" | roo-sync user add EMAIL), or run on a terminal to be asked for it");
     }
+    // Refused before any database is opened (or made).
+    checkNewPassword(password);
     // The embedded database this creates the account in (null: PostgreSQL), and whether it is new.
     const embedded = options.databaseUrl ? null : resolve(options.dataDir);
     const fresh = embedded !== null && !existsSync(embedded);
@@ -77,16 +80,18 @@ export function registerUserCommands(program: Command, deps: AdminDeps = {}): vo
         const created = await createUser(db, { email: address, password, displayName: options.displayName });
         await writeAudit(db, { action: 'account.create', userId: created.id, metadata: { by: 'cli' } });
         out(`created user ${created.email} (${created.id})${embedded ? ` in the embedded database at ${embedded}` : ''}`);
-        // A relay started from another folder keeps its data there: say that this one is new.
-        if (fresh) {
-          noteWriter(cmd)(`${embedded} held no database, so a new one was made there. A relay started from another folder keeps its own: run this in the folder where \`npm start\` runs, or pass --data-dir.`);
-        }
       });
     } catch (err) {
       // The embedded relay holds the data directory: create the account through it.
       if (!isSyncError(err, 'DB_DATA_DIR_LOCKED') || options.databaseUrl) throw err;
       const created = await addThroughRelay(err, options.dataDir, { email: address, password, displayName: options.displayName });
       writer(cmd)(`created user ${created.email} (${created.userId}) through the running relay at ${created.url}`);
+    } finally {
+      // A relay started from another folder keeps its data there: say that this one is new, even
+      // when the account then failed (the folder stays, and a rerun would not say it again).
+      if (fresh && existsSync(embedded)) {
+        noteWriter(cmd)(`${embedded} held no database, so a new one was made there. A relay started from another folder keeps its own: run this in the folder where \`npm start\` runs, or pass --data-dir.`);
+      }
     }
   });
 

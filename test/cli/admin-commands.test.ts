@@ -3,9 +3,6 @@
  * PGlite database (injected through the commands' `open` dependency).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Command } from 'commander';
 import { isSyncError } from '../../core/errors';
 import { registerDbCompactCommand } from '../../cli/commands/db-compact';
@@ -64,15 +61,6 @@ describe('administration commands', () => {
       assert.ok(!output.includes('a strong password'));
       const user = await findUserByEmail(db, 'ann@example.com');
       assert.ok(user && (await verifyPassword('a strong password', user.passwordHash)));
-    });
-
-    it('names the embedded database it created the account in, and says so when that database is new', async () => {
-      const base = await mkdtemp(join(tmpdir(), 'roo-sync-user-add-'));
-      after(() => rm(base, { recursive: true, force: true }));
-      const dir = join(base, 'elsewhere', 'data');
-      await run(['user', 'add', 'ann@example.com', '--data-dir', dir]);
-      assert.match(output, new RegExp(`created user ann@example\\.com \\([0-9a-f-]{36}\\) in the embedded database at ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`));
-      assert.match(output, /held no database, so a new one was made there\. A relay started from another folder keeps its own/);
     });
 
     it('says stdin held no password when it was empty (PASSWORD_MISSING), and creates nobody', async () => {

@@ -83,4 +83,20 @@ describe('the first account while the embedded relay runs', function () {
     relay = undefined;
     assert.equal(existsSync(join(dataDir, ADMIN_ACCESS_FILE)), false);
   });
+
+  it('`roo-sync user add` with no relay running names the database it made, says it is new, and makes none for a refused password', async () => {
+    const elsewhere = join(dir, 'elsewhere', 'data');
+    const refused = await runCliProcess(['user', 'add', 'bob@example.com', '--data-dir', elsewhere], { stdin: 'short\n' });
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /\[PASSWORD_INVALID\]/);
+    assert.equal(existsSync(elsewhere), false, 'no database made for a refused password');
+
+    const run = await runCliProcess(['user', 'add', 'bob@example.com', '--data-dir', elsewhere], { stdin: `${PASSWORD}\n` });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, `created user bob@example.com (${/\(([0-9a-f-]{36})\)/.exec(run.stdout)?.[1]}) in the embedded database at ${elsewhere}\n`);
+    assert.match(run.stderr, /^roo-sync: .*held no database, so a new one was made there\. A relay started from another folder keeps its own/m);
+    const again = await runCliProcess(['user', 'add', 'cy@example.com', '--data-dir', elsewhere], { stdin: `${PASSWORD}\n` });
+    assert.equal(again.code, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /held no database/, 'said once, when it was made');
+  });
 });

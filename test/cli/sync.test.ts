@@ -96,7 +96,7 @@ describe('roo-sync sync / status (dist/cli.js, two machines)', function () {
     // Nor does backfill write into a store a device syncs (the device gets the tasks itself).
     const backfill = await runCli(b, ['backfill', '--target', 'roo-code']);
     assert.equal(backfill.code, 1, backfill.stderr);
-    assert.match(backfill.stderr, /\[STORE_IN_USE\] the task store .* is synced by roo-sync sync \(pid \d+ on .*gets your tasks from the relay itself/);
+    assert.match(backfill.stderr, /\[STORE_IN_USE\] the task store .* is in use by roo-sync sync \(pid \d+ on .*gets your tasks from the relay itself/);
     const during = JSON.parse((await runCli(a, ['status', '--json'])).stdout) as { device: { syncedBy: string | null; cursor: number; queued: number } };
     assert.match(during.device.syncedBy ?? '', /^roo-sync sync \(pid \d+/);
     assert.ok(during.device.cursor > 0, `status reads the syncing process's saved cursor, not 0: ${JSON.stringify(during.device)}`);

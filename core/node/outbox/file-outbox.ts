@@ -71,6 +71,9 @@ interface EncodedRecord {
   framed: FramedRecord;
 }
 
+/** Largest journal peekQueued reads. */
+const PEEK_MAX_BYTES = 256 * 1024 * 1024;
+
 const DEFAULTS = {
   compactMinGarbageBytes: 1024 * 1024,
   compactGarbageRatio: 4,
@@ -140,9 +143,15 @@ export class FileOutbox implements Outbox {
    * How many changes the journal at `path` holds queued, read without the owner lock and
    * without changing the file (null: no journal there): for a status shown while another process
    * owns the outbox. A record being appended meanwhile reads as a torn tail, which is left out.
+   * Throws OUTBOX_TOO_LARGE_TO_PEEK past 256 MB, OUTBOX_CORRUPT for records that do not replay.
    */
   static async peekQueued(path: string): Promise<number | null> {
-    const bytes = await readFileIfExists(resolve(path));
+    const file = resolve(path);
+    const size = await fsp.stat(file).then((s) => s.size, () => null);
+    if (size === null) return null;
+    // A journal that large (a long offline stretch) is not read whole just to be counted.
+    if (size > PEEK_MAX_BYTES) throw new SyncError('OUTBOX_TOO_LARGE_TO_PEEK', `the outbox journal holds ${Math.round(size / 1e6)} MB; its owner knows how many changes wait`, { path: file, bytes: size });
+    const bytes = await readFileIfExists(file);
     if (bytes === null) return null;
     const decoded = decodeJournal(bytes, nativeChecksum);
     if (decoded.records[0]?.kind !== 'head') return 0;

@@ -7,7 +7,7 @@
  * hard-linked into place), so a reader never sees an empty lock from a half-finished owner.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { SyncError } from '../../errors';
 import { removeIfExists } from './durable-fs';
@@ -41,6 +41,7 @@ const heldInProcess = new Map<string, string | undefined>();
 
 export class OwnerLock {
   private released = false;
+  private exitHook: (() => void) | null = null;
 
   private constructor(
     readonly path: string,
@@ -87,10 +88,30 @@ export class OwnerLock {
     }
   }
 
+  /**
+   * Also removes the lock if the process exits without releasing it: a command that ends with
+   * `process.exit` (a second Ctrl-C) skips its `finally` blocks, and a lock left in a shared
+   * folder would count as live from another host. Returns the lock.
+   */
+  releaseAtExit(): this {
+    if (this.exitHook || this.released) return this;
+    this.exitHook = () => {
+      try {
+        if ((JSON.parse(readFileSync(this.path, 'utf8')) as Partial<LockContent>).token === this.token) unlinkSync(this.path);
+      } catch {
+        // gone, or not ours any more
+      }
+    };
+    process.once('exit', this.exitHook);
+    return this;
+  }
+
   /** Removes the lock if it is still ours. Safe to call twice. */
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
+    if (this.exitHook) process.removeListener('exit', this.exitHook);
+    this.exitHook = null;
     try {
       const holder = await readLock(this.path);
       if (typeof holder === 'object' && holder.token === this.token) await removeIfExists(this.path);

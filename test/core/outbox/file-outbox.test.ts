@@ -262,6 +262,18 @@ describe('FileOutbox', () => {
       assert.equal(readFileSync(path).length, bytes.length + 3);
       assert.equal(outbox.size, 2);
     });
+
+    it('refuses records that do not replay with OUTBOX_CORRUPT (status then says the depth is not known)', async () => {
+      const path = freshPath();
+      const outbox = await open(path);
+      await outbox.enqueue(inputs(filePut('a')));
+      await outbox.close();
+      // The same enqueue record twice: its clientSeq does not increase.
+      const bytes = readFileSync(path);
+      const head = encodeRecord({ kind: 'head', format: 1, lastSeq: 0, anchored: false, journalId: outbox.journalId }).length;
+      appendFileSync(path, bytes.subarray(head));
+      await assert.rejects(FileOutbox.peekQueued(path), (e) => isSyncError(e, 'OUTBOX_CORRUPT'));
+    });
   });
 
   describe('#compact', () => {
