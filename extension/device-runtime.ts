@@ -54,6 +54,9 @@ export interface SentCommandOutcome {
   error?: { code: string; message: string };
 }
 
+/** How long presence of devices the list lacks is gathered before the list is reloaded once. */
+const UNKNOWN_PRESENCE_RELOAD_MS = 250;
+
 const EMPTY_STATUS: DeviceStatus = { state: 'connecting', queued: 0, conflicts: 0, cursor: 0, lastSyncAt: null, stores: [], unrestorable: [], waiting: [], lastError: null, account: null };
 
 export class DeviceRuntime {
@@ -63,6 +66,8 @@ export class DeviceRuntime {
   private readonly removers: Array<() => void> = [];
   private readonly running = new Set<string>();
   private closing: Promise<void> | undefined;
+  /** The pending reload of the device list for presence of a device it lacks. */
+  private reloadTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly device: WorkerDevice,
@@ -97,10 +102,7 @@ export class DeviceRuntime {
     runtime.removers.push(
       device.onStatus((status) => runtime.onStatus(status)),
       device.onCommand((delivery) => void runtime.onCommand(delivery)),
-      device.onPresence((presence) => {
-        runtime.presence.set(presence.deviceId, presence);
-        options.onDevicesChanged();
-      }),
+      device.onPresence((presence) => runtime.onPresence(presence)),
       device.onConnected(() => {
         void device.updatePresence('online');
         void runtime.refreshDevices();
@@ -115,6 +117,21 @@ export class DeviceRuntime {
   /** Ids of the workspace folders this device syncs. */
   get workspaceIds(): string[] {
     return this.workspaces.map((w) => w.workspaceId);
+  }
+
+  /**
+   * Presence of another device. One the list lacks (signed in since the list was loaded) makes
+   * the list reload, once for a burst of such presence, so it shows up without a Refresh.
+   */
+  private onPresence(presence: PresenceMessage): void {
+    this.presence.set(presence.deviceId, presence);
+    this.options.onDevicesChanged();
+    if (this.closing || this.reloadTimer || this.relayDevices.some((d) => d.id === presence.deviceId)) return;
+    this.reloadTimer = setTimeout(() => {
+      this.reloadTimer = undefined;
+      if (!this.closing) void this.refreshDevices();
+    }, UNKNOWN_PRESENCE_RELOAD_MS);
+    this.reloadTimer.unref();
   }
 
   /** The device's status, with conflicts counted as the unresolved ones. */
@@ -335,6 +352,8 @@ export class DeviceRuntime {
   close(): Promise<void> {
     this.closing ??= (async () => {
       for (const remove of this.removers.splice(0)) remove();
+      clearTimeout(this.reloadTimer);
+      this.reloadTimer = undefined;
       await this.device.close();
     })();
     return this.closing;

@@ -95,6 +95,19 @@ describe('roo-sync remote control in a real extension host (a CLI device and a V
     });
   });
 
+  describe('the view', () => {
+    it('lists a device that signs in and comes online while the view is open, without a Refresh', async () => {
+      const dir = await devices.folder();
+      await devices.signIn(dir, EMAIL, 'new laptop');
+      const device = await devices.open(dir);
+      const client = await waitFor('new laptop online', () => (device.client?.isOnline ? device.client : null));
+      client.updatePresence('online');
+      const row = await waitFor('new laptop in the view of device 1', async () => (await host.call<{ view: { devices: { id: string; name: string; presence: string }[] } }>('status')).view.devices.find((d) => d.id === device.deviceId), 15_000);
+      assert.equal(row.name, 'new laptop');
+      assert.equal(row.presence, 'online');
+    });
+  });
+
   describe('with a VS Code device beside it', () => {
     it('shows that the task started on that device, with the task id', async () => {
       const laptop = await vscodeDevice('laptop', () => ({ status: 'done', result: { taskId: 'task-from-laptop' } }));
