@@ -129,4 +129,19 @@ describe('web page: remote control', function () {
     await page.getByRole('heading', { level: 1, name: 'Port the CLI to Rust' }).waitFor();
     assert.match(page.url(), /#\/task\/cline\/busy-1$/);
   });
+
+  it('signs another device out from the Devices view: the relay revokes it and the list shows it revoked', async () => {
+    const email = await web.user('revoke');
+    const lost = await web.device(email, 'lost laptop');
+    const page = await web.signedIn(email);
+    await page.getByRole('link', { name: 'Devices' }).click();
+    await page.locator('.device[data-state="online"]', { hasText: 'lost laptop' }).waitFor();
+    assert.equal(await page.locator('.device', { hasText: 'this browser' }).getByRole('button', { name: /Sign out/ }).count(), 0, 'not offered for this browser');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Sign out lost laptop' }).click();
+    await page.locator('.device[data-state="revoked"]', { hasText: 'lost laptop' }).waitFor();
+    const { rows } = await web.relay().db.query<{ revoked_at: Date | null }>('SELECT revoked_at FROM devices WHERE id = $1', [lost.deviceId]);
+    assert.notEqual(rows[0]?.revoked_at ?? null, null, 'revoked on the relay');
+    assert.equal(await page.getByRole('button', { name: 'Sign out lost laptop' }).count(), 0);
+  });
 });

@@ -138,6 +138,11 @@ export class RelayApi {
     return (await this.get<{ devices: Device[] }>('/v1/devices')).devices;
   }
 
+  /** Signs another of the user's devices out (a lost laptop): its tokens stop working at once. */
+  async revokeDevice(deviceId: string): Promise<void> {
+    await this.send('DELETE', `/v1/devices/${encodeURIComponent(deviceId)}`);
+  }
+
   private renew(): Promise<WebSession> {
     this.renewing ??= post<WebSession>('/v1/auth/web/refresh', undefined)
       .then((session) => {
@@ -157,8 +162,12 @@ export class RelayApi {
     return this.renewing;
   }
 
-  private async get<T>(path: string): Promise<T> {
-    const attempt = async (token: string) => fetch(path, { headers: { authorization: `Bearer ${token}` }, credentials: 'same-origin' });
+  private get<T>(path: string): Promise<T> {
+    return this.send<T>('GET', path);
+  }
+
+  private async send<T>(method: 'GET' | 'DELETE', path: string): Promise<T> {
+    const attempt = async (token: string) => fetch(path, { method, headers: { authorization: `Bearer ${token}` }, credentials: 'same-origin' });
     let res = await attempt(await this.accessToken());
     if (res.status === 401) res = await attempt((await this.renew()).accessToken);
     return readJson<T>(res);

@@ -50,6 +50,16 @@ export function App({ api }: { api: RelayApi }) {
   const refreshDevices = useCallback(() => {
     api.listDevices().then(setDevices, () => undefined);
   }, [api]);
+  const revokeDevice = useCallback(
+    async (device: Device) => {
+      try {
+        await api.revokeDevice(device.id);
+      } finally {
+        refreshDevices();
+      }
+    },
+    [api, refreshDevices],
+  );
   useEffect(() => {
     if (phase === 'signed-in') refreshDevices();
   }, [phase, refreshDevices]);
@@ -114,7 +124,7 @@ export function App({ api }: { api: RelayApi }) {
       ) : section === 'find' && a ? (
         <FindTask api={api} taskId={a} />
       ) : section === 'devices' ? (
-        <DevicesView live={live} devices={devices} onRefresh={refreshDevices} />
+        <DevicesView live={live} devices={devices} onRefresh={refreshDevices} onRevoke={revokeDevice} />
       ) : (
         <TaskList api={api} live={live} devices={devices} />
       )}

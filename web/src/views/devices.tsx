@@ -5,11 +5,13 @@ import type { LiveLink } from '../live/live-link';
 import { CommandLog } from './command-log';
 import { NO_CONTROLLABLE_DEVICE, controllable } from './control-bar';
 import { when } from './format';
+import { errorText } from './hooks';
 
-export function DevicesView({ live, devices, onRefresh }: { live: LiveLink; devices: Device[]; onRefresh(): void }) {
+export function DevicesView({ live, devices, onRefresh, onRevoke }: { live: LiveLink; devices: Device[]; onRefresh(): void; onRevoke(device: Device): Promise<void> }) {
   const targets = controllable(devices);
   const [target, setTarget] = useState('');
   const [text, setText] = useState('');
+  const [revokeError, setRevokeError] = useState('');
   const chosen = target || targets[0]?.id || '';
   const started = live.sent.filter((c) => c.command.kind === 'task.start');
   // Opened from a scrolled task list, the page would keep that scroll and hide the list's top.
@@ -32,10 +34,18 @@ export function DevicesView({ live, devices, onRefresh }: { live: LiveLink; devi
                 {p?.activeTaskId && <> · <a href={`#/find/${encodeURIComponent(p.activeTaskId)}`}>open its task</a></>}
                 {!p && !d.current && !d.revokedAt && d.lastSeenAt ? ` · seen ${when(Date.parse(d.lastSeenAt))}` : ''}
               </span>
+              {!d.current && !d.revokedAt && (
+                <button type="button" class="link-button revoke" aria-label={`Sign out ${d.name}`} onClick={() => {
+                  if (!confirm(`Sign out "${d.name}"? It stops syncing at once and must sign in again to sync.`)) return;
+                  setRevokeError('');
+                  onRevoke(d).catch((error: unknown) => setRevokeError(`Could not sign out "${d.name}": ${errorText(error)}`));
+                }}>Sign out</button>
+              )}
             </li>
           );
         })}
       </ul>
+      {revokeError && <p class="error" role="alert">{revokeError}</p>}
       <button type="button" class="secondary" onClick={onRefresh}>Refresh</button>
 
       <section class="start" aria-labelledby="start-title">
