@@ -98,4 +98,32 @@ describe('roo-sync login / logout (dist/cli.js)', function () {
     assert.equal(result.error?.code, 'RELAY_UNREACHABLE');
     await assert.rejects(stat(credentialsPath()), /ENOENT/);
   });
+
+  it('devices lists the account\'s devices through the relay, and devices sign-out signs another one out', async () => {
+    const laptop = await machineIn(join(root, 'laptop'));
+    for (const [m, name] of [[machine, 'desktop'], [laptop, 'laptop']] as const) {
+      const login = await runCli(m, ['login', '--server', suite.relay().url, '--email', 'ann@example.com', '--device-name', name], { input: `${PASSWORD}\n` });
+      assert.equal(login.code, 0, login.stderr);
+    }
+    const listed = await runCli(machine, ['devices', '--json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    const devices = (JSON.parse(listed.stdout) as { devices: Array<{ id: string; name: string; current: boolean; kind: string; revokedAt: string | null }> }).devices;
+    const mine = devices.filter((d) => d.name === 'desktop' || d.name === 'laptop');
+    assert.deepEqual(mine.map((d) => [d.name, d.current, d.kind]).sort(), [['desktop', true, 'cli'], ['laptop', false, 'cli']]);
+    assert.match((await runCli(machine, ['devices'])).stdout, /^\* desktop {2}\(cli, \w+\) .*\(this machine\)$/m);
+
+    const self = await runCli(machine, ['devices', 'sign-out', 'desktop']);
+    assert.equal(self.code, 2, self.stderr);
+    assert.match(self.stderr, /\[CLI_USAGE\] "desktop" is this machine: run "roo-sync logout"/);
+    const unknown = await runCli(machine, ['devices', 'sign-out', 'no such device']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /\[DEVICE_NOT_FOUND\]/);
+
+    const out = await runCli(machine, ['devices', 'sign-out', 'laptop']);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /signed out "laptop"/);
+    // The laptop's refresh token no longer works: its next command is refused and signs it out.
+    const refused = await runCli(laptop, ['devices']);
+    assert.equal(refused.code, 4, refused.stderr);
+  });
 });
