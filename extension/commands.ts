@@ -5,10 +5,10 @@
  * scripts and tests can check what happened.
  */
 import * as vscode from 'vscode';
-import { describeStatus } from '../core/device/device-status';
 import { isSyncError, SyncError } from '../core/errors';
 import type { RooSyncController, SignInArgs } from './controller';
 import { readSettings, updateSetting } from './settings';
+import { describeDevice } from './status-bar';
 import { notify } from './notices';
 import type { ViewNode } from './sync-view';
 
@@ -122,11 +122,11 @@ export function registerCommands(controller: RooSyncController): vscode.Disposab
       await controller.rediscover();
       const device = requireDevice();
       await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'roo-sync: syncing' }, () => device.syncNow());
-      return { status: describeStatus(device.status) };
+      return { status: describeDevice(device.status, device.sources) };
     }),
     command('showStatus', async () => {
       const state = controller.status;
-      const text = state.kind === 'device' ? describeStatus(state.status) : state.kind === 'error' ? `${state.code}: ${state.message}` : state.kind;
+      const text = state.kind === 'device' ? describeDevice(state.status, state.sources) : state.kind === 'error' ? `${state.code}: ${state.message}` : state.kind;
       await vscode.commands.executeCommand('roo-sync.focus');
       void notify('info', `roo-sync: ${text}`, 'Show Log').then((choice) => {
         if (choice) log.show();

@@ -9,12 +9,12 @@ import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { MemoryCredentialsStore } from '../core/client/memory-credentials-store';
 import { signIn, signOut } from '../core/client/sign-in';
-import { describeStatus, type DeviceStatus } from '../core/device/device-status';
+import type { DeviceStatus } from '../core/device/device-status';
 import { isSyncError, type SyncError } from '../core/errors';
 import type { OutputLog } from './output-log';
 import { SecretCredentialsStore } from './secret-credentials-store';
 import { readSettings, updateSetting, type RooSyncSettings } from './settings';
-import type { StatusBar, StatusBarState } from './status-bar';
+import { describeDevice, type StatusBar, type StatusBarState } from './status-bar';
 import type { SyncView } from './sync-view';
 import { DeviceRuntime } from './device-runtime';
 import { watchStoreFolders } from './store-folder-watch';
@@ -153,8 +153,9 @@ export class RooSyncController implements vscode.Disposable {
 
   private onDeviceStatus(status: DeviceStatus): void {
     if (this.disposed || !this.runtime) return;
-    if (this.state.kind !== 'device' || this.state.status.state !== status.state) this.log.info(`status: ${describeStatus(status)}`);
-    this.state = { kind: 'device', status };
+    const sources = this.runtime.sources;
+    if (this.state.kind !== 'device' || this.state.status.state !== status.state) this.log.info(`status: ${describeDevice(status, sources)}`);
+    this.state = { kind: 'device', status, sources };
     this.statusBar.show(this.state);
     this.refreshView();
   }

@@ -22,6 +22,7 @@ import type { OutputLog } from './output-log';
 import type { RooSyncSettings } from './settings';
 import type { ViewDevice } from './sync-view';
 import type { StoreCandidate } from '../core/stores/store-selection';
+import type { TaskSource } from '../core/model/changes';
 import { findTaskStores } from './task-stores';
 import { workspacesToSync, type WorkspaceToSync } from './workspace-sync';
 
@@ -112,6 +113,11 @@ export class DeviceRuntime {
     runtime.onStatus(device.status ?? EMPTY_STATUS);
     void runtime.refreshDevices();
     return runtime;
+  }
+
+  /** The `rooSync.sources` it was started with (empty: every store found; a change restarts it). */
+  get sources(): readonly TaskSource[] {
+    return this.options.settings.sources;
   }
 
   /** Ids of the workspace folders this device syncs. */

@@ -4,9 +4,21 @@
  */
 import * as vscode from 'vscode';
 import { describeStatus, type DeviceStatus } from '../core/device/device-status';
+import type { TaskSource } from '../core/model/changes';
 
 /** What the item shows: the device's status, or why there is no device. */
-export type StatusBarState = { kind: 'off' } | { kind: 'signed-out' } | { kind: 'starting' } | { kind: 'device'; status: DeviceStatus } | { kind: 'error'; code: string; message: string };
+export type StatusBarState =
+  | { kind: 'off' }
+  | { kind: 'signed-out' }
+  | { kind: 'starting' }
+  /** `sources`: the `rooSync.sources` the device runs with (empty: every store found). */
+  | { kind: 'device'; status: DeviceStatus; sources?: readonly TaskSource[] }
+  | { kind: 'error'; code: string; message: string };
+
+/** The device's status in words, naming the `rooSync.sources` filter when it leaves no store to sync. */
+export function describeDevice(status: DeviceStatus, sources: readonly TaskSource[] = []): string {
+  return describeStatus(status, sources.length > 0 ? { sourceFilter: { sources, by: 'rooSync.sources' } } : {});
+}
 
 export interface StatusBarView {
   text: string;
@@ -27,7 +39,7 @@ export function renderStatusBar(state: StatusBarState): StatusBarView {
       return { text: '$(error) roo-sync: error', tooltip: `roo-sync: ${state.code}: ${state.message}`, warning: true };
     case 'device': {
       const s = state.status;
-      const tooltip = `roo-sync: ${describeStatus(s)}${s.account ? ` as ${s.account.email}` : ''}${s.lastError ? `\nlast error: ${s.lastError.code}` : ''}`;
+      const tooltip = `roo-sync: ${describeDevice(s, state.sources)}${s.account ? ` as ${s.account.email}` : ''}${s.lastError ? `\nlast error: ${s.lastError.code}` : ''}`;
       if (s.state === 'signed-out') return { text: '$(account) roo-sync: signed out', tooltip, warning: true };
       if (s.conflicts > 0 && (s.state === 'synced' || s.state === 'syncing')) {
         return { text: `$(warning) roo-sync: ${s.conflicts} conflict${s.conflicts === 1 ? '' : 's'}`, tooltip, warning: true };

@@ -3,6 +3,7 @@
  * extension's status bar and view). Pure data: SyncDevice emits a new value on every change.
  */
 import type { TaskSource } from '../model/changes';
+import { layoutOf } from '../stores/layouts';
 import type { UnrestorableEntry } from '../storage/hybrid-storage';
 import type { WaitingTask } from '../storage/task-defer';
 
@@ -61,8 +62,30 @@ export interface DeviceStatus {
   account: { email: string; userId: string; deviceId: string; serverUrl: string } | null;
 }
 
+/** What the shell knows beyond the status that changes how it reads. */
+export interface DescribeStatusOptions {
+  /**
+   * The assistants the user limited sync to (a setting or flag, named in `by`, e.g.
+   * `rooSync.sources`); absent or empty: every store found. With no store found, the line then
+   * names the filter instead of saying no assistant's tasks are here.
+   */
+  sourceFilter?: { sources: readonly TaskSource[]; by: string };
+}
+
+/** "Cline", "Roo Code or Cline", "Roo Code, Kilo Code or Cline". */
+function assistantNames(sources: readonly TaskSource[]): string {
+  const names = sources.map((s) => layoutOf(s).displayName);
+  return names.length <= 1 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
+}
+
+/** Why no task store syncs here, in words. */
+function noStore(filter: DescribeStatusOptions['sourceFilter']): string {
+  if (filter && filter.sources.length > 0) return `no ${assistantNames(filter.sources)} task store here (${filter.by} limits sync to ${filter.sources.join(', ')})`;
+  return 'no task store (no Roo Code, Zoo Code, Kilo Code or Cline tasks found here)';
+}
+
 /** A status line a person can read, for logs and the CLI. */
-export function describeStatus(status: DeviceStatus): string {
+export function describeStatus(status: DeviceStatus, options: DescribeStatusOptions = {}): string {
   switch (status.state) {
     case 'signed-out':
       return 'signed out';
@@ -74,7 +97,7 @@ export function describeStatus(status: DeviceStatus): string {
       if (status.conflicts > 0) return `synced, ${status.conflicts} conflict${status.conflicts === 1 ? '' : 's'}`;
       if (status.waiting.length > 0) return `synced, ${status.waiting.length} task${status.waiting.length === 1 ? '' : 's'} cannot be read`;
       // Presence and remote commands still work, but no task reaches this machine's disk.
-      return status.stores.length === 0 ? 'synced, no task store (no Roo Code, Zoo Code, Kilo Code or Cline tasks found here)' : 'synced';
+      return status.stores.length === 0 ? `synced, ${noStore(options.sourceFilter)}` : 'synced';
     case 'offline':
       return `offline, ${status.queued} queued`;
     case 'following': {
