@@ -30,7 +30,7 @@ import { StorageErrorCode } from './storage-errors';
 import { liveEntryHashes } from './entry-cache';
 import type { EntryHashSet } from './entry-cache-index';
 import { loadSyncState, taskStateKey, type FileConflictRecord, type SyncState, type SyncStateStore } from './sync-state';
-import type { EngineDeps, SyncContext } from './sync-context';
+import type { EngineDeps, SyncContext, TaskCopyMade } from './sync-context';
 import { detectTaskChanges, type PlannedChange } from './task-detect';
 import { restoreMissingTask } from './task-restore';
 import { Listeners } from '../client/listeners';
@@ -170,6 +170,7 @@ export class HybridStorage {
   private closed = false;
   private readonly clock: HybridLogicalClock;
   private readonly unrestorableListeners = new Listeners<[UnrestorableEntry[]]>();
+  private readonly taskCopyListeners = new Listeners<[TaskCopyMade]>();
   private recovery: OutboxRecoveryReport = { checked: false, unacknowledged: 0, missing: 0, tasks: 0, workspaces: 0, queued: 0 };
 
   private constructor(
@@ -215,6 +216,7 @@ export class HybridStorage {
       workspaces: options.workspaces ?? [],
       workspaceFor: (id) => workspaces.get(id),
       saveState: () => self.state.saveTo(options.stateStore),
+      taskCopyMade: (copy) => self.taskCopyListeners.emit(copy),
     };
   }
 
@@ -267,6 +269,14 @@ export class HybridStorage {
    */
   onUnrestorable(listener: (entries: UnrestorableEntry[]) => void): () => void {
     return this.unrestorableListeners.add(listener);
+  }
+
+  /**
+   * Calls `listener` for each task conflict copy a pull writes (two devices changed a task
+   * without seeing each other's version; this one's is kept as a new task). Returns its remover.
+   */
+  onTaskConflictCopy(listener: (copy: TaskCopyMade) => void): () => void {
+    return this.taskCopyListeners.add(listener);
   }
 
   /** Calls `listener` when the relay reports changes from other devices (then call syncFromCloud). */

@@ -278,6 +278,8 @@ export async function keepConflictCopy(deps: EngineDeps, store: TaskStore, displ
     if (existing === null) {
       copy = buildTaskCopy(displaced, copyId, ctx.deviceId, ctx.now());
       await store.writeTask(copy);
+      const title = copy.historyItem?.['task'];
+      deps.taskCopyMade({ source, taskId, copyId, title: typeof title === 'string' ? title : null });
       // The store may complete the HistoryItem (or rebuild the streams' form): detect what it holds.
       copy = (await store.readTask(copyId)) ?? copy;
     } else if (isTaskConflictCopy(existing.historyItem, ctx.deviceId) && copyHolds(existing, displaced.lost)) {

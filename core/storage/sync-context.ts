@@ -39,4 +39,15 @@ export interface EngineDeps {
   readonly workspaces: ReadonlyArray<import('./workspace-files').WorkspaceFiles>;
   /** Persists the sync state (atomically). */
   saveState(): Promise<void>;
+  /** Told of each task conflict copy this device writes (HybridStorage.onTaskConflictCopy). */
+  taskCopyMade(copy: TaskCopyMade): void;
+}
+
+/** A task conflict copy a pull wrote: the version of `taskId` it displaced now lives in `copyId`. */
+export interface TaskCopyMade {
+  source: import('../model/changes').TaskSource;
+  taskId: string;
+  copyId: string;
+  /** The copy's title (`[conflict copy <device> <time>] <original title>`), when it has one. */
+  title: string | null;
 }

@@ -446,6 +446,14 @@ export class SyncDevice {
         this.emit();
       }),
       storage.onUnrestorable((entries) => this.noteUnrestorable(entries)),
+      storage.onTaskConflictCopy((copy) =>
+        this.logger.info("another device changed a task this one had changed too: both versions kept, this device's as a new task", {
+          source: copy.source,
+          task: copy.taskId,
+          copy: copy.copyId,
+          ...(copy.title ? { title: copy.title } : {}),
+        }),
+      ),
       session.onRenewed(() => {
         this.armRenewal(engine);
         if (client.isOnline) void client.reauthenticate().catch((err: unknown) => this.logger.warn('could not hand the renewed token to the socket', { code: codeOf(err) }));

@@ -60,6 +60,8 @@ describe('task conflict copies', () => {
       // Neither has seen the other's work: both put api "1" (and "2"), and ui entries of their own.
       const fromA = [api('a: plan'), api('a: step 1')];
       const fromB = [api('b: different plan')];
+      const told: Array<{ device: string; taskId: string; copyId: string; title: string | null }> = [];
+      for (const [name, device] of [['a', a], ['b', b]] as const) device.storage!.onTaskConflictCopy((c) => told.push({ device: name, taskId: c.taskId, copyId: c.copyId, title: c.title }));
       await append(a, taskId, { ui: [ui(2000, 'a asks')], api: fromA });
       await world.run(a.storage!.syncToCloud());
       world.tick();
@@ -78,6 +80,9 @@ describe('task conflict copies', () => {
       assert.deepEqual(main!.api, [api('hello'), fromB[0], fromA[1]]);
       // The copy is a's task as it was before b's entry displaced its own.
       assert.deepEqual(copy!.api, [api('hello'), ...fromA]);
+      // The device that wrote it said so, once (the others receive it as a new task).
+      assert.deepEqual(told, [{ device: 'a', taskId, copyId: copy!.taskId, title: copy!.historyItem?.['task'] }]);
+      assert.ok(told[0]!.title?.startsWith(TASK_COPY_MARK));
       assert.deepEqual(copy!.ui, [ui(1000, 'fix the build'), ui(2000, 'a asks')]);
       const title = String(copy!.historyItem!.task);
       assert.ok(title.startsWith(`${TASK_COPY_MARK}${a.deviceId} `) && title.endsWith('] fix the build'), title);
