@@ -8,8 +8,8 @@ import * as vscode from 'vscode';
 import { isSyncError, SyncError } from '../core/errors';
 import type { RooSyncController, SignInArgs } from './controller';
 import { readSettings, updateSetting } from './settings';
-import { describeDevice } from './status-bar';
 import { notify } from './notices';
+import { ACTION_COMMANDS, describeMigration, describeSyncNow, errorActions, offlineSignOutWarning, statusDetails } from './ui-state';
 import type { ViewNode } from './sync-view';
 
 /** What a failed command returns (also shown to the user). */
@@ -61,6 +61,12 @@ function deviceId(node: ViewNode | string): string {
   throw new SyncError('COMMAND_TARGET_UNKNOWN', 'pick a device in the roo-sync view');
 }
 
+/** Runs the command of the button a notification's user chose (none: dismissed). */
+function runAction(choice: string | undefined): void {
+  const id = choice ? ACTION_COMMANDS[choice] : undefined;
+  if (id) void vscode.commands.executeCommand(id);
+}
+
 export function registerCommands(controller: RooSyncController): vscode.Disposable[] {
   const log = controller.log;
 
@@ -72,7 +78,7 @@ export function registerCommands(controller: RooSyncController): vscode.Disposab
       } catch (error) {
         const e = codeOf(error);
         log.error(`${id} failed`, error);
-        void notify('error', `roo-sync: ${e.code}: ${e.message}`);
+        void notify('error', `roo-sync: ${e.code}: ${e.message}`, ...errorActions(e.code)).then(runAction);
         return { error: e };
       }
     });
@@ -89,16 +95,15 @@ export function registerCommands(controller: RooSyncController): vscode.Disposab
       const args = await askSignIn(partial);
       if (!args) return { cancelled: true };
       const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'roo-sync: signing in…' }, () => controller.signIn(args));
-      if (!readSettings().enabled) {
-        void notify('info', `roo-sync: signed in as ${args.email}. Sync is still off.`, 'Enable Sync').then((choice) => {
-          if (choice) void vscode.commands.executeCommand('roo-sync.enableSync');
-        });
-      }
-      return result;
+      if (!readSettings().enabled) void notify('info', `roo-sync: signed in as ${args.email}. Sync is still off.`, 'Enable Sync').then(runAction);
+      else void notify('info', `roo-sync: signed in to ${result.serverUrl} as ${args.email}; syncing this computer.`);
+      return { deviceId: result.deviceId };
     }),
     command('signOut', async () => {
       const result = await controller.signOut();
-      if (result.error) void notify('warning', `roo-sync: signed out here, but the relay could not be told (${result.error.code}); revoke this device from another one.`);
+      if (result.error) void notify('warning', `roo-sync: ${offlineSignOutWarning(result.error.code, result.deviceName)}`);
+      else if (result.signedIn) void notify('info', `roo-sync: signed out; this computer is no longer one of your devices.${readSettings().enabled ? ' Sync stops until you sign in again.' : ''}`);
+      else void notify('info', 'roo-sync: not signed in; nothing to sign out.');
       return { signedIn: result.signedIn, revoked: result.revoked };
     }),
     command('enableSync', async () => {
@@ -121,17 +126,24 @@ export function registerCommands(controller: RooSyncController): vscode.Disposab
       // A store folder that appeared since sync started (and was not noticed) is taken in first.
       await controller.rediscover();
       const device = requireDevice();
-      await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'roo-sync: syncing' }, () => device.syncNow());
-      return { status: describeDevice(device.status, device.sources) };
+      const summary = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'roo-sync: syncing…' }, () => device.syncNow());
+      void notify('info', `roo-sync: ${describeSyncNow(summary)}.`);
+      return { ...summary, status: statusDetails(device.status, device.sources, Date.now()).text };
     }),
     command('showStatus', async () => {
       const state = controller.status;
-      const text = state.kind === 'device' ? describeDevice(state.status, state.sources) : state.kind === 'error' ? `${state.code}: ${state.message}` : state.kind;
+      let text: string;
+      let details: string[];
+      if (state.kind === 'device') ({ text, details } = statusDetails(state.status, state.sources ?? [], Date.now()));
+      else {
+        text = state.kind === 'error' ? `${state.code}: ${state.message}` : state.kind;
+        const creds = await controller.credentials.load().catch(() => null);
+        details = [creds ? `signed in as ${creds.email}` : 'not signed in', `relay ${creds?.serverUrl ?? (readSettings().serverUrl || 'not set')}`, ...(state.kind === 'off' ? ['sync is off on this computer'] : [])];
+      }
       await vscode.commands.executeCommand('roo-sync.focus');
-      void notify('info', `roo-sync: ${text}`, 'Show Log').then((choice) => {
-        if (choice) log.show();
-      });
-      return { state: state.kind, text };
+      const actions = state.kind === 'off' ? ['Enable Sync', 'Show Log'] : state.kind === 'signed-out' || (state.kind === 'device' && state.status.state === 'signed-out') ? ['Sign In', 'Show Log'] : ['Show Log'];
+      void notify('info', `roo-sync: ${text}. ${details.join('; ')}.`, ...actions).then(runAction);
+      return { state: state.kind, text, details };
     }),
     command('migrateLocalTasks', async () => {
       const device = requireDevice();
@@ -139,8 +151,7 @@ export function registerCommands(controller: RooSyncController): vscode.Disposab
         { location: vscode.ProgressLocation.Notification, title: 'roo-sync: migrating local tasks', cancellable: true },
         (progress, token) => device.migrateLocalTasks(progress, token),
       );
-      const summary = `${result.tasks} tasks${result.aborted ? ' (stopped; run it again to resume)' : ''}${result.unreadable.length ? `, ${result.unreadable.length} unreadable (see the log)` : ''}`;
-      void notify('info', `roo-sync: migration ${result.aborted ? 'stopped' : 'done'}: ${summary}.`);
+      void notify(result.aborted ? 'warning' : 'info', `roo-sync: ${describeMigration({ ...result, unreadable: result.unreadable.length })}`);
       return { tasks: result.tasks, queued: result.queued, accepted: result.accepted, aborted: result.aborted, upToDate: result.upToDate, unreadable: result.unreadable.length };
     }),
     command('showConflicts', async () => {

@@ -187,7 +187,7 @@ export class RooSyncController implements vscode.Disposable {
    * SecretStorage. A sign-in while signed in replaces the device: the old one is revoked only
    * once the new one is saved; a sign-in that fails leaves the old one signed in and syncing.
    */
-  signIn(args: SignInArgs): Promise<{ deviceId: string }> {
+  signIn(args: SignInArgs): Promise<{ deviceId: string; serverUrl: string }> {
     return this.serial(async () => {
       const { serverUrl, email, password } = args;
       await this.stopDevice();
@@ -210,15 +210,16 @@ export class RooSyncController implements vscode.Disposable {
       await updateSetting('serverUrl', creds.serverUrl);
       this.log.info(`signed in to ${creds.serverUrl} as ${creds.email}, device ${creds.deviceId}`);
       await this.reconcileNow();
-      return { deviceId: creds.deviceId };
+      return { deviceId: creds.deviceId, serverUrl: creds.serverUrl };
     });
   }
 
-  /** Sign Out: stops sync, revokes the device on the relay, forgets the tokens. */
-  signOut(): Promise<{ signedIn: boolean; revoked: boolean; error?: SyncError }> {
+  /** Sign Out: stops sync, revokes the device on the relay, forgets the tokens. `deviceName`: the device signed out. */
+  signOut(): Promise<{ signedIn: boolean; revoked: boolean; error?: SyncError; deviceName?: string }> {
     return this.serial(async () => {
       await this.stopDevice();
-      const result = await signOut(this.credentials);
+      const deviceName = (await this.credentials.load().catch(() => null))?.deviceName;
+      const result = { ...(await signOut(this.credentials)), ...(deviceName ? { deviceName } : {}) };
       if (result.error) this.log.warn('the relay could not be told; the device stays registered until revoked from another device', result.error);
       else if (result.signedIn) this.log.info(`signed out${result.revoked ? '; the device is revoked on the relay' : ''}`);
       await this.reconcileNow();

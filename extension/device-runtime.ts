@@ -14,6 +14,7 @@ import { SyncError, isSyncError } from '../core/errors';
 import type { CommandDeliverMessage, CommandResultMessage, PresenceMessage, RemoteCommand } from '../core/protocol/messages';
 import type { CredentialsStore } from '../core/ports/credentials-store';
 import { WorkerDevice } from './device-worker/worker-device';
+import type { SyncNowSummary } from './device-worker/protocol';
 import type { MigrationResult } from '../core/node/migrate/run-migration';
 import { runRemoteCommand } from './assistant-bridge';
 import { openConflictDiff, resolveConflict, unresolvedConflicts, type ConflictChoice, type OpenConflict } from './file-conflicts';
@@ -218,9 +219,9 @@ export class DeviceRuntime {
     }
   }
 
-  /** One push + pull round now. */
-  async syncNow(): Promise<void> {
-    await this.device.syncNow();
+  /** One push + pull round now; what it sent and received. */
+  syncNow(): Promise<SyncNowSummary> {
+    return this.device.syncNow();
   }
 
   /**

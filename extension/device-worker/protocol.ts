@@ -32,9 +32,19 @@ export interface WireError {
   details?: Record<string, unknown>;
 }
 
+/** What one Sync Now round did, in the counts the user is told. */
+export interface SyncNowSummary {
+  /** Changes of this device the relay acknowledged. */
+  sent: number;
+  /** Changes of other devices pulled and applied. */
+  received: number;
+  /** Tasks whose files could not be read (left alone). */
+  unreadable: number;
+}
+
 /** The worker's methods the main thread calls. */
 export interface WorkerMethods {
-  syncNow(): void;
+  syncNow(): SyncNowSummary;
   idle(): void;
   close(): void;
   listDevices(): RelayDevice[];

@@ -14,7 +14,7 @@ import type { CommandDeliverMessage, CommandResultMessage, CommandResultStatus, 
 import type { FileConflictRecord } from '../../core/storage/sync-state';
 import type { MigrationProgressEvent, MigrationResult } from '../../core/node/migrate/run-migration';
 import { DeviceProcess } from './device-process';
-import { toWireError, type MainToWorker, type WireError, type WireInfo, type WorkerDeviceOptions, type WorkerMethods, type WorkerToMain } from './protocol';
+import { toWireError, type MainToWorker, type SyncNowSummary, type WireError, type WireInfo, type WorkerDeviceOptions, type WorkerMethods, type WorkerToMain } from './protocol';
 
 export interface WorkerDeviceLog {
   debug(message: string): void;
@@ -180,7 +180,8 @@ export class WorkerDevice {
     return this.call('wire');
   }
 
-  syncNow(): Promise<void> {
+  /** One push + pull round; what it sent and received. */
+  syncNow(): Promise<SyncNowSummary> {
     return this.call('syncNow');
   }
   /** Resolves when the device has handed over and applied everything so far. */

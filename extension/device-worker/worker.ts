@@ -106,7 +106,8 @@ function requireClient(): RooCloudClient {
 
 const methods: { [K in keyof WorkerMethods]: (...args: Parameters<WorkerMethods[K]>) => Promise<ReturnType<WorkerMethods[K]>> } = {
   async syncNow() {
-    await device!.syncNow();
+    const { pushed, pulled } = await device!.syncNow();
+    return { sent: pushed.accepted, received: pulled.received, unreadable: pushed.unreadable.length };
   },
   async idle() {
     await device!.idle();

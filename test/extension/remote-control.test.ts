@@ -122,7 +122,7 @@ describe('roo-sync remote control in a real extension host (a CLI device and a V
       const outcome = await host.command<CommandResult>('roo-sync.sendTaskToDevice', { deviceId: desktop.deviceId, text: 'run the tests' });
       assert.equal(outcome.error?.code, 'ASSISTANT_NOT_INSTALLED', JSON.stringify(outcome));
       const { notices } = await host.call<Ui>('ui');
-      assert.deepEqual(notices.at(-1), { level: 'error', text: 'roo-sync: ASSISTANT_NOT_INSTALLED: no assistant here' });
+      assert.deepEqual(notices.at(-1), { level: 'error', text: 'roo-sync: ASSISTANT_NOT_INSTALLED: no assistant here', items: ['Show Log'] });
     });
 
     it('says when the device has not answered in time and that the task stays queued', async () => {

@@ -55,7 +55,7 @@ describe('roo-sync activation (sync off by default)', () => {
     assert.deepEqual(await vscode.commands.executeCommand('roo-sync.syncNow'), { error: { code: 'SYNC_DISABLED', message: 'sync is off (roo-sync: Enable Sync)' } });
     const sent = await vscode.commands.executeCommand<{ error?: { code: string } }>('roo-sync.sendTaskToDevice', { deviceId: 'x', text: 'y' });
     assert.equal(sent.error?.code, 'SYNC_DISABLED');
-    assert.deepEqual(await vscode.commands.executeCommand('roo-sync.showStatus'), { state: 'off', text: 'off' });
+    assert.deepEqual(await vscode.commands.executeCommand('roo-sync.showStatus'), { state: 'off', text: 'off', details: ['not signed in', 'relay not set', 'sync is off on this computer'] });
     await vscode.commands.executeCommand('roo-sync.showLog');
     assert.equal(await api.testing.storedCredentials(), null);
   });

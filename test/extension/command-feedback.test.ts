@@ -1,0 +1,108 @@
+/**
+ * What roo-sync tells the user in a real extension host against a real relay (PGlite): each
+ * command's result as a notification (Sync Now, Sign In, Sign Out, Migrate Local Tasks, Show
+ * Sync Status) and error notifications with buttons.
+ */
+import * as assert from 'node:assert/strict';
+import { createUser } from '../../server/accounts/users';
+import { PASSWORD, startTestRelay, usePgliteRelay } from '../server/http/relay-fixture';
+import { useExtensionHosts, type DrivenHost } from './support/host-session';
+import { waitFor } from './support/wait';
+
+const EMAIL = 'command-feedback@example.com';
+
+type Notice = { level: string; text: string; items?: string[] };
+type Ui = { notices: Notice[] };
+type Status = { kind: string; device: { state: string } | null };
+
+describe('roo-sync command feedback in a real extension host', function () {
+  this.timeout(180_000);
+  const relay = usePgliteRelay();
+  const hosts = useExtensionHosts();
+  let host: DrivenHost;
+
+  before(async function () {
+    this.timeout(150_000);
+    await createUser(relay.db(), { email: EMAIL, password: PASSWORD });
+    host = await hosts.startDriven('feedback');
+    await host.fixture('getCurrentTaskStack'); // the assistant creates its storage folder first, as Roo Code does
+  });
+
+  const ui = () => host.call<Ui>('ui');
+  /** The first notice after `seen` of them that `match` accepts. */
+  const noticeAfter = (seen: number, what: string, match: (n: Notice) => boolean) => waitFor(what, async () => (await ui()).notices.slice(seen).find(match), 15_000);
+
+  it('answers Sync Now while signed out with AUTH_SIGNED_OUT and the buttons Sign In and Show Log', async () => {
+    await host.command('roo-sync.enableSync');
+    const seen = (await ui()).notices.length;
+    const result = await host.command<{ error?: { code: string } }>('roo-sync.syncNow');
+    assert.equal(result.error?.code, 'AUTH_SIGNED_OUT', JSON.stringify(result));
+    const notice = await noticeAfter(seen, 'the error notice', (n) => n.level === 'error');
+    assert.match(notice.text, /^roo-sync: AUTH_SIGNED_OUT: /);
+    assert.deepEqual(notice.items, ['Sign In', 'Show Log']);
+  });
+
+  it('says a sign-in while sync is on signed in and syncs', async () => {
+    const seen = (await ui()).notices.length;
+    const url = relay.relay().url;
+    const result = await host.command<{ deviceId?: string }>('roo-sync.signIn', { serverUrl: url, email: EMAIL, password: PASSWORD, deviceName: 'feedback desk' });
+    assert.ok(result.deviceId, JSON.stringify(result));
+    const notice = await noticeAfter(seen, 'the sign-in notice', (n) => n.text.startsWith('roo-sync: signed in'));
+    assert.deepEqual(notice, { level: 'info', text: `roo-sync: signed in to ${url} as ${EMAIL}; syncing this computer.` });
+    await waitFor('the device to sync', async () => (await host.call<Status>('status')).device?.state === 'synced');
+  });
+
+  it('says what Sync Now sent and received', async () => {
+    await host.fixture<string>('startNewTask', { text: 'Refactor the parser into two passes' });
+    const seen = (await ui()).notices.length;
+    const result = await host.command<{ sent: number; received: number; error?: unknown }>('roo-sync.syncNow');
+    assert.equal(result.error, undefined, JSON.stringify(result));
+    const notice = await noticeAfter(seen, 'the Sync Now notice', (n) => n.text.startsWith('roo-sync: synced'));
+    const changes = (n: number) => `${n} change${n === 1 ? '' : 's'}`;
+    assert.deepEqual(notice, { level: 'info', text: `roo-sync: synced: sent ${changes(result.sent)}, received ${changes(result.received)}.` });
+  });
+
+  it('says a migration found everything already on the relay (upToDate)', async () => {
+    await host.call('idle');
+    const seen = (await ui()).notices.length;
+    const result = await host.command<{ tasks: number; upToDate: boolean }>('roo-sync.migrateLocalTasks');
+    assert.equal(result.upToDate, true, JSON.stringify(result));
+    const notice = await noticeAfter(seen, 'the migration notice', (n) => n.text.includes('migration'));
+    assert.deepEqual(notice, { level: 'info', text: `roo-sync: migration done: the relay already had all ${result.tasks} task${result.tasks === 1 ? '' : 's'}; nothing uploaded.` });
+  });
+
+  it('shows the account, relay, stores, queue and last sync in Show Sync Status', async () => {
+    const seen = (await ui()).notices.length;
+    const result = await host.command<{ text: string; details: string[] }>('roo-sync.showStatus');
+    assert.equal(result.text, 'synced');
+    const [account, relayUrl, stores, queued, lastSync] = result.details;
+    assert.equal(account, `signed in as ${EMAIL}`);
+    assert.equal(relayUrl, `relay ${relay.relay().url}`);
+    assert.equal(stores, 'stores: Roo Code');
+    assert.equal(queued, '0 queued');
+    assert.match(lastSync!, /^last sync \d\d:\d\d:\d\d \(\d+ s ago\)$/);
+    const notice = await noticeAfter(seen, 'the status notice', (n) => n.text.startsWith('roo-sync: synced'));
+    assert.equal(notice.text, `roo-sync: synced. ${result.details.join('; ')}.`);
+  });
+
+  it('confirms Sign Out', async () => {
+    const seen = (await ui()).notices.length;
+    assert.deepEqual(await host.command('roo-sync.signOut'), { signedIn: true, revoked: true });
+    const notice = await noticeAfter(seen, 'the sign-out notice', (n) => n.text.startsWith('roo-sync: signed out'));
+    assert.deepEqual(notice, { level: 'info', text: 'roo-sync: signed out; this computer is no longer one of your devices. Sync stops until you sign in again.' });
+  });
+
+  it('names the web page and the CLI command when the relay could not be told of a Sign Out', async () => {
+    await host.command('roo-sync.disableSync');
+    const gone = await startTestRelay(relay.db());
+    const signedIn = await host.command<{ deviceId?: string }>('roo-sync.signIn', { serverUrl: gone.url, email: EMAIL, password: PASSWORD, deviceName: 'offline desk' });
+    assert.ok(signedIn.deviceId, JSON.stringify(signedIn));
+    await gone.close();
+    const seen = (await ui()).notices.length;
+    const result = await host.command<{ signedIn: boolean; revoked: boolean }>('roo-sync.signOut');
+    assert.deepEqual(result, { signedIn: true, revoked: false });
+    const notice = await noticeAfter(seen, 'the offline sign-out warning', (n) => n.level === 'warning');
+    assert.match(notice.text, /^roo-sync: signed out here, but the relay could not be told \([A-Z_]+\), so "offline desk" stays on your account\. /);
+    assert.match(notice.text, /the web page's Devices view \(Sign out\) or with `roo-sync devices sign-out "offline desk"`/);
+  });
+});
