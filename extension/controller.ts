@@ -15,6 +15,8 @@ import type { OutputLog } from './output-log';
 import { SecretCredentialsStore } from './secret-credentials-store';
 import { readSettings, updateSetting, type RooSyncSettings } from './settings';
 import { describeDevice, type StatusBar, type StatusBarState } from './status-bar';
+import { setContextKeys } from './context-keys';
+import type { UiState } from './ui-state';
 import type { SyncView } from './sync-view';
 import { DeviceRuntime } from './device-runtime';
 import { watchStoreFolders } from './store-folder-watch';
@@ -29,6 +31,14 @@ export interface SignInArgs {
   deviceName?: string;
 }
 
+/** The `rooSync.state` context key for what the status bar shows. */
+function uiStateOf(state: StatusBarState): UiState {
+  if (state.kind === 'off') return 'off';
+  if (state.kind === 'signed-out') return 'signedOut';
+  if (state.kind === 'device') return state.status.state === 'signed-out' ? 'signedOut' : 'syncing';
+  return state.kind;
+}
+
 export class RooSyncController implements vscode.Disposable {
   readonly credentials: SecretCredentialsStore;
   private runtime: DeviceRuntime | null = null;
@@ -37,6 +47,8 @@ export class RooSyncController implements vscode.Disposable {
   private disposed = false;
   /** The settings the running device was opened with (a change restarts it). */
   private runtimeKey = '';
+  /** The last context-key update (they are set in order). */
+  private contextUpdate: Promise<void> = Promise.resolve();
   /** Watches for assistant store folders that appear while the device runs. */
   private storeFolders: vscode.Disposable | undefined;
 
@@ -71,9 +83,26 @@ export class RooSyncController implements vscode.Disposable {
     this.state = state;
     this.statusBar.show(state);
     if (state.kind !== 'device') {
-      const notice = state.kind === 'off' ? 'Sync is off. Run "roo-sync: Enable Sync".' : state.kind === 'signed-out' ? 'Signed out. Run "roo-sync: Sign In".' : state.kind === 'starting' ? 'Starting…' : `${state.code}: ${state.message}`;
-      this.view.update({ notice, devices: [], conflicts: [] });
+      // Off and signed out leave the tree empty: its views-welcome content (package.json) says so, with buttons.
+      const notice = state.kind === 'starting' ? 'Starting…' : state.kind === 'error' ? `${state.code}: ${state.message}` : undefined;
+      this.view.update({ ...(notice ? { notice } : { welcome: true }), devices: [], conflicts: [] });
     }
+    void this.updateContext();
+  }
+
+  /**
+   * Sets the context keys the palette's and the view's `when` clauses read (ui-state.ts), from the
+   * state shown, the settings and whether credentials are stored.
+   */
+  private updateContext(): Promise<void> {
+    this.contextUpdate = this.contextUpdate.then(() => this.setContextNow()).catch((error: unknown) => this.log.warn('could not set the context keys', error));
+    return this.contextUpdate;
+  }
+
+  private async setContextNow(): Promise<void> {
+    const state = this.state;
+    const signedIn = await this.credentials.load().then((c) => c !== null, () => false);
+    await setContextKeys({ 'rooSync.state': uiStateOf(state), 'rooSync.enabled': readSettings().enabled, 'rooSync.signedIn': signedIn });
   }
 
   /** Brings the device in line with the settings: starts it when enabled and signed in, stops it otherwise. */
@@ -81,7 +110,13 @@ export class RooSyncController implements vscode.Disposable {
     return this.serial(() => this.reconcileNow());
   }
 
+  /** reconcileDevice, then the context keys it changed are set (a command that ends has its palette in line). */
   private async reconcileNow(): Promise<void> {
+    await this.reconcileDevice();
+    await this.contextUpdate;
+  }
+
+  private async reconcileDevice(): Promise<void> {
     if (this.disposed) return;
     const settings = readSettings();
     this.log.setLevel(settings.logLevel);
@@ -155,9 +190,11 @@ export class RooSyncController implements vscode.Disposable {
     if (this.disposed || !this.runtime) return;
     const sources = this.runtime.sources;
     if (this.state.kind !== 'device' || this.state.status.state !== status.state) this.log.info(`status: ${describeDevice(status, sources)}`);
+    const before = uiStateOf(this.state);
     this.state = { kind: 'device', status, sources };
     this.statusBar.show(this.state);
     this.refreshView();
+    if (uiStateOf(this.state) !== before) void this.updateContext();
   }
 
   /** Rebuilds the view from the device (devices, presence, conflicts). */
@@ -165,7 +202,7 @@ export class RooSyncController implements vscode.Disposable {
     const runtime = this.runtime;
     if (!runtime || this.state.kind !== 'device') return;
     if (this.state.status.state === 'signed-out') {
-      this.view.update({ notice: 'Signed out by the relay. Run "roo-sync: Sign In".', devices: [], conflicts: [] });
+      this.view.update({ welcome: true, devices: [], conflicts: [] }); // the views-welcome content for signed out shows
       return;
     }
     this.view.update({ devices: runtime.devices(), conflicts: runtime.viewConflicts() });

@@ -28,8 +28,10 @@ export interface ViewConflict {
 }
 
 export interface ViewModel {
-  /** Shown alone when there is nothing else to show (off, signed out). */
+  /** Shown alone while sync starts or could not start. */
   notice?: string;
+  /** No rows at all (off, signed out): VS Code then shows the view's welcome content (package.json `viewsWelcome`). */
+  welcome?: boolean;
   devices: ViewDevice[];
   conflicts: ViewConflict[];
 }
@@ -58,6 +60,14 @@ export class SyncView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
     return this.getChildren({ kind: 'group', group: 'devices' }).map((node) => this.getTreeItem(node));
   }
 
+  /** The labels of the tree's top-level rows (none: VS Code shows the views-welcome content instead). */
+  rootLabels(): string[] {
+    return this.getChildren().map((node) => {
+      const label = this.getTreeItem(node).label;
+      return typeof label === 'string' ? label : (label?.label ?? '');
+    });
+  }
+
   update(model: ViewModel): void {
     this.model = model;
     this.changed.fire(undefined);
@@ -65,6 +75,7 @@ export class SyncView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
 
   getChildren(node?: Node): Node[] {
     if (!node) {
+      if (this.model.welcome) return [];
       if (this.model.notice) return [{ kind: 'notice', text: this.model.notice }];
       return [
         { kind: 'group', group: 'devices' },

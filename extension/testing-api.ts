@@ -6,17 +6,23 @@
 import type * as vscode from 'vscode';
 import type { DeviceCredentials } from '../core/ports/credentials-store';
 import type { RooSyncController } from './controller';
+import { contextKeys } from './context-keys';
 import { recentNotices, type Notice } from './notices';
+import type { UiContext } from './ui-state';
 import type { StatusBar, StatusBarView } from './status-bar';
 import type { SyncView, ViewModel } from './sync-view';
 
 export interface RooSyncTestingApi {
   statusBar(): StatusBarView | undefined;
   view(): ViewModel;
+  /** The labels of the view's top-level rows (none: its welcome content shows). */
+  viewRoots(): string[];
   /** The view's device rows as the tree shows them: label, description, context value (which menu items apply). */
   viewDeviceItems(): { id: string; label: string; description: string; contextValue: string }[];
   /** The notifications roo-sync showed in this host, oldest first. */
   notices(): Notice[];
+  /** The context keys roo-sync set for package.json's `when` clauses, as last set. */
+  contextKeys(): Partial<UiContext>;
   /** The credentials as SecretStorage holds them. */
   storedCredentials(): Promise<DeviceCredentials | null>;
   controller: RooSyncController;
@@ -32,6 +38,7 @@ export function testingApi(controller: RooSyncController, statusBar: StatusBar, 
   return {
     statusBar: () => statusBar.view,
     view: () => view.current,
+    viewRoots: () => view.rootLabels(),
     viewDeviceItems: () =>
       view.deviceItems().map((item) => ({
         id: item.id ?? '',
@@ -40,6 +47,7 @@ export function testingApi(controller: RooSyncController, statusBar: StatusBar, 
         contextValue: item.contextValue ?? '',
       })),
     notices: () => recentNotices(),
+    contextKeys: () => contextKeys(),
     storedCredentials: () => controller.credentials.load(),
     controller,
     globalStoragePath: context.globalStorageUri.fsPath,

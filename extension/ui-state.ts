@@ -1,11 +1,29 @@
 /**
- * What the extension tells the user, as pure functions of its state (no VS Code here, so
- * Node-side tests check them): the buttons an error notification offers, and the words of the
- * commands' results.
+ * What the extension tells the user, as pure functions of its state (no VS Code here, so the
+ * Node-side tests check them against package.json): the context keys its `when` clauses read,
+ * the buttons an error notification offers, and the words of the commands' results.
  */
 import { describeStatus, type DeviceStatus } from '../core/device/device-status';
 import type { TaskSource } from '../core/model/changes';
 import { layoutOf } from '../core/stores/layouts';
+
+/**
+ * Where the extension is, as the `rooSync.state` context key: `off` (rooSync.enabled is false),
+ * `signedOut` (on, but no credentials or the relay refused them), `starting`, `syncing` (a device
+ * runs: synced, syncing, offline, following...), `error` (it could not start).
+ */
+export type UiState = 'off' | 'signedOut' | 'starting' | 'syncing' | 'error';
+
+/** The context keys package.json's `when` clauses (command palette, views welcome) read. */
+export interface UiContext {
+  'rooSync.state': UiState;
+  /** `rooSync.enabled` is on. */
+  'rooSync.enabled': boolean;
+  /** Credentials are stored (Sign Out has something to do). */
+  'rooSync.signedIn': boolean;
+}
+
+export const UI_CONTEXT_KEYS: readonly (keyof UiContext)[] = ['rooSync.state', 'rooSync.enabled', 'rooSync.signedIn'];
 
 /** The codes whose fix is to sign in again (docs/errors.md). */
 const SIGN_IN_AGAIN = new Set(['AUTH_SIGNED_OUT', 'AUTH_FORBIDDEN', 'AUTH_REFRESH_REUSED', 'AUTH_INVALID_CREDENTIALS']);

@@ -1,7 +1,8 @@
 /**
  * What roo-sync tells the user in a real extension host against a real relay (PGlite): each
  * command's result as a notification (Sync Now, Sign In, Sign Out, Migrate Local Tasks, Show
- * Sync Status) and error notifications with buttons.
+ * Sync Status), error notifications with buttons, the context keys the palette's and the view's
+ * `when` clauses read (ui-state.test.ts checks what package.json shows for them).
  */
 import * as assert from 'node:assert/strict';
 import { createUser } from '../../server/accounts/users';
@@ -12,7 +13,7 @@ import { waitFor } from './support/wait';
 const EMAIL = 'command-feedback@example.com';
 
 type Notice = { level: string; text: string; items?: string[] };
-type Ui = { notices: Notice[] };
+type Ui = { notices: Notice[]; contextKeys: Record<string, unknown>; viewRoots: string[] };
 type Status = { kind: string; device: { state: string } | null };
 
 describe('roo-sync command feedback in a real extension host', function () {
@@ -32,6 +33,12 @@ describe('roo-sync command feedback in a real extension host', function () {
   /** The first notice after `seen` of them that `match` accepts. */
   const noticeAfter = (seen: number, what: string, match: (n: Notice) => boolean) => waitFor(what, async () => (await ui()).notices.slice(seen).find(match), 15_000);
 
+  it('leaves the view to its welcome content and sets the context keys while off and signed out', async () => {
+    const state = await waitFor('the context keys', async () => ((await ui()).contextKeys['rooSync.state'] ? ui() : null));
+    assert.deepEqual(state.contextKeys, { 'rooSync.state': 'off', 'rooSync.enabled': false, 'rooSync.signedIn': false });
+    assert.deepEqual(state.viewRoots, [], 'no row: VS Code shows the viewsWelcome content (Sign In, Enable Sync)');
+  });
+
   it('answers Sync Now while signed out with AUTH_SIGNED_OUT and the buttons Sign In and Show Log', async () => {
     await host.command('roo-sync.enableSync');
     const seen = (await ui()).notices.length;
@@ -40,6 +47,9 @@ describe('roo-sync command feedback in a real extension host', function () {
     const notice = await noticeAfter(seen, 'the error notice', (n) => n.level === 'error');
     assert.match(notice.text, /^roo-sync: AUTH_SIGNED_OUT: /);
     assert.deepEqual(notice.items, ['Sign In', 'Show Log']);
+    const { contextKeys, viewRoots } = await ui();
+    assert.deepEqual(contextKeys, { 'rooSync.state': 'signedOut', 'rooSync.enabled': true, 'rooSync.signedIn': false });
+    assert.deepEqual(viewRoots, []);
   });
 
   it('says a sign-in while sync is on signed in and syncs', async () => {
@@ -50,6 +60,8 @@ describe('roo-sync command feedback in a real extension host', function () {
     const notice = await noticeAfter(seen, 'the sign-in notice', (n) => n.text.startsWith('roo-sync: signed in'));
     assert.deepEqual(notice, { level: 'info', text: `roo-sync: signed in to ${url} as ${EMAIL}; syncing this computer.` });
     await waitFor('the device to sync', async () => (await host.call<Status>('status')).device?.state === 'synced');
+    const { contextKeys } = await waitFor('the state syncing', async () => ((await ui()).contextKeys['rooSync.state'] === 'syncing' ? ui() : null));
+    assert.deepEqual(contextKeys, { 'rooSync.state': 'syncing', 'rooSync.enabled': true, 'rooSync.signedIn': true });
   });
 
   it('says what Sync Now sent and received', async () => {
@@ -90,6 +102,7 @@ describe('roo-sync command feedback in a real extension host', function () {
     assert.deepEqual(await host.command('roo-sync.signOut'), { signedIn: true, revoked: true });
     const notice = await noticeAfter(seen, 'the sign-out notice', (n) => n.text.startsWith('roo-sync: signed out'));
     assert.deepEqual(notice, { level: 'info', text: 'roo-sync: signed out; this computer is no longer one of your devices. Sync stops until you sign in again.' });
+    assert.deepEqual((await ui()).contextKeys, { 'rooSync.state': 'signedOut', 'rooSync.enabled': true, 'rooSync.signedIn': false });
   });
 
   it('names the web page and the CLI command when the relay could not be told of a Sign Out', async () => {

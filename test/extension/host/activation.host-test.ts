@@ -6,7 +6,7 @@
 import * as assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import * as vscode from 'vscode';
-import { rooSync, rooSyncExtension } from './roo-sync-api';
+import { rooSync, rooSyncExtension, waitFor } from './roo-sync-api';
 
 const PALETTE_COMMANDS = ['signIn', 'signOut', 'enableSync', 'disableSync', 'syncNow', 'showStatus', 'migrateLocalTasks', 'showConflicts', 'sendTaskToDevice', 'showLog'].map((c) => `roo-sync.${c}`);
 
@@ -47,7 +47,10 @@ describe('roo-sync activation (sync off by default)', () => {
     const api = await rooSync();
     assert.equal(api.status().kind, 'off');
     assert.match(api.testing.statusBar()?.text ?? '', /roo-sync: off/);
-    assert.match(api.testing.view().notice ?? '', /Sync is off/);
+    // No row: the view shows its welcome content for rooSync.state == off (Sign In, Enable Sync).
+    assert.deepEqual(api.testing.viewRoots(), []);
+    await waitFor('the context keys', () => api.testing.contextKeys()['rooSync.state'] !== undefined);
+    assert.deepEqual(api.testing.contextKeys(), { 'rooSync.state': 'off', 'rooSync.enabled': false, 'rooSync.signedIn': false });
   });
 
   it('answers commands that need sync with SYNC_DISABLED and does nothing', async () => {

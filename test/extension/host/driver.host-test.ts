@@ -37,10 +37,10 @@ const actions: Record<string, (...args: any[]) => unknown> = {
     const device = api.testing.controller.device;
     return { ...api.status(), bar: api.testing.statusBar(), view: api.testing.view(), device: device?.status ?? null, workspaces: device?.workspaceIds ?? [] };
   },
-  /** The view's device rows (label, description, context value) and the notifications shown so far. */
+  /** The view's device rows (label, description, context value), the notifications shown so far, the context keys set, the view's top-level rows. */
   ui: async () => {
     const api = await rooSync();
-    return { deviceItems: api.testing.viewDeviceItems(), notices: api.testing.notices() };
+    return { deviceItems: api.testing.viewDeviceItems(), notices: api.testing.notices(), contextKeys: api.testing.contextKeys(), viewRoots: api.testing.viewRoots() };
   },
   /** The device's relay link framing (codec, compression threshold, bytes sent), from its worker. */
   wire: async () => (await (await rooSync()).testing.controller.device?.device.wire()) ?? null,
