@@ -16,6 +16,7 @@ import { SecretCredentialsStore } from './secret-credentials-store';
 import { readSettings, updateSetting, type RooSyncSettings } from './settings';
 import { describeDevice, type StatusBar, type StatusBarState } from './status-bar';
 import { setContextKeys } from './context-keys';
+import { notify } from './notices';
 import type { UiState } from './ui-state';
 import type { SyncView } from './sync-view';
 import { DeviceRuntime } from './device-runtime';
@@ -103,6 +104,22 @@ export class RooSyncController implements vscode.Disposable {
     const state = this.state;
     const signedIn = await this.credentials.load().then((c) => c !== null, () => false);
     await setContextKeys({ 'rooSync.state': uiStateOf(state), 'rooSync.enabled': readSettings().enabled, 'rooSync.signedIn': signedIn });
+  }
+
+  /**
+   * `rooSync.serverUrl` changed (by hand: Sign In writes the URL it signed in to). The device keeps
+   * the relay it signed in to; when the setting now names another one, the user is told and
+   * offered a sign-in there, never switched silently.
+   */
+  async serverUrlChanged(): Promise<void> {
+    const url = readSettings().serverUrl.replace(/\/+$/, '');
+    const creds = await this.credentials.load().catch(() => null);
+    if (!creds || !url || url === creds.serverUrl.replace(/\/+$/, '')) return;
+    this.log.info(`rooSync.serverUrl is now ${url}; this device stays signed in to ${creds.serverUrl} until it signs in there`);
+    const action = `Sign In to ${url}`;
+    const keeps = readSettings().enabled ? ' and keeps syncing there' : '';
+    const choice = await notify('warning', `roo-sync: rooSync.serverUrl is now ${url}, but this device is signed in to ${creds.serverUrl}${keeps}. Sign in to ${url} to switch.`, action);
+    if (choice === action) await vscode.commands.executeCommand('roo-sync.signIn', { serverUrl: url });
   }
 
   /** Brings the device in line with the settings: starts it when enabled and signed in, stops it otherwise. */

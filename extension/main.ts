@@ -37,6 +37,7 @@ export function activate(context: vscode.ExtensionContext): RooSyncApi {
   });
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration('rooSync.serverUrl')) void owned.serverUrlChanged();
       if (event.affectsConfiguration('rooSync')) void owned.reconcile();
       else if (TASK_STORE_LAYOUTS.some((l) => l.customPathSetting && event.affectsConfiguration(l.customPathSetting))) void owned.rediscover();
     }),

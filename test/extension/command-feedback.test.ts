@@ -2,7 +2,8 @@
  * What roo-sync tells the user in a real extension host against a real relay (PGlite): each
  * command's result as a notification (Sync Now, Sign In, Sign Out, Migrate Local Tasks, Show
  * Sync Status), error notifications with buttons, the context keys the palette's and the view's
- * `when` clauses read (ui-state.test.ts checks what package.json shows for them).
+ * `when` clauses read (ui-state.test.ts checks what package.json shows for them), and a
+ * hand-edited `rooSync.serverUrl`.
  */
 import * as assert from 'node:assert/strict';
 import { createUser } from '../../server/accounts/users';
@@ -95,6 +96,19 @@ describe('roo-sync command feedback in a real extension host', function () {
     assert.match(lastSync!, /^last sync \d\d:\d\d:\d\d \(\d+ s ago\)$/);
     const notice = await noticeAfter(seen, 'the status notice', (n) => n.text.startsWith('roo-sync: synced'));
     assert.equal(notice.text, `roo-sync: synced. ${result.details.join('; ')}.`);
+  });
+
+  it('says so and offers a sign-in there when rooSync.serverUrl is edited to another relay, and keeps syncing', async () => {
+    const seen = (await ui()).notices.length;
+    const other = 'http://127.0.0.1:9';
+    await host.call('setting', 'rooSync.serverUrl', other);
+    const notice = await noticeAfter(seen, 'the server URL notice', (n) => n.text.includes('rooSync.serverUrl'));
+    assert.equal(notice.level, 'warning');
+    assert.equal(notice.text, `roo-sync: rooSync.serverUrl is now ${other}, but this device is signed in to ${relay.relay().url} and keeps syncing there. Sign in to ${other} to switch.`);
+    assert.deepEqual(notice.items, [`Sign In to ${other}`]);
+    assert.equal((await host.call<{ serverUrl: string }>('credentials')).serverUrl, relay.relay().url);
+    assert.equal((await host.call<Status>('status')).device?.state, 'synced');
+    await host.call('setting', 'rooSync.serverUrl', relay.relay().url);
   });
 
   it('confirms Sign Out', async () => {
