@@ -59,6 +59,16 @@ export interface SentCommandOutcome {
 /** How long presence of devices the list lacks is gathered before the list is reloaded once. */
 const UNKNOWN_PRESENCE_RELOAD_MS = 250;
 
+/** Longest title shown in the view's presence before it is cut with an ellipsis. */
+const TITLE_CHARS = 60;
+
+/** How the view names a running task: its title when known here (one line, cut), else `task <id>`. */
+export function runningTaskLabel(taskId: string, title: string | null | undefined): string {
+  if (!title) return `task ${taskId}`;
+  const line = title.replace(/\s+/g, ' ').trim();
+  return `"${line.length > TITLE_CHARS ? `${line.slice(0, TITLE_CHARS - 1)}…` : line}"`;
+}
+
 const EMPTY_STATUS: DeviceStatus = { state: 'connecting', queued: 0, conflicts: 0, cursor: 0, lastSyncAt: null, stores: [], unrestorable: [], waiting: [], lastError: null, account: null };
 
 export class DeviceRuntime {
@@ -70,6 +80,10 @@ export class DeviceRuntime {
   private closing: Promise<void> | undefined;
   /** The pending reload of the device list for presence of a device it lacks. */
   private reloadTimer: NodeJS.Timeout | undefined;
+  /** Titles of the tasks other devices run, by task id (null: not in this device's stores when last looked). */
+  private readonly titles = new Map<string, string | null>();
+  /** Task ids whose title is being looked up. */
+  private readonly lookingUp = new Set<string>();
 
   private constructor(
     readonly device: WorkerDevice,
@@ -132,6 +146,7 @@ export class DeviceRuntime {
    */
   private onPresence(presence: PresenceMessage): void {
     this.presence.set(presence.deviceId, presence);
+    if (presence.activeTaskId) this.lookUpTitle(presence.activeTaskId);
     this.options.onDevicesChanged();
     if (this.closing || this.reloadTimer || this.relayDevices.some((d) => d.id === presence.deviceId)) return;
     this.reloadTimer = setTimeout(() => {
@@ -141,6 +156,26 @@ export class DeviceRuntime {
     this.reloadTimer.unref();
   }
 
+  /**
+   * Finds the title of a running task in this device's stores (once per task), and shows it in
+   * the view when found; a task that is not here yet stays shown by its id.
+   */
+  private lookUpTitle(taskId: string): void {
+    if (this.titles.get(taskId) || this.lookingUp.has(taskId)) return;
+    this.lookingUp.add(taskId);
+    this.device.taskTitle(taskId).then(
+      (title) => {
+        this.lookingUp.delete(taskId);
+        this.titles.set(taskId, title);
+        if (title && !this.closing) this.options.onDevicesChanged();
+      },
+      (error: unknown) => {
+        this.lookingUp.delete(taskId);
+        this.options.log.debug(`no title for task ${taskId}: ${(error as Error)?.message ?? String(error)}`);
+      },
+    );
+  }
+
   /** The device's status, with conflicts counted as the unresolved ones. */
   get status(): DeviceStatus {
     return { ...(this.device.status ?? EMPTY_STATUS), conflicts: this.conflicts.length };
@@ -148,6 +183,8 @@ export class DeviceRuntime {
 
   private onStatus(status: DeviceStatus): void {
     this.conflicts = unresolvedConflicts(this.device.fileConflicts, this.workspaces);
+    // A running task not here yet may have arrived with this status (a pull): look again.
+    for (const p of this.presence.values()) if (p.state === 'busy' && p.activeTaskId && this.titles.get(p.activeTaskId) === null) this.lookUpTitle(p.activeTaskId);
     this.options.onStatus({ ...status, conflicts: this.conflicts.length });
   }
 
@@ -188,7 +225,7 @@ export class DeviceRuntime {
     return this.relayDevices.map((d) => {
       const p = this.presence.get(d.id);
       let presence: string = d.current ? (this.device.isOnline ? 'online' : 'offline') : (p?.state ?? 'offline');
-      if (p?.state === 'busy') presence = p.activeTaskId ? `running task ${p.activeTaskId}` : 'busy';
+      if (p?.state === 'busy') presence = p.activeTaskId ? `running ${runningTaskLabel(p.activeTaskId, this.titles.get(p.activeTaskId))}` : 'busy';
       return { id: d.id, name: d.name, current: d.current, presence, kind: d.kind, canRunTasks: canRunTasks(d) };
     });
   }

@@ -45,6 +45,8 @@ export interface SyncNowSummary {
 /** The worker's methods the main thread calls. */
 export interface WorkerMethods {
   syncNow(): SyncNowSummary;
+  /** The title (the HistoryItem's `task`) of a task in this device's stores, or null when it is not here. */
+  taskTitle(taskId: string): string | null;
   idle(): void;
   close(): void;
   listDevices(): RelayDevice[];

@@ -184,6 +184,10 @@ export class WorkerDevice {
   syncNow(): Promise<SyncNowSummary> {
     return this.call('syncNow');
   }
+  /** The title of a task in this device's stores, or null when it is not here. */
+  taskTitle(taskId: string): Promise<string | null> {
+    return this.call('taskTitle', taskId);
+  }
   /** Resolves when the device has handed over and applied everything so far. */
   idle(): Promise<void> {
     return this.call('idle');

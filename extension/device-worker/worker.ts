@@ -7,6 +7,7 @@
  * folder lock, taken here. When the host goes away (its channel closes) the device is closed
  * and the process exits.
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RelayAuthClient } from '../../core/client/relay-auth-client';
 import { SyncError } from '../../core/errors';
@@ -109,6 +110,13 @@ const methods: { [K in keyof WorkerMethods]: (...args: Parameters<WorkerMethods[
     const { pushed, pulled } = await device!.syncNow();
     return { sent: pushed.accepted, received: pulled.received, unreadable: pushed.unreadable.length };
   },
+  async taskTitle(taskId) {
+    for (const s of device?.status.stores ?? []) {
+      const title = await historyTitle(new FsTaskStore({ source: s.source, basePath: s.basePath }), taskId);
+      if (title !== null) return title;
+    }
+    return null;
+  },
   async idle() {
     await device!.idle();
   },
@@ -151,6 +159,28 @@ const methods: { [K in keyof WorkerMethods]: (...args: Parameters<WorkerMethods[
     return device?.client?.wire ?? null;
   },
 };
+
+/** A task's title in `store` (history_item.json, else the store's index), or null: not there or unreadable. */
+async function historyTitle(store: FsTaskStore, taskId: string): Promise<string | null> {
+  const titleOf = (item: unknown) => {
+    const task = (item as { task?: unknown } | null | undefined)?.task;
+    return typeof task === 'string' && task.trim() ? task.trim() : null;
+  };
+  try {
+    const path = store.taskFiles(taskId).historyItem;
+    if (path) {
+      const title = titleOf(JSON.parse(await readFile(path, 'utf8')));
+      if (title) return title;
+    }
+  } catch {
+    // Missing, half-written or not a task id: the index may still know it.
+  }
+  try {
+    return titleOf((await store.indexEntries())?.get(taskId));
+  } catch {
+    return null;
+  }
+}
 
 async function open(options: WorkerDeviceOptions): Promise<void> {
   const log = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) =>

@@ -2,26 +2,30 @@
  * What roo-sync tells the user in a real extension host against a real relay (PGlite): each
  * command's result as a notification (Sync Now, Sign In, Sign Out, Migrate Local Tasks, Show
  * Sync Status), error notifications with buttons, the context keys the palette's and the view's
- * `when` clauses read (ui-state.test.ts checks what package.json shows for them), and a
- * hand-edited `rooSync.serverUrl`.
+ * `when` clauses read (ui-state.test.ts checks what package.json shows for them), a hand-edited
+ * `rooSync.serverUrl`, and a running task shown by its title.
  */
 import * as assert from 'node:assert/strict';
 import { createUser } from '../../server/accounts/users';
+import { useDeviceFixture } from '../support/device-fixture';
 import { PASSWORD, startTestRelay, usePgliteRelay } from '../server/http/relay-fixture';
 import { useExtensionHosts, type DrivenHost } from './support/host-session';
 import { waitFor } from './support/wait';
+import type { TaskId } from '../../core/ids';
 
 const EMAIL = 'command-feedback@example.com';
 
 type Notice = { level: string; text: string; items?: string[] };
 type Ui = { notices: Notice[]; contextKeys: Record<string, unknown>; viewRoots: string[] };
-type Status = { kind: string; device: { state: string } | null };
+type Status = { kind: string; device: { state: string } | null; view: { devices: { id: string; presence: string }[] } };
 
 describe('roo-sync command feedback in a real extension host', function () {
   this.timeout(180_000);
   const relay = usePgliteRelay();
   const hosts = useExtensionHosts();
+  const devices = useDeviceFixture(() => relay.relay());
   let host: DrivenHost;
+  let taskId: string;
 
   before(async function () {
     this.timeout(150_000);
@@ -66,7 +70,7 @@ describe('roo-sync command feedback in a real extension host', function () {
   });
 
   it('says what Sync Now sent and received', async () => {
-    await host.fixture<string>('startNewTask', { text: 'Refactor the parser into two passes' });
+    taskId = await host.fixture<string>('startNewTask', { text: 'Refactor the parser into two passes' });
     const seen = (await ui()).notices.length;
     const result = await host.command<{ sent: number; received: number; error?: unknown }>('roo-sync.syncNow');
     assert.equal(result.error, undefined, JSON.stringify(result));
@@ -96,6 +100,19 @@ describe('roo-sync command feedback in a real extension host', function () {
     assert.match(lastSync!, /^last sync \d\d:\d\d:\d\d \(\d+ s ago\)$/);
     const notice = await noticeAfter(seen, 'the status notice', (n) => n.text.startsWith('roo-sync: synced'));
     assert.equal(notice.text, `roo-sync: synced. ${result.details.join('; ')}.`);
+  });
+
+  it('shows the title of a task another device runs when the task is here, else its id', async () => {
+    const dir = await devices.folder();
+    await devices.signIn(dir, EMAIL, 'laptop');
+    const laptop = await devices.open(dir);
+    const client = await waitFor('the laptop online', () => (laptop.client?.isOnline ? laptop.client : null));
+    const presenceOf = async () => (await host.call<Status>('status')).view.devices.find((d) => d.id === laptop.deviceId)?.presence;
+    client.updatePresence('busy', taskId as TaskId);
+    assert.equal(await waitFor('the title in the view', async () => ((await presenceOf())?.includes('Refactor') ? presenceOf() : null), 15_000), 'running "Refactor the parser into two passes"');
+    const unknown = '0190a1b2-0000-7000-8000-00000000beef';
+    client.updatePresence('busy', unknown as TaskId);
+    assert.equal(await waitFor('the unknown task in the view', async () => ((await presenceOf())?.includes(unknown) ? presenceOf() : null), 15_000), `running task ${unknown}`);
   });
 
   it('says so and offers a sign-in there when rooSync.serverUrl is edited to another relay, and keeps syncing', async () => {

@@ -132,11 +132,11 @@ describe('roo-sync on two devices (two real extension hosts, one relay)', functi
     assert.deepEqual(calls.filter((c) => c.method === 'startNewTask').at(-1)?.args[0]?.text, 'a task sent from device 2');
     const messages = await waitFor('the remotely started task on device 2', () => sameMessages(one, two, taskId));
     assert.equal(messages.find((m) => m.say === 'text' && m.text?.startsWith('Fixture reply'))?.text, 'Fixture reply to: a task sent from device 2');
-    // Device 1 says it is running that task; device 2's view shows it.
+    // Device 1 says it is running that task; device 2's view shows it by its title (the task is on device 2 now).
     const view = await waitFor('device 1 running the task in device 2 view', async () => {
       const status = await two.call<{ view: { devices: { id: string; presence: string }[] } }>('status');
       const device = status.view.devices.find((d) => d.id === deviceIds.get(one));
-      return device?.presence === `running task ${taskId}` ? status.view : null;
+      return device?.presence === 'running "a task sent from device 2"' ? status.view : null;
     });
     assert.ok(view.devices.some((d) => d.id === deviceIds.get(two)));
   });
