@@ -31,7 +31,8 @@ export function registerDevicesCommand(program: Command): void {
       .argument('<device>', 'the device id, or its name when no other device has it')
       .option('--json', 'print the result as JSON'),
   ).action(async (selector: string, options: { json?: boolean }, cmd: Command) => {
-    const out = outputFor(cmd, !!options.json);
+    // `--json` after the sub-command may be taken by `devices`' own --json: either counts.
+    const out = outputFor(cmd, !!(options.json || cmd.parent?.opts<{ json?: boolean }>().json));
     const { auth, credentials } = await openCliSession();
     const relay = new RelayAuthClient(credentials.serverUrl);
     const device = pickDevice(await relay.listDevices(await auth.accessToken()), selector);
@@ -45,15 +46,22 @@ export function registerDevicesCommand(program: Command): void {
   });
 }
 
-/** The device `selector` names: its id, else the one device with that name (DEVICE_NOT_FOUND, or CLI_USAGE when the name is shared). */
+/**
+ * The device `selector` names: its id; else the one other signed-in device with that name (this
+ * machine does not count: it is never the target); else this machine, or one already signed out,
+ * by that name. DEVICE_NOT_FOUND when none has it; CLI_USAGE when several other devices share it.
+ */
 function pickDevice(devices: readonly RelayDevice[], selector: string): RelayDevice {
   const byId = devices.find((d) => d.id === selector);
   if (byId) return byId;
-  const named = devices.filter((d) => d.name === selector && !d.revokedAt);
-  if (named.length === 1) return named[0]!;
-  if (named.length > 1) {
-    throw new SyncError('CLI_USAGE', `${named.length} devices are named "${selector}": give the id (${named.map((d) => d.id).join(', ')})`, { selector });
+  const named = devices.filter((d) => d.name === selector);
+  const others = named.filter((d) => !d.current && !d.revokedAt);
+  if (others.length === 1) return others[0]!;
+  if (others.length > 1) {
+    throw new SyncError('CLI_USAGE', `${others.length} devices are named "${selector}": give the id (${others.map((d) => d.id).join(', ')})`, { selector });
   }
+  const fallback = named.find((d) => d.current) ?? named.find((d) => d.revokedAt);
+  if (fallback) return fallback;
   throw new SyncError('DEVICE_NOT_FOUND', `no device of yours is named or numbered "${selector}" (see "roo-sync devices")`, { selector });
 }
 

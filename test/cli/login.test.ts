@@ -126,4 +126,22 @@ describe('roo-sync login / logout (dist/cli.js)', function () {
     const refused = await runCli(laptop, ['devices']);
     assert.equal(refused.code, 4, refused.stderr);
   });
+
+  it('devices sign-out: a name this machine shares picks the other device; again by name says already signed out; --json after the sub-command', async () => {
+    // Devcontainers and fresh VMs often share a host name, the CLI's default device name.
+    const other = await machineIn(join(root, 'other'));
+    for (const m of [machine, other]) {
+      const login = await runCli(m, ['login', '--server', suite.relay().url, '--email', 'ann@example.com', '--device-name', 'ubuntu'], { input: `${PASSWORD}\n` });
+      assert.equal(login.code, 0, login.stderr);
+    }
+    const otherId = (JSON.parse((await runCli(other, ['status', '--json'])).stdout) as { account: { deviceId: string } }).account.deviceId;
+    const first = await runCli(machine, ['devices', 'sign-out', 'ubuntu', '--json']);
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(JSON.parse(first.stdout), { deviceId: otherId, name: 'ubuntu', revoked: true });
+    const again = await runCli(machine, ['devices', 'sign-out', 'ubuntu', '--json']);
+    assert.equal(again.code, 2, 'by name, with the other gone, the name is this machine\'s');
+    const byId = await runCli(machine, ['devices', 'sign-out', otherId, '--json']);
+    assert.equal(byId.code, 0, byId.stderr);
+    assert.equal((JSON.parse(byId.stdout) as { alreadySignedOut: boolean }).alreadySignedOut, true);
+  });
 });

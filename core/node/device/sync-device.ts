@@ -451,7 +451,8 @@ export class SyncDevice {
           source: copy.source,
           task: copy.taskId,
           copy: copy.copyId,
-          ...(copy.title ? { title: copy.title } : {}),
+          // The title is the task's first prompt: one line, cut short, in a log.
+          ...(copy.title ? { title: oneLine(copy.title, 80) } : {}),
         }),
       ),
       session.onRenewed(() => {
@@ -797,4 +798,10 @@ async function withTimeout(work: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
   clearTimeout(timer);
+}
+
+/** `text` on one line, at most `max` characters (an ellipsis where it was cut). */
+function oneLine(text: string, max: number): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
