@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { MemoryCredentialsStore } from '../core/client/memory-credentials-store';
 import { signIn, signOut } from '../core/client/sign-in';
+import type { DeviceCredentials } from '../core/ports/credentials-store';
 import type { DeviceStatus } from '../core/device/device-status';
 import { isSyncError, type SyncError } from '../core/errors';
 import type { OutputLog } from './output-log';
@@ -46,6 +47,8 @@ export class RooSyncController implements vscode.Disposable {
   private queue: Promise<unknown> = Promise.resolve();
   private state: StatusBarState = { kind: 'off' };
   private disposed = false;
+  /** The revoke of the device the last sign-in replaced, while it runs. */
+  private revoking: Promise<void> = Promise.resolve();
   /** The settings the running device was opened with (a change restarts it). */
   private runtimeKey = '';
   /** The last context-key update (they are set in order). */
@@ -247,25 +250,46 @@ export class RooSyncController implements vscode.Disposable {
       await this.stopDevice();
       const previous = await this.credentials.load();
       const device = { name: args.deviceName ?? `${hostname()} (VS Code)`, kind: 'vscode', platform: process.platform, clientVersion: this.version };
-      let session: Awaited<ReturnType<typeof signIn>>;
+      let creds: DeviceCredentials;
       try {
-        session = await signIn({ serverUrl, email, password, device }, this.credentials);
+        creds = (await signIn({ serverUrl, email, password, device }, this.credentials)).credentials;
       } catch (error) {
         if (previous) this.log.warn(`sign-in failed; still signed in as ${previous.email} on ${previous.serverUrl}`);
         await this.reconcileNow();
         throw error;
       }
-      if (previous && previous.deviceId !== session.credentials.deviceId) {
-        // Replaced: revoke the old device rather than leave it registered.
-        const old = await signOut(new MemoryCredentialsStore(previous));
-        if (old.error) this.log.warn('could not revoke the previous device', old.error);
+      // Signed in from here on: whatever fails next, sync restarts with the new device.
+      try {
+        this.log.info(`signed in to ${creds.serverUrl} as ${creds.email}, device ${creds.deviceId}`);
+        await updateSetting('serverUrl', creds.serverUrl).then(undefined, (error: unknown) => {
+          this.log.warn('could not write rooSync.serverUrl to the settings (the sign-in stands)', error);
+        });
+      } finally {
+        await this.reconcileNow();
       }
-      const creds = session.credentials;
-      await updateSetting('serverUrl', creds.serverUrl);
-      this.log.info(`signed in to ${creds.serverUrl} as ${creds.email}, device ${creds.deviceId}`);
-      await this.reconcileNow();
+      // Replaced: revoke the old device, in the background (an old relay that does not answer must not hold this up).
+      if (previous && previous.deviceId !== creds.deviceId) this.revoking = this.revokeReplaced(previous);
       return { deviceId: creds.deviceId, serverUrl: creds.serverUrl };
     });
+  }
+
+  /** Revokes the device a sign-in replaced; says so when the relay could not be told. */
+  private async revokeReplaced(previous: DeviceCredentials): Promise<void> {
+    const old = await signOut(new MemoryCredentialsStore(previous));
+    if (!old.error) {
+      this.log.info(`the device this computer was before ("${previous.deviceName}" on ${previous.serverUrl}) is revoked`);
+      return;
+    }
+    this.log.warn('could not revoke the previous device', old.error);
+    void notify(
+      'warning',
+      `roo-sync: "${previous.deviceName}", the device this computer was on ${previous.serverUrl}, could not be signed out [${old.error.code}]: it stays registered. Sign it out from the web page's Devices view or with \`roo-sync devices sign-out "${previous.deviceName}"\`.`,
+    );
+  }
+
+  /** Resolves once the revoke of a device a sign-in replaced has ended (tests). */
+  async replacedDeviceRevoked(): Promise<void> {
+    await this.revoking;
   }
 
   /** Sign Out: stops sync, revokes the device on the relay, forgets the tokens. `deviceName`: the device signed out. */

@@ -281,7 +281,11 @@ export class DeviceRuntime {
         const final = results.find((r) => r.commandId === queued.commandId && r.status !== 'delivered' && r.status !== 'progress');
         if (final) return { commandId: queued.commandId, status: final.status, ...(final.result === undefined ? {} : { result: final.result }), ...(final.error ? { error: final.error } : {}) };
         const left = deadline - Date.now();
-        if (left <= 0) return { commandId: queued.commandId, status: 'queued' };
+        if (left <= 0) {
+          // No final answer yet: the target has it (delivered, working on it), or it waits in the queue.
+          const reached = results.some((r) => r.commandId === queued.commandId && (r.status === 'delivered' || r.status === 'progress'));
+          return { commandId: queued.commandId, status: reached ? 'delivered' : 'queued' };
+        }
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, left);
           wake = () => {
@@ -344,6 +348,8 @@ export class DeviceRuntime {
     if (outcome.status === 'done') {
       const taskId = (outcome.result as { taskId?: unknown } | undefined)?.taskId;
       void notify('info', `roo-sync: task started on ${target}${typeof taskId === 'string' ? ` (${taskId})` : ''}.`);
+    } else if (outcome.status === 'delivered' || outcome.status === 'progress') {
+      void notify('info', `roo-sync: ${target} has the task and is working on it; no result within ${Math.round(waitMs / 1000)} s.`);
     } else {
       void notify('warning', `roo-sync: no answer from ${target} within ${Math.round(waitMs / 1000)} s; the task stays queued and starts when ${target} is online.`);
     }

@@ -125,13 +125,23 @@ describe('roo-sync remote control in a real extension host (a CLI device and a V
       assert.deepEqual(notices.at(-1), { level: 'error', text: 'roo-sync: ASSISTANT_NOT_INSTALLED: no assistant here', items: ['Show Log'] });
     });
 
-    it('says when the device has not answered in time and that the task stays queued', async () => {
+    it('says when the device has the task but no result yet (delivered), not that it stays queued', async () => {
       const silent = await vscodeDevice('quiet box');
       const outcome = await host.command<CommandResult>('roo-sync.sendTaskToDevice', { deviceId: silent.deviceId, text: 'run the tests', waitMs: 1_000 });
+      assert.equal(outcome.status, 'delivered', JSON.stringify(outcome));
+      const { notices } = await host.call<Ui>('ui');
+      assert.deepEqual(notices.at(-1), { level: 'info', text: 'roo-sync: quiet box has the task and is working on it; no result within 1 s.' });
+    });
+
+    it('says when an offline device has not answered in time and that the task stays queued', async () => {
+      const dir = await devices.folder();
+      await devices.signIn(dir, EMAIL, 'sleeping desktop');
+      const sleeping = (await dir.credentials.load())!.deviceId;
+      const outcome = await host.command<CommandResult>('roo-sync.sendTaskToDevice', { deviceId: sleeping, text: 'run the tests', waitMs: 1_000 });
       assert.equal(outcome.status, 'queued', JSON.stringify(outcome));
       const { notices } = await host.call<Ui>('ui');
       assert.equal(notices.at(-1)?.level, 'warning');
-      assert.match(notices.at(-1)!.text, /no answer from quiet box within 1 s; the task stays queued/);
+      assert.match(notices.at(-1)!.text, /no answer from sleeping desktop within 1 s; the task stays queued and starts when sleeping desktop is online/);
     });
   });
 });

@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import { hostParam } from './host-params';
-import { rooSync } from './roo-sync-api';
+import { rooSync, waitFor } from './roo-sync-api';
 
 describe('roo-sync sign-in (real relay)', () => {
   it('signs in through the command, keeps the credentials in SecretStorage and the URL in settings', async () => {
@@ -37,6 +37,23 @@ describe('roo-sync sign-in (real relay)', () => {
       const after = await api.testing.storedCredentials();
       assert.equal(after?.deviceId, before.deviceId, 'still the same device');
     }
+  });
+
+  it('replacing a device whose relay cannot be reached signs in at once and says the old device stays registered', async () => {
+    const api = await rooSync();
+    // Signed in through the proxy (a device on that URL), then the proxy goes away for good.
+    const viaProxy = await vscode.commands.executeCommand<{ deviceId?: string; error?: unknown }>('roo-sync.signIn', { serverUrl: hostParam('proxyUrl'), email: hostParam('email'), password: hostParam('password'), deviceName: 'via the proxy' });
+    assert.equal(viaProxy.error, undefined, JSON.stringify(viaProxy.error));
+    await api.testing.controller.replacedDeviceRevoked();
+    await writeFile(hostParam('proxyClosedMarker'), '');
+    await waitFor('the proxy to close', async () => (await fetch(hostParam('proxyUrl')).then(() => false, () => true)));
+    const direct = await vscode.commands.executeCommand<{ deviceId?: string; error?: unknown }>('roo-sync.signIn', { serverUrl: hostParam('serverUrl'), email: hostParam('email'), password: hostParam('password'), deviceName: 'code-server test' });
+    assert.equal(direct.error, undefined, JSON.stringify(direct.error));
+    assert.equal((await api.testing.storedCredentials())?.deviceId, direct.deviceId, 'signed in as the new device');
+    await api.testing.controller.replacedDeviceRevoked();
+    const warning = api.testing.notices().find((n) => n.level === 'warning' && n.text.includes('"via the proxy"'));
+    assert.ok(warning, `a warning names the old device: ${JSON.stringify(api.testing.notices())}`);
+    assert.match(warning.text, /could not be signed out \[RELAY_UNREACHABLE\].*Devices view.*roo-sync devices sign-out "via the proxy"/);
   });
 
   it('signs out through the command: revoked on the relay, forgotten here', async () => {
