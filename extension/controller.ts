@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { MemoryCredentialsStore } from '../core/client/memory-credentials-store';
+import { normaliseServerUrl } from '../core/client/relay-http';
 import { signIn, signOut } from '../core/client/sign-in';
 import type { DeviceCredentials } from '../core/ports/credentials-store';
 import type { DeviceStatus } from '../core/device/device-status';
@@ -33,11 +34,24 @@ export interface SignInArgs {
   deviceName?: string;
 }
 
+/** True when two server URLs name the same relay (normaliseServerUrl: host case, default port, trailing slash). */
+function sameRelay(a: string, b: string): boolean {
+  try {
+    return normaliseServerUrl(a) === normaliseServerUrl(b);
+  } catch {
+    return a === b;
+  }
+}
+
 /** The `rooSync.state` context key for what the status bar shows. */
 function uiStateOf(state: StatusBarState): UiState {
   if (state.kind === 'off') return 'off';
   if (state.kind === 'signed-out') return 'signedOut';
-  if (state.kind === 'device') return state.status.state === 'signed-out' ? 'signedOut' : 'syncing';
+  if (state.kind === 'device') {
+    if (state.status.state === 'signed-out') return 'signedOut';
+    // Another window (or `roo-sync sync`) syncs the stores: this one's device cannot sync, migrate or send.
+    return state.status.state === 'following' ? 'following' : 'syncing';
+  }
   return state.kind;
 }
 
@@ -117,7 +131,7 @@ export class RooSyncController implements vscode.Disposable {
   async serverUrlChanged(): Promise<void> {
     const url = readSettings().serverUrl.replace(/\/+$/, '');
     const creds = await this.credentials.load().catch(() => null);
-    if (!creds || !url || url === creds.serverUrl.replace(/\/+$/, '')) return;
+    if (!creds || !url || sameRelay(url, creds.serverUrl)) return;
     this.log.info(`rooSync.serverUrl is now ${url}; this device stays signed in to ${creds.serverUrl} until it signs in there`);
     const action = `Sign In to ${url}`;
     const keeps = readSettings().enabled ? ' and keeps syncing there' : '';
@@ -152,7 +166,17 @@ export class RooSyncController implements vscode.Disposable {
       await this.stopDevice();
     }
     this.runtimeKey = key;
-    if (!(await this.credentials.load())) {
+    let creds: DeviceCredentials | null;
+    try {
+      creds = await this.credentials.load();
+    } catch (error) {
+      // Damaged credentials (CREDENTIALS_UNREADABLE): Sign In replaces them, Sign Out forgets them.
+      this.runtimeKey = '';
+      this.log.error('could not read the stored sign-in', error);
+      this.render({ kind: 'error', code: isSyncError(error) ? error.code : 'CREDENTIALS_UNREADABLE', message: (error as Error).message });
+      return;
+    }
+    if (!creds) {
       this.render({ kind: 'signed-out' });
       return;
     }
@@ -248,7 +272,12 @@ export class RooSyncController implements vscode.Disposable {
     return this.serial(async () => {
       const { serverUrl, email, password } = args;
       await this.stopDevice();
-      const previous = await this.credentials.load();
+      // Damaged stored credentials are replaced by this sign-in (nothing to revoke: they name no usable device).
+      const previous = await this.credentials.load().catch((error: unknown) => {
+        if (!isSyncError(error, 'CREDENTIALS_UNREADABLE')) throw error;
+        this.log.warn('the stored sign-in cannot be read; this sign-in replaces it', error);
+        return null;
+      });
       const device = { name: args.deviceName ?? `${hostname()} (VS Code)`, kind: 'vscode', platform: process.platform, clientVersion: this.version };
       let creds: DeviceCredentials;
       try {
@@ -297,12 +326,23 @@ export class RooSyncController implements vscode.Disposable {
     return this.serial(async () => {
       await this.stopDevice();
       const deviceName = (await this.credentials.load().catch(() => null))?.deviceName;
-      const result = { ...(await signOut(this.credentials)), ...(deviceName ? { deviceName } : {}) };
+      const result = { ...(await this.signOutStored()), ...(deviceName ? { deviceName } : {}) };
       if (result.error) this.log.warn('the relay could not be told; the device stays registered until revoked from another device', result.error);
       else if (result.signedIn) this.log.info(`signed out${result.revoked ? '; the device is revoked on the relay' : ''}`);
       await this.reconcileNow();
       return result;
     });
+  }
+
+  /** Core's signOut on the stored credentials; damaged ones (CREDENTIALS_UNREADABLE) are forgotten, with the error. */
+  private async signOutStored(): Promise<{ signedIn: boolean; revoked: boolean; error?: SyncError }> {
+    try {
+      return await signOut(this.credentials);
+    } catch (error) {
+      if (!isSyncError(error, 'CREDENTIALS_UNREADABLE')) throw error;
+      await this.credentials.clear();
+      return { signedIn: true, revoked: false, error };
+    }
   }
 
   /** True when signed in (credentials in SecretStorage). */

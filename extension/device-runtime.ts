@@ -82,6 +82,8 @@ export class DeviceRuntime {
   private reloadTimer: NodeJS.Timeout | undefined;
   /** Titles of the tasks other devices run, by task id (null: not in this device's stores when last looked). */
   private readonly titles = new Map<string, string | null>();
+  /** The cursor when tasks not found were last looked up again. */
+  private titleCursor = -1;
   /** Task ids whose title is being looked up. */
   private readonly lookingUp = new Set<string>();
 
@@ -160,8 +162,9 @@ export class DeviceRuntime {
    * Finds the title of a running task in this device's stores (once per task), and shows it in
    * the view when found; a task that is not here yet stays shown by its id.
    */
-  private lookUpTitle(taskId: string): void {
-    if (this.titles.get(taskId) || this.lookingUp.has(taskId)) return;
+  private lookUpTitle(taskId: string, again = false): void {
+    // Looked up once; a task not found (null) only again when a pull may have brought it (`again`).
+    if (this.lookingUp.has(taskId) || (this.titles.has(taskId) && !(again && this.titles.get(taskId) === null))) return;
     this.lookingUp.add(taskId);
     this.device.taskTitle(taskId).then(
       (title) => {
@@ -171,6 +174,7 @@ export class DeviceRuntime {
       },
       (error: unknown) => {
         this.lookingUp.delete(taskId);
+        this.titles.set(taskId, null);
         this.options.log.debug(`no title for task ${taskId}: ${(error as Error)?.message ?? String(error)}`);
       },
     );
@@ -183,8 +187,11 @@ export class DeviceRuntime {
 
   private onStatus(status: DeviceStatus): void {
     this.conflicts = unresolvedConflicts(this.device.fileConflicts, this.workspaces);
-    // A running task not here yet may have arrived with this status (a pull): look again.
-    for (const p of this.presence.values()) if (p.state === 'busy' && p.activeTaskId && this.titles.get(p.activeTaskId) === null) this.lookUpTitle(p.activeTaskId);
+    // A running task not here yet may have arrived with a pull: look again when the cursor moved.
+    if (status.cursor !== this.titleCursor) {
+      this.titleCursor = status.cursor;
+      for (const p of this.presence.values()) if (p.state === 'busy' && p.activeTaskId) this.lookUpTitle(p.activeTaskId, true);
+    }
     this.options.onStatus({ ...status, conflicts: this.conflicts.length });
   }
 

@@ -10,9 +10,11 @@ import { layoutOf } from '../core/stores/layouts';
 /**
  * Where the extension is, as the `rooSync.state` context key: `off` (rooSync.enabled is false),
  * `signedOut` (on, but no credentials or the relay refused them), `starting`, `syncing` (a device
- * runs: synced, syncing, offline, following...), `error` (it could not start).
+ * runs: synced, syncing, offline...), `following` (another window or `roo-sync sync` syncs the
+ * stores: this one cannot sync, migrate or send), `error` (it could not start, or the stored
+ * sign-in cannot be read).
  */
-export type UiState = 'off' | 'signedOut' | 'starting' | 'syncing' | 'error';
+export type UiState = 'off' | 'signedOut' | 'starting' | 'syncing' | 'following' | 'error';
 
 /** The context keys package.json's `when` clauses (command palette, views welcome) read. */
 export interface UiContext {
@@ -26,7 +28,7 @@ export interface UiContext {
 export const UI_CONTEXT_KEYS: readonly (keyof UiContext)[] = ['rooSync.state', 'rooSync.enabled', 'rooSync.signedIn'];
 
 /** The codes whose fix is to sign in again (docs/errors.md). */
-const SIGN_IN_AGAIN = new Set(['AUTH_SIGNED_OUT', 'AUTH_FORBIDDEN', 'AUTH_REFRESH_REUSED', 'AUTH_INVALID_CREDENTIALS']);
+const SIGN_IN_AGAIN = new Set(['AUTH_SIGNED_OUT', 'AUTH_FORBIDDEN', 'AUTH_REFRESH_REUSED', 'AUTH_INVALID_CREDENTIALS', 'CREDENTIALS_UNREADABLE', 'CLIENT_TOKEN_UNAVAILABLE']);
 
 /** The buttons of an error notification of `code`: the command that fixes it first, then Show Log. */
 export function errorActions(code: string): string[] {

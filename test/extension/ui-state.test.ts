@@ -71,6 +71,13 @@ describe('extension UI state (package.json when clauses over ui-state.ts)', () =
       assert.deepEqual(palette(ON_SIGNED_OUT), ['roo-sync.signIn', 'roo-sync.disableSync', 'roo-sync.showStatus', 'roo-sync.showLog']);
       assert.deepEqual(palette(SYNCING), PALETTE.filter((id) => id !== 'roo-sync.enableSync'));
     });
+
+    it('while another window (or roo-sync sync) has the stores, hides what only a syncing device can do; in error, keeps Sign In', () => {
+      const following: UiContext = { ...SYNCING, 'rooSync.state': 'following' };
+      assert.deepEqual(palette(following), ['roo-sync.signIn', 'roo-sync.signOut', 'roo-sync.disableSync', 'roo-sync.showStatus', 'roo-sync.showLog']);
+      const error: UiContext = { ...SYNCING, 'rooSync.state': 'error', 'rooSync.signedIn': false };
+      assert.ok(palette(error).includes('roo-sync.signIn'));
+    });
   });
 
   describe('views welcome', () => {
@@ -106,6 +113,8 @@ describe('extension UI state (package.json when clauses over ui-state.ts)', () =
   describe('errorActions', () => {
     it('offers Sign In and Show Log on AUTH_SIGNED_OUT, Enable Sync on SYNC_DISABLED, Show Log otherwise', () => {
       assert.deepEqual(errorActions('AUTH_SIGNED_OUT'), ['Sign In', 'Show Log']);
+      // Every code whose fix docs/errors.md says is to sign in again.
+      for (const code of ['AUTH_FORBIDDEN', 'AUTH_REFRESH_REUSED', 'AUTH_INVALID_CREDENTIALS', 'CREDENTIALS_UNREADABLE', 'CLIENT_TOKEN_UNAVAILABLE']) assert.deepEqual(errorActions(code), ['Sign In', 'Show Log'], code);
       assert.deepEqual(errorActions('SYNC_DISABLED'), ['Enable Sync', 'Show Log']);
       assert.deepEqual(errorActions('STORAGE_SYNC_FAILED'), ['Show Log']);
     });
