@@ -297,7 +297,9 @@ export class RooSyncController implements vscode.Disposable {
         await this.reconcileNow();
       }
       // Replaced: revoke the old device, in the background (an old relay that does not answer must not hold this up).
-      if (previous && previous.deviceId !== creds.deviceId) this.revoking = this.revokeReplaced(previous);
+      if (previous && previous.deviceId !== creds.deviceId) {
+        this.revoking = this.revokeReplaced(previous).catch((error: unknown) => this.log.warn('could not revoke the previous device', error));
+      }
       return { deviceId: creds.deviceId, serverUrl: creds.serverUrl };
     });
   }
