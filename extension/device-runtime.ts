@@ -11,6 +11,7 @@ import * as vscode from 'vscode';
 import { canRunTasks, NO_TASK_RUNNER_MESSAGE } from '../core/device/device-kinds';
 import type { DeviceStatus } from '../core/device/device-status';
 import { SyncError, isSyncError } from '../core/errors';
+import { oneLine } from '../core/one-line';
 import type { CommandDeliverMessage, CommandResultMessage, PresenceMessage, RemoteCommand } from '../core/protocol/messages';
 import type { CredentialsStore } from '../core/ports/credentials-store';
 import { WorkerDevice } from './device-worker/worker-device';
@@ -65,8 +66,7 @@ const TITLE_CHARS = 60;
 /** How the view names a running task: its title when known here (one line, cut), else `task <id>`. */
 export function runningTaskLabel(taskId: string, title: string | null | undefined): string {
   if (!title) return `task ${taskId}`;
-  const line = title.replace(/\s+/g, ' ').trim();
-  return `"${line.length > TITLE_CHARS ? `${line.slice(0, TITLE_CHARS - 1)}…` : line}"`;
+  return `"${oneLine(title, TITLE_CHARS)}"`;
 }
 
 const EMPTY_STATUS: DeviceStatus = { state: 'connecting', queued: 0, conflicts: 0, cursor: 0, lastSyncAt: null, stores: [], unrestorable: [], waiting: [], lastError: null, account: null };

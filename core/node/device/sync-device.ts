@@ -22,6 +22,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { SyncError, isSyncError } from '../../errors';
+import { oneLine } from '../../one-line';
 import { asTaskId, asWorkspaceId, type DeviceId } from '../../ids';
 import { AuthSession } from '../../client/auth-session';
 import { RelayEntries } from '../../client/relay-entries';
@@ -798,10 +799,4 @@ async function withTimeout(work: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
   clearTimeout(timer);
-}
-
-/** `text` on one line, at most `max` characters (an ellipsis where it was cut). */
-function oneLine(text: string, max: number): string {
-  const line = text.replace(/\s+/g, ' ').trim();
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
