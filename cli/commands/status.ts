@@ -46,17 +46,16 @@ export function registerStatusCommand(program: Command): void {
         const holder = status.stores.find((s) => s.holder)?.holder;
         const last = await loadLastSync(paths.dataDir);
         // While another process syncs the stores, this one holds no live state: read the saved one.
-        const saved = await savedDeviceState(paths.dataDir, creds.deviceId);
-        const live = opened.storage !== null;
+        const figures = opened.storage !== null ? status : await savedDeviceState(paths.dataDir, creds.deviceId);
         device = {
-          queued: live ? status.queued : saved.queued,
-          ...(!live && saved.queuedError ? { queuedError: saved.queuedError } : {}),
-          conflicts: live ? status.conflicts : saved.conflicts,
-          cursor: live ? status.cursor : saved.cursor,
+          queued: figures.queued,
+          ...('queuedError' in figures && figures.queuedError ? { queuedError: figures.queuedError } : {}),
+          conflicts: figures.conflicts,
+          cursor: figures.cursor,
           state: status.state,
           syncedBy: holder ? `${holder.name} (pid ${holder.pid} on ${holder.host})` : null,
           lastSyncAt: last && last.deviceId === creds.deviceId ? new Date(last.at).toISOString() : null,
-          waiting: saved.waiting,
+          waiting: figures.waiting,
         };
       } finally {
         await opened.close();

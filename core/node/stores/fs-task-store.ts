@@ -448,7 +448,9 @@ export class FsTaskStore implements ScannableTaskStore {
     // The file is the version read (and parsed) before: not corrupt, no need to read it again.
     if (expected !== undefined && expected !== null && before === expected) return writeFileAtomic(path, text);
     const existing = await readFileIfExists(path);
-    if (existing !== null && existing.equals(typeof text === 'string' ? Buffer.from(text) : text)) return null;
+    // Compared only when the lengths match (no copy of a text that cannot be equal).
+    const length = typeof text === 'string' ? Buffer.byteLength(text) : text.length;
+    if (existing !== null && existing.length === length && existing.equals(typeof text === 'string' ? Buffer.from(text) : text)) return null;
     if (expected !== undefined && before !== expected) {
       throw new SyncError(STORE_ERROR_CODES.changed, `${path} was rewritten while roo-sync merged it; it reads and merges again`, { path });
     }
