@@ -42,6 +42,9 @@ describe('roo-sync with damaged credentials and a hand-edited server URL', () =>
     await waitFor('the error state', () => api.testing.contextKeys()['rooSync.state'] === 'error');
     assert.equal(api.testing.contextKeys()['rooSync.enabled'], true);
     assert.equal(api.status().kind, 'error');
+    // Off again: the next tests change the stored credentials, which a running device would rewrite under them.
+    await settings().update('enabled', false, vscode.ConfigurationTarget.Global);
+    await waitFor('sync off', () => api.testing.contextKeys()['rooSync.state'] === 'off');
   });
 
   it('Sign In replaces damaged credentials', async () => {
