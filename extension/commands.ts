@@ -9,7 +9,7 @@ import { isSyncError, SyncError } from '../core/errors';
 import type { RooSyncController, SignInArgs } from './controller';
 import { readSettings, updateSetting } from './settings';
 import { notify } from './notices';
-import { ACTION_COMMANDS, describeMigration, describeSyncNow, errorActions, offlineSignOutWarning, statusDetails } from './ui-state';
+import { ACTION_COMMANDS, describeMigration, describeSyncNow, errorActions, offlineSignOutWarning, statusDetails, uiStateOf } from './ui-state';
 import type { ViewNode } from './sync-view';
 
 /** What a failed command returns (also shown to the user). */
@@ -141,7 +141,8 @@ export function registerCommands(controller: RooSyncController): vscode.Disposab
         details = [creds ? `signed in as ${creds.email}` : 'not signed in', `relay ${creds?.serverUrl ?? (readSettings().serverUrl || 'not set')}`, ...(state.kind === 'off' ? ['sync is off on this computer'] : [])];
       }
       await vscode.commands.executeCommand('roo-sync.focus');
-      const actions = state.kind === 'off' ? ['Enable Sync', 'Show Log'] : state.kind === 'signed-out' || (state.kind === 'device' && state.status.state === 'signed-out') ? ['Sign In', 'Show Log'] : ['Show Log'];
+      const ui = uiStateOf(state);
+      const actions = ui === 'off' ? ['Enable Sync', 'Show Log'] : ui === 'signedOut' ? ['Sign In', 'Show Log'] : ['Show Log'];
       void notify('info', `roo-sync: ${text}. ${details.join('; ')}.`, ...actions).then(runAction);
       return { state: state.kind, text, details };
     }),

@@ -19,7 +19,7 @@ import { readSettings, updateSetting, type RooSyncSettings } from './settings';
 import { describeDevice, type StatusBar, type StatusBarState } from './status-bar';
 import { setContextKeys } from './context-keys';
 import { notify } from './notices';
-import type { UiState } from './ui-state';
+import { uiStateOf } from './ui-state';
 import type { SyncView } from './sync-view';
 import { DeviceRuntime } from './device-runtime';
 import { watchStoreFolders } from './store-folder-watch';
@@ -43,17 +43,6 @@ function sameRelay(a: string, b: string): boolean {
   }
 }
 
-/** The `rooSync.state` context key for what the status bar shows. */
-function uiStateOf(state: StatusBarState): UiState {
-  if (state.kind === 'off') return 'off';
-  if (state.kind === 'signed-out') return 'signedOut';
-  if (state.kind === 'device') {
-    if (state.status.state === 'signed-out') return 'signedOut';
-    // Another window (or `roo-sync sync`) syncs the stores: this one's device cannot sync, migrate or send.
-    return state.status.state === 'following' ? 'following' : 'syncing';
-  }
-  return state.kind;
-}
 
 export class RooSyncController implements vscode.Disposable {
   readonly credentials: SecretCredentialsStore;

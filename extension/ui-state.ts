@@ -6,6 +6,7 @@
 import { describeStatus, type DeviceStatus } from '../core/device/device-status';
 import type { TaskSource } from '../core/model/changes';
 import { layoutOf } from '../core/stores/layouts';
+import type { StatusBarState } from './status-bar';
 
 /**
  * Where the extension is, as the `rooSync.state` context key: `off` (rooSync.enabled is false),
@@ -26,6 +27,18 @@ export interface UiContext {
 }
 
 export const UI_CONTEXT_KEYS: readonly (keyof UiContext)[] = ['rooSync.state', 'rooSync.enabled', 'rooSync.signedIn'];
+
+/** The `rooSync.state` context key for what the status bar shows. */
+export function uiStateOf(state: StatusBarState): UiState {
+  if (state.kind === 'off') return 'off';
+  if (state.kind === 'signed-out') return 'signedOut';
+  if (state.kind === 'device') {
+    if (state.status.state === 'signed-out') return 'signedOut';
+    // Another window (or `roo-sync sync`) syncs the stores: this one's device cannot sync, migrate or send.
+    return state.status.state === 'following' ? 'following' : 'syncing';
+  }
+  return state.kind;
+}
 
 /** The codes whose fix is to sign in again (docs/errors.md). */
 const SIGN_IN_AGAIN = new Set(['AUTH_SIGNED_OUT', 'AUTH_FORBIDDEN', 'AUTH_REFRESH_REUSED', 'AUTH_INVALID_CREDENTIALS', 'CREDENTIALS_UNREADABLE', 'CLIENT_TOKEN_UNAVAILABLE']);
